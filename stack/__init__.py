@@ -1,0 +1,1 @@
+"""What the worker, the bot and the tools share: settings and the Temporal connection."""

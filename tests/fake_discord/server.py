@@ -1,0 +1,777 @@
+"""An in-memory Discord REST API (the subset the worker uses) that discord.py really talks HTTP to."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from .models import FakeMessage, FakeWebhook, Fault, RecordedRequest, Violation
+from .openapi import invalid_form_body, load_spec, template_regex
+
+API_PREFIX = "/api/v10"
+DISCORD_EPOCH_MS = 1_420_070_400_000
+BOT_CONTENT_LIMIT = 2000  # the spec says 4000 (Nitro users); bots are held to 2000
+_SUPPRESS_EMBEDS, _COMPONENTS_V2 = 1 << 2, 1 << 15
+
+ERROR_TEXT = {
+    10003: "Unknown Channel",
+    10008: "Unknown Message",
+    10015: "Unknown Webhook",
+    50001: "Missing Access",
+    50005: "Cannot edit a message authored by another user",
+    50006: "Cannot send an empty message",
+    50007: "Cannot send messages to this user",
+    50013: "Missing Permissions",
+    50027: "Invalid Webhook Token",
+    50035: "Invalid Form Body",
+    50109: "The request body contains invalid JSON.",
+}
+_RECORDED_HEADERS = ("authorization", "content-type", "user-agent", "x-audit-log-reason")
+
+Reply = tuple[int, Any]  # status, JSON body (None for an empty 204)
+
+
+class DiscordError(Exception):
+    """Raised by handlers; becomes Discord's ``{"message", "code"}`` error response."""
+
+    def __init__(self, status: int, code: int = 0, message: str | None = None, **extra: Any) -> None:
+        super().__init__(status, code)
+        self.status = status
+        self.body: dict[str, Any] = {
+            "message": message or _default_message(status, code),
+            "code": code,
+            **extra,
+        }
+        self.headers: dict[str, str] = {}
+
+
+def _default_message(status: int, code: int) -> str:
+    if code in ERROR_TEXT:
+        return ERROR_TEXT[code]
+    try:
+        return f"{status}: {HTTPStatus(status).phrase}"
+    except ValueError:  # e.g. Cloudflare's 524
+        return f"{status}: Error"
+
+
+def _form_error(field: str, code: str, message: str) -> DiscordError:
+    errors = {field: {"_errors": [{"code": code, "message": message}]}}
+    return DiscordError(400, 50035, errors=errors)
+
+
+@dataclass
+class _Channel:
+    id: int
+    guild_id: int | None
+    name: str
+    type: int  # 0 guild text, 1 DM
+    recipient_id: int | None = None
+
+
+@dataclass
+class _Call:
+    params: dict[str, str]
+    query: dict[str, str]
+    body: dict[str, Any]
+    files: list[dict[str, Any]]
+
+    def int_param(self, name: str) -> int:
+        return int(self.params[name])
+
+
+Handler = Callable[[_Call], Reply]
+
+
+def _snowflake_time(snowflake: int) -> str:
+    return datetime.fromtimestamp(((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000, UTC).isoformat()
+
+
+def _json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> web.Response:
+    if body is None:
+        return web.Response(status=status, headers=headers)
+    # Exactly "application/json" (no charset): discord.py only parses JSON when the header equals that.
+    return web.Response(
+        status=status, body=json.dumps(body).encode(), content_type="application/json", headers=headers
+    )
+
+
+class FakeDiscord:
+    """Discord's REST API for guild text channels, DMs, messages and webhooks, plus a /_fake control API.
+
+    Use ``async with FakeDiscord() as fake:`` and point discord.py at it with
+    ``discord.http.Route.BASE = fake.base_url``.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        bot_user_id: int = 1_100_000_000_000_000_001,
+        bot_name: str = "FakeBot",
+        validate: bool = True,
+    ) -> None:
+        self._host, self._port = host, port
+        self.bot_user_id, self.bot_name = bot_user_id, bot_name
+        self.validate = validate
+        self._runner: web.AppRunner | None = None
+        self._routes: list[tuple[str, str, re.Pattern[str], Handler, bool]] = []
+        self._add_api_routes()
+        self._app = web.Application(client_max_size=64 * 1024 * 1024)
+        self._add_control_routes(self._app)
+        self._app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._api)
+        self._app.router.add_route("*", "/{tail:.*}", self._outside_api)
+        self.reset()
+
+    # ----- lifecycle -------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self._app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self._host, self._port).start()
+        self._port = int(self._runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeDiscord:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    @property
+    def url(self) -> str:
+        """The server root; /_fake lives here."""
+        if self._runner is None:
+            raise RuntimeError("FakeDiscord is not started")
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def base_url(self) -> str:
+        """What to assign to ``discord.http.Route.BASE``."""
+        return self.url + API_PREFIX
+
+    # ----- state set-up and inspection -------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget every channel, message, webhook, request, violation and fault."""
+        self._channels: dict[int, _Channel] = {}
+        self._dm_channels: dict[int, int] = {}  # recipient id -> DM channel id
+        self._closed_dms: set[int] = set()
+        self._messages: dict[int, FakeMessage] = {}
+        self._nonces: dict[tuple[int, str], int] = {}
+        self._webhooks: dict[int, FakeWebhook] = {}
+        self._requests: list[RecordedRequest] = []
+        self.violations: list[Violation] = []
+        self._faults: list[Fault] = []
+        self._last_id = 0
+        self._counter = 0
+
+    def add_channel(self, channel_id: int, guild_id: int, name: str = "general") -> None:
+        self._channels[channel_id] = _Channel(channel_id, guild_id, name, 0)
+
+    def remove_channel(self, channel_id: int) -> None:
+        """Make a channel "gone" (as if deleted): later calls get 404 Unknown Channel; its webhooks go too."""
+        self._channels.pop(channel_id, None)
+        for wh in self._webhooks.values():
+            if wh.channel_id == channel_id:
+                wh.deleted = True
+
+    def close_dms(self, user_id: int) -> None:
+        """The user blocks DMs from the bot: sends to their DM channel get 403 code 50007."""
+        self._closed_dms.add(user_id)
+
+    def dm_channel_id(self, user_id: int) -> int | None:
+        return self._dm_channels.get(user_id)
+
+    def inject(
+        self,
+        method: str,
+        path_regex: str,
+        status: int,
+        *,
+        times: int = 1,
+        retry_after: float = 0.05,
+        code: int | None = None,
+        message: str | None = None,
+        lose_response: bool = False,
+    ) -> Fault:
+        """Answer the next ``times`` matching API requests with ``status``.
+
+        ``path_regex`` is searched in the path relative to /api/v10 (e.g. ``r"^/channels/\\d+/messages$"``);
+        ``method`` may be "*". With ``lose_response`` the request takes effect first and only the reply is
+        replaced, as when Discord commits a message and the response is lost.
+        """
+        fault = Fault(method.upper(), path_regex, status, times, retry_after, code, message, lose_response)
+        re.compile(path_regex)  # fail here, not inside a request
+        self._faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def faults(self) -> list[Fault]:
+        return list(self._faults)
+
+    def messages(self, channel_id: int | None = None, include_deleted: bool = False) -> list[FakeMessage]:
+        return [
+            m
+            for m in self._messages.values()
+            if (channel_id is None or m.channel_id == channel_id) and (include_deleted or not m.deleted)
+        ]
+
+    def message(self, message_id: int) -> FakeMessage:
+        return self._messages[message_id]
+
+    def dms(self, user_id: int, include_deleted: bool = False) -> list[FakeMessage]:
+        channel_id = self._dm_channels.get(user_id)
+        return [] if channel_id is None else self.messages(channel_id, include_deleted)
+
+    def webhooks(self) -> list[FakeWebhook]:
+        return list(self._webhooks.values())
+
+    def requests(self, method: str | None = None, path_regex: str | None = None) -> list[RecordedRequest]:
+        return [
+            r
+            for r in self._requests
+            if (method is None or r.method == method.upper())
+            and (path_regex is None or re.search(path_regex, r.path))
+        ]
+
+    def unexpected_requests(self) -> list[RecordedRequest]:
+        return [r for r in self._requests if r.unexpected]
+
+    def assert_no_violations(self) -> None:
+        """Fail if any request was one the real Discord would reject, or hit a route the fake lacks."""
+        if self.violations:
+            lines = "\n".join(f"  {v}" for v in self.violations)
+            raise AssertionError(f"{len(self.violations)} Discord API violation(s):\n{lines}")
+
+    # ----- request pipeline ------------------------------------------------------------------------------
+
+    def _next_id(self) -> int:
+        # Real snowflakes (timestamp << 22), strictly increasing even within one millisecond.
+        self._last_id = max(self._last_id + 1, (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22)
+        return self._last_id
+
+    def _next_index(self) -> int:
+        self._counter += 1
+        return self._counter
+
+    def _violation(self, rec: RecordedRequest, kind: str, errors: list[str]) -> None:
+        self.violations.append(Violation(rec.method, rec.path, kind, errors))
+
+    async def _outside_api(self, request: web.Request) -> web.Response:
+        rec = RecordedRequest(
+            request.method, request.path, dict(request.query), None, {}, 404, unexpected=True
+        )
+        self._requests.append(rec)
+        self._violation(rec, "unknown_route", [f"not under {API_PREFIX}"])
+        return _json_response(404, {"message": "404: Not Found", "code": 0})
+
+    async def _api(self, request: web.Request) -> web.Response:
+        headers = {k: request.headers[k] for k in _RECORDED_HEADERS if k in request.headers}
+        rel = request.path[len(API_PREFIX) :] or "/"
+        rec = RecordedRequest(request.method, rel, dict(request.query), None, headers)
+        self._requests.append(rec)
+        try:
+            status, body, extra_headers = await self._dispatch(request, rec)
+        except DiscordError as e:
+            status, body, extra_headers = e.status, e.body, e.headers
+        rec.status = status
+        return _json_response(status, body, extra_headers)
+
+    async def _dispatch(self, request: web.Request, rec: RecordedRequest) -> tuple[int, Any, dict[str, str]]:
+        body, files = await self._read_body(request, rec)
+        rec.json = body
+        route = self._match(rec.method, rec.path)
+        if route is None:
+            rec.unexpected = True
+            known = any(rx.match(rec.path) for _, _, rx, _, _ in self._routes)
+            self._violation(rec, "unknown_route", ["the fake has no handler for this route"])
+            if known:
+                raise DiscordError(405, 0, "405: Method Not Allowed")
+            raise DiscordError(404, 0, f"404: Not Found (fake Discord has no route {rec.method} {rec.path})")
+        handler, params, needs_bot_auth = route
+        if needs_bot_auth and not re.fullmatch(r"Bot \S+", request.headers.get("Authorization", "")):
+            raise DiscordError(401, 0, "401: Unauthorized")
+        if self.validate:
+            self._check_schema(rec, body)
+        call = _Call(params, rec.query, body if isinstance(body, dict) else {}, files)
+        fault = next((f for f in self._faults if f.matches(rec.method, rec.path)), None)
+        if fault is None:
+            status, payload = self._run(handler, call, rec)
+            return status, payload, {}
+        fault.times -= 1
+        fault.fired += 1
+        rec.fault = True
+        if fault.lose_response:
+            self._run(handler, call, rec)
+        return _fault_reply(fault)
+
+    def _run(self, handler: Handler, call: _Call, rec: RecordedRequest) -> Reply:
+        try:
+            return handler(call)
+        except DiscordError as e:
+            # Rules beyond the schema (bots' 2000-char limit, empty message) are caller bugs too.
+            if e.body["code"] in (50006, 50035):
+                self._violation(rec, "rule", [json.dumps(e.body)])
+            raise
+
+    def _match(self, method: str, path: str) -> tuple[Handler, dict[str, str], bool] | None:
+        for m, _, regex, handler, auth in self._routes:
+            if m == method and (found := regex.match(path)):
+                return handler, found.groupdict(), auth
+        return None
+
+    def _check_schema(self, rec: RecordedRequest, body: Any) -> None:
+        spec = load_spec()
+        found = spec.find(rec.method, rec.path)
+        if found is None:  # every fake route exists in the spec (tested); keep serving if it ever drifts
+            return
+        op, path_params = found
+        errors = spec.validate(op, path_params, rec.query, body)
+        if errors:
+            kinds = sorted({str(e.location[0]) for e in errors})
+            self._violation(rec, "+".join(kinds), [str(e) for e in errors])
+            raise DiscordError(400, **invalid_form_body(errors))
+
+    async def _read_body(
+        self, request: web.Request, rec: RecordedRequest
+    ) -> tuple[Any, list[dict[str, Any]]]:
+        if not request.body_exists:
+            return None, []
+        files: list[dict[str, Any]] = []
+        try:
+            if request.content_type == "multipart/form-data":
+                body: Any = None
+                async for part in await request.multipart():
+                    if not isinstance(part, BodyPartReader):
+                        continue
+                    if part.name == "payload_json":
+                        body = json.loads(await part.text())
+                    else:
+                        files.append({"filename": part.filename or part.name, "size": len(await part.read())})
+                return body, files
+            raw = await request.read()
+            return (json.loads(raw) if raw else None), files
+        except (ValueError, UnicodeDecodeError) as e:
+            self._violation(rec, "invalid_json", [str(e)])
+            raise DiscordError(400, 50109) from e
+
+    # ----- JSON shapes -----------------------------------------------------------------------------------
+
+    def user_json(self) -> dict[str, Any]:
+        return {
+            "id": str(self.bot_user_id),
+            "username": self.bot_name,
+            "discriminator": "0",
+            "global_name": None,
+            "avatar": None,
+            "bot": True,
+            "flags": 0,
+            "public_flags": 0,
+            "mfa_enabled": False,
+            "verified": True,
+            "locale": "en-US",
+        }
+
+    def _channel_json(self, ch: _Channel) -> dict[str, Any]:
+        if ch.type == 1:
+            recipient = {
+                "id": str(ch.recipient_id),
+                "username": f"user{ch.recipient_id}",
+                "discriminator": "0",
+                "global_name": None,
+                "avatar": None,
+            }
+            return {
+                "id": str(ch.id),
+                "type": 1,
+                "last_message_id": None,
+                "flags": 0,
+                "recipients": [recipient],
+            }
+        return {
+            "id": str(ch.id),
+            "type": 0,
+            "guild_id": str(ch.guild_id),
+            "name": ch.name,
+            "position": 0,
+            "permission_overwrites": [],
+            "parent_id": None,
+            "topic": None,
+            "nsfw": False,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "flags": 0,
+        }
+
+    def _webhook_json(self, wh: FakeWebhook, *, with_user: bool) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": str(wh.id),
+            "type": 1,
+            "guild_id": None if wh.guild_id is None else str(wh.guild_id),
+            "channel_id": str(wh.channel_id),
+            "name": wh.name,
+            "avatar": None,
+            "token": wh.token,
+            "application_id": None,
+        }
+        if with_user:
+            data["user"] = self.user_json()
+        return data
+
+    def _message_json(self, m: FakeMessage) -> dict[str, Any]:
+        if m.webhook_id is None:
+            author = self.user_json()
+        else:
+            name = self._webhooks[m.webhook_id].name
+            author = {
+                "id": str(m.webhook_id),
+                "username": name,
+                "discriminator": "0000",
+                "avatar": None,
+                "bot": True,
+            }
+        attachments = [
+            {"id": str(m.id + i), "url": f"{self.url}/attachments/{a['filename']}", "proxy_url": "", **a}
+            for i, a in enumerate(m.attachments)
+        ]
+        data: dict[str, Any] = {
+            "id": str(m.id),
+            "type": 0,
+            "channel_id": str(m.channel_id),
+            "author": author,
+            "content": m.content,
+            "timestamp": _snowflake_time(m.id),
+            "edited_timestamp": m.edited_at,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": attachments,
+            "embeds": m.embeds,
+            "components": m.components,
+            "pinned": False,
+            "flags": m.flags,
+        }
+        if m.nonce is not None:
+            data["nonce"] = m.nonce
+        if m.webhook_id is not None:
+            data["webhook_id"] = str(m.webhook_id)
+        return data
+
+    # ----- Discord API handlers --------------------------------------------------------------------------
+
+    def _add_api_routes(self) -> None:
+        bot, token = True, False  # token routes (/webhooks/{id}/{token}) need no Authorization header
+        table: list[tuple[str, str, Handler, bool]] = [
+            ("GET", "/users/@me", lambda c: (200, self.user_json()), bot),
+            ("GET", "/oauth2/applications/@me", self._get_application, bot),
+            ("POST", "/users/@me/channels", self._create_dm, bot),
+            ("GET", "/channels/{channel_id}", self._get_channel, bot),
+            ("POST", "/channels/{channel_id}/messages", self._create_message, bot),
+            ("GET", "/channels/{channel_id}/messages/{message_id}", self._get_message, bot),
+            ("PATCH", "/channels/{channel_id}/messages/{message_id}", self._edit_message, bot),
+            ("DELETE", "/channels/{channel_id}/messages/{message_id}", self._delete_message, bot),
+            ("POST", "/channels/{channel_id}/webhooks", self._create_webhook, bot),
+            ("GET", "/webhooks/{webhook_id}", self._get_webhook, bot),
+            ("DELETE", "/webhooks/{webhook_id}", self._delete_webhook, bot),
+            ("GET", "/webhooks/{webhook_id}/{webhook_token}", self._get_webhook, token),
+            ("DELETE", "/webhooks/{webhook_id}/{webhook_token}", self._delete_webhook, token),
+            ("POST", "/webhooks/{webhook_id}/{webhook_token}", self._execute_webhook, token),
+            (
+                "PATCH",
+                "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
+                self._edit_message,
+                token,
+            ),
+            (
+                "DELETE",
+                "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
+                self._delete_message,
+                token,
+            ),
+        ]
+        self._routes = [(m, t, template_regex(t), h, auth) for m, t, h, auth in table]
+
+    def routes(self) -> list[tuple[str, str]]:
+        """(method, path template) of every implemented API route."""
+        return [(m, t) for m, t, _, _, _ in self._routes]
+
+    def _get_application(self, call: _Call) -> Reply:
+        return 200, {
+            "id": str(self.bot_user_id),
+            "name": self.bot_name,
+            "description": "",
+            "icon": None,
+            "bot_public": False,
+            "bot_require_code_grant": False,
+            "owner": self.user_json(),
+            "team": None,
+            "verify_key": "0" * 64,
+            "flags": 0,
+        }
+
+    def _channel(self, call: _Call) -> _Channel:
+        ch = self._channels.get(call.int_param("channel_id"))
+        if ch is None:
+            raise DiscordError(404, 10003)
+        return ch
+
+    def _get_channel(self, call: _Call) -> Reply:
+        return 200, self._channel_json(self._channel(call))
+
+    def _create_dm(self, call: _Call) -> Reply:
+        if call.body.get("recipient_id") is None:
+            raise _form_error("recipient_id", "BASE_TYPE_REQUIRED", "This field is required")
+        user_id = int(call.body["recipient_id"])
+        channel_id = self._dm_channels.get(user_id)
+        if channel_id is None or channel_id not in self._channels:
+            channel_id = self._dm_channels[user_id] = self._next_id()
+            self._channels[channel_id] = _Channel(channel_id, None, "", 1, recipient_id=user_id)
+        return 200, self._channel_json(self._channels[channel_id])
+
+    def _check_content(self, body: Mapping[str, Any]) -> None:
+        content = body.get("content")
+        if isinstance(content, str) and len(content) > BOT_CONTENT_LIMIT:
+            raise _form_error(
+                "content", "BASE_TYPE_MAX_LENGTH", f"Must be {BOT_CONTENT_LIMIT} or fewer in length."
+            )
+
+    def _new_message(self, ch: _Channel, call: _Call, webhook: FakeWebhook | None) -> FakeMessage:
+        body = call.body
+        self._check_content(body)
+        content = body.get("content") or ""
+        embeds, components = body.get("embeds") or [], body.get("components") or []
+        if not (content or embeds or components or call.files or body.get("sticker_ids") or body.get("poll")):
+            raise DiscordError(400, 50006)
+        m = FakeMessage(
+            id=self._next_id(),
+            channel_id=ch.id,
+            guild_id=ch.guild_id,
+            author_id=self.bot_user_id if webhook is None else webhook.id,
+            content=content,
+            components=components,
+            embeds=embeds,
+            flags=body.get("flags") or 0,
+            nonce=body.get("nonce"),
+            webhook_id=None if webhook is None else webhook.id,
+            index=self._next_index(),
+            dm_recipient_id=ch.recipient_id,
+            attachments=call.files,
+        )
+        self._messages[m.id] = m
+        return m
+
+    def _create_message(self, call: _Call) -> Reply:
+        ch = self._channel(call)
+        if ch.recipient_id in self._closed_dms:
+            raise DiscordError(403, 50007)
+        nonce = call.body.get("nonce")
+        key = (ch.id, str(nonce))
+        if nonce is not None and call.body.get("enforce_nonce") and key in self._nonces:
+            # Discord returns the message created by the first request and creates nothing.
+            return 200, self._message_json(self._messages[self._nonces[key]])
+        m = self._new_message(ch, call, None)
+        if nonce is not None:
+            self._nonces.setdefault(key, m.id)
+        return 200, self._message_json(m)
+
+    def _find_message(self, call: _Call) -> FakeMessage:
+        """The addressed message, via its channel or via the webhook that posted it."""
+        if "webhook_token" in call.params:
+            wh = self._webhook(call)
+            channel_id, webhook_id = wh.channel_id, wh.id
+        else:
+            channel_id, webhook_id = self._channel(call).id, None
+        m = self._messages.get(call.int_param("message_id"))
+        if (
+            m is None
+            or m.deleted
+            or m.channel_id != channel_id
+            or (webhook_id and m.webhook_id != webhook_id)
+        ):
+            raise DiscordError(404, 10008)
+        return m
+
+    def _get_message(self, call: _Call) -> Reply:
+        return 200, self._message_json(self._find_message(call))
+
+    def _edit_message(self, call: _Call) -> Reply:
+        m = self._find_message(call)
+        if "webhook_token" not in call.params and m.webhook_id is not None:
+            raise DiscordError(403, 50005)
+        self._check_content(call.body)
+        body = call.body
+        if "content" in body:
+            m.content = body["content"] or ""
+        if "embeds" in body:
+            m.embeds = body["embeds"] or []
+        if "components" in body:
+            m.components = body["components"] or []
+        if "flags" in body:
+            # Editing can only toggle SUPPRESS_EMBEDS (and switch on components v2); other bits stay.
+            m.flags = (m.flags & ~_SUPPRESS_EMBEDS) | (
+                (body["flags"] or 0) & (_SUPPRESS_EMBEDS | _COMPONENTS_V2)
+            )
+        m.edits.append(body)
+        m.edited_at = datetime.now(UTC).isoformat()
+        return 200, self._message_json(m)
+
+    def _delete_message(self, call: _Call) -> Reply:
+        self._find_message(call).deleted = True
+        return 204, None
+
+    def _create_webhook(self, call: _Call) -> Reply:
+        ch = self._channel(call)
+        name = str(call.body.get("name", ""))
+        if re.search("clyde|discord", name, re.IGNORECASE):
+            raise _form_error("name", "WEBHOOK_INVALID_USERNAME", f'Username cannot contain "{name}"')
+        wh = FakeWebhook(
+            self._next_id(), secrets.token_urlsafe(51), ch.id, ch.guild_id, name, self._next_index()
+        )
+        self._webhooks[wh.id] = wh
+        return 200, self._webhook_json(wh, with_user=True)
+
+    def _webhook(self, call: _Call) -> FakeWebhook:
+        wh = self._webhooks.get(call.int_param("webhook_id"))
+        if wh is None or wh.deleted:
+            raise DiscordError(404, 10015)
+        if "webhook_token" in call.params and call.params["webhook_token"] != wh.token:
+            raise DiscordError(401, 50027)
+        return wh
+
+    def _get_webhook(self, call: _Call) -> Reply:
+        wh = self._webhook(call)
+        return 200, self._webhook_json(wh, with_user="webhook_token" not in call.params)
+
+    def _delete_webhook(self, call: _Call) -> Reply:
+        self._webhook(call).deleted = True
+        return 204, None
+
+    def _execute_webhook(self, call: _Call) -> Reply:
+        wh = self._webhook(call)
+        ch = self._channels.get(wh.channel_id)
+        if ch is None:
+            raise DiscordError(404, 10003)
+        m = self._new_message(ch, call, wh)
+        wait = call.query.get("wait", "false").lower() in ("1", "true")
+        return (200, self._message_json(m)) if wait else (204, None)
+
+    # ----- /_fake control API (for tests in another process) ---------------------------------------------
+
+    def _add_control_routes(self, app: web.Application) -> None:
+        r = app.router
+        r.add_get("/_fake/health", self._c_health)
+        r.add_get("/_fake/messages", self._c_messages)
+        r.add_get("/_fake/dms/{user_id}", self._c_dms)
+        r.add_get("/_fake/requests", self._c_requests)
+        r.add_get("/_fake/violations", self._c_violations)
+        r.add_get("/_fake/webhooks", self._c_webhooks)
+        r.add_get("/_fake/faults", self._c_faults)
+        r.add_post("/_fake/faults", self._c_inject)
+        r.add_delete("/_fake/faults", self._c_clear_faults)
+        r.add_post("/_fake/channels", self._c_add_channel)
+        r.add_delete("/_fake/channels/{channel_id}", self._c_remove_channel)
+        r.add_post("/_fake/closed_dms", self._c_close_dms)
+        r.add_post("/_fake/reset", self._c_reset)
+
+    @staticmethod
+    def _dump(items: list[Any]) -> web.Response:
+        return _json_response(200, [dataclasses.asdict(i) for i in items])
+
+    async def _c_health(self, request: web.Request) -> web.Response:
+        return _json_response(200, {"ok": True, "bot_user_id": self.bot_user_id, "base_url": self.base_url})
+
+    async def _c_messages(self, request: web.Request) -> web.Response:
+        channel = request.query.get("channel_id")
+        include_deleted = request.query.get("include_deleted", "false").lower() in ("1", "true")
+        return self._dump(self.messages(None if channel is None else int(channel), include_deleted))
+
+    async def _c_dms(self, request: web.Request) -> web.Response:
+        include_deleted = request.query.get("include_deleted", "false").lower() in ("1", "true")
+        return self._dump(self.dms(int(request.match_info["user_id"]), include_deleted))
+
+    async def _c_requests(self, request: web.Request) -> web.Response:
+        return self._dump(self.requests(request.query.get("method"), request.query.get("path_regex")))
+
+    async def _c_violations(self, request: web.Request) -> web.Response:
+        return self._dump(self.violations)
+
+    async def _c_webhooks(self, request: web.Request) -> web.Response:
+        return self._dump(self.webhooks())
+
+    async def _c_faults(self, request: web.Request) -> web.Response:
+        return self._dump(self.faults())
+
+    async def _c_inject(self, request: web.Request) -> web.Response:
+        args = await request.json()
+        fault = self.inject(args.pop("method"), args.pop("path_regex"), args.pop("status"), **args)
+        return _json_response(200, dataclasses.asdict(fault))
+
+    async def _c_clear_faults(self, request: web.Request) -> web.Response:
+        self.clear_faults()
+        return _json_response(204, None)
+
+    async def _c_add_channel(self, request: web.Request) -> web.Response:
+        args = await request.json()
+        self.add_channel(int(args["channel_id"]), int(args["guild_id"]), args.get("name", "general"))
+        return _json_response(204, None)
+
+    async def _c_remove_channel(self, request: web.Request) -> web.Response:
+        self.remove_channel(int(request.match_info["channel_id"]))
+        return _json_response(204, None)
+
+    async def _c_close_dms(self, request: web.Request) -> web.Response:
+        self.close_dms(int((await request.json())["user_id"]))
+        return _json_response(204, None)
+
+    async def _c_reset(self, request: web.Request) -> web.Response:
+        self.reset()
+        return _json_response(204, None)
+
+
+def _fault_reply(fault: Fault) -> tuple[int, Any, dict[str, str]]:
+    if fault.status == 429:
+        body: dict[str, Any] = {
+            "message": fault.message or "You are being rate limited.",
+            "retry_after": fault.retry_after,
+            "global": False,
+        }
+        if fault.code is not None:
+            body["code"] = fault.code
+        # discord.py treats a 429 without Via as a Cloudflare ban and raises instead of retrying.
+        headers = {
+            "Via": "1.1 google",
+            "Retry-After": str(max(1, math.ceil(fault.retry_after))),
+            "X-RateLimit-Scope": "user",
+            "X-RateLimit-Limit": "5",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset-After": f"{fault.retry_after:.3f}",
+        }
+        return 429, body, headers
+    code = fault.code or 0
+    body = {"message": fault.message or _default_message(fault.status, code), "code": code}
+    if code == 50035:
+        body["errors"] = {}
+    return fault.status, body, {}

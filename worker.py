@@ -1,0 +1,85 @@
+"""The worker: hosts every workflow and activity, with one logged-in discord.py REST client.
+
+Run as `python worker.py`. Several replicas may run on the same task queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import discord
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.discord_rest import rest_client
+from activities.scheduler_actions import SchedulerActivities
+from stack.settings import Settings, load_settings
+from stack.temporal import connect
+from workflows.scheduled_job import ScheduledJobWorkflow
+
+WORKFLOWS: Sequence[type] = (ScheduledJobWorkflow,)
+
+log = logging.getLogger("worker")
+
+
+def activities_for(discord_client: discord.Client) -> list[Any]:
+    """Every activity the worker hosts, bound to the given Discord client."""
+    scheduler = SchedulerActivities(discord_client)
+    return [scheduler.send_reminder, scheduler.post_message, scheduler.notify_job_failed]
+
+
+def build_worker(
+    client: Client,
+    task_queue: str,
+    activities: Sequence[Any],
+    *,
+    workflows: Sequence[type] = WORKFLOWS,
+    identity: str | None = None,
+) -> Worker:
+    # Models are immutable data: sharing them with the sandbox avoids re-importing pydantic
+    # for every workflow run, which is most of the CPU a cold workflow costs.
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(
+        "pydantic", "pydantic_core", "annotated_types", "typing_inspection"
+    )
+    extra = {"identity": identity} if identity else {}
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=workflows,
+        activities=activities,
+        workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions),
+        # Keep every waiting job in memory: an evicted one is replayed from history on its next timer.
+        max_cached_workflows=20_000,
+        # After a crash, tasks stuck on the dead worker's sticky queue move on after this, not 10 s.
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
+        graceful_shutdown_timeout=timedelta(seconds=5),
+        **extra,
+    )
+
+
+async def main(settings: Settings) -> None:
+    if settings.discord_token is None:
+        log.warning("DISCORD_TOKEN is not set: jobs run, but their Discord posts wait and retry until it is")
+    client = await connect(settings)
+    token = settings.discord_token.get_secret_value() if settings.discord_token else None
+    async with rest_client(token, settings.discord_api_base) as discord_client:
+        worker = build_worker(client, settings.temporal_task_queue, activities_for(discord_client))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with worker:
+            log.info("worker polling task queue %s at %s", settings.temporal_task_queue, settings.temporal_address)
+            await stop.wait()
+            log.info("worker stopping")
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(main(load_settings()))
