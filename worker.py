@@ -47,7 +47,6 @@ def build_worker(
     restrictions = SandboxRestrictions.default.with_passthrough_modules(
         "pydantic", "pydantic_core", "annotated_types", "typing_inspection"
     )
-    extra = {"identity": identity} if identity else {}
     return Worker(
         client,
         task_queue=task_queue,
@@ -59,7 +58,7 @@ def build_worker(
         # After a crash, tasks stuck on the dead worker's sticky queue move on after this, not 10 s.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
         graceful_shutdown_timeout=timedelta(seconds=5),
-        **extra,
+        identity=identity,
     )
 
 
@@ -75,7 +74,9 @@ async def main(settings: Settings) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with worker:
-            log.info("worker polling task queue %s at %s", settings.temporal_task_queue, settings.temporal_address)
+            log.info(
+                "worker polling task queue %s at %s", settings.temporal_task_queue, settings.temporal_address
+            )
             await stop.wait()
             log.info("worker stopping")
 

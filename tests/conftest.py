@@ -7,12 +7,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from temporalio.converter import DataConverter
-from temporalio.testing import WorkflowEnvironment
-
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.common import SearchAttributeIndexedValueType
+from temporalio.converter import DataConverter
+from temporalio.testing import WorkflowEnvironment
 
 from stack.temporal import data_converter
 from workflows import search_attributes as sa

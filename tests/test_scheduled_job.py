@@ -162,14 +162,18 @@ async def test_cancel_is_refused_across_guilds_and_for_other_players(
     handle = await start(time_env, job(now, timedelta(hours=1)))
 
     with pytest.raises(WorkflowUpdateFailedError) as other_guild:
-        await handle.execute_update(ScheduledJobWorkflow.cancel, CancelRequest(by=HOST, guild_id=999, as_host=True))
+        await handle.execute_update(
+            ScheduledJobWorkflow.cancel, CancelRequest(by=HOST, guild_id=999, as_host=True)
+        )
     assert "another server" in str(other_guild.value.cause)
     with pytest.raises(WorkflowUpdateFailedError) as other_player:
         await handle.execute_update(ScheduledJobWorkflow.cancel, CancelRequest(by=444, guild_id=GUILD))
     assert "only a host or the user who scheduled" in str(other_player.value.cause)
 
     # A host of the same guild may cancel a job someone else scheduled.
-    await handle.execute_update(ScheduledJobWorkflow.cancel, CancelRequest(by=444, guild_id=GUILD, as_host=True))
+    await handle.execute_update(
+        ScheduledJobWorkflow.cancel, CancelRequest(by=444, guild_id=GUILD, as_host=True)
+    )
     assert (await handle.result()).outcome == "cancelled"
 
 

@@ -180,12 +180,24 @@ async def test_jobs_are_listed_sorted_and_show_their_named_timers(
     scheduler = Scheduler(client, worker.env["TEMPORAL_TASK_QUEUE"])
     guild = 7100
     later = await scheduler.schedule(
-        "post_message", {"content": "b"}, guild_id=guild, channel_id=CHANNEL, scheduled_by=HOST,
-        delay=timedelta(hours=2), reminders=QUICK_REMINDERS, description="later",
+        "post_message",
+        {"content": "b"},
+        guild_id=guild,
+        channel_id=CHANNEL,
+        scheduled_by=HOST,
+        delay=timedelta(hours=2),
+        reminders=QUICK_REMINDERS,
+        description="later",
     )
     sooner = await scheduler.schedule(
-        "post_message", {"content": "a"}, guild_id=guild, channel_id=CHANNEL, scheduled_by=HOST,
-        delay=timedelta(hours=1), description="sooner", key="round-1",
+        "post_message",
+        {"content": "a"},
+        guild_id=guild,
+        channel_id=CHANNEL,
+        scheduled_by=HOST,
+        delay=timedelta(hours=1),
+        description="sooner",
+        key="round-1",
     )
 
     async def both_listed() -> bool:
@@ -200,9 +212,18 @@ async def test_jobs_are_listed_sorted_and_show_their_named_timers(
 
     # An operator sees it with the CLI...
     listed = subprocess.run(
-        [str(temporal_cli_path()), "workflow", "list", "--address", server.address,
-         "--query", f"GuildId = '{guild}'"],
-        capture_output=True, text=True, check=True,
+        [
+            str(temporal_cli_path()),
+            "workflow",
+            "list",
+            "--address",
+            server.address,
+            "--query",
+            f"GuildId = '{guild}'",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert later in listed and sooner in listed
     # ...and its pending timer is named for what it waits for.

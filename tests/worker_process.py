@@ -17,7 +17,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 class WorkerProcess:
-    def __init__(self, *, temporal_address: str, task_queue: str, discord_api_base: str, log_dir: Path) -> None:
+    def __init__(
+        self, *, temporal_address: str, task_queue: str, discord_api_base: str, log_dir: Path
+    ) -> None:
         self.env = {
             **os.environ,
             "TEMPORAL_ADDRESS": temporal_address,

@@ -16,7 +16,9 @@ MAX_DELAY = timedelta(days=365)
 # never sent late in a burst.
 DEFAULT_REMINDER_GRACE = timedelta(seconds=60)
 
+JobOutcome = Literal["done", "cancelled", "failed"]
 JobState = Literal["waiting", "running", "done", "cancelled", "failed"]
+ReminderOutcome = Literal["sent", "skipped", "failed"]
 
 
 class Reminder(BaseModel):
@@ -33,7 +35,7 @@ class JobSpec(BaseModel):
     reminders: list[Reminder] = Field(default_factory=list)
     reminder_action: str = "send_reminder"
     description: str = Field(default="", max_length=200)
-    key: str | None = Field(default=None, max_length=100)
+    key: str | None = Field(default=None, max_length=80, pattern=r"^[A-Za-z0-9_.:-]+$")
     scheduled_by: int
     reminder_grace: timedelta = DEFAULT_REMINDER_GRACE
 
@@ -42,7 +44,7 @@ class ReminderRecord(BaseModel):
     message: str
     due: datetime
     at: datetime
-    outcome: Literal["sent", "skipped", "failed"]
+    outcome: ReminderOutcome
     reason: str | None = None
 
 
@@ -80,7 +82,7 @@ class RescheduleRequest(BaseModel):
 
 
 class JobResult(BaseModel):
-    outcome: Literal["done", "cancelled", "failed"]
+    outcome: JobOutcome
     at: datetime
     by: int | None = None
     reason: str | None = None

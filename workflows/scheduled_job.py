@@ -6,11 +6,11 @@ restart neither loses nor repeats them, and the Web UI names every pending timer
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
+from pydantic import JsonValue
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -21,11 +21,13 @@ with workflow.unsafe.imports_passed_through():
         ActionInput,
         CancelRequest,
         FailureNotice,
+        JobOutcome,
         JobResult,
         JobSpec,
         JobState,
         JobStatus,
         ReminderInput,
+        ReminderOutcome,
         ReminderPlan,
         ReminderRecord,
         RescheduleRequest,
@@ -52,12 +54,13 @@ def failure_reason(err: FailureError) -> str:
     return str(cause.message if isinstance(cause, FailureError) else cause)
 
 
-async def run_action(spec: ActionSpec, arg: object, *, deadline: timedelta | None = None) -> object:
+async def run_action(spec: ActionSpec, arg: object, *, deadline: timedelta | None = None) -> JsonValue:
     """Call an action activity the way the catalogue says: local or regular, with its budget."""
     budget = spec.schedule_to_close if deadline is None else min(spec.schedule_to_close, deadline)
     budget = max(budget, spec.start_to_close)
+    result: JsonValue
     if spec.local:
-        return await workflow.execute_local_activity(
+        result = await workflow.execute_local_activity(
             spec.name,
             arg,
             start_to_close_timeout=spec.start_to_close,
@@ -65,14 +68,16 @@ async def run_action(spec: ActionSpec, arg: object, *, deadline: timedelta | Non
             retry_policy=_RETRY,
             summary=spec.name,
         )
-    return await workflow.execute_activity(
-        spec.name,
-        arg,
-        start_to_close_timeout=spec.start_to_close,
-        schedule_to_close_timeout=budget,
-        retry_policy=_RETRY,
-        summary=spec.name,
-    )
+    else:
+        result = await workflow.execute_activity(
+            spec.name,
+            arg,
+            start_to_close_timeout=spec.start_to_close,
+            schedule_to_close_timeout=budget,
+            retry_policy=_RETRY,
+            summary=spec.name,
+        )
+    return result
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -110,7 +115,7 @@ class ScheduledJobWorkflow:
                         timeout_summary=summary,
                     )
                     continue  # woken by cancel or reschedule: look again
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             if nxt is not None:
                 self._pending.pop(0)
@@ -198,7 +203,7 @@ class ScheduledJobWorkflow:
         self._deadline = request.deadline
         self._plan(since=workflow.now())
         self._replanned = True
-        workflow.upsert_search_attributes([SearchAttributePair(sa.JOB_DEADLINE, self._deadline)])
+        workflow.upsert_search_attributes([sa.JOB_DEADLINE.value_set(self._deadline)])
         return self.status()
 
     @reschedule.validator
@@ -231,7 +236,7 @@ class ScheduledJobWorkflow:
         if not as_host and by != self._spec.scheduled_by:
             raise ApplicationError(f"only a host or the user who scheduled this job can {verb} it")
         if self._state != "waiting" or self._cancel is not None:
-            raise ApplicationError(f"this job is already {self._cancel and 'cancelled' or self._state}")
+            raise ApplicationError(f"this job is already {(self._cancel and 'cancelled') or self._state}")
 
     # --- bookkeeping ----------------------------------------------------------------------
 
@@ -243,34 +248,34 @@ class ScheduledJobWorkflow:
         ]
         self._pending = sorted(planned, key=lambda plan: plan.due)
 
-    def _record(self, plan: ReminderPlan, outcome: str, reason: str | None = None) -> None:
+    def _record(self, plan: ReminderPlan, outcome: ReminderOutcome, reason: str | None = None) -> None:
         self._records.append(
             ReminderRecord(
                 message=plan.message,
                 due=plan.due,
                 at=workflow.now(),
-                outcome=outcome,  # type: ignore[arg-type]
+                outcome=outcome,
                 reason=reason,
             )
         )
 
     def _finish(
         self,
-        outcome: str,
+        outcome: JobOutcome,
         *,
         by: int | None = None,
         reason: str | None = None,
-        action_result: object = None,
+        action_result: JsonValue = None,
     ) -> JobResult:
-        self._state = outcome  # type: ignore[assignment]
+        self._state = outcome
         self._show()
         return JobResult(
-            outcome=outcome,  # type: ignore[arg-type]
+            outcome=outcome,
             at=workflow.now(),
             by=by,
             reason=reason,
             reminders=list(self._records),
-            action_result=action_result,  # type: ignore[arg-type]
+            action_result=action_result,
         )
 
     def _show(self) -> None:

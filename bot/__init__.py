@@ -1,0 +1,1 @@
+"""The discord.py gateway bot: a Temporal client only; it never keeps a timer."""

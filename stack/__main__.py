@@ -1,0 +1,5 @@
+"""`python -m stack`: the dev server, its Web UI, the worker and the bot (see stack/launcher.py)."""
+
+from stack.launcher import main
+
+raise SystemExit(main())

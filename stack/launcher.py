@@ -1,0 +1,195 @@
+"""`python -m stack` (`make run`): the whole development stack in one terminal.
+
+Starts, in order: the Temporal dev server (state in `<DATA_DIR>/temporal.sqlite`, Web UI on
+127.0.0.1:8233, custom search attributes registered), the worker (`worker.py`) and, when
+DISCORD_TOKEN is set, the bot (`python -m bot`). Ctrl-C or SIGTERM stops them in reverse order,
+each by its pid; a second Ctrl-C kills them at once. If one exits on its own, everything stops
+and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stack.devserver import DevServer, DevServerError, die_with_parent
+from stack.settings import Settings, load_settings
+
+NO_TOKEN = "DISCORD_TOKEN is not set: the bot is not started; server, Web UI and worker are running"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+KEY_FILE = "encryption.key"
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m stack", description="Run the dev stack.")
+    parser.add_argument("--ui-port", type=int, help="Web UI port (default: gRPC port + 1000, i.e. 8233)")
+    parser.add_argument("--headless", action="store_true", help="run the dev server without its Web UI")
+    return parser.parse_args(argv)
+
+
+def ensure_encryption_key(settings: Settings, env: dict[str, str]) -> Path | None:
+    """Without ENCRYPTION_KEYS, use (and once create) a key in the data directory; children get
+    it through their environment. Returns the key file's path when one is used."""
+    if settings.encryption_keys:
+        return None
+    path = settings.data_dir / KEY_FILE
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(base64.b64encode(os.urandom(32)).decode() + "\n")
+        print(f"generated a new payload encryption key in {path} (keep it: without it, jobs cannot be read)")
+    key = path.read_text().strip()
+    try:
+        size = len(base64.b64decode(key, validate=True))
+    except (binascii.Error, ValueError):
+        size = -1
+    if size not in (16, 24, 32):
+        sys.exit(f"configuration error: {path}: not a base64 AES key; set ENCRYPTION_KEYS or remove the file")
+    env["ENCRYPTION_KEYS"] = key
+    return path
+
+
+def spawn(name: str, args: list[str], env: dict[str, str]) -> Child:
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        # Own session: the terminal's Ctrl-C reaches only us, and we stop children in order.
+        start_new_session=True,
+        preexec_fn=die_with_parent,
+    )
+    print(f"started {name} (pid {proc.pid})", flush=True)
+    return Child(name, proc)
+
+
+async def stop_child(child: Child, grace: float = 10.0) -> None:
+    """SIGINT (both processes shut down cleanly on it), then SIGTERM, then SIGKILL."""
+    for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        if child.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child.proc.pid, sig)
+        deadline = time.monotonic() + wait
+        while child.proc.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
+
+async def until_stopped(work: Coroutine[Any, Any, Any], stopping: asyncio.Event) -> bool:
+    """Run `work` unless a stop is asked for first; True when it finished."""
+    task = asyncio.ensure_future(work)
+    stop = asyncio.ensure_future(stopping.wait())
+    await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+    stop.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
+    task.result()  # re-raise its error
+    return True
+
+
+def _first_exit(children: list[Child], server: DevServer | None) -> str | None:
+    for child in children:
+        if child.proc.poll() is not None:
+            return f"{child.name} (pid {child.proc.pid}) exited with code {child.proc.returncode}"
+    if server is not None and not server.running:
+        return f"the Temporal server exited with code {server.returncode} (log: {server.log_file})"
+    return None
+
+
+async def run(settings: Settings, args: argparse.Namespace) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    ensure_encryption_key(settings, env)
+    worker_py = Path("worker.py")
+    if not worker_py.is_file():
+        sys.exit(f"error: worker.py not found in {Path.cwd()}: run `make run` from the project root")
+
+    host, _, port = settings.temporal_address.rpartition(":")
+    server: DevServer | None = None
+    if host in LOCAL_HOSTS:
+        server = DevServer(
+            db_file=settings.data_dir / "temporal.sqlite",
+            port=int(port),
+            ui_port=args.ui_port,
+            headless=args.headless,
+            namespaces=[settings.temporal_namespace],
+            log_file=settings.data_dir / "temporal.log",
+        )
+    else:
+        print(f"TEMPORAL_ADDRESS is {settings.temporal_address}: using that server, no dev server started")
+
+    children: list[Child] = []
+    stopping = asyncio.Event()
+
+    def on_signal() -> None:
+        if stopping.is_set():  # a second Ctrl-C: no more waiting
+            print("killing everything now", file=sys.stderr)
+            for pid in [c.proc.pid for c in children] + ([server.pid] if server and server.pid else []):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        stopping.set()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+
+    status = 0
+    try:
+        if server is not None:
+            if not await until_stopped(server.start(), stopping):
+                return 0
+            namespace = settings.temporal_namespace
+            print(f"Temporal gRPC  {server.address}  (namespace {namespace}, pid {server.pid})")
+            print(f"Web UI         {server.ui_url or 'off (--headless)'}")
+            print(f"state          {server.db_file}  (server log: {server.log_file})", flush=True)
+        children.append(spawn("worker", [sys.executable, str(worker_py)], env))
+        if settings.discord_token is None:
+            print(NO_TOKEN, flush=True)
+        else:
+            children.append(spawn("bot", [sys.executable, "-m", "bot"], env))
+        print("Ctrl-C stops everything", flush=True)
+        while not stopping.is_set():
+            exited = _first_exit(children, server)
+            if exited:
+                print(f"error: {exited}; stopping everything", file=sys.stderr, flush=True)
+                status = 1
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), 0.25)
+    except DevServerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        status = 1
+    finally:
+        for child in reversed(children):
+            print(f"stopping {child.name} (pid {child.proc.pid})", flush=True)
+            await stop_child(child)
+        if server is not None and server.running:
+            print(f"stopping the Temporal server (pid {server.pid})", flush=True)
+            await server.stop()
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = load_settings()
+    return asyncio.run(run(settings, args))
