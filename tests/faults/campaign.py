@@ -1,0 +1,243 @@
+"""The fault campaign: many jobs with reminders fire while the worker is killed with -9 several
+times, the dev server once or more, and the fake Discord answers 429 and 5xx bursts (some 500s
+after the message was already created). At the end every expected post exists exactly once and
+every workflow is completed.
+
+    python -m tests.faults.campaign --jobs 400 --window 90 --worker-kills 4 --server-kills 1
+
+`tests/test_fault_campaign.py` runs a smaller one in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from bot.scheduler import Scheduler
+from stack.devserver import DevServer, free_port
+from stack.temporal import data_converter
+from tests.conftest import TEST_KEY
+from tests.fake_discord import FakeDiscord
+from tests.worker_process import WorkerProcess
+from workflows.job_models import Reminder
+
+GUILD, HOST = 9001, 9002
+CHANNELS = (9101, 9102, 9103, 9104)
+REMINDERS = [
+    Reminder(offset=timedelta(seconds=6), message="6 seconds"),
+    Reminder(offset=timedelta(seconds=4), message="4 seconds"),
+    Reminder(offset=timedelta(seconds=2), message="2 seconds"),
+]
+MESSAGES_PATH = r"^/channels/\d+/messages$"
+
+
+@dataclass
+class Plan:
+    jobs: int = 60
+    window: float = 20.0  # deadlines spread over this many seconds
+    lead: float = 10.0  # the first deadline comes this long after scheduling ends
+    worker_kills: int = 2
+    worker_outage: float = 2.0
+    server_kills: int = 1
+    server_outage: float = 3.0
+    fault_bursts: int = 4
+    seed: int = field(default_factory=lambda: random.randrange(1_000_000))
+
+
+@dataclass
+class Outcome:
+    expected_posts: int
+    missing: list[str]
+    doubled: list[str]
+    unexpected: list[str]
+    not_completed: list[str]
+    worker_kills: int
+    server_kills: int
+    faults_fired: int
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.doubled or self.unexpected or self.not_completed)
+
+    def summary(self) -> str:
+        return (
+            f"{self.expected_posts} expected posts: {len(self.missing)} missing, {len(self.doubled)} doubled, "
+            f"{len(self.unexpected)} unexpected; {len(self.not_completed)} workflows not completed; "
+            f"{self.worker_kills} worker kills, {self.server_kills} server kills, "
+            f"{self.faults_fired} injected Discord faults fired; {self.seconds:.0f} s"
+        )
+
+
+def expected_posts(index: int) -> list[str]:
+    return [f"⏰ **job {index}** in {r.message}" for r in REMINDERS] + [f"job {index} done"]
+
+
+def _post_key(content: str) -> str:
+    return content.split(" (<t:")[0]  # reminders end with the deadline as Discord timestamps
+
+
+async def _chaos(
+    plan: Plan,
+    rng: random.Random,
+    server: DevServer,
+    worker: WorkerProcess,
+    fake: FakeDiscord,
+    start: float,
+    end: float,
+) -> tuple[int, int]:
+    """Kill things at random moments between start and end (monotonic seconds)."""
+    events: list[tuple[float, str]] = [(rng.uniform(start, end), "worker") for _ in range(plan.worker_kills)]
+    events += [(rng.uniform(start, end), "server") for _ in range(plan.server_kills)]
+    events += [(rng.uniform(start, end), "discord") for _ in range(plan.fault_bursts)]
+    worker_kills = server_kills = 0
+    for when, what in sorted(events):
+        await asyncio.sleep(max(0.0, when - time.monotonic()))
+        if what == "worker":
+            worker.kill()
+            worker_kills += 1
+            await asyncio.sleep(plan.worker_outage)
+            worker.start()
+            await worker.wait_started(timeout=60)
+        elif what == "server":
+            server.kill()
+            server_kills += 1
+            await asyncio.sleep(plan.server_outage)
+            await server.restart()
+        else:
+            fake.inject("POST", MESSAGES_PATH, 429, times=rng.randint(2, 6), retry_after=0.2)
+            fake.inject("POST", MESSAGES_PATH, 503, times=rng.randint(2, 6))
+            # Discord created the message, then the reply was lost: only the nonce prevents a double.
+            fake.inject("POST", MESSAGES_PATH, 500, times=rng.randint(1, 3), lose_response=True)
+    return worker_kills, server_kills
+
+
+async def _connect(server: DevServer) -> Client:
+    return await Client.connect(server.address, data_converter=data_converter([TEST_KEY]))
+
+
+async def _wait_all_completed(server: DevServer, job_ids: list[str], timeout: float) -> list[str]:
+    end = time.monotonic() + timeout
+    pending = list(job_ids)
+    while pending and time.monotonic() < end:
+        try:
+            client = await _connect(server)
+            still = []
+            for job_id in pending:
+                described = await client.get_workflow_handle(job_id).describe()
+                if described.status != WorkflowExecutionStatus.COMPLETED:
+                    still.append(job_id)
+            pending = still
+        except Exception:  # the server may be restarting; look again
+            pass
+        if pending:
+            await asyncio.sleep(1.0)
+    return pending
+
+
+async def run(plan: Plan, workdir: Path) -> Outcome:
+    rng = random.Random(plan.seed)
+    began = time.monotonic()
+    async with (
+        DevServer(db_file=workdir / "temporal.sqlite", port=free_port(), headless=True) as server,
+        FakeDiscord() as fake,
+    ):
+        for channel in CHANNELS:
+            fake.add_channel(channel, GUILD)
+        worker = WorkerProcess(
+            temporal_address=server.address,
+            task_queue=f"faults-{uuid.uuid4().hex[:8]}",
+            discord_api_base=fake.base_url,
+            log_dir=workdir,
+        )
+        worker.start()
+        try:
+            await worker.wait_started()
+            scheduler = Scheduler(await _connect(server), worker.env["TEMPORAL_TASK_QUEUE"])
+            first = time.monotonic() + plan.lead + plan.jobs * 0.02  # scheduling takes a moment too
+            job_ids = []
+            for index in range(plan.jobs):
+                due_in = first + rng.uniform(0, plan.window) - time.monotonic()
+                job_ids.append(
+                    await scheduler.schedule(
+                        "post_message",
+                        {"content": f"job {index} done"},
+                        guild_id=GUILD,
+                        channel_id=rng.choice(CHANNELS),
+                        scheduled_by=HOST,
+                        delay=timedelta(seconds=due_in),
+                        reminders=REMINDERS,
+                        description=f"job {index}",
+                    )
+                )
+            chaos_start = first - 6  # the first reminders
+            worker_kills, server_kills = await _chaos(
+                plan, rng, server, worker, fake, chaos_start, first + plan.window
+            )
+            not_completed = await _wait_all_completed(server, job_ids, timeout=plan.window + 120)
+        finally:
+            worker.stop()
+
+        posted = Counter(_post_key(m.content) for m in fake.messages())
+        expected = [post for index in range(plan.jobs) for post in expected_posts(index)]
+        fake.assert_no_violations()
+        return Outcome(
+            expected_posts=len(expected),
+            missing=[p for p in expected if posted[p] == 0],
+            doubled=[p for p in expected if posted[p] > 1],
+            unexpected=sorted(set(posted) - set(expected)),
+            not_completed=not_completed,
+            worker_kills=worker_kills,
+            server_kills=server_kills,
+            faults_fired=sum(f.fired for f in fake.faults()),
+            seconds=time.monotonic() - began,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    defaults = Plan()
+    parser.add_argument("--jobs", type=int, default=400)
+    parser.add_argument("--window", type=float, default=90.0)
+    parser.add_argument("--worker-kills", type=int, default=4)
+    parser.add_argument("--server-kills", type=int, default=1)
+    parser.add_argument("--fault-bursts", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    args = parser.parse_args()
+    plan = Plan(
+        jobs=args.jobs,
+        window=args.window,
+        worker_kills=args.worker_kills,
+        server_kills=args.server_kills,
+        fault_bursts=args.fault_bursts,
+        seed=args.seed,
+    )
+    print(f"fault campaign: {plan}")
+    with tempfile.TemporaryDirectory(prefix="fault-campaign-") as workdir:
+        outcome = asyncio.run(run(plan, Path(workdir)))
+    print(outcome.summary())
+    for label, items in (
+        ("missing", outcome.missing),
+        ("doubled", outcome.doubled),
+        ("unexpected", outcome.unexpected),
+        ("not completed", outcome.not_completed),
+    ):
+        if items:
+            print(f"{label}: {items[:20]}")
+    raise SystemExit(0 if outcome.ok else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+"""The fault campaign, small enough for CI: kill -9 the worker twice and the dev server once
+while jobs fire, with 429 and 5xx bursts from Discord; nothing lost, nothing posted twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.faults.campaign import Plan, run
+
+
+async def test_nothing_lost_and_nothing_twice_through_kills_and_discord_faults(tmp_path: Path) -> None:
+    outcome = await run(Plan(jobs=40, window=20, worker_kills=2, server_kills=1, fault_bursts=3), tmp_path)
+
+    assert outcome.worker_kills == 2 and outcome.server_kills == 1
+    assert outcome.faults_fired > 0
+    assert outcome.missing == []
+    assert outcome.doubled == []
+    assert outcome.unexpected == []
+    assert outcome.not_completed == []
