@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import pytest
 from temporalio import activity
@@ -39,11 +40,15 @@ SAFARI_REMINDERS = [
 ]
 
 
+class Clock(Protocol):
+    async def get_current_time(self) -> datetime: ...
+
+
 @dataclass
 class Doubles:
     """Stand-ins for the Discord actions that note what ran and at which server time."""
 
-    env: WorkflowEnvironment
+    env: Clock  # the time-skipping server's clock, so fire times are in workflow time
     reminders: list[tuple[str, datetime]] = field(default_factory=list)
     actions: list[tuple[ActionInput, datetime]] = field(default_factory=list)
     notices: list[FailureNotice] = field(default_factory=list)

@@ -72,7 +72,8 @@ class Outcome:
 
     def summary(self) -> str:
         return (
-            f"{self.expected_posts} expected posts: {len(self.missing)} missing, {len(self.doubled)} doubled, "
+            f"{self.expected_posts} expected posts: {len(self.missing)} missing, "
+            f"{len(self.doubled)} doubled, "
             f"{len(self.unexpected)} unexpected; {len(self.not_completed)} workflows not completed; "
             f"{self.worker_kills} worker kills, {self.server_kills} server kills, "
             f"{self.faults_fired} injected Discord faults fired; {self.seconds:.0f} s"

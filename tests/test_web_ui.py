@@ -1,0 +1,99 @@
+"""The operator's view: the dev server's Web UI, in Debian's Chromium driven by Playwright, shows a
+job's pending timers by their summaries and its static summary, decoded through our codec server.
+
+Needs `/usr/bin/chromium` (Debian's package; `.ci/run` installs it). Playwright never downloads a
+browser here: it is pointed at the system one.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from playwright.async_api import Page, async_playwright
+from stack.codec_server import create_app
+from temporalio.client import Client
+
+from bot.scheduler import Scheduler
+from stack.devserver import DevServer, free_port
+from stack.temporal import data_converter
+from tests.conftest import TEST_KEY
+from tests.test_scheduled_job import SAFARI_REMINDERS, Doubles
+from worker import build_worker
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps dialling out, which this network refuses.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install chromium)"
+)
+
+
+class _WallClock:
+    async def get_current_time(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@pytest.fixture
+async def codec_endpoint() -> AsyncIterator[str]:
+    token = "operator-token"
+    app = create_app([TEST_KEY], token, ["*"])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{port}/{token}"
+    finally:
+        await runner.cleanup()
+
+
+async def _text_appears(page: Page, text: str, timeout_ms: int = 20_000) -> None:
+    await page.get_by_text(text, exact=False).first.wait_for(timeout=timeout_ms)
+
+
+async def test_pending_timers_are_found_by_their_summaries(codec_endpoint: str) -> None:
+    ui_port = free_port()
+    async with DevServer(port=free_port(), ui_port=ui_port, ui_codec_endpoint=codec_endpoint) as server:
+        client = await Client.connect(server.address, data_converter=data_converter([TEST_KEY]))
+        scheduler = Scheduler(client, "web-ui")
+        async with build_worker(client, "web-ui", Doubles(_WallClock()).activities()):
+            job_id = await scheduler.schedule(
+                "post_message",
+                {"content": "results"},
+                guild_id=1,
+                channel_id=2,
+                scheduled_by=3,
+                delay=timedelta(hours=1),
+                reminders=SAFARI_REMINDERS,
+                description="Safari Round Results",
+            )
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                try:
+                    page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+                    await page.goto(
+                        f"{server.ui_url}/namespaces/default/workflows/{job_id}",
+                        wait_until="domcontentloaded",
+                    )
+                    await _text_appears(page, "Safari Round Results in channel 2")
+                    await _text_appears(page, "30 minutes reminder")
+                    OUTPUT.mkdir(exist_ok=True)
+                    await page.screenshot(path=OUTPUT / "web-ui-pending-timers.png", full_page=True)
+                finally:
+                    await browser.close()
