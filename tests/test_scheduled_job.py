@@ -153,7 +153,7 @@ async def test_cancel_stops_everything_after_it(
     result = await handle.result()
     await time_env.sleep(timedelta(hours=2))
 
-    assert status.state == "waiting"
+    assert status.state == "cancelled"
     assert result.outcome == "cancelled"
     assert result.by == HOST and result.reason == "round postponed"
     assert [message for message, _ in doubles.reminders] == ["30 minutes"]

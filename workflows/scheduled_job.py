@@ -192,6 +192,7 @@ class ScheduledJobWorkflow:
     @workflow.update
     def cancel(self, request: CancelRequest) -> JobStatus:
         self._cancel = request
+        self._state = "cancelled"
         return self.status()
 
     @cancel.validator
@@ -235,8 +236,8 @@ class ScheduledJobWorkflow:
             raise ApplicationError(f"this job belongs to another server; you cannot {verb} it")
         if not as_host and by != self._spec.scheduled_by:
             raise ApplicationError(f"only a host or the user who scheduled this job can {verb} it")
-        if self._state != "waiting" or self._cancel is not None:
-            raise ApplicationError(f"this job is already {(self._cancel and 'cancelled') or self._state}")
+        if self._state != "waiting":
+            raise ApplicationError(f"this job is already {self._state}")
 
     # --- bookkeeping ----------------------------------------------------------------------
 

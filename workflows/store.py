@@ -1,0 +1,234 @@
+"""The store workflow: one named map of JSON values, the durable half of PersistentStore.
+
+Replaces the seed's `data_<name>.json` file and its debounced save: a write is an update,
+acknowledged only once it is in the workflow's history, so a crash can neither lose an
+acknowledged write nor apply it twice. Reads are queries, answered from the worker's copy.
+
+Every write is checked in the update's validator first, so a refused write (over a limit, a
+stale compare_and_set) leaves no trace in history. The handlers are synchronous and run right
+after their validator in the same task, so the check cannot go stale in between; they check
+again anyway, cheaply, should that ever change.
+
+The run continues as new after `continue_after_updates` accepted writes, or sooner when the
+server suggests it, carrying the whole map, its versions and the revision counter over.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import JsonValue
+
+    from workflows.store_models import (
+        CONFLICT_ERROR,
+        KEY_ERROR,
+        LIMIT_ERROR,
+        MAX_KEY_BYTES,
+        STORE_WORKFLOW_NAME,
+        CompareAndSetRequest,
+        DeleteRequest,
+        DeleteResult,
+        EntriesRequest,
+        Entry,
+        GetRequest,
+        GetResult,
+        KeysRequest,
+        KeysResult,
+        SetRequest,
+        SizeRequest,
+        SizeResult,
+        Snapshot,
+        StoreInput,
+        WriteResult,
+        entry_size,
+        json_size,
+        key_size,
+    )
+
+
+@workflow.defn(name=STORE_WORKFLOW_NAME)
+class StoreWorkflow:
+    @workflow.init
+    def __init__(self, inp: StoreInput) -> None:
+        self._input = inp
+        self._entries: dict[str, Entry] = dict(inp.entries)
+        self._sizes: dict[str, int] = {key: entry_size(key, e.value) for key, e in self._entries.items()}
+        self._bytes = sum(self._sizes.values())
+        self._revision = inp.revision
+        self._accepted = 0
+
+    @workflow.run
+    async def run(self, inp: StoreInput) -> None:
+        self._show()
+        await workflow.wait_condition(self._should_continue)
+        # Let every write of this run answer before the map moves to the next run.
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(
+            StoreInput(
+                name=inp.name,
+                entries=self._entries,
+                revision=self._revision,
+                limits=inp.limits,
+                continue_after_updates=inp.continue_after_updates,
+                generation=inp.generation + 1,
+            )
+        )
+
+    def _should_continue(self) -> bool:
+        return (
+            self._accepted >= self._input.continue_after_updates
+            or workflow.info().is_continue_as_new_suggested()
+        )
+
+    # --- writes -----------------------------------------------------------------------------
+
+    @workflow.update
+    def set(self, request: SetRequest) -> WriteResult:
+        self._check_write(request.key, request.value)
+        return self._write(request.key, request.value)
+
+    @set.validator
+    def _validate_set(self, request: SetRequest) -> None:
+        self._check_write(request.key, request.value)
+
+    @workflow.update
+    def compare_and_set(self, request: CompareAndSetRequest) -> WriteResult:
+        self._check_version(request.key, request.expected_version)
+        self._check_write(request.key, request.value)
+        return self._write(request.key, request.value)
+
+    @compare_and_set.validator
+    def _validate_compare_and_set(self, request: CompareAndSetRequest) -> None:
+        self._check_version(request.key, request.expected_version)
+        self._check_write(request.key, request.value)
+
+    @workflow.update
+    def delete(self, request: DeleteRequest) -> DeleteResult:
+        if request.expected_version is not None:
+            self._check_version(request.key, request.expected_version)
+        self._accepted += 1
+        old = self._entries.pop(request.key, None)
+        if old is None:
+            return DeleteResult(key=request.key, deleted=False, previous_version=0, revision=self._revision)
+        self._bytes -= self._sizes.pop(request.key)
+        self._revision += 1
+        self._show()
+        return DeleteResult(key=request.key, deleted=True, previous_version=old.version, revision=self._revision)
+
+    @delete.validator
+    def _validate_delete(self, request: DeleteRequest) -> None:
+        if request.expected_version is not None:
+            self._check_version(request.key, request.expected_version)
+
+    def _write(self, key: str, value: JsonValue) -> WriteResult:
+        self._accepted += 1
+        old = self._entries.get(key)
+        self._revision += 1
+        size = entry_size(key, value)
+        self._bytes += size - self._sizes.get(key, 0)
+        self._sizes[key] = size
+        self._entries[key] = Entry(value=value, version=self._revision)
+        self._show()
+        return WriteResult(
+            key=key,
+            version=self._revision,
+            previous_version=old.version if old else 0,
+            revision=self._revision,
+        )
+
+    def _check_version(self, key: str, expected: int) -> None:
+        current = self._entries[key].version if key in self._entries else 0
+        if current != expected:
+            found = f"at version {current}" if current else "absent"
+            wanted = f"version {expected}" if expected else "absent"
+            raise ApplicationError(
+                f"store {self._input.name!r}: key {key!r} is {found}, not {wanted}",
+                {"key": key, "expected_version": expected, "current_version": current},
+                type=CONFLICT_ERROR,
+                non_retryable=True,
+            )
+
+    def _check_write(self, key: str, value: JsonValue) -> None:
+        name, limits = self._input.name, self._input.limits
+        if not key:
+            raise ApplicationError(f"store {name!r}: a key must not be empty", type=KEY_ERROR, non_retryable=True)
+        if key_size(key) > MAX_KEY_BYTES:
+            raise ApplicationError(
+                f"store {name!r}: a key may be at most {MAX_KEY_BYTES} bytes, this one is {key_size(key)}",
+                type=KEY_ERROR,
+                non_retryable=True,
+            )
+        try:
+            size = json_size(value)
+        except ValueError as err:
+            raise ApplicationError(
+                f"store {name!r}: the value for {key!r} is not JSON: {err}", type=KEY_ERROR, non_retryable=True
+            ) from None
+        if size > limits.max_value_bytes:
+            raise _limit(
+                f"store {name!r}: the value for {key!r} is {size:,} bytes of JSON; "
+                f"a value may be at most {limits.max_value_bytes:,} bytes",
+                "value_bytes",
+                size,
+                limits.max_value_bytes,
+            )
+        is_new = key not in self._entries
+        if is_new and len(self._entries) >= limits.max_keys:
+            raise _limit(
+                f"store {name!r} already holds {len(self._entries):,} keys, the most it may; "
+                f"delete some before adding {key!r}",
+                "keys",
+                len(self._entries) + 1,
+                limits.max_keys,
+            )
+        total = self._bytes - self._sizes.get(key, 0) + key_size(key) + size
+        if total > limits.max_total_bytes:
+            raise _limit(
+                f"store {name!r} would hold {total:,} bytes with this value for {key!r}; "
+                f"it may hold at most {limits.max_total_bytes:,} bytes in all",
+                "total_bytes",
+                total,
+                limits.max_total_bytes,
+            )
+
+    # --- reads ------------------------------------------------------------------------------
+
+    @workflow.query
+    def get(self, request: GetRequest) -> GetResult:
+        entry = self._entries.get(request.key)
+        if entry is None:
+            return GetResult(key=request.key, found=False)
+        return GetResult(key=request.key, found=True, value=entry.value, version=entry.version)
+
+    @workflow.query
+    def keys(self, request: KeysRequest) -> KeysResult:
+        keys = [key for key in self._entries if key.startswith(request.prefix)]
+        return KeysResult(keys=keys, revision=self._revision)
+
+    @workflow.query
+    def entries(self, request: EntriesRequest) -> Snapshot:
+        entries = {key: e for key, e in self._entries.items() if key.startswith(request.prefix)}
+        return Snapshot(name=self._input.name, revision=self._revision, entries=entries)
+
+    @workflow.query
+    def size(self, request: SizeRequest) -> SizeResult:
+        return SizeResult(
+            keys=len(self._entries), bytes=self._bytes, revision=self._revision, limits=self._input.limits
+        )
+
+    def _show(self) -> None:
+        limits = self._input.limits
+        workflow.set_current_details(
+            f"**{len(self._entries):,}** keys of {limits.max_keys:,}, "
+            f"**{self._bytes:,}** bytes of {limits.max_total_bytes:,}\n"
+            f"revision {self._revision}, run {self._input.generation + 1} "
+            f"(continues as new after {self._input.continue_after_updates} writes)"
+        )
+
+
+def _limit(message: str, limit: str, wanted: int, allowed: int) -> ApplicationError:
+    return ApplicationError(
+        message, {"limit": limit, "wanted": wanted, "allowed": allowed}, type=LIMIT_ERROR, non_retryable=True
+    )
