@@ -7,18 +7,19 @@ browser here: it is pointed at the system one.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from playwright.async_api import Page, async_playwright
-from stack.codec_server import create_app
 from temporalio.client import Client
 
 from bot.scheduler import Scheduler
+from stack.codec_server import codec_endpoint, create_app, serve
 from stack.devserver import DevServer, free_port
 from stack.temporal import data_converter
 from tests.conftest import TEST_KEY
@@ -48,28 +49,36 @@ class _WallClock:
         return datetime.now(UTC)
 
 
-@pytest.fixture
-async def codec_endpoint() -> AsyncIterator[str]:
+@asynccontextmanager
+async def codec_server(ui_origin: str) -> AsyncIterator[str]:
+    """Our codec server, open to the UI's origin; yields the endpoint with the operator's token."""
     token = "operator-token"
-    app = create_app([TEST_KEY], token, ["*"])
-    runner = web.AppRunner(app)
-    await runner.setup()
     port = free_port()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
+    runner = await serve(create_app([TEST_KEY], token, [ui_origin]), port=port)
     try:
-        yield f"http://127.0.0.1:{port}/{token}"
+        yield codec_endpoint(token, port=port)
     finally:
         await runner.cleanup()
 
 
-async def _text_appears(page: Page, text: str, timeout_ms: int = 20_000) -> None:
-    await page.get_by_text(text, exact=False).first.wait_for(timeout=timeout_ms)
+async def _text_appears(page: Page, text: str, timeout: float = 20.0) -> None:
+    """Wait for text in the page or any of its frames (the UI renders markdown in a sandboxed iframe)."""
+    end = asyncio.get_running_loop().time() + timeout
+    while True:
+        for frame in page.frames:
+            if await frame.get_by_text(text, exact=False).count():
+                return
+        if asyncio.get_running_loop().time() > end:
+            raise AssertionError(f"{text!r} never appeared on {page.url}")
+        await asyncio.sleep(0.25)
 
 
-async def test_pending_timers_are_found_by_their_summaries(codec_endpoint: str) -> None:
+async def test_pending_timers_are_found_by_their_summaries() -> None:
     ui_port = free_port()
-    async with DevServer(port=free_port(), ui_port=ui_port, ui_codec_endpoint=codec_endpoint) as server:
+    async with (
+        codec_server(f"http://127.0.0.1:{ui_port}") as endpoint,
+        DevServer(port=free_port(), ui_port=ui_port, ui_codec_endpoint=endpoint) as server,
+    ):
         client = await Client.connect(server.address, data_converter=data_converter([TEST_KEY]))
         scheduler = Scheduler(client, "web-ui")
         async with build_worker(client, "web-ui", Doubles(_WallClock()).activities()):
@@ -91,9 +100,16 @@ async def test_pending_timers_are_found_by_their_summaries(codec_endpoint: str) 
                         f"{server.ui_url}/namespaces/default/workflows/{job_id}",
                         wait_until="domcontentloaded",
                     )
-                    await _text_appears(page, "Safari Round Results in channel 2")
+                    # The pending timer, named on the timeline (decoded by the codec server)...
                     await _text_appears(page, "30 minutes reminder")
                     OUTPUT.mkdir(exist_ok=True)
-                    await page.screenshot(path=OUTPUT / "web-ui-pending-timers.png", full_page=True)
+                    await page.screenshot(path=OUTPUT / "web-ui-timeline.png", full_page=True)
+                    # ...and the job's static summary and details, under User Metadata.
+                    await page.get_by_role("tab", name="User Metadata").click()
+                    await _text_appears(page, "Safari Round Results in channel 2")
+                    await _text_appears(
+                        page, "reminders before the deadline: 30 minutes, 5 minutes, 1 minute"
+                    )
+                    await page.screenshot(path=OUTPUT / "web-ui-user-metadata.png", full_page=True)
                 finally:
                     await browser.close()

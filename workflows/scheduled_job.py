@@ -282,7 +282,7 @@ class ScheduledJobWorkflow:
     def _show(self) -> None:
         """Current details for the Web UI: state, deadline, what comes next, what happened."""
         lines = [
-            f"**{self._state}** · `{self._spec.action}` in <#{self._spec.channel_id}>",
+            f"**{self._state}** · `{self._spec.action}` in channel {self._spec.channel_id}",
             f"deadline {_when(self._deadline)}",
         ]
         if self._pending:
