@@ -12,64 +12,103 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
-from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from bot.whispers import Whispers
 from stack.temporal import data_converter
+from tests import test_whisper_workflow as whisper_tests
 from tests.conftest import TEST_KEY, binary, register_search_attributes
 from tests.test_scheduled_job import GUILD, HOST, Doubles, job, start
 from worker import build_worker
-from workflows.job_models import CancelRequest, JobResult, RescheduleRequest
+from workflows.job_models import CancelRequest, RescheduleRequest
 from workflows.scheduled_job import ScheduledJobWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 
-Scenario = Callable[
-    [WorkflowEnvironment, Doubles], Awaitable[WorkflowHandle[ScheduledJobWorkflow, JobResult]]
-]
+# A scenario drives one workflow to its end on the given environment and returns its id.
+Scenario = Callable[[WorkflowEnvironment], Awaitable[str]]
 
 
-async def reminders_then_action(
-    env: WorkflowEnvironment, doubles: Doubles
-) -> WorkflowHandle[ScheduledJobWorkflow, JobResult]:
-    handle = await start(env, job(await env.get_current_time(), timedelta(hours=1)))
-    await handle.result()
-    return handle
+def _job_worker(env: WorkflowEnvironment, doubles: Doubles | None = None) -> Worker:
+    return build_worker(env.client, "jobs", (doubles or Doubles(env)).activities(), sandboxed=True)
 
 
-async def cancelled(
-    env: WorkflowEnvironment, doubles: Doubles
-) -> WorkflowHandle[ScheduledJobWorkflow, JobResult]:
-    handle = await start(env, job(await env.get_current_time(), timedelta(hours=1)))
-    await env.sleep(timedelta(minutes=40))
-    await handle.execute_update(ScheduledJobWorkflow.cancel, CancelRequest(by=HOST, guild_id=GUILD))
-    await handle.result()
-    return handle
+async def reminders_then_action(env: WorkflowEnvironment) -> str:
+    async with _job_worker(env):
+        handle = await start(env, job(await env.get_current_time(), timedelta(hours=1)))
+        await handle.result()
+    return handle.id
 
 
-async def rescheduled(
-    env: WorkflowEnvironment, doubles: Doubles
-) -> WorkflowHandle[ScheduledJobWorkflow, JobResult]:
-    now = await env.get_current_time()
-    handle = await start(env, job(now, timedelta(hours=1)))
-    await env.sleep(timedelta(minutes=40))
-    request = RescheduleRequest(deadline=now + timedelta(hours=3), by=HOST, guild_id=GUILD)
-    await handle.execute_update(ScheduledJobWorkflow.reschedule, request)
-    await handle.result()
-    return handle
+async def cancelled(env: WorkflowEnvironment) -> str:
+    async with _job_worker(env):
+        handle = await start(env, job(await env.get_current_time(), timedelta(hours=1)))
+        await env.sleep(timedelta(minutes=40))
+        await handle.execute_update(ScheduledJobWorkflow.cancel, CancelRequest(by=HOST, guild_id=GUILD))
+        await handle.result()
+    return handle.id
 
 
-async def failed(
-    env: WorkflowEnvironment, doubles: Doubles
-) -> WorkflowHandle[ScheduledJobWorkflow, JobResult]:
+async def rescheduled(env: WorkflowEnvironment) -> str:
+    async with _job_worker(env):
+        now = await env.get_current_time()
+        handle = await start(env, job(now, timedelta(hours=1)))
+        await env.sleep(timedelta(minutes=40))
+        request = RescheduleRequest(deadline=now + timedelta(hours=3), by=HOST, guild_id=GUILD)
+        await handle.execute_update(ScheduledJobWorkflow.reschedule, request)
+        await handle.result()
+    return handle.id
+
+
+async def failed(env: WorkflowEnvironment) -> str:
     def gone(attempt: int) -> None:
         raise ApplicationError("Unknown Channel", type="DiscordRejected", non_retryable=True)
 
+    doubles = Doubles(env)
     doubles.action_behaviour = gone
-    handle = await start(env, job(await env.get_current_time(), timedelta(minutes=10), reminders=[]))
-    await handle.result()
-    return handle
+    async with _job_worker(env, doubles):
+        handle = await start(env, job(await env.get_current_time(), timedelta(minutes=10), reminders=[]))
+        await handle.result()
+    return handle.id
+
+
+def _whisper_worker(env: WorkflowEnvironment) -> Worker:
+    doubles = whisper_tests.Doubles(env)
+    return build_worker(env.client, whisper_tests.QUEUE, doubles.activities(), sandboxed=True)
+
+
+async def whisper_read_then_window_closes(env: WorkflowEnvironment) -> str:
+    whispers = Whispers(env.client, whisper_tests.QUEUE)
+    async with _whisper_worker(env):
+        whisper_id = await whisper_tests.send(whispers)
+        await env.sleep(timedelta(hours=1))
+        await whispers.read(whisper_id, reader_id=whisper_tests.BOB)
+        await env.sleep(timedelta(hours=23))
+        await whispers.read(whisper_id, reader_id=whisper_tests.BOB)
+        await env.sleep(timedelta(hours=2))
+        await whisper_tests.result(env.client, whisper_id)
+    return whisper_id
+
+
+async def whisper_expired(env: WorkflowEnvironment) -> str:
+    whispers = Whispers(env.client, whisper_tests.QUEUE)
+    async with _whisper_worker(env):
+        whisper_id = await whisper_tests.send(whispers)
+        await env.sleep(timedelta(days=31))
+        await whisper_tests.result(env.client, whisper_id)
+    return whisper_id
+
+
+async def whisper_unsent(env: WorkflowEnvironment) -> str:
+    whispers = Whispers(env.client, whisper_tests.QUEUE)
+    async with _whisper_worker(env):
+        whisper_id = await whisper_tests.send(whispers)
+        await env.sleep(timedelta(hours=1))
+        await whispers.cancel(whisper_id, by=whisper_tests.ALICE)
+        await whisper_tests.result(env.client, whisper_id)
+    return whisper_id
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -77,6 +116,9 @@ SCENARIOS: dict[str, Scenario] = {
     "scheduled_job-cancelled": cancelled,
     "scheduled_job-rescheduled": rescheduled,
     "scheduled_job-failed": failed,
+    "whisper-read_then_window_closes": whisper_read_then_window_closes,
+    "whisper-expired": whisper_expired,
+    "whisper-unsent": whisper_unsent,
 }
 
 
@@ -93,10 +135,8 @@ async def main() -> None:
         )
         try:
             await register_search_attributes(env)
-            doubles = Doubles(env)
-            async with build_worker(env.client, "jobs", doubles.activities()):
-                handle = await scenario(env, doubles)
-            history = await handle.fetch_history()
+            workflow_id = await scenario(env)
+            history = await env.client.get_workflow_handle(workflow_id).fetch_history()
             target.write_text(history.to_json())
             print(f"recorded {target.name} ({len(history.events)} events)")
         finally:
