@@ -112,13 +112,13 @@ async def whisper_unsent(env: WorkflowEnvironment) -> str:
 
 
 SCENARIOS: dict[str, Scenario] = {
-    "scheduled_job-reminders_then_action": reminders_then_action,
-    "scheduled_job-cancelled": cancelled,
-    "scheduled_job-rescheduled": rescheduled,
-    "scheduled_job-failed": failed,
-    "whisper-read_then_window_closes": whisper_read_then_window_closes,
-    "whisper-expired": whisper_expired,
-    "whisper-unsent": whisper_unsent,
+    "ScheduledJob-reminders_then_action": reminders_then_action,
+    "ScheduledJob-cancelled": cancelled,
+    "ScheduledJob-rescheduled": rescheduled,
+    "ScheduledJob-failed": failed,
+    "Whisper-read_then_window_closes": whisper_read_then_window_closes,
+    "Whisper-expired": whisper_expired,
+    "Whisper-unsent": whisper_unsent,
 }
 
 
