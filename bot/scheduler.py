@@ -89,6 +89,10 @@ class Scheduler:
         self._task_queue = task_queue
         self._clock = clock
 
+    def now(self) -> datetime:
+        """The clock deadlines are computed from (UTC), so a caller can pass `at=` and know it."""
+        return self._clock()
+
     async def schedule(
         self,
         action: str,

@@ -1,5 +1,6 @@
 """`python -m stack`: the dev server, its Web UI, the worker and the bot (see stack/launcher.py)."""
 
 from stack.launcher import main
+from stack.process import exit_now
 
-raise SystemExit(main())
+exit_now(main())

@@ -53,18 +53,21 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
 }
 
 # One partition per task queue instead of four: with one server and a handful of pollers,
-# four partitions only add forwarding between partitions and idle long polls; one keeps
-# dispatch direct, which is what a 2-core machine wants. (Verified: with these set, pollers
-# land on partition 0 only.)
+# four partitions only add forwarding between partitions and idle long polls. Checked with
+# `temporal task-queue describe --partitions-legacy 4`: with these, pollers sit on partition 0
+# only. Measured on 2 cores: same throughput and latency, about 5-10% less server CPU.
 DEFAULT_DYNAMIC_CONFIG: dict[str, object] = {
     "matching.numTaskqueueReadPartitions": 1,
     "matching.numTaskqueueWritePartitions": 1,
 }
 
-# The dev server's SQLite default is a rollback journal with synchronous=FULL: several fsyncs
-# per commit. WAL with synchronous=NORMAL commits with one append, readers do not block the
-# writer, and a killed server (kill -9) still loses nothing committed; only a power cut can
-# lose the last transactions, which is fine for a development database.
+# The dev server's SQLite default is a rollback journal (journal_mode=delete) with
+# synchronous=FULL: several fsyncs per commit. WAL with synchronous=NORMAL commits with one
+# append and readers do not block the writer; a killed server (kill -9) still loses nothing
+# committed, only a power cut can lose the last transactions. Measured on 2 cores, 600
+# workflows with a timer and a local activity each: starts went from ~90/s to ~200/s and
+# server CPU fell by ~40%. (The CLI passes unknown pragmas through silently: check a change by
+# its effect, e.g. the `-wal` file next to the database.)
 DEFAULT_SQLITE_PRAGMAS: dict[str, str] = {"journal_mode": "wal", "synchronous": "normal"}
 
 LOOPBACK = "127.0.0.1"
@@ -87,7 +90,8 @@ def temporal_cli_path() -> Path:
 
 def die_with_parent() -> None:
     """For `preexec_fn`: the child gets SIGTERM when the process that started it dies, even by
-    SIGKILL, so a killed run command or test run leaves no server holding its port (Linux)."""
+    SIGKILL, so a killed run command or test run leaves no server holding its port (Linux).
+    Strictly, when the *thread* that started it ends: start servers from a long-lived thread."""
     if _prctl is not None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -156,7 +160,11 @@ class DevServer:
         self.start_timeout = start_timeout
         self.extra_args = list(extra_args)
         self._own_log = log_file is None
-        self.log_file = log_file or Path(tempfile.mkstemp(prefix="temporal-dev-", suffix=".log")[1])
+        if log_file is None:
+            fd, name = tempfile.mkstemp(prefix="temporal-dev-", suffix=".log")
+            os.close(fd)
+            log_file = Path(name)
+        self.log_file = log_file
         self._proc: subprocess.Popen[bytes] | None = None
 
     # --- what callers read ------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """`python -m stack` (`make run`): the whole development stack in one terminal.
 
-Starts, in order: the Temporal dev server (state in `<DATA_DIR>/temporal.sqlite`, Web UI on
-127.0.0.1:8233, custom search attributes registered), the worker (`worker.py`) and, when
-DISCORD_TOKEN is set, the bot (`python -m bot`). Ctrl-C or SIGTERM stops them in reverse order,
-each by its pid; a second Ctrl-C kills them at once. If one exits on its own, everything stops
-and the exit status is 1.
+Starts, in order: the codec server (on the Web UI port + 1, so the UI shows timer names and
+payloads decrypted; its token is CODEC_TOKEN or one kept in `<DATA_DIR>/codec.token`), the
+Temporal dev server (state in `<DATA_DIR>/temporal.sqlite`, Web UI on 127.0.0.1:8233, custom
+search attributes registered), the worker (`worker.py`) and, when DISCORD_TOKEN is set, the bot
+(`python -m bot`). Ctrl-C or SIGTERM stops them in reverse order, each by its pid; a second
+Ctrl-C kills them at once. If one exits on its own, everything stops and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -15,21 +16,24 @@ import base64
 import binascii
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stack.devserver import DevServer, DevServerError, die_with_parent
+from stack.codec_server import codec_endpoint
+from stack.devserver import LOOPBACK, DevServer, DevServerError, die_with_parent
 from stack.settings import Settings, load_settings
 
 NO_TOKEN = "DISCORD_TOKEN is not set: the bot is not started; server, Web UI and worker are running"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 KEY_FILE = "encryption.key"
+TOKEN_FILE = "codec.token"
 
 
 @dataclass
@@ -45,18 +49,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _secret_file(path: Path, make: Callable[[], str], what: str) -> str:
+    """Read a secret kept in the data directory, creating it (mode 0600) the first time."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(make() + "\n")
+        print(f"generated {what} in {path}")
+    return path.read_text().strip()
+
+
 def ensure_encryption_key(settings: Settings, env: dict[str, str]) -> Path | None:
     """Without ENCRYPTION_KEYS, use (and once create) a key in the data directory; children get
     it through their environment. Returns the key file's path when one is used."""
     if settings.encryption_keys:
         return None
     path = settings.data_dir / KEY_FILE
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(base64.b64encode(os.urandom(32)).decode() + "\n")
-        print(f"generated a new payload encryption key in {path} (keep it: without it, jobs cannot be read)")
-    key = path.read_text().strip()
+    key = _secret_file(
+        path,
+        lambda: base64.b64encode(os.urandom(32)).decode(),
+        "a new payload encryption key (keep it: without it, jobs cannot be read)",
+    )
     try:
         size = len(base64.b64decode(key, validate=True))
     except (binascii.Error, ValueError):
@@ -65,6 +78,18 @@ def ensure_encryption_key(settings: Settings, env: dict[str, str]) -> Path | Non
         sys.exit(f"configuration error: {path}: not a base64 AES key; set ENCRYPTION_KEYS or remove the file")
     env["ENCRYPTION_KEYS"] = key
     return path
+
+
+def ensure_codec_token(settings: Settings, env: dict[str, str]) -> str:
+    """Without CODEC_TOKEN, use (and once create) one in the data directory, so the local Web UI
+    shows timer names and payloads decrypted out of the box. Both listen on 127.0.0.1 only."""
+    if settings.codec_token is not None:
+        return settings.codec_token.get_secret_value()
+    token = _secret_file(
+        settings.data_dir / TOKEN_FILE, lambda: secrets.token_urlsafe(32), "a codec server token"
+    )
+    env["CODEC_TOKEN"] = token
+    return token
 
 
 def spawn(name: str, args: list[str], env: dict[str, str]) -> Child:
@@ -116,6 +141,41 @@ def _first_exit(children: list[Child], server: DevServer | None) -> str | None:
     return None
 
 
+def dev_server(settings: Settings, args: argparse.Namespace) -> DevServer | None:
+    """The dev server for TEMPORAL_ADDRESS, or None when that points at another machine."""
+    host, _, port = settings.temporal_address.rpartition(":")
+    if host not in LOCAL_HOSTS:
+        print(f"TEMPORAL_ADDRESS is {settings.temporal_address}: using that server, no dev server started")
+        return None
+    return DevServer(
+        db_file=settings.data_dir / "temporal.sqlite",
+        port=int(port),
+        ui_port=args.ui_port,
+        headless=args.headless,
+        namespaces=[settings.temporal_namespace],
+        log_file=settings.data_dir / "temporal.log",
+    )
+
+
+def codec_command(token: str, server: DevServer | None) -> list[str] | None:
+    """With a Web UI: the codec server's command (on the UI port + 1), and the UI pointed at it."""
+    if server is None or server.ui_url is None:
+        return None
+    port = (server.ui_port or 0) + 1
+    server.ui_codec_endpoint = codec_endpoint(token, port=port)
+    module = [sys.executable, "-m", "stack.codec_server"]
+    return [*module, "--host", LOOPBACK, "--port", str(port), "--origin", server.ui_url]
+
+
+def print_addresses(settings: Settings, server: DevServer) -> None:
+    print(f"Temporal gRPC  {server.address}  (namespace {settings.temporal_namespace}, pid {server.pid})")
+    print(f"Web UI         {server.ui_url or 'off (--headless)'}")
+    if server.ui_codec_endpoint:
+        codec_url = server.ui_codec_endpoint.rsplit("/", 1)[0]
+        print(f"codec server   {codec_url}  (the Web UI shows decrypted payloads)")
+    print(f"state          {server.db_file}  (server log: {server.log_file})", flush=True)
+
+
 async def run(settings: Settings, args: argparse.Namespace) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -123,20 +183,8 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     worker_py = Path("worker.py")
     if not worker_py.is_file():
         sys.exit(f"error: worker.py not found in {Path.cwd()}: run `make run` from the project root")
-
-    host, _, port = settings.temporal_address.rpartition(":")
-    server: DevServer | None = None
-    if host in LOCAL_HOSTS:
-        server = DevServer(
-            db_file=settings.data_dir / "temporal.sqlite",
-            port=int(port),
-            ui_port=args.ui_port,
-            headless=args.headless,
-            namespaces=[settings.temporal_namespace],
-            log_file=settings.data_dir / "temporal.log",
-        )
-    else:
-        print(f"TEMPORAL_ADDRESS is {settings.temporal_address}: using that server, no dev server started")
+    server = dev_server(settings, args)
+    codec = codec_command(ensure_codec_token(settings, env), server)
 
     children: list[Child] = []
     stopping = asyncio.Event()
@@ -155,13 +203,12 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
 
     status = 0
     try:
+        if codec is not None:
+            children.append(spawn("codec server", codec, env))
         if server is not None:
             if not await until_stopped(server.start(), stopping):
                 return 0
-            namespace = settings.temporal_namespace
-            print(f"Temporal gRPC  {server.address}  (namespace {namespace}, pid {server.pid})")
-            print(f"Web UI         {server.ui_url or 'off (--headless)'}")
-            print(f"state          {server.db_file}  (server log: {server.log_file})", flush=True)
+            print_addresses(settings, server)
         children.append(spawn("worker", [sys.executable, str(worker_py)], env))
         if settings.discord_token is None:
             print(NO_TOKEN, flush=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from workflows.actions import PROCESS_ROUND_RESULTS, ActionSpec, register
 
@@ -58,12 +58,15 @@ class SafariSettings(BaseModel):
             return self.good_percent[round_number]  # not `or`: 0 must stay 0
         return DEFAULT_GOOD_PERCENT[min(round_number, len(DEFAULT_GOOD_PERCENT)) - 1]
 
-    def model_post_init(self, context: object) -> None:
-        for round_number, percent in self.good_percent.items():
+    @field_validator("good_percent")
+    @classmethod
+    def _check_percent(cls, value: dict[int, int]) -> dict[int, int]:
+        for round_number, percent in value.items():
             if not 1 <= round_number <= MAX_ROUNDS:
-                raise ValueError(f"good_percent: there is no round {round_number}")
+                raise ValueError(f"there is no round {round_number}")
             if not 0 <= percent <= 100:
-                raise ValueError(f"good_percent: round {round_number} has {percent}%, not 0..100")
+                raise ValueError(f"round {round_number} has {percent}%, not 0..100")
+        return value
 
 
 class Player(BaseModel):

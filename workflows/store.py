@@ -115,7 +115,9 @@ class StoreWorkflow:
         self._bytes -= self._sizes.pop(request.key)
         self._revision += 1
         self._show()
-        return DeleteResult(key=request.key, deleted=True, previous_version=old.version, revision=self._revision)
+        return DeleteResult(
+            key=request.key, deleted=True, previous_version=old.version, revision=self._revision
+        )
 
     @delete.validator
     def _validate_delete(self, request: DeleteRequest) -> None:
@@ -153,7 +155,9 @@ class StoreWorkflow:
     def _check_write(self, key: str, value: JsonValue) -> None:
         name, limits = self._input.name, self._input.limits
         if not key:
-            raise ApplicationError(f"store {name!r}: a key must not be empty", type=KEY_ERROR, non_retryable=True)
+            raise ApplicationError(
+                f"store {name!r}: a key must not be empty", type=KEY_ERROR, non_retryable=True
+            )
         if key_size(key) > MAX_KEY_BYTES:
             raise ApplicationError(
                 f"store {name!r}: a key may be at most {MAX_KEY_BYTES} bytes, this one is {key_size(key)}",
@@ -164,7 +168,9 @@ class StoreWorkflow:
             size = json_size(value)
         except ValueError as err:
             raise ApplicationError(
-                f"store {name!r}: the value for {key!r} is not JSON: {err}", type=KEY_ERROR, non_retryable=True
+                f"store {name!r}: the value for {key!r} is not JSON: {err}",
+                type=KEY_ERROR,
+                non_retryable=True,
             ) from None
         if size > limits.max_value_bytes:
             raise _limit(

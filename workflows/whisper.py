@@ -13,6 +13,7 @@ through the `read` update whose validator refuses everyone else before anything 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -105,10 +106,10 @@ class WhisperWorkflow:
         self._show()
         wait = (self._expires_at - workflow.now()).total_seconds()
         if self._state == "unread" and wait > 0:
-            try:
-                await workflow.wait_condition(lambda: self._state != "unread", timeout=wait, timeout_summary="expiry")
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):  # expired: handled below
+                await workflow.wait_condition(
+                    lambda: self._state != "unread", timeout=wait, timeout_summary="expiry"
+                )
         if self._state == "unread":
             return await self._expire()
         if self._state == "cancelled":
@@ -189,7 +190,9 @@ class WhisperWorkflow:
             )
         if self._state == "read":
             raise ApplicationError(
-                "This whisper has already been read; it cannot be unsent.", type=WHISPER_OVER, non_retryable=True
+                "This whisper has already been read; it cannot be unsent.",
+                type=WHISPER_OVER,
+                non_retryable=True,
             )
         if self._state in OVER_MESSAGES:
             raise ApplicationError(OVER_MESSAGES[self._state], type=WHISPER_OVER, non_retryable=True)
@@ -247,7 +250,9 @@ class WhisperWorkflow:
             await self._activity(EDIT_NOTIFICATION, edit, "edit notification")
 
     async def _dm_sender(self, content: str) -> None:
-        await self._activity(DM_SENDER, SenderNotice(sender_id=self._spec.sender_id, content=content), "DM sender")
+        await self._activity(
+            DM_SENDER, SenderNotice(sender_id=self._spec.sender_id, content=content), "DM sender"
+        )
 
     # --- bookkeeping ----------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ Scenario = Callable[[WorkflowEnvironment], Awaitable[str]]
 
 
 def _job_worker(env: WorkflowEnvironment, doubles: Doubles | None = None) -> Worker:
-    return build_worker(env.client, "jobs", (doubles or Doubles(env)).activities(), sandboxed=True)
+    return build_worker(env.client, "jobs", (doubles or Doubles(env)).activities())
 
 
 async def reminders_then_action(env: WorkflowEnvironment) -> str:
@@ -76,7 +76,7 @@ async def failed(env: WorkflowEnvironment) -> str:
 
 def _whisper_worker(env: WorkflowEnvironment) -> Worker:
     doubles = whisper_tests.Doubles(env)
-    return build_worker(env.client, whisper_tests.QUEUE, doubles.activities(), sandboxed=True)
+    return build_worker(env.client, whisper_tests.QUEUE, doubles.activities())
 
 
 async def whisper_read_then_window_closes(env: WorkflowEnvironment) -> str:

@@ -1,0 +1,285 @@
+"""The `process_round_results` action: resolve a Safari round once, then post its card.
+
+The seed mutated balances and then posted, so a failed post retried paid everyone twice. Here
+the order is: resolve (roll the event, apply it to every player, record the result and
+advance the round in ONE compare_and_set on the game), then post what was recorded. A retry
+finds its own recorded result (by the scheduled job's workflow and run id, or by round number)
+and posts those same numbers; nobody is paid twice.
+
+Posting goes through a temporary webhook named "Safari Round Results" as Components V2 cards,
+one message per chunk of players (Discord allows 40 components per message, nested ones
+included). Progress is recorded on the round result in the store: the webhook's id before the
+first post, each message id right after its post, `done` after the webhook is deleted. A retry
+deletes a recorded webhook (404 counts as deleted), posts only the chunks not recorded, and
+posts nothing once `done`.
+
+Remaining window (documented, not closed): a webhook post has no nonce, so if Discord commits
+a chunk and the worker dies (or the store write fails) before its message id is recorded, the
+retry posts that one chunk again. Balances are never affected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import discord
+from discord.http import Route
+from pydantic import JsonValue, ValidationError
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from activities.discord_rest import discord_errors, require_login
+from bot.safari import change_game, safari_store
+from bot.store import PersistentStore, StoreError
+from workflows.actions import PROCESS_ROUND_RESULTS
+from workflows.job_models import ActionInput
+from workflows.safari_models import (
+    PostRecord,
+    RoundResult,
+    RoundResultsPayload,
+    SafariError,
+    SafariGame,
+    apply_round,
+    record_post,
+    resolved_by,
+)
+
+WEBHOOK_NAME = "Safari Round Results"
+MAX_COMPONENTS = 40  # per message, nested ones included
+MAX_TEXT = 4000  # display characters across every text display of a message
+# Container, header, separator and footer: what each card has besides its player lines.
+CARD_OVERHEAD = 4
+PLAYERS_PER_CARD = MAX_COMPONENTS - CARD_OVERHEAD
+GOOD_COLOUR, BAD_COLOUR = 0x2ECC71, 0xE74C3C
+NO_PINGS = discord.AllowedMentions.none()
+
+
+# --- the card ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CardPart:
+    header: str
+    lines: list[str]
+    footer: str
+    colour: int
+
+
+def _player_lines(result: RoundResult) -> list[str]:
+    order = {c.player_id: i for i, c in enumerate(result.changes)}
+    ranked = sorted(result.changes, key=lambda c: (-c.after, order[c.player_id]))
+    return [
+        f"{rank}. <@{c.player_id}> 🪙 {c.before:,} → **{c.after:,}** ({c.after - c.before:+,})"
+        for rank, c in enumerate(ranked, start=1)
+    ]
+
+
+def card_parts(result: RoundResult, total_rounds: int) -> list[CardPart]:
+    """The round's card, split into messages. Depends only on the recorded result, so every
+    retry builds the same parts."""
+    if result.event == "good":
+        event = (
+            f"🌞 **Good event!** (rolled {result.roll} against {result.good_percent}%): "
+            f"everyone gains 🪙 {result.amount:,}"
+        )
+    else:
+        event = (
+            f"⛈️ **Bad event!** (rolled {result.roll} against {result.good_percent}%): "
+            f"everyone loses 🪙 {-result.amount:,}"
+        )
+    if result.round >= total_rounds:
+        best = max(result.changes, key=lambda c: c.after, default=None)
+        winner = f" Winner: <@{best.player_id}> with 🪙 {best.after:,}." if best else ""
+        footer = f"🏁 **The Safari is over!**{winner}"
+    else:
+        footer = f"Next up: round {result.round + 1} of {total_rounds}."
+    lines = _player_lines(result) or ["*Nobody has joined the Safari.*"]
+    chunks: list[list[str]] = [[]]
+    budget = MAX_TEXT - 2 * 400  # room for header and footer
+    used = 0
+    for line in lines:
+        if len(chunks[-1]) >= PLAYERS_PER_CARD or used + len(line) > budget:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(line)
+        used += len(line)
+    colour = GOOD_COLOUR if result.event == "good" else BAD_COLOUR
+    parts = []
+    for i, chunk in enumerate(chunks, start=1):
+        part = f" (part {i} of {len(chunks)})" if len(chunks) > 1 else ""
+        header = f"## 🦁 Safari: round {result.round} of {total_rounds}{part}\n{event}"
+        parts.append(CardPart(header[:400], chunk, footer[:400] if i == len(chunks) else "", colour))
+    return parts
+
+
+class RoundCard(discord.ui.LayoutView):
+    """One message of a round's card (Components V2: sent with flag 1 << 15)."""
+
+    def __init__(self, part: CardPart) -> None:
+        super().__init__(timeout=None)
+        container: discord.ui.Container[RoundCard] = discord.ui.Container(accent_colour=part.colour)
+        container.add_item(discord.ui.TextDisplay(part.header))
+        container.add_item(discord.ui.Separator())
+        for line in part.lines:
+            container.add_item(discord.ui.TextDisplay(line))
+        if part.footer:
+            container.add_item(discord.ui.TextDisplay(part.footer))
+        self.add_item(container)
+
+
+def count_components(components: Sequence[dict[str, JsonValue]]) -> int:
+    """Every component of a message payload, nested ones included (what Discord limits to 40)."""
+    total = 0
+    for component in components:
+        total += 1
+        for field in ("components", "accessory"):
+            nested = component.get(field)
+            if isinstance(nested, dict):
+                nested = [nested]
+            if isinstance(nested, list):
+                total += count_components([c for c in nested if isinstance(c, dict)])
+    return total
+
+
+def build_cards(result: RoundResult, total_rounds: int) -> list[RoundCard]:
+    cards = [RoundCard(part) for part in card_parts(result, total_rounds)]
+    for card in cards:
+        components = card.to_components()  # type: ignore[no-untyped-call]
+        if count_components(components) > MAX_COMPONENTS or card.content_length() > MAX_TEXT:
+            raise ApplicationError("a round card is over Discord's limits", non_retryable=True)
+    return cards
+
+
+# --- the activity --------------------------------------------------------------------------
+
+
+def _fail(err: Exception) -> ApplicationError:
+    return ApplicationError(str(err), type=type(err).__name__, non_retryable=True)
+
+
+class SafariActivities:
+    """Safari's side effects: the round roll, the store writes, the webhook posts."""
+
+    def __init__(
+        self,
+        discord_client: discord.Client,
+        temporal: Client,
+        task_queue: str,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._discord = discord_client
+        self._temporal = temporal
+        self._task_queue = task_queue
+        self._rng = rng or random.SystemRandom()
+
+    @activity.defn(name=PROCESS_ROUND_RESULTS)
+    async def process_round_results(self, action: ActionInput) -> dict[str, JsonValue]:
+        require_login(self._discord)
+        try:
+            payload = RoundResultsPayload.model_validate(action.payload)
+        except ValidationError as err:
+            raise ApplicationError(
+                f"bad payload for {PROCESS_ROUND_RESULTS}: {err}", non_retryable=True
+            ) from err
+        info = activity.info()
+        resolver = f"{info.workflow_id}/{info.workflow_run_id}"
+        try:
+            store = await safari_store(self._temporal, action.guild_id, self._task_queue)
+            game, result = await self.resolve(store, payload.round, resolver)
+            already = result.post is not None and result.post.done
+            post = result.post if already and result.post else await self._post(store, game, result, action)
+        except (SafariError, StoreError) as err:
+            raise _fail(err) from err
+        return {
+            "round": result.round,
+            "event": result.event,
+            "game_over": result.round >= game.settings.total_rounds,
+            "message_ids": [str(m) for m in post.message_ids],
+            "posted_now": not already,
+        }
+
+    async def resolve(
+        self, store: PersistentStore, round_number: int | None, resolver: str
+    ) -> tuple[SafariGame, RoundResult]:
+        """Resolve the round once; a repeat (same resolver, or same round) returns the record."""
+        roll: int | None = None  # drawn once, and only when a round is really resolved here
+        at = datetime.now(UTC)
+
+        def change(game: SafariGame | None) -> SafariGame:
+            nonlocal roll
+            if game is None:
+                raise SafariError("there is no Safari in this server: nobody has joined yet")
+            if resolved_by(game, resolver) is not None:
+                return game
+            wanted = game.current_round if round_number is None else round_number
+            if wanted in game.results:
+                return game
+            if roll is None:
+                roll = self._rng.randrange(100)
+            return apply_round(game, wanted, roll, resolver=resolver, at=at)[0]
+
+        game = await change_game(store, change)
+        mine = resolved_by(game, resolver)
+        if mine is not None:
+            return game, mine
+        assert round_number is not None  # otherwise change() resolved the next round as ours
+        return game, game.results[round_number]
+
+    async def _post(
+        self, store: PersistentStore, game: SafariGame, result: RoundResult, action: ActionInput
+    ) -> PostRecord:
+        cards = build_cards(result, game.settings.total_rounds)
+        post = result.post or PostRecord(channel_id=action.channel_id)
+        if post.webhook_id is not None:
+            # An earlier attempt's webhook: gone with that attempt, or deleted now.
+            await self._delete_webhook(post.webhook_id)
+            post = post.model_copy(update={"webhook_id": None})
+        remaining = cards[len(post.message_ids) :]
+        if remaining:
+            with discord_errors():
+                data = await self._discord.http.create_webhook(post.channel_id, name=WEBHOOK_NAME)
+            webhook = discord.Webhook.partial(int(data["id"]), str(data["token"]), client=self._discord)
+            post = await self._record(store, result.round, post.model_copy(update={"webhook_id": webhook.id}))
+            try:
+                for card in remaining:
+                    with discord_errors():
+                        message = await webhook.send(view=card, wait=True, allowed_mentions=NO_PINGS)
+                    ids = [*post.message_ids, message.id]
+                    post = await self._record(
+                        store, result.round, post.model_copy(update={"message_ids": ids})
+                    )
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await self._delete_webhook(webhook.id)
+                raise
+            await self._delete_webhook(webhook.id)
+        return await self._record(
+            store, result.round, post.model_copy(update={"webhook_id": None, "done": True})
+        )
+
+    async def _record(self, store: PersistentStore, round_number: int, post: PostRecord) -> PostRecord:
+        def change(game: SafariGame | None) -> SafariGame:
+            if game is None or round_number not in game.results:
+                raise SafariError(f"round {round_number} of this Safari is no longer recorded")
+            return record_post(game, round_number, post)
+
+        await change_game(store, change)
+        return post
+
+    async def _delete_webhook(self, webhook_id: int) -> None:
+        """Delete with the bot's token; a webhook that is already gone counts as deleted."""
+        try:
+            with discord_errors():
+                await self._discord.http.request(
+                    Route("DELETE", "/webhooks/{webhook_id}", webhook_id=webhook_id)
+                )
+        except ApplicationError as err:
+            details = err.details[0] if err.details and isinstance(err.details[0], dict) else {}
+            if details.get("status") != 404:
+                raise

@@ -1,0 +1,113 @@
+"""The whisper's side effects: the public notification with its "Read Message" button, its edit
+or removal, and DMs to the sender. None of them ever sees the whisper's text."""
+
+from __future__ import annotations
+
+import discord
+from discord.http import handle_message_parameters
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.discord_rest import activity_nonce, discord_errors, require_login
+from workflows.whisper_models import (
+    DELETE_NOTIFICATION,
+    DM_SENDER,
+    EDIT_NOTIFICATION,
+    POST_NOTIFICATION,
+    NotificationEdit,
+    NotificationInput,
+    PostedNotification,
+    SenderNotice,
+    read_custom_id,
+)
+
+# Discord's "already gone" answers: a removal or edit of these is done, not failed.
+GONE_CODES = {10003, 10008}  # Unknown Channel, Unknown Message
+
+
+def notification_text(notice: NotificationInput) -> str:
+    return f"💬 <@{notice.sender_id}> whispers to <@{notice.recipient_id}>"
+
+
+def read_button_view(whisper_id: str) -> discord.ui.View:
+    """The "Read Message" button; the bot's DynamicItem answers it (even after a restart)."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(
+        discord.ui.Button(
+            label="Read Message",
+            emoji="📩",
+            style=discord.ButtonStyle.primary,
+            custom_id=read_custom_id(whisper_id),
+        )
+    )
+    return view
+
+
+def _gone(err: ApplicationError) -> bool:
+    details = err.details[0] if err.details else None
+    return isinstance(details, dict) and (details.get("status") == 404 or details.get("code") in GONE_CODES)
+
+
+class WhisperActivities:
+    def __init__(self, client: discord.Client) -> None:
+        self._client = client
+
+    @activity.defn(name=POST_NOTIFICATION)
+    async def post_notification(self, notice: NotificationInput) -> PostedNotification:
+        require_login(self._client)
+        # The raw call, not `channel.send(view=...)`: that would keep every button's view in
+        # this worker's memory for good, and only the bot answers these buttons.
+        params = handle_message_parameters(
+            content=notification_text(notice),
+            view=read_button_view(notice.whisper_id),
+            nonce=activity_nonce(),
+            # Ping the recipient only, never the sender, a role or everyone.
+            allowed_mentions=discord.AllowedMentions(
+                everyone=False, roles=False, users=[discord.Object(notice.recipient_id)]
+            ),
+        )
+        with params, discord_errors():
+            message = await self._client.http.send_message(notice.channel_id, params=params)
+        return PostedNotification(channel_id=notice.channel_id, message_id=int(message["id"]))
+
+    @activity.defn(name=DELETE_NOTIFICATION)
+    async def delete_notification(self, posted: PostedNotification) -> bool:
+        """Remove the public notification; False when it was already gone (404 counts as done)."""
+        require_login(self._client)
+        try:
+            with discord_errors():
+                await self._client.http.delete_message(posted.channel_id, posted.message_id)
+        except ApplicationError as err:
+            if _gone(err):
+                return False
+            raise
+        return True
+
+    @activity.defn(name=EDIT_NOTIFICATION)
+    async def edit_notification(self, edit: NotificationEdit) -> bool:
+        """Replace the notification's text and drop its button; False when it was already gone."""
+        require_login(self._client)
+        message = self._client.get_partial_messageable(edit.channel_id).get_partial_message(edit.message_id)
+        try:
+            with discord_errors():
+                await message.edit(
+                    content=edit.content, view=None, allowed_mentions=discord.AllowedMentions.none()
+                )
+        except ApplicationError as err:
+            if _gone(err):
+                return False
+            raise
+        return True
+
+    @activity.defn(name=DM_SENDER)
+    async def dm_sender(self, notice: SenderNotice) -> None:
+        require_login(self._client)
+        with discord_errors():
+            dm = await self._client.http.start_private_message(notice.sender_id)
+            channel = self._client.get_partial_messageable(int(dm["id"]))
+            await channel.send(
+                notice.content, nonce=activity_nonce(), allowed_mentions=discord.AllowedMentions.none()
+            )
+
+    def all(self) -> list[object]:
+        return [self.post_notification, self.delete_notification, self.edit_notification, self.dm_sender]

@@ -1,0 +1,102 @@
+"""`python -m bench`: Temporal against an asyncio and an APScheduler baseline, same workload, same run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from bench.baselines import BaselineSystem, apscheduler_available
+from bench.report import save, table
+from bench.run import Options, Result, run_system
+from bench.system import System
+from bench.temporal_system import TemporalSystem
+from bench.workload import Workload
+
+SYSTEMS = ("temporal", "asyncio", "apscheduler")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--jobs", type=int, default=1000, help="jobs to schedule (default 1000)")
+    p.add_argument("--window", type=float, default=60.0, help="deadlines spread over this many s (60)")
+    p.add_argument("--offsets", default="15,10,5", help="reminders, s before each deadline (15,10,5)")
+    p.add_argument("--lead", type=float, default=0.0, help="s from scheduling start to first deadline (auto)")
+    p.add_argument(
+        "--systems", default=",".join(SYSTEMS), help="comma-separated subset of " + ",".join(SYSTEMS)
+    )
+    p.add_argument("--db", choices=("sqlite", "memory"), default="sqlite", help="dev server store (sqlite)")
+    p.add_argument("--concurrency", type=int, default=16, help="Scheduler.schedule calls in flight (16)")
+    p.add_argument("--crash", action="store_true", help="kill -9 the worker / APScheduler process mid-window")
+    p.add_argument("--crash-server", action="store_true", help="kill -9 the dev server mid-window (sqlite)")
+    p.add_argument("--outage", type=float, default=5.0, help="seconds the killed process stays down (5)")
+    p.add_argument("--drain", type=float, default=30.0, help="max s to wait after the last due fire (30)")
+    p.add_argument("--validate", action="store_true", help="fake Discord checks bodies against the spec")
+    p.add_argument("--keep", action="store_true", help="keep work directories (logs, databases)")
+    return p
+
+
+def _plan(args: argparse.Namespace) -> list[tuple[System, str | None]]:
+    names = [n.strip() for n in args.systems.split(",") if n.strip()]
+    unknown = set(names) - set(SYSTEMS)
+    if unknown:
+        raise SystemExit(f"unknown systems: {', '.join(sorted(unknown))}")
+    if "apscheduler" in names and not apscheduler_available():
+        print("skipping apscheduler: SQLAlchemy is not installed (see bench/README.md)", file=sys.stderr)
+        names.remove("apscheduler")
+    if args.crash_server and args.db != "sqlite":
+        raise SystemExit("--crash-server needs --db sqlite: an in-memory server forgets everything")
+    plan: list[tuple[System, str | None]] = []
+    for name in names:
+        system: System = (
+            TemporalSystem(db=args.db, concurrency=args.concurrency)
+            if name == "temporal"
+            else BaselineSystem(name)
+        )
+        if args.crash or args.crash_server:
+            if args.crash and "scheduler" in system.crash_targets and name != "asyncio":
+                plan.append((system, "scheduler"))
+            if args.crash_server and "server" in system.crash_targets:
+                again = TemporalSystem(db=args.db, concurrency=args.concurrency)
+                plan.append((again if args.crash and name == "temporal" else system, "server"))
+        else:
+            plan.append((system, None))
+    return plan
+
+
+async def _main(args: argparse.Namespace) -> list[Result]:
+    workload = Workload(
+        jobs=args.jobs,
+        window=args.window,
+        offsets=tuple(int(o) for o in args.offsets.split(",") if o),
+        lead=args.lead,
+    )
+    options: dict[str, Any] = {
+        "outage": args.outage,
+        "drain": args.drain,
+        "validate": args.validate,
+        "keep": args.keep,
+    }
+    results = []
+    for system, crash in _plan(args):
+        print(
+            f"running {system.name}{f' (crash {crash})' if crash else ''}: {workload.jobs} jobs ...",
+            flush=True,
+        )
+        result = await run_system(system, workload, Options(crash=crash, **options))
+        print(table([result]), flush=True)
+        results.append(result)
+    return results
+
+
+def main() -> None:
+    args = _parser().parse_args()
+    results = asyncio.run(_main(args))
+    print()
+    print(table(results))
+    print(f"\nresults written to {save(results, sys.argv)}")
+
+
+if __name__ == "__main__":
+    main()

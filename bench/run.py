@@ -1,0 +1,143 @@
+"""One system through one workload: start, schedule, (crash,) wait for every fire, measure."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.fake import FakeProcess, count_posts, observe
+from bench.measure import FireStats, ProcMonitor, fire_stats, sleep_until
+from bench.system import System
+from bench.workload import Workload
+
+# The roles whose CPU is the system's cost; "fake" (Discord) and "bench" (the bot side) are not.
+SYSTEM_ROLES = ("worker", "server", "scheduler")
+
+
+@dataclass(frozen=True)
+class Options:
+    crash: str | None = None  # None, "scheduler" or "server"
+    outage: float = 5.0
+    drain: float = 30.0  # at most this long after the last due time for posts still to come
+    validate: bool = False
+    keep: bool = False  # keep the work directory (logs, databases)
+
+
+@dataclass
+class Result:
+    system: str
+    jobs: int
+    fires: int
+    schedule_seconds: float
+    schedule_rate: float  # jobs per second through the system's own scheduling call
+    overlap: float  # seconds scheduling ran past the first due fire (0 is what we want)
+    stats: FireStats
+    cpu: dict[str, float]  # CPU seconds per role over the firing window (fake and bench: not ours)
+    peak_rss: dict[str, int]
+    crash: str | None = None
+    outage: dict[str, float] = field(default_factory=dict)  # killed at / back at, seconds into the window
+    outage_stats: FireStats | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    workdir: str = ""
+
+    window_seconds: float = 0.0  # first due fire .. end of measurement
+    others_cpu: float = math.nan  # CPU-s of processes not in this benchmark over the window
+
+    @property
+    def cpu_ms_per_fire(self) -> float:
+        ours = sum(v for k, v in self.cpu.items() if k in SYSTEM_ROLES)
+        return 1000.0 * ours / self.fires if self.fires else math.nan
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["stats"] = self.stats.as_dict()
+        out["outage_stats"] = self.outage_stats.as_dict() if self.outage_stats else None
+        out["cpu_ms_per_fire"] = self.cpu_ms_per_fire
+        return out
+
+
+async def run_system(system: System, workload: Workload, options: Options) -> Result:
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench-{system.name}-"))
+    fake = FakeProcess(workdir, validate=options.validate)
+    monitor = ProcMonitor()
+    try:
+        remote = await fake.start()
+        monitor.add("fake", fake.pid)
+        monitor.add("bench", os.getpid())
+        await system.start(workdir, fake.base_url, monitor)
+        monitor.start()
+        scheduled = await system.schedule(workload)
+        fires = workload.fires(scheduled.base)
+        first, last = fires[0].due, fires[-1].due
+        await sleep_until(first - 0.2)
+        monitor.mark()
+        window: dict[str, float] = {}
+        if options.crash:
+            await sleep_until(first + (last - first) / 2)
+            window["killed_at"] = time.time()
+            await system.kill(options.crash)
+            await asyncio.sleep(options.outage)
+            await system.restart(options.crash)
+            window["back_at"] = time.time()
+        await sleep_until(last)
+        end = last + options.drain
+        while time.time() < end and await count_posts(remote) < len(fires):
+            await asyncio.sleep(1.0)
+        await asyncio.sleep(2.0)  # room for a late duplicate
+        await monitor.stop()
+        measured_until = time.time()
+        observed = await observe(remote)
+        if not options.validate:
+            violations: list[Any] = []
+        else:
+            violations = [str(v) for v in await remote.violations()]
+        await remote.close()
+        details = await system.details()
+        if violations:
+            details["discord_violations"] = violations[:10]
+        outage_stats = None
+        if window:
+            hit = [f for f in fires if window["killed_at"] <= f.due <= window["back_at"]]
+            outage_stats = fire_stats(hit, observed)
+            window = {k: v - first for k, v in window.items()} | {"fires_due": float(len(hit))}
+        elapsed = scheduled.end - scheduled.start
+        return Result(
+            system=system.name,
+            jobs=workload.jobs,
+            fires=len(fires),
+            schedule_seconds=elapsed,
+            schedule_rate=workload.jobs / elapsed if elapsed > 0 else math.inf,
+            overlap=max(0.0, scheduled.end - first),
+            stats=fire_stats(fires, observed),
+            cpu=monitor.cpu_seconds(),
+            window_seconds=measured_until - first,
+            others_cpu=monitor.others_cpu_seconds(),
+            peak_rss=dict(monitor.peak_rss),
+            crash=options.crash,
+            outage=window,
+            outage_stats=outage_stats,
+            details=details,
+            workdir=str(workdir) if options.keep else "",
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            await monitor.stop()
+        await system.stop()
+        fake.stop()
+        if not options.keep:
+            _remove(workdir)
+
+
+def _remove(path: Path) -> None:
+    for child in sorted(path.rglob("*"), reverse=True):
+        with contextlib.suppress(OSError):
+            child.rmdir() if child.is_dir() else child.unlink()
+    with contextlib.suppress(OSError):
+        path.rmdir()

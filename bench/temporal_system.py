@@ -1,0 +1,186 @@
+"""Temporal: the dev server (SQLite file by default), `python worker.py`, and the real Scheduler facade."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client
+
+from bench.measure import ProcMonitor, percentile
+from bench.system import Scheduled
+from bench.workload import (
+    CHANNEL_ID,
+    GUILD_ID,
+    SCHEDULED_BY,
+    Workload,
+    deadline_text,
+    description,
+    reminder_label,
+)
+from bot.scheduler import Scheduler
+from stack.devserver import DevServer, free_port
+from stack.temporal import data_converter
+from tests.conftest import TEST_KEY
+from tests.worker_process import WorkerProcess
+from workflows.job_models import Reminder
+
+_PHASES = {
+    "timer_set_late": "TimerStarted recorded after the workflow task that computed it started",
+    "timer_fire_late": "TimerFired after TimerStarted + its duration (the server's timer queue)",
+    "task_dispatch": "next WorkflowTaskStarted after TimerFired (matching and the worker's poll)",
+    "task_run": "WorkflowTaskCompleted after its start (the worker, the local activity's post included)",
+}
+
+
+def _timer_phases(events: Sequence[HistoryEvent], out: dict[str, list[float]]) -> None:
+    """Where a fire's time goes, from the event times of one job's history."""
+
+    def at(e: HistoryEvent) -> float:
+        return e.event_time.ToDatetime().timestamp()
+
+    wft_started: float | None = None
+    timers: dict[int, float] = {}  # TimerStarted event id -> when it should fire
+    fired_at: float | None = None
+    for e in events:
+        kind = e.event_type
+        if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            wft_started = at(e)
+            if fired_at is not None:
+                out["task_dispatch"].append(wft_started - fired_at)
+                fired_at = None
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and wft_started is not None:
+            out["task_run"].append(at(e) - wft_started)
+        elif kind == EventType.EVENT_TYPE_TIMER_STARTED:
+            attrs = e.timer_started_event_attributes
+            timers[e.event_id] = at(e) + attrs.start_to_fire_timeout.ToTimedelta().total_seconds()
+            if wft_started is not None:
+                out["timer_set_late"].append(at(e) - wft_started)
+        elif kind == EventType.EVENT_TYPE_TIMER_FIRED:
+            due = timers.get(e.timer_fired_event_attributes.started_event_id)
+            if due is not None:
+                out["timer_fire_late"].append(at(e) - due)
+            fired_at = at(e)
+
+
+class TemporalSystem:
+    name = "temporal"
+    crash_targets: tuple[str, ...] = ("scheduler", "server")
+
+    def __init__(self, *, db: str, concurrency: int, history_samples: int = 20) -> None:
+        self.db = db
+        self.concurrency = concurrency
+        self.history_samples = history_samples
+        self.server: DevServer | None = None
+        self.worker: WorkerProcess | None = None
+        self.client: Client | None = None
+        self.monitor: ProcMonitor | None = None
+        self.job_ids: list[str] = []
+
+    async def start(self, workdir: Path, discord_url: str, monitor: ProcMonitor) -> None:
+        self.monitor = monitor
+        db_file = workdir / "temporal.sqlite" if self.db == "sqlite" else None
+        self.server = DevServer(
+            db_file=db_file, port=free_port(), headless=True, log_file=workdir / "temporal-server.log"
+        )
+        await self.server.start()
+        assert self.server.pid is not None
+        monitor.add("server", self.server.pid)
+        self.worker = WorkerProcess(
+            temporal_address=self.server.address,
+            task_queue=f"bench-{uuid.uuid4().hex[:8]}",
+            discord_api_base=discord_url,
+            log_dir=workdir,
+        )
+        await self._start_worker()
+        self.client = await Client.connect(self.server.address, data_converter=data_converter([TEST_KEY]))
+
+    async def _start_worker(self) -> None:
+        assert self.worker is not None and self.monitor is not None
+        self.worker.start()
+        assert self.worker.proc is not None
+        self.monitor.add("worker", self.worker.proc.pid)
+        await self.worker.wait_started(timeout=60)
+
+    async def schedule(self, workload: Workload) -> Scheduled:
+        assert self.client is not None and self.worker is not None
+        scheduler = Scheduler(self.client, self.worker.env["TEMPORAL_TASK_QUEUE"])
+        reminders = [
+            Reminder(offset=timedelta(seconds=o), message=reminder_label(o)) for o in workload.offsets
+        ]
+        start = time.time()
+        base = start + workload.lead_seconds()
+        ids: list[str] = [""] * workload.jobs
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(job: int) -> None:
+            async with gate:
+                ids[job] = await scheduler.schedule(
+                    "post_message",
+                    {"content": deadline_text(job)},
+                    guild_id=GUILD_ID,
+                    channel_id=CHANNEL_ID,
+                    scheduled_by=SCHEDULED_BY,
+                    at=datetime.fromtimestamp(workload.deadline(base, job), UTC),
+                    reminders=reminders,
+                    description=description(job),
+                )
+
+        # Soonest first, so a slow start never pushes a reminder into the past.
+        await asyncio.gather(*(one(job) for job in range(workload.jobs)))
+        self.job_ids = ids
+        return Scheduled(start, time.time(), base)
+
+    async def kill(self, target: str) -> None:
+        if target == "server":
+            assert self.server is not None
+            self.server.kill()
+        else:
+            assert self.worker is not None
+            self.worker.kill()
+
+    async def restart(self, target: str) -> None:
+        if target == "server":
+            assert self.server is not None and self.monitor is not None
+            await self.server.restart()
+            assert self.server.pid is not None
+            self.monitor.add("server", self.server.pid)
+        else:
+            await self._start_worker()
+
+    async def details(self) -> dict[str, Any]:
+        """History events and workflow tasks per job, from a few finished jobs."""
+        if self.client is None or not self.job_ids:
+            return {}
+        step = max(1, len(self.job_ids) // self.history_samples)
+        sample = self.job_ids[::step][: self.history_samples]
+        events: Counter[str] = Counter()
+        phases: dict[str, list[float]] = {k: [] for k in _PHASES}
+        for job_id in sample:
+            history = await self.client.get_workflow_handle(job_id).fetch_history()
+            for event in history.events:
+                events[EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")] += 1
+            _timer_phases(history.events, phases)
+        n = len(sample)
+        return {
+            "history_events_per_job": sum(events.values()) / n,
+            "workflow_tasks_per_job": events["WORKFLOW_TASK_COMPLETED"] / n,
+            "events_per_job_by_type": {k: v / n for k, v in sorted(events.items())},
+            "fire_phases_p50_p99_s": {
+                k: [round(percentile(v, 50), 4), round(percentile(v, 99), 4)] for k, v in phases.items()
+            },
+        }
+
+    async def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+        if self.server is not None:
+            await self.server.stop()

@@ -1,0 +1,90 @@
+"""The workload: N jobs, each with reminders before a deadline, deadlines spread over a window.
+
+Every system under test gets the same plan and posts the same texts, so one parser maps each
+Discord message back to its job and fire.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+CHANNEL_ID = 990_000_000_000_000_001
+GUILD_ID = 990_000_000_000_000_002
+SCHEDULED_BY = 990_000_000_000_000_003
+DEADLINE = "deadline"
+
+_REMINDER = re.compile(r"\*\*bench (\d+)\*\* in (\d+)s")
+_DEADLINE = re.compile(r"^bench (\d+) deadline$")
+
+
+@dataclass(frozen=True)
+class Workload:
+    jobs: int = 1000
+    window: float = 60.0  # deadlines spread uniformly over this many seconds
+    offsets: tuple[int, ...] = (15, 10, 5)  # reminders, seconds before each deadline
+    lead: float = 0.0  # seconds from the start of scheduling to the first deadline; 0 = auto
+
+    def lead_seconds(self) -> float:
+        """Long enough that the first reminder still lies ahead when the last job is scheduled."""
+        if self.lead > 0:
+            return self.lead
+        return max(self.offsets, default=0) + 4.0 + self.jobs / 100.0
+
+    def deadline(self, base: float, job: int) -> float:
+        """Epoch seconds of job `job`'s deadline, given the first deadline `base`."""
+        return base + self.window * (job + 0.5) / self.jobs
+
+    def fires(self, base: float) -> list[Fire]:
+        out: list[Fire] = []
+        for job in range(self.jobs):
+            deadline = self.deadline(base, job)
+            out.extend(Fire(job, reminder_kind(o), deadline - o) for o in self.offsets)
+            out.append(Fire(job, DEADLINE, deadline))
+        out.sort(key=lambda f: f.due)
+        return out
+
+    @property
+    def fires_per_job(self) -> int:
+        return len(self.offsets) + 1
+
+
+@dataclass(frozen=True, order=True)
+class Fire:
+    job: int
+    kind: str  # "r15" for the reminder 15 s before the deadline, or "deadline"
+    due: float = field(compare=False)
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.job, self.kind)
+
+
+def reminder_kind(offset: int) -> str:
+    return f"r{offset}"
+
+
+def description(job: int) -> str:
+    return f"bench {job}"
+
+
+def reminder_label(offset: int) -> str:
+    return f"{offset}s"
+
+
+def deadline_text(job: int) -> str:
+    return f"bench {job} deadline"
+
+
+def reminder_text(job: int, offset: int) -> str:
+    """What the baselines post; the worker's reminder text has the same `**bench N** in Ms` core."""
+    return f"⏰ **{description(job)}** in {reminder_label(offset)}"
+
+
+def parse(content: str) -> tuple[int, str] | None:
+    """(job, kind) for a post of this workload, or None."""
+    if m := _REMINDER.search(content):
+        return int(m.group(1)), reminder_kind(int(m.group(2)))
+    if m := _DEADLINE.match(content):
+        return int(m.group(1)), DEADLINE
+    return None

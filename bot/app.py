@@ -1,0 +1,121 @@
+"""The gateway bot: one Temporal client, the scheduler facade, one cog per feature.
+
+It is a Temporal *client* only: it starts workflows, sends updates, queries and lists. It keeps
+no timer, so any number of bot processes (shards) can run next to any number of workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import logging
+import socket
+from collections.abc import Sequence
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+from temporalio.client import Client
+
+from bot.hosts import HostPolicy
+from bot.replies import report_error
+from bot.scheduler import Scheduler
+from stack.process import exit_now
+from stack.settings import Settings, load_settings
+from stack.temporal import connect
+
+log = logging.getLogger("bot")
+
+# One extension per feature. A module that does not exist (yet) is skipped with a log line.
+FEATURES: tuple[str, ...] = ("bot.cogs.safari", "bot.cogs.dashboard", "bot.cogs.whispers")
+
+
+class GameTree(app_commands.CommandTree["GameBot"]):
+    """The command tree: every app command error is answered here (ephemeral) and logged."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[GameBot], error: app_commands.AppCommandError
+    ) -> None:
+        await report_error(interaction, error)
+
+
+def intents() -> discord.Intents:
+    """Guilds only: slash commands and components need no message content, members or presences."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    return wanted
+
+
+class GameBot(commands.AutoShardedBot):
+    """`GameBot(settings, temporal_client)`; tests hand in the test server's client."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        temporal: Client,
+        *,
+        scheduler: Scheduler | None = None,
+        hosts: HostPolicy | None = None,
+        features: Sequence[str] = FEATURES,
+        shard_count: int | None = None,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents(),
+            tree_cls=GameTree,
+            shard_count=shard_count,
+            # Listings mention users as <@id> for display; nobody is pinged by the bot's replies.
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+        )
+        self.settings = settings
+        self.temporal = temporal
+        self.scheduler = scheduler or Scheduler(temporal, settings.temporal_task_queue)
+        self.hosts = hosts or HostPolicy()
+        self.features = tuple(features)
+
+    async def setup_hook(self) -> None:
+        for name in self.features:
+            if name in self.extensions:
+                continue
+            if importlib.util.find_spec(name) is None:
+                log.info("feature %s is not installed; skipping it", name)
+                continue
+            await self.load_extension(name)
+            log.info("loaded feature %s", name)
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        guild_id = self.settings.discord_dev_guild
+        if guild_id:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to dev guild %s", len(synced), guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d global commands", len(synced))
+
+
+async def run(settings: Settings) -> None:
+    if settings.discord_token is None:
+        raise SystemExit(
+            "configuration error: DISCORD_TOKEN: not set (the bot token from the Developer Portal)"
+        )
+    token = settings.discord_token.get_secret_value()
+    temporal = await connect(settings, identity=f"bot@{socket.gethostname()}")
+    async with GameBot(settings, temporal) as bot:
+        try:
+            await bot.start(token)
+        except discord.LoginFailure:
+            raise SystemExit("configuration error: DISCORD_TOKEN: Discord refused the token") from None
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    del argv
+    discord.utils.setup_logging(level=logging.INFO)
+    settings = load_settings()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(settings))
+    exit_now(0)

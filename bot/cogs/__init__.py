@@ -1,0 +1,1 @@
+"""One discord.py extension per feature; `bot.app.FEATURES` lists which ones load."""

@@ -1,0 +1,396 @@
+"""Safari scheduling (the seed's "Schedule Results"): a host picks hours and minutes in a modal,
+the bot starts a scheduled job with reminders 30, 5 and 1 minute before, and the panel lists
+the guild's scheduled results with a Cancel button each.
+
+Every button is a `DynamicItem` and the modal is answered by a listener keyed on its custom_id,
+so nothing here depends on state held by a running bot process.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+from pydantic import JsonValue
+
+from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, register_renderer, remaining_text
+from bot.replies import guarded, reply
+from bot.scheduler import JobSummary, utcnow
+from workflows.actions import POST_MESSAGE
+from workflows.job_models import Reminder
+
+if TYPE_CHECKING:
+    from bot.app import GameBot
+
+# The action a Safari job runs at its deadline. Switch to PROCESS_ROUND_RESULTS once that action
+# is registered in workflows.actions.ACTIONS (another feature owns it).
+RESULTS_ACTION = POST_MESSAGE
+RESULTS_CONTENT = "🏁 Safari round results are due!"
+SAFARI_DESCRIPTION = "Safari Round Results"
+
+MINUTE = timedelta(minutes=1)
+MAX_HOURS = 168
+MAX_WAIT = timedelta(hours=MAX_HOURS)
+# (reminder offset, added only when the wait is longer than this, message), in minutes.
+REMINDER_RULES: tuple[tuple[int, int, str], ...] = (
+    (30, 45, "30 minutes"),
+    (5, 10, "5 minutes"),
+    (1, 2, "1 minute"),
+)
+
+MODAL_ID = "safari:schedule-modal"
+PANEL_CODE = "s"
+
+
+class BadInput(ValueError):
+    """Input the user can fix; the message is shown to them."""
+
+
+def safari_reminders(wait: timedelta, unit: timedelta = MINUTE) -> list[Reminder]:
+    """The seed's reminders: 30, 5 and 1 minute before, each only if the wait is long enough
+    (longer than 45, 10 and 2 minutes). `unit` scales minutes, for tests in seconds."""
+    return [
+        Reminder(offset=offset * unit, message=message)
+        for offset, longer_than, message in REMINDER_RULES
+        if wait > longer_than * unit
+    ]
+
+
+def parse_wait(hours: str, minutes: str, unit: timedelta = MINUTE) -> timedelta:
+    """Hours (0-168) and minutes (0-59) as typed; blank means 0. Raises BadInput with the reason."""
+
+    def number(text: str, name: str, top: int) -> int:
+        text = text.strip() or "0"
+        if not text.isascii() or not text.isdigit():
+            raise BadInput(f"{name} must be a whole number from 0 to {top}; you typed {text[:20]!r}.")
+        value = int(text)
+        if value > top:
+            raise BadInput(f"{name} must be from 0 to {top}; you typed {value}.")
+        return value
+
+    total = number(hours, "Hours", MAX_HOURS) * 60 + number(minutes, "Minutes", 59)
+    if total == 0:
+        raise BadInput("The wait must be at least 1 minute.")
+    if total > MAX_HOURS * 60:
+        raise BadInput(f"The wait can be at most {MAX_HOURS} hours (7 days).")
+    return total * unit
+
+
+def results_payload(action: str) -> dict[str, JsonValue]:
+    return {"content": RESULTS_CONTENT} if action == POST_MESSAGE else {}
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    job_id: str
+    deadline: datetime
+    reminders: list[Reminder]
+
+
+async def schedule_results(
+    bot: GameBot, *, guild_id: int, channel_id: int, user_id: int, wait: timedelta, unit: timedelta = MINUTE
+) -> Scheduled:
+    """What the modal calls: one scheduled job for this channel's round results."""
+    reminders = safari_reminders(wait, unit)
+    # An absolute deadline computed once here, so the confirmation shows exactly the job's deadline.
+    deadline = bot.scheduler.now() + wait
+    job_id = await bot.scheduler.schedule(
+        RESULTS_ACTION,
+        results_payload(RESULTS_ACTION),
+        guild_id=guild_id,
+        channel_id=channel_id,
+        scheduled_by=user_id,
+        at=deadline,
+        reminders=reminders,
+        description=SAFARI_DESCRIPTION,
+    )
+    return Scheduled(job_id, deadline, reminders)
+
+
+def confirmation(user_id: int, scheduled: Scheduled) -> str:
+    deadline = scheduled.deadline
+    when = f"{discord.utils.format_dt(deadline, 'F')} ({discord.utils.format_dt(deadline, 'R')})"
+    if scheduled.reminders:
+        plan = ", ".join(r.message for r in scheduled.reminders)
+        extra = f"Reminders in this channel {plan} before."
+    else:
+        extra = "No reminders: the wait is too short."
+    return f"🦁 **Safari round results** scheduled by <@{user_id}> for {when}.\n{extra}"
+
+
+def modal_values(components: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Text input values by custom_id from a modal submission (action rows or labels)."""
+    values: dict[str, str] = {}
+    for component in components:
+        if "value" in component and "custom_id" in component:
+            values[str(component["custom_id"])] = str(component["value"] or "")
+        children = list(component.get("components") or [])
+        if component.get("component"):
+            children.append(component["component"])
+        values.update(modal_values(children))
+    return values
+
+
+def schedule_modal() -> discord.ui.Modal:
+    modal = discord.ui.Modal(title="Schedule Safari results", custom_id=MODAL_ID, timeout=900)
+    modal.add_item(
+        discord.ui.Label(
+            text=f"Hours (0-{MAX_HOURS})",
+            component=discord.ui.TextInput(custom_id="hours", placeholder="0", required=False, max_length=3),
+        )
+    )
+    modal.add_item(
+        discord.ui.Label(
+            text="Minutes (0-59)",
+            component=discord.ui.TextInput(
+                custom_id="minutes", placeholder="0", required=False, max_length=2
+            ),
+        )
+    )
+    return modal
+
+
+async def open_schedule_modal(interaction: discord.Interaction[GameBot]) -> None:
+    if interaction.guild_id is None:
+        await reply(interaction, "This only works inside a server.")
+        return
+    if not await interaction.client.hosts.is_host(interaction):
+        await reply(
+            interaction, "Only a host (Manage Roles, or this server's host role) can schedule results."
+        )
+        return
+    await interaction.response.send_modal(schedule_modal())
+
+
+def safari_jobs(jobs: Sequence[JobSummary]) -> list[JobSummary]:
+    return [job for job in jobs if job.action == RESULTS_ACTION and job.description == SAFARI_DESCRIPTION]
+
+
+async def render_panel(bot: GameBot, guild_id: int, exclude: Collection[str] = ()) -> discord.ui.LayoutView:
+    jobs = [
+        j
+        for j in safari_jobs(await bot.scheduler.get_jobs(guild_id, action=RESULTS_ACTION))
+        if j.job_id not in exclude
+    ]
+    now = utcnow()
+    view = discord.ui.LayoutView(timeout=None)
+    container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=discord.Colour.dark_green())
+    container.add_item(discord.ui.TextDisplay("## 🦁 Safari\n### Scheduled results"))
+    if not jobs:
+        container.add_item(discord.ui.TextDisplay("No round results are scheduled."))
+    for job in jobs[:PAGE_SIZE]:
+        container.add_item(job_section(job, PANEL_CODE, 0, now))
+    if len(jobs) > PAGE_SIZE:
+        container.add_item(
+            discord.ui.TextDisplay(f"…and {len(jobs) - PAGE_SIZE} more: see `/schedule list`.")
+        )
+    view.add_item(container)
+    view.add_item(discord.ui.ActionRow(ScheduleButton(), JoinButton(), StatusButton(), RefreshPanelButton()))
+    return view
+
+
+async def _rerender(
+    interaction: discord.Interaction[GameBot], page: int, exclude: Collection[str]
+) -> discord.ui.LayoutView:
+    assert interaction.guild_id is not None
+    return await render_panel(interaction.client, interaction.guild_id, exclude)
+
+
+register_renderer(PANEL_CODE, _rerender)
+
+
+class _FixedButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"safari:(?!x)x"):
+    """A button whose custom_id is a constant: the template matches exactly that id."""
+
+    custom_id_value: str = ""
+
+    def __init__(self, label: str, emoji: str, style: discord.ButtonStyle) -> None:
+        super().__init__(
+            discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=self.custom_id_value)
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> _FixedButton:
+        return cls()  # type: ignore[call-arg]
+
+
+class ScheduleButton(_FixedButton, template=r"safari:schedule"):
+    custom_id_value = "safari:schedule"
+
+    def __init__(self) -> None:
+        super().__init__("Schedule results", "⏰", discord.ButtonStyle.success)
+
+    @guarded
+    async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
+        await open_schedule_modal(interaction)
+
+
+class JoinButton(_FixedButton, template=r"safari:join"):
+    custom_id_value = "safari:join"
+
+    def __init__(self) -> None:
+        super().__init__("Join", "🙋", discord.ButtonStyle.primary)
+
+    @guarded
+    async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
+        await join_safari(interaction)
+
+
+async def join_safari(interaction: discord.Interaction[GameBot]) -> None:
+    """Players are kept by the Safari game in the PersistentStore (`bot.safari`), not the scheduler."""
+    if interaction.guild_id is None:
+        await reply(interaction, "This only works inside a server.")
+        return
+    try:
+        from bot import safari as game
+        from workflows.safari_models import SafariError
+    except ImportError:
+        await reply(interaction, "Safari players are managed by the store, which is not installed here.")
+        return
+    bot = interaction.client
+    # The join is a store update that waits for a worker: acknowledge first.
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    try:
+        store = await game.safari_store(bot.temporal, interaction.guild_id, bot.settings.temporal_task_queue)
+        result = await game.join(store, interaction.user.id, interaction.user.display_name)
+    except SafariError as err:
+        await interaction.followup.send(f"You could not join: {err}", ephemeral=True)
+        return
+    text = "🙋 You joined the Safari!" if result.joined else "You are already in the Safari."
+    await interaction.followup.send(text, ephemeral=True)
+
+
+class StatusButton(_FixedButton, template=r"safari:status"):
+    custom_id_value = "safari:status"
+
+    def __init__(self) -> None:
+        super().__init__("Status", "📋", discord.ButtonStyle.secondary)
+
+    @guarded
+    async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
+        if interaction.guild_id is None:
+            await reply(interaction, "This only works inside a server.")
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        jobs = safari_jobs(
+            await interaction.client.scheduler.get_jobs(interaction.guild_id, action=RESULTS_ACTION)
+        )
+        if not jobs:
+            await interaction.followup.send("No Safari round results are scheduled.", ephemeral=True)
+            return
+        now = utcnow()
+        lines = [
+            f"• results in <#{job.channel_id}> {discord.utils.format_dt(job.deadline, 'F')}"
+            f" ({remaining_text(job.deadline, now)})"
+            for job in jobs[:10]
+        ]
+        await interaction.followup.send("**Next Safari round results**\n" + "\n".join(lines), ephemeral=True)
+
+
+class RefreshPanelButton(_FixedButton, template=r"safari:refresh"):
+    custom_id_value = "safari:refresh"
+
+    def __init__(self) -> None:
+        super().__init__("Refresh", "🔄", discord.ButtonStyle.secondary)
+
+    @guarded
+    async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
+        if interaction.guild_id is None:
+            await reply(interaction, "This only works inside a server.")
+            return
+        await interaction.response.defer()
+        await interaction.edit_original_response(
+            view=await render_panel(interaction.client, interaction.guild_id)
+        )
+
+
+class Safari(commands.Cog):
+    safari = app_commands.Group(name="safari", description="Safari rounds", guild_only=True)
+
+    def __init__(self, bot: GameBot) -> None:
+        self.bot = bot
+        # Minutes typed in the modal are multiplied by this; only end-to-end tests shrink it.
+        self.time_unit = MINUTE
+
+    @safari.command(name="schedule", description="Schedule this round's results (hosts)")
+    async def schedule(self, interaction: discord.Interaction[GameBot]) -> None:
+        await open_schedule_modal(interaction)
+
+    @safari.command(name="panel", description="Post the Safari panel: scheduled results, join and status")
+    async def panel(self, interaction: discord.Interaction[GameBot]) -> None:
+        assert interaction.guild_id is not None  # guild_only
+        if not await self.bot.hosts.is_host(interaction):
+            await reply(
+                interaction, "Only a host (Manage Roles, or this server's host role) can post the panel."
+            )
+            return
+        await interaction.response.defer(thinking=True)
+        await interaction.followup.send(view=await render_panel(self.bot, interaction.guild_id))
+
+    @safari.command(name="host-role", description="Set (or clear) the role whose members may host")
+    @app_commands.describe(role="Members with this role may host; leave empty to clear")
+    @app_commands.default_permissions(manage_roles=True)
+    async def host_role(
+        self, interaction: discord.Interaction[GameBot], role: discord.Role | None = None
+    ) -> None:
+        assert interaction.guild_id is not None  # guild_only
+        # Default permissions can be changed by server admins: check again here.
+        if not interaction.permissions.manage_roles:
+            await reply(interaction, "Only members with Manage Roles can choose the host role.")
+            return
+        await self.bot.hosts.set_host_role(interaction.guild_id, role.id if role else None)
+        text = (
+            f"Members with {role.mention} can now host Safari rounds."
+            if role
+            else "The host role is cleared."
+        )
+        await reply(interaction, text)
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction[GameBot]) -> None:
+        data: Mapping[str, Any] = interaction.data or {}
+        if interaction.type is discord.InteractionType.modal_submit and data.get("custom_id") == MODAL_ID:
+            await self.submit_schedule(interaction)
+
+    @guarded
+    async def submit_schedule(self, interaction: discord.Interaction[GameBot]) -> None:
+        """The modal's submission, handled from the raw data so it works across restarts."""
+        guild_id, channel_id = interaction.guild_id, interaction.channel_id
+        if guild_id is None or channel_id is None:
+            await reply(interaction, "This only works inside a server.")
+            return
+        if not await self.bot.hosts.is_host(interaction):
+            await reply(
+                interaction, "Only a host (Manage Roles, or this server's host role) can schedule results."
+            )
+            return
+        data: Mapping[str, Any] = interaction.data or {}
+        values = modal_values(data.get("components") or [])
+        try:
+            wait = parse_wait(values.get("hours", ""), values.get("minutes", ""), self.time_unit)
+        except BadInput as err:
+            await reply(interaction, f"Nothing was scheduled. {err}")
+            return
+        # Starting a workflow does not wait for a worker: milliseconds, so no defer is needed.
+        scheduled = await schedule_results(
+            self.bot,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            user_id=interaction.user.id,
+            wait=wait,
+            unit=self.time_unit,
+        )
+        await reply(interaction, confirmation(interaction.user.id, scheduled), ephemeral=False)
+
+
+async def setup(bot: GameBot) -> None:
+    bot.add_dynamic_items(*DYNAMIC_ITEMS, ScheduleButton, JoinButton, StatusButton, RefreshPanelButton)
+    await bot.add_cog(Safari(bot))

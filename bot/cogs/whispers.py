@@ -1,0 +1,331 @@
+"""Whispers (the seed's whisperManager): a secret message kept in a Whisper workflow until its
+recipient presses "Read Message".
+
+    /whisper send  -> pick a user (user select) -> type the text (modal) -> "Whisper sent" (ephemeral)
+    "Read Message" -> the recipient gets the text on an ephemeral card with a Reply button;
+                      anyone else: "This whisper is not for you."
+    /whisper toggle -> a host switches sending whispers on or off for the server
+
+Every button and select is a `DynamicItem` and the modal is answered by a listener keyed on its
+custom_id, so all of it keeps working after the bot restarts. The text is only ever in the
+modal submission and the recipient's ephemeral card: never in a custom_id, a log line or a
+public message.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.replies import guarded, reply
+from bot.whispers import (
+    StoreWhisperPolicy,
+    WhisperError,
+    WhisperPolicy,
+    Whispers,
+)
+from workflows.whisper_models import ID_PATTERN, READ_TEMPLATE, TEXT_MAX, ReadResult
+
+if TYPE_CHECKING:
+    from bot.app import GameBot
+
+log = logging.getLogger("bot.whispers")
+
+PICK_ID = "whisper:pick"
+MODAL_PREFIX = "whisper:send:"
+MODAL_RE = re.compile(r"whisper:send:(?P<user>[0-9]{1,20})")
+TEXT_FIELD = "text"
+
+SWITCHED_OFF = "Whispers are switched off in this server."
+HOSTS_ONLY = "Only a host (Manage Roles, or this server's host role) can switch whispers on or off."
+
+
+def whisper_cog(interaction: discord.Interaction[Any]) -> WhisperCog:
+    cog = interaction.client.get_cog(WhisperCog.__cog_name__)
+    if not isinstance(cog, WhisperCog):
+        raise RuntimeError("the whispers cog is not loaded")
+    return cog
+
+
+def modal_values(components: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Text input values by custom_id from a modal submission (action rows or labels)."""
+    values: dict[str, str] = {}
+    for component in components:
+        if "value" in component and "custom_id" in component:
+            values[str(component["custom_id"])] = str(component["value"] or "")
+        children = list(component.get("components") or [])
+        if component.get("component"):
+            children.append(component["component"])
+        values.update(modal_values(children))
+    return values
+
+
+def send_modal(recipient_id: int, recipient_name: str) -> discord.ui.Modal:
+    """The text of a whisper to `recipient_id` (named in the custom_id, so a restart loses nothing)."""
+    modal = discord.ui.Modal(
+        title=f"Whisper to {recipient_name}"[:45], custom_id=f"{MODAL_PREFIX}{recipient_id}", timeout=900
+    )
+    modal.add_item(
+        discord.ui.Label(
+            text="Your secret message",
+            description="Only they can read it, once they press Read Message.",
+            component=discord.ui.TextInput(
+                custom_id=TEXT_FIELD,
+                style=discord.TextStyle.paragraph,
+                min_length=1,
+                max_length=TEXT_MAX,
+                required=True,
+            ),
+        )
+    )
+    return modal
+
+
+def read_card(result: ReadResult) -> discord.ui.LayoutView:
+    """The recipient's ephemeral card: the text, when it was sent/read, and a Reply button."""
+    view = discord.ui.LayoutView(timeout=None)
+    container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=discord.Colour.purple())
+    container.add_item(discord.ui.TextDisplay(f"### 💬 Whisper from <@{result.sender_id}>"))
+    container.add_item(discord.ui.TextDisplay(result.text))
+    sent = discord.utils.format_dt(result.sent_at, "R")
+    if result.already_read:
+        first = discord.utils.format_dt(result.first_read_at, "R")
+        footer = f"-# Already read (first opened {first}) · sent {sent}"
+    else:
+        footer = f"-# Sent {sent} · you can open it again for 24 hours"
+    container.add_item(discord.ui.TextDisplay(footer))
+    view.add_item(container)
+    view.add_item(discord.ui.ActionRow(ReplyButton(result.sender_id)))
+    return view
+
+
+async def open_send_modal(
+    interaction: discord.Interaction[GameBot], recipient_id: int, recipient: discord.abc.User | None
+) -> None:
+    """Checks that need no network first (3-second deadline); then the modal, or a reason."""
+    if interaction.guild_id is None:
+        await reply(interaction, "This only works inside a server.")
+        return
+    if recipient_id == interaction.user.id:
+        await reply(interaction, "You cannot whisper to yourself.")
+        return
+    if recipient is not None and recipient.bot:
+        await reply(interaction, "Bots cannot read whispers.")
+        return
+    if not await whisper_cog(interaction).policy.enabled(interaction.guild_id):
+        await reply(interaction, SWITCHED_OFF)
+        return
+    name = recipient.display_name if recipient is not None else "them"
+    await interaction.response.send_modal(send_modal(recipient_id, name))
+
+
+class PickRecipient(discord.ui.DynamicItem[discord.ui.UserSelect[Any]], template=re.escape(PICK_ID)):
+    """The user select of `/whisper send`."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            discord.ui.UserSelect(custom_id=PICK_ID, placeholder="Who is it for?", min_values=1, max_values=1)
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> PickRecipient:
+        return cls()
+
+    @guarded
+    async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
+        if not self.item.values:
+            await reply(interaction, "Pick someone to whisper to.")
+            return
+        recipient = self.item.values[0]
+        await open_send_modal(interaction, recipient.id, recipient)
+
+
+class ReadButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=READ_TEMPLATE):
+    """The "Read Message" button under a whisper's public notification (posted by the worker)."""
+
+    def __init__(self, whisper_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Read Message",
+                emoji="📩",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"whisper:read:{whisper_id}",
+            )
+        )
+        self.whisper_id = whisper_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ReadButton:
+        return cls(match["id"])
+
+    @guarded
+    async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
+        # The read is an update the worker answers: usually milliseconds, but acknowledge first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            result = await whisper_cog(interaction).whispers.read(
+                self.whisper_id, reader_id=interaction.user.id
+            )
+        except WhisperError as err:
+            await reply(interaction, str(err))
+            return
+        await interaction.followup.send(view=read_card(result), ephemeral=True)
+
+
+class ReplyButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"whisper:reply:(?P<user>[0-9]{1,20})"
+):
+    """On the recipient's card: whisper back to the sender."""
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Reply",
+                emoji="↩️",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"whisper:reply:{user_id}",
+            )
+        )
+        self.user_id = user_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ReplyButton:
+        return cls(int(match["user"]))
+
+    @guarded
+    async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
+        member = interaction.guild.get_member(self.user_id) if interaction.guild else None
+        await open_send_modal(interaction, self.user_id, member)
+
+
+class UnsendButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"whisper:unsend:(?P<id>" + ID_PATTERN + ")"
+):
+    """On the sender's "Whisper sent" message: take it back before it is read."""
+
+    def __init__(self, whisper_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Unsend",
+                emoji="🗑️",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"whisper:unsend:{whisper_id}",
+            )
+        )
+        self.whisper_id = whisper_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> UnsendButton:
+        return cls(match["id"])
+
+    @guarded
+    async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
+        await interaction.response.defer()
+        try:
+            await whisper_cog(interaction).whispers.cancel(self.whisper_id, by=interaction.user.id)
+        except WhisperError as err:
+            await interaction.followup.send(str(err), ephemeral=True)
+            return
+        await interaction.edit_original_response(content="🗑️ Whisper unsent.", view=None)
+
+
+class WhisperCog(commands.Cog, name="Whispers"):
+    whisper = app_commands.Group(name="whisper", description="Secret messages", guild_only=True)
+
+    def __init__(self, bot: GameBot, *, policy: WhisperPolicy | None = None) -> None:
+        self.bot = bot
+        self.whispers = Whispers(bot.temporal, bot.settings.temporal_task_queue)
+        self.policy: WhisperPolicy = policy or StoreWhisperPolicy(
+            bot.temporal, bot.settings.temporal_task_queue
+        )
+
+    @whisper.command(name="send", description="Send someone a secret message only they can read")
+    @app_commands.describe(to="Who it is for (or pick them from a list)")
+    async def send(self, interaction: discord.Interaction[GameBot], to: discord.Member | None = None) -> None:
+        assert interaction.guild_id is not None  # guild_only
+        if to is not None:
+            await open_send_modal(interaction, to.id, to)
+            return
+        if not await self.policy.enabled(interaction.guild_id):
+            await reply(interaction, SWITCHED_OFF)
+            return
+        view = discord.ui.View(timeout=None)
+        view.add_item(PickRecipient())
+        await interaction.response.send_message(
+            "🤫 Who do you want to whisper to?", view=view, ephemeral=True
+        )
+
+    @whisper.command(name="toggle", description="Switch whispers on or off in this server (hosts)")
+    @app_commands.describe(enabled="On or off; leave empty to switch")
+    async def toggle(self, interaction: discord.Interaction[GameBot], enabled: bool | None = None) -> None:
+        assert interaction.guild_id is not None  # guild_only
+        if not await self.bot.hosts.is_host(interaction):
+            await reply(interaction, HOSTS_ONLY)
+            return
+        # The switch is a store update that waits for a worker: acknowledge first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if enabled is None:
+            enabled = not await self.policy.enabled(interaction.guild_id)
+        await self.policy.set_enabled(interaction.guild_id, enabled)
+        await reply(
+            interaction, "🤫 Whispers are now **on** in this server." if enabled else f"🔇 {SWITCHED_OFF}"
+        )
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction[GameBot]) -> None:
+        data: Mapping[str, Any] = interaction.data or {}
+        if interaction.type is discord.InteractionType.modal_submit:
+            found = MODAL_RE.fullmatch(str(data.get("custom_id", "")))
+            if found:
+                await self.submit(interaction, int(found["user"]))
+
+    @guarded
+    async def submit(self, interaction: discord.Interaction[GameBot], recipient_id: int) -> None:
+        """The modal's submission, handled from the raw data so it works across restarts."""
+        guild_id, channel_id = interaction.guild_id, interaction.channel_id
+        if guild_id is None or channel_id is None:
+            await reply(interaction, "This only works inside a server.")
+            return
+        if not await self.policy.enabled(guild_id):
+            await reply(interaction, f"Nothing was sent. {SWITCHED_OFF}")
+            return
+        data: Mapping[str, Any] = interaction.data or {}
+        text = modal_values(data.get("components") or []).get(TEXT_FIELD, "")
+        try:
+            # Starting a workflow does not wait for a worker: milliseconds, so no defer is needed.
+            whisper_id = await self.whispers.send(
+                guild_id=guild_id,
+                channel_id=channel_id,
+                sender_id=interaction.user.id,
+                recipient_id=recipient_id,
+                text=text,
+            )
+        except WhisperError as err:
+            await reply(interaction, f"Nothing was sent: {err}")
+            return
+        view = discord.ui.View(timeout=None)
+        view.add_item(UnsendButton(whisper_id))
+        await interaction.response.send_message(
+            f"🤫 Whisper sent to <@{recipient_id}>. They will see a **Read Message** button in this channel.",
+            view=view,
+            ephemeral=True,
+        )
+
+
+async def setup(bot: GameBot) -> None:
+    bot.add_dynamic_items(PickRecipient, ReadButton, ReplyButton, UnsendButton)
+    await bot.add_cog(WhisperCog(bot))

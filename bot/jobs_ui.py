@@ -1,0 +1,129 @@
+"""What every job listing shares: the line that describes a job, and its persistent Cancel button.
+
+Buttons are `DynamicItem`s: the custom_id carries everything the click needs (which listing
+to redraw, the page, the job), so a message posted before a restart still works after it.
+The job id is never trusted from the custom_id alone: only its guild-local part is carried,
+and the click's own guild completes it, so a button cannot reach another guild's job.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Collection
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.replies import guarded, reply
+from bot.scheduler import JobSummary, SchedulingError, format_remaining
+
+if TYPE_CHECKING:
+    from bot.app import GameBot
+
+# Sections of three components each: 1 container + 1 header + 6 x 3 + 1 row + 3 buttons = 24 of 40.
+PAGE_SIZE = 6
+SUFFIX_PATTERN = r"[A-Za-z0-9_.:-]{1,80}"
+
+# A listing that can redraw itself after a cancel: (interaction, page, ids to leave out) -> view.
+Renderer = Callable[["discord.Interaction[GameBot]", int, Collection[str]], Awaitable[discord.ui.LayoutView]]
+_RENDERERS: dict[str, Renderer] = {}
+
+
+def register_renderer(code: str, renderer: Renderer) -> None:
+    """A listing registers under a one-letter code that its Cancel buttons carry."""
+    if not re.fullmatch(r"[a-z]", code):
+        raise ValueError("a renderer code is one lower-case letter")
+    _RENDERERS[code] = renderer
+
+
+def job_prefix(guild_id: int) -> str:
+    return f"job-{guild_id}-"
+
+
+def job_suffix(job_id: str, guild_id: int) -> str:
+    prefix = job_prefix(guild_id)
+    if not job_id.startswith(prefix):
+        raise ValueError(f"{job_id} is not a job of guild {guild_id}")
+    return job_id[len(prefix) :]
+
+
+def remaining_text(deadline: datetime, now: datetime | None = None) -> str:
+    left = format_remaining(deadline, now)
+    return left if left == "due now" else f"{left} left"
+
+
+def job_line(job: JobSummary, now: datetime | None = None) -> str:
+    title = job.description or job.action
+    return (
+        f"**{title}** · `{job.action}` in <#{job.channel_id}>\n"
+        f"due {discord.utils.format_dt(job.deadline, 'f')} ({remaining_text(job.deadline, now)})"
+        f" · by <@{job.scheduled_by}>"
+    )
+
+
+class CancelJobButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=rf"jobs:cancel:(?P<view>[a-z]):(?P<page>\d{{1,4}}):(?P<suffix>{SUFFIX_PATTERN})",
+):
+    def __init__(self, view: str, page: int, suffix: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Cancel",
+                emoji="🗑️",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"jobs:cancel:{view}:{page}:{suffix}",
+            )
+        )
+        self.view_code = view
+        self.page = page
+        self.suffix = suffix
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> CancelJobButton:
+        return cls(match["view"], int(match["page"]), match["suffix"])
+
+    @guarded
+    async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
+        await cancel_job(interaction, self.suffix, view_code=self.view_code, page=self.page)
+
+
+async def cancel_job(
+    interaction: discord.Interaction[GameBot], suffix: str, *, view_code: str, page: int
+) -> None:
+    """Cancel one job of the clicking user's guild, then redraw the listing the button was on."""
+    guild_id = interaction.guild_id
+    if guild_id is None:
+        await reply(interaction, "This only works inside a server.")
+        return
+    bot = interaction.client
+    job_id = job_prefix(guild_id) + suffix
+    as_host = await bot.hosts.is_host(interaction)
+    # The cancel is an update that waits for a worker: acknowledge first (within 3 s).
+    await interaction.response.defer()
+    try:
+        status = await bot.scheduler.cancel(
+            job_id, by=interaction.user.id, guild_id=guild_id, as_host=as_host, reason="cancelled in Discord"
+        )
+    except SchedulingError as err:
+        await interaction.followup.send(f"Nothing was cancelled: {err}.", ephemeral=True)
+        return
+    renderer = _RENDERERS.get(view_code)
+    if renderer is not None:
+        await interaction.edit_original_response(view=await renderer(interaction, page, {job_id}))
+    title = status.description or status.action
+    await interaction.followup.send(
+        f"Cancelled **{title}** (it was due {discord.utils.format_dt(status.deadline, 'F')}).", ephemeral=True
+    )
+
+
+def job_section(
+    job: JobSummary, view_code: str, page: int, now: datetime | None = None
+) -> discord.ui.Section[Any]:
+    suffix = job_suffix(job.job_id, job.guild_id)
+    return discord.ui.Section(job_line(job, now), accessory=CancelJobButton(view_code, page, suffix))
+
+
+DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (CancelJobButton,)

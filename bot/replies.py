@@ -1,0 +1,82 @@
+"""Answering interactions: one place that knows whether to respond or follow up, and the
+error path every handler shares.
+
+App command errors reach `GameTree.on_error`; exceptions inside a `DynamicItem` callback, a
+modal or a listener never do (discord.py logs and drops them), so those callbacks are wrapped
+with `guarded`, which answers the user and logs the traceback the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import discord
+from discord import app_commands
+
+from bot.scheduler import SchedulingError
+
+log = logging.getLogger("bot.errors")
+
+GENERIC_FAILURE = "Something went wrong on our side; it has been logged. Please try again in a moment."
+
+P = ParamSpec("P")
+S = TypeVar("S")
+
+
+async def reply(interaction: discord.Interaction[Any], content: str, *, ephemeral: bool = True) -> None:
+    """Send `content` as the answer, or as a follow-up when the interaction is already answered."""
+    if interaction.response.is_done():
+        await interaction.followup.send(content, ephemeral=ephemeral)
+    else:
+        await interaction.response.send_message(content, ephemeral=ephemeral)
+
+
+def user_message(error: BaseException) -> str | None:
+    """The text to show the user for an error we expect, or None for a bug."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, SchedulingError):
+        return str(error)
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "This only works inside a server."
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down: try again in {error.retry_after:.0f} s."
+    if isinstance(error, app_commands.CheckFailure):
+        return str(error) or "You are not allowed to do that."
+    if isinstance(error, app_commands.TransformerError):
+        return f"That value is not valid: {error.value!r}."
+    return None
+
+
+async def report_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
+    """Answer the user with a short ephemeral line; log the traceback for anything unexpected."""
+    message = user_message(error)
+    if message is None:
+        where = interaction.command.qualified_name if interaction.command else interaction.data
+        log.error("interaction %s failed (%s)", interaction.id, where, exc_info=error)
+        message = GENERIC_FAILURE
+    try:
+        await reply(interaction, message, ephemeral=True)
+    except discord.HTTPException:
+        # The token expired or Discord is failing: nothing more we can tell the user.
+        log.warning("could not tell the user about the failure of interaction %s", interaction.id)
+
+
+def guarded(
+    callback: Callable[Concatenate[S, discord.Interaction[Any], P], Coroutine[Any, Any, None]],
+) -> Callable[Concatenate[S, discord.Interaction[Any], P], Coroutine[Any, Any, None]]:
+    """Wrap a component, modal or listener callback so that an exception answers the user."""
+
+    @functools.wraps(callback)
+    async def wrapper(
+        self: S, interaction: discord.Interaction[Any], /, *args: P.args, **kwargs: P.kwargs
+    ) -> None:
+        try:
+            await callback(self, interaction, *args, **kwargs)
+        except Exception as error:
+            await report_error(interaction, error)
+
+    return wrapper

@@ -1,0 +1,80 @@
+"""End to end: the bot (simcord) schedules through its modal, the real worker (`python worker.py`)
+on the dev server fires the job, and the reminder and results posts arrive at the fake Discord."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from simcord import assert_responded
+from temporalio.client import Client
+
+from bot.cogs.safari import RESULTS_CONTENT, Safari
+from stack.devserver import DevServer, free_port
+from stack.temporal import data_converter
+from tests.bot_harness import answered, bot_env
+from tests.conftest import TEST_KEY
+from tests.fake_discord import FakeDiscord
+from tests.worker_process import WorkerProcess
+from workflows.job_models import JobResult
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def server() -> AsyncIterator[DevServer]:
+    async with DevServer(port=free_port(), headless=True) as dev:
+        yield dev
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def client(server: DevServer) -> Client:
+    return await Client.connect(server.address, data_converter=data_converter([TEST_KEY]))
+
+
+async def test_a_round_scheduled_in_discord_posts_its_reminders_and_results(
+    server: DevServer, client: Client, tmp_path: Path
+) -> None:
+    async with FakeDiscord() as discord_api:
+        worker = WorkerProcess(
+            temporal_address=server.address,
+            task_queue=f"bot-e2e-{uuid.uuid4().hex[:8]}",
+            discord_api_base=discord_api.base_url,
+            log_dir=tmp_path,
+        )
+        worker.start()
+        try:
+            await worker.wait_started(timeout=60)
+            async with bot_env(client, worker.env["TEMPORAL_TASK_QUEUE"]) as w:
+                discord_api.add_channel(w.channel.id, w.guild.id)
+                # (load_extension imports the cog module afresh: compare by name, not class.)
+                cog = w.bot.get_cog("Safari")
+                assert cog is not None and type(cog).__name__ == Safari.__name__
+                # The modal's "minutes" become seconds: 12 s, with the 5 and 1 "minute" reminders.
+                cog.time_unit = timedelta(seconds=1)  # type: ignore[attr-defined]
+
+                shown = answered(await w.host.slash(w.channel, "safari schedule"))
+                done = answered(await w.host.submit_modal(shown, {"hours": "0", "minutes": "12"}))
+                assert_responded(done, contains="5 minutes, 1 minute", ephemeral=False)
+                [job_id] = w.scheduler.started
+
+                handle = client.get_workflow_handle(job_id, result_type=JobResult)
+                result = await asyncio.wait_for(handle.result(), timeout=40)
+        finally:
+            worker.stop()
+
+        assert result.outcome == "done"
+        assert [r.outcome for r in result.reminders] == ["sent", "sent"]
+        posts = discord_api.messages()
+        assert [p.channel_id for p in posts] == [w.channel.id] * 3
+        assert [p.content.split(" (<t:")[0] for p in posts[:2]] == [
+            "⏰ **Safari Round Results** in 5 minutes",
+            "⏰ **Safari Round Results** in 1 minute",
+        ]
+        assert posts[2].content == RESULTS_CONTENT
+        discord_api.assert_no_violations()
