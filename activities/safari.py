@@ -36,6 +36,7 @@ from temporalio.exceptions import ApplicationError
 from activities.discord_rest import discord_errors, require_login
 from bot.safari import change_game, safari_store
 from bot.store import PersistentStore, StoreError
+from stack.settings import DEFAULT_TASK_QUEUE
 from workflows.actions import PROCESS_ROUND_RESULTS
 from workflows.job_models import ActionInput
 from workflows.safari_models import (
@@ -175,7 +176,8 @@ class SafariActivities:
     ) -> None:
         self._discord = discord_client
         self._temporal = temporal
-        self._task_queue = task_queue
+        # The queue a guild's store workflow starts on, should this activity be the first to use it.
+        self._task_queue = task_queue or DEFAULT_TASK_QUEUE
         self._rng = rng or random.SystemRandom()
 
     @activity.defn(name=PROCESS_ROUND_RESULTS)

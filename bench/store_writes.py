@@ -72,9 +72,11 @@ async def main(args: argparse.Namespace) -> None:
         async with DevServer(db_file=db, port=free_port(), headless=True) as server:
             client = await Client.connect(server.address, data_converter=data_converter([KEY]))
             queue = f"store-bench-{uuid.uuid4().hex[:8]}"
-            async with build_worker(client, queue, [], workflows=[StoreWorkflow]):
+            # As `python worker.py` runs it (no sandbox), unless --sandboxed.
+            async with build_worker(client, queue, [], workflows=[StoreWorkflow], sandboxed=args.sandboxed):
                 print(f"dev server ({args.db}), in-process worker, {args.writes} writes per level, "
-                      f"~{args.value_bytes} B values, at most {args.in_flight} writes in flight")  # fmt: skip
+                      f"~{args.value_bytes} B values, at most {args.in_flight} writes in flight, "
+                      f"{'sandboxed' if args.sandboxed else 'unsandboxed'} workflows")  # fmt: skip
                 for concurrency in levels:
                     store = await PersistentStore.create(client, f"bench-{uuid.uuid4().hex[:8]}", queue)
                     await store.set("warm-up", 0)
@@ -100,5 +102,6 @@ if __name__ == "__main__":
     parser.add_argument(
         "--in-flight", type=int, default=PersistentStore.max_in_flight, help="writes in flight per store"
     )
+    parser.add_argument("--sandboxed", action="store_true", help="run the workflow in the SDK's sandbox")
     parser.add_argument("--value-bytes", type=int, default=100, help="approximate JSON size of a value (100)")
     asyncio.run(main(parser.parse_args()))

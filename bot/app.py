@@ -18,7 +18,7 @@ from discord import app_commands
 from discord.ext import commands
 from temporalio.client import Client
 
-from bot.hosts import HostPolicy
+from bot.hosts import HostPolicy, StoreHostRoles
 from bot.replies import report_error
 from bot.scheduler import Scheduler
 from stack.process import exit_now
@@ -72,7 +72,7 @@ class GameBot(commands.AutoShardedBot):
         self.settings = settings
         self.temporal = temporal
         self.scheduler = scheduler or Scheduler(temporal, settings.temporal_task_queue)
-        self.hosts = hosts or HostPolicy()
+        self.hosts = hosts or HostPolicy(StoreHostRoles(temporal, settings.temporal_task_queue))
         self.features = tuple(features)
 
     async def setup_hook(self) -> None:

@@ -164,10 +164,13 @@ class Scheduler:
     ) -> JobSpec:
         try:
             spec = action_spec(action)
-            if reminders:
-                action_spec(reminder_action)
+            reminder_spec = action_spec(reminder_action) if reminders else None
         except UnknownActionError as err:
             raise SchedulingError(str(err)) from None
+        if spec.reminder:
+            raise SchedulingError(f"{action} is a reminder action; it cannot be a job's action")
+        if reminder_spec is not None and not reminder_spec.reminder:
+            raise SchedulingError(f"{reminder_action} is not a reminder action")
         if spec.payload is not None:
             try:
                 spec.payload.model_validate(payload)

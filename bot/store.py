@@ -10,12 +10,20 @@ process, so the bot and the worker (or any number of replicas) see each other's 
 `compare_and_set` (and `modify`, a loop over it) is how two processes change one key safely.
 
 The seed's `load()` and `flush()` are gone: there is nothing to load and nothing to flush.
+
+Throughput: the server admits at most 10 updates in flight on one workflow, so this process
+keeps at most `max_in_flight` (8) writes in flight per store, and a write the server turns
+away (too many in flight from several processes, or caught by a continue-as-new) is sent
+again with backoff, under the same update id. `python -m bench.store_writes` measured about
+80 writes/s from one sequential writer and 250-330 writes/s from 8 or more concurrent writers
+on a 2-core machine. One store suits one guild's game or one feature's records, not a firehose.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -34,6 +42,7 @@ from workflows.store_models import (
     CONFLICT_ERROR,
     LIMIT_ERROR,
     MAX_VALUE_BYTES,
+    NAME_PATTERN,
     CompareAndSetRequest,
     DeleteRequest,
     EntriesRequest,
@@ -119,21 +128,25 @@ class PersistentStore:
         `limits` and `continue_after_updates` only apply when this call starts the workflow;
         a store already running keeps its own.
         """
+        if not re.fullmatch(NAME_PATTERN, name):
+            raise StoreError(f"a store name is 1 to 200 of A-Z a-z 0-9 _ . : - (not {name!r})")
         key = (id(client), name)
         store = cls._registry.get(key)
         if store is None:
             store = cls._registry[key] = cls(client, name, task_queue)
         if not store._ready:
-            inp = StoreInput(name=name, limits=limits or StoreLimits())
+            options: dict[str, Any] = {"limits": limits or StoreLimits()}
             if continue_after_updates is not None:
-                inp.continue_after_updates = continue_after_updates
+                options["continue_after_updates"] = continue_after_updates
+            inp = StoreInput(name=name, **options)
             if store._starting is None or store._starting.done():
                 store._starting = asyncio.ensure_future(store._start(inp))
+            starting = store._starting
             try:
-                await asyncio.shield(store._starting)
+                await asyncio.shield(starting)
             except BaseException:
-                if store._starting.done():
-                    store._starting = None
+                if starting.done() and store._starting is starting:
+                    store._starting = None  # the next create tries again
                 raise
             store._ready = True
         return store

@@ -14,10 +14,10 @@ import pytest_asyncio
 from simcord import assert_responded
 from temporalio.client import Client
 
-from bot.cogs.safari import RESULTS_CONTENT, Safari
+from bot.cogs.safari import Safari
 from stack.devserver import DevServer, free_port
 from stack.temporal import data_converter
-from tests.bot_harness import answered, bot_env
+from tests.bot_harness import answered, bot_env, last_reply
 from tests.conftest import TEST_KEY
 from tests.fake_discord import FakeDiscord
 from tests.worker_process import WorkerProcess
@@ -58,6 +58,11 @@ async def test_a_round_scheduled_in_discord_posts_its_reminders_and_results(
                 # The modal's "minutes" become seconds: 12 s, with the 5 and 1 "minute" reminders.
                 cog.time_unit = timedelta(seconds=1)  # type: ignore[attr-defined]
 
+                # Two players join from the panel, so the round has someone to pay.
+                panel = last_reply(answered(await w.host.slash(w.channel, "safari panel")))
+                for member in (w.player, w.other_player):
+                    answered(await member.click(panel, label="Join"))
+
                 shown = answered(await w.host.slash(w.channel, "safari schedule"))
                 done = answered(await w.host.submit_modal(shown, {"hours": "0", "minutes": "12"}))
                 assert_responded(done, contains="5 minutes, 1 minute", ephemeral=False)
@@ -76,5 +81,12 @@ async def test_a_round_scheduled_in_discord_posts_its_reminders_and_results(
             "⏰ **Safari Round Results** in 5 minutes",
             "⏰ **Safari Round Results** in 1 minute",
         ]
-        assert posts[2].content == RESULTS_CONTENT
+        # The results card: Components V2 through a temporary webhook, deleted afterwards.
+        card = posts[2]
+        assert card.webhook_id is not None and card.flags & (1 << 15)
+        assert "Safari: round 1" in str(card.components)
+        assert f"<@{w.player.id}>" in str(card.components) and f"<@{w.other_player.id}>" in str(
+            card.components
+        )
+        assert [h.deleted for h in discord_api.webhooks()] == [True]
         discord_api.assert_no_violations()

@@ -11,7 +11,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from bot.cogs.safari import (
     RESULTS_ACTION,
-    RESULTS_CONTENT,
     BadInput,
     modal_values,
     parse_wait,
@@ -118,7 +117,7 @@ async def test_a_host_schedules_through_the_modal(
         assert_near(fired, status.deadline - timedelta(minutes=offset))
     [(action, fired)] = doubles.actions
     assert_near(fired, status.deadline)
-    assert action.payload == {"content": RESULTS_CONTENT}
+    assert action.action == RESULTS_ACTION and action.payload == {"round": None}
     assert action.channel_id == w.channel.id
 
 

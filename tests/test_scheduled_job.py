@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from worker import build_worker
-from workflows.actions import NOTIFY_JOB_FAILED, POST_MESSAGE, SEND_REMINDER
+from workflows.actions import NOTIFY_JOB_FAILED, POST_MESSAGE, PROCESS_ROUND_RESULTS, SEND_REMINDER
 from workflows.job_models import (
     ActionInput,
     CancelRequest,
@@ -69,11 +69,15 @@ class Doubles:
             self.actions.append((action, await self.env.get_current_time()))
             return {"message_id": "2"}
 
+        @activity.defn(name=PROCESS_ROUND_RESULTS)
+        async def process_round_results(action: ActionInput) -> dict[str, str]:
+            return await post_message(action)
+
         @activity.defn(name=NOTIFY_JOB_FAILED)
         async def notify_job_failed(notice: FailureNotice) -> None:
             self.notices.append(notice)
 
-        return [send_reminder, post_message, notify_job_failed]
+        return [send_reminder, post_message, process_round_results, notify_job_failed]
 
 
 @pytest.fixture

@@ -52,6 +52,11 @@ async def assert_not_started(env: WorkflowEnvironment, job_id: str) -> None:
             "no action named 'nope'",
         ),
         ({"delay": timedelta(hours=1), "key": "has spaces/and slashes"}, "key"),
+        ({"delay": timedelta(hours=1), "action": "send_reminder"}, "send_reminder is a reminder action"),
+        (
+            {"delay": timedelta(hours=1), "reminder_action": "post_message", "reminders": SAFARI_REMINDERS},
+            "post_message is not a reminder action",
+        ),
     ],
 )
 async def test_bad_input_is_refused_and_nothing_starts(

@@ -18,8 +18,9 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
+from bot.hosts import StoreHostRoles
 from bot.store import PersistentStore, StoreError, StoreLimitError, VersionConflict, Versioned
 from stack.devserver import DevServer, free_port
 from stack.temporal import data_converter
@@ -189,6 +190,43 @@ async def test_concurrent_compare_and_set_exactly_one_wins(
     assert await a.get("counter") == 30
 
 
+async def test_more_writers_than_the_server_admits_all_land(
+    server: DevServer, client: Client, worker: Worker
+) -> None:
+    """The server refuses an 11th update in flight on one workflow, and aborts those caught by a
+    continue-as-new; three processes' worth of writers at once (8 in flight each) lose nothing."""
+    name = unique("busy")
+    stores = [await PersistentStore.create(c, name, TASK_QUEUE, continue_after_updates=60) for c in (
+        client, await connect(server), await connect(server)
+    )]  # fmt: skip
+
+    async def writer(store: PersistentStore, w: int) -> list[tuple[str, int]]:
+        return [(f"w{w}-{i}", await store.set(f"w{w}-{i}", i)) for i in range(8)]
+
+    written = await asyncio.gather(*(writer(stores[w % 3], w) for w in range(36)))
+    acked = dict(pair for pairs in written for pair in pairs)
+    snapshot = await stores[0].snapshot()
+    assert {k: e.version for k, e in snapshot.entries.items()} == acked
+    assert sorted(acked.values()) == list(range(1, 36 * 8 + 1))  # each write recorded once
+
+
+async def test_a_closed_store_is_not_silently_replaced_by_an_empty_one(
+    server: DevServer, client: Client, worker: Worker
+) -> None:
+    store = await PersistentStore.create(client, unique("closed"), TASK_QUEUE)
+    await store.set("kept", 1)
+    await client.get_workflow_handle(store.workflow_id).terminate(reason="by mistake")
+
+    with pytest.raises(StoreError, match="is not running"):
+        await store.set("lost", 2)
+    with pytest.raises(
+        StoreError, match=r"was closed .* `temporal workflow reset --workflow-id store-closed-"
+    ):
+        await PersistentStore.create(await connect(server), store.name, TASK_QUEUE)
+    with pytest.raises(StoreError, match="a store name is"):
+        await PersistentStore.create(client, "has spaces", TASK_QUEUE)
+
+
 # --- continue-as-new ------------------------------------------------------------------------
 
 
@@ -213,9 +251,12 @@ async def test_continue_as_new_keeps_every_key(client: Client, worker: Worker) -
     assert [snapshot.entries[f"b{i}"].value for i in range(40)] == list(range(40))
     assert snapshot.revision == 12 + 40 + 1  # every write advanced the revision once
 
-    # The first run ended by continuing as new, after the writes it acknowledged.
+    # The first run ended by continuing as new, after the writes it acknowledged...
     history = await client.get_workflow_handle(store.workflow_id, run_id=first_run).fetch_history()
     assert history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+    # ...and replays deterministically, in the sandbox the production worker uses.
+    replayer = Replayer(workflows=[StoreWorkflow], data_converter=client.data_converter)
+    await replayer.replay_workflow(history)
     assert (await client.get_workflow_handle(store.workflow_id, run_id=first_run).describe()).status == (
         WorkflowExecutionStatus.CONTINUED_AS_NEW
     )
@@ -376,3 +417,16 @@ async def test_values_stay_for_a_year_without_any_timer(time_env: WorkflowEnviro
         assert await store.get("kept") == {"since": "day one"}
         desc = await time_env.client.get_workflow_handle(store.workflow_id).describe()
         assert desc.status == WorkflowExecutionStatus.RUNNING
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_host_roles_are_kept_in_the_store_across_bot_restarts(time_env: WorkflowEnvironment) -> None:
+    async with build_worker(time_env.client, "hosts", [], workflows=[StoreWorkflow]):
+        await StoreHostRoles(time_env.client, "hosts").set(77, 8800)
+        # A new bot process: a fresh registry, so it reads the workflow, not an object in memory.
+        PersistentStore._registry.clear()
+        again = StoreHostRoles(time_env.client, "hosts")
+        assert await again.get(77) == 8800
+        assert await again.get(78) is None
+        await again.set(77, None)
+        assert await StoreHostRoles(time_env.client, "hosts").get(77) is None

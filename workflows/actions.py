@@ -1,7 +1,7 @@
 """The catalogue of schedulable actions: names and how the workflow calls them.
 
-The activities that implement them register under the same names (activities/), and the
-client refuses a name that is not here, so a typo fails at schedule time, not at the deadline.
+The activities that implement them register under the same names (activities/, worker.py), and
+the client refuses a name that is not here, so a typo fails at schedule time, not at the deadline.
 Short Discord posts run as local activities: one workflow task per fire instead of three.
 """
 
@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from pydantic import BaseModel, Field
+
+from workflows.safari_models import RoundResultsPayload
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,8 @@ class ActionSpec:
     start_to_close: timedelta = timedelta(seconds=15)
     # The whole retry budget for transient failures (Discord 5xx, 429, network).
     schedule_to_close: timedelta = timedelta(hours=1)
-    # Whether the action may be the main action of a job, or is only a reminder action.
+    # A reminder action takes a ReminderInput and may only be a job's reminder action; every
+    # other action takes an ActionInput and may only be a job's main action.
     reminder: bool = False
     # The payload's shape, checked when the job is scheduled rather than at the deadline.
     payload: type[BaseModel] | None = None
@@ -36,19 +39,26 @@ SEND_REMINDER = "send_reminder"
 POST_MESSAGE = "post_message"
 NOTIFY_JOB_FAILED = "notify_job_failed"
 PROCESS_ROUND_RESULTS = "process_round_results"
-EXECUTE_CUSTOM_ACTION = "execute_custom_action"
 
 ACTIONS: dict[str, ActionSpec] = {
     spec.name: spec
     for spec in (
         ActionSpec(SEND_REMINDER, reminder=True),
         ActionSpec(POST_MESSAGE, payload=PostMessagePayload),
+        ActionSpec(
+            PROCESS_ROUND_RESULTS,
+            # Several HTTP calls and store writes: a regular activity with its own retries.
+            local=False,
+            start_to_close=timedelta(seconds=60),
+            payload=RoundResultsPayload,
+        ),
     )
 }
 
 
 def register(spec: ActionSpec) -> None:
-    """Add an action to the catalogue (features call this at import, like `registerAction`)."""
+    """Add an action to the catalogue, like the seed's `registerAction` (a bot built on this one
+    calls it for its own actions, and hosts their activities on its worker)."""
     ACTIONS[spec.name] = spec
 
 

@@ -7,7 +7,6 @@ it inside a compare_and_set loop (read, apply, write if unchanged) and a round i
 recorded and advanced in one write. Nothing here does I/O or draws random numbers: the roll
 comes in as an argument (the activity draws it).
 
-Importing this module registers the `process_round_results` action in the catalogue.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
-from workflows.actions import PROCESS_ROUND_RESULTS, ActionSpec, register
 
 GAME_KEY = "game"
 # Good-event chance (percent) of rounds 1, 2, 3; later rounds keep the last one.
@@ -121,18 +119,6 @@ class RoundResultsPayload(BaseModel):
     """The scheduled job's payload: which round to resolve; None resolves the next one."""
 
     round: int | None = Field(default=None, ge=1, le=MAX_ROUNDS)
-
-
-register(
-    ActionSpec(
-        PROCESS_ROUND_RESULTS,
-        # Several HTTP calls and store writes: a regular activity with its own retries.
-        local=False,
-        start_to_close=timedelta(seconds=60),
-        schedule_to_close=timedelta(hours=1),
-        payload=RoundResultsPayload,
-    )
-)
 
 
 # --- pure changes ------------------------------------------------------------------------

@@ -17,21 +17,18 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 from discord.ext import commands
-from pydantic import JsonValue
 
 from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, register_renderer, remaining_text
 from bot.replies import guarded, reply
 from bot.scheduler import JobSummary, utcnow
-from workflows.actions import POST_MESSAGE
+from workflows.actions import PROCESS_ROUND_RESULTS
 from workflows.job_models import Reminder
 
 if TYPE_CHECKING:
     from bot.app import GameBot
 
-# The action a Safari job runs at its deadline. Switch to PROCESS_ROUND_RESULTS once that action
-# is registered in workflows.actions.ACTIONS (another feature owns it).
-RESULTS_ACTION = POST_MESSAGE
-RESULTS_CONTENT = "🏁 Safari round results are due!"
+# The action a Safari job runs at its deadline: resolve the next round, post its results card.
+RESULTS_ACTION = PROCESS_ROUND_RESULTS
 SAFARI_DESCRIPTION = "Safari Round Results"
 
 MINUTE = timedelta(minutes=1)
@@ -82,10 +79,6 @@ def parse_wait(hours: str, minutes: str, unit: timedelta = MINUTE) -> timedelta:
     return total * unit
 
 
-def results_payload(action: str) -> dict[str, JsonValue]:
-    return {"content": RESULTS_CONTENT} if action == POST_MESSAGE else {}
-
-
 @dataclass(frozen=True)
 class Scheduled:
     job_id: str
@@ -102,7 +95,7 @@ async def schedule_results(
     deadline = bot.scheduler.now() + wait
     job_id = await bot.scheduler.schedule(
         RESULTS_ACTION,
-        results_payload(RESULTS_ACTION),
+        {"round": None},  # the next round to resolve, whichever it is by then
         guild_id=guild_id,
         channel_id=channel_id,
         scheduled_by=user_id,
