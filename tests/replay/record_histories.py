@@ -8,6 +8,7 @@ change to a workflow must replay them (use `workflow.patched` for changes that w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from bot.store import PersistentStore, VersionConflict
 from bot.whispers import Whispers
 from stack.temporal import data_converter
 from tests import test_whisper_workflow as whisper_tests
@@ -24,10 +26,11 @@ from tests.test_scheduled_job import GUILD, HOST, Doubles, job, start
 from worker import build_worker
 from workflows.job_models import CancelRequest, RescheduleRequest
 from workflows.scheduled_job import ScheduledJobWorkflow
+from workflows.store import StoreWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 
-# A scenario drives one workflow to its end on the given environment and returns its id.
+# A scenario drives one workflow run to its end and returns its id (`id@run` for a given run).
 Scenario = Callable[[WorkflowEnvironment], Awaitable[str]]
 
 
@@ -111,6 +114,24 @@ async def whisper_unsent(env: WorkflowEnvironment) -> str:
     return whisper_id
 
 
+async def store_writes_then_continues_as_new(env: WorkflowEnvironment) -> str:
+    """Sets, a compare-and-set that wins and one refused, a delete, then continue-as-new after 6
+    writes: the history of the first run, which ends in ContinueAsNew."""
+    async with build_worker(env.client, "stores", [], workflows=[StoreWorkflow]):
+        store = await PersistentStore.create(env.client, "replay-store", "stores", continue_after_updates=6)
+        first_run = (await env.client.get_workflow_handle(store.workflow_id).describe()).run_id
+        version = await store.set("players", {"alice": 100})
+        await store.set("round", 1)
+        await store.compare_and_set("players", version, {"alice": 200})
+        with contextlib.suppress(VersionConflict):
+            await store.compare_and_set("players", version, {"alice": 999})
+        await store.delete("round")
+        for n in range(4):
+            await store.set(f"k{n}", n)
+        assert await store.get("players") == {"alice": 200}
+    return f"{store.workflow_id}@{first_run}"
+
+
 SCENARIOS: dict[str, Scenario] = {
     "ScheduledJob-reminders_then_action": reminders_then_action,
     "ScheduledJob-cancelled": cancelled,
@@ -119,6 +140,7 @@ SCENARIOS: dict[str, Scenario] = {
     "Whisper-read_then_window_closes": whisper_read_then_window_closes,
     "Whisper-expired": whisper_expired,
     "Whisper-unsent": whisper_unsent,
+    "PersistentStore-writes_then_continues_as_new": store_writes_then_continues_as_new,
 }
 
 
@@ -135,8 +157,9 @@ async def main() -> None:
         )
         try:
             await register_search_attributes(env)
-            workflow_id = await scenario(env)
-            history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+            workflow_id, _, run_id = (await scenario(env)).partition("@")
+            handle = env.client.get_workflow_handle(workflow_id, run_id=run_id or None)
+            history = await handle.fetch_history()
             target.write_text(history.to_json())
             print(f"recorded {target.name} ({len(history.events)} events)")
         finally:
