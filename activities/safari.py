@@ -266,6 +266,10 @@ class SafariActivities:
         )
 
     async def _record(self, store: PersistentStore, round_number: int, post: PostRecord) -> PostRecord:
+        # Each step is a heartbeat: a worker that dies mid-post is noticed within the heartbeat
+        # timeout, not the whole start-to-close timeout, and the retry resumes from this record.
+        if activity.in_activity():
+            activity.heartbeat(len(post.message_ids))
         def change(game: SafariGame | None) -> SafariGame:
             if game is None or round_number not in game.results:
                 raise SafariError(f"round {round_number} of this Safari is no longer recorded")

@@ -7,12 +7,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
+from stack.devserver import DevServer, free_port
 from stack.temporal import data_converter
 from workflows import search_attributes as sa
 
@@ -39,6 +42,23 @@ async def register_search_attributes(env: WorkflowEnvironment) -> None:
             search_attributes={key.name: kinds[key.indexed_value_type] for key in sa.ALL},
         )
     )
+
+
+async def connect_client(server: DevServer) -> Client:
+    """A client of a dev server with the tests' encryption key, as the bot and worker have."""
+    return await Client.connect(server.address, data_converter=data_converter([TEST_KEY]))
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def server() -> AsyncIterator[DevServer]:
+    """The real dev server (in memory, no UI), one per test module that asks for it."""
+    async with DevServer(port=free_port(), headless=True) as dev:
+        yield dev
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def client(server: DevServer) -> Client:
+    return await connect_client(server)
 
 
 @pytest.fixture

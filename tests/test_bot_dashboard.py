@@ -16,25 +16,11 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from bot.scheduler import Scheduler
-from stack.devserver import DevServer, free_port
-from stack.temporal import data_converter
 from tests.bot_harness import World, answered, bot_env, last_reply
-from tests.conftest import TEST_KEY
 from tests.test_scheduled_job import Doubles
 from worker import build_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def server() -> AsyncIterator[DevServer]:
-    async with DevServer(port=free_port(), headless=True) as dev:
-        yield dev
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def client(server: DevServer) -> Client:
-    return await Client.connect(server.address, data_converter=data_converter([TEST_KEY]))
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -5,36 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from simcord import assert_responded
 from temporalio.client import Client
 
 from bot.cogs.safari import Safari
-from stack.devserver import DevServer, free_port
-from stack.temporal import data_converter
+from stack.devserver import DevServer
 from tests.bot_harness import answered, bot_env, last_reply
-from tests.conftest import TEST_KEY
 from tests.fake_discord import FakeDiscord
 from tests.worker_process import WorkerProcess
 from workflows.job_models import JobResult
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def server() -> AsyncIterator[DevServer]:
-    async with DevServer(port=free_port(), headless=True) as dev:
-        yield dev
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def client(server: DevServer) -> Client:
-    return await Client.connect(server.address, data_converter=data_converter([TEST_KEY]))
 
 
 async def test_a_round_scheduled_in_discord_posts_its_reminders_and_results(

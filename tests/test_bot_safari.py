@@ -12,10 +12,10 @@ from temporalio.testing import WorkflowEnvironment
 from bot.cogs.safari import (
     RESULTS_ACTION,
     BadInput,
-    modal_values,
     parse_wait,
     safari_reminders,
 )
+from bot.modals import modal_values
 from tests.bot_harness import World, answered, bot_env, unix_times
 from tests.test_scheduled_job import Doubles, assert_near
 from worker import build_worker

@@ -31,9 +31,7 @@ from activities.safari import (
 from bot.safari import join, load_game, safari_store, setup_game
 from bot.scheduler import Scheduler
 from bot.store import PersistentStore
-from stack.devserver import DevServer, free_port
-from stack.temporal import data_converter
-from tests.conftest import TEST_KEY
+from stack.devserver import DevServer
 from tests.fake_discord import FakeDiscord, FakeMessage
 from worker import activities_for, build_worker
 from workflows.actions import PROCESS_ROUND_RESULTS, action_spec
@@ -78,17 +76,6 @@ class Rolls(random.Random):
 
 ROLLS = Rolls()
 TASK_QUEUE = f"safari-{uuid.uuid4().hex[:8]}"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def server() -> AsyncIterator[DevServer]:
-    async with DevServer(port=free_port(), headless=True) as dev:
-        yield dev
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def client(server: DevServer) -> Client:
-    return await Client.connect(server.address, data_converter=data_converter([TEST_KEY]))
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -16,9 +16,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from bot.scheduler import Scheduler, format_remaining
-from stack.devserver import DevServer, free_port, temporal_cli_path
-from stack.temporal import data_converter
-from tests.conftest import TEST_KEY
+from stack.devserver import DevServer, temporal_cli_path
 from tests.fake_discord import FakeDiscord
 from tests.worker_process import WorkerProcess
 from workflows import search_attributes as sa
@@ -32,17 +30,6 @@ QUICK_REMINDERS = [
     Reminder(offset=timedelta(seconds=4), message="4 seconds"),
     Reminder(offset=timedelta(seconds=2), message="2 seconds"),
 ]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def server() -> AsyncIterator[DevServer]:
-    async with DevServer(port=free_port(), headless=True) as dev:
-        yield dev
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def client(server: DevServer) -> Client:
-    return await Client.connect(server.address, data_converter=data_converter([TEST_KEY]))
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -24,7 +24,7 @@ from bot.hosts import StoreHostRoles
 from bot.store import PersistentStore, StoreError, StoreLimitError, VersionConflict, Versioned
 from stack.devserver import DevServer, free_port
 from stack.temporal import data_converter
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, connect_client
 from tests.fake_discord import FakeDiscord
 from tests.worker_process import WorkerProcess
 from worker import build_worker
@@ -44,21 +44,6 @@ from workflows.store_models import (
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 TASK_QUEUE = f"store-{uuid.uuid4().hex[:8]}"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def server() -> AsyncIterator[DevServer]:
-    async with DevServer(port=free_port(), headless=True) as dev:
-        yield dev
-
-
-async def connect(server: DevServer) -> Client:
-    return await Client.connect(server.address, data_converter=data_converter([TEST_KEY]))
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def client(server: DevServer) -> Client:
-    return await connect(server)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -139,7 +124,7 @@ async def test_two_processes_see_each_others_writes_at_once(
     server: DevServer, client: Client, worker: Worker
 ) -> None:
     name = unique("shared")
-    other = await connect(server)  # the bot's connection; `client` is the worker's
+    other = await connect_client(server)  # the bot's connection; `client` is the worker's
     bot_side = await PersistentStore.create(other, name, TASK_QUEUE)
     worker_side = await PersistentStore.create(client, name, TASK_QUEUE)
     assert bot_side is not worker_side
@@ -156,7 +141,7 @@ async def test_concurrent_compare_and_set_exactly_one_wins(
 ) -> None:
     name = unique("cas")
     a = await PersistentStore.create(client, name, TASK_QUEUE)
-    b = await PersistentStore.create(await connect(server), name, TASK_QUEUE)
+    b = await PersistentStore.create(await connect_client(server), name, TASK_QUEUE)
 
     # Ten times: both read the same version, both try to write on it at the same moment.
     await a.set("pot", 0)
@@ -197,7 +182,7 @@ async def test_more_writers_than_the_server_admits_all_land(
     continue-as-new; three processes' worth of writers at once (8 in flight each) lose nothing."""
     name = unique("busy")
     stores = [await PersistentStore.create(c, name, TASK_QUEUE, continue_after_updates=60) for c in (
-        client, await connect(server), await connect(server)
+        client, await connect_client(server), await connect_client(server)
     )]  # fmt: skip
 
     async def writer(store: PersistentStore, w: int) -> list[tuple[str, int]]:
@@ -222,7 +207,7 @@ async def test_a_closed_store_is_not_silently_replaced_by_an_empty_one(
     with pytest.raises(
         StoreError, match=r"was closed .* `temporal workflow reset --workflow-id store-closed-"
     ):
-        await PersistentStore.create(await connect(server), store.name, TASK_QUEUE)
+        await PersistentStore.create(await connect_client(server), store.name, TASK_QUEUE)
     with pytest.raises(StoreError, match="a store name is"):
         await PersistentStore.create(client, "has spaces", TASK_QUEUE)
 
@@ -393,7 +378,7 @@ async def test_writes_survive_kill_9_of_the_worker(server: DevServer, client: Cl
 async def test_writes_survive_kill_9_of_the_server(tmp_path: Path) -> None:
     queue = unique("store-server")
     async with DevServer(db_file=tmp_path / "t.sqlite", port=free_port(), headless=True) as dev:
-        client = await connect(dev)
+        client = await connect_client(dev)
         async with build_worker(client, queue, [], workflows=[StoreWorkflow]):
             store = await PersistentStore.create(client, unique("kill-server"), queue)
             acked = {f"k{i}": await store.set(f"k{i}", {"n": i}) for i in range(20)}

@@ -27,6 +27,8 @@ class ActionSpec:
     # A reminder action takes a ReminderInput and may only be a job's reminder action; every
     # other action takes an ActionInput and may only be a job's main action.
     reminder: bool = False
+    # Regular activities that heartbeat: a crashed worker's attempt is retried after this.
+    heartbeat: timedelta | None = None
     # The payload's shape, checked when the job is scheduled rather than at the deadline.
     payload: type[BaseModel] | None = None
 
@@ -50,6 +52,7 @@ ACTIONS: dict[str, ActionSpec] = {
             # Several HTTP calls and store writes: a regular activity with its own retries.
             local=False,
             start_to_close=timedelta(seconds=60),
+            heartbeat=timedelta(seconds=15),
             payload=RoundResultsPayload,
         ),
     )

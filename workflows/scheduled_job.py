@@ -73,6 +73,7 @@ async def run_action(spec: ActionSpec, arg: object, *, deadline: timedelta | Non
             spec.name,
             arg,
             start_to_close_timeout=spec.start_to_close,
+            heartbeat_timeout=spec.heartbeat,
             schedule_to_close_timeout=budget,
             retry_policy=_RETRY,
             summary=spec.name,

@@ -19,6 +19,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, register_renderer, remaining_text
+from bot.modals import modal_values
 from bot.replies import guarded, reply
 from bot.scheduler import JobSummary, utcnow
 from workflows.actions import PROCESS_ROUND_RESULTS
@@ -115,19 +116,6 @@ def confirmation(user_id: int, scheduled: Scheduled) -> str:
     else:
         extra = "No reminders: the wait is too short."
     return f"🦁 **Safari round results** scheduled by <@{user_id}> for {when}.\n{extra}"
-
-
-def modal_values(components: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """Text input values by custom_id from a modal submission (action rows or labels)."""
-    values: dict[str, str] = {}
-    for component in components:
-        if "value" in component and "custom_id" in component:
-            values[str(component["custom_id"])] = str(component["value"] or "")
-        children = list(component.get("components") or [])
-        if component.get("component"):
-            children.append(component["component"])
-        values.update(modal_values(children))
-    return values
 
 
 def schedule_modal() -> discord.ui.Modal:

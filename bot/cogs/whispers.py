@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.modals import modal_values
 from bot.replies import guarded, reply
 from bot.whispers import (
     StoreWhisperPolicy,
@@ -51,19 +52,6 @@ def whisper_cog(interaction: discord.Interaction[Any]) -> WhisperCog:
     if not isinstance(cog, WhisperCog):
         raise RuntimeError("the whispers cog is not loaded")
     return cog
-
-
-def modal_values(components: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """Text input values by custom_id from a modal submission (action rows or labels)."""
-    values: dict[str, str] = {}
-    for component in components:
-        if "value" in component and "custom_id" in component:
-            values[str(component["custom_id"])] = str(component["value"] or "")
-        children = list(component.get("components") or [])
-        if component.get("component"):
-            children.append(component["component"])
-        values.update(modal_values(children))
-    return values
 
 
 def send_modal(recipient_id: int, recipient_name: str) -> discord.ui.Modal:

@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionStatus
 
 from bot.scheduler import Scheduler
 from stack.devserver import DevServer, free_port
-from stack.temporal import data_converter
-from tests.conftest import TEST_KEY
+from tests.conftest import connect_client
 from tests.fake_discord import FakeDiscord
 from tests.worker_process import WorkerProcess
 from workflows.job_models import Reminder
@@ -123,16 +122,12 @@ async def _chaos(
     return worker_kills, server_kills
 
 
-async def _connect(server: DevServer) -> Client:
-    return await Client.connect(server.address, data_converter=data_converter([TEST_KEY]))
-
-
 async def _wait_all_completed(server: DevServer, job_ids: list[str], timeout: float) -> list[str]:
     end = time.monotonic() + timeout
     pending = list(job_ids)
     while pending and time.monotonic() < end:
         try:
-            client = await _connect(server)
+            client = await connect_client(server)
             still = []
             for job_id in pending:
                 described = await client.get_workflow_handle(job_id).describe()
@@ -164,7 +159,7 @@ async def run(plan: Plan, workdir: Path) -> Outcome:
         worker.start()
         try:
             await worker.wait_started()
-            scheduler = Scheduler(await _connect(server), worker.env["TEMPORAL_TASK_QUEUE"])
+            scheduler = Scheduler(await connect_client(server), worker.env["TEMPORAL_TASK_QUEUE"])
             first = time.monotonic() + plan.lead + plan.jobs * 0.02  # scheduling takes a moment too
             job_ids = []
             for index in range(plan.jobs):
