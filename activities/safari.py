@@ -270,6 +270,7 @@ class SafariActivities:
         # timeout, not the whole start-to-close timeout, and the retry resumes from this record.
         if activity.in_activity():
             activity.heartbeat(len(post.message_ids))
+
         def change(game: SafariGame | None) -> SafariGame:
             if game is None or round_number not in game.results:
                 raise SafariError(f"round {round_number} of this Safari is no longer recorded")

@@ -11,11 +11,10 @@ comes in as an argument (the activity draws it).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
-
 
 GAME_KEY = "game"
 # Good-event chance (percent) of rounds 1, 2, 3; later rounds keep the last one.
