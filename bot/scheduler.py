@@ -34,6 +34,10 @@ from workflows.job_models import MAX_DELAY, CancelRequest, JobSpec, JobStatus, R
 from workflows.scheduled_job import WORKFLOW_NAME, ScheduledJobWorkflow
 
 
+# Long enough for a task that posts to Discord inside it (the SDK heartbeats longer ones).
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
+
+
 class SchedulingError(ValueError):
     """A request the scheduler refuses; the message is fit to show the user."""
 
@@ -146,6 +150,8 @@ class Scheduler:
                 static_details=f"reminders before the deadline: {plan or 'none'}",
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                # A task held by a worker that died is retried elsewhere after this, not 10 s.
+                task_timeout=WORKFLOW_TASK_TIMEOUT,
             )
         except WorkflowAlreadyStartedError:
             raise SchedulingError(f"a job with key {key!r} is already scheduled in this server") from None
