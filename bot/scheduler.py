@@ -33,7 +33,6 @@ from workflows.actions import UnknownActionError, action_spec
 from workflows.job_models import MAX_DELAY, CancelRequest, JobSpec, JobStatus, Reminder, RescheduleRequest
 from workflows.scheduled_job import WORKFLOW_NAME, ScheduledJobWorkflow
 
-
 # Long enough for a task that posts to Discord inside it (the SDK heartbeats longer ones).
 WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 
