@@ -296,7 +296,8 @@ class PersistentStore:
                 try:
                     return await self._handle.execute_update(update, request, id=update_id)
                 except WorkflowUpdateFailedError as err:
-                    raise _translate(err.cause) from None
+                    if not _not_processed(err.cause) or time.monotonic() > deadline:
+                        raise _translate(err.cause) from None
                 except RPCError as err:
                     if err.status == RPCStatusCode.NOT_FOUND:
                         raise StoreError(
@@ -306,9 +307,15 @@ class PersistentStore:
                     if not _busy(err) or time.monotonic() > deadline:
                         raise
             # Refused before it was recorded: too many writes in flight on this workflow (the
-            # server allows 10), or aborted as the run continued as new. Safe to send again.
+            # server allows 10), aborted as the run continued as new, or dropped with a workflow
+            # task the server superseded under many concurrent writes. Safe to send again.
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 2.0)
+
+
+def _not_processed(cause: BaseException) -> bool:
+    """The server's rejection of an update no worker got to see (not a validator's refusal)."""
+    return "wasn't processed by worker" in str(cause)
 
 
 def _busy(err: RPCError) -> bool:
