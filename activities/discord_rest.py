@@ -64,6 +64,16 @@ def discord_errors() -> Iterator[None]:
         raise ApplicationError(f"cannot reach Discord: {err!r}", type="DiscordUnreachable") from err
 
 
+# Discord's "already gone" answers: deleting or editing such a thing is done, not failed.
+GONE_CODES = frozenset({10003, 10008, 10015})  # Unknown Channel, Unknown Message, Unknown Webhook
+
+
+def already_gone(err: ApplicationError) -> bool:
+    """Whether a rejection from `discord_errors()` says the target no longer exists (404)."""
+    details = err.details[0] if err.details else None
+    return isinstance(details, dict) and (details.get("status") == 404 or details.get("code") in GONE_CODES)
+
+
 def require_login(client: discord.Client) -> None:
     if client.http.token is None:
         raise ApplicationError("this worker has no DISCORD_TOKEN", type="DiscordNotConfigured")

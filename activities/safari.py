@@ -33,7 +33,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from activities.discord_rest import discord_errors, require_login
+from activities.discord_rest import already_gone, discord_errors, require_login
 from bot.safari import change_game, safari_store
 from bot.store import PersistentStore, StoreError
 from stack.settings import DEFAULT_TASK_QUEUE
@@ -287,6 +287,5 @@ class SafariActivities:
                     Route("DELETE", "/webhooks/{webhook_id}", webhook_id=webhook_id)
                 )
         except ApplicationError as err:
-            details = err.details[0] if err.details and isinstance(err.details[0], dict) else {}
-            if details.get("status") != 404:
+            if not already_gone(err):
                 raise

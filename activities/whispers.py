@@ -8,7 +8,7 @@ from discord.http import handle_message_parameters
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.discord_rest import activity_nonce, discord_errors, require_login
+from activities.discord_rest import activity_nonce, already_gone, discord_errors, require_login
 from workflows.whisper_models import (
     DELETE_NOTIFICATION,
     DM_SENDER,
@@ -20,9 +20,6 @@ from workflows.whisper_models import (
     SenderNotice,
     read_custom_id,
 )
-
-# Discord's "already gone" answers: a removal or edit of these is done, not failed.
-GONE_CODES = {10003, 10008}  # Unknown Channel, Unknown Message
 
 
 def notification_text(notice: NotificationInput) -> str:
@@ -41,11 +38,6 @@ def read_button_view(whisper_id: str) -> discord.ui.View:
         )
     )
     return view
-
-
-def _gone(err: ApplicationError) -> bool:
-    details = err.details[0] if err.details else None
-    return isinstance(details, dict) and (details.get("status") == 404 or details.get("code") in GONE_CODES)
 
 
 class WhisperActivities:
@@ -78,7 +70,7 @@ class WhisperActivities:
             with discord_errors():
                 await self._client.http.delete_message(posted.channel_id, posted.message_id)
         except ApplicationError as err:
-            if _gone(err):
+            if already_gone(err):
                 return False
             raise
         return True
@@ -94,7 +86,7 @@ class WhisperActivities:
                     content=edit.content, view=None, allowed_mentions=discord.AllowedMentions.none()
                 )
         except ApplicationError as err:
-            if _gone(err):
+            if already_gone(err):
                 return False
             raise
         return True
