@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,18 @@ async def register_search_attributes(env: WorkflowEnvironment) -> None:
             search_attributes={key.name: kinds[key.indexed_value_type] for key in sa.ALL},
         )
     )
+
+
+async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float = 30.0) -> None:
+    """Poll `check` (plain or async) until it holds; fail after `timeout` seconds."""
+    end = asyncio.get_running_loop().time() + timeout
+    while True:
+        outcome = check()
+        if await outcome if isinstance(outcome, Awaitable) else outcome:
+            return
+        if asyncio.get_running_loop().time() > end:
+            raise AssertionError(f"not true within {timeout} s")
+        await asyncio.sleep(0.05)
 
 
 async def connect_client(server: DevServer) -> Client:

@@ -3,9 +3,8 @@ because listing needs the visibility store the time-skipping server does not hav
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from bot.scheduler import Scheduler
 from tests.bot_harness import World, answered, bot_env, last_reply
+from tests.conftest import eventually
 from tests.test_scheduled_job import Doubles
 from worker import build_worker
 
@@ -34,14 +34,6 @@ async def world(client: Client) -> AsyncIterator[World]:
         for job in await facade.get_jobs(w.guild.id):
             await facade.cancel(job.job_id, by=0, guild_id=w.guild.id, as_host=True)
         await eventually(lambda: listed(facade, w.guild.id, 0))
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    end = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > end:
-            raise AssertionError(f"not true within {timeout} s")
-        await asyncio.sleep(0.05)
 
 
 async def listed(scheduler: Scheduler, guild_id: int, count: int) -> bool:

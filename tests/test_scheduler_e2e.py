@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from temporalio.client import Client
 
 from bot.scheduler import Scheduler, format_remaining
 from stack.devserver import DevServer, temporal_cli_path
+from tests.conftest import eventually
 from tests.fake_discord import FakeDiscord
 from tests.worker_process import WorkerProcess
 from workflows import search_attributes as sa
@@ -53,14 +54,6 @@ async def worker(server: DevServer, discord_api: FakeDiscord, tmp_path: Path) ->
     await proc.wait_started()
     yield proc
     proc.stop()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
-    end = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > end:
-            raise AssertionError(f"not true within {timeout} s: {check.__doc__ or check}")
-        await asyncio.sleep(0.1)
 
 
 async def test_three_reminders_and_the_action_give_exactly_four_posts(

@@ -5,12 +5,11 @@ token, can turn it back into text."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,24 +23,13 @@ from bot.whispers import NotForYou, WhisperOver, Whispers
 from stack.codec_server import codec_endpoint, create_app, serve
 from stack.devserver import DevServer, free_port, temporal_cli_path
 from stack.temporal import data_converter
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, eventually
 from tests.fake_discord import FakeDiscord
 from tests.worker_process import WorkerProcess
 from workflows.whisper_models import WhisperResult, read_custom_id
 
 GUILD, CHANNEL, ALICE, BOB, EVE = 8001, 8002, 8003, 8004, 8005
 TOKEN = "at-rest-codec-token"
-
-
-async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float = 30.0) -> None:
-    end = asyncio.get_running_loop().time() + timeout
-    while True:
-        outcome = check()
-        if await outcome if isinstance(outcome, Awaitable) else outcome:
-            return
-        if asyncio.get_running_loop().time() > end:
-            raise AssertionError(f"not true within {timeout} s")
-        await asyncio.sleep(0.1)
 
 
 def database_bytes(db_file: Path) -> bytes:
