@@ -1,4 +1,4 @@
-"""Check requests against Discord's published OpenAPI 3.1 description (``/work/shared/discord-openapi.json``).
+"""Check requests against Discord's published OpenAPI 3.1 description (``vendor/discord-openapi/``).
 
 The fake answers like Discord, but Discord itself would reject a malformed body with 400/50035; this module
 is what lets the fake do the same, so a test cannot pass with a payload the real API refuses.
@@ -28,8 +28,8 @@ def spec_path() -> Path:
     override = os.environ.get(SPEC_ENV)
     if override:
         return Path(override)
-    # tests/fake_discord/openapi.py -> repo root is parents[2]; the spec lives beside the repo in shared/.
-    return Path(__file__).resolve().parents[2].parent / "shared" / "discord-openapi.json"
+    # tests/fake_discord/openapi.py -> the repository root is parents[2].
+    return Path(__file__).resolve().parents[2] / "vendor" / "discord-openapi" / "openapi.json"
 
 
 @dataclass(frozen=True)
