@@ -18,15 +18,15 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.discord_rest import rest_client
+from activities.jobs import JobsActivities
 from activities.safari import SafariActivities
-from activities.scheduler_actions import SchedulerActivities
 from activities.whispers import WhisperActivities
 from stack.process import exit_now
 from stack.settings import Settings, load_settings
 from stack.temporal import connect
-from workflows.scheduled_job import ScheduledJobWorkflow
+from workflows.jobs import ScheduledJobWorkflow
 from workflows.store import StoreWorkflow
-from workflows.whisper import WhisperWorkflow
+from workflows.whispers import WhisperWorkflow
 
 WORKFLOWS: Sequence[type] = (ScheduledJobWorkflow, WhisperWorkflow, StoreWorkflow)
 
@@ -37,16 +37,16 @@ def activities_for(
     discord_client: discord.Client, temporal: Client | None = None, task_queue: str = ""
 ) -> list[Any]:
     """Every activity the worker hosts, bound to the given Discord client."""
-    scheduler = SchedulerActivities(discord_client)
+    jobs = JobsActivities(discord_client)
     whispers = WhisperActivities(discord_client)
     # Safari's round results talk to the store workflows, so they need the Temporal client too.
     safari = (
         [SafariActivities(discord_client, temporal, task_queue).process_round_results] if temporal else []
     )
     return [
-        scheduler.send_reminder,
-        scheduler.post_message,
-        scheduler.notify_job_failed,
+        jobs.send_reminder,
+        jobs.post_message,
+        jobs.notify_job_failed,
         *whispers.all(),
         *safari,
     ]

@@ -34,12 +34,12 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.discord_rest import already_gone, discord_errors, require_login
-from bot.safari import change_game, safari_store
-from bot.store import PersistentStore, StoreError
+from clients.safari import change_game, safari_store
+from clients.store import PersistentStore, StoreError
 from stack.settings import DEFAULT_TASK_QUEUE
-from workflows.actions import PROCESS_ROUND_RESULTS
-from workflows.job_models import ActionInput
-from workflows.safari_models import (
+from workflows.jobs_actions import PROCESS_ROUND_RESULTS
+from workflows.jobs_models import ActionInput
+from workflows.safari_engine import (
     PostRecord,
     RoundResult,
     RoundResultsPayload,

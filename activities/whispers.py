@@ -9,7 +9,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.discord_rest import activity_nonce, already_gone, discord_errors, require_login
-from workflows.whisper_models import (
+from components.whispers import read_button
+from workflows.whispers_models import (
     DELETE_NOTIFICATION,
     DM_SENDER,
     EDIT_NOTIFICATION,
@@ -18,7 +19,6 @@ from workflows.whisper_models import (
     NotificationInput,
     PostedNotification,
     SenderNotice,
-    read_custom_id,
 )
 
 
@@ -29,14 +29,7 @@ def notification_text(notice: NotificationInput) -> str:
 def read_button_view(whisper_id: str) -> discord.ui.View:
     """The "Read Message" button; the bot's DynamicItem answers it (even after a restart)."""
     view = discord.ui.View(timeout=None)
-    view.add_item(
-        discord.ui.Button(
-            label="Read Message",
-            emoji="📩",
-            style=discord.ButtonStyle.primary,
-            custom_id=read_custom_id(whisper_id),
-        )
-    )
+    view.add_item(read_button(whisper_id))
     return view
 
 

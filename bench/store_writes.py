@@ -22,7 +22,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from bot.store import PersistentStore
+from clients.store import PersistentStore
 from stack.devserver import DevServer, free_port
 from stack.temporal import data_converter
 from worker import build_worker

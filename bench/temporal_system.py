@@ -1,4 +1,4 @@
-"""Temporal: the dev server (SQLite file by default), `python worker.py`, and the real Scheduler facade."""
+"""Temporal: the dev server (SQLite file by default), `python worker.py`, and the real Jobs facade."""
 
 from __future__ import annotations
 
@@ -26,12 +26,12 @@ from bench.workload import (
     description,
     reminder_label,
 )
-from bot.scheduler import Scheduler
+from clients.jobs import Jobs
 from stack.devserver import DevServer, free_port
 from stack.temporal import data_converter
-from tests.conftest import TEST_KEY
-from tests.worker_process import WorkerProcess
-from workflows.job_models import Reminder
+from tests.support.temporal import TEST_KEY
+from tests.support.worker_process import WorkerProcess
+from workflows.jobs_models import Reminder
 
 _PHASES = {
     "timer_set_late": "TimerStarted recorded after the workflow task that computed it started",
@@ -112,7 +112,7 @@ class TemporalSystem:
 
     async def schedule(self, workload: Workload) -> Scheduled:
         assert self.client is not None and self.worker is not None
-        scheduler = Scheduler(self.client, self.worker.env["TEMPORAL_TASK_QUEUE"])
+        scheduler = Jobs(self.client, self.worker.env["TEMPORAL_TASK_QUEUE"])
         reminders = [
             Reminder(offset=timedelta(seconds=o), message=reminder_label(o)) for o in workload.offsets
         ]

@@ -18,9 +18,10 @@ from discord import app_commands
 from discord.ext import commands
 from temporalio.client import Client
 
-from bot.hosts import HostPolicy, StoreHostRoles
+from bot.checks import HostPolicy
 from bot.replies import report_error
-from bot.scheduler import Scheduler
+from clients.guild_settings import HOST_ROLE, GuildSetting, SettingsBackend, StoreSettings
+from clients.jobs import Jobs
 from stack.process import exit_now
 from stack.settings import Settings, load_settings
 from stack.temporal import connect
@@ -28,7 +29,7 @@ from stack.temporal import connect
 log = logging.getLogger("bot")
 
 # One extension per feature. A module that does not exist (yet) is skipped with a log line.
-FEATURES: tuple[str, ...] = ("bot.cogs.safari", "bot.cogs.dashboard", "bot.cogs.whispers")
+FEATURES: tuple[str, ...] = ("bot.cogs.safari", "bot.cogs.jobs", "bot.cogs.whispers")
 
 
 class GameTree(app_commands.CommandTree["GameBot"]):
@@ -55,7 +56,7 @@ class GameBot(commands.AutoShardedBot):
         settings: Settings,
         temporal: Client,
         *,
-        scheduler: Scheduler | None = None,
+        jobs: Jobs | None = None,
         hosts: HostPolicy | None = None,
         features: Sequence[str] = FEATURES,
         shard_count: int | None = None,
@@ -71,8 +72,10 @@ class GameBot(commands.AutoShardedBot):
         )
         self.settings = settings
         self.temporal = temporal
-        self.scheduler = scheduler or Scheduler(temporal, settings.temporal_task_queue)
-        self.hosts = hosts or HostPolicy(StoreHostRoles(temporal, settings.temporal_task_queue))
+        self.jobs = jobs or Jobs(temporal, settings.temporal_task_queue)
+        # Per-guild settings, read through describe: answered with no worker running.
+        self.guild_settings: SettingsBackend = StoreSettings(temporal, settings.temporal_task_queue)
+        self.hosts = hosts or HostPolicy(GuildSetting(self.guild_settings, HOST_ROLE))
         self.features = tuple(features)
 
     async def setup_hook(self) -> None:

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.replies import guarded, reply
-from bot.scheduler import JobSummary, SchedulingError, format_remaining
+from bot.checks import require_guild
+from bot.replies import guarded
+from clients.jobs import JobSummary, SchedulingError, format_remaining
+from workflows.jobs_models import job_id_for, job_suffix
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -35,17 +37,6 @@ def register_renderer(code: str, renderer: Renderer) -> None:
     if not re.fullmatch(r"[a-z]", code):
         raise ValueError("a renderer code is one lower-case letter")
     _RENDERERS[code] = renderer
-
-
-def job_prefix(guild_id: int) -> str:
-    return f"job-{guild_id}-"
-
-
-def job_suffix(job_id: str, guild_id: int) -> str:
-    prefix = job_prefix(guild_id)
-    if not job_id.startswith(prefix):
-        raise ValueError(f"{job_id} is not a job of guild {guild_id}")
-    return job_id[len(prefix) :]
 
 
 def remaining_text(deadline: datetime, now: datetime | None = None) -> str:
@@ -94,17 +85,14 @@ async def cancel_job(
     interaction: discord.Interaction[GameBot], suffix: str, *, view_code: str, page: int
 ) -> None:
     """Cancel one job of the clicking user's guild, then redraw the listing the button was on."""
-    guild_id = interaction.guild_id
-    if guild_id is None:
-        await reply(interaction, "This only works inside a server.")
-        return
+    guild_id = require_guild(interaction)
     bot = interaction.client
-    job_id = job_prefix(guild_id) + suffix
+    job_id = job_id_for(guild_id, suffix)
     as_host = await bot.hosts.is_host(interaction)
     # The cancel is an update that waits for a worker: acknowledge first (within 3 s).
     await interaction.response.defer()
     try:
-        status = await bot.scheduler.cancel(
+        status = await bot.jobs.cancel(
             job_id, by=interaction.user.id, guild_id=guild_id, as_host=as_host, reason="cancelled in Discord"
         )
     except SchedulingError as err:

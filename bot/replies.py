@@ -8,22 +8,46 @@ with `guarded`, which answers the user and logs the traceback the same way.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import discord
 from discord import app_commands
 
-from bot.scheduler import SchedulingError
+from workflows.common import UserError
 
 log = logging.getLogger("bot.errors")
 
 GENERIC_FAILURE = "Something went wrong on our side; it has been logged. Please try again in a moment."
+# Updates and queries wait for a worker. Past this the user is told, and promised nothing: a
+# request the server holds may still be applied when a worker returns.
+WORKER_WAIT = 10.0
+NOT_ANSWERED = (
+    "⏳ The game server has not answered yet (a worker may be restarting), so this is not confirmed. "
+    "Check again in a minute before you try again."
+)
+
+
+class NotAnswered(UserError):
+    def __init__(self) -> None:
+        super().__init__(NOT_ANSWERED)
+
+
+async def in_time(awaitable: Awaitable[T], seconds: float = WORKER_WAIT) -> T:
+    """Await a call that needs a worker (after the interaction is acknowledged); NotAnswered,
+    which the error path answers, when no worker answers in time."""
+    try:
+        return await asyncio.wait_for(awaitable, seconds)
+    except TimeoutError:
+        raise NotAnswered() from None
+
 
 P = ParamSpec("P")
 S = TypeVar("S")
+T = TypeVar("T")
 
 
 async def reply(interaction: discord.Interaction[Any], content: str, *, ephemeral: bool = True) -> None:
@@ -38,7 +62,7 @@ def user_message(error: BaseException) -> str | None:
     """The text to show the user for an error we expect, or None for a bug."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
-    if isinstance(error, SchedulingError):
+    if isinstance(error, UserError):
         return str(error)
     if isinstance(error, app_commands.NoPrivateMessage):
         return "This only works inside a server."

@@ -84,6 +84,7 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as err:
+        # Settings are named as the environment names them: TEMPORAL_ADDRESS, not temporal_address.
         first = err.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "settings"
         sys.exit(f"configuration error: {name}: {first['msg']}")

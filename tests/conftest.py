@@ -1,65 +1,21 @@
-"""Shared fixtures: the time-skipping server from its PyPI wheel, and a test encryption key."""
+"""Fixtures only (helpers live in tests/support/): the time-skipping server from its PyPI wheel,
+the real dev server, their clients with the tests' encryption key."""
 
 from __future__ import annotations
 
-import asyncio
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from stack.devserver import DevServer, free_port
 from stack.temporal import data_converter
-from workflows import search_attributes as sa
-
-BIN = Path(sys.executable).parent
-TEST_KEY = bytes(range(32))
-OTHER_KEY = bytes(range(1, 33))
-
-
-def binary(name: str) -> str:
-    path = BIN / name
-    if not path.exists():
-        raise RuntimeError(f"{path} is missing: install the project with `make test` (uv sync)")
-    return str(path)
-
-
-async def register_search_attributes(env: WorkflowEnvironment) -> None:
-    kinds = {
-        SearchAttributeIndexedValueType.KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-        SearchAttributeIndexedValueType.DATETIME: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-    }
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={key.name: kinds[key.indexed_value_type] for key in sa.ALL},
-        )
-    )
-
-
-async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float = 30.0) -> None:
-    """Poll `check` (plain or async) until it holds; fail after `timeout` seconds."""
-    end = asyncio.get_running_loop().time() + timeout
-    while True:
-        outcome = check()
-        if await outcome if isinstance(outcome, Awaitable) else outcome:
-            return
-        if asyncio.get_running_loop().time() > end:
-            raise AssertionError(f"not true within {timeout} s")
-        await asyncio.sleep(0.05)
-
-
-async def connect_client(server: DevServer) -> Client:
-    """A client of a dev server with the tests' encryption key, as the bot and worker have."""
-    return await Client.connect(server.address, data_converter=data_converter([TEST_KEY]))
+from tests.support.stack import Stack, running_stack
+from tests.support.temporal import TEST_KEY, binary, connect_client, register_search_attributes
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -90,3 +46,10 @@ async def time_env(converter: DataConverter) -> AsyncIterator[WorkflowEnvironmen
         yield env
     finally:
         await env.shutdown()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def stack(server: DevServer, tmp_path: Path) -> AsyncIterator[Stack]:
+    """Dev server + fake Discord + `python worker.py` (see tests/support/stack.py)."""
+    async with running_stack(server, tmp_path) as running:
+        yield running

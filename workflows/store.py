@@ -41,6 +41,8 @@ with workflow.unsafe.imports_passed_through():
         SizeResult,
         Snapshot,
         StoreInput,
+        TransactRequest,
+        TransactResult,
         WriteResult,
         entry_size,
         json_size,
@@ -62,6 +64,8 @@ class StoreWorkflow:
     @workflow.run
     async def run(self, inp: StoreInput) -> None:
         self._show()
+        if inp.mirror_to_memo and self._entries:
+            self._mirror()  # a new run starts with the memo its predecessor had; keep it exact
         await workflow.wait_condition(self._should_continue)
         # Let every write of this run answer before the map moves to the next run.
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -73,6 +77,7 @@ class StoreWorkflow:
                 limits=inp.limits,
                 continue_after_updates=inp.continue_after_updates,
                 generation=inp.generation + 1,
+                mirror_to_memo=inp.mirror_to_memo,
             )
         )
 
@@ -109,14 +114,14 @@ class StoreWorkflow:
         if request.expected_version is not None:
             self._check_version(request.key, request.expected_version)
         self._accepted += 1
-        old = self._entries.pop(request.key, None)
-        if old is None:
-            return DeleteResult(key=request.key, deleted=False, previous_version=0, revision=self._revision)
-        self._bytes -= self._sizes.pop(request.key)
-        self._revision += 1
-        self._show()
+        old = self._remove(request.key)
+        if old is not None:
+            self._changed()
         return DeleteResult(
-            key=request.key, deleted=True, previous_version=old.version, revision=self._revision
+            key=request.key,
+            deleted=old is not None,
+            previous_version=old.version if old else 0,
+            revision=self._revision,
         )
 
     @delete.validator
@@ -124,21 +129,100 @@ class StoreWorkflow:
         if request.expected_version is not None:
             self._check_version(request.key, request.expected_version)
 
+    @workflow.update
+    def transact(self, request: TransactRequest) -> TransactResult:
+        self._check_transaction(request)
+        self._accepted += 1
+        versions = []
+        for op in request.ops:
+            if op.delete:
+                self._remove(op.key)
+                versions.append(0)
+            else:
+                versions.append(self._put(op.key, op.value))
+        self._changed()
+        return TransactResult(versions=versions, revision=self._revision)
+
+    @transact.validator
+    def _validate_transact(self, request: TransactRequest) -> None:
+        self._check_transaction(request)
+
+    def _check_transaction(self, request: TransactRequest) -> None:
+        keys = [op.key for op in request.ops]
+        if len(set(keys)) != len(keys):
+            raise ApplicationError(
+                f"store {self._input.name!r}: a transaction writes each key at most once",
+                type=KEY_ERROR,
+                non_retryable=True,
+            )
+        for op in request.ops:
+            if op.expected_version is not None:
+                self._check_version(op.key, op.expected_version)
+            if not op.delete:
+                self._check_write(op.key, op.value)
+        # The limits hold for the map as it would be after every op, not only op by op.
+        after_keys = len(self._entries)
+        after_bytes = self._bytes
+        for op in request.ops:
+            present = op.key in self._entries
+            after_bytes -= self._sizes.get(op.key, 0)
+            if op.delete:
+                after_keys -= present
+            else:
+                after_keys += not present
+                after_bytes += entry_size(op.key, op.value)
+        limits = self._input.limits
+        if after_keys > limits.max_keys:
+            raise _limit(
+                f"store {self._input.name!r} would hold {after_keys:,} keys after this transaction; "
+                f"it may hold at most {limits.max_keys:,}",
+                "keys",
+                after_keys,
+                limits.max_keys,
+            )
+        if after_bytes > limits.max_total_bytes:
+            raise _limit(
+                f"store {self._input.name!r} would hold {after_bytes:,} bytes after this transaction; "
+                f"it may hold at most {limits.max_total_bytes:,} bytes in all",
+                "total_bytes",
+                after_bytes,
+                limits.max_total_bytes,
+            )
+
     def _write(self, key: str, value: JsonValue) -> WriteResult:
         self._accepted += 1
         old = self._entries.get(key)
+        version = self._put(key, value)
+        self._changed()
+        return WriteResult(
+            key=key,
+            version=version,
+            previous_version=old.version if old else 0,
+            revision=self._revision,
+        )
+
+    def _put(self, key: str, value: JsonValue) -> int:
         self._revision += 1
         size = entry_size(key, value)
         self._bytes += size - self._sizes.get(key, 0)
         self._sizes[key] = size
         self._entries[key] = Entry(value=value, version=self._revision)
+        return self._revision
+
+    def _remove(self, key: str) -> Entry | None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._bytes -= self._sizes.pop(key)
+            self._revision += 1
+        return old
+
+    def _changed(self) -> None:
         self._show()
-        return WriteResult(
-            key=key,
-            version=self._revision,
-            previous_version=old.version if old else 0,
-            revision=self._revision,
-        )
+        if self._input.mirror_to_memo:
+            self._mirror()
+
+    def _mirror(self) -> None:
+        workflow.upsert_memo({"entries": {key: e.value for key, e in self._entries.items()}})
 
     def _check_version(self, key: str, expected: int) -> None:
         current = self._entries[key].version if key in self._entries else 0

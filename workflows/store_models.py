@@ -71,6 +71,9 @@ class StoreInput(BaseModel):
     continue_after_updates: int = Field(default=CONTINUE_AFTER_UPDATES, ge=1, le=10_000)
     # How many runs came before this one (for the Web UI's details).
     generation: int = Field(default=0, ge=0)
+    # Mirror every entry into the workflow's memo, so a client reads them with describe, which
+    # the server answers alone: no worker needed (per-guild settings read before a modal opens).
+    mirror_to_memo: bool = False
 
 
 # --- updates ------------------------------------------------------------------------------
@@ -93,6 +96,29 @@ class DeleteRequest(BaseModel):
     # None deletes whatever is there; a number deletes only that version (0: only if absent,
     # which deletes nothing).
     expected_version: int | None = Field(default=None, ge=0)
+
+
+class TransactOp(BaseModel):
+    """One write of a transaction: a set (value given) or a delete (value omitted), each only at
+    `expected_version` when that is given (0: only if absent)."""
+
+    key: str
+    value: JsonValue = None
+    delete: bool = False
+    expected_version: int | None = Field(default=None, ge=0)
+
+
+class TransactRequest(BaseModel):
+    """Writes applied together or not at all: every version check passes and every limit holds
+    for the map as it would be afterwards, or nothing is written."""
+
+    ops: list[TransactOp] = Field(min_length=1, max_length=MAX_KEYS)
+
+
+class TransactResult(BaseModel):
+    # The new version of every key written (0 for a deleted key), in the order of the ops.
+    versions: list[int]
+    revision: int
 
 
 class WriteResult(BaseModel):

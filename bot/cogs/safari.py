@@ -18,12 +18,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.checks import require_guild, require_host
 from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, register_renderer, remaining_text
 from bot.modals import modal_values
 from bot.replies import guarded, reply
-from bot.scheduler import JobSummary, utcnow
-from workflows.actions import PROCESS_ROUND_RESULTS
-from workflows.job_models import Reminder
+from clients.jobs import JobSummary, utcnow
+from workflows.jobs_actions import PROCESS_ROUND_RESULTS
+from workflows.jobs_models import Reminder
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -93,8 +94,8 @@ async def schedule_results(
     """What the modal calls: one scheduled job for this channel's round results."""
     reminders = safari_reminders(wait, unit)
     # An absolute deadline computed once here, so the confirmation shows exactly the job's deadline.
-    deadline = bot.scheduler.now() + wait
-    job_id = await bot.scheduler.schedule(
+    deadline = bot.jobs.now() + wait
+    job_id = await bot.jobs.schedule(
         RESULTS_ACTION,
         {"round": None},  # the next round to resolve, whichever it is by then
         guild_id=guild_id,
@@ -138,14 +139,7 @@ def schedule_modal() -> discord.ui.Modal:
 
 
 async def open_schedule_modal(interaction: discord.Interaction[GameBot]) -> None:
-    if interaction.guild_id is None:
-        await reply(interaction, "This only works inside a server.")
-        return
-    if not await interaction.client.hosts.is_host(interaction):
-        await reply(
-            interaction, "Only a host (Manage Roles, or this server's host role) can schedule results."
-        )
-        return
+    await require_host(interaction, "schedule results")
     await interaction.response.send_modal(schedule_modal())
 
 
@@ -156,7 +150,7 @@ def safari_jobs(jobs: Sequence[JobSummary]) -> list[JobSummary]:
 async def render_panel(bot: GameBot, guild_id: int, exclude: Collection[str] = ()) -> discord.ui.LayoutView:
     jobs = [
         j
-        for j in safari_jobs(await bot.scheduler.get_jobs(guild_id, action=RESULTS_ACTION))
+        for j in safari_jobs(await bot.jobs.get_jobs(guild_id, action=RESULTS_ACTION))
         if j.job_id not in exclude
     ]
     now = utcnow()
@@ -226,13 +220,11 @@ class JoinButton(_FixedButton, template=r"safari:join"):
 
 
 async def join_safari(interaction: discord.Interaction[GameBot]) -> None:
-    """Players are kept by the Safari game in the PersistentStore (`bot.safari`), not the scheduler."""
-    if interaction.guild_id is None:
-        await reply(interaction, "This only works inside a server.")
-        return
+    """Players are kept by the Safari game in the PersistentStore (`clients.safari`), not the scheduler."""
+    guild_id = require_guild(interaction)
     try:
-        from bot import safari as game
-        from workflows.safari_models import SafariError
+        from clients import safari as game
+        from workflows.safari_engine import SafariError
     except ImportError:
         await reply(interaction, "Safari players are managed by the store, which is not installed here.")
         return
@@ -240,7 +232,7 @@ async def join_safari(interaction: discord.Interaction[GameBot]) -> None:
     # The join is a store update that waits for a worker: acknowledge first.
     await interaction.response.defer(ephemeral=True, thinking=True)
     try:
-        store = await game.safari_store(bot.temporal, interaction.guild_id, bot.settings.temporal_task_queue)
+        store = await game.safari_store(bot.temporal, guild_id, bot.settings.temporal_task_queue)
         result = await game.join(store, interaction.user.id, interaction.user.display_name)
     except SafariError as err:
         await interaction.followup.send(f"You could not join: {err}", ephemeral=True)
@@ -257,13 +249,9 @@ class StatusButton(_FixedButton, template=r"safari:status"):
 
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
-        if interaction.guild_id is None:
-            await reply(interaction, "This only works inside a server.")
-            return
+        guild_id = require_guild(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        jobs = safari_jobs(
-            await interaction.client.scheduler.get_jobs(interaction.guild_id, action=RESULTS_ACTION)
-        )
+        jobs = safari_jobs(await interaction.client.jobs.get_jobs(guild_id, action=RESULTS_ACTION))
         if not jobs:
             await interaction.followup.send("No Safari round results are scheduled.", ephemeral=True)
             return
@@ -284,16 +272,12 @@ class RefreshPanelButton(_FixedButton, template=r"safari:refresh"):
 
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
-        if interaction.guild_id is None:
-            await reply(interaction, "This only works inside a server.")
-            return
+        guild_id = require_guild(interaction)
         await interaction.response.defer()
-        await interaction.edit_original_response(
-            view=await render_panel(interaction.client, interaction.guild_id)
-        )
+        await interaction.edit_original_response(view=await render_panel(interaction.client, guild_id))
 
 
-class Safari(commands.Cog):
+class SafariCog(commands.Cog, name="Safari"):
     safari = app_commands.Group(name="safari", description="Safari rounds", guild_only=True)
 
     def __init__(self, bot: GameBot) -> None:
@@ -307,14 +291,9 @@ class Safari(commands.Cog):
 
     @safari.command(name="panel", description="Post the Safari panel: scheduled results, join and status")
     async def panel(self, interaction: discord.Interaction[GameBot]) -> None:
-        assert interaction.guild_id is not None  # guild_only
-        if not await self.bot.hosts.is_host(interaction):
-            await reply(
-                interaction, "Only a host (Manage Roles, or this server's host role) can post the panel."
-            )
-            return
+        guild_id = await require_host(interaction, "post the panel")
         await interaction.response.defer(thinking=True)
-        await interaction.followup.send(view=await render_panel(self.bot, interaction.guild_id))
+        await interaction.followup.send(view=await render_panel(self.bot, guild_id))
 
     @safari.command(name="host-role", description="Set (or clear) the role whose members may host")
     @app_commands.describe(role="Members with this role may host; leave empty to clear")
@@ -322,12 +301,13 @@ class Safari(commands.Cog):
     async def host_role(
         self, interaction: discord.Interaction[GameBot], role: discord.Role | None = None
     ) -> None:
-        assert interaction.guild_id is not None  # guild_only
+        guild_id = require_guild(interaction)
         # Default permissions can be changed by server admins: check again here.
         if not interaction.permissions.manage_roles:
-            await reply(interaction, "Only members with Manage Roles can choose the host role.")
-            return
-        await self.bot.hosts.set_host_role(interaction.guild_id, role.id if role else None)
+            raise app_commands.MissingPermissions(["manage_roles"])
+        # The setting is a store update that waits for a worker: acknowledge first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self.bot.hosts.set_host_role(guild_id, role.id if role else None)
         text = (
             f"Members with {role.mention} can now host Safari rounds."
             if role
@@ -344,15 +324,8 @@ class Safari(commands.Cog):
     @guarded
     async def submit_schedule(self, interaction: discord.Interaction[GameBot]) -> None:
         """The modal's submission, handled from the raw data so it works across restarts."""
-        guild_id, channel_id = interaction.guild_id, interaction.channel_id
-        if guild_id is None or channel_id is None:
-            await reply(interaction, "This only works inside a server.")
-            return
-        if not await self.bot.hosts.is_host(interaction):
-            await reply(
-                interaction, "Only a host (Manage Roles, or this server's host role) can schedule results."
-            )
-            return
+        guild_id, channel_id = await require_host(interaction, "schedule results"), interaction.channel_id
+        assert channel_id is not None  # every guild interaction has a channel
         data: Mapping[str, Any] = interaction.data or {}
         values = modal_values(data.get("components") or [])
         try:
@@ -374,4 +347,4 @@ class Safari(commands.Cog):
 
 async def setup(bot: GameBot) -> None:
     bot.add_dynamic_items(*DYNAMIC_ITEMS, ScheduleButton, JoinButton, StatusButton, RefreshPanelButton)
-    await bot.add_cog(Safari(bot))
+    await bot.add_cog(SafariCog(bot))

@@ -23,15 +23,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.checks import require_guild, require_host
 from bot.modals import modal_values
 from bot.replies import guarded, reply
-from bot.whispers import (
-    StoreWhisperPolicy,
-    WhisperError,
-    WhisperPolicy,
-    Whispers,
-)
-from workflows.whisper_models import ID_PATTERN, READ_TEMPLATE, TEXT_MAX, ReadResult
+from clients.guild_settings import WHISPERS_ENABLED, GuildSetting
+from clients.whispers import WhisperError, Whispers
+from components.whispers import read_button
+from workflows.whispers_models import ID_PATTERN, READ_TEMPLATE, TEXT_MAX, ReadResult
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -44,12 +42,11 @@ MODAL_RE = re.compile(r"whisper:send:(?P<user>[0-9]{1,20})")
 TEXT_FIELD = "text"
 
 SWITCHED_OFF = "Whispers are switched off in this server."
-HOSTS_ONLY = "Only a host (Manage Roles, or this server's host role) can switch whispers on or off."
 
 
-def whisper_cog(interaction: discord.Interaction[Any]) -> WhisperCog:
-    cog = interaction.client.get_cog(WhisperCog.__cog_name__)
-    if not isinstance(cog, WhisperCog):
+def whisper_cog(interaction: discord.Interaction[Any]) -> WhispersCog:
+    cog = interaction.client.get_cog(WhispersCog.__cog_name__)
+    if not isinstance(cog, WhispersCog):
         raise RuntimeError("the whispers cog is not loaded")
     return cog
 
@@ -97,16 +94,14 @@ async def open_send_modal(
     interaction: discord.Interaction[GameBot], recipient_id: int, recipient: discord.abc.User | None
 ) -> None:
     """Checks that need no network first (3-second deadline); then the modal, or a reason."""
-    if interaction.guild_id is None:
-        await reply(interaction, "This only works inside a server.")
-        return
+    guild_id = require_guild(interaction)
     if recipient_id == interaction.user.id:
         await reply(interaction, "You cannot whisper to yourself.")
         return
     if recipient is not None and recipient.bot:
         await reply(interaction, "Bots cannot read whispers.")
         return
-    if not await whisper_cog(interaction).policy.enabled(interaction.guild_id):
+    if not await whisper_cog(interaction).enabled(guild_id):
         await reply(interaction, SWITCHED_OFF)
         return
     name = recipient.display_name if recipient is not None else "them"
@@ -140,14 +135,7 @@ class ReadButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=READ_T
     """The "Read Message" button under a whisper's public notification (posted by the worker)."""
 
     def __init__(self, whisper_id: str) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Read Message",
-                emoji="📩",
-                style=discord.ButtonStyle.primary,
-                custom_id=f"whisper:read:{whisper_id}",
-            )
-        )
+        super().__init__(read_button(whisper_id))
         self.whisper_id = whisper_id
 
     @classmethod
@@ -231,24 +219,26 @@ class UnsendButton(
         await interaction.edit_original_response(content="🗑️ Whisper unsent.", view=None)
 
 
-class WhisperCog(commands.Cog, name="Whispers"):
+class WhispersCog(commands.Cog, name="Whispers"):
     whisper = app_commands.Group(name="whisper", description="Secret messages", guild_only=True)
 
-    def __init__(self, bot: GameBot, *, policy: WhisperPolicy | None = None) -> None:
+    def __init__(self, bot: GameBot, *, switch: GuildSetting | None = None) -> None:
         self.bot = bot
         self.whispers = Whispers(bot.temporal, bot.settings.temporal_task_queue)
-        self.policy: WhisperPolicy = policy or StoreWhisperPolicy(
-            bot.temporal, bot.settings.temporal_task_queue
-        )
+        # On unless a host switched it off; read through describe, so it needs no worker.
+        self.switch = switch or GuildSetting(bot.guild_settings, WHISPERS_ENABLED, True)
+
+    async def enabled(self, guild_id: int) -> bool:
+        return await self.switch.get(guild_id) is not False
 
     @whisper.command(name="send", description="Send someone a secret message only they can read")
     @app_commands.describe(to="Who it is for (or pick them from a list)")
     async def send(self, interaction: discord.Interaction[GameBot], to: discord.Member | None = None) -> None:
-        assert interaction.guild_id is not None  # guild_only
+        guild_id = require_guild(interaction)
         if to is not None:
             await open_send_modal(interaction, to.id, to)
             return
-        if not await self.policy.enabled(interaction.guild_id):
+        if not await self.enabled(guild_id):
             await reply(interaction, SWITCHED_OFF)
             return
         view = discord.ui.View(timeout=None)
@@ -260,15 +250,12 @@ class WhisperCog(commands.Cog, name="Whispers"):
     @whisper.command(name="toggle", description="Switch whispers on or off in this server (hosts)")
     @app_commands.describe(enabled="On or off; leave empty to switch")
     async def toggle(self, interaction: discord.Interaction[GameBot], enabled: bool | None = None) -> None:
-        assert interaction.guild_id is not None  # guild_only
-        if not await self.bot.hosts.is_host(interaction):
-            await reply(interaction, HOSTS_ONLY)
-            return
+        guild_id = await require_host(interaction, "switch whispers on or off")
         # The switch is a store update that waits for a worker: acknowledge first.
         await interaction.response.defer(ephemeral=True, thinking=True)
         if enabled is None:
-            enabled = not await self.policy.enabled(interaction.guild_id)
-        await self.policy.set_enabled(interaction.guild_id, enabled)
+            enabled = not await self.enabled(guild_id)
+        await self.switch.set(guild_id, enabled)
         await reply(
             interaction, "🤫 Whispers are now **on** in this server." if enabled else f"🔇 {SWITCHED_OFF}"
         )
@@ -284,11 +271,9 @@ class WhisperCog(commands.Cog, name="Whispers"):
     @guarded
     async def submit(self, interaction: discord.Interaction[GameBot], recipient_id: int) -> None:
         """The modal's submission, handled from the raw data so it works across restarts."""
-        guild_id, channel_id = interaction.guild_id, interaction.channel_id
-        if guild_id is None or channel_id is None:
-            await reply(interaction, "This only works inside a server.")
-            return
-        if not await self.policy.enabled(guild_id):
+        guild_id, channel_id = require_guild(interaction), interaction.channel_id
+        assert channel_id is not None  # every guild interaction has a channel
+        if not await self.enabled(guild_id):
             await reply(interaction, f"Nothing was sent. {SWITCHED_OFF}")
             return
         data: Mapping[str, Any] = interaction.data or {}
@@ -316,4 +301,4 @@ class WhisperCog(commands.Cog, name="Whispers"):
 
 async def setup(bot: GameBot) -> None:
     bot.add_dynamic_items(PickRecipient, ReadButton, ReplyButton, UnsendButton)
-    await bot.add_cog(WhisperCog(bot))
+    await bot.add_cog(WhispersCog(bot))

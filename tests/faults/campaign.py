@@ -23,12 +23,12 @@ from pathlib import Path
 
 from temporalio.client import WorkflowExecutionStatus
 
-from bot.scheduler import Scheduler
+from clients.jobs import Jobs
 from stack.devserver import DevServer, free_port
-from tests.conftest import connect_client
 from tests.fake_discord import FakeDiscord
-from tests.worker_process import WorkerProcess
-from workflows.job_models import Reminder
+from tests.support.temporal import connect_client
+from tests.support.worker_process import WorkerProcess
+from workflows.jobs_models import Reminder
 
 GUILD, HOST = 9001, 9002
 CHANNELS = (9101, 9102, 9103, 9104)
@@ -159,13 +159,13 @@ async def run(plan: Plan, workdir: Path) -> Outcome:
         worker.start()
         try:
             await worker.wait_started()
-            scheduler = Scheduler(await connect_client(server), worker.env["TEMPORAL_TASK_QUEUE"])
+            jobs = Jobs(await connect_client(server), worker.env["TEMPORAL_TASK_QUEUE"])
             first = time.monotonic() + plan.lead + plan.jobs * 0.02  # scheduling takes a moment too
             job_ids = []
             for index in range(plan.jobs):
                 due_in = first + rng.uniform(0, plan.window) - time.monotonic()
                 job_ids.append(
-                    await scheduler.schedule(
+                    await jobs.schedule(
                         "post_message",
                         {"content": f"job {index} done"},
                         guild_id=GUILD,

@@ -17,15 +17,15 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from bot.store import PersistentStore, VersionConflict
-from bot.whispers import Whispers
+from clients.store import PersistentStore, VersionConflict
+from clients.whispers import Whispers
 from stack.temporal import data_converter
-from tests import test_whisper_workflow as whisper_tests
-from tests.conftest import TEST_KEY, binary, register_search_attributes
-from tests.test_scheduled_job import GUILD, HOST, Doubles, job, start
+from tests.support.jobs_doubles import GUILD, HOST, Doubles, job, start
+from tests.support.temporal import TEST_KEY, binary, register_search_attributes
+from tests.whispers import test_workflow as whisper_tests
 from worker import build_worker
-from workflows.job_models import CancelRequest, RescheduleRequest
-from workflows.scheduled_job import ScheduledJobWorkflow
+from workflows.jobs import ScheduledJobWorkflow
+from workflows.jobs_models import CancelRequest, RescheduleRequest
 from workflows.store import StoreWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"

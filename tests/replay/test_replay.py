@@ -14,7 +14,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from stack.temporal import data_converter
-from tests.conftest import TEST_KEY
+from tests.support.temporal import TEST_KEY
 from worker import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))

@@ -1,0 +1,68 @@
+"""The scheduler's own actions: reminders, plain posts, and the notice when a job fails.
+
+Each is an activity registered under its catalogue name (workflows/jobs_actions.py), the Python
+form of the seed's `scheduler.registerAction(name, fn)`.
+"""
+
+from __future__ import annotations
+
+import discord
+from pydantic import ValidationError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.discord_rest import activity_nonce, discord_errors, require_login
+from workflows.jobs_actions import NOTIFY_JOB_FAILED, POST_MESSAGE, SEND_REMINDER, PostMessagePayload
+from workflows.jobs_models import ActionInput, FailureNotice, ReminderInput
+
+# Scheduled text may mention users; it must never ping a whole server or a role by surprise.
+SAFE_MENTIONS = discord.AllowedMentions(everyone=False, roles=False, users=True)
+
+
+def reminder_text(reminder: ReminderInput) -> str:
+    unix = int(reminder.deadline.timestamp())
+    what = reminder.description or "Scheduled job"
+    return f"⏰ **{what}** in {reminder.message} (<t:{unix}:R>, <t:{unix}:t>)"
+
+
+class JobsActivities:
+    """Activities that post to Discord through one shared, logged-in discord.py client."""
+
+    def __init__(self, client: discord.Client) -> None:
+        self._client = client
+
+    async def send(self, channel_id: int, content: str) -> discord.Message:
+        """Post once: a retry of the same activity carries the same nonce and gets the first message."""
+        require_login(self._client)
+        channel = self._client.get_partial_messageable(channel_id)
+        with discord_errors():
+            return await channel.send(content, nonce=activity_nonce(), allowed_mentions=SAFE_MENTIONS)
+
+    @activity.defn(name=SEND_REMINDER)
+    async def send_reminder(self, reminder: ReminderInput) -> dict[str, str]:
+        message = await self.send(reminder.channel_id, reminder_text(reminder))
+        return {"message_id": str(message.id)}
+
+    @activity.defn(name=POST_MESSAGE)
+    async def post_message(self, action: ActionInput) -> dict[str, str]:
+        try:
+            payload = PostMessagePayload.model_validate(action.payload)
+        except ValidationError as err:
+            raise ApplicationError(f"bad payload for post_message: {err}", non_retryable=True) from err
+        message = await self.send(action.channel_id, payload.content)
+        return {"message_id": str(message.id)}
+
+    @activity.defn(name=NOTIFY_JOB_FAILED)
+    async def notify_job_failed(self, notice: FailureNotice) -> None:
+        """Say where the job was meant to post that it failed; if that channel refuses, DM its owner."""
+        what = notice.description or notice.job_id
+        text = f"⚠️ Scheduled job **{what}** failed: {notice.reason}"[:2000]
+        try:
+            await self.send(notice.channel_id, text)
+            return
+        except ApplicationError as err:
+            if not err.non_retryable:
+                raise
+        with discord_errors():
+            dm = await self._client.http.start_private_message(notice.scheduled_by)
+        await self.send(int(dm["id"]), text)

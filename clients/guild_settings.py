@@ -1,0 +1,99 @@
+"""Per-guild settings (the host role, the whisper switch, ...): one small store per guild.
+
+Each guild's settings live in the PersistentStore `guild-<guild_id>`, started with its entries
+mirrored into the workflow's memo. Reads go through describe, which the Temporal server
+answers alone, so a handler can read a setting before it opens a modal (the first response,
+due within 3 s) even while no worker runs. Writes are store updates: they need a worker, and
+handlers make them after acknowledging the interaction.
+
+One workflow per guild also means no guild count limit (one store holds at most 10,000 keys).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from pydantic import JsonValue
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from clients.store import PersistentStore, store_workflow_id
+from workflows.store_models import StoreLimits
+
+# Settings are ids and switches: a few hundred bytes. A small cap keeps the memo small.
+LIMITS = StoreLimits(max_value_bytes=1024, max_keys=64, max_total_bytes=16 * 1024)
+
+
+def settings_store_name(guild_id: int) -> str:
+    return f"guild-{guild_id}"
+
+
+class SettingsBackend(Protocol):
+    async def read(self, guild_id: int) -> Mapping[str, JsonValue]: ...
+
+    async def write(self, guild_id: int, key: str, value: JsonValue | None) -> None: ...
+
+
+class StoreSettings:
+    """Settings in one memo-mirrored store per guild (see the module docstring)."""
+
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self._client = client
+        self._task_queue = task_queue
+
+    async def read(self, guild_id: int) -> Mapping[str, JsonValue]:
+        handle = self._client.get_workflow_handle(store_workflow_id(settings_store_name(guild_id)))
+        try:
+            description = await handle.describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return {}  # nobody changed a setting of this guild yet
+            raise
+        entries = (await description.memo()).get("entries")
+        return entries if isinstance(entries, dict) else {}
+
+    async def write(self, guild_id: int, key: str, value: JsonValue | None) -> None:
+        store = await PersistentStore.create(
+            self._client, settings_store_name(guild_id), self._task_queue, limits=LIMITS, mirror_to_memo=True
+        )
+        if value is None:
+            await store.delete(key)
+        else:
+            await store.set(key, value)
+
+
+class MemorySettings:
+    """Settings in a dict, lost on restart: for tests of the bot's handlers."""
+
+    def __init__(self) -> None:
+        self._guilds: dict[int, dict[str, JsonValue]] = {}
+
+    async def read(self, guild_id: int) -> Mapping[str, JsonValue]:
+        return dict(self._guilds.get(guild_id, {}))
+
+    async def write(self, guild_id: int, key: str, value: JsonValue | None) -> None:
+        guild = self._guilds.setdefault(guild_id, {})
+        if value is None:
+            guild.pop(key, None)
+        else:
+            guild[key] = value
+
+
+class GuildSetting:
+    """One named setting of every guild, with its default (what `set(guild, None)` returns to)."""
+
+    def __init__(self, backend: SettingsBackend, key: str, default: JsonValue = None) -> None:
+        self.backend = backend
+        self.key = key
+        self.default = default
+
+    async def get(self, guild_id: int) -> JsonValue:
+        return (await self.backend.read(guild_id)).get(self.key, self.default)
+
+    async def set(self, guild_id: int, value: JsonValue | None) -> None:
+        await self.backend.write(guild_id, self.key, value)
+
+
+HOST_ROLE = "host_role"  # a role id as a string, or absent
+WHISPERS_ENABLED = "whispers_enabled"  # absent means on

@@ -1,0 +1,188 @@
+"""End to end: the real dev server, `python worker.py` as a child process, and the fake Discord
+that discord.py in the worker talks HTTP to. Jobs are a few seconds long, in real time."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from datetime import datetime, timedelta
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from clients.jobs import Jobs, format_remaining
+from stack.devserver import temporal_cli_path
+from tests.support.stack import CHANNEL, GUILD, Stack
+from tests.support.temporal import eventually
+from workflows import search_attributes as sa
+from workflows.jobs_models import JobResult, Reminder
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+HOST = 7003
+QUICK_REMINDERS = [
+    Reminder(offset=timedelta(seconds=6), message="6 seconds"),
+    Reminder(offset=timedelta(seconds=4), message="4 seconds"),
+    Reminder(offset=timedelta(seconds=2), message="2 seconds"),
+]
+
+
+async def test_three_reminders_and_the_action_give_exactly_four_posts(stack: Stack) -> None:
+    client, discord_api, worker = stack.client, stack.discord, stack.worker
+    jobs = Jobs(client, worker.env["TEMPORAL_TASK_QUEUE"])
+    job_id = await jobs.schedule(
+        "post_message",
+        {"content": "🏁 Round 1 results are in!"},
+        guild_id=GUILD,
+        channel_id=CHANNEL,
+        scheduled_by=HOST,
+        delay=timedelta(seconds=8),
+        reminders=QUICK_REMINDERS,
+        description="Safari Round Results",
+    )
+    result = await client.get_workflow_handle(job_id, result_type=JobResult).result()
+
+    posts = discord_api.messages()
+    assert result.outcome == "done"
+    assert [p.channel_id for p in posts] == [CHANNEL] * 4
+    assert [p.content.split(" (<t:")[0] for p in posts[:3]] == [
+        "⏰ **Safari Round Results** in 6 seconds",
+        "⏰ **Safari Round Results** in 4 seconds",
+        "⏰ **Safari Round Results** in 2 seconds",
+    ]
+    deadline = int((await scheduler_deadline(client, job_id)).timestamp())
+    assert all(f"<t:{deadline}:R>" in p.content for p in posts[:3])
+    assert posts[3].content == "🏁 Round 1 results are in!"
+    assert all(p.nonce and len(p.nonce) <= 25 for p in posts)
+
+
+async def scheduler_deadline(client: Client, job_id: str) -> datetime:
+    desc = await client.get_workflow_handle(job_id).describe()
+    value = desc.typed_search_attributes.get(sa.JOB_DEADLINE)
+    assert value is not None
+    return value
+
+
+async def test_kill_9_of_the_worker_loses_nothing_and_posts_nothing_twice(stack: Stack) -> None:
+    client, discord_api, worker = stack.client, stack.discord, stack.worker
+    jobs = Jobs(client, worker.env["TEMPORAL_TASK_QUEUE"])
+    job_id = await jobs.schedule(
+        "post_message",
+        {"content": "results after a crash"},
+        guild_id=GUILD,
+        channel_id=CHANNEL,
+        scheduled_by=HOST,
+        delay=timedelta(seconds=8),
+        reminders=QUICK_REMINDERS,
+        description="Crash test",
+    )
+
+    async def first_reminder_posted() -> bool:
+        return len(discord_api.messages()) >= 1
+
+    await eventually(first_reminder_posted)
+    worker.kill()
+    await asyncio.sleep(3)  # the 4-second reminder falls due while no worker runs
+    worker.start()
+    await worker.wait_started()
+    result = await client.get_workflow_handle(job_id, result_type=JobResult).result()
+
+    contents = [p.content.split(" (<t:")[0] for p in discord_api.messages()]
+    assert contents == [
+        "⏰ **Crash test** in 6 seconds",
+        "⏰ **Crash test** in 4 seconds",
+        "⏰ **Crash test** in 2 seconds",
+        "results after a crash",
+    ]
+    assert result.outcome == "done"
+    assert [r.outcome for r in result.reminders] == ["sent", "sent", "sent"]
+
+
+async def test_a_channel_that_is_gone_fails_the_job_with_discords_reason(stack: Stack) -> None:
+    client, discord_api, worker = stack.client, stack.discord, stack.worker
+    gone = 7999
+    discord_api.add_channel(gone, GUILD)
+    jobs = Jobs(client, worker.env["TEMPORAL_TASK_QUEUE"])
+    job_id = await jobs.schedule(
+        "post_message",
+        {"content": "never seen"},
+        guild_id=GUILD,
+        channel_id=gone,
+        scheduled_by=HOST,
+        delay=timedelta(seconds=1),
+        description="Doomed",
+    )
+    discord_api.remove_channel(gone)
+    result = await client.get_workflow_handle(job_id, result_type=JobResult).result()
+
+    assert result.outcome == "failed"
+    assert result.reason is not None and "Unknown Channel" in result.reason
+    # The channel refused, so the owner hears about it by DM.
+    dms = discord_api.dms(HOST)
+    assert len(dms) == 1 and "Doomed" in dms[0].content and "Unknown Channel" in dms[0].content
+
+
+async def test_jobs_are_listed_sorted_and_show_their_named_timers(stack: Stack) -> None:
+    server, client, worker = stack.server, stack.client, stack.worker
+    jobs = Jobs(client, worker.env["TEMPORAL_TASK_QUEUE"])
+    guild = 7100
+    later = await jobs.schedule(
+        "post_message",
+        {"content": "b"},
+        guild_id=guild,
+        channel_id=CHANNEL,
+        scheduled_by=HOST,
+        delay=timedelta(hours=2),
+        reminders=QUICK_REMINDERS,
+        description="later",
+    )
+    sooner = await jobs.schedule(
+        "post_message",
+        {"content": "a"},
+        guild_id=guild,
+        channel_id=CHANNEL,
+        scheduled_by=HOST,
+        delay=timedelta(hours=1),
+        description="sooner",
+        key="round-1",
+    )
+
+    async def both_listed() -> bool:
+        return len(await jobs.get_jobs(guild)) == 2
+
+    await eventually(both_listed)
+    listed_jobs = await jobs.get_jobs(guild)
+    assert [j.job_id for j in listed_jobs] == [sooner, later]
+    assert [j.description for j in listed_jobs] == ["sooner", "later"]
+    assert format_remaining(listed_jobs[0].deadline) in ("1h", "59m")
+    assert [j.job_id for j in await jobs.get_jobs(guild, key="round-1")] == [sooner]
+
+    # An operator sees it with the CLI...
+    listed = subprocess.run(
+        [
+            str(temporal_cli_path()),
+            "workflow",
+            "list",
+            "--address",
+            server.address,
+            "--query",
+            f"GuildId = '{guild}'",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert later in listed and sooner in listed
+    # ...and its pending timer is named for what it waits for.
+    history = await client.get_workflow_handle(later).fetch_history()
+    converter = client.data_converter
+    summaries = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
+            [decoded] = await converter.decode([event.user_metadata.summary])
+            summaries.append(decoded)
+    assert summaries == ["6 seconds reminder"]
+
+    for job_id in (sooner, later):
+        await jobs.cancel(job_id, by=HOST, guild_id=guild)

@@ -1,0 +1,202 @@
+"""Safari scheduling through the bot, in process (simcord), on the time-skipping server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from simcord import assert_responded
+from temporalio.testing import WorkflowEnvironment
+
+from bot.cogs.safari import (
+    RESULTS_ACTION,
+    BadInput,
+    parse_wait,
+    safari_reminders,
+)
+from bot.modals import modal_values
+from tests.support.bot_harness import World, answered, bot_env, unix_times
+from tests.support.jobs_doubles import Doubles, assert_near
+from worker import build_worker
+from workflows.jobs_models import JobResult
+
+QUEUE = "bot-safari"
+
+
+def test_reminders_only_when_the_wait_is_long_enough() -> None:
+    def plan(minutes: float) -> list[str]:
+        return [r.message for r in safari_reminders(timedelta(minutes=minutes))]
+
+    assert plan(90) == ["30 minutes", "5 minutes", "1 minute"]
+    assert plan(45) == ["5 minutes", "1 minute"]  # not longer than 45
+    assert plan(45.5) == ["30 minutes", "5 minutes", "1 minute"]
+    assert plan(10) == ["1 minute"]
+    assert plan(11) == ["5 minutes", "1 minute"]
+    assert plan(2) == []
+    assert plan(3) == ["1 minute"]
+    offsets = [r.offset for r in safari_reminders(timedelta(hours=2))]
+    assert offsets == [timedelta(minutes=30), timedelta(minutes=5), timedelta(minutes=1)]
+    # The unit scales everything, for tests that run in seconds.
+    short = safari_reminders(timedelta(seconds=12), unit=timedelta(seconds=1))
+    assert [(r.offset.total_seconds(), r.message) for r in short] == [(5, "5 minutes"), (1, "1 minute")]
+
+
+def test_parse_wait() -> None:
+    assert parse_wait("1", "30") == timedelta(hours=1, minutes=30)
+    assert parse_wait("", "5") == timedelta(minutes=5)
+    assert parse_wait(" 168 ", "") == timedelta(hours=168)
+    for hours, minutes, says in [
+        ("0", "0", "at least 1 minute"),
+        ("", "", "at least 1 minute"),
+        ("abc", "0", "whole number"),
+        ("1.5", "0", "whole number"),
+        ("-1", "0", "whole number"),
+        ("\u0661", "0", "whole number"),  # an Arabic-Indic digit is not a number we accept
+        ("169", "0", "from 0 to 168"),
+        ("0", "60", "from 0 to 59"),
+        ("168", "1", "at most 168 hours"),
+    ]:
+        with pytest.raises(BadInput, match=says):
+            parse_wait(hours, minutes)
+
+
+def test_modal_values_reads_labels_and_rows() -> None:
+    data = [
+        {"type": 18, "component": {"type": 4, "custom_id": "hours", "value": "2"}},
+        {"type": 1, "components": [{"type": 4, "custom_id": "minutes", "value": ""}]},
+    ]
+    assert modal_values(data) == {"hours": "2", "minutes": ""}
+
+
+@pytest.fixture
+async def world(time_env: WorkflowEnvironment) -> AsyncIterator[tuple[World, Doubles]]:
+    doubles = Doubles(time_env)
+    async with (
+        build_worker(time_env.client, QUEUE, doubles.activities()),
+        bot_env(time_env.client, QUEUE) as w,
+    ):
+        yield w, doubles
+
+
+async def test_a_host_schedules_through_the_modal(
+    world: tuple[World, Doubles], time_env: WorkflowEnvironment
+) -> None:
+    w, doubles = world
+    shown = answered(await w.host.slash(w.channel, "safari schedule"))
+    assert shown.modal is not None and shown.modal["title"] == "Schedule Safari results"
+
+    before = w.bot.jobs.now()
+    done = answered(await w.host.submit_modal(shown, {"hours": "1", "minutes": "30"}))
+
+    assert_responded(done, contains="Safari round results", ephemeral=False)
+    assert done.response is not None
+    text = done.response.content
+    assert f"<@{w.host.id}>" in text and "30 minutes, 5 minutes, 1 minute" in text
+    shown_f, shown_r = unix_times(text)
+    assert shown_f == shown_r
+    [job_id] = w.jobs.started
+    status = await w.bot.jobs.status(job_id)
+    assert status.state == "waiting"
+    assert status.action == RESULTS_ACTION
+    assert status.scheduled_by == w.host.id and status.channel_id == w.channel.id
+    assert status.guild_id == w.guild.id
+    assert_near(status.deadline, before + timedelta(hours=1, minutes=30))
+    # The confirmation shows the job's own deadline, as a Discord timestamp.
+    assert shown_f == int(status.deadline.timestamp())
+    assert status.next_reminder is not None and status.next_reminder.message == "30 minutes"
+    assert status.next_reminder.due == status.deadline - timedelta(minutes=30)
+
+    # Skip past the deadline: three reminders, then the results post, each on time. (Only a
+    # handle from start_workflow skips time by itself while awaiting the result.)
+    await time_env.sleep(timedelta(hours=2))
+    result = await time_env.client.get_workflow_handle(job_id, result_type=JobResult).result()
+    assert result.outcome == "done"
+    assert [message for message, _ in doubles.reminders] == ["30 minutes", "5 minutes", "1 minute"]
+    for (_, fired), offset in zip(doubles.reminders, (30, 5, 1), strict=True):
+        assert_near(fired, status.deadline - timedelta(minutes=offset))
+    [(action, fired)] = doubles.actions
+    assert_near(fired, status.deadline)
+    assert action.action == RESULTS_ACTION and action.payload == {"round": None}
+    assert action.channel_id == w.channel.id
+
+
+async def test_a_short_wait_gets_only_the_reminders_that_fit(world: tuple[World, Doubles]) -> None:
+    w, _ = world
+    shown = answered(await w.host.slash(w.channel, "safari schedule"))
+    done = answered(await w.host.submit_modal(shown, {"hours": "0", "minutes": "8"}))
+    assert_responded(done, contains="Reminders in this channel 1 minute before", ephemeral=False)
+    [job_id] = w.jobs.started
+    status = await w.bot.jobs.status(job_id)
+    assert status.next_reminder is not None and status.next_reminder.message == "1 minute"
+
+
+async def test_a_player_is_refused_and_nothing_is_scheduled(world: tuple[World, Doubles]) -> None:
+    w, _ = world
+    refused = answered(await w.player.slash(w.channel, "safari schedule"))
+    assert refused.modal is None
+    assert_responded(refused, contains="Only a host", ephemeral=True)
+    assert w.jobs.started == []
+
+
+async def test_the_host_role_makes_a_player_a_host(world: tuple[World, Doubles]) -> None:
+    w, _ = world
+    role = w.guild.create_role("Safari Hosts")
+    deputy = w.guild.add_member(w.env.create_user("deputy"), roles=[role])
+    assert_responded(answered(await deputy.slash(w.channel, "safari schedule")), contains="Only a host")
+
+    refused = answered(await w.player.slash(w.channel, "safari host-role", role=role))
+    assert_responded(refused, contains="Manage Roles", ephemeral=True)
+    assert await w.hosts.host_role(w.guild.id) is None
+
+    set_role = answered(await w.host.slash(w.channel, "safari host-role", role=role))
+    assert_responded(set_role, contains=role.mention, ephemeral=True)
+    assert await w.hosts.host_role(w.guild.id) == role.id
+    shown = answered(await deputy.slash(w.channel, "safari schedule"))
+    assert shown.modal is not None
+    assert answered(await w.player.slash(w.channel, "safari schedule")).modal is None
+
+    cleared = answered(await w.host.slash(w.channel, "safari host-role"))
+    assert_responded(cleared, contains="cleared", ephemeral=True)
+    assert await w.hosts.host_role(w.guild.id) is None
+
+
+@pytest.mark.parametrize(
+    ("hours", "minutes", "says"),
+    [
+        ("abc", "0", "Hours must be a whole number"),
+        ("0", "0", "at least 1 minute"),
+        ("169", "0", "Hours must be from 0 to 168"),
+        ("168", "30", "at most 168 hours"),
+        ("1", "75", "Minutes must be from 0 to 59"),
+    ],
+)
+async def test_bad_input_is_answered_and_changes_nothing(
+    world: tuple[World, Doubles], hours: str, minutes: str, says: str
+) -> None:
+    w, _ = world
+    shown = answered(await w.host.slash(w.channel, "safari schedule"))
+    done = answered(await w.host.submit_modal(shown, {"hours": hours, "minutes": minutes}))
+    assert_responded(done, contains=says, ephemeral=True)
+    assert done.response is not None and done.response.content.startswith("Nothing was scheduled.")
+    assert w.jobs.started == []
+
+
+async def test_an_unexpected_error_is_answered_and_logged(world: tuple[World, Doubles]) -> None:
+    """A failure inside the modal handler (here: Temporal refusing) reaches the user as one line."""
+    w, _ = world
+
+    async def broken(*args: object, **kwargs: object) -> str:
+        raise RuntimeError("the Temporal frontend is down")
+
+    w.bot.jobs.schedule = broken  # type: ignore[method-assign]
+    shown = answered(await w.host.slash(w.channel, "safari schedule"))
+    done = answered(await w.host.submit_modal(shown, {"hours": "1", "minutes": "0"}))
+    assert_responded(done, contains="Something went wrong", ephemeral=True)
+
+
+async def test_every_interaction_is_answered_in_a_dm_too(world: tuple[World, Doubles]) -> None:
+    """guild_only commands are not offered in DMs: nothing to answer there."""
+    w, _ = world
+    assert "safari schedule" in w.host.available_commands(w.channel)
+    assert "schedule list" in w.host.available_commands(w.channel)

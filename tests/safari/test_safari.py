@@ -1,0 +1,421 @@
+"""Safari round results end to end: the real dev server, an in-process worker with the real
+activities on a discord.py client logged in to the fake Discord, and jobs scheduled through
+the bot's Jobs facade. The roll is the only thing the tests fix (an rng they control)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import discord
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.discord_rest import rest_client
+from activities.safari import (
+    MAX_COMPONENTS,
+    MAX_TEXT,
+    WEBHOOK_NAME,
+    SafariActivities,
+    build_cards,
+    count_components,
+)
+from clients.jobs import Jobs
+from clients.safari import join, load_game, safari_store, setup_game
+from clients.store import PersistentStore
+from stack.devserver import DevServer
+from tests.fake_discord import FakeDiscord, FakeMessage
+from worker import activities_for, build_worker
+from workflows.jobs_actions import PROCESS_ROUND_RESULTS, action_spec
+from workflows.jobs_models import JobResult
+from workflows.safari_engine import (
+    GAME_KEY,
+    GameOver,
+    PlayerChange,
+    PostRecord,
+    RoundNotNext,
+    RoundResult,
+    RoundResultsPayload,
+    SafariGame,
+    SafariSettings,
+    add_player,
+    apply_round,
+    new_game,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+HOST = 9001
+COMPONENTS_V2 = 1 << 15
+EXECUTE_WEBHOOK = r"^/webhooks/\d+/[^/]+$"
+MENTION = re.compile(r"<@(\d+)>")
+
+
+class Rolls(random.Random):
+    """The rng the Safari activity draws its 0..99 roll from: queued rolls, then `default`."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.queue: deque[int] = deque()
+        self.default = 50
+        self.drawn: list[int] = []
+
+    def randrange(self, *args: Any, **kwargs: Any) -> int:
+        roll = self.queue.popleft() if self.queue else self.default
+        self.drawn.append(roll)
+        return roll
+
+
+ROLLS = Rolls()
+TASK_QUEUE = f"safari-{uuid.uuid4().hex[:8]}"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as api:
+        yield api
+        api.assert_no_violations()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def worker(client: Client, fake: FakeDiscord) -> AsyncIterator[Worker]:
+    async with rest_client("fake-bot-token", fake.base_url) as discord_client:
+        safari = SafariActivities(discord_client, client, TASK_QUEUE, rng=ROLLS)
+        activities = [*activities_for(discord_client), safari.process_round_results]
+        async with build_worker(client, TASK_QUEUE, activities) as running:
+            yield running
+
+
+class Table:
+    """One guild's Safari: its store, its channel, and jobs scheduled through the facade."""
+
+    def __init__(self, client: Client, fake: FakeDiscord, store: PersistentStore, guild: int) -> None:
+        self.client, self.fake, self.store, self.guild = client, fake, store, guild
+        self.channel = guild + 1
+        fake.add_channel(self.channel, guild, name="safari")
+        self.jobs = Jobs(client, TASK_QUEUE)
+
+    async def run_job(self, payload: dict[str, Any]) -> JobResult:
+        job_id = await self.jobs.schedule(
+            PROCESS_ROUND_RESULTS,
+            payload,
+            guild_id=self.guild,
+            channel_id=self.channel,
+            scheduled_by=HOST,
+            delay=timedelta(0),
+            description="Safari Round Results",
+        )
+        result: JobResult = await self.client.get_workflow_handle(job_id, result_type=JobResult).result()
+        return result
+
+    async def game(self) -> SafariGame:
+        game = await load_game(self.store)
+        assert game is not None
+        return game
+
+    def cards(self) -> list[FakeMessage]:
+        return [m for m in self.fake.messages(self.channel) if m.webhook_id is not None]
+
+
+async def table(
+    client: Client, fake: FakeDiscord, players: int, settings: SafariSettings | None = None
+) -> Table:
+    guild = random.randrange(10**17, 10**18) // 10 * 10
+    store = await safari_store(client, guild, TASK_QUEUE)
+    await setup_game(store, settings)
+    for i in range(players):
+        await join(store, guild + 100 + i, f"player {i}")
+    return Table(client, fake, store, guild)
+
+
+def texts(component: dict[str, Any]) -> list[str]:
+    found = [component["content"]] if component.get("type") == 10 else []
+    for child in component.get("components", []):
+        found += texts(child)
+    return found
+
+
+def card_text(message: FakeMessage) -> str:
+    return "\n".join(t for c in message.components for t in texts(c))
+
+
+def assert_cards_show(t: Table, game: SafariGame, round_number: int, cards: list[FakeMessage]) -> None:
+    """The cards are valid V2 messages showing every player once, with the recorded numbers."""
+    result = game.results[round_number]
+    assert result.post is not None and result.post.done
+    assert [m.id for m in cards] == result.post.message_ids
+    mentioned: list[int] = []
+    for message in cards:
+        assert message.flags & COMPONENTS_V2
+        assert message.content == ""
+        assert count_components(message.components) <= MAX_COMPONENTS
+        text = card_text(message)
+        assert len(text) <= MAX_TEXT
+        mentioned += [int(m) for m in MENTION.findall(text)]
+    shown = "\n".join(card_text(m) for m in cards)
+    for change in result.changes:
+        assert f"<@{change.player_id}> 🪙 {change.before:,} → **{change.after:,}**" in shown
+    # Every player once, and the winner once more on the last round's card.
+    last_round = round_number == game.settings.total_rounds
+    assert sorted(set(mentioned)) == sorted(c.player_id for c in result.changes)
+    assert len(mentioned) == len(result.changes) + last_round
+    webhooks = [w for w in t.fake.webhooks() if w.channel_id == t.channel]
+    assert webhooks and all(w.name == WEBHOOK_NAME and w.deleted for w in webhooks)
+
+
+# --- end to end -----------------------------------------------------------------------------
+
+
+async def test_a_scheduled_round_resolves_once_and_posts_one_card_per_chunk(
+    client: Client, fake: FakeDiscord, worker: Worker
+) -> None:
+    t = await table(client, fake, players=45)
+    ROLLS.queue.extend([10])  # round 1 is good at 70%: 10 < 70
+    result = await t.run_job({"round": 1})
+
+    assert result.outcome == "done", result.reason
+    game = await t.game()
+    assert game.current_round == 2 and not game.over
+    assert [p.balance for p in game.players.values()] == [200] * 45
+    cards = t.cards()
+    assert len(cards) == 2  # 36 players fit in a card (40 components), 9 in the second
+    assert_cards_show(t, game, 1, cards)
+    assert "Good event!** (rolled 10 against 70%): everyone gains 🪙 100" in card_text(cards[0])
+    assert "(part 1 of 2)" in card_text(cards[0]) and "(part 2 of 2)" in card_text(cards[1])
+    assert "Next up: round 2 of 3." in card_text(cards[1])
+    assert isinstance(result.action_result, dict)
+    assert result.action_result["message_ids"] == [str(m.id) for m in cards]
+    assert len([w for w in fake.webhooks() if w.channel_id == t.channel]) == 1
+
+    # Resolving round 1 again returns the record: no roll applied, no post, nothing written.
+    version = await t.store.version(GAME_KEY)
+    again = await t.run_job({"round": 1})
+    assert again.outcome == "done"
+    assert isinstance(again.action_result, dict) and again.action_result["posted_now"] is False
+    assert await t.store.version(GAME_KEY) == version
+    assert len(t.cards()) == 2
+    fake.assert_no_violations()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "times"),
+    [
+        # The webhook cannot be created: nothing is posted on the first attempt.
+        ("POST", r"^/channels/\d+/webhooks$", 503, 1),
+        # Posting the first card fails (discord.py retries 5 times in itself, then gives up).
+        ("POST", EXECUTE_WEBHOOK, 429, 5),
+    ],
+)
+async def test_a_post_failing_after_resolving_is_retried_with_the_same_numbers(
+    client: Client, fake: FakeDiscord, worker: Worker, method: str, path: str, status: int, times: int
+) -> None:
+    t = await table(client, fake, players=40)
+    # The first attempt rolls 10 (good); were the retry to roll again it would get 95 (bad).
+    ROLLS.queue.extend([10, 95])
+    fault = fake.inject(method, path, status, times=times)
+    result = await t.run_job({})
+
+    assert result.outcome == "done", result.reason
+    assert fault.fired == times
+    game = await t.game()
+    assert [p.balance for p in game.players.values()] == [200] * 40  # paid once
+    assert game.results[1].event == "good" and game.results[1].roll == 10
+    cards = t.cards()
+    assert len(cards) == 2  # posted once, by the retry
+    assert_cards_show(t, game, 1, cards)
+    assert ROLLS.queue == deque([95])  # the retry did not resolve again
+    ROLLS.queue.clear()
+    fake.assert_no_violations()
+
+
+async def test_a_failed_webhook_delete_is_retried_without_posting_again(
+    client: Client, fake: FakeDiscord, worker: Worker
+) -> None:
+    t = await table(client, fake, players=3)
+    ROLLS.queue.extend([99])  # bad at 70%
+    fault = fake.inject("DELETE", r"^/webhooks/\d+$", 503)
+    result = await t.run_job({"round": 1})
+
+    assert result.outcome == "done", result.reason
+    assert fault.fired == 1
+    game = await t.game()
+    assert [p.balance for p in game.players.values()] == [50] * 3
+    cards = t.cards()
+    assert len(cards) == 1
+    assert_cards_show(t, game, 1, cards)
+    assert "Bad event!** (rolled 99 against 70%): everyone loses 🪙 50" in card_text(cards[0])
+    fake.assert_no_violations()
+
+
+async def test_a_retry_posts_only_the_cards_not_recorded_and_deletes_the_old_webhook(
+    client: Client, fake: FakeDiscord, worker: Worker
+) -> None:
+    """As if an earlier attempt died after posting part 1 of 2: its webhook is still there."""
+    t = await table(client, fake, players=40)
+    ROLLS.queue.extend([10])
+    game = await t.game()
+    resolved, result = apply_round(game, 1, 10, resolver="elsewhere", at=datetime.now(UTC))
+    # Post part 1 by hand, through a webhook left behind.
+    async with rest_client("fake-bot-token", fake.base_url) as discord_client:
+        data = await discord_client.http.create_webhook(t.channel, name=WEBHOOK_NAME)
+        webhook = discord.Webhook.partial(int(data["id"]), str(data["token"]), client=discord_client)
+        first = await webhook.send(view=build_cards(result, 3)[0], wait=True)
+    post = PostRecord(channel_id=t.channel, webhook_id=webhook.id, message_ids=[first.id])
+    result = result.model_copy(update={"post": post})
+    resolved.results[1] = result
+    await t.store.set(GAME_KEY, resolved.model_dump(mode="json"))
+
+    job = await t.run_job({"round": 1})
+    assert job.outcome == "done", job.reason
+    game = await t.game()
+    cards = t.cards()
+    assert len(cards) == 2 and cards[0].id == first.id
+    assert_cards_show(t, game, 1, cards)
+    assert ROLLS.queue == deque([10])  # nothing was rolled
+    ROLLS.queue.clear()
+    fake.assert_no_violations()
+
+
+async def test_a_configured_zero_percent_stays_zero(
+    client: Client, fake: FakeDiscord, worker: Worker
+) -> None:
+    settings = SafariSettings(good_percent={1: 0, 2: 100}, good_amount=7, bad_amount=3)
+    t = await table(client, fake, players=2, settings=settings)
+    ROLLS.queue.extend([0, 99])  # the luckiest roll in a 0% round, the unluckiest in a 100% one
+    assert (await t.run_job({})).outcome == "done"
+    assert (await t.run_job({})).outcome == "done"
+
+    game = await t.game()
+    assert [game.results[1].event, game.results[2].event] == ["bad", "good"]
+    assert [game.results[1].good_percent, game.results[2].good_percent] == [0, 100]
+    assert [p.balance for p in game.players.values()] == [100 - 3 + 7] * 2
+    assert "(rolled 0 against 0%)" in card_text(t.cards()[0])
+    fake.assert_no_violations()
+
+
+async def test_resolving_the_last_round_ends_the_game(
+    client: Client, fake: FakeDiscord, worker: Worker
+) -> None:
+    t = await table(client, fake, players=3, settings=SafariSettings(total_rounds=2, good_percent={1: 100}))
+    ROLLS.queue.extend([0, 99])
+    assert (await t.run_job({})).outcome == "done"
+    await join(t.store, t.guild + 999, "late")  # joins for round 2 only
+    last = await t.run_job({})
+    assert last.outcome == "done"
+    assert isinstance(last.action_result, dict) and last.action_result["game_over"] is True
+
+    game = await t.game()
+    assert game.over and game.current_round == 3
+    assert [p.balance for p in game.players.values()] == [150, 150, 150, 50]
+    final = card_text(t.cards()[-1])
+    assert "round 2 of 2" in final
+    assert f"🏁 **The Safari is over!** Winner: <@{t.guild + 100}> with 🪙 150." in final
+
+    with pytest.raises(GameOver, match="nobody can join"):
+        await join(t.store, t.guild + 1000)
+    over = await t.run_job({})
+    assert over.outcome == "failed"
+    assert over.reason == "the Safari is over: all 2 rounds are resolved"
+    assert len(t.cards()) == 2
+    # The scheduler says so where the job was meant to post.
+    notices = [m for m in fake.messages(t.channel) if m.webhook_id is None]
+    assert len(notices) == 1 and "the Safari is over" in notices[0].content
+    fake.assert_no_violations()
+
+
+async def test_a_round_that_is_not_next_or_a_missing_game_fails_with_a_reason(
+    client: Client, fake: FakeDiscord, worker: Worker
+) -> None:
+    t = await table(client, fake, players=1)
+    result = await t.run_job({"round": 2})
+    assert result.outcome == "failed"
+    assert result.reason == "round 2 cannot be resolved yet: round 1 is next"
+
+    empty = Table(client, fake, await safari_store(client, t.guild + 50, TASK_QUEUE), t.guild + 50)
+    result = await empty.run_job({})
+    assert result.outcome == "failed"
+    assert result.reason == "there is no Safari in this server: nobody has joined yet"
+    assert await load_game(t.store) is not None and (await t.game()).current_round == 1
+
+
+async def test_concurrent_joins_are_all_kept(
+    server: DevServer, client: Client, fake: FakeDiscord, worker: Worker
+) -> None:
+    t = await table(client, fake, players=0)
+    other = await Client.connect(server.address, data_converter=client.data_converter)
+    bot_side = await PersistentStore.create(other, t.store.name, TASK_QUEUE)
+    players = list(range(t.guild + 100, t.guild + 112))
+    outcomes = await asyncio.gather(
+        *(join(bot_side if i % 2 else t.store, player) for i, player in enumerate(players)),
+        join(t.store, players[0]),  # a double click
+    )
+    game = await t.game()
+    assert sorted(game.players) == players
+    assert sum(o.joined for o in outcomes) == len(players)
+
+
+# --- wiring and pure parts ------------------------------------------------------------------
+
+
+async def test_the_worker_hosts_round_results_only_with_a_temporal_client(client: Client) -> None:
+    async with rest_client(None) as discord_client:
+        plain = {getattr(a, "__name__", "") for a in activities_for(discord_client)}
+        full = activities_for(discord_client, client, TASK_QUEUE)
+    assert "process_round_results" not in plain
+    assert [a.__name__ for a in full if a.__name__ == "process_round_results"] == ["process_round_results"]
+    spec = action_spec(PROCESS_ROUND_RESULTS)
+    assert spec.local is False and spec.payload is RoundResultsPayload
+
+
+async def test_settings_keep_zero_and_fall_back_only_when_unset() -> None:
+    settings = SafariSettings(total_rounds=5, good_percent={2: 0})
+    assert [settings.probability(r) for r in range(1, 6)] == [70, 0, 30, 30, 30]
+    reloaded = SafariSettings.model_validate(settings.model_dump(mode="json"))  # JSON keys are strings
+    assert reloaded.probability(2) == 0
+    with pytest.raises(ValueError, match=r"101%, not 0\.\.100"):
+        SafariSettings(good_percent={1: 101})
+
+
+async def test_apply_round_is_pure_and_idempotent() -> None:
+    game = add_player(add_player(new_game(1), 10), 11)
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    advanced, result = apply_round(game, 1, 69, resolver="job/run", at=at)
+    assert game.current_round == 1 and game.players[10].balance == 100  # the input is untouched
+    assert result.event == "good" and advanced.current_round == 2
+    assert result.changes == [
+        PlayerChange(player_id=10, before=100, after=200),
+        PlayerChange(player_id=11, before=100, after=200),
+    ]
+    assert apply_round(advanced, 1, 0, resolver="other", at=at) == (advanced, result)
+    with pytest.raises(RoundNotNext):
+        apply_round(advanced, 3, 0, resolver="x", at=at)
+    broke = apply_round(
+        add_player(new_game(2, SafariSettings(bad_amount=500)), 5), 1, 99, resolver="r", at=at
+    )
+    assert broke[1].changes[0].after == 0  # never below zero
+
+
+async def test_cards_split_at_40_components_with_every_player_once() -> None:
+    changes = [PlayerChange(player_id=10**17 + i, before=1_000_000, after=1_000_100) for i in range(100)]
+    result = RoundResult(
+        round=3, event="good", roll=1, good_percent=30, amount=100,
+        resolved_at=datetime(2026, 3, 1, tzinfo=UTC), resolved_by="r", changes=changes,
+    )  # fmt: skip
+    cards = build_cards(result, 3)
+    assert len(cards) == 3
+    seen: list[int] = []
+    for card in cards:
+        components = card.to_components()  # type: ignore[no-untyped-call]
+        assert count_components(components) <= MAX_COMPONENTS
+        assert card.content_length() <= MAX_TEXT
+        seen += [int(m) for c in components for text in texts(c) for m in MENTION.findall(text)]
+    winner = 10**17
+    assert sorted(seen) == sorted([c.player_id for c in changes] + [winner])

@@ -1,0 +1,238 @@
+"""The dev stack: `stack.devserver.DevServer` and the run command (`python -m stack`).
+
+Ephemeral ports, files under tmp_path, and only processes these tests start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
+
+from stack.devserver import SEARCH_ATTRIBUTES, DevServer, free_port, temporal_cli_path
+from stack.launcher import NO_TOKEN
+from stack.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # A zombie we do not own still answers kill(0); its state says it is dead.
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z"
+
+
+def cli_search_attributes(address: str, namespace: str = "default") -> dict[str, str]:
+    out = subprocess.run(
+        [
+            str(temporal_cli_path()),
+            "operator",
+            "search-attribute",
+            "list",
+            "--address",
+            address,
+            "--namespace",
+            namespace,
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    custom: dict[str, str] = json.loads(out.stdout)["customAttributes"]
+    return custom
+
+
+def test_production_registers_the_same_search_attributes() -> None:
+    compose = (ROOT / "docker-compose.yml").read_text()
+    block = re.search(r"SEARCH_ATTRIBUTES: >-\n((?:\s+\w+=\w+\n)+)", compose)
+    assert block, "docker-compose.yml: temporal-setup's SEARCH_ATTRIBUTES block not found"
+    pairs = dict(line.strip().split("=") for line in block.group(1).split())
+    assert pairs == SEARCH_ATTRIBUTES
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([A-Za-z_]+)` \|", readme, flags=re.MULTILINE))
+    assert {name.upper() for name in Settings.model_fields} <= documented
+    assert set(SEARCH_ATTRIBUTES) <= documented
+
+
+def test_search_attributes_come_from_the_workflows() -> None:
+    assert SEARCH_ATTRIBUTES == {
+        "GuildId": "Keyword",
+        "ChannelId": "Keyword",
+        "JobAction": "Keyword",
+        "JobDeadline": "Datetime",
+        "JobKey": "Keyword",
+        "ScheduledBy": "Keyword",
+    }
+
+
+async def test_dev_server_keeps_its_state_across_kill_and_restart(tmp_path: Path) -> None:
+    db = tmp_path / "temporal.sqlite"
+    # Start as an older version of the code would have: one attribute only.
+    server = DevServer(db_file=db, port=free_port(), headless=True, search_attributes={"GuildId": "Keyword"})
+    async with server:
+        assert server.address.startswith("127.0.0.1:") and server.ui_url is None
+        assert "--sqlite-pragma" in server.command() and db.exists()
+        assert await server.list_search_attributes() == {"GuildId": "Keyword"}
+        client = await server.connect()
+        # State made at run time, not from the command line, so only the database file keeps it.
+        await client.workflow_service.register_namespace(
+            RegisterNamespaceRequest(
+                namespace="made-at-runtime", workflow_execution_retention_period=Duration(seconds=86400)
+            )
+        )
+        first_pid = server.pid
+        assert first_pid is not None
+
+        server.kill()
+        assert not server.running and server.returncode == -signal.SIGKILL and gone(first_pid)
+
+        # The code now declares every attribute: the existing database gets the missing ones.
+        server.search_attributes = dict(SEARCH_ATTRIBUTES)
+        await server.restart()
+        assert server.pid != first_pid
+        client = await server.connect()
+        described = await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace="made-at-runtime")
+        )
+        assert described.namespace_info.name == "made-at-runtime"
+        assert await server.list_search_attributes() == SEARCH_ATTRIBUTES
+        # The operators' view: `temporal operator search-attribute list`.
+        listed = cli_search_attributes(server.address)
+        assert listed["JobDeadline"] == "INDEXED_VALUE_TYPE_DATETIME" and set(SEARCH_ATTRIBUTES) <= set(
+            listed
+        )
+        last_pid = server.pid
+    assert last_pid is not None and gone(last_pid)
+
+
+async def test_dev_server_reports_a_busy_port(tmp_path: Path) -> None:
+    async with DevServer(port=free_port(), headless=True) as first:
+        second = DevServer(port=first.port, headless=True)
+        try:
+            await second.start()
+        except RuntimeError as err:
+            assert "already in use" in str(err)
+        else:
+            raise AssertionError("a second server started on a busy port")
+        finally:
+            await second.stop()
+            second.close()
+        assert first.running
+
+
+def test_run_command_names_a_bad_setting(tmp_path: Path) -> None:
+    env = {**os.environ, "TEMPORAL_ADDRESS": "nonsense", "DATA_DIR": str(tmp_path / "data")}
+    result = subprocess.run(
+        [sys.executable, "-m", "stack"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "TEMPORAL_ADDRESS" in lines[0], result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+PLACEHOLDER_WORKER = """
+import os, signal, sys, time
+open("worker-env.txt", "w").write(os.environ.get("ENCRYPTION_KEYS", ""))
+if os.environ.get("PLACEHOLDER_EXIT"):
+    time.sleep(0.5)
+    sys.exit(int(os.environ["PLACEHOLDER_EXIT"]))
+try:
+    signal.pause()
+except KeyboardInterrupt:
+    print("placeholder worker stopped", flush=True)
+"""
+
+
+async def start_stack(cwd: Path, **extra_env: str) -> tuple[asyncio.subprocess.Process, str]:
+    """`python -m stack --headless` in `cwd` (with a placeholder worker.py), started until it
+    says it is up; returns the process and its output so far."""
+    (cwd / "worker.py").write_text(PLACEHOLDER_WORKER)
+    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "ENCRYPTION_KEYS")}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}",
+        DATA_DIR=str(cwd / "data"),
+        **extra_env,
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "stack",
+        "--headless",
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert proc.stdout is not None
+    output = ""
+    async with asyncio.timeout(30):
+        while "Ctrl-C stops everything" not in output:
+            line = await proc.stdout.readline()
+            if not line:
+                break
+            output += line.decode()
+    return proc, output
+
+
+def pid_after(output: str, marker: str) -> int:
+    """The pid the run command printed on its line starting with `marker`."""
+    line = next(line for line in output.splitlines() if line.startswith(marker))
+    found = re.search(r"pid (\d+)", line)
+    assert found, line
+    return int(found.group(1))
+
+
+async def test_run_command_starts_the_stack_and_stops_it_on_sigterm(tmp_path: Path) -> None:
+    proc, output = await start_stack(tmp_path)
+    try:
+        assert NO_TOKEN in output, output
+        server_pid = pid_after(output, "Temporal gRPC")
+        worker_pid = pid_after(output, "started worker")
+        key_file = tmp_path / "data" / "encryption.key"
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        assert len(base64.b64decode(key_file.read_text())) == 32
+        await asyncio.sleep(0.3)
+        assert (tmp_path / "worker-env.txt").read_text() == key_file.read_text().strip()
+        assert (tmp_path / "data" / "temporal.sqlite").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            rest, _ = await proc.communicate()
+    output += rest.decode()
+    assert proc.returncode == 0, output
+    assert "placeholder worker stopped" in output
+    assert output.index("stopping worker") < output.index("stopping the Temporal server")
+    assert gone(server_pid) and gone(worker_pid)
+
+
+async def test_run_command_stops_everything_when_a_child_dies(tmp_path: Path) -> None:
+    proc, output = await start_stack(tmp_path, PLACEHOLDER_EXIT="3")
+    server_pid = pid_after(output, "Temporal gRPC")
+    async with asyncio.timeout(30):
+        rest, _ = await proc.communicate()
+    output += rest.decode()
+    assert proc.returncode == 1, output
+    assert "worker" in output and "exited with code 3" in output
+    assert gone(server_pid)

@@ -1,0 +1,135 @@
+"""Driving `bot.app.GameBot` in process with simcord, against a real Temporal client.
+
+async with bot_env(client, task_queue) as world:
+    shown = await world.host.slash(world.channel, "safari schedule")
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import discord
+import simcord
+from pydantic import JsonValue, SecretStr
+from temporalio.client import Client
+
+from bot.app import GameBot
+from bot.checks import HostPolicy
+from bot.replies import user_message
+from clients.jobs import Jobs
+from stack.settings import Settings
+from tests.support.temporal import TEST_KEY
+
+
+def bot_settings(task_queue: str) -> Settings:
+    return Settings(
+        _env_file=None,
+        temporal_task_queue=task_queue,
+        encryption_keys=[SecretStr(base64.b64encode(TEST_KEY).decode())],
+        discord_token=None,
+        discord_dev_guild=None,
+    )
+
+
+class RecordingJobs(Jobs):
+    """The real facade, noting the ids of the jobs it started (the time-skipping server has no
+    visibility store, so tests cannot list them)."""
+
+    def __init__(self, client: Client, task_queue: str) -> None:
+        super().__init__(client, task_queue)
+        self.started: list[str] = []
+
+    async def schedule(self, action: str, payload: dict[str, JsonValue] | None = None, **kwargs: Any) -> str:
+        job_id = await super().schedule(action, payload, **kwargs)
+        self.started.append(job_id)
+        return job_id
+
+
+def new_bot(client: Client, task_queue: str, *, hosts: HostPolicy, jobs: Jobs | None = None) -> GameBot:
+    return GameBot(
+        bot_settings(task_queue),
+        client,
+        jobs=jobs or RecordingJobs(client, task_queue),
+        hosts=hosts,
+        shard_count=1,
+    )
+
+
+@dataclass
+class World:
+    env: simcord.Env
+    bot: GameBot
+    guild: simcord.GuildHandle
+    channel: simcord.ChannelHandle
+    host: simcord.MemberActor
+    player: simcord.MemberActor
+    other_player: simcord.MemberActor
+    hosts: HostPolicy
+    client: Client
+    task_queue: str
+    bots: list[GameBot] = field(default_factory=list)
+
+    @property
+    def jobs(self) -> RecordingJobs:
+        jobs = self.bot.jobs
+        assert isinstance(jobs, RecordingJobs)
+        return jobs
+
+    async def restart(self) -> GameBot:
+        """A new bot process: a fresh GameBot on the same Temporal server and the same guild."""
+        self.bot = new_bot(self.client, self.task_queue, hosts=self.hosts)
+        self.bots.append(self.bot)
+        await self.env.restart_bot(self.bot)
+        return self.bot
+
+
+@asynccontextmanager
+async def bot_env(client: Client, task_queue: str) -> AsyncIterator[World]:
+    hosts = HostPolicy()
+    bot = new_bot(client, task_queue, hosts=hosts)
+    env = simcord.Env(bot)
+    await env.start()
+    try:
+        guild = env.create_guild("Safari Club")
+        channel = guild.create_text_channel("safari")
+        hosts_role = guild.create_role("Game Masters", permissions=discord.Permissions(manage_roles=True))
+        host = guild.add_member(env.create_user("host"), roles=[hosts_role])
+        player = guild.add_member(env.create_user("player"))
+        other = guild.add_member(env.create_user("other"))
+        world = World(env, bot, guild, channel, host, player, other, hosts, client, task_queue, [bot])
+        yield world
+    finally:
+        await env.shutdown()
+    # As simcord's own fixture does: errors the bot raised that no test looked at fail the test;
+    # refusals the bot answered on purpose (a user_message exists for them) are not errors.
+    bugs = [error for error in env.errors_since(0) if user_message(error) is None]
+    if bugs:
+        raise ExceptionGroup(f"the bot raised {len(bugs)} unexpected error(s)", bugs)
+
+
+def answered(result: simcord.InteractionResult) -> simcord.InteractionResult:
+    """Every interaction must be answered: a message, a defer, an update or a modal."""
+    assert result.acknowledged, f"interaction was not answered: {result!r}"
+    return result
+
+
+def unix_times(text: str) -> list[int]:
+    return [int(value) for value in re.findall(r"<t:(\d+):[FR]>", text)]
+
+
+def as_datetime(unix: int) -> datetime:
+    return datetime.fromtimestamp(unix, UTC)
+
+
+def last_reply(result: simcord.InteractionResult) -> simcord.ResponseMessage:
+    """The message the user finally saw: the last follow-up, else the response."""
+    if result.followups:
+        return result.followups[-1]
+    assert result.response is not None, f"no message in {result!r}"
+    return result.response

@@ -1,0 +1,98 @@
+"""Stand-ins for the jobs' Discord actions, registered under the same names, and job builders for
+tests that run the scheduled job workflow on the time-skipping server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from temporalio import activity
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from workflows.jobs import ScheduledJobWorkflow
+from workflows.jobs_actions import NOTIFY_JOB_FAILED, POST_MESSAGE, PROCESS_ROUND_RESULTS, SEND_REMINDER
+from workflows.jobs_models import (
+    ActionInput,
+    FailureNotice,
+    JobResult,
+    JobSpec,
+    Reminder,
+    ReminderInput,
+    job_id_for,
+)
+
+GUILD = 111
+CHANNEL = 222
+HOST = 333
+SAFARI_REMINDERS = [
+    Reminder(offset=timedelta(minutes=30), message="30 minutes"),
+    Reminder(offset=timedelta(minutes=5), message="5 minutes"),
+    Reminder(offset=timedelta(minutes=1), message="1 minute"),
+]
+
+
+class Clock(Protocol):
+    async def get_current_time(self) -> datetime: ...
+
+
+@dataclass
+class Doubles:
+    """Stand-ins for the Discord actions that note what ran and at which server time."""
+
+    env: Clock  # the time-skipping server's clock, so fire times are in workflow time
+    reminders: list[tuple[str, datetime]] = field(default_factory=list)
+    actions: list[tuple[ActionInput, datetime]] = field(default_factory=list)
+    notices: list[FailureNotice] = field(default_factory=list)
+    action_attempts: int = 0
+    # Decides per attempt what the action does: return None to succeed, or raise.
+    action_behaviour: Callable[[int], None] = lambda attempt: None
+
+    def activities(self) -> list[object]:
+        @activity.defn(name=SEND_REMINDER)
+        async def send_reminder(reminder: ReminderInput) -> dict[str, str]:
+            self.reminders.append((reminder.message, await self.env.get_current_time()))
+            return {"message_id": "1"}
+
+        @activity.defn(name=POST_MESSAGE)
+        async def post_message(action: ActionInput) -> dict[str, str]:
+            self.action_attempts += 1
+            self.action_behaviour(self.action_attempts)
+            self.actions.append((action, await self.env.get_current_time()))
+            return {"message_id": "2"}
+
+        @activity.defn(name=PROCESS_ROUND_RESULTS)
+        async def process_round_results(action: ActionInput) -> dict[str, str]:
+            return await post_message(action)
+
+        @activity.defn(name=NOTIFY_JOB_FAILED)
+        async def notify_job_failed(notice: FailureNotice) -> None:
+            self.notices.append(notice)
+
+        return [send_reminder, post_message, process_round_results, notify_job_failed]
+
+
+def job(now: datetime, delay: timedelta, reminders: list[Reminder] | None = None) -> JobSpec:
+    return JobSpec(
+        action=POST_MESSAGE,
+        payload={"content": "Round results!"},
+        guild_id=GUILD,
+        channel_id=CHANNEL,
+        deadline=now + delay,
+        reminders=SAFARI_REMINDERS if reminders is None else reminders,
+        description="Safari Round Results",
+        scheduled_by=HOST,
+    )
+
+
+async def start(env: WorkflowEnvironment, spec: JobSpec) -> WorkflowHandle[ScheduledJobWorkflow, JobResult]:
+    return await env.client.start_workflow(
+        ScheduledJobWorkflow.run, spec, id=job_id_for(GUILD, uuid.uuid4().hex[:8]), task_queue="jobs"
+    )
+
+
+def assert_near(actual: datetime, expected: datetime, slack: timedelta = timedelta(seconds=5)) -> None:
+    assert abs(actual - expected) <= slack, f"{actual} is not within {slack} of {expected}"

@@ -1,0 +1,77 @@
+"""The catalogue of schedulable actions: names and how the workflow calls them.
+
+The activities that implement them register under the same names (activities/, worker.py), and
+the client refuses a name that is not here, so a typo fails at schedule time, not at the deadline.
+Short Discord posts run as local activities: one workflow task per fire instead of three.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pydantic import BaseModel, Field
+
+from workflows.safari_engine import RoundResultsPayload
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    # Local activities run inside the workflow task: fewer server round trips per fire.
+    local: bool = True
+    # Short, so an attempt held by a crashed worker is retried within seconds.
+    start_to_close: timedelta = timedelta(seconds=15)
+    # The whole retry budget for transient failures (Discord 5xx, 429, network).
+    schedule_to_close: timedelta = timedelta(hours=1)
+    # A reminder action takes a ReminderInput and may only be a job's reminder action; every
+    # other action takes an ActionInput and may only be a job's main action.
+    reminder: bool = False
+    # Regular activities that heartbeat: a crashed worker's attempt is retried after this.
+    heartbeat: timedelta | None = None
+    # The payload's shape, checked when the job is scheduled rather than at the deadline.
+    payload: type[BaseModel] | None = None
+
+
+class PostMessagePayload(BaseModel):
+    content: str = Field(min_length=1, max_length=2000)
+
+
+SEND_REMINDER = "send_reminder"
+POST_MESSAGE = "post_message"
+NOTIFY_JOB_FAILED = "notify_job_failed"
+PROCESS_ROUND_RESULTS = "process_round_results"
+
+ACTIONS: dict[str, ActionSpec] = {
+    spec.name: spec
+    for spec in (
+        ActionSpec(SEND_REMINDER, reminder=True),
+        ActionSpec(POST_MESSAGE, payload=PostMessagePayload),
+        ActionSpec(
+            PROCESS_ROUND_RESULTS,
+            # Several HTTP calls and store writes: a regular activity with its own retries.
+            local=False,
+            start_to_close=timedelta(seconds=60),
+            heartbeat=timedelta(seconds=15),
+            payload=RoundResultsPayload,
+        ),
+    )
+}
+
+
+def register(spec: ActionSpec) -> None:
+    """Add an action to the catalogue, like the seed's `registerAction` (a bot built on this one
+    calls it for its own actions, and hosts their activities on its worker)."""
+    ACTIONS[spec.name] = spec
+
+
+def action_spec(name: str) -> ActionSpec:
+    try:
+        return ACTIONS[name]
+    except KeyError:
+        known = ", ".join(sorted(ACTIONS)) or "none"
+        raise UnknownActionError(f"no action named {name!r} is registered (known: {known})") from None
+
+
+class UnknownActionError(ValueError):
+    pass

@@ -1,0 +1,258 @@
+"""The whisper: a secret message that lives in a workflow until its recipient reads it.
+
+Replaces the seed's `global.activeWhispers` / `data_whispers.json`: the text is the workflow's
+(encrypted) input, the expiry is a durable timer, and only the recipient gets the text back,
+through the `read` update whose validator refuses everyone else before anything is recorded.
+
+    post notification -> wait for read | cancel | expiry ("expiry" timer)
+      read:      delete notification, DM the sender, stay readable ("re-read window" timer)
+      cancel:    edit the notification to say it was unsent
+      expiry:    edit the notification to say it expired, DM the sender
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.common import ATTEMPT_TIMEOUT, BEST_EFFORT_BUDGET, DISCORD_RETRY, failure_reason, when
+    from workflows.whispers_models import (
+        DELETE_NOTIFICATION,
+        DM_SENDER,
+        EDIT_NOTIFICATION,
+        NOT_FOR_YOU,
+        NOT_YOURS,
+        POST_NOTIFICATION,
+        WHISPER_OVER,
+        WORKFLOW_NAME,
+        CancelWhisperRequest,
+        NotificationEdit,
+        NotificationInput,
+        PostedNotification,
+        ReadRequest,
+        ReadResult,
+        SenderNotice,
+        WhisperOutcome,
+        WhisperResult,
+        WhisperSpec,
+        WhisperState,
+        WhisperStatus,
+    )
+
+
+OVER_MESSAGES: dict[str, str] = {
+    "expired": "This whisper has expired.",
+    "cancelled": "This whisper was unsent.",
+    "failed": "This whisper could not be delivered.",
+}
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class WhisperWorkflow:
+    @workflow.init
+    def __init__(self, spec: WhisperSpec) -> None:
+        self._spec = spec
+        self._state: WhisperState = "posting"
+        self._sent_at = workflow.info().workflow_start_time
+        self._expires_at = self._sent_at + spec.expires_after
+        self._read_at: datetime | None = None
+        self._cancelled_by: int | None = None
+        self._notice: PostedNotification | None = None
+
+    @workflow.run
+    async def run(self, spec: WhisperSpec) -> WhisperResult:
+        self._show()
+        try:
+            # Local: one workflow task for the start and the post; nobody waits on this task.
+            self._notice = await workflow.execute_local_activity(
+                POST_NOTIFICATION,
+                self._notification_input(),
+                result_type=PostedNotification,
+                start_to_close_timeout=ATTEMPT_TIMEOUT,
+                schedule_to_close_timeout=BEST_EFFORT_BUDGET,
+                retry_policy=DISCORD_RETRY,
+                summary="post notification",
+            )
+        except FailureError as err:
+            reason = failure_reason(err)
+            self._state = "failed"
+            await self._dm_sender(
+                f"⚠️ Your whisper to <@{spec.recipient_id}> could not be delivered: {reason}"[:2000]
+            )
+            return self._finish("failed", reason=reason)
+
+        if self._state == "posting":
+            self._state = "unread"
+        self._show()
+        wait = (self._expires_at - workflow.now()).total_seconds()
+        if self._state == "unread" and wait > 0:
+            with contextlib.suppress(TimeoutError):  # expired: handled below
+                await workflow.wait_condition(
+                    lambda: self._state != "unread", timeout=wait, timeout_summary="expiry"
+                )
+        if self._state == "unread":
+            return await self._expire()
+        if self._state == "cancelled":
+            return await self._unsent()
+        return await self._opened()
+
+    async def _opened(self) -> WhisperResult:
+        assert self._read_at is not None
+        await asyncio.gather(
+            self._delete_notification(),
+            self._dm_sender(f"📬 <@{self._spec.recipient_id}> opened your whisper."),
+        )
+        # Readable again until the window after the first read closes; then the workflow ends.
+        remaining = (self._read_at + self._spec.reread_window - workflow.now()).total_seconds()
+        if remaining > 0:
+            await workflow.sleep(remaining, summary="re-read window")
+        return self._finish("read")
+
+    async def _expire(self) -> WhisperResult:
+        self._state = "expired"
+        self._show()
+        days = self._spec.expires_after.days
+        after = f"{days} days" if days >= 2 else f"{self._spec.expires_after}"
+        await asyncio.gather(
+            self._edit_notification(
+                f"💬 <@{self._spec.sender_id}>'s whisper to <@{self._spec.recipient_id}> expired unread."
+            ),
+            self._dm_sender(f"⌛ Your whisper to <@{self._spec.recipient_id}> expired unread after {after}."),
+        )
+        return self._finish("expired")
+
+    async def _unsent(self) -> WhisperResult:
+        await self._edit_notification(
+            f"💬 <@{self._spec.sender_id}>'s whisper to <@{self._spec.recipient_id}> was unsent."
+        )
+        return self._finish("cancelled")
+
+    # --- messages -------------------------------------------------------------------------
+
+    @workflow.update
+    def read(self, request: ReadRequest) -> ReadResult:
+        already = self._read_at is not None
+        if self._read_at is None:
+            self._read_at = workflow.now()
+            self._state = "read"
+            self._show()
+        return ReadResult(
+            text=self._spec.text,
+            sender_id=self._spec.sender_id,
+            recipient_id=self._spec.recipient_id,
+            guild_id=self._spec.guild_id,
+            sent_at=self._sent_at,
+            first_read_at=self._read_at,
+            already_read=already,
+        )
+
+    @read.validator
+    def _validate_read(self, request: ReadRequest) -> None:
+        # Refused here, a read leaves no trace in history; the recipient check comes first so
+        # anyone else learns nothing about the whisper's state.
+        if request.reader_id != self._spec.recipient_id:
+            raise ApplicationError("This whisper is not for you.", type=NOT_FOR_YOU, non_retryable=True)
+        if self._state in OVER_MESSAGES:
+            raise ApplicationError(OVER_MESSAGES[self._state], type=WHISPER_OVER, non_retryable=True)
+
+    @workflow.update
+    def cancel(self, request: CancelWhisperRequest) -> WhisperStatus:
+        self._cancelled_by = request.by
+        self._state = "cancelled"
+        self._show()
+        return self.status()
+
+    @cancel.validator
+    def _validate_cancel(self, request: CancelWhisperRequest) -> None:
+        if request.by != self._spec.sender_id:
+            raise ApplicationError(
+                "Only the sender can unsend this whisper.", type=NOT_YOURS, non_retryable=True
+            )
+        if self._state == "read":
+            raise ApplicationError(
+                "This whisper has already been read; it cannot be unsent.",
+                type=WHISPER_OVER,
+                non_retryable=True,
+            )
+        if self._state in OVER_MESSAGES:
+            raise ApplicationError(OVER_MESSAGES[self._state], type=WHISPER_OVER, non_retryable=True)
+
+    @workflow.query
+    def status(self) -> WhisperStatus:
+        return WhisperStatus(
+            state=self._state,
+            guild_id=self._spec.guild_id,
+            channel_id=self._spec.channel_id,
+            sender_id=self._spec.sender_id,
+            recipient_id=self._spec.recipient_id,
+            sent_at=self._sent_at,
+            expires_at=self._expires_at,
+            read_at=self._read_at,
+            notification_id=self._notice.message_id if self._notice else None,
+        )
+
+    # --- side effects (regular activities: a reply to read/cancel is never held up by Discord) ---
+
+    def _notification_input(self) -> NotificationInput:
+        return NotificationInput(
+            whisper_id=workflow.info().workflow_id,
+            guild_id=self._spec.guild_id,
+            channel_id=self._spec.channel_id,
+            sender_id=self._spec.sender_id,
+            recipient_id=self._spec.recipient_id,
+        )
+
+    async def _activity(self, name: str, arg: Any, summary: str) -> bool:
+        """Run a best-effort side effect; a permanent Discord refusal is logged, not fatal."""
+        try:
+            await workflow.execute_activity(
+                name,
+                arg,
+                start_to_close_timeout=ATTEMPT_TIMEOUT,
+                schedule_to_close_timeout=BEST_EFFORT_BUDGET,
+                retry_policy=DISCORD_RETRY,
+                summary=summary,
+            )
+        except FailureError as err:
+            workflow.logger.warning("whisper %s: %s failed: %s", workflow.info().workflow_id, summary, err)
+            return False
+        return True
+
+    async def _delete_notification(self) -> None:
+        if self._notice is not None:
+            await self._activity(DELETE_NOTIFICATION, self._notice, "delete notification")
+
+    async def _edit_notification(self, content: str) -> None:
+        if self._notice is not None:
+            edit = NotificationEdit(
+                channel_id=self._notice.channel_id, message_id=self._notice.message_id, content=content
+            )
+            await self._activity(EDIT_NOTIFICATION, edit, "edit notification")
+
+    async def _dm_sender(self, content: str) -> None:
+        await self._activity(
+            DM_SENDER, SenderNotice(sender_id=self._spec.sender_id, content=content), "DM sender"
+        )
+
+    # --- bookkeeping ----------------------------------------------------------------------
+
+    def _finish(self, outcome: WhisperOutcome, reason: str | None = None) -> WhisperResult:
+        self._state = outcome
+        self._show()
+        return WhisperResult(outcome=outcome, at=workflow.now(), read_at=self._read_at, reason=reason)
+
+    def _show(self) -> None:
+        """Current details for the Web UI: the state and its times, never the text."""
+        lines = [f"**{self._state}** · whisper in <#{self._spec.channel_id}>", f"sent {when(self._sent_at)}"]
+        if self._read_at is not None:
+            lines.append(f"first read {when(self._read_at)}")
+            lines.append(f"readable again until {when(self._read_at + self._spec.reread_window)}")
+        elif self._state in ("posting", "unread"):
+            lines.append(f"expires {when(self._expires_at)}")
+        workflow.set_current_details("\n".join(lines))
