@@ -319,6 +319,8 @@ async def test_out_of_process_server(tmp_path: Path, route_base: None) -> None:
             assert (msg.id, msg.content) == (sent.id, "across processes")
             assert [r.status for r in await remote.requests("POST")] == [429, 200]
             assert (await remote.faults())[0].fired == 1
+            made = await remote.add_webhook(CHANNEL)
+            assert [(w.id, w.application_id) for w in await remote.webhooks()] == [(made.id, None)]
             await remote.assert_no_violations()
     finally:
         proc.terminate()  # SIGTERM to this pid only

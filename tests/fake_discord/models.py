@@ -36,6 +36,9 @@ class FakeWebhook:
     name: str
     index: int
     deleted: bool = False
+    # The bot's application for webhooks it created; None for one a user made (components ignored
+    # unless the request says with_components=true).
+    application_id: int | None = None
 
 
 @dataclass

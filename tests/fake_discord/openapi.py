@@ -22,6 +22,7 @@ from referencing.jsonschema import DRAFT202012
 SPEC_ENV = "DISCORD_OPENAPI_PATH"
 _DOC_URI = "urn:discord-openapi"
 _METHODS = ("get", "put", "post", "patch", "delete")
+SNOWFLAKE_MAX = 2**64 - 1
 
 
 def spec_path() -> Path:
@@ -34,11 +35,21 @@ def spec_path() -> Path:
 
 @dataclass(frozen=True)
 class FieldError:
-    """One reason Discord would reject the request; ``location`` starts with body/query/path."""
+    """One reason Discord would reject the request; ``location`` starts with body/query/path.
+
+    ``message`` is for people reading violations; ``code``/``text`` are what Discord puts in ``_errors``.
+    """
 
     location: tuple[str | int, ...]
     message: str
     validator: str
+    code: str = ""
+    text: str = ""
+
+    @classmethod
+    def rule(cls, location: tuple[str | int, ...], code: str, text: str) -> FieldError:
+        """A body rule the schema cannot express (limits across fields, flags), in Discord's words."""
+        return cls(("body", *location), text, "rule", code, text)
 
     def __str__(self) -> str:
         return f"{'.'.join(str(p) for p in self.location)}: {self.message}"
@@ -98,7 +109,9 @@ class OpenAPISpec:
         schemas = document["components"]["schemas"]
         # Discord parses snowflakes from JSON integers as well as strings, and discord.py sends integers
         # (allowed_mentions.users, message_reference.message_id, recipient_id); the spec only lists strings.
-        schemas["SnowflakeType"] = {"anyOf": [schemas["SnowflakeType"], {"type": "integer", "minimum": 0}]}
+        # Snowflakes are unsigned 64-bit: the "snowflake" format bounds the digit strings too.
+        as_int = {"type": "integer", "minimum": 0, "maximum": SNOWFLAKE_MAX, "format": "snowflake"}
+        schemas["SnowflakeType"] = {"anyOf": [schemas["SnowflakeType"], as_int]}
         self.document = document
         self._registry: Registry[Any] = Registry().with_resource(
             _DOC_URI, DRAFT202012.create_resource(document)
@@ -142,7 +155,9 @@ class OpenAPISpec:
         try:
             return self._validators[pointer]
         except KeyError:
-            v = jsonschema.Draft202012Validator({"$ref": f"{_DOC_URI}#{pointer}"}, registry=self._registry)
+            v = jsonschema.Draft202012Validator(
+                {"$ref": f"{_DOC_URI}#{pointer}"}, registry=self._registry, format_checker=_FORMATS
+            )
             self._validators[pointer] = v
             return v
 
@@ -168,6 +183,20 @@ class OpenAPISpec:
         return errors
 
 
+# Only the snowflake format is checked: the spec's other formats (uri, date-time, nonce) are left to the
+# rules Discord documents, so the fake does not refuse what Discord might accept.
+_FORMATS = jsonschema.FormatChecker(formats=())
+
+
+def _is_snowflake(value: object) -> bool:
+    if isinstance(value, str):
+        return not value.isdigit() or int(value) <= SNOWFLAKE_MAX  # non-digits fail the pattern instead
+    return True
+
+
+_FORMATS.checks("snowflake")(_is_snowflake)
+
+
 def _ruled_out(errs: list[Any]) -> bool:
     # A oneOf/anyOf branch does not apply if the instance has the wrong JSON type or "type" discriminator.
     return any(
@@ -175,25 +204,60 @@ def _ruled_out(errs: list[Any]) -> bool:
     )
 
 
-def _cause(err: Any) -> Any:
-    """The real reason a oneOf/anyOf failed: the errors of the one branch that applies to the instance."""
-    while err.context:
-        branches: dict[Any, list[Any]] = {}
-        for e in err.context:
-            branches.setdefault(e.schema_path[0], []).append(e)
-        applicable = [errs for errs in branches.values() if not _ruled_out(errs)]
-        if len(applicable) != 1:
-            return jsonschema.exceptions.best_match(err.context)
-        err = jsonschema.exceptions.best_match(applicable[0])
-    return err
+def _causes(err: Any) -> list[Any]:
+    """The real reasons a oneOf/anyOf failed: every error of the one branch that applies to the instance."""
+    if not err.context:
+        return [err]
+    branches: dict[Any, list[Any]] = {}
+    for e in err.context:
+        branches.setdefault(e.schema_path[0], []).append(e)
+    applicable = [errs for errs in branches.values() if not _ruled_out(errs)]
+    if len(applicable) != 1:
+        return _causes(jsonschema.exceptions.best_match(err.context))
+    return [c for e in applicable[0] for c in _causes(e)]
+
+
+def _discord_error(err: Any) -> tuple[tuple[str | int, ...], str, str]:
+    """Where Discord reports ``err``, its ``_errors`` code and message (Discord's wording where known)."""
+    path: tuple[str | int, ...] = tuple(err.absolute_path)
+    schema = err.schema if isinstance(err.schema, dict) else {}
+    kind, value = err.validator, err.validator_value
+    if schema.get("format") == "snowflake":
+        return path, "NUMBER_TYPE_COERCE", f'Value "{err.instance}" is not snowflake.'
+    if kind == "required":
+        missing = next((p for p in value if p not in err.instance), value[0])
+        return (*path, missing), "BASE_TYPE_REQUIRED", "This field is required"
+    bounds = {
+        "maxLength": "minLength",
+        "minLength": "maxLength",
+        "maxItems": "minItems",
+        "minItems": "maxItems",
+    }
+    if kind in bounds:
+        other = schema.get(bounds[kind])
+        low, high = (other, value) if kind.startswith("max") else (value, other)
+        if low is not None and high is not None and low > 0:
+            return path, "BASE_TYPE_BAD_LENGTH", f"Must be between {low} and {high} in length."
+        if kind.startswith("max"):
+            return path, "BASE_TYPE_MAX_LENGTH", f"Must be {value} or fewer in length."
+        return path, "BASE_TYPE_MIN_LENGTH", f"Must be {value} or more in length."
+    if kind == "maximum":
+        return path, "NUMBER_TYPE_MAX", f"int value should be less than or equal to {value}."
+    if kind == "minimum":
+        return path, "NUMBER_TYPE_MIN", f"int value should be greater than or equal to {value}."
+    if kind in ("enum", "const"):
+        choices = ", ".join(str(c) for c in (value if kind == "enum" else [value]))
+        return path, "BASE_TYPE_CHOICES", f"Value must be one of ({choices})."
+    return path, f"SCHEMA_{str(kind).upper()}", err.message
 
 
 def _errors(validator: Any, instance: Any, prefix: tuple[str | int, ...]) -> list[FieldError]:
     out = []
     for err in validator.iter_errors(instance):
         # For oneOf/anyOf the top message ("not valid under any of the given schemas") hides the cause.
-        cause = _cause(err) if err.context else err
-        out.append(FieldError((*prefix, *cause.absolute_path), cause.message, str(cause.validator)))
+        for cause in _causes(err):
+            path, code, text = _discord_error(cause)
+            out.append(FieldError((*prefix, *path), cause.message, str(cause.validator), code, text))
     return out
 
 
@@ -204,7 +268,8 @@ def invalid_form_body(errors: list[FieldError]) -> dict[str, Any]:
         node = tree
         for key in e.location[1:] or e.location:
             node = node.setdefault(str(key), {})
-        node.setdefault("_errors", []).append({"code": f"SCHEMA_{e.validator.upper()}", "message": e.message})
+        code = e.code or f"SCHEMA_{e.validator.upper()}"
+        node.setdefault("_errors", []).append({"code": code, "message": e.text or e.message})
     return {"message": "Invalid Form Body", "code": 50035, "errors": tree}
 
 

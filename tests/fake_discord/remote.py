@@ -78,6 +78,12 @@ class FakeDiscordRemote:
     async def webhooks(self) -> list[FakeWebhook]:
         return [FakeWebhook(**w) for w in await self._call("GET", "/webhooks")]
 
+    async def add_webhook(self, channel_id: int, name: str = "Captain Hook") -> FakeWebhook:
+        """A webhook a user made (not owned by the bot's application)."""
+        return FakeWebhook(
+            **await self._call("POST", "/webhooks", json={"channel_id": channel_id, "name": name})
+        )
+
     async def faults(self) -> list[Fault]:
         return [Fault(**f) for f in await self._call("GET", "/faults")]
 

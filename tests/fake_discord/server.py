@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import hashlib
 import json
 import math
 import re
@@ -17,13 +19,19 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from . import rules
 from .models import FakeMessage, FakeWebhook, Fault, RecordedRequest, Violation
-from .openapi import invalid_form_body, load_spec, template_regex
+from .openapi import FieldError, invalid_form_body, load_spec, template_regex
 
 API_PREFIX = "/api/v10"
 DISCORD_EPOCH_MS = 1_420_070_400_000
 BOT_CONTENT_LIMIT = 2000  # the spec says 4000 (Nitro users); bots are held to 2000
-_SUPPRESS_EMBEDS, _COMPONENTS_V2 = 1 << 2, 1 << 15
+_SUPPRESS_EMBEDS, _COMPONENTS_V2 = 1 << 2, rules.COMPONENTS_V2
+# Reported on every response, per bucket and major parameter (channel, guild or webhook), as Discord does;
+# without them discord.py keeps each bucket at its initial limit of 1 and sends one request at a time.
+RATE_LIMIT, RATE_WINDOW = 50, 1.0
+NONCE_WINDOW = 300.0  # Discord dedupes enforce_nonce nonces for a few minutes, not forever
+_MAJOR_PARAMS = ("channel_id", "guild_id", "webhook_id", "webhook_token")
 
 ERROR_TEXT = {
     10003: "Unknown Channel",
@@ -69,6 +77,46 @@ def _default_message(status: int, code: int) -> str:
 def _form_error(field: str, code: str, message: str) -> DiscordError:
     errors = {field: {"_errors": [{"code": code, "message": message}]}}
     return DiscordError(400, 50035, errors=errors)
+
+
+def _refuse(errors: list[FieldError]) -> None:
+    if errors:
+        raise DiscordError(400, **invalid_form_body(errors))
+
+
+def _truthy(raw: str | None) -> bool:
+    return (raw or "").lower() in ("1", "true")
+
+
+class Hold:
+    """Keeps matching API requests waiting at the fake until released; counts how many got there.
+
+    Requests held at once are requests the client had in flight at once, which is how a test can see
+    whether discord.py serialises a bucket without timing anything.
+    """
+
+    def __init__(self, method: str, path_regex: str) -> None:
+        self.method, self.path_regex = method.upper(), re.compile(path_regex)
+        self.arrived = 0
+        self._open = asyncio.Event()
+        self._changed = asyncio.Condition()
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.method in ("*", method) and self.path_regex.search(path) is not None
+
+    async def wait_for(self, count: int, timeout: float = 10.0) -> None:
+        """Return once ``count`` requests are being held; TimeoutError if they never all arrive."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: self.arrived >= count)
+
+    def release(self) -> None:
+        self._open.set()
+
+    async def _enter(self) -> None:
+        async with self._changed:
+            self.arrived += 1
+            self._changed.notify_all()
+        await self._open.wait()
 
 
 @dataclass
@@ -122,10 +170,18 @@ class FakeDiscord:
         bot_user_id: int = 1_100_000_000_000_000_001,
         bot_name: str = "FakeBot",
         validate: bool = True,
+        clock: Callable[[], float] = time.time,
+        nonce_window: float = NONCE_WINDOW,
+        rate_limit_headers: bool = True,
     ) -> None:
+        """``clock`` (seconds) times the nonce window; ``rate_limit_headers=False`` only for tests of
+        what discord.py does without them."""
         self._host, self._port = host, port
         self.bot_user_id, self.bot_name = bot_user_id, bot_name
         self.validate = validate
+        self.clock, self.nonce_window = clock, nonce_window
+        self.rate_limit_headers = rate_limit_headers
+        self.rate_window = RATE_WINDOW  # seconds; a test may widen it so no window ends mid-test
         self._runner: web.AppRunner | None = None
         self._routes: list[tuple[str, str, re.Pattern[str], Handler, bool]] = []
         self._add_api_routes()
@@ -177,7 +233,9 @@ class FakeDiscord:
         self._dm_channels: dict[int, int] = {}  # recipient id -> DM channel id
         self._closed_dms: set[int] = set()
         self._messages: dict[int, FakeMessage] = {}
-        self._nonces: dict[tuple[int, str], int] = {}
+        self._nonces: dict[tuple[int, str], tuple[int, float]] = {}  # -> (message id, first seen)
+        self._windows: dict[tuple[str, str], tuple[float, int]] = {}  # bucket -> (window start, count)
+        self._holds: list[Hold] = []
         self._webhooks: dict[int, FakeWebhook] = {}
         self._requests: list[RecordedRequest] = []
         self.violations: list[Violation] = []
@@ -201,6 +259,21 @@ class FakeDiscord:
 
     def dm_channel_id(self, user_id: int) -> int | None:
         return self._dm_channels.get(user_id)
+
+    def add_webhook(self, channel_id: int, name: str = "Captain Hook") -> FakeWebhook:
+        """A webhook a user made in Discord's UI (not owned by the bot's application)."""
+        ch = self._channels[channel_id]
+        wh = FakeWebhook(
+            self._next_id(), secrets.token_urlsafe(51), ch.id, ch.guild_id, name, self._next_index()
+        )
+        self._webhooks[wh.id] = wh
+        return wh
+
+    def hold(self, method: str, path_regex: str) -> Hold:
+        """Hold matching API requests until ``release()`` (in-process only; see :class:`Hold`)."""
+        h = Hold(method, path_regex)
+        self._holds.append(h)
+        return h
 
     def inject(
         self,
@@ -292,12 +365,45 @@ class FakeDiscord:
         rel = request.path[len(API_PREFIX) :] or "/"
         rec = RecordedRequest(request.method, rel, dict(request.query), None, headers)
         self._requests.append(rec)
+        for h in self._holds:
+            if h.matches(rec.method, rec.path):
+                await h._enter()
+        limits = self._rate_limit_headers(rec.method, rec.path)
         try:
             status, body, extra_headers = await self._dispatch(request, rec)
         except DiscordError as e:
             status, body, extra_headers = e.status, e.body, e.headers
         rec.status = status
-        return _json_response(status, body, extra_headers)
+        return _json_response(status, body, {**limits, **extra_headers})
+
+    def _rate_limit_headers(self, method: str, path: str) -> dict[str, str]:
+        """Count the request in its bucket's window and describe the bucket the way Discord does.
+
+        Reported, not enforced (a test gets 429s by ``inject``). Windows run on the monotonic clock:
+        discord.py waits for them in real time, whatever ``clock`` the nonce window uses.
+        """
+        if not self.rate_limit_headers:
+            return {}
+        template, params = path, {}
+        for m, t, regex, _, _ in self._routes:
+            if m == method and (found := regex.match(path)):
+                template, params = t, found.groupdict()
+                break
+        bucket = hashlib.sha256(f"{method} {template}".encode()).hexdigest()[:32]
+        key = (bucket, "+".join(params[p] for p in _MAJOR_PARAMS if p in params))
+        now = time.monotonic()
+        start, count = self._windows.get(key, (now, 0))
+        if now >= start + self.rate_window:
+            start, count = now, 0
+        self._windows[key] = (start, count + 1)
+        reset_after = start + self.rate_window - now
+        return {
+            "X-RateLimit-Limit": str(RATE_LIMIT),
+            "X-RateLimit-Remaining": str(max(0, RATE_LIMIT - count - 1)),
+            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": bucket,
+        }
 
     async def _dispatch(self, request: web.Request, rec: RecordedRequest) -> tuple[int, Any, dict[str, str]]:
         body, files = await self._read_body(request, rec)
@@ -434,7 +540,7 @@ class FakeDiscord:
             "name": wh.name,
             "avatar": None,
             "token": wh.token,
-            "application_id": None,
+            "application_id": None if wh.application_id is None else str(wh.application_id),
         }
         if with_user:
             data["user"] = self.user_json()
@@ -558,9 +664,34 @@ class FakeDiscord:
                 "content", "BASE_TYPE_MAX_LENGTH", f"Must be {BOT_CONTENT_LIMIT} or fewer in length."
             )
 
+    @staticmethod
+    def _check_message(body: Mapping[str, Any], flags: int, stored: Mapping[str, Any]) -> None:
+        """The rules beyond the schema; ``stored`` is the message as it would be saved (after an edit)."""
+        errors = rules.legacy_fields(stored, flags)
+        if "components" in body:
+            errors += rules.components(body["components"], flags)
+        if "embeds" in body:
+            errors += rules.embeds(body["embeds"])
+        errors += rules.allowed_mentions(body.get("allowed_mentions"))
+        _refuse(errors)
+
+    @staticmethod
+    def _components_ignored(call: _Call, webhook: FakeWebhook | None) -> bool:
+        # Discord drops the components of a webhook it does not own unless asked with with_components
+        # (https://github.com/discord/discord-api-docs/pull/7368); a V2 message then has nothing left: 50006.
+        return (
+            webhook is not None
+            and webhook.application_id is None
+            and not _truthy(call.query.get("with_components"))
+        )
+
     def _new_message(self, ch: _Channel, call: _Call, webhook: FakeWebhook | None) -> FakeMessage:
-        body = call.body
+        body = dict(call.body)
+        if self._components_ignored(call, webhook):
+            body.pop("components", None)
         self._check_content(body)
+        flags = body.get("flags") or 0
+        self._check_message(body, flags, body)
         content = body.get("content") or ""
         embeds, components = body.get("embeds") or [], body.get("components") or []
         if not (content or embeds or components or call.files or body.get("sticker_ids") or body.get("poll")):
@@ -573,7 +704,7 @@ class FakeDiscord:
             content=content,
             components=components,
             embeds=embeds,
-            flags=body.get("flags") or 0,
+            flags=flags,
             nonce=body.get("nonce"),
             webhook_id=None if webhook is None else webhook.id,
             index=self._next_index(),
@@ -588,13 +719,15 @@ class FakeDiscord:
         if ch.recipient_id in self._closed_dms:
             raise DiscordError(403, 50007)
         nonce = call.body.get("nonce")
-        key = (ch.id, str(nonce))
-        if nonce is not None and call.body.get("enforce_nonce") and key in self._nonces:
+        key, now = (ch.id, str(nonce)), self.clock()
+        seen = self._nonces.get(key)
+        fresh = seen is not None and now - seen[1] < self.nonce_window
+        if nonce is not None and call.body.get("enforce_nonce") and seen is not None and fresh:
             # Discord returns the message created by the first request and creates nothing.
-            return 200, self._message_json(self._messages[self._nonces[key]])
+            return 200, self._message_json(self._messages[seen[0]])
         m = self._new_message(ch, call, None)
-        if nonce is not None:
-            self._nonces.setdefault(key, m.id)
+        if nonce is not None and not fresh:
+            self._nonces[key] = (m.id, now)
         return 200, self._message_json(m)
 
     def _find_message(self, call: _Call) -> FakeMessage:
@@ -621,8 +754,17 @@ class FakeDiscord:
         m = self._find_message(call)
         if "webhook_token" not in call.params and m.webhook_id is not None:
             raise DiscordError(403, 50005)
-        self._check_content(call.body)
-        body = call.body
+        body = dict(call.body)
+        if self._components_ignored(call, self._webhooks.get(m.webhook_id or 0)):
+            body.pop("components", None)
+        self._check_content(body)
+        # The V2 flag cannot be switched off, so a V2 message stays V2 whatever the edit's flags say.
+        flags = (m.flags & _COMPONENTS_V2) | ((body.get("flags") or 0) & _COMPONENTS_V2)
+        after = {
+            "content": body.get("content") if "content" in body else m.content,
+            "embeds": body.get("embeds") if "embeds" in body else m.embeds,
+        }
+        self._check_message(body, flags, after)
         if "content" in body:
             m.content = body["content"] or ""
         if "embeds" in body:
@@ -648,7 +790,13 @@ class FakeDiscord:
         if re.search("clyde|discord", name, re.IGNORECASE):
             raise _form_error("name", "WEBHOOK_INVALID_USERNAME", f'Username cannot contain "{name}"')
         wh = FakeWebhook(
-            self._next_id(), secrets.token_urlsafe(51), ch.id, ch.guild_id, name, self._next_index()
+            self._next_id(),
+            secrets.token_urlsafe(51),
+            ch.id,
+            ch.guild_id,
+            name,
+            self._next_index(),
+            application_id=self.bot_user_id,  # a bot's webhooks belong to its application
         )
         self._webhooks[wh.id] = wh
         return 200, self._webhook_json(wh, with_user=True)
@@ -688,6 +836,7 @@ class FakeDiscord:
         r.add_get("/_fake/requests", self._c_requests)
         r.add_get("/_fake/violations", self._c_violations)
         r.add_get("/_fake/webhooks", self._c_webhooks)
+        r.add_post("/_fake/webhooks", self._c_add_webhook)
         r.add_get("/_fake/faults", self._c_faults)
         r.add_post("/_fake/faults", self._c_inject)
         r.add_delete("/_fake/faults", self._c_clear_faults)
@@ -720,6 +869,11 @@ class FakeDiscord:
 
     async def _c_webhooks(self, request: web.Request) -> web.Response:
         return self._dump(self.webhooks())
+
+    async def _c_add_webhook(self, request: web.Request) -> web.Response:
+        args = await request.json()
+        wh = self.add_webhook(int(args["channel_id"]), args.get("name", "Captain Hook"))
+        return _json_response(200, dataclasses.asdict(wh))
 
     async def _c_faults(self, request: web.Request) -> web.Response:
         return self._dump(self.faults())
@@ -761,12 +915,14 @@ def _fault_reply(fault: Fault) -> tuple[int, Any, dict[str, str]]:
         if fault.code is not None:
             body["code"] = fault.code
         # discord.py treats a 429 without Via as a Cloudflare ban and raises instead of retrying.
+        # These override the bucket's headers (X-RateLimit-Bucket comes from there).
         headers = {
             "Via": "1.1 google",
             "Retry-After": str(max(1, math.ceil(fault.retry_after))),
             "X-RateLimit-Scope": "user",
-            "X-RateLimit-Limit": "5",
+            "X-RateLimit-Limit": str(RATE_LIMIT),
             "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": f"{time.time() + fault.retry_after:.3f}",
             "X-RateLimit-Reset-After": f"{fault.retry_after:.3f}",
         }
         return 429, body, headers
