@@ -97,3 +97,37 @@ class GuildSetting:
 
 HOST_ROLE = "host_role"  # a role id as a string, or absent
 WHISPERS_ENABLED = "whispers_enabled"  # absent means on
+
+
+# Wave 1 kept each setting for every guild in one global store; the worker copies them over.
+LEGACY_STORES: dict[str, tuple[str, str]] = {
+    # legacy store -> (field of its value, setting it becomes)
+    "host-roles": ("role_id", HOST_ROLE),
+    "whisper-settings": ("enabled", WHISPERS_ENABLED),
+}
+
+
+async def migrate_legacy_settings(client: Client, task_queue: str) -> int:
+    """Copy wave-1 settings (`guild:<id>` keys of the legacy stores) into each guild's settings
+    store, where the guild has no value of its own yet. Safe to run on every start; returns how
+    many values were copied. The legacy stores are left as they are."""
+    settings = StoreSettings(client, task_queue)
+    copied = 0
+    for store_name, (field, setting) in LEGACY_STORES.items():
+        handle = client.get_workflow_handle(store_workflow_id(store_name))
+        try:
+            await handle.describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                continue
+            raise
+        legacy = await PersistentStore.create(client, store_name, task_queue)
+        for key, value in await legacy.entries("guild:"):
+            guild = key.removeprefix("guild:")
+            if not (guild.isdigit() and isinstance(value, dict) and field in value):
+                continue
+            if setting in await settings.read(int(guild)):
+                continue
+            await settings.write(int(guild), setting, value[field])
+            copied += 1
+    return copied

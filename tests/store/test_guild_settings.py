@@ -8,7 +8,13 @@ import uuid
 
 from temporalio.testing import WorkflowEnvironment
 
-from clients.guild_settings import HOST_ROLE, WHISPERS_ENABLED, GuildSetting, StoreSettings
+from clients.guild_settings import (
+    HOST_ROLE,
+    WHISPERS_ENABLED,
+    GuildSetting,
+    StoreSettings,
+    migrate_legacy_settings,
+)
 from clients.store import PersistentStore
 from worker import build_worker
 from workflows.store import StoreWorkflow
@@ -58,3 +64,25 @@ async def test_each_guild_has_its_own_settings(time_env: WorkflowEnvironment) ->
         await role.set(first, "1")
         await role.set(second, "2")
     assert (await role.get(first), await role.get(second)) == ("1", "2")
+
+
+async def test_wave_one_settings_are_copied_into_each_guilds_store_once(
+    time_env: WorkflowEnvironment,
+) -> None:
+    gid, kept = guild(), guild()
+    async with build_worker(time_env.client, QUEUE, [], workflows=[StoreWorkflow]):
+        roles = await PersistentStore.create(time_env.client, "host-roles", QUEUE)
+        await roles.set(f"guild:{gid}", {"role_id": "4242"})
+        await roles.set(f"guild:{kept}", {"role_id": "1"})
+        switches = await PersistentStore.create(time_env.client, "whisper-settings", QUEUE)
+        await switches.set(f"guild:{gid}", {"enabled": False})
+        # A guild that already chose a role since keeps its own.
+        backend = StoreSettings(time_env.client, QUEUE)
+        await GuildSetting(backend, HOST_ROLE).set(kept, "2")
+
+        assert await migrate_legacy_settings(time_env.client, QUEUE) == 2
+        assert await migrate_legacy_settings(time_env.client, QUEUE) == 0  # nothing twice
+
+    assert await GuildSetting(backend, HOST_ROLE).get(gid) == "4242"
+    assert await GuildSetting(backend, WHISPERS_ENABLED, True).get(gid) is False
+    assert await GuildSetting(backend, HOST_ROLE).get(kept) == "2"

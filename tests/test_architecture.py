@@ -1,0 +1,62 @@
+"""The layering rules of docs/architecture.md, checked on the source: what may import what."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Layer -> top-level packages it must never import.
+FORBIDDEN: dict[str, set[str]] = {
+    "workflows": {"bot", "clients", "activities", "components", "discord", "aiohttp", "stack"},
+    "components": {"bot", "clients", "activities"},
+    "clients": {"bot", "activities", "components", "discord"},
+    "activities": {"bot"},
+    "worker.py": {"bot"},
+}
+
+
+def imported_packages(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def sources(layer: str) -> list[Path]:
+    target = ROOT / layer
+    return [target] if target.is_file() else sorted(target.rglob("*.py"))
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_no_layer_imports_what_it_must_not(layer: str) -> None:
+    files = sources(layer)
+    assert files, f"{layer} has no Python files"
+    offences = [
+        f"{path.relative_to(ROOT)} imports {package}"
+        for path in files
+        for package in sorted(imported_packages(path) & FORBIDDEN[layer])
+    ]
+    assert offences == []
+
+
+def test_nothing_reads_or_links_outside_the_repository() -> None:
+    # A fresh clone has nothing beside it: no file may point at a sibling folder.
+    needle = "../" + "shared"
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True)
+    outside = [
+        name
+        for name in tracked.stdout.splitlines()
+        if (ROOT / name).is_file()
+        and (ROOT / name).stat().st_size < 2_000_000
+        and needle in (ROOT / name).read_text(encoding="utf-8", errors="replace")
+    ]
+    assert outside == []
