@@ -1,6 +1,6 @@
 """The fake Discord in its own process, so its CPU is not counted against the system under test.
 
-`python -m bench.fake --port-file PATH` serves tests.fake_discord.FakeDiscord (schema validation off
+`python -m bench.fake --port-file PATH` serves local_discord.FakeDiscord (schema validation off
 by default: it costs the fake several ms per request on a shared 2-core machine and the tests
 already check the bodies). Arrival time of each post is the millisecond in its snowflake id.
 """
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.workload import CHANNEL_ID, GUILD_ID, parse
-from tests.fake_discord import FakeDiscord, FakeDiscordRemote
-from tests.fake_discord.server import DISCORD_EPOCH_MS
+from local_discord import FakeDiscord, FakeDiscordRemote
+from local_discord.rest import DISCORD_EPOCH_MS
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -17,6 +17,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "clients": {"bot", "activities", "components", "discord"},
     "activities": {"bot"},
     "worker.py": {"bot"},
+    # The local Discord stands in for Discord: it knows nothing of the bot it serves.
+    "local_discord": {"bot", "clients", "activities", "components", "workflows", "worker"},
 }
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from temporalio.client import WorkflowExecutionStatus
 
 from clients.jobs import Jobs
+from local_discord import FakeDiscord
 from stack.devserver import DevServer, free_port
-from tests.fake_discord import FakeDiscord
 from tests.support.temporal import connect_client
 from tests.support.worker_process import WorkerProcess
 from workflows.jobs_models import Reminder

@@ -13,8 +13,8 @@ from simcord import assert_responded
 from temporalio.client import Client
 
 from bot.cogs.safari import SafariCog
+from local_discord import FakeDiscord
 from stack.devserver import DevServer
-from tests.fake_discord import FakeDiscord
 from tests.support.bot_harness import answered, bot_env, last_reply
 from tests.support.worker_process import WorkerProcess
 from workflows.jobs_models import JobResult

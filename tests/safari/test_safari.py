@@ -31,8 +31,8 @@ from activities.safari import (
 from clients.jobs import Jobs
 from clients.safari import join, load_game, safari_store, setup_game
 from clients.store import PersistentStore
+from local_discord import FakeDiscord, FakeMessage
 from stack.devserver import DevServer
-from tests.fake_discord import FakeDiscord, FakeMessage
 from worker import activities_for, build_worker
 from workflows.jobs_actions import PROCESS_ROUND_RESULTS, action_spec
 from workflows.jobs_models import JobResult

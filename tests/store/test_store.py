@@ -21,9 +21,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from clients.store import PersistentStore, StoreError, StoreLimitError, VersionConflict, Versioned
+from local_discord import FakeDiscord
 from stack.devserver import DevServer, free_port
 from stack.temporal import data_converter
-from tests.fake_discord import FakeDiscord
 from tests.support.temporal import TEST_KEY, connect_client
 from tests.support.worker_process import WorkerProcess
 from worker import build_worker

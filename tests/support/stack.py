@@ -11,8 +11,8 @@ from pathlib import Path
 
 from temporalio.client import Client
 
+from local_discord import FakeDiscord
 from stack.devserver import DevServer
-from tests.fake_discord import FakeDiscord
 from tests.support.temporal import connect_client
 from tests.support.worker_process import WorkerProcess
 

@@ -20,10 +20,10 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from clients.whispers import NotForYou, WhisperOver, Whispers
+from local_discord import FakeDiscord
 from stack.codec_server import codec_endpoint, create_app, serve
 from stack.devserver import DevServer, free_port, temporal_cli_path
 from stack.temporal import data_converter
-from tests.fake_discord import FakeDiscord
 from tests.support.temporal import TEST_KEY, eventually
 from tests.support.worker_process import WorkerProcess
 from workflows.whispers_models import WhisperResult, read_custom_id

@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 
 from .models import FakeMessage, FakeWebhook, Fault, RecordedRequest, Violation
-from .server import API_PREFIX
+from .rest import API_PREFIX
 
 
 class FakeDiscordRemote:

@@ -29,8 +29,8 @@ def spec_path() -> Path:
     override = os.environ.get(SPEC_ENV)
     if override:
         return Path(override)
-    # tests/fake_discord/openapi.py -> the repository root is parents[2].
-    return Path(__file__).resolve().parents[2] / "vendor" / "discord-openapi" / "openapi.json"
+    # local_discord/openapi.py -> the repository root is parents[1].
+    return Path(__file__).resolve().parents[1] / "vendor" / "discord-openapi" / "openapi.json"
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ import pytest
 import pytest_asyncio
 from discord.http import Route
 
-from tests.conftest import eventually
-from tests.fake_discord import FakeDiscord
+from local_discord import FakeDiscord
+from tests.support.temporal import eventually
 
 GUILD = 900_000_000_000_000_001
 CHANNEL = 900_000_000_000_000_002

@@ -15,13 +15,13 @@ import pytest
 import pytest_asyncio
 from discord.http import Route
 
-from tests.fake_discord import FakeDiscord, FakeDiscordRemote, load_spec
+from local_discord import FakeDiscord, FakeDiscordRemote, load_spec
 
 GUILD = 900_000_000_000_000_001
 CHANNEL = 900_000_000_000_000_002
 USER = 900_000_000_000_000_003
 MESSAGES = r"^/channels/\d+/messages$"
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -293,7 +293,7 @@ async def test_out_of_process_server(tmp_path: Path, route_base: None) -> None:
     port_file = tmp_path / "fake.url"
     log = (tmp_path / "fake.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_discord", "--port-file", str(port_file)],
+        [sys.executable, "-m", "local_discord", "--port-file", str(port_file)],
         cwd=REPO_ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -1,4 +1,4 @@
-"""``python -m tests.fake_discord --port-file PATH``: serve a FakeDiscord until SIGTERM/SIGINT.
+"""``python -m local_discord --port-file PATH``: serve a FakeDiscord until SIGTERM/SIGINT.
 
 The base_url is written to PATH (atomically, so a poller never reads half a URL) once the port is bound.
 """
@@ -11,7 +11,7 @@ import os
 import signal
 from pathlib import Path
 
-from .server import FakeDiscord
+from .rest import FakeDiscord
 
 
 async def _serve(port_file: Path | None, host: str, port: int) -> None:
@@ -29,7 +29,7 @@ async def _serve(port_file: Path | None, host: str, port: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.fake_discord", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m local_discord", description=__doc__)
     parser.add_argument("--port-file", type=Path, help="write the base_url here once listening")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
