@@ -16,6 +16,8 @@ import discord
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from stack.discord_api import point_at
+
 # Discord accepts a nonce of at most 25 characters.
 NONCE_LENGTH = 25
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -77,12 +79,6 @@ def already_gone(err: ApplicationError) -> bool:
 def require_login(client: discord.Client) -> None:
     if client.http.token is None:
         raise ApplicationError("this worker has no DISCORD_TOKEN", type="DiscordNotConfigured")
-
-
-def point_at(api_base: str | None) -> None:
-    """Send discord.py's requests to `api_base` (the tests' fake Discord) instead of Discord."""
-    if api_base:
-        discord.http.Route.BASE = api_base.rstrip("/")
 
 
 @asynccontextmanager

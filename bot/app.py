@@ -22,6 +22,7 @@ from bot.checks import HostPolicy
 from bot.replies import report_error
 from clients.guild_settings import HOST_ROLE, GuildSetting, SettingsBackend, StoreSettings
 from clients.jobs import Jobs
+from stack.discord_api import point_at
 from stack.process import exit_now
 from stack.settings import Settings, load_settings
 from stack.temporal import connect
@@ -107,6 +108,7 @@ async def run(settings: Settings) -> None:
             "configuration error: DISCORD_TOKEN: not set (the bot token from the Developer Portal)"
         )
     token = settings.discord_token.get_secret_value()
+    point_at(settings.discord_api_base)
     temporal = await connect(settings, identity=f"bot@{socket.gethostname()}")
     async with GameBot(settings, temporal) as bot:
         try:

@@ -1,4 +1,7 @@
-"""``python -m local_discord --port-file PATH``: serve a FakeDiscord until SIGTERM/SIGINT.
+"""`python -m local_discord`: serve the local Discord until SIGTERM/SIGINT.
+
+    python -m local_discord --playground --port 8235   # the playground guild and its web page
+    python -m local_discord --port-file PATH           # an empty one, for tests in another process
 
 The base_url is written to PATH (atomically, so a poller never reads half a URL) once the port is bound.
 """
@@ -7,34 +10,41 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 from pathlib import Path
 
+from .playground import Playground
 from .rest import FakeDiscord
 
 
-async def _serve(port_file: Path | None, host: str, port: int) -> None:
+async def _serve(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with FakeDiscord(host=host, port=port) as fake:
-        if port_file is not None:
-            tmp = port_file.with_name(port_file.name + ".tmp")
+    kind = Playground if args.playground else FakeDiscord
+    async with kind(host=args.host, port=args.port, token=args.token) as fake:
+        if args.port_file is not None:
+            tmp = args.port_file.with_name(args.port_file.name + ".tmp")
             tmp.write_text(fake.base_url, encoding="utf-8")
-            os.replace(tmp, port_file)
-        print(f"fake discord listening on {fake.base_url}", flush=True)
+            os.replace(tmp, args.port_file)
+        what = "playground" if args.playground else "fake discord"
+        print(f"{what} listening on {fake.url} (API {fake.base_url})", flush=True)
         await stop.wait()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m local_discord", description=__doc__)
+    parser.add_argument("--playground", action="store_true", help="the playground guild and its page")
     parser.add_argument("--port-file", type=Path, help="write the base_url here once listening")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--token", help="the only bot token the gateway accepts (default: any)")
     args = parser.parse_args()
-    asyncio.run(_serve(args.port_file, args.host, args.port))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(_serve(args))
 
 
 if __name__ == "__main__":

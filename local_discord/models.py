@@ -25,6 +25,8 @@ class FakeMessage:
     deleted: bool = False
     edits: list[dict[str, Any]] = field(default_factory=list)  # each PATCH body, in order
     edited_at: str | None = None
+    # Set on the bot's answers to an interaction: who used it (an ephemeral answer is theirs alone).
+    interaction_user_id: int | None = None
 
 
 @dataclass

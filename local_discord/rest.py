@@ -20,8 +20,11 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from . import rules
+from .gateway import Gateway, Session
+from .interactions import Interaction, Interactions
 from .models import FakeMessage, FakeWebhook, Fault, RecordedRequest, Violation
 from .openapi import FieldError, invalid_form_body, load_spec, template_regex
+from .world import BOT_PERMISSIONS, Guild, Role, User
 
 API_PREFIX = "/api/v10"
 DISCORD_EPOCH_MS = 1_420_070_400_000
@@ -37,6 +40,8 @@ ERROR_TEXT = {
     10003: "Unknown Channel",
     10008: "Unknown Message",
     10015: "Unknown Webhook",
+    10062: "Unknown interaction",
+    40060: "Interaction has already been acknowledged.",
     50001: "Missing Access",
     50005: "Cannot edit a message authored by another user",
     50006: "Cannot send an empty message",
@@ -134,6 +139,7 @@ class _Call:
     query: dict[str, str]
     body: dict[str, Any]
     files: list[dict[str, Any]]
+    raw: Any = None  # the JSON body as sent (a list for bulk command overwrites)
 
     def int_param(self, name: str) -> int:
         return int(self.params[name])
@@ -170,6 +176,7 @@ class FakeDiscord:
         bot_user_id: int = 1_100_000_000_000_000_001,
         bot_name: str = "FakeBot",
         validate: bool = True,
+        token: str | None = None,
         clock: Callable[[], float] = time.time,
         nonce_window: float = NONCE_WINDOW,
         rate_limit_headers: bool = True,
@@ -179,6 +186,7 @@ class FakeDiscord:
         self._host, self._port = host, port
         self.bot_user_id, self.bot_name = bot_user_id, bot_name
         self.validate = validate
+        self.token = token  # the bot token the gateway accepts; None accepts any
         self.clock, self.nonce_window = clock, nonce_window
         self.rate_limit_headers = rate_limit_headers
         self.rate_window = RATE_WINDOW  # seconds; a test may widen it so no window ends mid-test
@@ -187,6 +195,9 @@ class FakeDiscord:
         self._add_api_routes()
         self._app = web.Application(client_max_size=64 * 1024 * 1024)
         self._add_control_routes(self._app)
+        self.gateway = Gateway(lambda: self.url, self._token_ok, self._ready_payload, self._guild_payloads)
+        self.gateway.add_routes(self._app)
+        self.extra_routes(self._app)
         self._app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._api)
         self._app.router.add_route("*", "/{tail:.*}", self._outside_api)
         self.reset()
@@ -242,9 +253,60 @@ class FakeDiscord:
         self._faults: list[Fault] = []
         self._last_id = 0
         self._counter = 0
+        self._guilds: dict[int, Guild] = {}
+        self._users: dict[int, User] = {self.bot_user_id: User(self.bot_user_id, self.bot_name, bot=True)}
+        self.interactions = Interactions(self)
 
     def add_channel(self, channel_id: int, guild_id: int, name: str = "general") -> None:
         self._channels[channel_id] = _Channel(channel_id, guild_id, name, 0)
+
+    # ----- the world the gateway shows (guilds, roles, members) ------------------------------------------
+
+    def extra_routes(self, app: web.Application) -> None:
+        """Hook for a subclass to serve more on the same port (the playground's page)."""
+
+    def add_guild(self, guild_id: int, name: str, owner_id: int) -> Guild:
+        """A guild the bot is in (with the bot as a member holding BOT_PERMISSIONS)."""
+        guild = self._guilds[guild_id] = Guild(guild_id, name, owner_id)
+        bot_role = self.add_role(guild_id, self.new_id(), self.bot_name, BOT_PERMISSIONS)
+        guild.members[self.bot_user_id] = [bot_role.id]
+        return guild
+
+    def add_role(self, guild_id: int, role_id: int, name: str, permissions: int) -> Role:
+        guild = self._guilds[guild_id]
+        role = guild.roles[role_id] = Role(role_id, name, permissions, position=len(guild.roles))
+        return role
+
+    def add_member(self, guild_id: int, user_id: int, name: str, roles: list[int] | None = None) -> User:
+        user = self._users.setdefault(user_id, User(user_id, name))
+        self._guilds[guild_id].members[user_id] = list(roles or [])
+        return user
+
+    def guild(self, guild_id: int) -> Guild:
+        return self._guilds[guild_id]
+
+    def guilds(self) -> list[Guild]:
+        return list(self._guilds.values())
+
+    def user(self, user_id: int) -> User:
+        return self._users.get(user_id) or User(user_id, f"user{user_id}")
+
+    def channel_record(self, channel_id: int) -> _Channel:
+        channel = self._channels.get(channel_id)
+        if channel is None:
+            raise KeyError(f"no channel {channel_id}")
+        return channel
+
+    def channels(self, guild_id: int | None = None) -> list[_Channel]:
+        return [c for c in self._channels.values() if guild_id is None or c.guild_id == guild_id]
+
+    def dm_channel_for(self, user_id: int) -> int:
+        """The user's DM channel with the bot, opened if need be (as the bot's first DM would)."""
+        channel_id = self._dm_channels.get(user_id)
+        if channel_id is None or channel_id not in self._channels:
+            channel_id = self._dm_channels[user_id] = self._next_id()
+            self._channels[channel_id] = _Channel(channel_id, None, "", 1, recipient_id=user_id)
+        return channel_id
 
     def remove_channel(self, channel_id: int) -> None:
         """Make a channel "gone" (as if deleted): later calls get 404 Unknown Channel; its webhooks go too."""
@@ -340,6 +402,9 @@ class FakeDiscord:
 
     # ----- request pipeline ------------------------------------------------------------------------------
 
+    def new_id(self) -> int:
+        return self._next_id()
+
     def _next_id(self) -> int:
         # Real snowflakes (timestamp << 22), strictly increasing even within one millisecond.
         self._last_id = max(self._last_id + 1, (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22)
@@ -421,7 +486,7 @@ class FakeDiscord:
             raise DiscordError(401, 0, "401: Unauthorized")
         if self.validate:
             self._check_schema(rec, body)
-        call = _Call(params, rec.query, body if isinstance(body, dict) else {}, files)
+        call = _Call(params, rec.query, body if isinstance(body, dict) else {}, files, body)
         fault = next((f for f in self._faults if f.matches(rec.method, rec.path)), None)
         if fault is None:
             status, payload = self._run(handler, call, rec)
@@ -502,13 +567,7 @@ class FakeDiscord:
 
     def _channel_json(self, ch: _Channel) -> dict[str, Any]:
         if ch.type == 1:
-            recipient = {
-                "id": str(ch.recipient_id),
-                "username": f"user{ch.recipient_id}",
-                "discriminator": "0",
-                "global_name": None,
-                "avatar": None,
-            }
+            recipient = self.user(ch.recipient_id or 0).json()
             return {
                 "id": str(ch.id),
                 "type": 1,
@@ -545,6 +604,12 @@ class FakeDiscord:
         if with_user:
             data["user"] = self.user_json()
         return data
+
+    def channel_json(self, ch: _Channel) -> dict[str, Any]:
+        return self._channel_json(ch)
+
+    def message_json(self, m: FakeMessage) -> dict[str, Any]:
+        return self._message_json(m)
 
     def _message_json(self, m: FakeMessage) -> dict[str, Any]:
         if m.webhook_id is None:
@@ -618,7 +683,200 @@ class FakeDiscord:
                 token,
             ),
         ]
-        self._routes = [(m, t, template_regex(t), h, auth) for m, t, h, auth in table]
+        book = self.interactions_routes()
+        self._routes = [(m, t, template_regex(t), h, auth) for m, t, h, auth in [*book, *table]]
+
+    def interactions_routes(self) -> list[tuple[str, str, Handler, bool]]:
+        """The gateway's URL, command sync and interaction responses (what the bot process uses)."""
+        bot, token = True, False
+        original = "/webhooks/{webhook_id}/{webhook_token}/messages/@original"
+        return [
+            ("GET", "/gateway", lambda c: (200, {"url": self.gateway.url}), False),
+            ("GET", "/gateway/bot", self._get_gateway_bot, bot),
+            ("PUT", "/applications/{application_id}/commands", self._put_commands, bot),
+            ("GET", "/applications/{application_id}/commands", self._get_commands, bot),
+            ("PUT", "/applications/{application_id}/guilds/{guild_id}/commands", self._put_commands, bot),
+            ("GET", "/applications/{application_id}/guilds/{guild_id}/commands", self._get_commands, bot),
+            (
+                "POST",
+                "/interactions/{interaction_id}/{interaction_token}/callback",
+                lambda c: self.interactions.callback(c),
+                token,
+            ),
+            ("GET", original, lambda c: self.interactions.original(c, "GET"), token),
+            ("PATCH", original, lambda c: self.interactions.original(c, "PATCH"), token),
+            ("DELETE", original, lambda c: self.interactions.original(c, "DELETE"), token),
+        ]
+
+    def _get_gateway_bot(self, call: _Call) -> Reply:
+        limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
+        return 200, {"url": self.gateway.url, "shards": 1, "session_start_limit": limit}
+
+    def _put_commands(self, call: _Call) -> Reply:
+        scope = int(call.params["guild_id"]) if "guild_id" in call.params else None
+        commands = []
+        for command in call.raw if isinstance(call.raw, list) else []:
+            commands.append(
+                {
+                    **command,
+                    "id": str(self._next_id()),
+                    "application_id": str(self.bot_user_id),
+                    "version": str(self._next_id()),
+                    "type": command.get("type", 1),
+                    "default_member_permissions": command.get("default_member_permissions"),
+                    **({"guild_id": str(scope)} if scope else {}),
+                }
+            )
+        self.interactions.commands[scope] = commands
+        return 200, commands
+
+    def _get_commands(self, call: _Call) -> Reply:
+        scope = int(call.params["guild_id"]) if "guild_id" in call.params else None
+        return 200, self.interactions.commands.get(scope, [])
+
+    # ----- what the gateway sends ------------------------------------------------------------------------
+
+    def _token_ok(self, token: str) -> bool:
+        token = token.removeprefix("Bot ")
+        return bool(token) and (self.token is None or token == self.token)
+
+    def _ready_payload(self, session: Session) -> dict[str, Any]:
+        return {
+            "v": 10,
+            "user": self.user_json(),
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in self._guilds.values()],
+            "session_id": session.id,
+            "resume_gateway_url": self.gateway.url,
+            "shard": [0, 1],
+            "application": {"id": str(self.bot_user_id), "flags": 0},
+            "private_channels": [],
+            "relationships": [],
+            "presences": [],
+            "guild_join_requests": [],
+            "geo_ordered_rtc_regions": [],
+            "auth": {},
+            "user_settings": {},
+        }
+
+    def _guild_payloads(self) -> list[dict[str, Any]]:
+        return [self._guild_json(g) for g in self._guilds.values()]
+
+    def _guild_json(self, guild: Guild) -> dict[str, Any]:
+        members = [guild.member_json(self.user(user_id)) for user_id in guild.members]
+        return {
+            "id": str(guild.id),
+            "name": guild.name,
+            "icon": None,
+            "splash": None,
+            "discovery_splash": None,
+            "banner": None,
+            "description": None,
+            "owner_id": str(guild.owner_id),
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "nsfw_level": 0,
+            "premium_tier": 0,
+            "premium_progress_bar_enabled": False,
+            "preferred_locale": "en-US",
+            "system_channel_id": None,
+            "system_channel_flags": 0,
+            "rules_channel_id": None,
+            "public_updates_channel_id": None,
+            "vanity_url_code": None,
+            "application_id": None,
+            "features": [],
+            "roles": [r.json() for r in guild.roles.values()],
+            "emojis": [],
+            "stickers": [],
+            "joined_at": "2026-01-01T00:00:00+00:00",
+            "large": False,
+            "unavailable": False,
+            "member_count": len(members),
+            "members": members,
+            "channels": [self._channel_json(c) for c in self.channels(guild.id)],
+            "threads": [],
+            "presences": [],
+            "voice_states": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
+        }
+
+    def interaction_payload(self, interaction: Interaction, message: FakeMessage | None) -> dict[str, Any]:
+        user = self.user(interaction.user_id)
+        channel = self.channel_record(interaction.channel_id)
+        payload: dict[str, Any] = {
+            "id": str(interaction.id),
+            "application_id": str(self.bot_user_id),
+            "type": interaction.type,
+            "data": interaction.data,
+            "channel_id": str(channel.id),
+            "channel": self._channel_json(channel),
+            "token": interaction.token,
+            "version": 1,
+            "locale": "en-US",
+            "entitlements": [],
+            "attachment_size_limit": 26_214_400,
+        }
+        if channel.guild_id is not None and channel.guild_id in self._guilds:
+            guild = self._guilds[channel.guild_id]
+            payload["guild_id"] = str(guild.id)
+            payload["guild"] = {"id": str(guild.id), "locale": "en-US", "features": []}
+            payload["guild_locale"] = "en-US"
+            payload["member"] = guild.member_json(user, with_permissions=True)
+            payload["app_permissions"] = str(guild.permissions(self.bot_user_id))
+            payload["authorizing_integration_owners"] = {"0": str(guild.id)}
+            payload["context"] = 0
+        else:
+            payload["user"] = user.json()
+            payload["app_permissions"] = str(BOT_PERMISSIONS)
+            payload["authorizing_integration_owners"] = {"0": str(self.bot_user_id)}
+            payload["context"] = 1
+        if message is not None:
+            payload["message"] = self._message_json(message)
+        return payload
+
+    # ----- messages the bot sends as interaction answers -------------------------------------------------
+
+    def create_message_as_bot(self, channel_id: int, body: dict[str, Any]) -> FakeMessage:
+        """A message the bot posts by answering an interaction (ephemeral when flagged so)."""
+        return self._new_message(self._channels[channel_id], _Call({}, {}, body, [], body), None)
+
+    def placeholder_message(self, channel_id: int, flags: int) -> FakeMessage:
+        """The "thinking…" message of a deferred answer, replaced by the bot's edit of @original."""
+        ch = self._channels[channel_id]
+        m = FakeMessage(
+            id=self._next_id(),
+            channel_id=ch.id,
+            guild_id=ch.guild_id,
+            author_id=self.bot_user_id,
+            content="",
+            components=[],
+            embeds=[],
+            flags=flags,
+            nonce=None,
+            webhook_id=None,
+            index=self._next_index(),
+            dm_recipient_id=ch.recipient_id,
+        )
+        self._messages[m.id] = m
+        return m
+
+    def edit_message_as_bot(self, channel_id: int, message_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        params = {"channel_id": str(channel_id), "message_id": str(message_id)}
+        message = self._messages.get(message_id)
+        loading = message is not None and bool(message.flags & (1 << 7))
+        _, data = self._edit_message(_Call(params, {}, body, [], body))
+        if message is not None and loading:
+            # The deferred answer arrives: no longer "thinking", and not shown as edited.
+            message.flags &= ~(1 << 7)
+            message.edited_at = None
+            data = self._message_json(message)
+        return dict(data)
 
     def routes(self) -> list[tuple[str, str]]:
         """(method, path template) of every implemented API route."""
@@ -751,6 +1009,8 @@ class FakeDiscord:
         return 200, self._message_json(self._find_message(call))
 
     def _edit_message(self, call: _Call) -> Reply:
+        if "webhook_token" in call.params and self.interactions.owns(call):
+            return self.interactions.original(call, "PATCH")
         m = self._find_message(call)
         if "webhook_token" not in call.params and m.webhook_id is not None:
             raise DiscordError(403, 50005)
@@ -781,6 +1041,8 @@ class FakeDiscord:
         return 200, self._message_json(m)
 
     def _delete_message(self, call: _Call) -> Reply:
+        if "webhook_token" in call.params and self.interactions.owns(call):
+            return self.interactions.original(call, "DELETE")
         self._find_message(call).deleted = True
         return 204, None
 
@@ -818,6 +1080,8 @@ class FakeDiscord:
         return 204, None
 
     def _execute_webhook(self, call: _Call) -> Reply:
+        if self.interactions.owns(call):
+            return self.interactions.followup(call)
         wh = self._webhook(call)
         ch = self._channels.get(wh.channel_id)
         if ch is None:

@@ -3,9 +3,11 @@
 Starts, in order: the codec server (on the Web UI port + 1, so the UI shows timer names and
 payloads decrypted; its token is CODEC_TOKEN or one kept in `<DATA_DIR>/codec.token`), the
 Temporal dev server (state in `<DATA_DIR>/temporal.sqlite`, Web UI on 127.0.0.1:8233, custom
-search attributes registered), the worker (`worker.py`) and, when DISCORD_TOKEN is set, the bot
-(`python -m bot`). Ctrl-C or SIGTERM stops them in reverse order, each by its pid; a second
-Ctrl-C kills them at once. If one exits on its own, everything stops and the exit status is 1.
+search attributes registered), without DISCORD_TOKEN the playground (a local Discord with a web
+page, `python -m local_discord --playground`, on 127.0.0.1:8235), the worker (`worker.py`) and
+the bot (`python -m bot`), talking to Discord or to the playground. Ctrl-C or SIGTERM stops them
+in reverse order, each by its pid; a second Ctrl-C kills them at once. If one exits on its own,
+everything stops and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -26,11 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local_discord.playground import GUILD_ID as PLAYGROUND_GUILD
+from local_discord.rest import API_PREFIX
 from stack.codec_server import codec_endpoint
 from stack.devserver import LOOPBACK, DevServer, DevServerError, die_with_parent
 from stack.settings import Settings, load_settings
 
-NO_TOKEN = "DISCORD_TOKEN is not set: the bot is not started; server, Web UI and worker are running"
+NO_BOT = "--no-bot: the bot is not started; without DISCORD_TOKEN the worker's Discord posts wait and retry"
+PLAYGROUND_TOKEN = "playground"
+PLAYGROUND_PORT = 8235
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 KEY_FILE = "encryption.key"
 TOKEN_FILE = "codec.token"
@@ -46,7 +52,44 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m stack", description="Run the dev stack.")
     parser.add_argument("--ui-port", type=int, help="Web UI port (default: gRPC port + 1000, i.e. 8233)")
     parser.add_argument("--headless", action="store_true", help="run the dev server without its Web UI")
+    parser.add_argument("--no-bot", action="store_true", help="run server, Web UI and worker only")
+    parser.add_argument(
+        "--playground-port", type=int, default=PLAYGROUND_PORT, help="the playground's port (8235)"
+    )
     return parser.parse_args(argv)
+
+
+async def start_playground(
+    args: argparse.Namespace, settings: Settings, env: dict[str, str], stopping: asyncio.Event
+) -> Child | None:
+    """Without DISCORD_TOKEN: the local Discord and its page, and the worker and bot pointed at it."""
+    url_file = settings.data_dir / "playground.url"
+    url_file.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "local_discord", "--playground", "--host", LOOPBACK]
+    command += [
+        "--port",
+        str(args.playground_port),
+        "--token",
+        PLAYGROUND_TOKEN,
+        "--port-file",
+        str(url_file),
+    ]
+    child = spawn("playground", command, env)
+    deadline = time.monotonic() + 20
+    while not url_file.exists():
+        if child.proc.poll() is not None or time.monotonic() > deadline or stopping.is_set():
+            return child  # the main loop reports its exit
+        await asyncio.sleep(0.05)
+    api_base = url_file.read_text(encoding="utf-8").strip()
+    env.update(
+        DISCORD_TOKEN=PLAYGROUND_TOKEN,
+        DISCORD_API_BASE=api_base,
+        DISCORD_DEV_GUILD=str(PLAYGROUND_GUILD),
+    )
+    page = api_base.removesuffix(API_PREFIX)
+    print(f"Playground     {page}  (a local Discord with the bot in it: act as host or player)")
+    print("               to use Discord itself, put DISCORD_TOKEN=... in .env (README: Running the bot)")
+    return child
 
 
 def _secret_file(path: Path, make: Callable[[], str], what: str) -> str:
@@ -209,10 +252,14 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
             if not await until_stopped(server.start(), stopping):
                 return 0
             print_addresses(settings, server)
+        if settings.discord_token is None and not args.no_bot:
+            playground = await start_playground(args, settings, env, stopping)
+            if playground is not None:
+                children.append(playground)
         children.append(spawn("worker", [sys.executable, str(worker_py)], env))
-        if settings.discord_token is None:
-            print(NO_TOKEN, flush=True)
-        else:
+        if args.no_bot:
+            print(NO_BOT, flush=True)
+        elif "DISCORD_TOKEN" in env or settings.discord_token is not None:
             children.append(spawn("bot", [sys.executable, "-m", "bot"], env))
         print("Ctrl-C stops everything", flush=True)
         while not stopping.is_set():

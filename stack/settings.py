@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # Only tests point this elsewhere (the fake Discord on loopback).
     discord_api_base: str | None = None
     discord_dev_guild: int | None = None
+    # How long a minute typed in the Safari modal lasts: 60, unless a demo or a test of the
+    # playground wants its reminders in fast-forward.
+    safari_minute_seconds: float = Field(default=60.0, gt=0, le=60)
 
     # Base64 AES keys; the first encrypts, all decrypt (so a key can be rotated).
     # Not secret-free by default: the dev stack generates one into the data directory.

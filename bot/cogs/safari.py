@@ -283,7 +283,7 @@ class SafariCog(commands.Cog, name="Safari"):
     def __init__(self, bot: GameBot) -> None:
         self.bot = bot
         # Minutes typed in the modal are multiplied by this; only end-to-end tests shrink it.
-        self.time_unit = MINUTE
+        self.time_unit = timedelta(seconds=bot.settings.safari_minute_seconds)
 
     @safari.command(name="schedule", description="Schedule this round's results (hosts)")
     async def schedule(self, interaction: discord.Interaction[GameBot]) -> None:

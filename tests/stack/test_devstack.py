@@ -15,12 +15,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
 
 from stack.devserver import SEARCH_ATTRIBUTES, DevServer, free_port, temporal_cli_path
-from stack.launcher import NO_TOKEN
+from stack.launcher import NO_BOT
 from stack.settings import Settings
+from tests.support.temporal import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -163,8 +165,8 @@ except KeyboardInterrupt:
 """
 
 
-async def start_stack(cwd: Path, **extra_env: str) -> tuple[asyncio.subprocess.Process, str]:
-    """`python -m stack --headless` in `cwd` (with a placeholder worker.py), started until it
+async def start_stack(cwd: Path, *args: str, **extra_env: str) -> tuple[asyncio.subprocess.Process, str]:
+    """`python -m stack --headless ARGS` in `cwd` (with a placeholder worker.py), started until it
     says it is up; returns the process and its output so far."""
     (cwd / "worker.py").write_text(PLACEHOLDER_WORKER)
     env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "ENCRYPTION_KEYS")}
@@ -179,6 +181,7 @@ async def start_stack(cwd: Path, **extra_env: str) -> tuple[asyncio.subprocess.P
         "-m",
         "stack",
         "--headless",
+        *args,
         cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -205,9 +208,9 @@ def pid_after(output: str, marker: str) -> int:
 
 
 async def test_run_command_starts_the_stack_and_stops_it_on_sigterm(tmp_path: Path) -> None:
-    proc, output = await start_stack(tmp_path)
+    proc, output = await start_stack(tmp_path, "--no-bot")
     try:
-        assert NO_TOKEN in output, output
+        assert NO_BOT in output, output
         server_pid = pid_after(output, "Temporal gRPC")
         worker_pid = pid_after(output, "started worker")
         key_file = tmp_path / "data" / "encryption.key"
@@ -228,7 +231,7 @@ async def test_run_command_starts_the_stack_and_stops_it_on_sigterm(tmp_path: Pa
 
 
 async def test_run_command_stops_everything_when_a_child_dies(tmp_path: Path) -> None:
-    proc, output = await start_stack(tmp_path, PLACEHOLDER_EXIT="3")
+    proc, output = await start_stack(tmp_path, "--no-bot", PLACEHOLDER_EXIT="3")
     server_pid = pid_after(output, "Temporal gRPC")
     async with asyncio.timeout(30):
         rest, _ = await proc.communicate()
@@ -236,3 +239,31 @@ async def test_run_command_stops_everything_when_a_child_dies(tmp_path: Path) ->
     assert proc.returncode == 1, output
     assert "worker" in output and "exited with code 3" in output
     assert gone(server_pid)
+
+
+async def test_run_command_without_a_token_starts_the_playground_and_the_bot_joins_it(tmp_path: Path) -> None:
+    proc, output = await start_stack(tmp_path, "--playground-port", "0")
+    try:
+        line = next(line for line in output.splitlines() if line.startswith("Playground"))
+        page = line.split()[1]
+        bot_pid = pid_after(output, "started bot")
+        playground_pid = pid_after(output, "started playground")
+
+        async def bot_online() -> bool:
+            async with aiohttp.ClientSession() as http, http.get(f"{page}/_play/state?as=1") as response:
+                return bool((await response.json())["bot_connected"])
+
+        # The real bot process, given the playground's token and API by the run command.
+        await eventually(bot_online, timeout=60)
+        async with aiohttp.ClientSession() as http, http.get(page) as response:
+            assert response.status == 200 and "Playground" in await response.text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(40):
+            rest, _ = await proc.communicate()
+    output += rest.decode()
+    assert proc.returncode == 0, output
+    assert (
+        output.index("stopping bot") < output.index("stopping worker") < output.index("stopping playground")
+    )
+    assert gone(bot_pid) and gone(playground_pid)

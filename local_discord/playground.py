@@ -1,0 +1,152 @@
+"""The playground: the local Discord with one guild in it and a web page to use it as its members do.
+
+The page (served at `/`) shows the guild's channels with their messages as they arrive, each
+member's DMs and ephemeral answers, and lets you act as a host or a player: run the bot's slash
+commands with their options, press buttons, pick from selects, fill in modals. Each action is an
+interaction sent to the real bot process over the gateway; what the bot answers shows up on the page.
+
+The JSON API under `/_play/` is what the page (and the end-to-end tests) call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from .interactions import EPHEMERAL, InteractionError
+from .rest import DiscordError, FakeDiscord
+from .world import MANAGE_GUILD, MANAGE_ROLES
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+GUILD_ID = 1_200_000_000_000_000_001
+CHANNELS = {
+    1_200_000_000_000_000_011: "general",
+    1_200_000_000_000_000_012: "safari",
+    1_200_000_000_000_000_013: "events",
+}
+HOST_ROLE_ID = 1_200_000_000_000_000_021
+HOST_ID, PLAYER_ID, OTHER_PLAYER_ID = (
+    1_200_000_000_000_000_101,
+    1_200_000_000_000_000_102,
+    1_200_000_000_000_000_103,
+)
+MEMBERS = {HOST_ID: "Hana", PLAYER_ID: "Pax", OTHER_PLAYER_ID: "Quinn"}
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+class Playground(FakeDiscord):
+    """A FakeDiscord holding the playground guild, with the page and its API on the same port."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.add_guild(GUILD_ID, "Playground", owner_id=HOST_ID)
+        self.add_role(GUILD_ID, HOST_ROLE_ID, "Game Masters", MANAGE_ROLES | MANAGE_GUILD)
+        for channel_id, name in CHANNELS.items():
+            self.add_channel(channel_id, GUILD_ID, name)
+        for user_id, name in MEMBERS.items():
+            self.add_member(GUILD_ID, user_id, name, [HOST_ROLE_ID] if user_id == HOST_ID else [])
+
+    def extra_routes(self, app: web.Application) -> None:
+        r = app.router
+        r.add_get("/", self._page)
+        r.add_static("/static/", STATIC)
+        r.add_get("/_play/world", self._world)
+        r.add_get("/_play/state", self._state)
+        r.add_post("/_play/command", self._guarded(self._command))
+        r.add_post("/_play/click", self._guarded(self._click))
+        r.add_post("/_play/select", self._guarded(self._select))
+        r.add_post("/_play/submit", self._guarded(self._submit))
+
+    # ----- what a member sees ----------------------------------------------------------------------------
+
+    def visible(self, user_id: int, channel_id: int) -> list[dict[str, Any]]:
+        """The channel's messages as `user_id` sees them: everyone's, plus the ephemerals meant for them."""
+        shown = []
+        for m in self.messages(channel_id):
+            if m.flags & EPHEMERAL and m.interaction_user_id != user_id:
+                continue
+            data = self.message_json(m)
+            data["ephemeral"] = bool(m.flags & EPHEMERAL)
+            data["thinking"] = bool(m.flags & (1 << 7))
+            shown.append(data)
+        return shown
+
+    def state(self, user_id: int) -> dict[str, Any]:
+        dm = self.dm_channel_for(user_id)
+        mine = [i for i in self.interactions.by_id.values() if i.user_id == user_id][-20:]
+        return {
+            "channels": {str(c.id): self.visible(user_id, c.id) for c in self.channels(GUILD_ID)},
+            "dm_channel_id": str(dm),
+            "dms": self.visible(user_id, dm),
+            "commands": [c for scope in self.interactions.commands.values() for c in scope],
+            "interactions": [i.summary for i in mine],
+            "bot_connected": self.gateway.connected(),
+        }
+
+    # ----- handlers --------------------------------------------------------------------------------------
+
+    async def _page(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / "index.html")
+
+    async def _world(self, request: web.Request) -> web.Response:
+        guild = self.guild(GUILD_ID)
+        return web.json_response(
+            {
+                "guild": {"id": str(guild.id), "name": guild.name},
+                "bot": {"id": str(self.bot_user_id), "name": self.bot_name},
+                "channels": [{"id": str(c.id), "name": c.name} for c in self.channels(GUILD_ID)],
+                "members": [
+                    {"id": str(user_id), "name": self.user(user_id).name, "host": HOST_ROLE_ID in roles}
+                    for user_id, roles in guild.members.items()
+                    if user_id != self.bot_user_id
+                ],
+                "roles": [r.json() for r in guild.roles.values()],
+            }
+        )
+
+    async def _state(self, request: web.Request) -> web.Response:
+        return web.json_response(self.state(int(request.query["as"])))
+
+    def _guarded(self, handler: Handler) -> Handler:
+        async def run(request: web.Request) -> web.Response:
+            try:
+                return await handler(request)
+            except (InteractionError, KeyError, ValueError, DiscordError) as err:
+                return web.json_response({"error": str(err)}, status=400)
+
+        return run
+
+    async def _command(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        interaction = await self.interactions.command(
+            int(body["as"]), int(body["channel_id"]), str(body["path"]), body.get("options") or {}
+        )
+        return web.json_response({"interaction_id": str(interaction.id)})
+
+    async def _click(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        interaction = await self.interactions.click(
+            int(body["as"]), int(body["message_id"]), str(body["custom_id"])
+        )
+        return web.json_response({"interaction_id": str(interaction.id)})
+
+    async def _select(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        interaction = await self.interactions.select(
+            int(body["as"]), int(body["message_id"]), str(body["custom_id"]), [str(v) for v in body["values"]]
+        )
+        return web.json_response({"interaction_id": str(interaction.id)})
+
+    async def _submit(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        origin = self.interactions.by_id[int(body["interaction_id"])]
+        if origin.user_id != int(body["as"]):
+            raise InteractionError("that modal was opened by someone else")
+        values = {str(k): str(v) for k, v in (body.get("values") or {}).items()}
+        interaction = await self.interactions.submit(origin.id, values)
+        return web.json_response({"interaction_id": str(interaction.id)})
