@@ -1,0 +1,145 @@
+"""The bot harness checks what the bot sends Discord: a tiny probe cog answers in ways Discord refuses
+(a V2 layout with content, a custom id over 100 characters, content added to a V2 message by an
+edit, a followup of that kind) and the test using `bot_env` fails, naming the offending field."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import discord
+import pytest
+from discord import app_commands
+from discord.ext import commands
+from simcord.backend import Backend
+from temporalio.testing import WorkflowEnvironment
+
+from tests.support.bot_harness import World, answered, bot_env
+from tests.support.interaction_check import request_errors
+
+LONG_ID = "probe:" + "x" * 100
+
+
+def layout(text: str) -> discord.ui.LayoutView:
+    view = discord.ui.LayoutView()
+    view.add_item(discord.ui.TextDisplay(text))
+    return view
+
+
+class Probe(commands.Cog):
+    """Answers as a careless cog would."""
+
+    probe = app_commands.Group(name="probe", description="Answers Discord would refuse")
+
+    @probe.command(name="fine", description="A V2 layout, nothing else")
+    async def fine(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(view=layout("all good"))
+
+    @probe.command(name="v2-content", description="A V2 layout together with content")
+    async def v2_content(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("and some content", view=layout("a layout"))
+
+    @probe.command(name="long-id", description="A button whose custom id is too long")
+    async def long_id(self, interaction: discord.Interaction) -> None:
+        view = discord.ui.View()
+        view.add_item(discord.ui.Button(label="Press", custom_id=LONG_ID))
+        await interaction.response.send_message("press it", view=view)
+
+    @probe.command(name="edit-content", description="Content added to a V2 original")
+    async def edit_content(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(view=layout("a layout"))
+        await interaction.edit_original_response(content="content on a V2 message")
+
+    @probe.command(name="followup", description="A V2 followup with content after a defer")
+    async def followup(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True)
+        await interaction.followup.send("content", view=layout("a layout"), ephemeral=True)
+
+
+@pytest.fixture
+async def probing(time_env: WorkflowEnvironment) -> AsyncIterator[Any]:
+    """Enter `bot_env` with the probe cog loaded; the caller leaves it (and sees how it fails)."""
+
+    async def enter(command: str) -> tuple[World, Any]:
+        env = bot_env(time_env.client, f"probe-{uuid.uuid4().hex[:8]}")
+        world = await env.__aenter__()
+        await world.bot.add_cog(Probe())
+        await world.bot.tree.sync()
+        result = await world.host.slash(world.channel, f"probe {command}")
+        return world, (env, result)
+
+    yield enter
+
+
+async def leave(env: Any) -> None:
+    await env.__aexit__(None, None, None)
+
+
+async def test_an_answer_discord_accepts_passes(probing: Any) -> None:
+    world, (env, result) = await probing("fine")
+    answered(result)
+    await leave(env)
+    assert world.requests is not None and world.requests.checked > 0
+
+
+@pytest.mark.parametrize(
+    ("command", "request_line", "field"),
+    [
+        (
+            "v2-content",
+            "POST /interactions/",
+            "body.data.content: The 'content' field cannot be used when using MessageFlags.IS_COMPONENTS_V2",
+        ),
+        ("long-id", "POST /interactions/", "body.data.components.0.components.0.custom_id"),
+        (
+            "edit-content",
+            "PATCH /webhooks/",
+            "body.content: The 'content' field cannot be used when using MessageFlags.IS_COMPONENTS_V2",
+        ),
+        (
+            "followup",
+            "POST /webhooks/",
+            "body.content: The 'content' field cannot be used when using MessageFlags.IS_COMPONENTS_V2",
+        ),
+    ],
+)
+async def test_an_answer_discord_refuses_fails_the_test_naming_the_field(
+    probing: Any, command: str, request_line: str, field: str
+) -> None:
+    _, (env, _) = await probing(command)
+    with pytest.raises(AssertionError) as failure:
+        await leave(env)
+    report = str(failure.value)
+    assert "1 request(s) Discord would refuse" in report
+    assert request_line in report and field in report
+    assert "tests/harness/test_interaction_check.py" in report  # where the probe made it
+
+
+async def test_the_refused_answer_never_reaches_the_user(probing: Any) -> None:
+    """Discord answers 400, as it would: the bot's error path answers instead (in production the
+    user would see that too), and the refused layout is shown nowhere."""
+    world, (env, result) = await probing("v2-content")
+    shown = answered(result).response
+    assert shown is not None and shown.ephemeral and "went wrong" in shown.content
+    assert world.channel.history() == []
+    with pytest.raises(AssertionError):
+        await leave(env)
+
+
+def test_the_check_covers_every_message_route() -> None:
+    """Channel messages and webhook posts are held to the same rules; query parameters and routes
+    are checked too."""
+    backend = Backend()
+    v2_with_content = {"content": "hi", "flags": 1 << 15, "components": [{"type": 10, "content": "x"}]}
+    for method, path in [
+        ("POST", "/channels/1/messages"),
+        ("POST", "/webhooks/1/token"),
+    ]:
+        errors = request_errors(backend, method, path, v2_with_content, None, False)
+        assert [str(e).split(":")[0] for e in errors] == ["body.content"], (method, path)
+    assert request_errors(backend, "POST", "/channels/1/messages", {}, None, False)[0].code == "EMPTY_MESSAGE"
+    wait = request_errors(backend, "POST", "/webhooks/1/token", {"content": "x"}, {"wait": "maybe"}, False)
+    assert [e.location for e in wait] == [("query", "wait")]
+    unknown = request_errors(backend, "POST", "/no/such/route", {}, None, False)
+    assert [e.location for e in unknown] == [("path",)]
