@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from contextlib import asynccontextmanager
 
 import discord
 import pytest
 from discord import app_commands
 from discord.ext import commands
+from simcord import InteractionResult
 from simcord.backend import Backend
 from temporalio.testing import WorkflowEnvironment
 
@@ -19,6 +20,7 @@ from tests.support.bot_harness import World, answered, bot_env
 from tests.support.interaction_check import request_errors
 
 LONG_ID = "probe:" + "x" * 100
+LEGACY = "The 'content' field cannot be used when using MessageFlags.IS_COMPONENTS_V2"
 
 
 def layout(text: str) -> discord.ui.LayoutView:
@@ -38,7 +40,8 @@ class Probe(commands.Cog):
 
     @probe.command(name="v2-content", description="A V2 layout together with content")
     async def v2_content(self, interaction: discord.Interaction) -> None:
-        await interaction.response.send_message("and some content", view=layout("a layout"))
+        # Deliberately what discord.py's types (and Discord) forbid.
+        await interaction.response.send_message("and some content", view=layout("a layout"))  # type: ignore[call-overload]
 
     @probe.command(name="long-id", description="A button whose custom id is too long")
     async def long_id(self, interaction: discord.Interaction) -> None:
@@ -54,77 +57,57 @@ class Probe(commands.Cog):
     @probe.command(name="followup", description="A V2 followup with content after a defer")
     async def followup(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True)
-        await interaction.followup.send("content", view=layout("a layout"), ephemeral=True)
+        await interaction.followup.send("content", view=layout("a layout"), ephemeral=True)  # type: ignore[call-overload]
 
 
-@pytest.fixture
-async def probing(time_env: WorkflowEnvironment) -> AsyncIterator[Any]:
-    """Enter `bot_env` with the probe cog loaded; the caller leaves it (and sees how it fails)."""
-
-    async def enter(command: str) -> tuple[World, Any]:
-        env = bot_env(time_env.client, f"probe-{uuid.uuid4().hex[:8]}")
-        world = await env.__aenter__()
+@asynccontextmanager
+async def probed(
+    time_env: WorkflowEnvironment, command: str
+) -> AsyncIterator[tuple[World, InteractionResult]]:
+    """`bot_env` with the probe cog loaded, after the host ran `/probe <command>`."""
+    async with bot_env(time_env.client, f"probe-{uuid.uuid4().hex[:8]}") as world:
         await world.bot.add_cog(Probe())
         await world.bot.tree.sync()
-        result = await world.host.slash(world.channel, f"probe {command}")
-        return world, (env, result)
-
-    yield enter
+        yield world, await world.host.slash(world.channel, f"probe {command}")
 
 
-async def leave(env: Any) -> None:
-    await env.__aexit__(None, None, None)
-
-
-async def test_an_answer_discord_accepts_passes(probing: Any) -> None:
-    world, (env, result) = await probing("fine")
-    answered(result)
-    await leave(env)
-    assert world.requests is not None and world.requests.checked > 0
+async def test_an_answer_discord_accepts_passes(time_env: WorkflowEnvironment) -> None:
+    async with probed(time_env, "fine") as (world, result):
+        answered(result)
+    assert world.requests is not None and world.requests.checked > 0 and world.requests.violations == []
 
 
 @pytest.mark.parametrize(
     ("command", "request_line", "field"),
     [
-        (
-            "v2-content",
-            "POST /interactions/",
-            "body.data.content: The 'content' field cannot be used when using MessageFlags.IS_COMPONENTS_V2",
-        ),
+        ("v2-content", "POST /interactions/", f"body.data.content: {LEGACY}"),
         ("long-id", "POST /interactions/", "body.data.components.0.components.0.custom_id"),
-        (
-            "edit-content",
-            "PATCH /webhooks/",
-            "body.content: The 'content' field cannot be used when using MessageFlags.IS_COMPONENTS_V2",
-        ),
-        (
-            "followup",
-            "POST /webhooks/",
-            "body.content: The 'content' field cannot be used when using MessageFlags.IS_COMPONENTS_V2",
-        ),
+        ("edit-content", "PATCH /webhooks/", f"body.content: {LEGACY}"),
+        ("followup", "POST /webhooks/", f"body.content: {LEGACY}"),
     ],
 )
 async def test_an_answer_discord_refuses_fails_the_test_naming_the_field(
-    probing: Any, command: str, request_line: str, field: str
+    time_env: WorkflowEnvironment, command: str, request_line: str, field: str
 ) -> None:
-    _, (env, _) = await probing(command)
     with pytest.raises(AssertionError) as failure:
-        await leave(env)
+        async with probed(time_env, command):
+            pass
     report = str(failure.value)
     assert "1 request(s) Discord would refuse" in report
     assert request_line in report and field in report
     assert "tests/harness/test_interaction_check.py" in report  # where the probe made it
 
 
-async def test_the_refused_answer_never_reaches_the_user(probing: Any) -> None:
+async def test_the_refused_answer_never_reaches_the_user(time_env: WorkflowEnvironment) -> None:
     """Discord answers 400, as it would: the bot's error path answers instead (in production the
     user would see that too), and the refused layout is shown nowhere."""
-    world, (env, result) = await probing("v2-content")
-    shown = answered(result).response
+    with pytest.raises(AssertionError, match="1 request"):
+        async with probed(time_env, "v2-content") as (world, result):
+            shown = answered(result).response
+            history = world.channel.history()
+    # Looked at outside, so that a failure here is not mistaken for the harness's.
     assert shown is not None and shown.ephemeral and "went wrong" in shown.content
-    assert world.channel.history() == []
-    with pytest.raises(AssertionError):
-        await leave(env)
+    assert history == []
 
 
 def test_the_check_covers_every_message_route() -> None:

@@ -121,7 +121,7 @@ async def bot_env(client: Client, task_queue: str) -> AsyncIterator[World]:
     # refusals the bot answered on purpose (a user_message exists for them) are not errors.
     bugs = [error for error in env.errors_since(0) if user_message(error) is None]
     if bugs:
-        raise ExceptionGroup(f"the bot raised {len(bugs)} unexpected error(s)", bugs)
+        raise BaseExceptionGroup(f"the bot raised {len(bugs)} unexpected error(s)", bugs)
 
 
 def answered(result: simcord.InteractionResult) -> simcord.InteractionResult:
