@@ -29,6 +29,14 @@ def layout(text: str) -> discord.ui.LayoutView:
     return view
 
 
+class AddContent(discord.ui.Button[discord.ui.LayoutView]):
+    def __init__(self) -> None:
+        super().__init__(label="Add content", custom_id="probe:add-content")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await interaction.response.edit_message(content="content on a V2 message")
+
+
 class Probe(commands.Cog):
     """Answers as a careless cog would."""
 
@@ -53,6 +61,12 @@ class Probe(commands.Cog):
     async def edit_content(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_message(view=layout("a layout"))
         await interaction.edit_original_response(content="content on a V2 message")
+
+    @probe.command(name="button", description="A V2 layout whose button adds content to it")
+    async def button(self, interaction: discord.Interaction) -> None:
+        view = layout("a layout")
+        view.add_item(discord.ui.ActionRow(AddContent()))
+        await interaction.response.send_message(view=view)
 
     @probe.command(name="followup", description="A V2 followup with content after a defer")
     async def followup(self, interaction: discord.Interaction) -> None:
@@ -96,6 +110,19 @@ async def test_an_answer_discord_refuses_fails_the_test_naming_the_field(
     assert "1 request(s) Discord would refuse" in report
     assert request_line in report and field in report
     assert "tests/harness/test_interaction_check.py" in report  # where the probe made it
+
+
+async def test_a_button_that_adds_content_to_its_v2_message_fails_the_test(
+    time_env: WorkflowEnvironment,
+) -> None:
+    """An UPDATE_MESSAGE answer is checked against the message it changes (which is V2)."""
+    with pytest.raises(AssertionError) as failure:
+        async with probed(time_env, "button") as (world, shown):
+            message = answered(shown).response
+            assert message is not None
+            await world.host.click(message, label="Add content")
+    assert f"body.data.content: {LEGACY}" in str(failure.value)
+    assert "(callback)" in str(failure.value)  # AddContent.callback made it
 
 
 async def test_the_refused_answer_never_reaches_the_user(time_env: WorkflowEnvironment) -> None:
