@@ -88,7 +88,7 @@ async def probed(
 async def test_an_answer_discord_accepts_passes(time_env: WorkflowEnvironment) -> None:
     async with probed(time_env, "fine") as (world, result):
         answered(result)
-    assert world.requests is not None and world.requests.checked > 0 and world.requests.violations == []
+    assert world.requests.checked > 0 and world.requests.violations == []
 
 
 @pytest.mark.parametrize(

@@ -74,8 +74,8 @@ class World:
     hosts: HostPolicy
     client: Client
     task_queue: str
+    requests: RequestChecker  # what the bot asked of Discord, and what Discord would refuse
     bots: list[GameBot] = field(default_factory=list)
-    requests: RequestChecker | None = None  # what the bot asked of Discord, and what Discord would refuse
 
     @property
     def jobs(self) -> RecordingJobs:
@@ -107,8 +107,9 @@ async def bot_env(client: Client, task_queue: str) -> AsyncIterator[World]:
             host = guild.add_member(env.create_user("host"), roles=[hosts_role])
             player = guild.add_member(env.create_user("player"))
             other = guild.add_member(env.create_user("other"))
-            world = World(env, bot, guild, channel, host, player, other, hosts, client, task_queue, [bot])
-            world.requests = checker
+            world = World(
+                env, bot, guild, channel, host, player, other, hosts, client, task_queue, checker, [bot]
+            )
             yield world
         except BaseException as failure:
             if checker.violations:  # often the cause of the test's own failure

@@ -11,6 +11,7 @@ answered 400 like Discord would, so the bot sees what it would see in production
 from __future__ import annotations
 
 import dataclasses
+import os
 import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -27,7 +28,8 @@ from tests.fake_discord.openapi import FieldError, invalid_form_body, load_spec
 from tests.fake_discord.server import BOT_CONTENT_LIMIT
 
 ROOT = Path(__file__).resolve().parents[2]
-_NOT_OURS = (str(ROOT / ".venv"), str(Path(__file__).parent))  # the harness itself is no culprit
+_OURS = f"{ROOT}{os.sep}"
+_NOT_OURS = (f"{ROOT / '.venv'}{os.sep}", f"{Path(__file__).parent}{os.sep}")  # the harness is no culprit
 
 # Interaction callback types (https://discord.com/developers/docs/interactions/receiving-and-responding).
 _MESSAGE, _UPDATE = 4, 7
@@ -160,7 +162,7 @@ def _our_frames() -> tuple[str, ...]:
     return tuple(
         f"{Path(f.filename).relative_to(ROOT)}:{f.lineno} ({f.name})"
         for f in traceback.extract_stack()
-        if f.filename.startswith(str(ROOT)) and not f.filename.startswith(_NOT_OURS)
+        if f.filename.startswith(_OURS) and not f.filename.startswith(_NOT_OURS)
     )
 
 
