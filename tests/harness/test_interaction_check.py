@@ -132,9 +132,13 @@ async def test_the_refused_answer_never_reaches_the_user(time_env: WorkflowEnvir
         async with probed(time_env, "v2-content") as (world, result):
             shown = answered(result).response
             history = world.channel.history()
+            made = [(r.method, r.path.split("/")[1], r.json or {}) for r in world.env.http_requests]
     # Looked at outside, so that a failure here is not mistaken for the harness's.
     assert shown is not None and shown.ephemeral and "went wrong" in shown.content
     assert history == []
+    # simcord's record of the bot's requests still holds the refused one, then the error answer.
+    answers = [body for method, first, body in made if (method, first) == ("POST", "interactions")]
+    assert [body["data"].get("content") for body in answers] == ["and some content", shown.content]
 
 
 def test_the_check_covers_every_message_route() -> None:

@@ -10,6 +10,7 @@ answered 400 like Discord would, so the bot sees what it would see in production
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import traceback
@@ -22,6 +23,7 @@ from typing import Any
 from simcord.backend import Backend
 from simcord.backend.errors import BackendError
 from simcord.http import router
+from simcord.types import HttpLogEntry
 
 from tests.fake_discord import rules
 from tests.fake_discord.openapi import FieldError, invalid_form_body, load_spec
@@ -200,8 +202,19 @@ _original_dispatch = router.dispatch
 
 def _checked_dispatch(backend: Backend, method: str, path: str, **kwargs: Any) -> Any:
     checker = _checkers.get(id(backend))
-    if checker is not None:
-        checker.check(method, path, kwargs.get("json"), kwargs.get("params"), bool(kwargs.get("files")))
+    if checker is None:
+        return _original_dispatch(backend, method, path, **kwargs)
+    body, params = kwargs.get("json"), kwargs.get("params")
+    try:
+        checker.check(method, path, body, params, bool(kwargs.get("files")))
+    except BackendError:
+        # Refused, but made: keep simcord's record of the bot's requests (and its transcript) whole.
+        entry = HttpLogEntry(
+            method, path, copy.deepcopy(params or {}), copy.deepcopy(body), kwargs.get("reason")
+        )
+        backend.http_requests.append(entry)
+        backend.transcript.append(("HTTP", f"{method} {path}", body if isinstance(body, dict) else None))
+        raise
     return _original_dispatch(backend, method, path, **kwargs)
 
 
