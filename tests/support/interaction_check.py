@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import os
 import traceback
 from collections.abc import Iterator, Mapping
@@ -45,6 +46,7 @@ _EDIT = (
     ("PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}"),
 )
 _CALLBACK = ("POST", "/interactions/{interaction_id}/{interaction_token}/callback")
+BODY_SHOWN = 400  # characters of a refused body shown in the report
 # Discord answers this one 50006, not 50035 Invalid Form Body.
 EMPTY = FieldError.rule((), "EMPTY_MESSAGE", "Cannot send an empty message")
 
@@ -61,8 +63,10 @@ class Violation:
 
     def __str__(self) -> str:
         where = "; ".join(self.made_at) or "outside the project's code"
-        reasons = "\n".join(f"    {e}" for e in self.errors)
-        return f"{self.method} {self.path} (from {where})\n{reasons}"
+        reasons = "".join(f"\n    {e}" for e in self.errors)
+        sent = json.dumps(self.body, ensure_ascii=False, default=str)
+        sent = sent if len(sent) <= BODY_SHOWN else f"{sent[:BODY_SHOWN]}…"
+        return f"{self.method} {self.path} (from {where}){reasons}\n    sent: {sent}"
 
 
 def _query(params: Mapping[str, Any] | None) -> dict[str, str]:
