@@ -5,13 +5,16 @@ every workflow is completed.
 
     python -m tests.faults.campaign --jobs 400 --window 90 --worker-kills 4 --server-kills 1
 
-`tests/test_fault_campaign.py` runs a smaller one in CI.
+`tests/faults/test_campaign.py` runs a smaller one in CI. Every random choice (deadlines, channels,
+when to kill what, burst sizes) comes from the plan's seed, printed at the start and in the summary;
+repeat a run with `FAULT_SEED=<seed>` (or `--seed`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import tempfile
 import time
@@ -38,6 +41,18 @@ REMINDERS = [
     Reminder(offset=timedelta(seconds=2), message="2 seconds"),
 ]
 MESSAGES_PATH = r"^/channels/\d+/messages$"
+SEED_ENV = "FAULT_SEED"
+
+
+def default_seed() -> int:
+    """``FAULT_SEED`` if set (to repeat a run), else a fresh random seed."""
+    raw = os.environ.get(SEED_ENV, "").strip()
+    if not raw:
+        return random.randrange(1_000_000)
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{SEED_ENV} must be an integer, not {raw!r}") from None
 
 
 @dataclass
@@ -50,11 +65,45 @@ class Plan:
     server_kills: int = 1
     server_outage: float = 3.0
     fault_bursts: int = 4
-    seed: int = field(default_factory=lambda: random.randrange(1_000_000))
+    seed: int = field(default_factory=default_seed)
+
+
+@dataclass(frozen=True)
+class Chaos:
+    at: float  # seconds after the chaos window opens
+    what: str  # "worker", "server" or "discord"
+    bursts: tuple[int, int, int] = (0, 0, 0)  # for "discord": how many 429s, 503s, lost 500s
+
+
+@dataclass(frozen=True)
+class Draws:
+    """Everything the seed decides, drawn before anything runs so that a seed repeats a run."""
+
+    deadlines: tuple[float, ...]  # per job, seconds after the first possible deadline
+    channels: tuple[int, ...]  # per job
+    chaos: tuple[Chaos, ...]  # in time order
+
+
+def draw(plan: Plan) -> Draws:
+    rng = random.Random(plan.seed)
+    deadlines = tuple(rng.uniform(0, plan.window) for _ in range(plan.jobs))
+    channels = tuple(rng.choice(CHANNELS) for _ in range(plan.jobs))
+    span = plan.window + 6  # from the first reminders to the last deadline
+    kinds = ["worker"] * plan.worker_kills + ["server"] * plan.server_kills + ["discord"] * plan.fault_bursts
+    chaos = [
+        Chaos(
+            rng.uniform(0, span),
+            kind,
+            (rng.randint(2, 6), rng.randint(2, 6), rng.randint(1, 3)) if kind == "discord" else (0, 0, 0),
+        )
+        for kind in kinds
+    ]
+    return Draws(deadlines, channels, tuple(sorted(chaos, key=lambda c: c.at)))
 
 
 @dataclass
 class Outcome:
+    seed: int
     expected_posts: int
     missing: list[str]
     doubled: list[str]
@@ -75,7 +124,8 @@ class Outcome:
             f"{len(self.doubled)} doubled, "
             f"{len(self.unexpected)} unexpected; {len(self.not_completed)} workflows not completed; "
             f"{self.worker_kills} worker kills, {self.server_kills} server kills, "
-            f"{self.faults_fired} injected Discord faults fired; {self.seconds:.0f} s"
+            f"{self.faults_fired} injected Discord faults fired; {self.seconds:.0f} s; "
+            f"repeat with {SEED_ENV}={self.seed}"
         )
 
 
@@ -88,37 +138,29 @@ def _post_key(content: str) -> str:
 
 
 async def _chaos(
-    plan: Plan,
-    rng: random.Random,
-    server: DevServer,
-    worker: WorkerProcess,
-    fake: FakeDiscord,
-    start: float,
-    end: float,
+    plan: Plan, draws: Draws, server: DevServer, worker: WorkerProcess, fake: FakeDiscord, start: float
 ) -> tuple[int, int]:
-    """Kill things at random moments between start and end (monotonic seconds)."""
-    events: list[tuple[float, str]] = [(rng.uniform(start, end), "worker") for _ in range(plan.worker_kills)]
-    events += [(rng.uniform(start, end), "server") for _ in range(plan.server_kills)]
-    events += [(rng.uniform(start, end), "discord") for _ in range(plan.fault_bursts)]
+    """Kill things at the drawn moments (seconds after ``start``, a monotonic time)."""
     worker_kills = server_kills = 0
-    for when, what in sorted(events):
-        await asyncio.sleep(max(0.0, when - time.monotonic()))
-        if what == "worker":
+    for event in draws.chaos:
+        await asyncio.sleep(max(0.0, start + event.at - time.monotonic()))
+        if event.what == "worker":
             worker.kill()
             worker_kills += 1
             await asyncio.sleep(plan.worker_outage)
             worker.start()
             await worker.wait_started(timeout=60)
-        elif what == "server":
+        elif event.what == "server":
             server.kill()
             server_kills += 1
             await asyncio.sleep(plan.server_outage)
             await server.restart()
         else:
-            fake.inject("POST", MESSAGES_PATH, 429, times=rng.randint(2, 6), retry_after=0.2)
-            fake.inject("POST", MESSAGES_PATH, 503, times=rng.randint(2, 6))
+            too_many, unavailable, lost = event.bursts
+            fake.inject("POST", MESSAGES_PATH, 429, times=too_many, retry_after=0.2)
+            fake.inject("POST", MESSAGES_PATH, 503, times=unavailable)
             # Discord created the message, then the reply was lost: only the nonce prevents a double.
-            fake.inject("POST", MESSAGES_PATH, 500, times=rng.randint(1, 3), lose_response=True)
+            fake.inject("POST", MESSAGES_PATH, 500, times=lost, lose_response=True)
     return worker_kills, server_kills
 
 
@@ -142,7 +184,8 @@ async def _wait_all_completed(server: DevServer, job_ids: list[str], timeout: fl
 
 
 async def run(plan: Plan, workdir: Path) -> Outcome:
-    rng = random.Random(plan.seed)
+    draws = draw(plan)
+    print(f"fault campaign seed {plan.seed} (repeat with {SEED_ENV}={plan.seed})", flush=True)
     began = time.monotonic()
     async with (
         DevServer(db_file=workdir / "temporal.sqlite", port=free_port(), headless=True) as server,
@@ -163,13 +206,13 @@ async def run(plan: Plan, workdir: Path) -> Outcome:
             first = time.monotonic() + plan.lead + plan.jobs * 0.02  # scheduling takes a moment too
             job_ids = []
             for index in range(plan.jobs):
-                due_in = first + rng.uniform(0, plan.window) - time.monotonic()
+                due_in = first + draws.deadlines[index] - time.monotonic()
                 job_ids.append(
                     await jobs.schedule(
                         "post_message",
                         {"content": f"job {index} done"},
                         guild_id=GUILD,
-                        channel_id=rng.choice(CHANNELS),
+                        channel_id=draws.channels[index],
                         scheduled_by=HOST,
                         delay=timedelta(seconds=due_in),
                         reminders=REMINDERS,
@@ -177,9 +220,7 @@ async def run(plan: Plan, workdir: Path) -> Outcome:
                     )
                 )
             chaos_start = first - 6  # the first reminders
-            worker_kills, server_kills = await _chaos(
-                plan, rng, server, worker, fake, chaos_start, first + plan.window
-            )
+            worker_kills, server_kills = await _chaos(plan, draws, server, worker, fake, chaos_start)
             not_completed = await _wait_all_completed(server, job_ids, timeout=plan.window + 120)
         finally:
             worker.stop()
@@ -188,6 +229,7 @@ async def run(plan: Plan, workdir: Path) -> Outcome:
         expected = [post for index in range(plan.jobs) for post in expected_posts(index)]
         fake.assert_no_violations()
         return Outcome(
+            seed=plan.seed,
             expected_posts=len(expected),
             missing=[p for p in expected if posted[p] == 0],
             doubled=[p for p in expected if posted[p] > 1],
@@ -210,7 +252,7 @@ def main() -> None:
     parser.add_argument("--worker-kills", type=int, default=4)
     parser.add_argument("--server-kills", type=int, default=1)
     parser.add_argument("--fault-bursts", type=int, default=8)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--seed", type=int, default=defaults.seed, help=f"default: ${SEED_ENV}, else random")
     args = parser.parse_args()
     plan = Plan(
         jobs=args.jobs,

@@ -1,5 +1,6 @@
 """The fault campaign, small enough for CI: kill -9 the worker twice and the dev server once
-while jobs fire, with 429 and 5xx bursts from Discord; nothing lost, nothing posted twice."""
+while jobs fire, with 429 and 5xx bursts from Discord; nothing lost, nothing posted twice.
+A failing run prints its seed: `FAULT_SEED=<seed> pytest tests/faults` repeats its choices."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from tests.faults.campaign import Plan, run
 
 async def test_nothing_lost_and_nothing_twice_through_kills_and_discord_faults(tmp_path: Path) -> None:
     outcome = await run(Plan(jobs=40, window=20, worker_kills=2, server_kills=1, fault_bursts=3), tmp_path)
+    summary = outcome.summary()  # names the seed
 
-    assert outcome.worker_kills == 2 and outcome.server_kills == 1
-    assert outcome.faults_fired > 0
-    assert outcome.missing == []
-    assert outcome.doubled == []
-    assert outcome.unexpected == []
-    assert outcome.not_completed == []
+    assert outcome.worker_kills == 2 and outcome.server_kills == 1, summary
+    assert outcome.faults_fired > 0, summary
+    assert outcome.missing == [], summary
+    assert outcome.doubled == [], summary
+    assert outcome.unexpected == [], summary
+    assert outcome.not_completed == [], summary

@@ -24,6 +24,7 @@ from bot.checks import HostPolicy
 from bot.replies import user_message
 from clients.jobs import Jobs
 from stack.settings import Settings
+from tests.support.interaction_check import RequestChecker, checked_requests
 from tests.support.temporal import TEST_KEY
 
 
@@ -73,6 +74,7 @@ class World:
     hosts: HostPolicy
     client: Client
     task_queue: str
+    requests: RequestChecker  # what the bot asked of Discord, and what Discord would refuse
     bots: list[GameBot] = field(default_factory=list)
 
     @property
@@ -94,23 +96,33 @@ async def bot_env(client: Client, task_queue: str) -> AsyncIterator[World]:
     hosts = HostPolicy()
     bot = new_bot(client, task_queue, hosts=hosts)
     env = simcord.Env(bot)
-    await env.start()
-    try:
-        guild = env.create_guild("Safari Club")
-        channel = guild.create_text_channel("safari")
-        hosts_role = guild.create_role("Game Masters", permissions=discord.Permissions(manage_roles=True))
-        host = guild.add_member(env.create_user("host"), roles=[hosts_role])
-        player = guild.add_member(env.create_user("player"))
-        other = guild.add_member(env.create_user("other"))
-        world = World(env, bot, guild, channel, host, player, other, hosts, client, task_queue, [bot])
-        yield world
-    finally:
-        await env.shutdown()
+    # Every request the bot makes (command sync included) is checked against Discord's OpenAPI
+    # document and the fake Discord's rules; one Discord would refuse is answered 400 and fails the test.
+    with checked_requests(env.backend) as checker:
+        await env.start()
+        try:
+            guild = env.create_guild("Safari Club")
+            channel = guild.create_text_channel("safari")
+            hosts_role = guild.create_role("Game Masters", permissions=discord.Permissions(manage_roles=True))
+            host = guild.add_member(env.create_user("host"), roles=[hosts_role])
+            player = guild.add_member(env.create_user("player"))
+            other = guild.add_member(env.create_user("other"))
+            world = World(
+                env, bot, guild, channel, host, player, other, hosts, client, task_queue, checker, [bot]
+            )
+            yield world
+        except BaseException as failure:
+            if checker.violations:  # often the cause of the test's own failure
+                failure.add_note(checker.report())
+            raise
+        finally:
+            await env.shutdown()
+    checker.assert_none()
     # As simcord's own fixture does: errors the bot raised that no test looked at fail the test;
     # refusals the bot answered on purpose (a user_message exists for them) are not errors.
     bugs = [error for error in env.errors_since(0) if user_message(error) is None]
     if bugs:
-        raise ExceptionGroup(f"the bot raised {len(bugs)} unexpected error(s)", bugs)
+        raise BaseExceptionGroup(f"the bot raised {len(bugs)} unexpected error(s)", bugs)
 
 
 def answered(result: simcord.InteractionResult) -> simcord.InteractionResult:
