@@ -212,9 +212,11 @@ def _causes(err: Any) -> list[Any]:
     for e in err.context:
         branches.setdefault(e.schema_path[0], []).append(e)
     applicable = [errs for errs in branches.values() if not _ruled_out(errs)]
-    if len(applicable) != 1:
+    if not applicable:
         return _causes(jsonschema.exceptions.best_match(err.context))
-    return [c for e in applicable[0] for c in _causes(e)]
+    # Several branches may apply (two request schemas sharing the components, say): the one with
+    # the fewest causes is the one the body nearly matches, so its field is the one to name.
+    return min(([c for e in errs for c in _causes(e)] for errs in applicable), key=len)
 
 
 def _discord_error(err: Any) -> tuple[tuple[str | int, ...], str, str]:
