@@ -17,6 +17,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class WorkerProcess:
+    """`python worker.py`; subclasses run another of the project's processes the same way."""
+
+    NAME = "worker"
+    ARGS: tuple[str, ...] = ("worker.py",)
+
     def __init__(
         self, *, temporal_address: str, task_queue: str, discord_api_base: str, log_dir: Path
     ) -> None:
@@ -35,9 +40,9 @@ class WorkerProcess:
 
     def start(self) -> None:
         self.starts += 1
-        log = open(self.log_dir / f"worker-{self.starts}.log", "wb")  # noqa: SIM115 (closed with the process)
+        log = open(self.log_dir / f"{self.NAME}-{self.starts}.log", "wb")  # noqa: SIM115 (closed with the process)
         self.proc = subprocess.Popen(
-            [sys.executable, "worker.py"], cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, *self.ARGS], cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
         log.close()
 
@@ -57,14 +62,15 @@ class WorkerProcess:
             self.kill()
 
     def log(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("worker-*.log")))
+        logs = sorted(self.log_dir.glob(f"{self.NAME}-*.log"))
+        return "\n".join(p.read_text(errors="replace") for p in logs)
 
     async def wait_started(self, timeout: float = 20.0) -> None:
         """Wait until the worker says it is polling (it logs that after logging in to Discord).
 
         Async, because the fake Discord it logs in to may be served by this same event loop.
         """
-        current = self.log_dir / f"worker-{self.starts}.log"
+        current = self.log_dir / f"{self.NAME}-{self.starts}.log"
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             assert self.proc is not None
