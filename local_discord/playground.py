@@ -42,6 +42,10 @@ Handler = Callable[[web.Request], Awaitable[web.Response]]
 class Playground(FakeDiscord):
     """A FakeDiscord holding the playground guild, with the page and its API on the same port."""
 
+    def __init__(self, **options: Any) -> None:
+        options.setdefault("bot_name", "GameBot")
+        super().__init__(**options)
+
     def reset(self) -> None:
         super().reset()
         self.add_guild(GUILD_ID, "Playground", owner_id=HOST_ID)
@@ -55,6 +59,7 @@ class Playground(FakeDiscord):
         r = app.router
         r.add_get("/", self._page)
         r.add_static("/static/", STATIC)
+        r.add_get("/favicon.ico", self._favicon)
         r.add_get("/_play/world", self._world)
         r.add_get("/_play/state", self._state)
         r.add_post("/_play/command", self._guarded(self._command))
@@ -92,6 +97,9 @@ class Playground(FakeDiscord):
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / "index.html")
+
+    async def _favicon(self, request: web.Request) -> web.Response:
+        return web.Response(status=204)  # browsers ask; an empty answer beats a 404 in the log
 
     async def _world(self, request: web.Request) -> web.Response:
         guild = self.guild(GUILD_ID)

@@ -39,6 +39,7 @@ function markdown(text) {
     return `<span class="mention">@${escape(role ? role.name : "role")}</span>`;
   });
   html = html.replace(/&lt;#(\d+)&gt;/g, (_, id) => `<span class="mention">#${escape(channelName(id))}</span>`);
+  html = html.replace(/^-# (.*)$/gm, "<small>$1</small>");
   html = html.replace(/^### (.*)$/gm, "<h3>$1</h3>").replace(/^## (.*)$/gm, "<h2>$1</h2>").replace(/^# (.*)$/gm, "<h2>$1</h2>");
   html = html.replace(/\*\*(.+?)\*\*/g, "<strong>$1</strong>").replace(/\*(.+?)\*/g, "<em>$1</em>");
   html = html.replace(/`([^`]+)`/g, "<code>$1</code>");
@@ -48,6 +49,7 @@ function markdown(text) {
 function relative(when) {
   const seconds = Math.round((when.getTime() - Date.now()) / 1000);
   const abs = Math.abs(seconds);
+  if (abs < 1) return "now";
   const [n, unit] = abs < 60 ? [abs, "second"] : abs < 3600 ? [Math.round(abs / 60), "minute"] : abs < 86400 ? [Math.round(abs / 3600), "hour"] : [Math.round(abs / 86400), "day"];
   const phrase = `${n} ${unit}${n === 1 ? "" : "s"}`;
   return seconds >= 0 ? `in ${phrase}` : `${phrase} ago`;

@@ -8,14 +8,10 @@ browser here: it is pointed at the system one.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from playwright.async_api import Page, async_playwright
 from temporalio.client import Client
 
@@ -23,29 +19,12 @@ from clients.jobs import Jobs
 from stack.codec_server import codec_endpoint, create_app, serve
 from stack.devserver import DevServer, free_port
 from stack.temporal import data_converter
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, OUTPUT, needs_chromium
 from tests.support.jobs_doubles import SAFARI_REMINDERS, Doubles
 from tests.support.temporal import TEST_KEY
 from worker import build_worker
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Without the background-networking flags Chromium keeps dialling out, which this network refuses.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
-
-# On a developer's machine without Chromium the test is skipped; in CI (`.ci/run` installs it) a
-# missing browser is a failure, not a skip.
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-    reason="Debian's chromium is not installed (apt-get install chromium)",
-)
+pytestmark = needs_chromium
 
 
 class _WallClock:

@@ -1,0 +1,117 @@
+"""The playground's page in Debian's Chromium, as a person uses it: a host schedules a Safari round
+and sees its reminder and results card arrive, cancels a second round from the jobs list, and two
+players send and read a whisper. Screenshots land in test-output/."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Page, async_playwright
+
+from local_discord.playground import CHANNELS, HOST_ID, OTHER_PLAYER_ID, PLAYER_ID
+from stack.devserver import DevServer
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, OUTPUT, needs_chromium
+from tests.support.playground import PlaygroundStack, playground_stack
+
+pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="module")]
+
+GENERAL, SAFARI, _ = CHANNELS
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def play(server: DevServer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[PlaygroundStack]:
+    async with playground_stack(server, Path(tmp_path_factory.mktemp("page"))) as running:
+        yield running
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def page(play: PlaygroundStack) -> AsyncIterator[Page]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        tab = await browser.new_page(viewport={"width": 1280, "height": 900})
+        await tab.goto(f"{play.discord.url}/?as={HOST_ID}&channel={SAFARI}")
+        await tab.get_by_text("is online").wait_for()
+        yield tab
+        await browser.close()
+
+
+async def act_as(page: Page, user_id: int) -> None:
+    await page.check(f"input[name=as][value='{user_id}']")
+
+
+async def open_channel(page: Page, channel_id: int) -> None:
+    await page.click(f".channel[data-channel='{channel_id}']")
+
+
+async def run(page: Page, command: str, **options: str) -> None:
+    """Pick a slash command in the command bar, fill its options, send it."""
+    await page.select_option("#command", command)
+    for name, value in options.items():
+        field = page.locator(f"#options [name='{name}']")
+        if await field.evaluate("el => el.tagName") == "SELECT":
+            await field.select_option(value)
+        else:
+            await field.fill(value)
+    await page.click("#run")
+
+
+async def fill_modal(page: Page, **values: str) -> None:
+    await page.wait_for_selector("#modal[open]")
+    for name, value in values.items():
+        await page.fill(f"#modal-fields [name='{name}']", value)
+    await page.click("#modal-submit")
+
+
+async def shot(page: Page, name: str) -> None:
+    OUTPUT.mkdir(exist_ok=True)
+    await page.screenshot(path=str(OUTPUT / f"playground-{name}.png"), full_page=True)
+
+
+async def test_a_host_runs_a_safari_round_and_cancels_another_from_the_page(page: Page) -> None:
+    await run(page, "safari panel")
+    await page.get_by_role("button", name="Join").wait_for()
+    await act_as(page, PLAYER_ID)
+    await page.get_by_role("button", name="Join").last.click()
+    await page.get_by_text("You joined the Safari!").wait_for()
+
+    await act_as(page, HOST_ID)
+    await run(page, "safari schedule")
+    await fill_modal(page, hours="0", minutes="3")
+    await page.get_by_text("scheduled by").first.wait_for()
+    # A minute typed in the modal lasts a second in this stack: the reminder, then the card.
+    await page.get_by_text("in 1 minute").wait_for(timeout=30_000)
+    await page.get_by_text("Safari: round 1").wait_for(timeout=60_000)
+    await shot(page, "safari-results")
+
+    await run(page, "safari schedule")
+    await fill_modal(page, hours="2", minutes="0")
+    await page.get_by_text("scheduled by").nth(1).wait_for()
+    await run(page, "schedule list")
+    cancel = page.locator("button[data-custom-id^='jobs:cancel:']")
+    await cancel.first.wait_for()
+    await shot(page, "jobs-list")
+    await cancel.first.click()
+    await page.get_by_text("Cancelled").wait_for()
+    await shot(page, "jobs-cancelled")
+
+
+async def test_two_players_send_and_read_a_whisper_on_the_page(page: Page) -> None:
+    await act_as(page, PLAYER_ID)
+    await open_channel(page, GENERAL)
+    await run(page, "whisper send", to=str(OTHER_PLAYER_ID))
+    await fill_modal(page, text="meet me at the watering hole")
+    await page.get_by_text("Whisper sent").wait_for()
+    read = page.get_by_role("button", name="Read Message")
+    await read.wait_for(timeout=30_000)
+
+    await act_as(page, OTHER_PLAYER_ID)
+    await read.click()
+    await page.get_by_text("meet me at the watering hole").wait_for()
+    await shot(page, "whisper-read")
+    # The sender's view never shows the text: only the recipient's ephemeral card holds it.
+    await act_as(page, PLAYER_ID)
+    await page.get_by_text("Whisper sent").wait_for()
+    assert await page.get_by_text("meet me at the watering hole").count() == 0
