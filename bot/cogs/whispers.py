@@ -9,7 +9,8 @@ recipient presses "Read Message".
 Every button and select is a `DynamicItem` and the modal is answered by a listener keyed on its
 custom_id, so all of it keeps working after the bot restarts. The text is only ever in the
 modal submission and the recipient's ephemeral card: never in a custom_id, a log line or a
-public message.
+public message. The bot seals it with WHISPER_KEYS before the workflow starts (stack/sealing.py)
+and opens it for the recipient; without that key it sends no whisper, and says why.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from discord.ext import commands
 
 from bot.checks import require_guild, require_host
 from bot.modals import modal_values
-from bot.replies import guarded, reply
+from bot.replies import WORKER_WAIT, guarded, in_time, reply
 from clients.guild_settings import WHISPERS_ENABLED, GuildSetting
-from clients.whispers import WhisperError, Whispers
+from clients.whispers import NO_KEY, WhisperError, Whispers
 from components.whispers import read_button
+from stack.sealing import whisper_seal
 from workflows.whispers_models import ID_PATTERN, READ_TEMPLATE, TEXT_MAX, ReadResult
 
 if TYPE_CHECKING:
@@ -74,6 +76,7 @@ def send_modal(recipient_id: int, recipient_name: str) -> discord.ui.Modal:
 
 def read_card(result: ReadResult) -> discord.ui.LayoutView:
     """The recipient's ephemeral card: the text, when it was sent/read, and a Reply button."""
+    assert result.text is not None  # Whispers.read opened the seal
     view = discord.ui.LayoutView(timeout=None)
     container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=discord.Colour.purple())
     container.add_item(discord.ui.TextDisplay(f"### 💬 Whisper from <@{result.sender_id}>"))
@@ -101,7 +104,11 @@ async def open_send_modal(
     if recipient is not None and recipient.bot:
         await reply(interaction, "Bots cannot read whispers.")
         return
-    if not await whisper_cog(interaction).enabled(guild_id):
+    cog = whisper_cog(interaction)
+    if not cog.whispers.can_send:
+        await reply(interaction, NO_KEY)
+        return
+    if not await cog.enabled(guild_id):
         await reply(interaction, SWITCHED_OFF)
         return
     name = recipient.display_name if recipient is not None else "them"
@@ -148,9 +155,10 @@ class ReadButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=READ_T
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
         # The read is an update the worker answers: usually milliseconds, but acknowledge first.
         await interaction.response.defer(ephemeral=True, thinking=True)
+        cog = whisper_cog(interaction)
         try:
-            result = await whisper_cog(interaction).whispers.read(
-                self.whisper_id, reader_id=interaction.user.id
+            result = await in_time(
+                cog.whispers.read(self.whisper_id, reader_id=interaction.user.id), cog.worker_wait
             )
         except WhisperError as err:
             await reply(interaction, str(err))
@@ -211,8 +219,9 @@ class UnsendButton(
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
         await interaction.response.defer()
+        cog = whisper_cog(interaction)
         try:
-            await whisper_cog(interaction).whispers.cancel(self.whisper_id, by=interaction.user.id)
+            await in_time(cog.whispers.cancel(self.whisper_id, by=interaction.user.id), cog.worker_wait)
         except WhisperError as err:
             await interaction.followup.send(str(err), ephemeral=True)
             return
@@ -222,9 +231,14 @@ class UnsendButton(
 class WhispersCog(commands.Cog, name="Whispers"):
     whisper = app_commands.Group(name="whisper", description="Secret messages", guild_only=True)
 
+    # How long an update may wait for a worker before the user is told (bot/replies.py).
+    worker_wait: float = WORKER_WAIT
+
     def __init__(self, bot: GameBot, *, switch: GuildSetting | None = None) -> None:
         self.bot = bot
-        self.whispers = Whispers(bot.temporal, bot.settings.temporal_task_queue)
+        self.whispers = Whispers(bot.temporal, bot.settings.temporal_task_queue, whisper_seal(bot.settings))
+        if not self.whispers.can_send:
+            log.warning("WHISPER_KEYS is not set: whispers cannot be sent (`make run` generates one)")
         # On unless a host switched it off; read through describe, so it needs no worker.
         self.switch = switch or GuildSetting(bot.guild_settings, WHISPERS_ENABLED, True)
 
@@ -237,6 +251,9 @@ class WhispersCog(commands.Cog, name="Whispers"):
         guild_id = require_guild(interaction)
         if to is not None:
             await open_send_modal(interaction, to.id, to)
+            return
+        if not self.whispers.can_send:
+            await reply(interaction, NO_KEY)
             return
         if not await self.enabled(guild_id):
             await reply(interaction, SWITCHED_OFF)
@@ -255,7 +272,7 @@ class WhispersCog(commands.Cog, name="Whispers"):
         await interaction.response.defer(ephemeral=True, thinking=True)
         if enabled is None:
             enabled = not await self.enabled(guild_id)
-        await self.switch.set(guild_id, enabled)
+        await in_time(self.switch.set(guild_id, enabled), self.worker_wait)
         await reply(
             interaction, "🤫 Whispers are now **on** in this server." if enabled else f"🔇 {SWITCHED_OFF}"
         )

@@ -22,6 +22,7 @@ from clients.whispers import Whispers
 from stack.temporal import data_converter
 from tests.support.jobs_doubles import GUILD, HOST, Doubles, job, start
 from tests.support.temporal import TEST_KEY, binary, register_search_attributes
+from tests.support.whispers import whisper_seal
 from tests.whispers import test_workflow as whisper_tests
 from worker import build_worker
 from workflows.jobs import ScheduledJobWorkflow
@@ -83,7 +84,7 @@ def _whisper_worker(env: WorkflowEnvironment) -> Worker:
 
 
 async def whisper_read_then_window_closes(env: WorkflowEnvironment) -> str:
-    whispers = Whispers(env.client, whisper_tests.QUEUE)
+    whispers = Whispers(env.client, whisper_tests.QUEUE, whisper_seal())
     async with _whisper_worker(env):
         whisper_id = await whisper_tests.send(whispers)
         await env.sleep(timedelta(hours=1))
@@ -96,7 +97,7 @@ async def whisper_read_then_window_closes(env: WorkflowEnvironment) -> str:
 
 
 async def whisper_expired(env: WorkflowEnvironment) -> str:
-    whispers = Whispers(env.client, whisper_tests.QUEUE)
+    whispers = Whispers(env.client, whisper_tests.QUEUE, whisper_seal())
     async with _whisper_worker(env):
         whisper_id = await whisper_tests.send(whispers)
         await env.sleep(timedelta(days=31))
@@ -105,7 +106,7 @@ async def whisper_expired(env: WorkflowEnvironment) -> str:
 
 
 async def whisper_unsent(env: WorkflowEnvironment) -> str:
-    whispers = Whispers(env.client, whisper_tests.QUEUE)
+    whispers = Whispers(env.client, whisper_tests.QUEUE, whisper_seal())
     async with _whisper_worker(env):
         whisper_id = await whisper_tests.send(whispers)
         await env.sleep(timedelta(hours=1))

@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.whispers import WhisperActivities
 from clients.whispers import Whispers
 from tests.support.bot_harness import World, answered, bot_env, last_reply
+from tests.support.whispers import WHISPER_KEYS, whisper_seal
 from worker import build_worker
 from workflows.whispers_models import (
     DELETE_NOTIFICATION,
@@ -73,7 +74,11 @@ class Discordish:
 
 
 @pytest.fixture
-async def world(time_env: WorkflowEnvironment) -> AsyncIterator[tuple[World, Discordish]]:
+async def world(
+    time_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[World, Discordish]]:
+    # The bot reads its whisper key from the environment, as in production.
+    monkeypatch.setenv("WHISPER_KEYS", WHISPER_KEYS)
     fake = Discordish()
     async with (
         build_worker(time_env.client, QUEUE, fake.activities()),
@@ -160,7 +165,7 @@ async def test_send_read_across_a_restart_and_reply(world: tuple[World, Discordi
     assert [dm.content for dm in fake.dms] == [f"📬 <@{recipient.id}> opened your whisper."]
 
     # Reading again (the notification is gone by now, so through the facade) is marked as such.
-    again = await Whispers(w.client, QUEUE).read(whisper_id, reader_id=recipient.id)
+    again = await Whispers(w.client, QUEUE, whisper_seal()).read(whisper_id, reader_id=recipient.id)
     assert again.already_read
 
     # Reply: the send modal, addressed to the original sender.
@@ -207,7 +212,7 @@ async def test_the_sender_unsends(world: tuple[World, Discordish]) -> None:
     assert undone.acknowledged
     edited = await eventually_message(w, lambda m: m.id == notice.id and "was unsent" in m.content)
     assert edited.components == []
-    gone = await Whispers(w.client, QUEUE).status(whisper_id)
+    gone = await Whispers(w.client, QUEUE, whisper_seal()).status(whisper_id)
     assert gone.state == "cancelled"
 
 

@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from clients.whispers import NotForYou, NotYours, WhisperError, WhisperOver, Whispers
+from tests.support.whispers import whisper_seal
 from worker import build_worker
 from workflows.whispers import WhisperWorkflow
 from workflows.whispers_models import (
@@ -89,7 +90,7 @@ async def worker(time_env: WorkflowEnvironment, doubles: Doubles) -> AsyncIterat
 
 @pytest.fixture
 def whispers(time_env: WorkflowEnvironment) -> Whispers:
-    return Whispers(time_env.client, QUEUE)
+    return Whispers(time_env.client, QUEUE, whisper_seal())
 
 
 async def send(whispers: Whispers, **overrides: object) -> str:
