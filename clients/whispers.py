@@ -40,7 +40,7 @@ from workflows.whispers_models import (
 EXPIRED = "This whisper has expired."
 NOT_FOR_YOU_TEXT = "This whisper is not for you."
 NO_KEY = "Whispers are not set up on this bot: it has no whisper key (WHISPER_KEYS)."
-CANNOT_OPEN = "This whisper cannot be opened: it was sealed with a key this bot does not have."
+CANNOT_OPEN = "This whisper cannot be opened: its seal is not this whisper's, or this bot lacks its key."
 
 
 class WhisperError(UserError):
