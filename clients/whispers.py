@@ -136,13 +136,13 @@ class Whispers:
         """The text, opened for the recipient only. Raises NotForYou, WhisperOver, NotSetUp,
         WhisperError (a sealed text that does not open)."""
         self._check_id(whisper_id)
+        if self._seal is None:  # refused before the read is recorded (the sender would be told)
+            raise NotSetUp(NO_KEY)
         result: ReadResult = await self._update(
             whisper_id, WhisperWorkflow.read, ReadRequest(reader_id=reader_id)
         )
         if result.sealed_text is None:  # a whisper from before sealing carries its text
             return result
-        if self._seal is None:
-            raise NotSetUp(NO_KEY)
         try:
             # Bound to this id and this reader (whom the workflow checked is the recipient).
             text = self._seal.open(result.sealed_text, whisper_id=whisper_id, recipient_id=reader_id)

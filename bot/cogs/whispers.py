@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
 from discord import app_commands
 from discord.ext import commands
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 
 from bot.checks import require_guild, require_host
 from bot.modals import modal_values
-from bot.replies import WORKER_WAIT, guarded, in_time, reply
+from bot.replies import WORKER_WAIT, NotAnswered, guarded, in_time, reply
 from clients.guild_settings import WHISPERS_ENABLED, GuildSetting
 from clients.whispers import NO_KEY, WhisperError, Whispers
 from components.whispers import read_button
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from bot.app import GameBot
 
 log = logging.getLogger("bot.whispers")
+T = TypeVar("T")
 
 PICK_ID = "whisper:pick"
 MODAL_PREFIX = "whisper:send:"
@@ -157,9 +159,7 @@ class ReadButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=READ_T
         await interaction.response.defer(ephemeral=True, thinking=True)
         cog = whisper_cog(interaction)
         try:
-            result = await in_time(
-                cog.whispers.read(self.whisper_id, reader_id=interaction.user.id), cog.worker_wait
-            )
+            result = await cog.in_time(cog.whispers.read(self.whisper_id, reader_id=interaction.user.id))
         except WhisperError as err:
             await reply(interaction, str(err))
             return
@@ -221,7 +221,7 @@ class UnsendButton(
         await interaction.response.defer()
         cog = whisper_cog(interaction)
         try:
-            await in_time(cog.whispers.cancel(self.whisper_id, by=interaction.user.id), cog.worker_wait)
+            await cog.in_time(cog.whispers.cancel(self.whisper_id, by=interaction.user.id))
         except WhisperError as err:
             await interaction.followup.send(str(err), ephemeral=True)
             return
@@ -241,6 +241,14 @@ class WhispersCog(commands.Cog, name="Whispers"):
             log.warning("WHISPER_KEYS is not set: whispers cannot be sent (`make run` generates one)")
         # On unless a host switched it off; read through describe, so it needs no worker.
         self.switch = switch or GuildSetting(bot.guild_settings, WHISPERS_ENABLED, True)
+
+    async def in_time(self, call: Awaitable[T]) -> T:
+        """`bot.replies.in_time`, also when the update's own RPC gives up first (or is the one
+        cancelled by the timeout: the SDK turns that cancellation into this error)."""
+        try:
+            return await in_time(call, self.worker_wait)
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise NotAnswered() from None
 
     async def enabled(self, guild_id: int) -> bool:
         return await self.switch.get(guild_id) is not False
@@ -272,7 +280,7 @@ class WhispersCog(commands.Cog, name="Whispers"):
         await interaction.response.defer(ephemeral=True, thinking=True)
         if enabled is None:
             enabled = not await self.enabled(guild_id)
-        await in_time(self.switch.set(guild_id, enabled), self.worker_wait)
+        await self.in_time(self.switch.set(guild_id, enabled))
         await reply(
             interaction, "🤫 Whispers are now **on** in this server." if enabled else f"🔇 {SWITCHED_OFF}"
         )
