@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 
+from stack.launcher import ensure_whisper_key
 from stack.sealing import SealBroken, WhisperSeal, whisper_seal
 from stack.settings import Settings, load_settings
 from tests.support.whispers import OTHER_WHISPER_KEY, WHISPER_KEY, WHISPER_KEYS
@@ -56,3 +58,21 @@ def test_the_setting_is_comma_separated_base64_keys(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("WHISPER_KEYS", "bm90IGEga2V5")  # "not a key"
     with pytest.raises(SystemExit, match=r"WHISPER_KEYS: .*key 1 decodes to 9 bytes"):
         load_settings(_env_file=None)
+
+
+def test_make_run_generates_a_whisper_key_once_and_keeps_it(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    env: dict[str, str] = {}
+    path = ensure_whisper_key(settings, env)
+    assert path == tmp_path / "whisper.key" and path.stat().st_mode & 0o777 == 0o600
+    seal = whisper_seal(Settings(_env_file=None, whisper_keys=env["WHISPER_KEYS"]))  # type: ignore[arg-type]
+    assert seal is not None
+    again: dict[str, str] = {}
+    ensure_whisper_key(settings, again)
+    assert again == env  # the same key on every run: unread whispers stay readable
+    # A key already configured is used as it is, and nothing is written.
+    assert (
+        ensure_whisper_key(Settings(_env_file=None, data_dir=tmp_path / "x", whisper_keys=WHISPER_KEYS), {})
+        is None
+    )  # type: ignore[arg-type]
+    assert not (tmp_path / "x").exists()
