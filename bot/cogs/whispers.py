@@ -27,7 +27,7 @@ from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 
 from bot.checks import require_guild, require_host
 from bot.modals import modal_values
-from bot.replies import WORKER_WAIT, NotAnswered, guarded, in_time, reply
+from bot.replies import NotAnswered, guarded, in_time, reply
 from clients.guild_settings import WHISPERS_ENABLED, GuildSetting
 from clients.whispers import NO_KEY, WhisperError, Whispers
 from components.whispers import read_button
@@ -231,9 +231,6 @@ class UnsendButton(
 class WhispersCog(commands.Cog, name="Whispers"):
     whisper = app_commands.Group(name="whisper", description="Secret messages", guild_only=True)
 
-    # How long an update may wait for a worker before the user is told (bot/replies.py).
-    worker_wait: float = WORKER_WAIT
-
     def __init__(self, bot: GameBot, *, switch: GuildSetting | None = None) -> None:
         self.bot = bot
         self.whispers = Whispers(bot.temporal, bot.settings.temporal_task_queue, whisper_seal(bot.settings))
@@ -246,7 +243,7 @@ class WhispersCog(commands.Cog, name="Whispers"):
         """`bot.replies.in_time`, also when the update's own RPC gives up first (or is the one
         cancelled by the timeout: the SDK turns that cancellation into this error)."""
         try:
-            return await in_time(call, self.worker_wait)
+            return await in_time(call)
         except WorkflowUpdateRPCTimeoutOrCancelledError:
             raise NotAnswered() from None
 

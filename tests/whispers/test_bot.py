@@ -8,7 +8,7 @@ import asyncio
 import base64
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -413,7 +413,7 @@ async def test_with_no_worker_running_read_unsend_and_toggle_are_answered(
             sent = await send_whisper_reply(w, w.player, w.other_player, SECRET)
             notice = await eventually_message(w, notification_for(unsend_id(sent)))
         # The worker is gone: each update waits for one, and the user is told in time.
-        cog = w.bot.get_cog("Whispers")
+        cog: Any = w.bot.get_cog("Whispers")  # the extension's own class (loaded afresh per bot)
         assert cog is not None
         bounded = cog.in_time
 
@@ -425,11 +425,12 @@ async def test_with_no_worker_running_read_unsend_and_toggle_are_answered(
             return await w.env.external_wait(bounded(update), reason="the bot waits, up to its deadline")
 
         cog.in_time = waits_on_temporal
-        for press in (
+        presses: list[Callable[[], Awaitable[simcord.InteractionResult]]] = [
             lambda: w.other_player.click(notice, label="Read Message"),
             lambda: w.player.click(sent.message, label="Unsend"),
             lambda: w.host.slash(w.channel, "whisper toggle", enabled=False),
-        ):
+        ]
+        for press in presses:
             result = answered(await press())
             assert result.followups == []  # acknowledged at once; the update waits
             await w.env.advance_time(WORKER_WAIT + 1)

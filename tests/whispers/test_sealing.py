@@ -48,7 +48,7 @@ def test_rotation_the_first_key_seals_every_key_opens() -> None:
 
 def test_the_setting_is_comma_separated_base64_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     other = base64.b64encode(OTHER_WHISPER_KEY).decode()
-    settings = Settings(_env_file=None, whisper_keys=f"{other}, {WHISPER_KEYS}")  # type: ignore[arg-type]
+    settings = Settings(_env_file=None, whisper_keys=f"{other}, {WHISPER_KEYS}")
     seal = whisper_seal(settings)
     assert seal is not None
     sealed = WhisperSeal([WHISPER_KEY]).seal(TEXT, whisper_id=WID, recipient_id=3)
@@ -65,7 +65,7 @@ def test_make_run_generates_a_whisper_key_once_and_keeps_it(tmp_path: Path) -> N
     env: dict[str, str] = {}
     path = ensure_whisper_key(settings, env)
     assert path == tmp_path / "whisper.key" and path.stat().st_mode & 0o777 == 0o600
-    seal = whisper_seal(Settings(_env_file=None, whisper_keys=env["WHISPER_KEYS"]))  # type: ignore[arg-type]
+    seal = whisper_seal(Settings(_env_file=None, whisper_keys=env["WHISPER_KEYS"]))
     assert seal is not None
     again: dict[str, str] = {}
     ensure_whisper_key(settings, again)
@@ -74,5 +74,5 @@ def test_make_run_generates_a_whisper_key_once_and_keeps_it(tmp_path: Path) -> N
     assert (
         ensure_whisper_key(Settings(_env_file=None, data_dir=tmp_path / "x", whisper_keys=WHISPER_KEYS), {})
         is None
-    )  # type: ignore[arg-type]
+    )
     assert not (tmp_path / "x").exists()
