@@ -475,6 +475,9 @@ async def test_an_operator_cancels_an_unread_whisper_with_a_signal(
 ) -> None:
     whisper_id = await send(whispers)
     await time_env.sleep(timedelta(hours=1))
+    # A signal without a name for who sent it is dropped (the worker logs it): nothing changes.
+    await time_env.client.get_workflow_handle(whisper_id).signal("operator_cancel", {"reason": "?"})
+    assert (await whispers.status(whisper_id)).state == "unread"
     await operator_signal(time_env.client, whisper_id, "ops-alice", "reported as spam")
 
     outcome = await result(time_env.client, whisper_id)
