@@ -11,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 from activities.discord_rest import activity_nonce, already_gone, discord_errors, require_login
 from components.whispers import read_button
 from workflows.whispers_models import (
+    BAD_WHISPER_ID,
     DELETE_NOTIFICATION,
     DM_SENDER,
     EDIT_NOTIFICATION,
@@ -39,12 +40,17 @@ class WhisperActivities:
 
     @activity.defn(name=POST_NOTIFICATION)
     async def post_notification(self, notice: NotificationInput) -> PostedNotification:
+        try:
+            view = read_button_view(notice.whisper_id)
+        except ValueError as err:
+            # No retry can make this id a whisper id: fail the whisper now, not in an hour.
+            raise ApplicationError(str(err), type=BAD_WHISPER_ID, non_retryable=True) from None
         require_login(self._client)
         # The raw call, not `channel.send(view=...)`: that would keep every button's view in
         # this worker's memory for good, and only the bot answers these buttons.
         params = handle_message_parameters(
             content=notification_text(notice),
-            view=read_button_view(notice.whisper_id),
+            view=view,
             nonce=activity_nonce(),
             # Ping the recipient only, never the sender, a role or everyone.
             allowed_mentions=discord.AllowedMentions(

@@ -16,6 +16,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import discord
 from discord import app_commands
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 
 from workflows.common import UserError
 
@@ -41,7 +42,9 @@ async def in_time(awaitable: Awaitable[T], seconds: float = WORKER_WAIT) -> T:
     which the error path answers, when no worker answers in time."""
     try:
         return await asyncio.wait_for(awaitable, seconds)
-    except TimeoutError:
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        # An update cancelled by the timeout (or whose own RPC gave up first) surfaces as the
+        # SDK's error, not as TimeoutError.
         raise NotAnswered() from None
 
 

@@ -1,8 +1,9 @@
 """The whispers facade the bot uses: send, read, unsend, status, on Temporal.
 
 One Whisper workflow per whisper. Every refusal comes back as a `WhisperError` whose message is
-fit to show the user; the whisper's text is only ever in a `ReadResult`, which the bot shows
-ephemerally to the recipient and nowhere else.
+fit to show the user. The text is sealed (stack/sealing.py, WHISPER_KEYS) before the workflow
+starts, for this whisper id and recipient, and opened again only in `read`, whose `ReadResult`
+the bot shows ephemerally to the recipient and nowhere else. Without a seal nothing is sent.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from stack.sealing import SealBroken, WhisperSeal
 from workflows import search_attributes as sa
 from workflows.common import UserError, first_error
 from workflows.whispers import WhisperWorkflow
@@ -25,7 +27,9 @@ from workflows.whispers_models import (
     ID_PREFIX,
     NOT_FOR_YOU,
     NOT_YOURS,
+    OPERATOR_CANCEL,
     CancelWhisperRequest,
+    OperatorCancel,
     ReadRequest,
     ReadResult,
     WhisperSpec,
@@ -35,6 +39,8 @@ from workflows.whispers_models import (
 
 EXPIRED = "This whisper has expired."
 NOT_FOR_YOU_TEXT = "This whisper is not for you."
+NO_KEY = "Whispers are not set up on this bot: it has no whisper key (WHISPER_KEYS)."
+CANNOT_OPEN = "This whisper cannot be opened: its seal is not this whisper's, or this bot lacks its key."
 
 
 class WhisperError(UserError):
@@ -62,10 +68,19 @@ def static_summary(spec: WhisperSpec) -> str:
     return f"whisper from <@{spec.sender_id}> to <@{spec.recipient_id}>"
 
 
+class NotSetUp(WhisperError):
+    """No whisper key: whispers can be neither sent nor (once sealed) opened."""
+
+
 class Whispers:
-    def __init__(self, client: Client, task_queue: str) -> None:
+    def __init__(self, client: Client, task_queue: str, seal: WhisperSeal | None = None) -> None:
         self._client = client
         self._task_queue = task_queue
+        self._seal = seal
+
+    @property
+    def can_send(self) -> bool:
+        return self._seal is not None
 
     async def send(
         self,
@@ -78,10 +93,13 @@ class Whispers:
         expires_after: timedelta = DEFAULT_EXPIRY,
         reread_window: timedelta | None = None,
     ) -> str:
-        """Start a whisper; returns its id. Refuses bad input before anything is started."""
+        """Start a whisper; returns its id. Refuses bad input (and, with no seal, everything)
+        before anything is started."""
+        if self._seal is None:
+            raise NotSetUp(NO_KEY)
         extra: dict[str, Any] = {} if reread_window is None else {"reread_window": reread_window}
         try:
-            spec = WhisperSpec(
+            draft = WhisperSpec(
                 guild_id=guild_id,
                 channel_id=channel_id,
                 sender_id=sender_id,
@@ -92,7 +110,11 @@ class Whispers:
             )
         except ValidationError as err:
             raise WhisperError(first_error(err)) from None
-        whisper_id = whisper_id_for(guild_id, sender_id)
+        whisper_id = whisper_id_for(draft.guild_id, draft.sender_id)
+        if guild_of(whisper_id) is None:  # the id the Read button must carry, checked up front
+            raise WhisperError(f"cannot make a whisper id from guild {guild_id} and sender {sender_id}")
+        sealed = self._seal.seal(text, whisper_id=whisper_id, recipient_id=draft.recipient_id)
+        spec = WhisperSpec(**draft.model_dump(exclude={"text", "sealed_text"}), sealed_text=sealed)
         await self._client.start_workflow(
             WhisperWorkflow.run,
             spec,
@@ -111,12 +133,22 @@ class Whispers:
         return whisper_id
 
     async def read(self, whisper_id: str, *, reader_id: int) -> ReadResult:
-        """The text, for the recipient only. Raises NotForYou, WhisperOver."""
+        """The text, opened for the recipient only. Raises NotForYou, WhisperOver, NotSetUp,
+        WhisperError (a sealed text that does not open)."""
         self._check_id(whisper_id)
+        if self._seal is None:  # refused before the read is recorded (the sender would be told)
+            raise NotSetUp(NO_KEY)
         result: ReadResult = await self._update(
             whisper_id, WhisperWorkflow.read, ReadRequest(reader_id=reader_id)
         )
-        return result
+        if result.sealed_text is None:  # a whisper from before sealing carries its text
+            return result
+        try:
+            # Bound to this id and this reader (whom the workflow checked is the recipient).
+            text = self._seal.open(result.sealed_text, whisper_id=whisper_id, recipient_id=reader_id)
+        except SealBroken:
+            raise WhisperError(CANNOT_OPEN) from None
+        return result.model_copy(update={"text": text})
 
     async def cancel(self, whisper_id: str, *, by: int) -> WhisperStatus:
         """Unsend before it is read; only the sender. Raises NotYours, WhisperError, WhisperOver."""
@@ -125,6 +157,21 @@ class Whispers:
             whisper_id, WhisperWorkflow.cancel, CancelWhisperRequest(by=by)
         )
         return status
+
+    async def operator_cancel(self, whisper_id: str, *, by: str, reason: str = "") -> None:
+        """What an operator's `temporal workflow signal --name operator_cancel` does, for scripts."""
+        self._check_id(whisper_id)
+        try:
+            request = OperatorCancel(by=by, reason=reason)
+        except ValidationError as err:
+            raise WhisperError(first_error(err)) from None
+        handle = self._client.get_workflow_handle_for(WhisperWorkflow.run, whisper_id)
+        try:
+            await handle.signal(OPERATOR_CANCEL, request)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise WhisperOver(EXPIRED) from None
+            raise
 
     async def status(self, whisper_id: str) -> WhisperStatus:
         self._check_id(whisper_id)

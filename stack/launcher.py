@@ -40,6 +40,7 @@ PLAYGROUND_PORT = 8235
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 KEY_FILE = "encryption.key"
 TOKEN_FILE = "codec.token"
+WHISPER_KEY_FILE = "whisper.key"
 
 
 @dataclass
@@ -120,6 +121,27 @@ def ensure_encryption_key(settings: Settings, env: dict[str, str]) -> Path | Non
     if size not in (16, 24, 32):
         sys.exit(f"configuration error: {path}: not a base64 AES key; set ENCRYPTION_KEYS or remove the file")
     env["ENCRYPTION_KEYS"] = key
+    return path
+
+
+def ensure_whisper_key(settings: Settings, env: dict[str, str]) -> Path | None:
+    """Without WHISPER_KEYS, use (and once create) a whisper key in the data directory, for the
+    bot and the worker only: the codec server never needs it (stack/sealing.py)."""
+    if settings.whisper_keys:
+        return None
+    path = settings.data_dir / WHISPER_KEY_FILE
+    key = _secret_file(
+        path,
+        lambda: base64.b64encode(os.urandom(32)).decode(),
+        "a new whisper key (keep it: without it, unread whispers cannot be opened)",
+    )
+    try:
+        size = len(base64.b64decode(key, validate=True))
+    except (binascii.Error, ValueError):
+        size = -1
+    if size not in (16, 24, 32):
+        sys.exit(f"configuration error: {path}: not a base64 AES key; set WHISPER_KEYS or remove the file")
+    env["WHISPER_KEYS"] = key
     return path
 
 
@@ -223,6 +245,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     ensure_encryption_key(settings, env)
+    ensure_whisper_key(settings, env)
     worker_py = Path("worker.py")
     if not worker_py.is_file():
         sys.exit(f"error: worker.py not found in {Path.cwd()}: run `make run` from the project root")
@@ -247,7 +270,9 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     status = 0
     try:
         if codec is not None:
-            children.append(spawn("codec server", codec, env))
+            # The codec server opens payloads for operators: it never gets the whisper key.
+            codec_env = {name: value for name, value in env.items() if name != "WHISPER_KEYS"}
+            children.append(spawn("codec server", codec, codec_env))
         if server is not None:
             if not await until_stopped(server.start(), stopping):
                 return 0

@@ -53,10 +53,12 @@ class Settings(BaseSettings):
     # Not secret-free by default: the dev stack generates one into the data directory.
     encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     codec_token: SecretStr | None = None
+    # Base64 AES keys that seal whisper text inside the payload (stack/sealing.py), same format.
+    whisper_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
 
     data_dir: Path = Path(".data")
 
-    @field_validator("encryption_keys", mode="before")
+    @field_validator("encryption_keys", "whisper_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

@@ -8,6 +8,12 @@ through the `read` update whose validator refuses everyone else before anything 
       read:      delete notification, DM the sender, stay readable ("re-read window" timer)
       cancel:    edit the notification to say it was unsent
       expiry:    edit the notification to say it expired, DM the sender
+      operator_cancel signal, or Temporal's cancellation (`temporal workflow cancel`):
+                 edit the notification to say an operator removed it, DM the sender, and end
+                 as "cancelled" with who and why (a read whisper's re-read window closes)
+
+The text is sealed by the bot (stack/sealing.py): this workflow keeps and returns `sealed_text`
+and never holds the key that opens it.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.exceptions import ApplicationError, FailureError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from workflows.common import ATTEMPT_TIMEOUT, BEST_EFFORT_BUDGET, DISCORD_RETRY, failure_reason, when
@@ -28,12 +34,16 @@ with workflow.unsafe.imports_passed_through():
         EDIT_NOTIFICATION,
         NOT_FOR_YOU,
         NOT_YOURS,
+        OPERATOR_CANCEL,
         POST_NOTIFICATION,
+        TEMPORAL_CANCEL_REASON,
         WHISPER_OVER,
         WORKFLOW_NAME,
+        Cancellation,
         CancelWhisperRequest,
         NotificationEdit,
         NotificationInput,
+        OperatorCancel,
         PostedNotification,
         ReadRequest,
         ReadResult,
@@ -51,6 +61,7 @@ OVER_MESSAGES: dict[str, str] = {
     "cancelled": "This whisper was unsent.",
     "failed": "This whisper could not be delivered.",
 }
+REMOVED = "This whisper was removed by an operator."
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -62,12 +73,21 @@ class WhisperWorkflow:
         self._sent_at = workflow.info().workflow_start_time
         self._expires_at = self._sent_at + spec.expires_after
         self._read_at: datetime | None = None
-        self._cancelled_by: int | None = None
+        self._cancellation: Cancellation | None = None
+        self._failure: str | None = None
         self._notice: PostedNotification | None = None
 
     @workflow.run
     async def run(self, spec: WhisperSpec) -> WhisperResult:
         self._show()
+        try:
+            return await self._deliver(spec)
+        except (asyncio.CancelledError, FailureError) as err:
+            if not is_cancelled_exception(err):
+                raise
+            return await self._cancelled_by_temporal()
+
+    async def _deliver(self, spec: WhisperSpec) -> WhisperResult:
         try:
             # Local: one workflow task for the start and the post; nobody waits on this task.
             self._notice = await workflow.execute_local_activity(
@@ -80,7 +100,9 @@ class WhisperWorkflow:
                 summary="post notification",
             )
         except FailureError as err:
-            reason = failure_reason(err)
+            if is_cancelled_exception(err):
+                raise
+            reason = self._failure = failure_reason(err)
             self._state = "failed"
             await self._dm_sender(
                 f"⚠️ Your whisper to <@{spec.recipient_id}> could not be delivered: {reason}"[:2000]
@@ -108,11 +130,15 @@ class WhisperWorkflow:
             self._delete_notification(),
             self._dm_sender(f"📬 <@{self._spec.recipient_id}> opened your whisper."),
         )
-        # Readable again until the window after the first read closes; then the workflow ends.
+        # Readable again until the window after the first read closes (or an operator closes
+        # it); then the workflow ends.
         remaining = (self._read_at + self._spec.reread_window - workflow.now()).total_seconds()
-        if remaining > 0:
-            await workflow.sleep(remaining, summary="re-read window")
-        return self._finish("read")
+        if remaining > 0 and self._state == "read":
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._state != "read", timeout=remaining, timeout_summary="re-read window"
+                )
+        return self._finish("cancelled" if self._state == "cancelled" else "read")
 
     async def _expire(self) -> WhisperResult:
         self._state = "expired"
@@ -128,10 +154,34 @@ class WhisperWorkflow:
         return self._finish("expired")
 
     async def _unsent(self) -> WhisperResult:
-        await self._edit_notification(
-            f"💬 <@{self._spec.sender_id}>'s whisper to <@{self._spec.recipient_id}> was unsent."
-        )
+        whose = f"💬 <@{self._spec.sender_id}>'s whisper to <@{self._spec.recipient_id}>"
+        if self._cancellation is None or self._cancellation.via == "unsend":
+            await self._edit_notification(f"{whose} was unsent.")
+        else:
+            await asyncio.gather(
+                self._edit_notification(f"{whose} was removed by an operator."),
+                self._dm_sender(
+                    f"🛑 Your whisper to <@{self._spec.recipient_id}> was removed by an operator."
+                ),
+            )
         return self._finish("cancelled")
+
+    async def _cancelled_by_temporal(self) -> WhisperResult:
+        """`temporal workflow cancel`: end as cancelled, the notification edited, not a bare
+        CANCELED. Whatever step the cancellation interrupted is done again (each is idempotent)."""
+        was = self._state
+        if was in ("posting", "unread", "read"):
+            self._cancellation = Cancellation(via="temporal", reason=TEMPORAL_CANCEL_REASON)
+            self._state = "cancelled"
+        self._show()
+        if was == "read":
+            await self._delete_notification()  # a 404 counts as deleted
+            return self._finish("cancelled")
+        if was == "expired":
+            return await self._expire()
+        if was == "failed":
+            return self._finish("failed", reason=self._failure)
+        return await self._unsent()
 
     # --- messages -------------------------------------------------------------------------
 
@@ -143,7 +193,8 @@ class WhisperWorkflow:
             self._state = "read"
             self._show()
         return ReadResult(
-            text=self._spec.text,
+            sealed_text=self._spec.sealed_text,
+            text=self._spec.text,  # only a whisper from before sealing has one
             sender_id=self._spec.sender_id,
             recipient_id=self._spec.recipient_id,
             guild_id=self._spec.guild_id,
@@ -159,11 +210,11 @@ class WhisperWorkflow:
         if request.reader_id != self._spec.recipient_id:
             raise ApplicationError("This whisper is not for you.", type=NOT_FOR_YOU, non_retryable=True)
         if self._state in OVER_MESSAGES:
-            raise ApplicationError(OVER_MESSAGES[self._state], type=WHISPER_OVER, non_retryable=True)
+            raise ApplicationError(self._over_message(), type=WHISPER_OVER, non_retryable=True)
 
     @workflow.update
     def cancel(self, request: CancelWhisperRequest) -> WhisperStatus:
-        self._cancelled_by = request.by
+        self._cancellation = Cancellation(via="unsend", by=str(request.by))
         self._state = "cancelled"
         self._show()
         return self.status()
@@ -181,7 +232,27 @@ class WhisperWorkflow:
                 non_retryable=True,
             )
         if self._state in OVER_MESSAGES:
-            raise ApplicationError(OVER_MESSAGES[self._state], type=WHISPER_OVER, non_retryable=True)
+            raise ApplicationError(self._over_message(), type=WHISPER_OVER, non_retryable=True)
+
+    @workflow.signal(name=OPERATOR_CANCEL)
+    def operator_cancel(self, request: OperatorCancel) -> None:
+        """For operators (CLI, Web UI): a signal, so no validator; anything over is left as it is."""
+        if self._state not in ("posting", "unread", "read"):
+            workflow.logger.info(
+                "whisper %s: operator_cancel by %s ignored: already %s",
+                workflow.info().workflow_id,
+                request.by,
+                self._state,
+            )
+            return
+        self._cancellation = Cancellation(via="operator", by=request.by, reason=request.reason or None)
+        self._state = "cancelled"
+        self._show()
+
+    def _over_message(self) -> str:
+        if self._state == "cancelled" and self._cancellation and self._cancellation.via != "unsend":
+            return REMOVED
+        return OVER_MESSAGES[self._state]
 
     @workflow.query
     def status(self) -> WhisperStatus:
@@ -195,6 +266,7 @@ class WhisperWorkflow:
             expires_at=self._expires_at,
             read_at=self._read_at,
             notification_id=self._notice.message_id if self._notice else None,
+            cancellation=self._cancellation,
         )
 
     # --- side effects (regular activities: a reply to read/cancel is never held up by Discord) ---
@@ -220,6 +292,8 @@ class WhisperWorkflow:
                 summary=summary,
             )
         except FailureError as err:
+            if is_cancelled_exception(err):  # Temporal's cancellation: run() handles it
+                raise
             workflow.logger.warning("whisper %s: %s failed: %s", workflow.info().workflow_id, summary, err)
             return False
         return True
@@ -245,7 +319,13 @@ class WhisperWorkflow:
     def _finish(self, outcome: WhisperOutcome, reason: str | None = None) -> WhisperResult:
         self._state = outcome
         self._show()
-        return WhisperResult(outcome=outcome, at=workflow.now(), read_at=self._read_at, reason=reason)
+        return WhisperResult(
+            outcome=outcome,
+            at=workflow.now(),
+            read_at=self._read_at,
+            reason=reason,
+            cancellation=self._cancellation,
+        )
 
     def _show(self) -> None:
         """Current details for the Web UI: the state and its times, never the text."""
@@ -255,4 +335,13 @@ class WhisperWorkflow:
             lines.append(f"readable again until {when(self._read_at + self._spec.reread_window)}")
         elif self._state in ("posting", "unread"):
             lines.append(f"expires {when(self._expires_at)}")
+        if self._cancellation is not None:
+            who = {
+                "unsend": "unsent by the sender",
+                "operator": f"cancelled by operator {self._cancellation.by}",
+            }
+            line = who.get(self._cancellation.via, "cancelled through Temporal")
+            if self._cancellation.reason and self._cancellation.via == "operator":
+                line += f": {self._cancellation.reason}"
+            lines.append(line)
         workflow.set_current_details("\n".join(lines))

@@ -1,8 +1,10 @@
 """Inputs, messages and results of the whisper workflow, and the names both sides share.
 
-The whisper's text travels in exactly two payloads: the workflow input and the result of a
-`read` update. Both are encrypted by the codec. No activity input, search attribute, id,
-summary, details or custom id ever carries it.
+The whisper's text is sealed by the bot with WHISPER_KEYS (stack/sealing.py) before the workflow
+starts: the workflow input and the `read` result carry only `sealed_text`, which the codec
+encrypts once more. Whispers started before sealing carry `text` instead (still readable).
+No activity input, search attribute, id, summary, details or custom id ever carries either.
+Discord ids are `Snowflake`s: strings in JSON.
 """
 
 from __future__ import annotations
@@ -13,9 +15,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from workflows.common import Snowflake
+
 WORKFLOW_NAME = "Whisper"
 ID_PREFIX = "whisper-"
 TEXT_MAX = 1000
+# A sealed TEXT_MAX text: 4 bytes a character at most, nonce and tag, base64, key id prefix.
+SEALED_MAX = 6000
 DEFAULT_EXPIRY = timedelta(days=30)
 MAX_EXPIRY = timedelta(days=365)
 DEFAULT_REREAD_WINDOW = timedelta(hours=24)
@@ -37,6 +43,13 @@ DM_SENDER = "whisper_dm_sender"
 NOT_FOR_YOU = "WhisperNotForYou"
 NOT_YOURS = "WhisperNotYours"
 WHISPER_OVER = "WhisperOver"
+# The notification activity's refusal of a workflow id that is no whisper id (non-retryable).
+BAD_WHISPER_ID = "NotAWhisperId"
+
+# The operators' signal (`temporal workflow signal --name operator_cancel --input
+# '{"by": "alice", "reason": "reported"}'`), and what a Temporal cancellation is recorded as.
+OPERATOR_CANCEL = "operator_cancel"
+TEMPORAL_CANCEL_REASON = "cancelled through Temporal"
 
 WhisperState = Literal["posting", "unread", "read", "expired", "cancelled", "failed"]
 WhisperOutcome = Literal["read", "expired", "cancelled", "failed"]
@@ -57,38 +70,46 @@ def guild_of(whisper_id: str) -> int | None:
 
 
 class WhisperSpec(BaseModel):
-    guild_id: int
-    channel_id: int
-    sender_id: int
-    recipient_id: int
-    text: str = Field(min_length=1, max_length=TEXT_MAX)
+    guild_id: Snowflake
+    channel_id: Snowflake
+    sender_id: Snowflake
+    recipient_id: Snowflake
+    # Sealed for this whisper id and recipient by the bot; the workflow never opens it.
+    sealed_text: str | None = Field(default=None, min_length=1, max_length=SEALED_MAX)
+    # Only whispers started before sealing: the text itself (kept so they replay and stay readable).
+    text: str | None = Field(default=None, min_length=1, max_length=TEXT_MAX)
     expires_after: timedelta = Field(default=DEFAULT_EXPIRY, gt=timedelta(0), le=MAX_EXPIRY)
     reread_window: timedelta = Field(default=DEFAULT_REREAD_WINDOW, ge=timedelta(0), le=timedelta(days=7))
 
     @model_validator(mode="after")
-    def _not_to_self(self) -> WhisperSpec:
+    def _consistent(self) -> WhisperSpec:
         if self.sender_id == self.recipient_id:
             raise ValueError("you cannot whisper to yourself")
+        if (self.sealed_text is None) == (self.text is None):
+            raise ValueError("a whisper carries either its sealed text or (before sealing) its text")
         return self
 
     def __repr__(self) -> str:  # keep the text out of logs and tracebacks
         return (
             f"WhisperSpec(guild_id={self.guild_id}, sender_id={self.sender_id}, "
-            f"recipient_id={self.recipient_id}, text=<{len(self.text)} chars>)"
+            f"recipient_id={self.recipient_id}, text=<hidden>)"
         )
 
     __str__ = __repr__
 
 
 class ReadRequest(BaseModel):
-    reader_id: int
+    reader_id: Snowflake
 
 
 class ReadResult(BaseModel):
-    text: str
-    sender_id: int
-    recipient_id: int
-    guild_id: int
+    # From the workflow: `sealed_text` (or `text` for a whisper from before sealing); the
+    # client facade opens the seal and fills `text` for the recipient's card.
+    sealed_text: str | None = None
+    text: str | None = None
+    sender_id: Snowflake
+    recipient_id: Snowflake
+    guild_id: Snowflake
     sent_at: datetime
     first_read_at: datetime
     # True on every read after the first (within the re-read window).
@@ -101,21 +122,38 @@ class ReadResult(BaseModel):
 
 
 class CancelWhisperRequest(BaseModel):
-    by: int
+    by: Snowflake
+
+
+class OperatorCancel(BaseModel):
+    """The `operator_cancel` signal: who (an operator's name, not a Discord id) and why."""
+
+    by: str = Field(min_length=1, max_length=100)
+    reason: str = Field(default="", max_length=500)
+
+
+class Cancellation(BaseModel):
+    """How a whisper was cancelled: unsent by its sender (`by` is the sender's id), by an
+    operator's signal, or by Temporal's own cancellation (who is not known to the workflow)."""
+
+    via: Literal["unsend", "operator", "temporal"]
+    by: str | None = None
+    reason: str | None = None
 
 
 class WhisperStatus(BaseModel):
     """What the bot and operators may see: never the text."""
 
     state: WhisperState
-    guild_id: int
-    channel_id: int
-    sender_id: int
-    recipient_id: int
+    guild_id: Snowflake
+    channel_id: Snowflake
+    sender_id: Snowflake
+    recipient_id: Snowflake
     sent_at: datetime
     expires_at: datetime
     read_at: datetime | None = None
-    notification_id: int | None = None
+    notification_id: Snowflake | None = None
+    cancellation: Cancellation | None = None
 
 
 class WhisperResult(BaseModel):
@@ -123,6 +161,7 @@ class WhisperResult(BaseModel):
     at: datetime
     read_at: datetime | None = None
     reason: str | None = None
+    cancellation: Cancellation | None = None
 
 
 # --- activity inputs and outputs (ids and fixed wording only) ---------------------------------------
@@ -130,23 +169,23 @@ class WhisperResult(BaseModel):
 
 class NotificationInput(BaseModel):
     whisper_id: str
-    guild_id: int
-    channel_id: int
-    sender_id: int
-    recipient_id: int
+    guild_id: Snowflake
+    channel_id: Snowflake
+    sender_id: Snowflake
+    recipient_id: Snowflake
 
 
 class PostedNotification(BaseModel):
-    channel_id: int
-    message_id: int
+    channel_id: Snowflake
+    message_id: Snowflake
 
 
 class NotificationEdit(BaseModel):
-    channel_id: int
-    message_id: int
+    channel_id: Snowflake
+    message_id: Snowflake
     content: str = Field(min_length=1, max_length=2000)
 
 
 class SenderNotice(BaseModel):
-    sender_id: int
+    sender_id: Snowflake
     content: str = Field(min_length=1, max_length=2000)

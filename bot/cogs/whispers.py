@@ -9,15 +9,16 @@ recipient presses "Read Message".
 Every button and select is a `DynamicItem` and the modal is answered by a listener keyed on its
 custom_id, so all of it keeps working after the bot restarts. The text is only ever in the
 modal submission and the recipient's ephemeral card: never in a custom_id, a log line or a
-public message.
+public message. The bot seals it with WHISPER_KEYS before the workflow starts (stack/sealing.py)
+and opens it for the recipient; without that key it sends no whisper, and says why.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
 from discord import app_commands
@@ -25,16 +26,18 @@ from discord.ext import commands
 
 from bot.checks import require_guild, require_host
 from bot.modals import modal_values
-from bot.replies import guarded, reply
+from bot.replies import guarded, in_time, reply
 from clients.guild_settings import WHISPERS_ENABLED, GuildSetting
-from clients.whispers import WhisperError, Whispers
+from clients.whispers import NO_KEY, WhisperError, Whispers
 from components.whispers import read_button
+from stack.sealing import whisper_seal
 from workflows.whispers_models import ID_PATTERN, READ_TEMPLATE, TEXT_MAX, ReadResult
 
 if TYPE_CHECKING:
     from bot.app import GameBot
 
 log = logging.getLogger("bot.whispers")
+T = TypeVar("T")
 
 PICK_ID = "whisper:pick"
 MODAL_PREFIX = "whisper:send:"
@@ -74,6 +77,7 @@ def send_modal(recipient_id: int, recipient_name: str) -> discord.ui.Modal:
 
 def read_card(result: ReadResult) -> discord.ui.LayoutView:
     """The recipient's ephemeral card: the text, when it was sent/read, and a Reply button."""
+    assert result.text is not None  # Whispers.read opened the seal
     view = discord.ui.LayoutView(timeout=None)
     container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=discord.Colour.purple())
     container.add_item(discord.ui.TextDisplay(f"### 💬 Whisper from <@{result.sender_id}>"))
@@ -101,7 +105,11 @@ async def open_send_modal(
     if recipient is not None and recipient.bot:
         await reply(interaction, "Bots cannot read whispers.")
         return
-    if not await whisper_cog(interaction).enabled(guild_id):
+    cog = whisper_cog(interaction)
+    if not cog.whispers.can_send:
+        await reply(interaction, NO_KEY)
+        return
+    if not await cog.enabled(guild_id):
         await reply(interaction, SWITCHED_OFF)
         return
     name = recipient.display_name if recipient is not None else "them"
@@ -148,10 +156,9 @@ class ReadButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=READ_T
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
         # The read is an update the worker answers: usually milliseconds, but acknowledge first.
         await interaction.response.defer(ephemeral=True, thinking=True)
+        cog = whisper_cog(interaction)
         try:
-            result = await whisper_cog(interaction).whispers.read(
-                self.whisper_id, reader_id=interaction.user.id
-            )
+            result = await cog.in_time(cog.whispers.read(self.whisper_id, reader_id=interaction.user.id))
         except WhisperError as err:
             await reply(interaction, str(err))
             return
@@ -211,8 +218,9 @@ class UnsendButton(
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
         await interaction.response.defer()
+        cog = whisper_cog(interaction)
         try:
-            await whisper_cog(interaction).whispers.cancel(self.whisper_id, by=interaction.user.id)
+            await cog.in_time(cog.whispers.cancel(self.whisper_id, by=interaction.user.id))
         except WhisperError as err:
             await interaction.followup.send(str(err), ephemeral=True)
             return
@@ -224,9 +232,15 @@ class WhispersCog(commands.Cog, name="Whispers"):
 
     def __init__(self, bot: GameBot, *, switch: GuildSetting | None = None) -> None:
         self.bot = bot
-        self.whispers = Whispers(bot.temporal, bot.settings.temporal_task_queue)
+        self.whispers = Whispers(bot.temporal, bot.settings.temporal_task_queue, whisper_seal(bot.settings))
+        if not self.whispers.can_send:
+            log.warning("WHISPER_KEYS is not set: whispers cannot be sent (`make run` generates one)")
         # On unless a host switched it off; read through describe, so it needs no worker.
         self.switch = switch or GuildSetting(bot.guild_settings, WHISPERS_ENABLED, True)
+
+    async def in_time(self, call: Awaitable[T]) -> T:
+        """`bot.replies.in_time`, as a method so a test can wrap the bot's wait."""
+        return await in_time(call)
 
     async def enabled(self, guild_id: int) -> bool:
         return await self.switch.get(guild_id) is not False
@@ -237,6 +251,9 @@ class WhispersCog(commands.Cog, name="Whispers"):
         guild_id = require_guild(interaction)
         if to is not None:
             await open_send_modal(interaction, to.id, to)
+            return
+        if not self.whispers.can_send:
+            await reply(interaction, NO_KEY)
             return
         if not await self.enabled(guild_id):
             await reply(interaction, SWITCHED_OFF)
@@ -255,7 +272,7 @@ class WhispersCog(commands.Cog, name="Whispers"):
         await interaction.response.defer(ephemeral=True, thinking=True)
         if enabled is None:
             enabled = not await self.enabled(guild_id)
-        await self.switch.set(guild_id, enabled)
+        await self.in_time(self.switch.set(guild_id, enabled))
         await reply(
             interaction, "🤫 Whispers are now **on** in this server." if enabled else f"🔇 {SWITCHED_OFF}"
         )

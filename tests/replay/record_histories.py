@@ -22,6 +22,7 @@ from clients.whispers import Whispers
 from stack.temporal import data_converter
 from tests.support.jobs_doubles import GUILD, HOST, Doubles, job, start
 from tests.support.temporal import TEST_KEY, binary, register_search_attributes
+from tests.support.whispers import whisper_seal
 from tests.whispers import test_workflow as whisper_tests
 from worker import build_worker
 from workflows.jobs import ScheduledJobWorkflow
@@ -83,7 +84,7 @@ def _whisper_worker(env: WorkflowEnvironment) -> Worker:
 
 
 async def whisper_read_then_window_closes(env: WorkflowEnvironment) -> str:
-    whispers = Whispers(env.client, whisper_tests.QUEUE)
+    whispers = Whispers(env.client, whisper_tests.QUEUE, whisper_seal())
     async with _whisper_worker(env):
         whisper_id = await whisper_tests.send(whispers)
         await env.sleep(timedelta(hours=1))
@@ -96,7 +97,7 @@ async def whisper_read_then_window_closes(env: WorkflowEnvironment) -> str:
 
 
 async def whisper_expired(env: WorkflowEnvironment) -> str:
-    whispers = Whispers(env.client, whisper_tests.QUEUE)
+    whispers = Whispers(env.client, whisper_tests.QUEUE, whisper_seal())
     async with _whisper_worker(env):
         whisper_id = await whisper_tests.send(whispers)
         await env.sleep(timedelta(days=31))
@@ -105,11 +106,47 @@ async def whisper_expired(env: WorkflowEnvironment) -> str:
 
 
 async def whisper_unsent(env: WorkflowEnvironment) -> str:
-    whispers = Whispers(env.client, whisper_tests.QUEUE)
+    whispers = Whispers(env.client, whisper_tests.QUEUE, whisper_seal())
     async with _whisper_worker(env):
         whisper_id = await whisper_tests.send(whispers)
         await env.sleep(timedelta(hours=1))
         await whispers.cancel(whisper_id, by=whisper_tests.ALICE)
+        await whisper_tests.result(env.client, whisper_id)
+    return whisper_id
+
+
+async def whisper_sealed_read_then_window_closes(env: WorkflowEnvironment) -> str:
+    """Since WHISPER_KEYS: the input carries `sealed_text`, ids as strings."""
+    return await whisper_read_then_window_closes(env)
+
+
+async def whisper_operator_cancelled(env: WorkflowEnvironment) -> str:
+    whispers = Whispers(env.client, whisper_tests.QUEUE, whisper_seal())
+    async with _whisper_worker(env):
+        whisper_id = await whisper_tests.send(whispers)
+        await env.sleep(timedelta(hours=1))
+        await whispers.operator_cancel(whisper_id, by="ops-alice", reason="reported")
+        await whisper_tests.result(env.client, whisper_id)
+    return whisper_id
+
+
+async def whisper_operator_closes_reread_window(env: WorkflowEnvironment) -> str:
+    whispers = Whispers(env.client, whisper_tests.QUEUE, whisper_seal())
+    async with _whisper_worker(env):
+        whisper_id = await whisper_tests.send(whispers)
+        await whispers.read(whisper_id, reader_id=whisper_tests.BOB)
+        await env.sleep(timedelta(hours=1))
+        await whispers.operator_cancel(whisper_id, by="ops-alice")
+        await whisper_tests.result(env.client, whisper_id)
+    return whisper_id
+
+
+async def whisper_temporal_cancelled(env: WorkflowEnvironment) -> str:
+    whispers = Whispers(env.client, whisper_tests.QUEUE, whisper_seal())
+    async with _whisper_worker(env):
+        whisper_id = await whisper_tests.send(whispers)
+        await env.sleep(timedelta(days=2))
+        await env.client.get_workflow_handle(whisper_id).cancel()
         await whisper_tests.result(env.client, whisper_id)
     return whisper_id
 
@@ -140,6 +177,10 @@ SCENARIOS: dict[str, Scenario] = {
     "Whisper-read_then_window_closes": whisper_read_then_window_closes,
     "Whisper-expired": whisper_expired,
     "Whisper-unsent": whisper_unsent,
+    "Whisper-sealed_read_then_window_closes": whisper_sealed_read_then_window_closes,
+    "Whisper-operator_cancelled": whisper_operator_cancelled,
+    "Whisper-operator_closes_reread_window": whisper_operator_closes_reread_window,
+    "Whisper-temporal_cancelled": whisper_temporal_cancelled,
     "PersistentStore-writes_then_continues_as_new": store_writes_then_continues_as_new,
 }
 

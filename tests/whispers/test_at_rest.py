@@ -1,7 +1,7 @@
 """Whisper text at rest: with the real dev server (SQLite file in WAL mode), the real worker as a
 child process and the fake Discord, a whisper is sent and read; its text is then nowhere in the
-server's database files nor in `temporal workflow show`, and only the codec server, given the
-token, can turn it back into text."""
+server's database files nor in `temporal workflow show`, and the codec server, given the token,
+opens its payloads and still shows no text: only the whisper key (the bot's) opens the seal."""
 
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from clients.whispers import NotForYou, WhisperOver, Whispers
+from clients.whispers import NotForYou, WhisperOver, Whispers, whisper_id_for
 from local_discord import FakeDiscord
 from stack.codec_server import codec_endpoint, create_app, serve
 from stack.devserver import DevServer, free_port, temporal_cli_path
 from stack.temporal import data_converter
 from tests.support.temporal import TEST_KEY, eventually
+from tests.support.whispers import whisper_seal
 from tests.support.worker_process import WorkerProcess
 from workflows.whispers_models import WhisperResult, read_custom_id
 
@@ -89,6 +90,24 @@ def started_input(show_json: str) -> list[dict[str, Any]]:
     raise AssertionError("no started event in the CLI output")
 
 
+def every_payload(show_json: str) -> list[dict[str, Any]]:
+    """Every payload the CLI printed, as the Web UI would post them to the codec server."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "data" in node and "encoding" in (node.get("metadata") or {}):
+                found.append({"metadata": node["metadata"], "data": node["data"]})
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(json.loads(show_json))
+    return found
+
+
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[tuple[DevServer, Client, FakeDiscord, WorkerProcess]]:
     db_file = tmp_path / "t.sqlite"
@@ -120,7 +139,7 @@ async def test_whisper_text_is_encrypted_at_rest_and_only_the_codec_server_opens
     server, client, fake, worker = stack
     assert server.db_file is not None
     secret = f"ZQX-whisper-{uuid.uuid4().hex}-the-vault-code-is-7741"
-    whispers = Whispers(client, worker.env["TEMPORAL_TASK_QUEUE"])
+    whispers = Whispers(client, worker.env["TEMPORAL_TASK_QUEUE"], whisper_seal())
 
     whisper_id = await whispers.send(
         guild_id=GUILD,
@@ -163,7 +182,8 @@ async def test_whisper_text_is_encrypted_at_rest_and_only_the_codec_server_opens
     # ... nor in anything the fake Discord received.
     assert all(secret not in json.dumps(r.json) for r in fake.requests())
 
-    # The codec server opens the stored input with the token, and refuses without it.
+    # The codec server opens the stored payloads with the token (and refuses without it), and
+    # what it opens holds the sealed text only.
     port = free_port()
     runner = await serve(create_app([TEST_KEY], TOKEN, ["http://127.0.0.1:8233"]), port=port)
     try:
@@ -182,16 +202,31 @@ async def test_whisper_text_is_encrypted_at_rest_and_only_the_codec_server_opens
             async with session.post(f"{codec_endpoint(TOKEN, port=port)}/decode", json=body) as by_path:
                 assert by_path.status == 200
                 assert await by_path.json() == decoded
+            everything = {"payloads": every_payload(shown)}
+            async with session.post(
+                f"{codec_endpoint(TOKEN, port=port)}/decode", json=everything
+            ) as all_of_it:
+                assert all_of_it.status == 200
+                opened_all = [
+                    base64.b64decode(p.get("data", "")) for p in (await all_of_it.json())["payloads"]
+                ]
     finally:
         await runner.cleanup()
     [payload] = decoded["payloads"]
-    assert json.loads(base64.b64decode(payload["data"]))["text"] == secret
+    spec = json.loads(base64.b64decode(payload["data"]))
+    assert spec["recipient_id"] == str(BOB) and spec["sealed_text"].startswith("w1.")
+    assert spec.get("text") is None
+    assert len(opened_all) >= 3  # the input, the read's result, the result ...
+    assert all(secret.encode() not in data and b"vault-code" not in data for data in opened_all)
 
-    # Control: the same search does find a text written without the codec.
+    # Control: the same search does find a text written with neither codec nor seal (a whisper
+    # as the bot started them before sealing, from a client without the codec).
     control = f"ZQX-control-{uuid.uuid4().hex}"
     plain = await Client.connect(server.address, data_converter=pydantic_data_converter)
-    control_id = await Whispers(plain, worker.env["TEMPORAL_TASK_QUEUE"]).send(
-        guild_id=GUILD, channel_id=CHANNEL, sender_id=ALICE, recipient_id=BOB, text=control
+    control_id = whisper_id_for(GUILD, ALICE)
+    old_input = {"guild_id": GUILD, "channel_id": CHANNEL, "sender_id": ALICE, "recipient_id": BOB}
+    await plain.start_workflow(
+        "Whisper", {**old_input, "text": control}, id=control_id, task_queue=worker.env["TEMPORAL_TASK_QUEUE"]
     )
     await eventually(lambda: len(fake.messages(CHANNEL)) == 1)
     assert control.encode() in database_bytes(server.db_file)

@@ -5,20 +5,31 @@ button, unsend, and the per-guild switch."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import base64
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 import discord
 import pytest
 import simcord
+from aiohttp.test_utils import TestClient, TestServer
+from discord.http import handle_message_parameters
 from simcord import assert_responded
 from temporalio import activity
+from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from activities.whispers import WhisperActivities
+from bot.cogs.whispers import PickRecipient, ReadButton, ReplyButton, UnsendButton
+from bot.replies import WORKER_WAIT
 from clients.whispers import Whispers
+from stack.codec_server import create_app
 from tests.support.bot_harness import World, answered, bot_env, last_reply
+from tests.support.temporal import TEST_KEY
+from tests.support.whispers import WHISPER_KEYS, whisper_seal
 from worker import build_worker
 from workflows.whispers_models import (
     DELETE_NOTIFICATION,
@@ -73,7 +84,11 @@ class Discordish:
 
 
 @pytest.fixture
-async def world(time_env: WorkflowEnvironment) -> AsyncIterator[tuple[World, Discordish]]:
+async def world(
+    time_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[World, Discordish]]:
+    # The bot reads its whisper key from the environment, as in production.
+    monkeypatch.setenv("WHISPER_KEYS", WHISPER_KEYS)
     fake = Discordish()
     async with (
         build_worker(time_env.client, QUEUE, fake.activities()),
@@ -106,6 +121,20 @@ async def send_whisper(
     w: World, sender: simcord.MemberActor, recipient: simcord.MemberActor, text: str
 ) -> str:
     """/whisper send -> user select -> modal -> "Whisper sent"; returns the whisper id."""
+    return unsend_id(await send_whisper_reply(w, sender, recipient, text))
+
+
+def unsend_id(reply: simcord.ResponseMessage) -> str:
+    [row] = reply.components
+    custom_id = str(row["components"][0]["custom_id"])
+    assert custom_id.startswith("whisper:unsend:")
+    return custom_id.removeprefix("whisper:unsend:")
+
+
+async def send_whisper_reply(
+    w: World, sender: simcord.MemberActor, recipient: simcord.MemberActor, text: str
+) -> simcord.ResponseMessage:
+    """As `send_whisper`; returns the sender's "Whisper sent" message (with its Unsend button)."""
     picker = answered(await sender.slash(w.channel, "whisper send"))
     assert_responded(picker, contains="Who do you want to whisper to?", ephemeral=True)
     assert picker.response is not None
@@ -115,10 +144,7 @@ async def send_whisper(
     assert_responded(sent, contains=f"Whisper sent to <@{recipient.id}>", ephemeral=True)
     reply = last_reply(sent)
     assert text not in reply.content
-    [row] = reply.components
-    custom_id = str(row["components"][0]["custom_id"])
-    assert custom_id.startswith("whisper:unsend:")
-    return custom_id.removeprefix("whisper:unsend:")
+    return reply
 
 
 def notification_for(whisper_id: str) -> Any:
@@ -160,7 +186,7 @@ async def test_send_read_across_a_restart_and_reply(world: tuple[World, Discordi
     assert [dm.content for dm in fake.dms] == [f"📬 <@{recipient.id}> opened your whisper."]
 
     # Reading again (the notification is gone by now, so through the facade) is marked as such.
-    again = await Whispers(w.client, QUEUE).read(whisper_id, reader_id=recipient.id)
+    again = await Whispers(w.client, QUEUE, whisper_seal()).read(whisper_id, reader_id=recipient.id)
     assert again.already_read
 
     # Reply: the send modal, addressed to the original sender.
@@ -207,7 +233,7 @@ async def test_the_sender_unsends(world: tuple[World, Discordish]) -> None:
     assert undone.acknowledged
     edited = await eventually_message(w, lambda m: m.id == notice.id and "was unsent" in m.content)
     assert edited.components == []
-    gone = await Whispers(w.client, QUEUE).status(whisper_id)
+    gone = await Whispers(w.client, QUEUE, whisper_seal()).status(whisper_id)
     assert gone.state == "cancelled"
 
 
@@ -216,6 +242,16 @@ async def test_whispering_to_yourself_or_a_bot_is_refused(world: tuple[World, Di
     me = answered(await w.player.slash(w.channel, "whisper send", to=w.player))
     assert me.modal is None
     assert_responded(me, contains="yourself", ephemeral=True)
+
+    helper = w.guild.add_member(w.env.create_user("helper-bot", bot=True))
+    named = answered(await w.player.slash(w.channel, "whisper send", to=helper))
+    assert named.modal is None
+    assert_responded(named, contains="Bots cannot read whispers.", ephemeral=True)
+    picker = answered(await w.player.slash(w.channel, "whisper send"))
+    assert picker.response is not None
+    picked = answered(await w.player.select(picker.response.message, [helper]))
+    assert picked.modal is None
+    assert_responded(picked, contains="Bots cannot read whispers.", ephemeral=True)
 
 
 async def test_a_host_switches_whispers_off_and_it_stays_off_after_a_restart(
@@ -250,3 +286,153 @@ async def test_an_error_inside_the_read_button_is_answered(world: tuple[World, D
     cog.whispers.read = broken  # type: ignore[attr-defined]
     failed = answered(await w.other_player.click(notice, label="Read Message"))
     assert_responded(failed, contains="Something went wrong", ephemeral=True)
+
+
+def history_payloads(history: WorkflowHistory) -> list[dict[str, Any]]:
+    """Every payload of a history, in the codec server's JSON shape, as the Web UI posts them."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "data" in node and "encoding" in (node.get("metadata") or {}):
+                found.append({"metadata": node["metadata"], "data": node["data"]})
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(json.loads(history.to_json()))
+    return found
+
+
+async def test_the_codec_server_shows_no_whisper_text_and_the_recipient_still_reads_it(
+    world: tuple[World, Discordish], time_env: WorkflowEnvironment
+) -> None:
+    """The Web UI's view of a whisper's history, through the codec server with its token."""
+    w, _ = world
+    whisper_id = await send_whisper(w, w.player, w.other_player, SECRET)
+    notice = await eventually_message(w, notification_for(whisper_id))
+    opened = answered(await w.other_player.click(notice, label="Read Message"))
+    assert SECRET in str(last_reply(opened).components)  # the recipient reads it through the bot
+
+    history = await time_env.client.get_workflow_handle(whisper_id).fetch_history()
+    payloads = history_payloads(history)
+    token = "whispers-codec-token"
+    async with TestClient(TestServer(create_app([TEST_KEY], token))) as http:
+        reply = await http.post(
+            "/decode", json={"payloads": payloads}, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert reply.status == 200
+        decoded = [
+            base64.b64decode(p.get("data", "")).decode(errors="replace")
+            for p in (await reply.json())["payloads"]
+        ]
+    # The codec server did open them (the input is there, ids in plain view) ...
+    [spec] = [json.loads(text) for text in decoded if '"sealed_text"' in text and '"channel_id"' in text]
+    assert spec["recipient_id"] == str(w.other_player.id)
+    assert any('"sealed_text"' in text and '"first_read_at"' in text for text in decoded)  # the read
+    # ... and the text is in none of them.
+    assert all(SECRET not in text and "golden idol" not in text for text in decoded)
+
+
+async def test_without_a_whisper_key_the_bot_says_so_and_sends_nothing(
+    world: tuple[World, Discordish], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    w, _ = world
+    sealed_id = await send_whisper(w, w.player, w.other_player, SECRET)
+    notice = await eventually_message(w, notification_for(sealed_id))
+    shown = answered(await w.player.slash(w.channel, "whisper send", to=w.other_player))
+    assert shown.modal is not None  # opened while the bot still had the key
+
+    monkeypatch.delenv("WHISPER_KEYS")
+    with caplog.at_level(logging.WARNING, logger="bot.whispers"):
+        await w.restart()
+    assert any("WHISPER_KEYS is not set" in r.getMessage() for r in caplog.records)
+
+    for refused in (
+        answered(await w.player.slash(w.channel, "whisper send")),
+        answered(await w.player.slash(w.channel, "whisper send", to=w.other_player)),
+    ):
+        assert refused.modal is None
+        assert_responded(refused, contains="no whisper key (WHISPER_KEYS)", ephemeral=True)
+    late = answered(await w.player.submit_modal(shown, {"text": "never sent"}))
+    assert_responded(late, contains="Nothing was sent: Whispers are not set up", ephemeral=True)
+    # A whisper sealed earlier cannot be opened by this bot: it says why, and shows no text.
+    unread = answered(await w.other_player.click(notice, label="Read Message"))
+    assert "no whisper key" in last_reply(unread).content
+    assert SECRET not in str(last_reply(unread).components) + last_reply(unread).content
+    assert [m for m in w.channel.history() if "whispers to" in m.content] == [notice]
+
+
+async def test_every_interaction_is_answered_in_a_dm_too(world: tuple[World, Discordish]) -> None:
+    """The commands are not offered in DMs; the whisper buttons, pressed in a DM, are answered."""
+    w, _ = world
+    for user in (w.player.user, w.other_player.user):
+        offered = user.available_commands()
+        assert not any(name.startswith("whisper") for name in offered), offered
+    whisper_id = await send_whisper(w, w.player, w.other_player, SECRET)
+    await eventually_message(w, notification_for(whisper_id))
+
+    # The same buttons the bot posts in the server, put in each user's DM with the bot.
+    async def dm_with(user: simcord.UserHandle, *items: discord.ui.Item[Any]) -> discord.Message:
+        view = discord.ui.View(timeout=None)
+        for item in items:
+            view.add_item(item)
+        # Posted the raw way, as the worker posts them: only the bot's DynamicItems answer them.
+        channel = await (await w.bot.fetch_user(user.id)).create_dm()
+        params = handle_message_parameters(content="whisper buttons", view=view)
+        with params:
+            await w.bot.http.send_message(channel.id, params=params)
+        message = user.dm_channel.last_message
+        assert message is not None
+        return message
+
+    recipient_dm = await dm_with(w.other_player.user, ReadButton(whisper_id), ReplyButton(w.player.id))
+    sender_dm = await dm_with(w.player.user, PickRecipient(), UnsendButton(whisper_id))
+
+    reply = answered(await w.other_player.user.click(recipient_dm, label="Reply"))
+    assert reply.modal is None
+    assert_responded(reply, contains="only works inside a server", ephemeral=True)
+    picked = answered(await w.player.user.select(sender_dm, [w.other_player.user]))
+    assert_responded(picked, contains="only works inside a server", ephemeral=True)
+    read = answered(await w.other_player.user.click(recipient_dm, label="Read Message"))
+    assert SECRET in str(last_reply(read).components)  # only the recipient, wherever they press it
+    unsend = answered(await w.player.user.click(sender_dm, label="Unsend"))
+    assert "already been read" in last_reply(unsend).content
+
+
+async def test_with_no_worker_running_read_unsend_and_toggle_are_answered(
+    time_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WHISPER_KEYS", WHISPER_KEYS)
+    fake = Discordish()
+    async with bot_env(time_env.client, QUEUE) as w:
+        fake.world = w
+        async with build_worker(time_env.client, QUEUE, fake.activities()):
+            sent = await send_whisper_reply(w, w.player, w.other_player, SECRET)
+            notice = await eventually_message(w, notification_for(unsend_id(sent)))
+        # The worker is gone: each update waits for one, and the user is told in time.
+        cog: Any = w.bot.get_cog("Whispers")  # the extension's own class (loaded afresh per bot)
+        assert cog is not None
+        bounded = cog.in_time
+
+        async def waits_on_temporal(call: Awaitable[Any]) -> Any:
+            # simcord runs the bot's timers on its own clock and waits for the bot to be idle
+            # before moving it: declaring the wait on Temporal lets the clock (and the bot's
+            # deadline) move on while the update still waits for a worker.
+            update = w.env.external_wait(call, reason="the update waits for a worker")
+            return await w.env.external_wait(bounded(update), reason="the bot waits, up to its deadline")
+
+        cog.in_time = waits_on_temporal
+        presses: list[Callable[[], Awaitable[simcord.InteractionResult]]] = [
+            lambda: w.other_player.click(notice, label="Read Message"),
+            lambda: w.player.click(sent.message, label="Unsend"),
+            lambda: w.host.slash(w.channel, "whisper toggle", enabled=False),
+        ]
+        for press in presses:
+            result = answered(await press())
+            assert result.followups == []  # acknowledged at once; the update waits
+            await w.env.advance_time(WORKER_WAIT + 1)
+            assert "has not answered yet" in last_reply(result).content
+            assert SECRET not in str(last_reply(result).components)

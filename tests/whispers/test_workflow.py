@@ -3,33 +3,41 @@ doubles registered under the same names."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import discord
 import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from clients.whispers import NotForYou, NotYours, WhisperError, WhisperOver, Whispers
+from activities.whispers import WhisperActivities
+from clients.whispers import NotForYou, NotYours, WhisperError, WhisperOver, Whispers, whisper_id_for
+from stack.sealing import WhisperSeal
+from tests.support.whispers import OTHER_WHISPER_KEY, recording, whisper_seal
 from worker import build_worker
 from workflows.whispers import WhisperWorkflow
 from workflows.whispers_models import (
+    BAD_WHISPER_ID,
     CUSTOM_ID_MAX,
     DELETE_NOTIFICATION,
     DM_SENDER,
     EDIT_NOTIFICATION,
     POST_NOTIFICATION,
     READ_TEMPLATE,
+    Cancellation,
     NotificationEdit,
     NotificationInput,
     PostedNotification,
     SenderNotice,
     WhisperResult,
+    WhisperSpec,
     read_custom_id,
 )
 
@@ -89,7 +97,7 @@ async def worker(time_env: WorkflowEnvironment, doubles: Doubles) -> AsyncIterat
 
 @pytest.fixture
 def whispers(time_env: WorkflowEnvironment) -> Whispers:
-    return Whispers(time_env.client, QUEUE)
+    return Whispers(time_env.client, QUEUE, whisper_seal())
 
 
 async def send(whispers: Whispers, **overrides: object) -> str:
@@ -316,3 +324,226 @@ async def test_finished_histories_replay_deterministically(
         history = await time_env.client.get_workflow_handle(whisper_id).fetch_history()
         replayed = await replayer.replay_workflow(history, raise_on_replay_failure=False)
         assert replayed.replay_failure is None, f"{outcome}: {replayed.replay_failure}"
+
+
+# --- the whisper key: what a client without it gets -------------------------------------------------
+
+
+async def test_a_read_sent_by_a_plain_temporal_client_gets_only_ciphertext(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, whispers: Whispers
+) -> None:
+    """Any client of the namespace (it even holds the codec key) may name the recipient in a
+    `read` update: it learns the sealed text, never the text."""
+    whisper_id = await send(whispers)
+    raw = await time_env.client.get_workflow_handle(whisper_id).execute_update(
+        "read", {"reader_id": str(BOB)}, result_type=dict
+    )
+    assert SECRET not in json.dumps(raw)
+    assert str(raw["sealed_text"]).startswith("w1.") and raw.get("text") is None
+    # The workflow input it can fetch carries the same ciphertext and no text.
+    history = await time_env.client.get_workflow_handle(whisper_id).fetch_history()
+    [started] = [e for e in history.events if e.HasField("workflow_execution_started_event_attributes")]
+    [spec] = await time_env.client.data_converter.decode(
+        started.workflow_execution_started_event_attributes.input.payloads, [dict]
+    )
+    assert SECRET not in json.dumps(spec) and spec["sealed_text"] == raw["sealed_text"]
+    # Ids travel as strings (JavaScript readers lose digits past 2^53).
+    assert spec["recipient_id"] == str(BOB) and raw["sender_id"] == str(ALICE)
+    # The bot, holding the whisper key, opens it for the recipient.
+    assert (await whispers.read(whisper_id, reader_id=BOB)).text == SECRET
+
+
+async def test_a_sealed_text_does_not_open_in_another_whisper(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, whispers: Whispers
+) -> None:
+    original = await send(whispers)
+    raw = await time_env.client.get_workflow_handle(original).execute_update(
+        "read", {"reader_id": BOB}, result_type=dict
+    )
+    sealed = str(raw["sealed_text"])
+    for recipient in (BOB, EVE):  # the same recipient in another whisper, or another recipient
+        copy = WhisperSpec(
+            guild_id=GUILD, channel_id=CHANNEL, sender_id=ALICE, recipient_id=recipient, sealed_text=sealed
+        )
+        copy_id = whisper_id_for(GUILD, ALICE)
+        await time_env.client.start_workflow(WhisperWorkflow.run, copy, id=copy_id, task_queue=QUEUE)
+        with pytest.raises(WhisperError, match="cannot be opened") as refused:
+            await whispers.read(copy_id, reader_id=recipient)
+        assert SECRET not in str(refused.value)
+    # Another key does not open it either.
+    with pytest.raises(WhisperError, match="cannot be opened"):
+        await Whispers(time_env.client, QUEUE, WhisperSeal([OTHER_WHISPER_KEY])).read(original, reader_id=BOB)
+
+
+async def test_a_whisper_from_before_sealing_is_still_read(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, whispers: Whispers
+) -> None:
+    """Started with the text itself, as the bot did before WHISPER_KEYS (int ids too)."""
+    old_id = whisper_id_for(GUILD, ALICE)
+    old_input = {"guild_id": GUILD, "channel_id": CHANNEL, "sender_id": ALICE, "recipient_id": BOB}
+    await time_env.client.start_workflow(
+        "Whisper", {**old_input, "text": SECRET}, id=old_id, task_queue=QUEUE
+    )
+    read = await whispers.read(old_id, reader_id=BOB)
+    assert read.text == SECRET and read.sealed_text is None
+    status = await whispers.status(old_id)
+    assert status.state == "read" and status.recipient_id == BOB
+
+
+async def test_without_the_whisper_key_nothing_is_sent_and_nothing_is_marked_read(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, whispers: Whispers
+) -> None:
+    client, recorder = recording(time_env.client)
+    keyless = Whispers(client, QUEUE)
+    with pytest.raises(WhisperError, match="WHISPER_KEYS"):
+        await send(keyless)
+    assert recorder.started == []
+    # A bot that cannot open the text does not record a read it cannot show.
+    whisper_id = await send(whispers)
+    with pytest.raises(WhisperError, match="WHISPER_KEYS"):
+        await keyless.read(whisper_id, reader_id=BOB)
+    status = await whispers.status(whisper_id)
+    assert status.state in ("posting", "unread") and status.read_at is None and doubles.dms == []
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("guild_id", -5),
+        ("guild_id", 0),
+        ("sender_id", 2**64),
+        ("sender_id", True),
+        ("recipient_id", "12a"),
+        ("recipient_id", "0123"),
+        ("channel_id", -1),
+    ],
+)
+async def test_ids_a_whisper_id_cannot_carry_are_refused_and_nothing_starts(
+    time_env: WorkflowEnvironment, field: str, value: object
+) -> None:
+    """Before: `whisper--5-...` started, its notification retried `not a whisper id` for an hour
+    while its status said "expired"."""
+    client, recorder = recording(time_env.client)
+    with pytest.raises(WhisperError, match=field):
+        await send(Whispers(client, QUEUE, whisper_seal()), **{field: value})
+    assert recorder.started == []
+
+
+async def test_the_notification_refuses_an_id_that_is_no_whisper_id_for_good() -> None:
+    """The real activity: no retry can turn a bad workflow id into a Read button."""
+    client = discord.Client(intents=discord.Intents.none())
+    notice = NotificationInput(
+        whisper_id="whisper--5-3333-0123456789abcdef",
+        guild_id=GUILD,
+        channel_id=CHANNEL,
+        sender_id=ALICE,
+        recipient_id=BOB,
+    )
+    with pytest.raises(ApplicationError, match="not a whisper id") as refused:
+        await ActivityEnvironment().run(WhisperActivities(client).post_notification, notice)
+    assert refused.value.non_retryable and refused.value.type == BAD_WHISPER_ID
+
+
+async def test_a_whisper_started_under_a_bad_id_fails_and_tells_the_sender(
+    time_env: WorkflowEnvironment, doubles: Doubles
+) -> None:
+    """With the real notification activity (no Discord is reached): failed at once, not retried."""
+    real = WhisperActivities(discord.Client(intents=discord.Intents.none()))
+    activities = [real.post_notification, *doubles.activities()[1:]]
+    spec = WhisperSpec(
+        guild_id=GUILD, channel_id=CHANNEL, sender_id=ALICE, recipient_id=BOB, sealed_text="w1.x.y"
+    )
+    async with build_worker(time_env.client, QUEUE, activities):
+        outcome = await time_env.client.execute_workflow(
+            WhisperWorkflow.run, spec, id="whisper-oops", task_queue=QUEUE
+        )
+    assert outcome.outcome == "failed" and outcome.reason is not None and "not a whisper id" in outcome.reason
+    [(dm, _)] = doubles.dms
+    assert "could not be delivered" in dm.content
+
+
+# --- operators --------------------------------------------------------------------------------------
+
+
+async def operator_signal(client: Client, whisper_id: str, by: str, reason: str) -> None:
+    """What `temporal workflow signal --name operator_cancel --input '{...}'` sends: plain JSON."""
+    await client.get_workflow_handle(whisper_id).signal("operator_cancel", {"by": by, "reason": reason})
+
+
+async def test_an_operator_cancels_an_unread_whisper_with_a_signal(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, whispers: Whispers
+) -> None:
+    whisper_id = await send(whispers)
+    await time_env.sleep(timedelta(hours=1))
+    # A signal without a name for who sent it is dropped (the worker logs it): nothing changes.
+    await time_env.client.get_workflow_handle(whisper_id).signal("operator_cancel", {"reason": "?"})
+    assert (await whispers.status(whisper_id)).state == "unread"
+    await operator_signal(time_env.client, whisper_id, "ops-alice", "reported as spam")
+
+    outcome = await result(time_env.client, whisper_id)
+
+    assert outcome.outcome == "cancelled"
+    assert outcome.cancellation == Cancellation(via="operator", by="ops-alice", reason="reported as spam")
+    [edit] = doubles.edits
+    assert edit.message_id == 9001
+    assert edit.content == f"💬 <@{ALICE}>'s whisper to <@{BOB}> was removed by an operator."
+    [(dm, _)] = doubles.dms
+    assert dm.sender_id == ALICE and "removed by an operator" in dm.content
+    assert "spam" not in dm.content  # the operator's note is for operators
+    with pytest.raises(WhisperOver):
+        await whispers.read(whisper_id, reader_id=BOB)
+    # A script's signal through the facade, once the whisper is over, is refused as such.
+    with pytest.raises(WhisperOver):
+        await whispers.operator_cancel(whisper_id, by="ops-bob")
+
+
+async def test_an_operator_closes_the_re_read_window(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, whispers: Whispers
+) -> None:
+    whisper_id = await send(whispers)
+    await whispers.read(whisper_id, reader_id=BOB)
+    await whispers.operator_cancel(whisper_id, by="ops-alice", reason="asked by the recipient")
+    status = await whispers.status(whisper_id)
+    assert status.state == "cancelled" and status.cancellation is not None
+    assert status.cancellation.by == "ops-alice"
+    with pytest.raises(WhisperOver):  # "removed by an operator", or over already
+        await whispers.read(whisper_id, reader_id=BOB)
+
+    outcome = await result(time_env.client, whisper_id)
+    assert outcome.outcome == "cancelled" and outcome.read_at == status.read_at
+    assert len(doubles.deleted) == 1 and doubles.edits == []  # the notification had gone at the read
+
+
+async def test_temporal_cancellation_ends_a_whisper_as_cancelled_with_its_notification_edited(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, whispers: Whispers
+) -> None:
+    whisper_id = await send(whispers)
+    await time_env.sleep(timedelta(days=3))
+    handle = time_env.client.get_workflow_handle(whisper_id)
+    await handle.cancel()  # `temporal workflow cancel -w <id>`
+
+    outcome = await result(time_env.client, whisper_id)
+
+    assert outcome.outcome == "cancelled"
+    assert outcome.cancellation == Cancellation(via="temporal", reason="cancelled through Temporal")
+    assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED  # not a bare CANCELED
+    [edit] = doubles.edits
+    assert edit.content == f"💬 <@{ALICE}>'s whisper to <@{BOB}> was removed by an operator."
+    [(dm, _)] = doubles.dms
+    assert "removed by an operator" in dm.content
+
+
+async def test_temporal_cancellation_in_the_re_read_window(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, whispers: Whispers
+) -> None:
+    whisper_id = await send(whispers)
+    await whispers.read(whisper_id, reader_id=BOB)
+    await time_env.sleep(timedelta(hours=2))
+    await time_env.client.get_workflow_handle(whisper_id).cancel()
+
+    outcome = await result(time_env.client, whisper_id)
+
+    assert outcome.outcome == "cancelled" and outcome.read_at is not None
+    assert outcome.cancellation is not None and outcome.cancellation.via == "temporal"
+    assert doubles.edits == []  # deleted at the read (and once more, harmlessly, at the cancel)
+    assert all(d.message_id == 9001 for d in doubles.deleted)
