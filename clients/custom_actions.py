@@ -15,11 +15,12 @@ without evaluating the condition again (the first attempt's balance already chan
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import JsonValue, ValidationError
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -69,6 +70,17 @@ def parse_definition(value: object) -> ActionDefinition:
         return ActionDefinition.model_validate(value)
     except ValidationError as err:
         raise CustomActionError(f"That action is not valid: {first_error(err)}") from None
+
+
+M = TypeVar("M")
+
+
+def checked(build: Callable[[], M]) -> M:
+    """Build a model from what a user typed; a CustomActionError with pydantic's first complaint."""
+    try:
+        return build()
+    except ValidationError as err:
+        raise CustomActionError(f"That is not valid: {first_error(err)}") from None
 
 
 def description_for(name: str) -> str:
@@ -137,6 +149,12 @@ async def run_once(
 
 
 @dataclass(frozen=True)
+class ScheduledTask:
+    job_id: str
+    deadline: datetime
+
+
+@dataclass(frozen=True)
 class ArmResult:
     # armed: a new job; blocked: one is already armed (policy block); full: five are (stack).
     outcome: Literal["armed", "blocked", "full"]
@@ -199,7 +217,7 @@ class CustomActions:
             if found is None:
                 raise ActionNotFound("That custom action no longer exists.")
             current = ActionDefinition.model_validate(found.value)
-            changed = parse_definition(change(current).model_dump(mode="json"))
+            changed = parse_definition(checked(functools.partial(change, current)).model_dump(mode="json"))
             if changed == current:
                 return current
             try:
@@ -218,10 +236,13 @@ class CustomActions:
 
     async def schedule(
         self, definition: ActionDefinition, *, guild_id: int, channel_id: int, by: int, delay: timedelta
-    ) -> str:
+    ) -> ScheduledTask:
         """A host's scheduled run (the editor's "Schedule"): posts for `by` at the deadline."""
         key = f"{job_key_prefix(definition.id)}h{uuid.uuid4().hex[:10]}"
-        return await self._start(definition, guild_id, channel_id, by, delay, key, "host")
+        # An absolute deadline computed once here, so what the bot shows is the job's own.
+        deadline = self.jobs.now() + delay
+        job_id = await self._start(definition, guild_id, channel_id, by, deadline, key, "host")
+        return ScheduledTask(job_id, deadline)
 
     async def arm(
         self, definition: ActionDefinition, *, guild_id: int, channel_id: int, user_id: int
@@ -241,15 +262,11 @@ class CustomActions:
                 job_id = job_id_for(guild_id, armed_key(definition.id, user_id, slot))
                 deadline = await self.running_deadline(job_id)
                 if deadline is None:
+                    at = self.jobs.now() + delayed.delay
+                    key = armed_key(definition.id, user_id, slot)
                     try:
                         started = await self._start(
-                            definition,
-                            guild_id,
-                            channel_id,
-                            user_id,
-                            delayed.delay,
-                            armed_key(definition.id, user_id, slot),
-                            "player",
+                            definition, guild_id, channel_id, user_id, at, key, "player"
                         )
                     except SchedulingError:
                         deadline = await self.running_deadline(job_id)  # taken just now
@@ -272,7 +289,7 @@ class CustomActions:
         guild_id: int,
         channel_id: int,
         user_id: int,
-        delay: timedelta,
+        at: datetime,
         key: str,
         origin: Literal["host", "player"],
     ) -> str:
@@ -290,7 +307,7 @@ class CustomActions:
             guild_id=guild_id,
             channel_id=channel_id,
             scheduled_by=user_id,
-            delay=delay,
+            at=at,
             description=description_for(definition.name),
             key=key,
         )

@@ -62,9 +62,9 @@ async def test_a_successful_result_is_posted(time_env: WorkflowEnvironment, h: H
         "Treasure",
         outcomes=[TextOutcome(text="You found a chest!"), CardOutcome(title="Chest", body="Gold")],
     )
-    job_id = await h.actions.schedule(
-        found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1)
-    )
+    job_id = (
+        await h.actions.schedule(found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1))
+    ).job_id
     result = await fire(time_env, job_id, timedelta(hours=2))
 
     assert result.outcome == "done"
@@ -79,9 +79,11 @@ async def test_a_successful_result_is_posted(time_env: WorkflowEnvironment, h: H
 
 async def test_a_plain_result_is_content(time_env: WorkflowEnvironment, h: Harness) -> None:
     found = await action(h, "Hello", outcomes=[TextOutcome(text="Hi there")])
-    job_id = await h.actions.schedule(
-        found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(minutes=5)
-    )
+    job_id = (
+        await h.actions.schedule(
+            found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(minutes=5)
+        )
+    ).job_id
     await fire(time_env, job_id, timedelta(minutes=10))
 
     [post] = h.discord.posts
@@ -90,9 +92,9 @@ async def test_a_plain_result_is_content(time_env: WorkflowEnvironment, h: Harne
 
 async def test_the_definition_is_read_at_fire_time(time_env: WorkflowEnvironment, h: Harness) -> None:
     found = await action(h, "Forecast", outcomes=[TextOutcome(text="Sunny")])
-    job_id = await h.actions.schedule(
-        found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1)
-    )
+    job_id = (
+        await h.actions.schedule(found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1))
+    ).job_id
     await time_env.sleep(timedelta(minutes=30))
     await h.actions.edit(
         GUILD,
@@ -110,9 +112,9 @@ async def test_a_deleted_action_ends_the_job_with_its_reason(
     time_env: WorkflowEnvironment, h: Harness
 ) -> None:
     found = await action(h, "Ephemeral", outcomes=[TextOutcome(text="never shown")])
-    job_id = await h.actions.schedule(
-        found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1)
-    )
+    job_id = (
+        await h.actions.schedule(found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1))
+    ).job_id
     assert await h.actions.delete(GUILD, found.id)
     result = await fire(time_env, job_id, timedelta(hours=2))
 
@@ -128,12 +130,14 @@ async def test_a_failing_condition_posts_the_not_met_text(time_env: WorkflowEnvi
     rich = Condition(min_balance=100, not_met_text="You need 100 coins first.")
     found = await action(h, "Toll", condition=rich, outcomes=[CurrencyOutcome(amount=-100)])
     silent = await action(h, "Silent", condition=Condition(role_id=42), outcomes=[TextOutcome(text="secret")])
-    first = await h.actions.schedule(
-        found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1)
-    )
-    second = await h.actions.schedule(
-        silent, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1)
-    )
+    first = (
+        await h.actions.schedule(found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1))
+    ).job_id
+    second = (
+        await h.actions.schedule(
+            silent, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1)
+        )
+    ).job_id
     results = [await fire(time_env, job, timedelta(hours=2)) for job in (first, second)]
 
     assert [r.outcome for r in results] == ["done", "done"]
@@ -150,9 +154,9 @@ async def test_a_role_condition_uses_the_members_roles_at_fire_time(
     found = await action(
         h, "Guild hall", condition=Condition(role_id=42), outcomes=[TextOutcome(text="Welcome")]
     )
-    job_id = await h.actions.schedule(
-        found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1)
-    )
+    job_id = (
+        await h.actions.schedule(found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1))
+    ).job_id
     h.discord.roles[HOST] = [7, 42]  # given the role after the task was scheduled
     await fire(time_env, job_id, timedelta(hours=2))
 
@@ -165,9 +169,9 @@ async def test_a_player_outside_the_safari_is_told_and_nothing_is_written(
     time_env: WorkflowEnvironment, h: Harness
 ) -> None:
     found = await action(h, "Bonus", outcomes=[CurrencyOutcome(amount=25)])
-    job_id = await h.actions.schedule(
-        found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1)
-    )
+    job_id = (
+        await h.actions.schedule(found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1))
+    ).job_id
     await fire(time_env, job_id, timedelta(hours=2))
 
     [post] = h.discord.posts
@@ -193,9 +197,9 @@ async def test_currency_is_applied_once_across_a_retried_activity(
             raise ApplicationError("Discord is unavailable (503)", type="DiscordUnavailable")
 
     h.discord.fail = discord_blip
-    job_id = await h.actions.schedule(
-        found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1)
-    )
+    job_id = (
+        await h.actions.schedule(found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1))
+    ).job_id
     result = await fire(time_env, job_id, timedelta(hours=2))
 
     assert result.outcome == "done"
@@ -217,9 +221,9 @@ async def test_currency_is_applied_once_across_a_retried_activity(
 async def test_balance_never_goes_below_zero(time_env: WorkflowEnvironment, h: Harness) -> None:
     await h.give(GUILD, HOST, 30)
     found = await action(h, "Robbery", outcomes=[CurrencyOutcome(amount=-50)])
-    job_id = await h.actions.schedule(
-        found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1)
-    )
+    job_id = (
+        await h.actions.schedule(found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1))
+    ).job_id
     await fire(time_env, job_id, timedelta(hours=2))
 
     assert await h.balance(GUILD, HOST) == 0
