@@ -29,7 +29,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.discord_rest import already_gone, discord_errors, require_login
 from clients.custom_actions import CustomActionError, CustomActions, run_once
-from clients.store import StoreError
+from clients.store import StoreError, StoreLimitError
 from components.custom_actions import ResultMessage, result_message
 from stack.settings import DEFAULT_TASK_QUEUE
 from workflows.custom_actions_models import (
@@ -125,6 +125,8 @@ class CustomActionActivities:
             raise ApplicationError(
                 f"bad payload for {EXECUTE_CUSTOM_ACTION}: {err}", non_retryable=True
             ) from err
+        if payload.guild_id != action.guild_id:
+            raise ApplicationError("the payload names another server than the job", non_retryable=True)
         info = activity.info()
         # One id per execution of this job (a re-armed key is a new run): the currency markers'.
         run_id = f"{info.workflow_id}:{info.workflow_run_id}"
@@ -144,8 +146,11 @@ class CustomActionActivities:
             activity.heartbeat("evaluating")
             safari = await self._actions.safari(payload.guild_id)
             evaluation = await run_once(safari, definition, payload.user_id, roles, run_id)
+        except StoreLimitError as err:
+            # A full store stays full: retrying for days would change nothing.
+            raise ApplicationError(str(err), type=type(err).__name__, non_retryable=True) from err
         except (StoreError, CustomActionError) as err:
-            # The store is a workflow on this task queue: an error here is worth retrying.
+            # The stores are workflows on this task queue (busy, or a worker restarting): retry.
             raise ApplicationError(f"the store refused: {err}", type=type(err).__name__) from err
         result: dict[str, JsonValue] = {
             "met": evaluation.met,

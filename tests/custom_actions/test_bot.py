@@ -222,3 +222,20 @@ async def test_a_delayed_action_blocks_a_second_run_with_the_time_left_and_a_can
     cancelled = answered(await w.player.click(answer, label="Cancel"))
     assert "Cancelled **Custom Action: Voyage**" in text_of(await editor_after(cancelled))
     assert h.discord.posts == []
+
+
+async def test_a_delayed_action_is_refused_where_the_bot_cannot_post_results(
+    world: tuple[World, Harness],
+) -> None:
+    w, _ = world
+    answered(await w.host.slash(w.channel, "action create", name="Dig"))
+    answered(await w.host.slash(w.channel, "action add-text", action="Dig", text="Found a bone."))
+    answered(await w.host.slash(w.channel, "action delayed", action="Dig", minutes=30))
+    me = w.bot.user
+    assert me is not None
+    closed = w.guild.create_text_channel(
+        "no-hooks-here", overwrites={me: discord.PermissionOverwrite(manage_webhooks=False)}
+    )
+    refused = answered(await w.player.slash(closed, "action run", action="Dig"))
+    assert "Nothing was started. I cannot post results in this channel" in text_of(last_reply(refused))
+    assert w.jobs.started == []

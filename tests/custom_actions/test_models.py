@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from activities.custom_actions import FALLBACK_WEBHOOK_NAME, webhook_name
 from clients.custom_actions import CustomActionError, parse_definition
 from workflows.custom_actions_models import (
     MAX_OUTCOMES,
@@ -92,3 +93,9 @@ def test_parse_duration() -> None:
     ]:
         with pytest.raises(ValueError, match=says):
             parse_duration(days, hours, minutes)
+
+
+def test_webhook_names_discord_would_refuse_fall_back() -> None:
+    assert webhook_name("Treasure Hunt") == "Treasure Hunt"
+    assert webhook_name("My Discord quest") == FALLBACK_WEBHOOK_NAME
+    assert webhook_name("clyde's game") == FALLBACK_WEBHOOK_NAME
