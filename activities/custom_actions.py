@@ -5,6 +5,9 @@ action ends the job, non-retryable, with the reason), evaluates it for the user,
 currency once (clients.custom_actions.run_once: a retry finds its markers), and posts the result
 through a temporary webhook named after the action, deleted afterwards (404 counts as deleted).
 
+Once the result is posted, the activity does not fail over the webhook's delete (that retry
+would post the result twice): the delete is retried inside the activity, then only logged.
+
 The seed treated a successful result as an error and never posted it; here the result is
 posted whenever there is something to show (tests/custom_actions: the regression test).
 A fired job only runs the outcomes: it never arms the action again, whatever its settings.
@@ -16,7 +19,9 @@ Balances are never affected.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import re
 from typing import Protocol
 
@@ -39,7 +44,11 @@ from workflows.custom_actions_models import (
 )
 from workflows.jobs_models import ActionInput
 
+log = logging.getLogger(__name__)
+
 DELETED = "CustomActionDeleted"
+# Tries of the webhook's delete once the result is posted (about 30 s with backoff).
+DELETE_TRIES = 6
 FALLBACK_WEBHOOK_NAME = "Scheduled Action"
 
 
@@ -98,8 +107,24 @@ class WebhookDiscord:
             with contextlib.suppress(Exception):  # the post's own error is the one to report
                 await self._delete(webhook.id)
             raise
-        await self._delete(webhook.id)
+        await self._delete_after_post(webhook.id)
         return sent.id
+
+    async def _delete_after_post(self, webhook_id: int) -> None:
+        """The result is posted: failing now would post it again on retry. So a transient failure
+        of the delete is retried here for a while, and then only logged (the webhook is left)."""
+        delay = 1.0
+        for attempt in range(DELETE_TRIES):
+            try:
+                await self._delete(webhook_id)
+                return
+            except ApplicationError as err:
+                if err.non_retryable or attempt == DELETE_TRIES - 1:
+                    log.warning("could not delete webhook %s after posting: %s", webhook_id, err)
+                    return
+            activity.heartbeat("deleting the webhook")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 8.0)
 
     async def _delete(self, webhook_id: int) -> None:
         try:

@@ -98,3 +98,26 @@ async def test_a_plain_result_is_content_and_a_gone_channel_fails_with_discords_
     assert "Custom Action: Weather" in notice.content and "Unknown Channel" in notice.content
     assert all(w.deleted for w in stack.discord.webhooks())
     stack.discord.assert_no_violations()
+
+
+async def test_a_failed_webhook_delete_does_not_post_the_result_twice(stack: Stack) -> None:
+    guild, channel = 7201, 7202
+    stack.discord.add_channel(channel, guild)
+    actions = CustomActions(stack.client, stack.task_queue)
+    created = await actions.create(guild, "Echo", by=HOST)
+    definition = await actions.edit(
+        guild, created.id, lambda d: d.model_copy(update={"outcomes": [TextOutcome(text="once")]})
+    )
+    # Discord fails the first delete after the post (503, which discord.py does not retry).
+    stack.discord.inject("DELETE", r"^/webhooks/\d+$", 503, times=1)
+    task = await actions.schedule(
+        definition, guild_id=guild, channel_id=channel, by=HOST, delay=timedelta(seconds=2)
+    )
+    result = await finished(stack, task.job_id)
+
+    assert result.outcome == "done"
+    assert [p.content for p in stack.discord.messages(channel)] == [
+        f"⏰ <@{HOST}>'s scheduled action **Echo**\nonce"
+    ]
+    assert [r.status for r in stack.discord.requests("DELETE", r"^/webhooks/\d+$")] == [503, 204]
+    assert [w.deleted for w in stack.discord.webhooks()] == [True]
