@@ -58,7 +58,11 @@ NO_WEBHOOKS = "I cannot post results in {where}: I need the **Manage Webhooks** 
 
 
 def cog_of(interaction: discord.Interaction[Any]) -> CustomActionsCog:
-    cog = interaction.client.get_cog(CustomActionsCog.__cog_name__)
+    return cog_of_bot(interaction.client)
+
+
+def cog_of_bot(bot: commands.bot.BotBase) -> CustomActionsCog:
+    cog = bot.get_cog(CustomActionsCog.__cog_name__)
     if not isinstance(cog, CustomActionsCog):
         raise RuntimeError("the custom actions cog is not loaded")
     return cog
@@ -143,13 +147,6 @@ async def render_editor(
         container.add_item(discord.ui.ActionRow(ScheduleTaskButton(definition.id)))
     view.add_item(container)
     return view
-
-
-def cog_of_bot(bot: GameBot) -> CustomActionsCog:
-    cog = bot.get_cog(CustomActionsCog.__cog_name__)
-    if not isinstance(cog, CustomActionsCog):
-        raise RuntimeError("the custom actions cog is not loaded")
-    return cog
 
 
 def schedule_modal(action_id: str, name: str) -> discord.ui.Modal:

@@ -44,7 +44,8 @@ async def action(h: Harness, name: str, **fields: object) -> ActionDefinition:
 
 
 async def result_of(time_env: WorkflowEnvironment, job_id: str) -> JobResult:
-    return await time_env.client.get_workflow_handle(job_id, result_type=JobResult).result()
+    result: JobResult = await time_env.client.get_workflow_handle(job_id, result_type=JobResult).result()
+    return result
 
 
 async def fire(time_env: WorkflowEnvironment, job_id: str, after: timedelta) -> JobResult:
