@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.custom_actions import CustomActionActivities, WebhookDiscord
 from activities.discord_rest import rest_client
 from activities.jobs import JobsActivities
 from activities.safari import SafariActivities
@@ -43,12 +44,19 @@ def activities_for(
     safari = (
         [SafariActivities(discord_client, temporal, task_queue).process_round_results] if temporal else []
     )
+    # Custom Actions read their definitions and the Safari balances from the stores as well.
+    custom_actions = (
+        [CustomActionActivities(temporal, task_queue, WebhookDiscord(discord_client)).execute_custom_action]
+        if temporal
+        else []
+    )
     return [
         jobs.send_reminder,
         jobs.post_message,
         jobs.notify_job_failed,
         *whispers.all(),
         *safari,
+        *custom_actions,
     ]
 
 

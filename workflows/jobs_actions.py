@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, Field
 
+from workflows.custom_actions_models import EXECUTE_CUSTOM_ACTION, ExecuteCustomActionPayload
 from workflows.safari_engine import RoundResultsPayload
 
 
@@ -54,6 +55,16 @@ ACTIONS: dict[str, ActionSpec] = {
             start_to_close=timedelta(seconds=60),
             heartbeat=timedelta(seconds=15),
             payload=RoundResultsPayload,
+        ),
+        ActionSpec(
+            EXECUTE_CUSTOM_ACTION,
+            # Store reads and writes, then create, post and delete a webhook: a regular activity.
+            local=False,
+            start_to_close=timedelta(seconds=60),
+            heartbeat=timedelta(seconds=15),
+            # A scheduled result keeps trying through a Discord outage of up to two days.
+            schedule_to_close=timedelta(days=2),
+            payload=ExecuteCustomActionPayload,
         ),
     )
 }

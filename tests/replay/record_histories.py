@@ -20,11 +20,13 @@ from temporalio.worker import Worker
 from clients.store import PersistentStore, VersionConflict
 from clients.whispers import Whispers
 from stack.temporal import data_converter
+from tests.support.custom_actions_doubles import custom_actions_worker
 from tests.support.jobs_doubles import GUILD, HOST, Doubles, job, start
 from tests.support.temporal import TEST_KEY, binary, register_search_attributes
 from tests.support.whispers import whisper_seal
 from tests.whispers import test_workflow as whisper_tests
 from worker import build_worker
+from workflows.custom_actions_models import CurrencyOutcome, TextOutcome
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_models import CancelRequest, RescheduleRequest
 from workflows.store import StoreWorkflow
@@ -76,6 +78,31 @@ async def failed(env: WorkflowEnvironment) -> str:
         handle = await start(env, job(await env.get_current_time(), timedelta(minutes=10), reminders=[]))
         await handle.result()
     return handle.id
+
+
+async def custom_action_retried(env: WorkflowEnvironment) -> str:
+    """A scheduled Custom Action: a regular, heartbeating activity that fails once (Discord 503)
+    and then posts, with its currency applied once."""
+
+    def blip(attempt: int) -> None:
+        if attempt == 1:
+            raise ApplicationError("Discord is unavailable (503)", type="DiscordUnavailable")
+
+    async with custom_actions_worker(env.client, "custom-actions", await env.get_current_time()) as h:
+        h.discord.fail = blip
+        await h.give(GUILD, HOST, 10)
+        created = await h.actions.create(GUILD, "Replay", by=HOST)
+        outcomes = [TextOutcome(text="recorded"), CurrencyOutcome(amount=5)]
+        definition = await h.actions.edit(
+            GUILD, created.id, lambda d: d.model_copy(update={"outcomes": outcomes})
+        )
+        task = await h.actions.schedule(
+            definition, guild_id=GUILD, channel_id=HOST, by=HOST, delay=timedelta(minutes=10)
+        )
+        await env.sleep(timedelta(minutes=20))
+        await env.client.get_workflow_handle(task.job_id).result()
+        assert len(h.discord.posts) == 1 and await h.balance(GUILD, HOST) == 15
+    return task.job_id
 
 
 def _whisper_worker(env: WorkflowEnvironment) -> Worker:
@@ -174,6 +201,7 @@ SCENARIOS: dict[str, Scenario] = {
     "ScheduledJob-cancelled": cancelled,
     "ScheduledJob-rescheduled": rescheduled,
     "ScheduledJob-failed": failed,
+    "ScheduledJob-custom_action_retried": custom_action_retried,
     "Whisper-read_then_window_closes": whisper_read_then_window_closes,
     "Whisper-expired": whisper_expired,
     "Whisper-unsent": whisper_unsent,

@@ -1,0 +1,652 @@
+"""Custom Actions: hosts define actions (`/action ...`) and edit them in an editor card; players
+run them from a posted button or `/action run`.
+
+    /action create|edit  -> the editor (ephemeral): the action's summary, a trigger select
+        (Button or Scheduled); Scheduled shows its tasks (channel, time left, Cancel each), a
+        channel select (remembered as the action's last channel) and Schedule -> a modal with
+        days, hours and minutes (up to 30 days) -> a scheduled job `execute_custom_action`
+    /action run, the Run button -> the result (ephemeral), or, for a delayed action, armed
+        under its re-trigger policy (block: the time left and a Cancel button)
+
+Every button and select is a `DynamicItem`, the modal is answered by a listener keyed on its
+custom_id, and nothing is read before a modal opens, so all of it works across restarts and
+without a worker until after the interaction is acknowledged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.checks import require_guild, require_host
+from bot.jobs_ui import remaining_text
+from bot.modals import modal_values
+from bot.replies import guarded, in_time, reply
+from clients.custom_actions import CustomActionError, CustomActions, checked, player_key, run_once
+from clients.jobs import JobSummary, SchedulingError, utcnow
+from components.custom_actions import RUN_PREFIX, result_message, run_button
+from workflows.custom_actions_models import (
+    MAX_OUTCOMES,
+    MAX_STACK,
+    ActionDefinition,
+    CardOutcome,
+    Condition,
+    CurrencyOutcome,
+    Delayed,
+    Player,
+    TextOutcome,
+    evaluate,
+    needs_balance,
+    parse_duration,
+)
+from workflows.jobs_models import job_id_for, job_suffix
+
+if TYPE_CHECKING:
+    from bot.app import GameBot
+
+ID = r"a[0-9a-f]{10}"
+SUFFIX = r"ca:[A-Za-z0-9_.:-]{1,77}"
+MODAL_RE = re.compile(rf"ca:schedule-modal:(?P<id>{ID})")
+TASKS_SHOWN = 6
+NO_WEBHOOKS = "I cannot post results in {where}: I need the **Manage Webhooks** permission there."
+
+
+def cog_of(interaction: discord.Interaction[Any]) -> CustomActionsCog:
+    return cog_of_bot(interaction.client)
+
+
+def cog_of_bot(bot: commands.bot.BotBase) -> CustomActionsCog:
+    cog = bot.get_cog(CustomActionsCog.__cog_name__)
+    if not isinstance(cog, CustomActionsCog):
+        raise RuntimeError("the custom actions cog is not loaded")
+    return cog
+
+
+# --- the editor -------------------------------------------------------------------------------
+
+
+def summary(definition: ActionDefinition) -> str:
+    lines = [f"## ⚙️ {definition.name}", f"-# id `{definition.id}`"]
+    condition = definition.condition
+    if condition is not None:
+        parts = []
+        if condition.role_id is not None:
+            parts.append(f"holds <@&{condition.role_id}>")
+        if condition.min_balance is not None:
+            parts.append(f"has at least 🪙 {condition.min_balance:,}")
+        lines.append("**Condition:** " + (" and ".join(parts) or "none"))
+        if condition.not_met_text:
+            lines.append(f"**Not met:** {condition.not_met_text[:100]}")
+    if not definition.outcomes:
+        lines.append("**Outcomes:** none yet (`/action add-text`, `add-card`, `add-currency`)")
+    for number, outcome in enumerate(definition.outcomes, start=1):
+        if isinstance(outcome, TextOutcome):
+            lines.append(f"{number}. 💬 {outcome.text[:80]}")
+        elif isinstance(outcome, CardOutcome):
+            lines.append(f"{number}. 🃏 card **{outcome.title[:60]}**")
+        else:
+            verb = "give" if outcome.amount > 0 else "take"
+            lines.append(f"{number}. 🪙 {verb} {abs(outcome.amount):,}")
+    if definition.delayed is not None:
+        minutes = int(definition.delayed.delay.total_seconds() // 60)
+        lines.append(
+            f"**Delayed:** {minutes} min after a player runs it · re-run: {definition.delayed.policy}"
+        )
+    return "\n".join(lines)
+
+
+def task_line(number: int, job: JobSummary) -> str:
+    left = remaining_text(job.deadline, utcnow())
+    return f"{number}. <#{job.channel_id}> — {left} · for <@{job.scheduled_by}>"
+
+
+async def render_editor(
+    bot: GameBot,
+    definition: ActionDefinition,
+    guild_id: int,
+    *,
+    exclude: Collection[str] = (),
+    include: Collection[JobSummary] = (),
+) -> discord.ui.LayoutView:
+    """The editor card. `include`/`exclude` patch the listing with what this interaction just
+    did, which the visibility store may show a moment later."""
+    view = discord.ui.LayoutView(timeout=None)
+    container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=discord.Colour.dark_teal())
+    container.add_item(discord.ui.TextDisplay(summary(definition)))
+    container.add_item(discord.ui.Separator())
+    container.add_item(discord.ui.ActionRow(TriggerSelect(definition.id, definition.trigger.type)))
+    if definition.trigger.type == "schedule":
+        tasks = await in_time(cog_of_bot(bot).actions.tasks(guild_id, definition.id))
+        known = {job.job_id for job in tasks}
+        tasks = [
+            job
+            for job in [*tasks, *(j for j in include if j.job_id not in known)]
+            if job.job_id not in exclude
+        ]
+        tasks.sort(key=lambda job: job.deadline)
+        container.add_item(discord.ui.TextDisplay("### Scheduled Tasks"))
+        if not tasks:
+            container.add_item(discord.ui.TextDisplay("No tasks are scheduled."))
+        for number, job in enumerate(tasks[:TASKS_SHOWN], start=1):
+            suffix = job_suffix(job.job_id, guild_id)
+            container.add_item(
+                discord.ui.Section(task_line(number, job), accessory=CancelTaskButton("e", suffix))
+            )
+        if len(tasks) > TASKS_SHOWN:
+            container.add_item(
+                discord.ui.TextDisplay(f"…and {len(tasks) - TASKS_SHOWN} more: see `/schedule list`.")
+            )
+        container.add_item(discord.ui.TextDisplay("### Create a New Scheduled Run"))
+        container.add_item(discord.ui.ActionRow(ChannelPick(definition.id, definition.trigger.channel_id)))
+        container.add_item(discord.ui.ActionRow(ScheduleTaskButton(definition.id)))
+    view.add_item(container)
+    return view
+
+
+def schedule_modal(action_id: str, name: str) -> discord.ui.Modal:
+    modal = discord.ui.Modal(
+        title=f"Schedule {name}"[:45], custom_id=f"ca:schedule-modal:{action_id}", timeout=900
+    )
+    for field, label, top in (
+        ("days", "Days (0-30)", 30),
+        ("hours", "Hours (0-23)", 23),
+        ("minutes", "Minutes (0-59)", 59),
+    ):
+        modal.add_item(
+            discord.ui.Label(
+                text=label,
+                component=discord.ui.TextInput(
+                    custom_id=field, placeholder="0", required=False, max_length=len(str(top))
+                ),
+            )
+        )
+    return modal
+
+
+def webhook_refusal(channel: Any, where: str) -> str | None:
+    """Why the bot cannot post results in this channel, where it can tell; None if it can."""
+    if channel is None:
+        return f"{where} is gone (or I cannot see it)."
+    guild = getattr(channel, "guild", None)
+    if guild is None or guild.me is None:
+        return None  # the cache cannot tell: the deadline will
+    if not channel.permissions_for(guild.me).manage_webhooks:
+        return NO_WEBHOOKS.format(where=where)
+    return None
+
+
+class TriggerSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=rf"ca:trigger:(?P<id>{ID})"):
+    def __init__(self, action_id: str, current: str = "button") -> None:
+        options = [
+            discord.SelectOption(
+                label="Button click", value="button", emoji="🖱️", default=current == "button"
+            ),
+            discord.SelectOption(
+                label="Scheduled Action", value="schedule", emoji="⏰", default=current == "schedule"
+            ),
+        ]
+        super().__init__(
+            discord.ui.Select(custom_id=f"ca:trigger:{action_id}", options=options, placeholder="Trigger")
+        )
+        self.action_id = action_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> TriggerSelect:
+        return cls(match["id"])
+
+    @guarded
+    async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
+        guild_id = await require_host(interaction, "edit custom actions")
+        chosen: Literal["button", "schedule"] = "schedule" if self.item.values == ["schedule"] else "button"
+        await interaction.response.defer()
+        definition = await in_time(
+            cog_of(interaction).actions.edit(
+                guild_id,
+                self.action_id,
+                lambda d: d.model_copy(update={"trigger": d.trigger.model_copy(update={"type": chosen})}),
+            )
+        )
+        await interaction.edit_original_response(
+            view=await render_editor(interaction.client, definition, guild_id)
+        )
+
+
+class ChannelPick(
+    discord.ui.DynamicItem[discord.ui.ChannelSelect[Any]], template=rf"ca:channel:(?P<id>{ID})"
+):
+    def __init__(self, action_id: str, current: int | None = None) -> None:
+        super().__init__(
+            discord.ui.ChannelSelect(
+                custom_id=f"ca:channel:{action_id}",
+                channel_types=[discord.ChannelType.text],
+                placeholder="Channel for the scheduled run",
+                default_values=[discord.Object(current, type=discord.abc.GuildChannel)] if current else [],
+            )
+        )
+        self.action_id = action_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ChannelPick:
+        return cls(match["id"])
+
+    @guarded
+    async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
+        guild_id = await require_host(interaction, "edit custom actions")
+        if not self.item.values:
+            await reply(interaction, "Pick a channel.")
+            return
+        channel_id = self.item.values[0].id
+        await interaction.response.defer()
+        definition = await in_time(
+            cog_of(interaction).actions.edit(
+                guild_id,
+                self.action_id,
+                lambda d: d.model_copy(
+                    update={"trigger": d.trigger.model_copy(update={"channel_id": channel_id})}
+                ),
+            )
+        )
+        await interaction.edit_original_response(
+            view=await render_editor(interaction.client, definition, guild_id)
+        )
+
+
+class ScheduleTaskButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"ca:schedule:(?P<id>{ID})"
+):
+    def __init__(self, action_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Schedule Task",
+                emoji="⏰",
+                style=discord.ButtonStyle.success,
+                custom_id=f"ca:schedule:{action_id}",
+            )
+        )
+        self.action_id = action_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ScheduleTaskButton:
+        return cls(match["id"])
+
+    @guarded
+    async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
+        # The modal must be the first response: nothing is read before it (the channel and the
+        # action are read when it is submitted).
+        await require_host(interaction, "schedule custom actions")
+        await interaction.response.send_modal(schedule_modal(self.action_id, "custom action"))
+
+
+class CancelTaskButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"ca:cancel:(?P<mode>[ep]):(?P<suffix>{SUFFIX})"
+):
+    """Cancel one task: on the editor ("e": redraw it) or on a player's answer ("p")."""
+
+    def __init__(self, mode: str, suffix: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Cancel",
+                emoji="🗑️",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"ca:cancel:{mode}:{suffix}",
+            )
+        )
+        self.mode = mode
+        self.suffix = suffix
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> CancelTaskButton:
+        return cls(match["mode"], match["suffix"])
+
+    @guarded
+    async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
+        guild_id = require_guild(interaction)
+        bot = interaction.client
+        as_host = await bot.hosts.is_host(interaction)
+        job_id = job_id_for(guild_id, self.suffix)
+        await interaction.response.defer()
+        actions = cog_of(interaction).actions
+        try:
+            status = await in_time(
+                actions.jobs.cancel(
+                    job_id,
+                    by=interaction.user.id,
+                    guild_id=guild_id,
+                    as_host=as_host,
+                    reason="cancelled in Discord",
+                )
+            )
+        except SchedulingError as err:
+            await interaction.followup.send(f"Nothing was cancelled: {err}.", ephemeral=True)
+            return
+        title = status.description or status.action
+        due = discord.utils.format_dt(status.deadline, "R")
+        done = f"Cancelled **{title}** in <#{status.channel_id}> (it was due {due})."
+        action_id = self.suffix.split(":")[1]
+        definition = await in_time(actions.get(guild_id, action_id)) if self.mode == "e" else None
+        if definition is not None:
+            view = await render_editor(bot, definition, guild_id, exclude={job_id})
+            await interaction.edit_original_response(view=view)
+            await interaction.followup.send(done, ephemeral=True)
+        else:
+            await interaction.edit_original_response(content=done, view=None)
+
+
+class RunButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"{re.escape(RUN_PREFIX)}(?P<id>{ID})"
+):
+    def __init__(self, action_id: str, name: str = "Run") -> None:
+        super().__init__(run_button(action_id, name))
+        self.action_id = action_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> RunButton:
+        return cls(match["id"])
+
+    @guarded
+    async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
+        await run_action(interaction, self.action_id)
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+async def run_action(
+    interaction: discord.Interaction[GameBot], action_id: str | None, name: str = ""
+) -> None:
+    """A player runs an action (button or command): the result, or armed for later."""
+    guild_id = require_guild(interaction)
+    member = interaction.user
+    roles = [role.id for role in getattr(member, "roles", [])]
+    # Store reads and writes wait for a worker: acknowledge first.
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    actions = cog_of(interaction).actions
+    definition = await in_time(
+        actions.require(guild_id, action_id) if action_id else actions.find(guild_id, name)
+    )
+    if definition.delayed is not None:
+        await arm_action(interaction, definition, guild_id, roles)
+        return
+    safari = await actions.safari(guild_id)
+    evaluation = await in_time(run_once(safari, definition, member.id, roles, f"run-{interaction.id}"))
+    if not evaluation.blocks:
+        await reply(interaction, f"You cannot run **{definition.name}** right now.")
+        return
+    message = result_message(f"**{definition.name}**" if evaluation.met else "", evaluation.blocks)
+    if message.view is not None:
+        await interaction.followup.send(view=message.view, ephemeral=True)
+    else:
+        await interaction.followup.send(message.content or "", ephemeral=True)
+
+
+async def arm_action(
+    interaction: discord.Interaction[GameBot], definition: ActionDefinition, guild_id: int, roles: list[int]
+) -> None:
+    delayed = definition.delayed
+    assert delayed is not None and interaction.channel_id is not None
+    if not interaction.app_permissions.manage_webhooks:
+        await reply(interaction, f"Nothing was started. {NO_WEBHOOKS.format(where='this channel')}")
+        return
+    actions = cog_of(interaction).actions
+    balance = None
+    if needs_balance(definition):
+        record = await in_time((await actions.safari(guild_id)).get(player_key(interaction.user.id)))
+        found = record.get("balance") if isinstance(record, dict) else None
+        balance = found if isinstance(found, int) else None
+    # Checked now as well as at the deadline: a player who may not run it arms nothing.
+    checked = evaluate(definition, Player(user_id=interaction.user.id, role_ids=roles, balance=balance))
+    if not checked.met:
+        text = (
+            checked.blocks[0].text if checked.blocks else f"You cannot run **{definition.name}** right now."
+        )
+        await reply(interaction, text)
+        return
+    armed = await in_time(
+        actions.arm(
+            definition, guild_id=guild_id, channel_id=interaction.channel_id, user_id=interaction.user.id
+        )
+    )
+    when = f"{discord.utils.format_dt(armed.deadline, 'R')} ({remaining_text(armed.deadline, utcnow())})"
+    if armed.outcome == "armed":
+        text = delayed.armed_text or f"⏳ **{definition.name}** is on its way."
+        extra = " Your earlier run was cancelled." if armed.replaced else ""
+        await reply(interaction, f"{text}\nResults in this channel {when}.{extra}")
+        return
+    if armed.outcome == "full":
+        lead = f"You already have {MAX_STACK} runs of **{definition.name}** waiting, the most there can be"
+    else:
+        lead = f"You already have **{definition.name}** running"
+    view = discord.ui.View(timeout=None)
+    view.add_item(CancelTaskButton("p", job_suffix(armed.job_id, guild_id)))
+    await interaction.followup.send(f"{lead}: the next one ends {when}.", view=view, ephemeral=True)
+
+
+# --- the cog ----------------------------------------------------------------------------------
+
+
+class CustomActionsCog(commands.Cog, name="CustomActions"):
+    action = app_commands.Group(name="action", description="Custom Actions", guild_only=True)
+
+    def __init__(self, bot: GameBot) -> None:
+        self.bot = bot
+        self.actions = CustomActions(bot.temporal, bot.settings.temporal_task_queue, bot.jobs)
+        # Minutes typed in the schedule modal are multiplied by this; only end-to-end tests shrink it.
+        self.time_unit = timedelta(minutes=1)
+
+    async def _edit(
+        self, interaction: discord.Interaction[GameBot], name: str, change: Any, done: str
+    ) -> None:
+        guild_id = await require_host(interaction, "edit custom actions")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        found = await in_time(self.actions.find(guild_id, name))
+        definition = await in_time(self.actions.edit(guild_id, found.id, change))
+        await interaction.followup.send(done, ephemeral=True)
+        await interaction.followup.send(
+            view=await render_editor(self.bot, definition, guild_id), ephemeral=True
+        )
+
+    @action.command(name="create", description="Create a custom action (hosts)")
+    async def create(self, interaction: discord.Interaction[GameBot], name: str) -> None:
+        guild_id = await require_host(interaction, "create custom actions")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        definition = await in_time(self.actions.create(guild_id, name, by=interaction.user.id))
+        await interaction.followup.send(
+            view=await render_editor(self.bot, definition, guild_id), ephemeral=True
+        )
+
+    @action.command(name="edit", description="Open a custom action's editor (hosts)")
+    async def edit(self, interaction: discord.Interaction[GameBot], action: str) -> None:
+        guild_id = await require_host(interaction, "edit custom actions")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        definition = await in_time(self.actions.find(guild_id, action))
+        await interaction.followup.send(
+            view=await render_editor(self.bot, definition, guild_id), ephemeral=True
+        )
+
+    @action.command(name="list", description="This server's custom actions")
+    async def list_actions(self, interaction: discord.Interaction[GameBot]) -> None:
+        guild_id = require_guild(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        found = await in_time(self.actions.all(guild_id))
+        lines = [
+            f"• **{d.name}** — {len(d.outcomes)} outcome(s)" + (" · delayed" if d.delayed else "")
+            for d in found
+        ]
+        await reply(
+            interaction, "\n".join(lines)[:1900] if lines else "This server has no custom actions yet."
+        )
+
+    @action.command(name="delete", description="Delete a custom action (hosts)")
+    async def delete(self, interaction: discord.Interaction[GameBot], action: str) -> None:
+        guild_id = await require_host(interaction, "delete custom actions")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        found = await in_time(self.actions.find(guild_id, action))
+        await in_time(self.actions.delete(guild_id, found.id))
+        await reply(interaction, f"🗑️ Deleted **{found.name}**. Its scheduled tasks will end without posting.")
+
+    @action.command(name="add-text", description="Add a text outcome (hosts)")
+    async def add_text(self, interaction: discord.Interaction[GameBot], action: str, text: str) -> None:
+        await self._edit(interaction, action, lambda d: _append(d, TextOutcome(text=text)), "Added the text.")
+
+    @action.command(name="add-card", description="Add a Components V2 card outcome (hosts)")
+    async def add_card(
+        self, interaction: discord.Interaction[GameBot], action: str, title: str, body: str = ""
+    ) -> None:
+        await self._edit(
+            interaction, action, lambda d: _append(d, CardOutcome(title=title, body=body)), "Added the card."
+        )
+
+    @action.command(
+        name="add-currency", description="Give (positive) or take (negative) Safari currency (hosts)"
+    )
+    async def add_currency(self, interaction: discord.Interaction[GameBot], action: str, amount: int) -> None:
+        await self._edit(
+            interaction,
+            action,
+            lambda d: _append(d, CurrencyOutcome(amount=amount)),
+            "Added the currency change.",
+        )
+
+    @action.command(name="clear-outcomes", description="Remove every outcome (hosts)")
+    async def clear_outcomes(self, interaction: discord.Interaction[GameBot], action: str) -> None:
+        await self._edit(
+            interaction, action, lambda d: d.model_copy(update={"outcomes": []}), "Outcomes cleared."
+        )
+
+    @action.command(name="condition", description="Who may run it: a role and/or a minimum balance (hosts)")
+    async def condition(
+        self,
+        interaction: discord.Interaction[GameBot],
+        action: str,
+        role: discord.Role | None = None,
+        min_balance: app_commands.Range[int, 0, 1_000_000] | None = None,
+        not_met_text: str = "",
+    ) -> None:
+        condition = (
+            checked(
+                lambda: Condition(
+                    role_id=role.id if role else None, min_balance=min_balance, not_met_text=not_met_text
+                )
+            )
+            if role or min_balance is not None
+            else None
+        )
+        await self._edit(
+            interaction, action, lambda d: d.model_copy(update={"condition": condition}), "Condition saved."
+        )
+
+    @action.command(
+        name="delayed", description="Arm the action when a player runs it (hosts; 0 minutes: off)"
+    )
+    async def delayed(
+        self,
+        interaction: discord.Interaction[GameBot],
+        action: str,
+        minutes: app_commands.Range[int, 0, 43_200],
+        policy: Literal["block", "replace", "stack"] = "block",
+        text: str = "",
+    ) -> None:
+        delayed = (
+            checked(lambda: Delayed(delay=minutes * self.time_unit, policy=policy, armed_text=text))
+            if minutes
+            else None
+        )
+        await self._edit(
+            interaction, action, lambda d: d.model_copy(update={"delayed": delayed}), "Delay saved."
+        )
+
+    @action.command(name="run", description="Run a custom action")
+    async def run(self, interaction: discord.Interaction[GameBot], action: str) -> None:
+        await run_action(interaction, None, action)
+
+    @action.command(name="post", description="Post a button that runs a custom action (hosts)")
+    async def post(self, interaction: discord.Interaction[GameBot], action: str) -> None:
+        guild_id = await require_host(interaction, "post custom actions")
+        await interaction.response.defer(thinking=True)
+        found = await in_time(self.actions.find(guild_id, action))
+        view = discord.ui.View(timeout=None)
+        view.add_item(RunButton(found.id, found.name))
+        await interaction.followup.send(f"▶️ **{found.name}**", view=view)
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction[GameBot]) -> None:
+        data: Mapping[str, Any] = interaction.data or {}
+        if interaction.type is discord.InteractionType.modal_submit:
+            found = MODAL_RE.fullmatch(str(data.get("custom_id", "")))
+            if found:
+                await self.submit_schedule(interaction, found["id"])
+
+    @guarded
+    async def submit_schedule(self, interaction: discord.Interaction[GameBot], action_id: str) -> None:
+        guild_id = await require_host(interaction, "schedule custom actions")
+        data: Mapping[str, Any] = interaction.data or {}
+        values = modal_values(data.get("components") or [])
+        try:
+            wait = parse_duration(values.get("days", ""), values.get("hours", ""), values.get("minutes", ""))
+        except ValueError as err:
+            await reply(interaction, f"Nothing was scheduled. {err}")
+            return
+        await interaction.response.defer()
+        definition = await in_time(self.actions.require(guild_id, action_id))
+        channel_id = definition.trigger.channel_id
+        if channel_id is None:
+            await reply(interaction, "Nothing was scheduled: pick a channel first.")
+            return
+        guild = interaction.guild
+        refused = webhook_refusal(guild.get_channel(channel_id) if guild else None, f"<#{channel_id}>")
+        if refused:
+            await reply(interaction, f"Nothing was scheduled. {refused}")
+            return
+        delay = wait / timedelta(minutes=1) * self.time_unit
+        task = await self.actions.schedule(
+            definition, guild_id=guild_id, channel_id=channel_id, by=interaction.user.id, delay=delay
+        )
+        new = JobSummary(
+            job_id=task.job_id,
+            action="execute_custom_action",
+            guild_id=guild_id,
+            channel_id=channel_id,
+            deadline=task.deadline,
+            scheduled_by=interaction.user.id,
+            key=job_suffix(task.job_id, guild_id),
+            description="",
+        )
+        await interaction.edit_original_response(
+            view=await render_editor(self.bot, definition, guild_id, include=[new])
+        )
+        when = f"{discord.utils.format_dt(task.deadline, 'F')} ({remaining_text(task.deadline, utcnow())})"
+        await interaction.followup.send(
+            f"⏰ **{definition.name}** will run in <#{channel_id}> on {when}.",
+            ephemeral=True,
+        )
+
+
+def _append(
+    definition: ActionDefinition, outcome: TextOutcome | CardOutcome | CurrencyOutcome
+) -> ActionDefinition:
+    if len(definition.outcomes) >= MAX_OUTCOMES:
+        raise CustomActionError(
+            f"**{definition.name}** already has {MAX_OUTCOMES} outcomes, the most an action can have."
+        )
+    return definition.model_copy(update={"outcomes": [*definition.outcomes, outcome]})
+
+
+async def setup(bot: GameBot) -> None:
+    bot.add_dynamic_items(TriggerSelect, ChannelPick, ScheduleTaskButton, CancelTaskButton, RunButton)
+    await bot.add_cog(CustomActionsCog(bot))

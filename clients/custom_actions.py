@@ -1,0 +1,352 @@
+"""Custom Actions over the PersistentStore and the scheduler: what the bot and the worker call.
+
+Definitions live in the store `custom-actions-<guild>` (key `action:<id>`), written by
+compare-and-set so two hosts editing at once never lose each other's change. Scheduled and armed
+runs are ScheduledJobs with the action `execute_custom_action`; a player's armed run has the key
+`ca:<action>:<player>:<slot>` (slot 1 for block and replace, 1 to 5 for stack), so the server
+refuses a second job in a taken slot, with no listing involved.
+
+Currency goes to the Safari store (`safari-<guild>`, key `player:<id>`) exactly once per run: ONE
+transact writes the player and a marker `applied:<run>/<outcome index>` per currency outcome,
+each marker only if absent. A retry of the run finds its markers and shows what they recorded,
+without evaluating the condition again (the first attempt's balance already changed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal, TypeVar
+
+from pydantic import JsonValue, ValidationError
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from clients.jobs import Jobs, JobSummary, SchedulingError
+from clients.store import PersistentStore, VersionConflict
+from workflows import search_attributes as sa
+from workflows.common import UserError, first_error
+from workflows.custom_actions_models import (
+    ACTION_KEY_PREFIX,
+    EXECUTE_CUSTOM_ACTION,
+    MAX_STACK,
+    ActionDefinition,
+    CurrencyChange,
+    Evaluation,
+    ExecuteCustomActionPayload,
+    Player,
+    action_key,
+    actions_store_name,
+    armed_key,
+    evaluate,
+    job_key_prefix,
+    needs_balance,
+    result_blocks,
+)
+from workflows.jobs_models import job_id_for
+from workflows.store_models import TransactOp
+
+ATTEMPTS = 50
+
+
+class CustomActionError(UserError):
+    """A refusal fit to show the user as it is."""
+
+
+class ActionNotFound(CustomActionError):
+    pass
+
+
+def new_action_id() -> str:
+    return "a" + uuid.uuid4().hex[:10]
+
+
+def parse_definition(value: object) -> ActionDefinition:
+    try:
+        return ActionDefinition.model_validate(value)
+    except ValidationError as err:
+        raise CustomActionError(f"That action is not valid: {first_error(err)}") from None
+
+
+M = TypeVar("M")
+
+
+def checked(build: Callable[[], M]) -> M:
+    """Build a model from what a user typed; a CustomActionError with pydantic's first complaint."""
+    try:
+        return build()
+    except ValidationError as err:
+        raise CustomActionError(f"That is not valid: {first_error(err)}") from None
+
+
+def description_for(name: str) -> str:
+    """The job's description (memo, dashboard line, failure notice): names the action."""
+    return f"Custom Action: {name}"
+
+
+# --- Safari currency (the store schema `safari-<guild>` / `player:<id>`) ---------------------
+
+
+def safari_store_name(guild_id: int) -> str:
+    return f"safari-{guild_id}"
+
+
+def player_key(user_id: int) -> str:
+    return f"player:{user_id}"
+
+
+def marker_prefix(run_id: str) -> str:
+    return f"applied:{run_id}/"
+
+
+def marker_key(run_id: str, index: int) -> str:
+    return f"{marker_prefix(run_id)}{index}"
+
+
+async def run_once(
+    safari: PersistentStore, definition: ActionDefinition, user_id: int, role_ids: list[int], run_id: str
+) -> Evaluation:
+    """Evaluate the action for this player and apply its currency changes exactly once per
+    `run_id`, however often this is called (see the module docstring)."""
+    if not needs_balance(definition):
+        return evaluate(definition, Player(user_id=user_id, role_ids=role_ids))
+    for _ in range(ATTEMPTS):
+        recorded = (await safari.snapshot(marker_prefix(run_id))).entries
+        if recorded:
+            changes = sorted(
+                (CurrencyChange.model_validate(entry.value) for entry in recorded.values()),
+                key=lambda change: change.index,
+            )
+            return Evaluation(met=True, blocks=result_blocks(definition, changes), changes=changes)
+        found = await safari.get_versioned(player_key(user_id))
+        record = found.value if found is not None and isinstance(found.value, dict) else None
+        balance = record.get("balance") if record is not None else None
+        player = Player(
+            user_id=user_id, role_ids=role_ids, balance=balance if isinstance(balance, int) else None
+        )
+        evaluation = evaluate(definition, player)
+        if not evaluation.met or not evaluation.changes or found is None or record is None:
+            return evaluation
+        updated: dict[str, JsonValue] = {**record, "balance": evaluation.changes[-1].after}
+        ops = [TransactOp(key=player_key(user_id), value=updated, expected_version=found.version)]
+        ops += [
+            TransactOp(key=marker_key(run_id, c.index), value=c.model_dump(mode="json"), expected_version=0)
+            for c in evaluation.changes
+        ]
+        try:
+            await safari.transact(ops)
+        except VersionConflict:
+            continue  # the balance moved, or a concurrent try of this run won: look again
+        return evaluation
+    raise CustomActionError("The Safari is too busy right now; try again in a moment.")
+
+
+# --- arming and scheduling --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScheduledTask:
+    job_id: str
+    deadline: datetime
+
+
+@dataclass(frozen=True)
+class ArmResult:
+    # armed: a new job; blocked: one is already armed (policy block); full: five are (stack).
+    outcome: Literal["armed", "blocked", "full"]
+    job_id: str
+    deadline: datetime
+    replaced: int = 0
+
+
+class CustomActions:
+    def __init__(self, client: Client, task_queue: str, jobs: Jobs | None = None) -> None:
+        self._client = client
+        self._task_queue = task_queue
+        self.jobs = jobs or Jobs(client, task_queue)
+
+    async def store(self, guild_id: int) -> PersistentStore:
+        return await PersistentStore.create(self._client, actions_store_name(guild_id), self._task_queue)
+
+    async def safari(self, guild_id: int) -> PersistentStore:
+        return await PersistentStore.create(self._client, safari_store_name(guild_id), self._task_queue)
+
+    # --- definitions ----------------------------------------------------------------------
+
+    async def create(self, guild_id: int, name: str, *, by: int) -> ActionDefinition:
+        definition = parse_definition({"id": new_action_id(), "name": name, "created_by": by})
+        store = await self.store(guild_id)
+        await store.compare_and_set(action_key(definition.id), 0, definition.model_dump(mode="json"))
+        return definition
+
+    async def get(self, guild_id: int, action_id: str) -> ActionDefinition | None:
+        value = await (await self.store(guild_id)).get(action_key(action_id))
+        return None if value is None else ActionDefinition.model_validate(value)
+
+    async def require(self, guild_id: int, action_id: str) -> ActionDefinition:
+        found = await self.get(guild_id, action_id)
+        if found is None:
+            raise ActionNotFound("That custom action no longer exists.")
+        return found
+
+    async def all(self, guild_id: int) -> list[ActionDefinition]:
+        values = await (await self.store(guild_id)).values(ACTION_KEY_PREFIX)
+        return sorted(
+            (ActionDefinition.model_validate(v) for v in values), key=lambda d: (d.name.lower(), d.id)
+        )
+
+    async def find(self, guild_id: int, name_or_id: str) -> ActionDefinition:
+        wanted = " ".join(name_or_id.split()).lower()
+        for definition in await self.all(guild_id):
+            if wanted in (definition.id, definition.name.lower()):
+                return definition
+        raise ActionNotFound(f"There is no custom action named {name_or_id[:80]!r} in this server.")
+
+    async def edit(
+        self, guild_id: int, action_id: str, change: Callable[[ActionDefinition], ActionDefinition]
+    ) -> ActionDefinition:
+        """Change one definition safely (compare-and-set); the result is validated again, so a
+        change that breaks a rule (an 11th outcome) raises CustomActionError and writes nothing."""
+        store = await self.store(guild_id)
+        for _ in range(ATTEMPTS):
+            found = await store.get_versioned(action_key(action_id))
+            if found is None:
+                raise ActionNotFound("That custom action no longer exists.")
+            current = ActionDefinition.model_validate(found.value)
+            changed = parse_definition(checked(functools.partial(change, current)).model_dump(mode="json"))
+            if changed == current:
+                return current
+            try:
+                await store.compare_and_set(
+                    action_key(action_id), found.version, changed.model_dump(mode="json")
+                )
+            except VersionConflict:
+                continue
+            return changed
+        raise CustomActionError("That action is being edited by someone else; try again.")
+
+    async def delete(self, guild_id: int, action_id: str) -> bool:
+        return await (await self.store(guild_id)).delete(action_key(action_id))
+
+    # --- jobs -----------------------------------------------------------------------------
+
+    async def schedule(
+        self, definition: ActionDefinition, *, guild_id: int, channel_id: int, by: int, delay: timedelta
+    ) -> ScheduledTask:
+        """A host's scheduled run (the editor's "Schedule"): posts for `by` at the deadline."""
+        key = f"{job_key_prefix(definition.id)}h{uuid.uuid4().hex[:10]}"
+        # An absolute deadline computed once here, so what the bot shows is the job's own.
+        deadline = self.jobs.now() + delay
+        job_id = await self._start(definition, guild_id, channel_id, by, deadline, key, "host")
+        return ScheduledTask(job_id, deadline)
+
+    async def arm(
+        self, definition: ActionDefinition, *, guild_id: int, channel_id: int, user_id: int
+    ) -> ArmResult:
+        """A player's run of a delayed action: arm it under its re-trigger policy."""
+        delayed = definition.delayed
+        if delayed is None:
+            raise CustomActionError(f"**{definition.name}** is not a delayed action.")
+        every_slot = range(1, MAX_STACK + 1)
+        slots = every_slot if delayed.policy == "stack" else range(1, 2)
+        replaced = 0
+        for _ in range(3):
+            if delayed.policy == "replace":
+                replaced += await self._cancel_slots(guild_id, definition.id, user_id, every_slot)
+            taken: list[tuple[datetime, str]] = []
+            for slot in slots:
+                job_id = job_id_for(guild_id, armed_key(definition.id, user_id, slot))
+                deadline = await self.running_deadline(job_id)
+                if deadline is None:
+                    at = self.jobs.now() + delayed.delay
+                    key = armed_key(definition.id, user_id, slot)
+                    try:
+                        started = await self._start(
+                            definition, guild_id, channel_id, user_id, at, key, "player"
+                        )
+                    except SchedulingError:
+                        deadline = await self.running_deadline(job_id)  # taken just now
+                        if deadline is None:
+                            raise
+                    else:
+                        status = await self.running_deadline(started)
+                        return ArmResult(
+                            "armed", started, status or self.jobs.now() + delayed.delay, replaced
+                        )
+                taken.append((deadline, job_id))
+            if delayed.policy != "replace" and taken:
+                deadline, job_id = min(taken)
+                return ArmResult("full" if delayed.policy == "stack" else "blocked", job_id, deadline)
+        raise CustomActionError("That action is being run again right now; try again in a moment.")
+
+    async def _start(
+        self,
+        definition: ActionDefinition,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        at: datetime,
+        key: str,
+        origin: Literal["host", "player"],
+    ) -> str:
+        payload = ExecuteCustomActionPayload(
+            guild_id=guild_id,
+            channel_id=channel_id,
+            action_id=definition.id,
+            user_id=user_id,
+            action_name=definition.name,
+            origin=origin,
+        )
+        return await self.jobs.schedule(
+            EXECUTE_CUSTOM_ACTION,
+            payload.model_dump(mode="json"),
+            guild_id=guild_id,
+            channel_id=channel_id,
+            scheduled_by=user_id,
+            at=at,
+            description=description_for(definition.name),
+            key=key,
+        )
+
+    async def running_deadline(self, job_id: str) -> datetime | None:
+        """The deadline of a waiting job, from describe (answered by the server alone); None when
+        there is no such job or it is over."""
+        try:
+            description = await self._client.get_workflow_handle(job_id).describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            return None
+        return description.typed_search_attributes.get(sa.JOB_DEADLINE)
+
+    async def _cancel_slots(self, guild_id: int, action_id: str, user_id: int, slots: range) -> int:
+        cancelled = 0
+        for slot in slots:
+            job_id = job_id_for(guild_id, armed_key(action_id, user_id, slot))
+            if await self.running_deadline(job_id) is None:
+                continue
+            try:
+                await self.jobs.cancel(job_id, by=user_id, guild_id=guild_id, reason="run again (replace)")
+            except SchedulingError:
+                continue  # it fired or was cancelled meanwhile
+            cancelled += 1
+            # Its id is free for the new job only once the cancelled run has closed.
+            await asyncio.wait_for(self._client.get_workflow_handle(job_id).result(), 30)
+        return cancelled
+
+    async def tasks(self, guild_id: int, action_id: str) -> list[JobSummary]:
+        """This action's waiting jobs (host-scheduled and player-armed), soonest first."""
+        prefix = job_key_prefix(action_id)
+        jobs = await self.jobs.get_jobs(guild_id, action=EXECUTE_CUSTOM_ACTION)
+        return [job for job in jobs if (job.key or "").startswith(prefix)]
+
+    async def cancel(self, job_id: str, *, guild_id: int, by: int, as_host: bool) -> None:
+        await self.jobs.cancel(
+            job_id, by=by, guild_id=guild_id, as_host=as_host, reason="cancelled in Discord"
+        )
