@@ -191,7 +191,7 @@ async def test_late_double_and_foreign_claims_are_refused(
     await started_pair(facade, doubles)
     mine, theirs = turn_of(doubles, P1), turn_of(doubles, P2)
     await facade.claim(mine, P1)
-    with pytest.raises(Already, match="^You already claimed this turn.$"):
+    with pytest.raises(Already, match=r"^You already claimed this turn\.$"):
         await facade.claim(mine, P1)
     with pytest.raises(NotYours, match="not offered to you"):
         await facade.claim(theirs, P1)
@@ -199,9 +199,9 @@ async def test_late_double_and_foreign_claims_are_refused(
         await facade.submit(theirs, P2, writing())
 
     await time_env.sleep(DAY + MINUTE)  # P2's offer lapsed; the workflow is closed by now
-    with pytest.raises(TooLate, match="^Too late"):
+    with pytest.raises(TooLate, match=r"^Too late"):
         await facade.claim(theirs, P2)
-    with pytest.raises(TooLate, match="^Too late"):
+    with pytest.raises(TooLate, match=r"^Too late"):
         await facade.claim("turn-1-2-g0-s0-o0", P2)
 
 
@@ -257,7 +257,7 @@ async def test_the_season_starts_as_soon_as_the_maximum_joins(
     await offered(doubles, 3)
     # Each player is offered the first turn of their own game.
     assert sorted((o.player_id, o.game) for o, _ in doubles.offers) == [(P1, 0), (P2, 1), (P3, 2)]
-    with pytest.raises(SeasonError, match="no longer open|full"):
+    with pytest.raises(SeasonError, match=r"no longer open|full"):
         await facade.join(GUILD, P4)
     status = await facade.status(GUILD)
     assert status.state == "running" and status.open_until > await time_env.get_current_time()
@@ -307,7 +307,7 @@ async def test_an_unreachable_player_is_passed_over(
 async def test_bad_rules_are_refused_before_anything_starts(facade: Seasons) -> None:
     with pytest.raises(SeasonError, match="not a duration"):
         await open_season(facade, claim_timeout="tomorrow")
-    with pytest.raises(SeasonError, match="claim warning .* must come before"):
+    with pytest.raises(SeasonError, match=r"claim warning .* must come before"):
         await open_season(facade, claim_timeout="1h", claim_warning="2h")
     with pytest.raises(SeasonError, match="minimum of 8 players is above the maximum of 7"):
         await open_season(facade, min_players=8, max_players=7)
