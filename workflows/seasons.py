@@ -145,8 +145,8 @@ class SeasonWorkflow:
             busy.add(player)
             position = len(game.steps)
             kind = self._rules.kind_of(position)
-            turn_id = turn_id_for(self._spec.guild_id, self._started_at, game.game, position, game.offers)
-            game.offers += 1
+            turn_id = turn_id_for(self._spec.guild_id, self._started_at, game.game, position, game.attempt)
+            game.attempt += 1
             game.active_turn, game.active_player = turn_id, player
             turn = TurnSpec(
                 season_id=workflow.info().workflow_id,
@@ -154,7 +154,7 @@ class SeasonWorkflow:
                 channel_id=self._spec.channel_id,
                 game=game.game,
                 position=position,
-                offer=game.offers - 1,
+                offer=game.attempt - 1,
                 kind=kind,
                 player_id=player,
                 claim_timeout=self._rules.claim_timeout,
@@ -204,6 +204,7 @@ class SeasonWorkflow:
                 game.visited.append(player)
             if result is not None and result.outcome == "submitted" and result.step is not None:
                 game.steps.append(result.step)
+                game.attempt = 0
             game.active_turn = game.active_player = None
 
     # --- endings --------------------------------------------------------------------------------

@@ -368,7 +368,8 @@ class GameRecord(BaseModel):
     visited: list[Snowflake] = []
     active_turn: str | None = None
     active_player: Snowflake | None = None
-    offers: int = 0
+    # Offers made so far of the game's next step (the `o` of its turn ids).
+    attempt: int = 0
     complete: bool = False
 
 
