@@ -188,9 +188,9 @@ class SeasonWorkflow:
         try:
             result: TurnResult | None = await handle
         except (FailureError, asyncio.CancelledError) as err:
-            workflow.logger.warning(
-                "season %s: turn %s ended without a result: %s", self._spec.guild_id, turn_id, err
-            )
+            # Expected when the season is being ended (the turn was cancelled); a fault otherwise.
+            log = workflow.logger.info if self._terminate is not None else workflow.logger.warning
+            log("season %s: turn %s ended without a result: %s", self._spec.guild_id, turn_id, err)
             result = None
         self._turns.pop(turn_id, None)
         self._finished.append((game, result))
