@@ -8,7 +8,11 @@ Every refusal comes back as a `SeasonError` whose message is fit to show the use
 
 from __future__ import annotations
 
+import asyncio
+import random
 import re
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,6 +28,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from clients.guild_settings import GuildSetting, SettingsBackend
+from clients.store import BUSY_TIMEOUT, _busy, _not_processed
 from workflows import search_attributes as sa
 from workflows.common import UserError, first_error
 from workflows.seasons import SeasonWorkflow
@@ -53,6 +58,9 @@ from workflows.seasons_turns import TurnWorkflow
 
 SEASON_RULES = "season_rules"  # the guild's RulesOverride as JSON, or absent
 MAX_OPEN = timedelta(days=60)
+# Updates this process keeps in flight (all seasons and turns together); the server refuses
+# an 11th on one workflow at once, and this facade resends such a refusal.
+MAX_IN_FLIGHT = 8
 NO_SEASON = "There is no season running in this server."
 TURN_OVER = "Too late: this turn is over (its time ran out, or the season ended)."
 
@@ -150,6 +158,8 @@ class Seasons:
         self._client = client
         self._task_queue = task_queue
         self._defaults = GuildSetting(settings, SEASON_RULES) if settings is not None else None
+        self._gate_loop: asyncio.AbstractEventLoop | None = None
+        self._gate_semaphore = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     # --- rules ---
 
@@ -304,16 +314,32 @@ class Seasons:
         handle = self._client.get_workflow_handle_for(TurnWorkflow.run, turn_id)
         return await self._update(handle, update, request, TURN_OVER)
 
-    @staticmethod
-    async def _update(handle: Any, update: Any, request: Any, gone: str) -> Any:
-        try:
-            return await handle.execute_update(update, request)
-        except WorkflowUpdateFailedError as err:
-            raise _refusal(err.cause, gone) from None
-        except WorkflowUpdateRPCTimeoutOrCancelledError:
-            raise
-        except RPCError as err:
-            # A closed (or never started) workflow takes no updates.
-            if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-                raise TooLate(gone) from None
-            raise
+    async def _update(self, handle: Any, update: Any, request: Any, gone: str) -> Any:
+        """One update, kept below the server's 10 in flight per workflow; one the server turned
+        away unseen (too many in flight, e.g. from several bot shards) is resent under its id."""
+        update_id = f"{update.__name__}-{uuid.uuid4().hex}"
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        delay = 0.05
+        while True:
+            async with self._gate():
+                try:
+                    return await handle.execute_update(update, request, id=update_id)
+                except WorkflowUpdateFailedError as err:
+                    if not _not_processed(err.cause) or time.monotonic() > deadline:
+                        raise _refusal(err.cause, gone) from None
+                except WorkflowUpdateRPCTimeoutOrCancelledError:
+                    raise
+                except RPCError as err:
+                    # A closed (or never started) workflow takes no updates.
+                    if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+                        raise TooLate(gone) from None
+                    if not _busy(err) or time.monotonic() > deadline:
+                        raise
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 2.0)
+
+    def _gate(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._gate_loop is not loop:
+            self._gate_loop, self._gate_semaphore = loop, asyncio.Semaphore(MAX_IN_FLIGHT)
+        return self._gate_semaphore

@@ -275,7 +275,12 @@ class SeasonWorkflow:
             RESULTS_BUDGET,
             "announce results",
         )
-        for game in played:
+        for count, game in enumerate(played, start=1):
+            # The final word keeps trying through outages: say what it waits for.
+            workflow.set_current_details(
+                f"**completed** · posting the finished games in <#{self._spec.channel_id}>: "
+                f"game {game.game + 1} ({count} of {len(played)}), retrying until Discord takes it"
+            )
             card = GameCard(
                 season_id=workflow.info().workflow_id,
                 channel_id=self._spec.channel_id,
@@ -284,6 +289,7 @@ class SeasonWorkflow:
                 steps=game.steps,
             )
             await self._activity(POST_GAME, card, RESULTS_BUDGET, f"post game {game.game + 1}")
+        self._show()
         return SeasonResult(outcome="completed", players=self._players, games=self._games)
 
     # --- messages -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import discord
 import pytest
@@ -17,6 +17,7 @@ from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 
 from activities.seasons import SeasonActivities
+from clients.seasons import wall_clock
 from tests.support.bot_harness import World, answered, bot_env, last_reply
 from worker import build_worker
 from workflows.seasons import SeasonWorkflow
@@ -138,6 +139,7 @@ async def test_a_season_played_through_the_bot(
     # Writing turns: the player claims from the DM button and writes in the modal.
     offer = await eventually_dm(w.player, offer_for(1))
     assert "writing" in offer.content and "<t:" in offer.content
+    await w.restart()  # a new bot process: the worker's DM buttons still work (DynamicItem)
     claimed = answered(await w.player.user.click(offer, label="Claim"))
     assert "starts with you" in card_text(claimed)
     # Claimed: the DM's Claim button gives way to Submit; claiming again by command is refused.
@@ -217,3 +219,23 @@ async def test_a_stale_claim_button_is_answered_too_late(
     assert_responded(late, contains="Too late", ephemeral=True)
     ended = answered(await w.host.slash(w.channel, "season end", reason="testing"))
     assert_responded(ended, contains="ending", ephemeral=True)
+
+
+async def test_a_closing_time_in_a_named_zone_is_shown_as_that_instant(
+    world: tuple[World, Discordish],
+) -> None:
+    w, _ = world
+    before = datetime.now(UTC)
+    opened = answered(
+        await w.host.slash(w.channel, "season create", closes_at="Friday 18:00", timezone="Europe/Paris")
+    )
+    after = datetime.now(UTC)
+    assert opened.response is not None
+    expected = {wall_clock("Friday 18:00", "Europe/Paris", moment) for moment in (before, after)}
+    assert any(f"<t:{int(moment.timestamp())}:F>" in opened.response.content for moment in expected)
+    unknown = answered(
+        await w.host.slash(w.channel, "season create", closes_at="Friday 18:00", timezone="Paris")
+    )
+    assert_responded(unknown, contains="not a time zone", ephemeral=True)
+    status = answered(await w.player.slash(w.channel, "season status"))
+    assert_responded(status, contains="Season: open", ephemeral=True)

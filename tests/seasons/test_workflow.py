@@ -313,3 +313,29 @@ async def test_bad_rules_are_refused_before_anything_starts(facade: Seasons) -> 
         await open_season(facade, min_players=8, max_players=7)
     with pytest.raises(SeasonError, match="no season"):
         await facade.status(GUILD)
+
+
+async def test_many_players_joining_at_once_all_get_in(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, facade: Seasons
+) -> None:
+    # More joins at once than the 10 updates the server admits in flight on one workflow.
+    crowd = [9000 + n for n in range(14)]
+    handle = await open_season(facade)
+    results = await asyncio.gather(*(facade.join(GUILD, player) for player in crowd))
+    assert sorted(result.players for result in results) == list(range(1, 15))
+    assert sorted((await facade.status(GUILD)).players) == crowd
+    await facade.end(GUILD, by=HOST)
+    assert (await handle.result()).outcome == "ended"
+
+
+async def test_one_season_at_a_time_per_server(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, facade: Seasons
+) -> None:
+    handle = await open_season(facade)
+    with pytest.raises(Already, match="already running"):
+        await open_season(facade)
+    await facade.end(GUILD, by=HOST)
+    assert (await handle.result()).outcome == "ended"
+    # Once it is over, the next one can start.
+    await open_season(facade, players=[P1])
+    assert (await facade.status(GUILD)).players == [P1]
