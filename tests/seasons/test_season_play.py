@@ -17,6 +17,7 @@ from tests.support.seasons_doubles import (
     PLAYERS,
     Doubles,
     drawing,
+    non_sticky_worker,
     open_season,
     season_handle,
     season_worker,
@@ -136,3 +137,36 @@ async def test_a_wall_clock_closing_time_across_a_dst_change_lands_on_the_right_
     [(text, at)] = doubles.dms_to(HOST)
     assert closes <= at < closes + MINUTE
     assert f"<t:{int(closes.timestamp())}:F>" in text
+
+
+async def test_a_claim_timeout_due_while_no_worker_ran_acts_when_one_returns(
+    time_env: WorkflowEnvironment,
+) -> None:
+    """The time-skipping server skips to the first timer that falls due while no worker runs
+    (it cannot skip further while that task waits), so the outage is sized to end there."""
+    doubles, facade = Doubles(time_env), seasons(time_env.client)
+    p1, p2 = PLAYERS[:2]
+    # Without a workflow cache, so no task is left on this worker's sticky queue when it stops
+    # (the time-skipping server does not move such tasks on to the next worker).
+    async with non_sticky_worker(time_env.client, doubles):
+        await open_season(facade, players=[p1, p2], min_players=2, max_players=2)
+        await eventually(lambda: len(doubles.offers) == 2)
+        mine, theirs = doubles.offers_to(p1)[0], doubles.offers_to(p2)[0]
+        await time_env.sleep(DAY - 30 * MINUTE)  # both claim warnings went out
+        await facade.claim(mine.turn_id, p1)
+        await eventually(lambda: any("You claimed" in text for text in doubles.edits_of(mine.turn_id)))
+    warned = len(doubles.dms)
+    # No worker when P2's claim deadline passes.
+    await time_env.sleep(theirs.claim_by - await time_env.get_current_time() + timedelta(seconds=1))
+    assert not any("not claimed" in text for text in doubles.edits_of(theirs.turn_id))
+
+    async with season_worker(time_env.client, doubles, identity="worker-2"):
+        await eventually(lambda: any("not claimed" in text for text in doubles.edits_of(theirs.turn_id)))
+        [(_, at)] = [(edit, at) for edit, at in doubles.edits if edit.turn_id == theirs.turn_id]
+        assert at > theirs.claim_by
+        # P2 is free again and has had game 2, so P1's game (after P1's turn) is theirs next.
+        await time_env.sleep(DAY)
+        await eventually(lambda: len(doubles.offers_to(p2)) == 2)
+        assert doubles.offers_to(p2)[1].game == 0
+    # The claim warnings sent before the outage are not sent again by the new worker.
+    assert warned == 2 and len([m for m, _ in doubles.dms if "still waiting" in m.content]) == 2

@@ -12,6 +12,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from clients.guild_settings import MemorySettings
 from clients.seasons import Seasons
@@ -108,6 +109,21 @@ class Doubles:
 def season_worker(client: Client, doubles: Doubles, identity: str | None = None) -> Worker:
     return build_worker(
         client, QUEUE, doubles.activities(), workflows=[SeasonWorkflow, TurnWorkflow], identity=identity
+    )
+
+
+def non_sticky_worker(client: Client, doubles: Doubles) -> Worker:
+    """A worker that caches no workflow, so it leaves no task on a sticky queue when it stops."""
+    return Worker(
+        client,
+        task_queue=QUEUE,
+        workflows=[SeasonWorkflow, TurnWorkflow],
+        activities=doubles.activities(),
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules("pydantic", "pydantic_core")
+        ),
+        max_cached_workflows=0,
+        identity="non-sticky",
     )
 
 
