@@ -1,7 +1,7 @@
 """Whole seasons on the time-skipping server: six players to the end with lapsed offers and
-skipped turns along the way, and a host's wall-clock closing time across a daylight-saving
-change. (The worker restart is in test_dev_server.py: this server cannot skip time while a
-task waits for a worker.)"""
+skipped turns along the way, a worker restart with a timeout due in between, and a host's
+wall-clock closing time across a daylight-saving change. (This server cannot skip time while a
+task waits for a worker, so a longer outage with several timeouts due is in test_dev_server.py.)"""
 
 from __future__ import annotations
 
