@@ -80,7 +80,7 @@ class SeasonWorkflow:
         self._terminate: TerminateRequest | None = None
         # Turn id -> its child handle, for turns still running.
         self._turns: dict[str, workflow.ChildWorkflowHandle[Any, TurnResult]] = {}
-        # Turn id -> game, for results not yet applied (filled by one task per turn).
+        # (game, result) of turns that ended, not yet applied (filled by one task per turn).
         self._finished: list[tuple[int, TurnResult | None]] = []
         self._followers: set[asyncio.Task[None]] = set()
 

@@ -214,14 +214,14 @@ class TurnWorkflow:
             raise refuse("This turn was not offered to you.", NOT_YOURS)
         if self._state in ("claimed", "submitted"):
             raise refuse("You already claimed this turn.", ALREADY)
+        if self._state == "cancelled":
+            raise refuse("This season was ended; this turn is over.", TOO_LATE)
         if self._state in ("dismissed", "skipped") or workflow.now() >= self._claim_by:
             raise refuse(
                 f"Too late: this offer expired {discord_time(self._claim_by)}, and the turn went "
                 "to another player.",
                 TOO_LATE,
             )
-        if self._state == "cancelled":
-            raise refuse("This season was ended; this turn is over.", TOO_LATE)
 
     @workflow.update
     def submit(self, request: SubmitRequest) -> SubmitResult:
@@ -249,6 +249,8 @@ class TurnWorkflow:
             raise refuse("Claim this turn first.", REFUSED)
         if self._state == "submitted":
             raise refuse("You already submitted this turn.", ALREADY)
+        if self._state == "cancelled":
+            raise refuse("This season was ended; this turn is over.", TOO_LATE)
         if self._state != "claimed" or (self._submit_by is not None and workflow.now() >= self._submit_by):
             shown = discord_time(self._submit_by) if self._submit_by else "its deadline"
             raise refuse(f"Too late: the time to submit ended {shown}; the turn was skipped.", TOO_LATE)
