@@ -161,6 +161,10 @@ class Seasons:
         self._gate_loop: asyncio.AbstractEventLoop | None = None
         self._gate_semaphore = asyncio.Semaphore(MAX_IN_FLIGHT)
 
+    @property
+    def client(self) -> Client:
+        return self._client
+
     # --- rules ---
 
     async def guild_rules(self, guild_id: int) -> SeasonRules:

@@ -142,14 +142,4 @@ async def open_season(
 
 
 def season_handle(facade: Seasons) -> WorkflowHandle[Any, SeasonResult]:
-    client = facade._client  # the test's own client
-    return client.get_workflow_handle(season_id_for(GUILD), result_type=SeasonResult)
-
-
-async def until(env: WorkflowEnvironment, check: Any, step: timedelta = timedelta(minutes=1)) -> None:
-    """Let server time pass in small steps until `check()` holds (at most 200 steps)."""
-    for _ in range(200):
-        if check():
-            return
-        await env.sleep(step)
-    raise AssertionError("not true after 200 steps of server time")
+    return facade.client.get_workflow_handle(season_id_for(GUILD), result_type=SeasonResult)
