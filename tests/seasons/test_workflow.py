@@ -28,6 +28,7 @@ from tests.support.seasons_doubles import (
     writing,
 )
 from tests.support.temporal import eventually
+from workflows import search_attributes as sa
 from workflows.seasons_models import SeasonResult
 
 P1, P2, P3, P4 = PLAYERS[:4]
@@ -339,3 +340,16 @@ async def test_one_season_at_a_time_per_server(
     # Once it is over, the next one can start.
     await open_season(facade, players=[P1])
     assert (await facade.status(GUILD)).players == [P1]
+
+
+async def test_seasons_and_turns_carry_search_attributes_and_summaries_for_the_web_ui(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, facade: Seasons
+) -> None:
+    handle = await open_season(facade, players=[P1, P2], min_players=2, max_players=2)
+    await offered(doubles, 2)
+    turn = time_env.client.get_workflow_handle(turn_of(doubles, P1))
+    for described in (await handle.describe(), await turn.describe()):
+        assert described.typed_search_attributes[sa.GUILD_ID] == str(GUILD)
+        assert described.typed_search_attributes[sa.CHANNEL_ID] == str(CHANNEL)
+    assert await (await handle.describe()).static_summary() == f"season in <#{CHANNEL}> hosted by <@{HOST}>"
+    assert await (await turn.describe()).static_summary() == f"game 1, step 1: writing turn for <@{P1}>"
