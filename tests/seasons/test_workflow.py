@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.api.enums.v1 import EventType, WorkflowExecutionStatus
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -353,3 +354,33 @@ async def test_seasons_and_turns_carry_search_attributes_and_summaries_for_the_w
         assert described.typed_search_attributes[sa.CHANNEL_ID] == str(CHANNEL)
     assert await (await handle.describe()).static_summary() == f"season in <#{CHANNEL}> hosted by <@{HOST}>"
     assert await (await turn.describe()).static_summary() == f"game 1, step 1: writing turn for <@{P1}>"
+
+
+async def timer_names(client: Client, workflow_id: str) -> list[str]:
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    names = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
+            [decoded] = await client.data_converter.decode([event.user_metadata.summary])
+            names.append(decoded)
+    return names
+
+
+async def test_every_timer_is_named_for_what_it_waits_for(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, facade: Seasons
+) -> None:
+    handle = await open_season(facade, players=[P1, P2], min_players=2, max_players=3)
+    await facade.start(GUILD, by=HOST)
+    await offered(doubles, 2)
+    turn = turn_of(doubles, P1)
+    await time_env.sleep(DAY - 30 * MINUTE)
+    await facade.claim(turn, P1)
+    await time_env.sleep(DAY + MINUTE)  # the writing turn times out
+
+    assert await timer_names(time_env.client, handle.id) == ["open for joining"]
+    assert await timer_names(time_env.client, turn) == [
+        "claim warning",
+        "claim timeout",
+        "writing warning",
+        "writing timeout",
+    ]
