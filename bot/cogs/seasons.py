@@ -143,6 +143,19 @@ def uploaded(data: Mapping[str, Any], custom_id: str) -> tuple[str | None, str |
     return None, None
 
 
+def check_can_post(interaction: discord.Interaction[GameBot], channel: object) -> None:
+    """Refused now rather than discovered when the season ends: the channel the games go to."""
+    me = interaction.guild.me if interaction.guild else None
+    if me is None or not isinstance(channel, discord.abc.GuildChannel):
+        return
+    allowed = channel.permissions_for(me)
+    if not (allowed.view_channel and allowed.send_messages):
+        raise SeasonError(
+            f"I cannot post in <#{channel.id}>: give me View Channel and Send Messages there, "
+            "or pick another channel."
+        )
+
+
 async def show_claim(interaction: discord.Interaction[GameBot], turn_id: str) -> None:
     claim = await in_time(seasons_of(interaction).claim(turn_id, interaction.user.id))
     await interaction.followup.send(view=claim_card(claim), ephemeral=True)
@@ -284,6 +297,7 @@ class SeasonsCog(commands.Cog, name="Seasons"):
         guild_id = await require_host(interaction, "start a season")
         target = channel.id if channel else interaction.channel_id
         assert target is not None
+        check_can_post(interaction, channel or interaction.channel)
         now = datetime.now(UTC)
         if open_for and closes_at:
             raise SeasonError("Give either open_for or closes_at, not both.")

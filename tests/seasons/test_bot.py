@@ -239,3 +239,19 @@ async def test_a_closing_time_in_a_named_zone_is_shown_as_that_instant(
     assert_responded(unknown, contains="not a time zone", ephemeral=True)
     status = answered(await w.player.slash(w.channel, "season status"))
     assert_responded(status, contains="Season: open", ephemeral=True)
+    nothing = answered(await w.player.slash(w.channel, "season claim"))
+    assert_responded(nothing, contains="no turn waiting", ephemeral=True)
+
+
+async def test_a_season_whose_channel_the_bot_cannot_post_in_is_refused(
+    world: tuple[World, Discordish],
+) -> None:
+    w, _ = world
+    assert w.bot.user is not None
+    closed = w.guild.create_text_channel(
+        "read-only", overwrites={w.bot.user: discord.PermissionOverwrite(send_messages=False)}
+    )
+    refused = answered(await w.host.slash(w.channel, "season create", channel=closed))
+    assert_responded(refused, contains=f"I cannot post in <#{closed.id}>", ephemeral=True)
+    nothing = answered(await w.player.slash(w.channel, "season status"))
+    assert_responded(nothing, contains="no season running", ephemeral=True)
