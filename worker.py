@@ -21,15 +21,24 @@ from activities.custom_actions import CustomActionActivities, WebhookDiscord
 from activities.discord_rest import rest_client
 from activities.jobs import JobsActivities
 from activities.safari import SafariActivities
+from activities.seasons import SeasonActivities
 from activities.whispers import WhisperActivities
 from stack.process import exit_now
 from stack.settings import Settings, load_settings
 from stack.temporal import connect
 from workflows.jobs import ScheduledJobWorkflow
+from workflows.seasons import SeasonWorkflow
+from workflows.seasons_turns import TurnWorkflow
 from workflows.store import StoreWorkflow
 from workflows.whispers import WhisperWorkflow
 
-WORKFLOWS: Sequence[type] = (ScheduledJobWorkflow, WhisperWorkflow, StoreWorkflow)
+WORKFLOWS: Sequence[type] = (
+    ScheduledJobWorkflow,
+    WhisperWorkflow,
+    StoreWorkflow,
+    SeasonWorkflow,
+    TurnWorkflow,
+)
 
 log = logging.getLogger("worker")
 
@@ -55,6 +64,7 @@ def activities_for(
         jobs.post_message,
         jobs.notify_job_failed,
         *whispers.all(),
+        *SeasonActivities(discord_client).all(),
         *safari,
         *custom_actions,
     ]

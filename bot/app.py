@@ -35,6 +35,7 @@ FEATURES: tuple[str, ...] = (
     "bot.cogs.jobs",
     "bot.cogs.whispers",
     "bot.cogs.custom_actions",
+    "bot.cogs.seasons",
 )
 
 

@@ -17,12 +17,14 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from clients.seasons import Seasons
 from clients.store import PersistentStore, VersionConflict
 from clients.whispers import Whispers
 from stack.temporal import data_converter
+from tests.support import seasons_doubles as season_doubles
 from tests.support.custom_actions_doubles import custom_actions_worker
 from tests.support.jobs_doubles import GUILD, HOST, Doubles, job, start
-from tests.support.temporal import TEST_KEY, binary, register_search_attributes
+from tests.support.temporal import TEST_KEY, binary, eventually, register_search_attributes
 from tests.support.whispers import whisper_seal
 from tests.whispers import test_workflow as whisper_tests
 from worker import build_worker
@@ -196,6 +198,103 @@ async def store_writes_then_continues_as_new(env: WorkflowEnvironment) -> str:
     return f"{store.workflow_id}@{first_run}"
 
 
+async def season_completed(env: WorkflowEnvironment) -> str:
+    """Two players: one lets an offer lapse, then every turn is claimed and submitted."""
+    facade = season_doubles.seasons(env.client)
+    doubles = season_doubles.Doubles(env)
+    async with season_doubles.season_worker(env.client, doubles):
+        players = season_doubles.PLAYERS[:2]
+        await season_doubles.open_season(facade, players=players, min_players=2, max_players=2)
+        await eventually(lambda: len(doubles.offers) == 2)
+        first = doubles.offers_to(players[0])[0]
+        await facade.claim(first.turn_id, players[0])
+        await facade.submit(first.turn_id, players[0], season_doubles.writing())
+        await env.sleep(timedelta(days=1, minutes=1))  # the second player's offer lapses
+        for offer, _ in list(doubles.offers)[2:]:
+            claim = await facade.claim(offer.turn_id, offer.player_id)
+            made = season_doubles.writing() if claim.kind == "writing" else season_doubles.drawing()
+            await facade.submit(offer.turn_id, offer.player_id, made)
+        await env.sleep(timedelta(minutes=1))
+        await season_doubles.season_handle(facade).result()
+    return season_doubles.season_handle(facade).id
+
+
+async def season_cancelled(env: WorkflowEnvironment) -> str:
+    facade = season_doubles.seasons(env.client)
+    async with season_doubles.season_worker(env.client, season_doubles.Doubles(env)):
+        await season_doubles.open_season(facade, players=season_doubles.PLAYERS[:3])
+        await env.sleep(timedelta(days=7, minutes=1))
+        await season_doubles.season_handle(facade).result()
+    return season_doubles.season_handle(facade).id
+
+
+async def season_ended(env: WorkflowEnvironment) -> str:
+    facade = season_doubles.seasons(env.client)
+    doubles = season_doubles.Doubles(env)
+    async with season_doubles.season_worker(env.client, doubles):
+        await _two_player_season(facade, doubles)
+        await facade.claim(doubles.offers[0][0].turn_id, doubles.offers[0][0].player_id)
+        await facade.end(season_doubles.GUILD, by=season_doubles.HOST, reason="replay")
+        await season_doubles.season_handle(facade).result()
+    return season_doubles.season_handle(facade).id
+
+
+async def _two_player_season(facade: Seasons, doubles: season_doubles.Doubles) -> None:
+    """A season of two players that starts at once, up to both first offers."""
+    players = season_doubles.PLAYERS[:2]
+    await season_doubles.open_season(facade, players=players, min_players=2, max_players=2)
+    await eventually(lambda: len(doubles.offers) == 2)
+
+
+async def turn_submitted(env: WorkflowEnvironment) -> str:
+    facade = season_doubles.seasons(env.client)
+    doubles = season_doubles.Doubles(env)
+    async with season_doubles.season_worker(env.client, doubles):
+        await _two_player_season(facade, doubles)
+        offer = doubles.offers[0][0]
+        await env.sleep(timedelta(hours=23, minutes=30))  # after the claim warning
+        await facade.claim(offer.turn_id, offer.player_id)
+        await env.sleep(timedelta(hours=23, minutes=59, seconds=30))  # after the writing warning
+        await facade.submit(offer.turn_id, offer.player_id, season_doubles.writing())
+        await env.client.get_workflow_handle(offer.turn_id).result()
+    return offer.turn_id
+
+
+async def turn_dismissed(env: WorkflowEnvironment) -> str:
+    facade = season_doubles.seasons(env.client)
+    doubles = season_doubles.Doubles(env)
+    async with season_doubles.season_worker(env.client, doubles):
+        await _two_player_season(facade, doubles)
+        offer = doubles.offers[0][0]
+        await env.sleep(timedelta(days=1, minutes=1))
+        await env.client.get_workflow_handle(offer.turn_id).result()
+    return offer.turn_id
+
+
+async def turn_skipped(env: WorkflowEnvironment) -> str:
+    facade = season_doubles.seasons(env.client)
+    doubles = season_doubles.Doubles(env)
+    async with season_doubles.season_worker(env.client, doubles):
+        await _two_player_season(facade, doubles)
+        offer = doubles.offers[0][0]
+        await facade.claim(offer.turn_id, offer.player_id)
+        await env.sleep(timedelta(days=1, minutes=1))
+        await env.client.get_workflow_handle(offer.turn_id).result()
+    return offer.turn_id
+
+
+async def turn_cancelled(env: WorkflowEnvironment) -> str:
+    facade = season_doubles.seasons(env.client)
+    doubles = season_doubles.Doubles(env)
+    async with season_doubles.season_worker(env.client, doubles):
+        await _two_player_season(facade, doubles)
+        offer = doubles.offers[0][0]
+        await facade.claim(offer.turn_id, offer.player_id)
+        await facade.end(season_doubles.GUILD, by=season_doubles.HOST)
+        await season_doubles.season_handle(facade).result()
+    return offer.turn_id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "ScheduledJob-reminders_then_action": reminders_then_action,
     "ScheduledJob-cancelled": cancelled,
@@ -210,6 +309,13 @@ SCENARIOS: dict[str, Scenario] = {
     "Whisper-operator_closes_reread_window": whisper_operator_closes_reread_window,
     "Whisper-temporal_cancelled": whisper_temporal_cancelled,
     "PersistentStore-writes_then_continues_as_new": store_writes_then_continues_as_new,
+    "Season-completed_after_a_lapsed_offer": season_completed,
+    "Season-cancelled_below_the_minimum": season_cancelled,
+    "Season-ended_by_the_host": season_ended,
+    "Turn-submitted_after_both_warnings": turn_submitted,
+    "Turn-dismissed": turn_dismissed,
+    "Turn-skipped": turn_skipped,
+    "Turn-cancelled_with_its_season": turn_cancelled,
 }
 
 

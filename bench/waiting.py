@@ -1,0 +1,223 @@
+"""`python -m bench.waiting`: many jobs waiting days ahead, and what they cost while they wait.
+
+    python -m bench.waiting --jobs 100000 --guilds 100 --probe-guild-jobs 1000
+
+Starts the dev server (SQLite file), the fake Discord and `python worker.py`, schedules `--jobs`
+jobs due `--days` ahead spread over `--guilds` guilds (one guild, the probe guild, gets
+`--probe-guild-jobs` of them), then reports:
+
+- how fast they were started (jobs/s through the Jobs client, `--concurrency` in flight);
+- the server's database size (the SQLite file and its write-ahead log) and the worker's and the
+  server's resident memory, with every job's first task done and the worker holding them cached;
+- the bot's calls for the probe guild: list (`Jobs.get_jobs`), count (one visibility count) and
+  status (a query, which a worker answers), p50/p99 over `--samples` calls each;
+- a worker restart (kill -9, start again): how long until the new worker answers a query, and
+  how late a job due `--probe-after` s after the restart fires.
+
+Prints the figures and writes them as JSON under bench/results/. Never part of the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psutil  # type: ignore[import-untyped,unused-ignore]
+
+from bench.fake import FakeProcess, snowflake_time
+from bench.measure import percentile
+from bench.report import RESULTS
+from clients.jobs import Jobs
+from stack.devserver import DevServer, free_port
+from tests.support.temporal import connect_client
+from tests.support.worker_process import WorkerProcess
+
+SCHEDULED_BY = 42
+CHANNEL_BASE = 900_000_000_000_000_000
+GUILD_BASE = 800_000_000_000_000_000
+
+
+@dataclass
+class Figures:
+    jobs: int
+    guilds: int
+    start_seconds: float = 0.0
+    db_bytes: int = 0
+    worker_rss: int = 0
+    server_rss: int = 0
+    calls_ms: dict[str, tuple[float, float]] | None = None  # name -> (p50, p99)
+    restart_answers_s: float = 0.0
+    restart_probe_late_s: float = 0.0
+
+    def lines(self) -> list[str]:
+        mib = 1024 * 1024
+        rate = self.jobs / max(self.start_seconds, 1e-9)
+        per_job = self.db_bytes / self.jobs
+        out = [
+            f"jobs waiting          {self.jobs:,} over {self.guilds} guilds",
+            f"started in            {self.start_seconds:.1f} s ({rate:,.0f} jobs/s)",
+            f"server database       {self.db_bytes / mib:,.1f} MiB ({per_job:,.0f} B a job)",
+            f"worker RSS            {self.worker_rss / mib:,.0f} MiB",
+            f"server RSS            {self.server_rss / mib:,.0f} MiB",
+        ]
+        for name, (p50, p99) in (self.calls_ms or {}).items():
+            out.append(f"bot call {name:<12} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms")
+        out.append(f"restarted worker      answers a query after {self.restart_answers_s:.1f} s")
+        out.append(
+            f"                      a job due after the restart fired {self.restart_probe_late_s:.2f} s late"
+        )
+        return out
+
+
+def _db_bytes(db: Path) -> int:
+    return sum(p.stat().st_size for p in db.parent.glob(db.name + "*") if p.is_file())
+
+
+def _rss(pid: int) -> int:
+    return int(psutil.Process(pid).memory_info().rss)
+
+
+async def _schedule_all(jobs: Jobs, plan: list[tuple[int, timedelta]], concurrency: int) -> list[str]:
+    queue: asyncio.Queue[tuple[int, timedelta]] = asyncio.Queue()
+    for item in plan:
+        queue.put_nowait(item)
+    ids: list[str] = []
+
+    async def one() -> None:
+        while not queue.empty():
+            guild, delay = queue.get_nowait()
+            ids.append(
+                await jobs.schedule(
+                    "post_message",
+                    {"content": "a round far ahead"},
+                    guild_id=guild,
+                    channel_id=CHANNEL_BASE + guild % 1000,
+                    scheduled_by=SCHEDULED_BY,
+                    delay=delay,
+                    description="waiting",
+                )
+            )
+
+    await asyncio.gather(*(one() for _ in range(concurrency)))
+    return ids
+
+
+async def _timed(samples: int, call: Any) -> tuple[float, float]:
+    took = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        await call()
+        took.append((time.perf_counter() - start) * 1000)
+    return percentile(took, 50), percentile(took, 99)
+
+
+async def run(args: argparse.Namespace) -> Figures:
+    workdir = Path(args.workdir or f"/tmp/bench-waiting-{uuid.uuid4().hex[:6]}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    figures = Figures(jobs=args.jobs, guilds=args.guilds)
+    db = workdir / "temporal.sqlite"
+    fake = FakeProcess(workdir)
+    async with DevServer(db_file=db, port=free_port(), headless=True) as server:
+        remote = await fake.start()
+        try:
+            worker = WorkerProcess(
+                temporal_address=server.address,
+                task_queue=f"waiting-{uuid.uuid4().hex[:6]}",
+                discord_api_base=remote.base_url,
+                log_dir=workdir,
+            )
+            worker.start()
+            await worker.wait_started(60)
+            client = await connect_client(server)
+            jobs = Jobs(client, worker.env["TEMPORAL_TASK_QUEUE"])
+            probe_guild = GUILD_BASE
+            others = [GUILD_BASE + g for g in range(1, args.guilds)]
+            far = timedelta(days=args.days)
+            plan = [(probe_guild, far + timedelta(seconds=i)) for i in range(args.probe_guild_jobs)]
+            plan += [
+                (others[i % len(others)], far + timedelta(seconds=i))
+                for i in range(args.jobs - args.probe_guild_jobs)
+            ]
+            start = time.monotonic()
+            ids = await _schedule_all(jobs, plan, args.concurrency)
+            figures.start_seconds = time.monotonic() - start
+            print(f"started {len(ids):,} jobs in {figures.start_seconds:.1f} s", flush=True)
+
+            # Every job's first task must be done before memory and size mean anything.
+            query = (
+                f"WorkflowType = 'ScheduledJob' AND ExecutionStatus = 'Running' AND GuildId = '{probe_guild}'"
+            )
+            await asyncio.sleep(args.settle)
+            figures.db_bytes = _db_bytes(db)
+            assert worker.proc is not None and server.pid is not None
+            figures.worker_rss, figures.server_rss = _rss(worker.proc.pid), _rss(server.pid)
+
+            probe_id = next(i for i in ids if i.startswith(f"job-{probe_guild}-"))
+            figures.calls_ms = {
+                "list": await _timed(args.samples, lambda: jobs.get_jobs(probe_guild)),
+                "count": await _timed(args.samples, lambda: client.count_workflows(query)),
+                "status": await _timed(args.samples, lambda: jobs.status(probe_id)),
+            }
+            listed = len(await jobs.get_jobs(probe_guild))
+            print(f"the probe guild lists {listed:,} jobs", flush=True)
+
+            worker.kill()
+            restarted = time.monotonic()
+            worker.start()
+            due = datetime.now(UTC) + timedelta(seconds=args.probe_after)
+            probe = await jobs.schedule(
+                "post_message",
+                {"content": "probe after restart"},
+                guild_id=probe_guild,
+                channel_id=CHANNEL_BASE,
+                scheduled_by=SCHEDULED_BY,
+                at=due,
+            )
+            while True:
+                try:
+                    await asyncio.wait_for(jobs.status(probe_id), timeout=2)
+                    break
+                except Exception:  # no worker yet: the query times out or fails
+                    await asyncio.sleep(0.1)
+            figures.restart_answers_s = time.monotonic() - restarted
+            await client.get_workflow_handle(probe).result()
+            posted = [m for m in await remote.messages() if m.content == "probe after restart"]
+            # The fake's message ids are snowflakes: their time is when the post arrived.
+            figures.restart_probe_late_s = snowflake_time(posted[0].id) - due.timestamp()
+            worker.stop()
+        finally:
+            fake.stop()
+    return figures
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.waiting", description=__doc__)
+    p.add_argument("--jobs", type=int, default=10_000)
+    p.add_argument("--guilds", type=int, default=100)
+    p.add_argument("--probe-guild-jobs", type=int, default=1000)
+    p.add_argument("--days", type=float, default=3.0, help="how far ahead the jobs are due (3)")
+    p.add_argument("--concurrency", type=int, default=32, help="schedule calls in flight (32)")
+    p.add_argument("--settle", type=float, default=20.0, help="s to wait before measuring (20)")
+    p.add_argument("--samples", type=int, default=50, help="calls of each kind to time (50)")
+    p.add_argument("--probe-after", type=float, default=15.0, help="s after the restart a probe is due")
+    p.add_argument("--workdir", help="keep the server's database and logs here")
+    args = p.parse_args()
+    if args.probe_guild_jobs > args.jobs:
+        raise SystemExit("--probe-guild-jobs cannot exceed --jobs")
+    figures = asyncio.run(run(args))
+    print("\n".join(figures.lines()))
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"waiting-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    out.write_text(json.dumps({"args": vars(args), **figures.__dict__}, indent=2, default=str))
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,454 @@
+"""Seasons (EPYC's telephone pictionary): hosts open a season, players join, and every turn is
+offered in a DM with a Claim button.
+
+    /season create  -> a host opens the season (rules: the guild's defaults + these options;
+                       a closing time as a duration, or a wall-clock time in a named zone)
+    /season join (or the Join button) -> an ephemeral "you joined (k of max)"
+    DM "Claim"      -> the previous step (a sentence to draw, or a drawing to describe) and a
+                       Submit button; "Submit" opens a modal: text, or an image upload
+    /season claim, /season submit text|drawing -> the same from the server, for the player's
+                       one pending turn
+    /season start, /season end, /season status, /season defaults
+
+Every button is a `DynamicItem` and the modal is answered by a listener keyed on its custom id,
+so all of it works after the bot restarts. A modal opens before anything that needs a worker
+(the turn id and kind are in the button's custom id); updates come after a defer, in `in_time`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.checks import require_guild, require_host
+from bot.modals import modal_values
+from bot.replies import guarded, in_time, reply
+from clients.seasons import SeasonError, Seasons, wall_clock
+from components.seasons import claim_button, submit_button
+from workflows.seasons_models import (
+    CLAIM_TEMPLATE,
+    SUBMIT_TEMPLATE,
+    TEXT_MAX,
+    TURN_ID_PATTERN,
+    ClaimResult,
+    SeasonRules,
+    SeasonStatus,
+    Submission,
+    TurnKind,
+    discord_time,
+    format_duration,
+)
+
+if TYPE_CHECKING:
+    from bot.app import GameBot
+
+log = logging.getLogger("bot.seasons")
+
+JOIN_ID = "season:join"
+MODAL_PREFIX = "season:modal:"
+MODAL_RE = re.compile(
+    re.escape(MODAL_PREFIX) + r"(?P<turn>" + TURN_ID_PATTERN + r"):(?P<kind>writing|drawing)"
+)
+TEXT_FIELD, IMAGE_FIELD = "text", "image"
+FILE_UPLOAD = 19  # Discord's component type of a file upload in a modal
+
+
+def seasons_of(interaction: discord.Interaction[Any]) -> Seasons:
+    cog = interaction.client.get_cog(SeasonsCog.__cog_name__)
+    if not isinstance(cog, SeasonsCog):
+        raise RuntimeError("the seasons cog is not loaded")
+    return cog.seasons
+
+
+def rules_text(rules: SeasonRules) -> str:
+    return (
+        f"turns {' → '.join(rules.turn_pattern)} · {rules.min_players} to {rules.max_players} players · "
+        f"claim within {format_duration(rules.claim_timeout)} · writing "
+        f"{format_duration(rules.writing_timeout)} · drawing {format_duration(rules.drawing_timeout)}"
+    )
+
+
+def claim_card(claim: ClaimResult) -> discord.ui.LayoutView:
+    """What the player needs for their turn: the previous step, the deadline, a Submit button."""
+    view = discord.ui.LayoutView(timeout=None)
+    box: discord.ui.Container[Any] = discord.ui.Container(accent_colour=discord.Colour.green())
+    due = f"Submit before {discord_time(claim.submit_by)} ({discord_time(claim.submit_by, 'R')})."
+    previous = claim.previous
+    if previous is None:
+        box.add_item(
+            discord.ui.TextDisplay(
+                f"### ✍️ Game {claim.game + 1} starts with you\n"
+                f"Write a sentence for the next player to draw. {due}"
+            )
+        )
+    elif previous.submission.kind == "writing":
+        quoted = "\n".join(f"> {line}" for line in (previous.submission.text or "").splitlines())
+        box.add_item(discord.ui.TextDisplay(f"### 🎨 Draw this (game {claim.game + 1})\n{quoted}\n{due}"))
+    else:
+        box.add_item(
+            discord.ui.TextDisplay(f"### ✍️ Describe this drawing in words (game {claim.game + 1})\n{due}")
+        )
+        if previous.submission.image_url:
+            box.add_item(discord.ui.MediaGallery(discord.MediaGalleryItem(previous.submission.image_url)))
+    view.add_item(box)
+    view.add_item(discord.ui.ActionRow(SubmitButton(claim.turn_id, claim.kind)))
+    return view
+
+
+def submit_modal(turn_id: str, kind: TurnKind) -> discord.ui.Modal:
+    modal = discord.ui.Modal(
+        title="Your writing" if kind == "writing" else "Your drawing",
+        custom_id=f"{MODAL_PREFIX}{turn_id}:{kind}",
+        timeout=900,
+    )
+    if kind == "writing":
+        field: discord.ui.Item[Any] = discord.ui.TextInput(
+            custom_id=TEXT_FIELD, style=discord.TextStyle.paragraph, min_length=1, max_length=TEXT_MAX
+        )
+        label = discord.ui.Label(text="Your sentence", description="1 to 1000 characters", component=field)
+    else:
+        field = discord.ui.FileUpload(custom_id=IMAGE_FIELD, min_values=1, max_values=1, required=True)
+        label = discord.ui.Label(
+            text="Your drawing", description="A PNG, JPEG, GIF or WebP image", component=field
+        )
+    modal.add_item(label)
+    return modal
+
+
+def uploaded(data: Mapping[str, Any], custom_id: str) -> tuple[str | None, str | None]:
+    """The (url, content type) of the first file uploaded into a modal's file field."""
+
+    def ids(components: Any) -> list[str]:
+        found: list[str] = []
+        for component in components or []:
+            if component.get("type") == FILE_UPLOAD and component.get("custom_id") == custom_id:
+                found.extend(str(value) for value in component.get("values") or [])
+            found.extend(ids(component.get("components")))
+            if component.get("component"):
+                found.extend(ids([component["component"]]))
+        return found
+
+    attachments: Mapping[str, Any] = (data.get("resolved") or {}).get("attachments") or {}
+    for attachment_id in ids(data.get("components")):
+        attachment = attachments.get(attachment_id)
+        if attachment:
+            return attachment.get("url"), attachment.get("content_type")
+    return None, None
+
+
+def check_can_post(interaction: discord.Interaction[GameBot], channel: object) -> None:
+    """Refused now rather than discovered when the season ends: the channel the games go to."""
+    me = interaction.guild.me if interaction.guild else None
+    if me is None or not isinstance(channel, discord.abc.GuildChannel):
+        return
+    allowed = channel.permissions_for(me)
+    if not (allowed.view_channel and allowed.send_messages):
+        raise SeasonError(
+            f"I cannot post in <#{channel.id}>: give me View Channel and Send Messages there, "
+            "or pick another channel."
+        )
+
+
+async def show_claim(interaction: discord.Interaction[GameBot], turn_id: str) -> None:
+    claim = await in_time(seasons_of(interaction).claim(turn_id, interaction.user.id))
+    await interaction.followup.send(view=claim_card(claim), ephemeral=True)
+
+
+async def hand_in(interaction: discord.Interaction[GameBot], turn_id: str, submission: Submission) -> None:
+    result = await in_time(seasons_of(interaction).submit(turn_id, interaction.user.id, submission))
+    what = "writing" if result.kind == "writing" else "drawing"
+    await reply(interaction, f"📨 Your {what} for game {result.game + 1} is in. The next player will see it.")
+
+
+class JoinButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=re.escape(JOIN_ID)):
+    """Under the season's announcement."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            discord.ui.Button(label="Join", emoji="🙋", style=discord.ButtonStyle.primary, custom_id=JOIN_ID)
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> JoinButton:
+        return cls()
+
+    @guarded
+    async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
+        await join(interaction)
+
+
+class ClaimButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CLAIM_TEMPLATE):
+    """On the turn's offer DM (posted by the worker)."""
+
+    def __init__(self, turn_id: str) -> None:
+        super().__init__(claim_button(turn_id))
+        self.turn_id = turn_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ClaimButton:
+        return cls(match["turn"])
+
+    @guarded
+    async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await show_claim(interaction, self.turn_id)
+
+
+class SubmitButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=SUBMIT_TEMPLATE):
+    """On the claim card and on the offer DM once claimed: opens the modal at once (no worker)."""
+
+    def __init__(self, turn_id: str, kind: TurnKind) -> None:
+        super().__init__(submit_button(turn_id, kind))
+        self.turn_id, self.kind = turn_id, kind
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> SubmitButton:
+        kind: TurnKind = "writing" if match["kind"] == "writing" else "drawing"
+        return cls(match["turn"], kind)
+
+    @guarded
+    async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
+        await interaction.response.send_modal(submit_modal(self.turn_id, self.kind))
+
+
+async def join(interaction: discord.Interaction[GameBot]) -> None:
+    guild_id = require_guild(interaction)
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    joined = await in_time(seasons_of(interaction).join(guild_id, interaction.user.id))
+    if joined.started:
+        text = (
+            f"🙋 You joined as player {joined.players} of {joined.max_players}: "
+            "the season is full and starts now."
+        )
+    else:
+        text = (
+            f"🙋 You joined: {joined.players} of {joined.max_players} players (at least {joined.min_players} "
+            f"needed). Joining closes {discord_time(joined.open_until)} "
+            f"({discord_time(joined.open_until, 'R')})."
+        )
+    await reply(interaction, text + " Your turns arrive in your DMs.")
+
+
+def status_text(status: SeasonStatus) -> str:
+    lines = [f"**Season: {status.state}** · hosted by <@{status.host_id}> in <#{status.channel_id}>"]
+    lines.append(rules_text(status.rules))
+    lines.append(f"{len(status.players)} players")
+    if status.state == "open":
+        lines.append(
+            f"Joining closes {discord_time(status.open_until)} ({discord_time(status.open_until, 'R')})."
+        )
+    for game in status.games:
+        state = (
+            "complete"
+            if game.complete
+            else f"<@{game.active_player}>'s turn"
+            if game.active_player
+            else "waiting"
+        )
+        lines.append(f"Game {game.game + 1}: {len(game.steps)} steps, {state}")
+    return "\n".join(lines)[:2000]
+
+
+class SeasonsCog(commands.Cog, name="Seasons"):
+    season = app_commands.Group(name="season", description="Telephone pictionary seasons", guild_only=True)
+
+    def __init__(self, bot: GameBot) -> None:
+        self.bot = bot
+        self.seasons = Seasons(bot.temporal, bot.settings.temporal_task_queue, bot.guild_settings)
+
+    @season.command(name="create", description="Open a season for joining (hosts)")
+    @app_commands.describe(
+        channel="Where the season and its finished games are announced (default: here)",
+        open_for="How long joining stays open, like 7d or 2d12h (default: the rules)",
+        closes_at="Or a local closing time, like 'Friday 18:00' or '2026-03-29 18:00'",
+        timezone="The time zone of closes_at, like Europe/Paris (default UTC)",
+        min_players="At least this many players, or the season is cancelled",
+        max_players="The season starts as soon as this many have joined",
+        claim_timeout="Time to claim an offered turn, like 1d",
+        writing_timeout="Time to hand in a writing once claimed",
+        drawing_timeout="Time to hand in a drawing once claimed",
+    )
+    async def create(
+        self,
+        interaction: discord.Interaction[GameBot],
+        channel: discord.TextChannel | None = None,
+        open_for: str | None = None,
+        closes_at: str | None = None,
+        timezone: str = "UTC",
+        min_players: app_commands.Range[int, 2, 30] | None = None,
+        max_players: app_commands.Range[int, 2, 30] | None = None,
+        claim_timeout: str | None = None,
+        writing_timeout: str | None = None,
+        drawing_timeout: str | None = None,
+    ) -> None:
+        guild_id = await require_host(interaction, "start a season")
+        target = channel.id if channel else interaction.channel_id
+        assert target is not None
+        check_can_post(interaction, channel or interaction.channel)
+        now = datetime.now(UTC)
+        if open_for and closes_at:
+            raise SeasonError("Give either open_for or closes_at, not both.")
+        # The zone is applied here, never in the workflow: it receives an absolute UTC instant.
+        open_until = wall_clock(closes_at, timezone, now) if closes_at else None
+        overrides = {
+            "open_duration": open_for,
+            "min_players": min_players,
+            "max_players": max_players,
+            "claim_timeout": claim_timeout,
+            "writing_timeout": writing_timeout,
+            "drawing_timeout": drawing_timeout,
+        }
+        # Starting needs no worker (the guild's defaults are read through describe).
+        status = await self.seasons.create(
+            guild_id=guild_id,
+            channel_id=target,
+            host_id=interaction.user.id,
+            overrides={key: value for key, value in overrides.items() if value is not None},
+            open_until=open_until,
+            now=now,
+        )
+        view = discord.ui.View(timeout=None)
+        view.add_item(JoinButton())
+        await interaction.response.send_message(
+            f"🎨 <@{interaction.user.id}> opened a season of telephone pictionary! Join with the button or "
+            f"`/season join` before {discord_time(status.open_until)} "
+            f"({discord_time(status.open_until, 'R')}).\n"
+            f"-# {rules_text(status.rules)}",
+            view=view,
+        )
+
+    @season.command(name="join", description="Join this server's open season")
+    async def join_command(self, interaction: discord.Interaction[GameBot]) -> None:
+        await join(interaction)
+
+    @season.command(name="start", description="Start the season now, before joining closes (hosts)")
+    async def start(self, interaction: discord.Interaction[GameBot]) -> None:
+        guild_id = await require_host(interaction, "start the season")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        status = await in_time(self.seasons.start(guild_id, by=interaction.user.id, as_host=True))
+        await reply(
+            interaction, f"▶️ The season starts with {len(status.players)} players: turns go out by DM."
+        )
+
+    @season.command(name="end", description="End the season: every pending turn is cancelled (hosts)")
+    @app_commands.describe(reason="Shown in the announcement")
+    async def end(self, interaction: discord.Interaction[GameBot], reason: str = "") -> None:
+        guild_id = await require_host(interaction, "end the season")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await in_time(self.seasons.end(guild_id, by=interaction.user.id, as_host=True, reason=reason))
+        await reply(interaction, "🛑 The season is ending: pending turns are cancelled.")
+
+    @season.command(name="status", description="The season's players, games and rules")
+    async def status(self, interaction: discord.Interaction[GameBot]) -> None:
+        guild_id = require_guild(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await reply(interaction, status_text(await in_time(self.seasons.status(guild_id))))
+
+    @season.command(name="claim", description="Claim the turn that is waiting for you")
+    async def claim(self, interaction: discord.Interaction[GameBot]) -> None:
+        guild_id = require_guild(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        turn = await in_time(self.seasons.player_turn(guild_id, interaction.user.id))
+        await show_claim(interaction, turn.turn_id)
+
+    @season.command(name="submit", description="Hand in your claimed turn: text or an image")
+    @app_commands.describe(text="Your sentence (writing turns)", drawing="Your image (drawing turns)")
+    async def submit(
+        self,
+        interaction: discord.Interaction[GameBot],
+        text: app_commands.Range[str, 1, TEXT_MAX] | None = None,
+        drawing: discord.Attachment | None = None,
+    ) -> None:
+        guild_id = require_guild(interaction)
+        if (text is None) == (drawing is None):
+            raise SeasonError("Give either text (a writing turn) or drawing (a drawing turn).")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        turn = await in_time(self.seasons.player_turn(guild_id, interaction.user.id))
+        if drawing is not None:
+            submission = Submission(kind="drawing", image_url=drawing.url, content_type=drawing.content_type)
+        else:
+            submission = Submission(kind="writing", text=text)
+        await hand_in(interaction, turn.turn_id, submission)
+
+    @season.command(name="defaults", description="This server's default season rules (hosts change them)")
+    @app_commands.describe(
+        claim_timeout="like 1d",
+        claim_warning="like 1h",
+        writing_timeout="like 1d",
+        drawing_timeout="like 1d",
+        open_for="like 7d",
+        min_players="at least",
+        max_players="at most",
+    )
+    async def defaults(
+        self,
+        interaction: discord.Interaction[GameBot],
+        claim_timeout: str | None = None,
+        claim_warning: str | None = None,
+        writing_timeout: str | None = None,
+        drawing_timeout: str | None = None,
+        open_for: str | None = None,
+        min_players: app_commands.Range[int, 2, 30] | None = None,
+        max_players: app_commands.Range[int, 2, 30] | None = None,
+    ) -> None:
+        changes = {
+            "claim_timeout": claim_timeout,
+            "claim_warning": claim_warning,
+            "writing_timeout": writing_timeout,
+            "drawing_timeout": drawing_timeout,
+            "open_duration": open_for,
+            "min_players": min_players,
+            "max_players": max_players,
+        }
+        changes = {key: value for key, value in changes.items() if value is not None}
+        if not changes:
+            guild_id = require_guild(interaction)
+            await reply(
+                interaction,
+                f"📏 This server's season rules: {rules_text(await self.seasons.guild_rules(guild_id))}",
+            )
+            return
+        guild_id = await require_host(interaction, "change the season rules")
+        await interaction.response.defer(ephemeral=True, thinking=True)  # a store write needs a worker
+        rules = await in_time(self.seasons.set_guild_rules(guild_id, changes))
+        await reply(interaction, f"📏 New seasons here now use: {rules_text(rules)}")
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction[GameBot]) -> None:
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        data: Mapping[str, Any] = interaction.data or {}
+        found = MODAL_RE.fullmatch(str(data.get("custom_id", "")))
+        if found:
+            await self.submitted(interaction, found["turn"], found["kind"])
+
+    @guarded
+    async def submitted(self, interaction: discord.Interaction[GameBot], turn_id: str, kind: str) -> None:
+        """The modal's submission, handled from the raw data so it works across restarts."""
+        data: Mapping[str, Any] = interaction.data or {}
+        if kind == "writing":
+            text = modal_values(data.get("components") or []).get(TEXT_FIELD, "")
+            submission = Submission(kind="writing", text=text)
+        else:
+            url, content_type = uploaded(data, IMAGE_FIELD)
+            submission = Submission(kind="drawing", image_url=url, content_type=content_type)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await hand_in(interaction, turn_id, submission)
+
+
+async def setup(bot: GameBot) -> None:
+    bot.add_dynamic_items(JoinButton, ClaimButton, SubmitButton)
+    await bot.add_cog(SeasonsCog(bot))

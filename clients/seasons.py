@@ -1,0 +1,349 @@
+"""The seasons facade the bot uses: create, join, start, end, status; claim and submit turns;
+each guild's default rules; and a host's wall-clock time turned into an absolute instant.
+
+One Season workflow per guild at a time (`season-<guild>`); its turns are child workflows
+whose ids the bot reads from the Claim button or from the season's `player_turn` query.
+Every refusal comes back as a `SeasonError` whose message is fit to show the user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import JsonValue, ValidationError
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from clients.guild_settings import GuildSetting, SettingsBackend
+from clients.store import BUSY_TIMEOUT, _busy, _not_processed
+from workflows import search_attributes as sa
+from workflows.common import UserError, first_error
+from workflows.seasons import SeasonWorkflow
+from workflows.seasons_models import (
+    ALREADY,
+    NOT_YOURS,
+    TOO_LATE,
+    ClaimRequest,
+    ClaimResult,
+    JoinRequest,
+    JoinResult,
+    PlayerTurn,
+    PlayerTurnRequest,
+    RulesOverride,
+    SeasonRules,
+    SeasonSpec,
+    SeasonStatus,
+    StartRequest,
+    Submission,
+    SubmitRequest,
+    SubmitResult,
+    TerminateRequest,
+    is_turn_id,
+    season_id_for,
+)
+from workflows.seasons_turns import TurnWorkflow
+
+SEASON_RULES = "season_rules"  # the guild's RulesOverride as JSON, or absent
+MAX_OPEN = timedelta(days=60)
+# Updates this process keeps in flight (all seasons and turns together); the server refuses
+# an 11th on one workflow at once, and this facade resends such a refusal.
+MAX_IN_FLIGHT = 8
+NO_SEASON = "There is no season running in this server."
+TURN_OVER = "Too late: this turn is over (its time ran out, or the season ended)."
+
+
+class SeasonError(UserError):
+    """A refusal; the message is fit to show the user."""
+
+
+class NotYours(SeasonError):
+    pass
+
+
+class TooLate(SeasonError):
+    pass
+
+
+class Already(SeasonError):
+    pass
+
+
+def _refusal(cause: BaseException | None, gone: str) -> SeasonError:
+    if isinstance(cause, ApplicationError):
+        kind = {NOT_YOURS: NotYours, TOO_LATE: TooLate, ALREADY: Already}.get(cause.type or "", SeasonError)
+        return kind(cause.message)
+    return TooLate(gone)  # the workflow closed while the update was in flight
+
+
+# --- wall-clock times -----------------------------------------------------------------------
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WALL = re.compile(
+    r"(?:(?P<date>\d{4}-\d{2}-\d{2})|(?P<day>[a-z]+))?\s*(?P<hour>\d{1,2}):(?P<minute>\d{2})", re.IGNORECASE
+)
+WALL_HELP = "write it like `Friday 18:00`, `2026-03-29 18:00` or `18:00`"
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SeasonError(
+            f"{name!r} is not a time zone: use a name like Europe/Paris or America/New_York."
+        ) from None
+
+
+def wall_clock(text: str, zone_name: str, now: datetime) -> datetime:
+    """A host's local time ("Friday 18:00" in Europe/Paris) as an absolute UTC instant.
+
+    Computed on the local calendar, then converted: a daylight-saving change between now and
+    then never moves the deadline by an hour. A weekday or a bare time means the next one."""
+    tz = zone(zone_name)
+    found = _WALL.fullmatch(text.strip())
+    if found is None:
+        raise SeasonError(f"{text!r} is not a time: {WALL_HELP}, in the zone you name.")
+    hour, minute = int(found["hour"]), int(found["minute"])
+    if hour > 23 or minute > 59:
+        raise SeasonError(f"{text!r} is not a time of day.")
+    local_now = now.astimezone(tz)
+    if found["date"]:
+        try:
+            day = datetime.strptime(found["date"], "%Y-%m-%d").date()
+        except ValueError:
+            raise SeasonError(f"{found['date']!r} is not a date.") from None
+        candidates = [day]
+    else:
+        today = local_now.date()
+        if found["day"]:
+            name = found["day"].lower()
+            matching = [
+                n for n, weekday in enumerate(WEEKDAYS) if weekday.startswith(name) and len(name) >= 3
+            ]
+            if len(matching) != 1:
+                raise SeasonError(f"{found['day']!r} is not a day of the week: {WALL_HELP}.")
+            ahead = (matching[0] - today.weekday()) % 7
+            candidates = [today + timedelta(days=ahead), today + timedelta(days=ahead + 7)]
+        else:
+            candidates = [today, today + timedelta(days=1)]
+    for day in candidates:
+        local = datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
+        instant = local.astimezone(UTC)
+        if instant.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
+            raise SeasonError(
+                f"{hour:02d}:{minute:02d} does not exist on {day} in {tz.key} (the clocks move forward)."
+            )
+        if instant > now:
+            return instant
+    raise SeasonError(f"{text.strip()} in {tz.key} has already passed.")
+
+
+# --- the facade -------------------------------------------------------------------------------
+
+
+class Seasons:
+    def __init__(self, client: Client, task_queue: str, settings: SettingsBackend | None = None) -> None:
+        self._client = client
+        self._task_queue = task_queue
+        self._defaults = GuildSetting(settings, SEASON_RULES) if settings is not None else None
+        self._gate_loop: asyncio.AbstractEventLoop | None = None
+        self._gate_semaphore = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+    @property
+    def client(self) -> Client:
+        return self._client
+
+    # --- rules ---
+
+    async def guild_rules(self, guild_id: int) -> SeasonRules:
+        """The guild's defaults (read through describe: no worker needed), over the built-in ones."""
+        stored: JsonValue = await self._defaults.get(guild_id) if self._defaults else None
+        if not isinstance(stored, dict):
+            return SeasonRules()
+        try:
+            return SeasonRules().with_overrides(RulesOverride.model_validate(stored))
+        except ValidationError:
+            return SeasonRules()  # written by an older version with other limits: fall back
+
+    async def set_guild_rules(self, guild_id: int, changes: dict[str, Any]) -> SeasonRules:
+        """Change the guild's defaults (`None` for a field restores the built-in value)."""
+        if self._defaults is None:
+            raise RuntimeError("this facade has no settings backend")
+        current = await self._defaults.get(guild_id)
+        merged: dict[str, Any] = dict(current) if isinstance(current, dict) else {}
+        merged.update(changes)
+        merged = {key: value for key, value in merged.items() if value is not None}
+        try:
+            override = RulesOverride.model_validate(merged)
+            rules = SeasonRules().with_overrides(override)
+        except ValidationError as err:
+            raise SeasonError(first_error(err)) from None
+        await self._defaults.set(guild_id, override.model_dump(mode="json", exclude_none=True) or None)
+        return rules
+
+    # --- the season ---
+
+    async def create(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        host_id: int,
+        overrides: dict[str, Any] | None = None,
+        open_until: datetime | None = None,
+        now: datetime | None = None,
+    ) -> SeasonStatus:
+        """Start the guild's season; refuses bad rules or a second running season."""
+        base = await self.guild_rules(guild_id)
+        try:
+            rules = base.with_overrides(RulesOverride.model_validate(overrides or {}))
+            spec = SeasonSpec(
+                guild_id=guild_id, channel_id=channel_id, host_id=host_id, rules=rules, open_until=open_until
+            )
+        except ValidationError as err:
+            raise SeasonError(first_error(err)) from None
+        moment = now or datetime.now(UTC)
+        if spec.open_until is not None and not moment < spec.open_until <= moment + MAX_OPEN:
+            raise SeasonError("The season must close for joining in the future, within 60 days.")
+        try:
+            await self._client.start_workflow(
+                SeasonWorkflow.run,
+                spec,
+                id=season_id_for(guild_id),
+                task_queue=self._task_queue,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(sa.GUILD_ID, str(guild_id)),
+                        SearchAttributePair(sa.CHANNEL_ID, str(channel_id)),
+                    ]
+                ),
+                static_summary=f"season in <#{channel_id}> hosted by <@{host_id}>",
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            )
+        except WorkflowAlreadyStartedError:
+            raise Already(
+                "A season is already running in this server; end it before starting another."
+            ) from None
+        # Open-until as the workflow computes it (its own start time + the open duration).
+        until = spec.open_until or (moment + rules.open_duration)
+        return SeasonStatus(
+            state="open",
+            guild_id=guild_id,
+            channel_id=channel_id,
+            host_id=host_id,
+            players=[],
+            open_until=until,
+            rules=rules,
+            games=[],
+        )
+
+    async def join(self, guild_id: int, player_id: int) -> JoinResult:
+        result: JoinResult = await self._season_update(
+            guild_id, SeasonWorkflow.join, JoinRequest(player_id=player_id)
+        )
+        return result
+
+    async def start(self, guild_id: int, *, by: int, as_host: bool = False) -> SeasonStatus:
+        status: SeasonStatus = await self._season_update(
+            guild_id, SeasonWorkflow.start, StartRequest(by=by, as_host=as_host)
+        )
+        return status
+
+    async def end(self, guild_id: int, *, by: int, as_host: bool = False, reason: str = "") -> SeasonStatus:
+        status: SeasonStatus = await self._season_update(
+            guild_id, SeasonWorkflow.terminate, TerminateRequest(by=by, as_host=as_host, reason=reason[:200])
+        )
+        return status
+
+    async def status(self, guild_id: int) -> SeasonStatus:
+        handle = self._client.get_workflow_handle_for(SeasonWorkflow.run, season_id_for(guild_id))
+        try:
+            return await handle.query(SeasonWorkflow.status)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise SeasonError(NO_SEASON) from None
+            raise
+
+    async def player_turn(self, guild_id: int, player_id: int) -> PlayerTurn:
+        handle = self._client.get_workflow_handle_for(SeasonWorkflow.run, season_id_for(guild_id))
+        try:
+            turn = await handle.query(SeasonWorkflow.player_turn, PlayerTurnRequest(player_id=player_id))
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise SeasonError(NO_SEASON) from None
+            raise
+        if turn is None:
+            raise SeasonError("You have no turn waiting for you right now.")
+        return turn
+
+    # --- turns ---
+
+    async def claim(self, turn_id: str, player_id: int) -> ClaimResult:
+        result: ClaimResult = await self._turn_update(
+            turn_id, TurnWorkflow.claim, ClaimRequest(player_id=player_id)
+        )
+        return result
+
+    async def submit(self, turn_id: str, player_id: int, submission: Submission) -> SubmitResult:
+        """Checked here first, so bad input never reaches the workflow (which checks again)."""
+        problem = submission.problem()
+        if problem is not None:
+            raise SeasonError(problem)
+        result: SubmitResult = await self._turn_update(
+            turn_id, TurnWorkflow.submit, SubmitRequest(player_id=player_id, submission=submission)
+        )
+        return result
+
+    # --- plumbing ---
+
+    async def _season_update(self, guild_id: int, update: Any, request: Any) -> Any:
+        handle = self._client.get_workflow_handle_for(SeasonWorkflow.run, season_id_for(guild_id))
+        return await self._update(handle, update, request, NO_SEASON)
+
+    async def _turn_update(self, turn_id: str, update: Any, request: Any) -> Any:
+        if not is_turn_id(turn_id):
+            raise TooLate(TURN_OVER)
+        handle = self._client.get_workflow_handle_for(TurnWorkflow.run, turn_id)
+        return await self._update(handle, update, request, TURN_OVER)
+
+    async def _update(self, handle: Any, update: Any, request: Any, gone: str) -> Any:
+        """One update, kept below the server's 10 in flight per workflow; one the server turned
+        away unseen (too many in flight, e.g. from several bot shards) is resent under its id."""
+        update_id = f"{update.__name__}-{uuid.uuid4().hex}"
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        delay = 0.05
+        while True:
+            async with self._gate():
+                try:
+                    return await handle.execute_update(update, request, id=update_id)
+                except WorkflowUpdateFailedError as err:
+                    if not _not_processed(err.cause) or time.monotonic() > deadline:
+                        raise _refusal(err.cause, gone) from None
+                except WorkflowUpdateRPCTimeoutOrCancelledError:
+                    raise
+                except RPCError as err:
+                    # A closed (or never started) workflow takes no updates.
+                    if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+                        raise TooLate(gone) from None
+                    if not _busy(err) or time.monotonic() > deadline:
+                        raise
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 2.0)
+
+    def _gate(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._gate_loop is not loop:
+            self._gate_loop, self._gate_semaphore = loop, asyncio.Semaphore(MAX_IN_FLIGHT)
+        return self._gate_semaphore

@@ -1,0 +1,257 @@
+"""Seasons through the bot, in process (simcord), on the time-skipping server, with the real
+season activities posting through the bot's own connection (as the worker's REST client would):
+create, join by button and by command, claim from the DM button and by command, submit a
+writing and a drawing from the modal and by command, and the finished games posted."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+import discord
+import pytest
+import simcord
+from simcord import assert_responded
+from temporalio import activity
+from temporalio.testing import WorkflowEnvironment
+
+from activities.seasons import SeasonActivities
+from clients.seasons import wall_clock
+from tests.support.bot_harness import World, answered, bot_env, last_reply
+from worker import build_worker
+from workflows.seasons import SeasonWorkflow
+from workflows.seasons_models import (
+    DM_OFFER,
+    DM_PLAYER,
+    EDIT_OFFER,
+    POST_CHANNEL,
+    POST_GAME,
+    ChannelPost,
+    GameCard,
+    OfferEdit,
+    OfferInput,
+    OfferMessage,
+    PlayerMessage,
+    SeasonResult,
+    season_id_for,
+)
+from workflows.seasons_turns import TurnWorkflow
+
+QUEUE = "bot-seasons"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+class Discordish:
+    """The real season activities, bound at call time to the running bot."""
+
+    def __init__(self) -> None:
+        self.world: World | None = None
+        # As if the worker's edits had not reached Discord: stale buttons stay clickable.
+        self.keep_buttons = False
+
+    def _real(self) -> SeasonActivities:
+        assert self.world is not None
+        return SeasonActivities(self.world.bot)
+
+    def activities(self) -> list[object]:
+        @activity.defn(name=DM_OFFER)
+        async def dm_offer(offer: OfferInput) -> OfferMessage:
+            return await self._real().dm_offer(offer)
+
+        @activity.defn(name=EDIT_OFFER)
+        async def edit_offer(edit: OfferEdit) -> bool:
+            return False if self.keep_buttons else await self._real().edit_offer(edit)
+
+        @activity.defn(name=DM_PLAYER)
+        async def dm_player(message: PlayerMessage) -> None:
+            await self._real().dm_player(message)
+
+        @activity.defn(name=POST_CHANNEL)
+        async def post_channel(post: ChannelPost) -> None:
+            await self._real().post_channel(post)
+
+        @activity.defn(name=POST_GAME)
+        async def post_game(card: GameCard) -> int:
+            return await self._real().post_game(card)
+
+        return [dm_offer, edit_offer, dm_player, post_channel, post_game]
+
+
+@pytest.fixture
+async def world(time_env: WorkflowEnvironment) -> AsyncIterator[tuple[World, Discordish]]:
+    fake = Discordish()
+    async with (
+        build_worker(time_env.client, QUEUE, fake.activities(), workflows=[SeasonWorkflow, TurnWorkflow]),
+        bot_env(time_env.client, QUEUE) as w,
+    ):
+        fake.world = w
+        yield w, fake
+
+
+def buttons(message: discord.Message) -> list[str]:
+    return [
+        str(getattr(child, "label", ""))
+        for row in message.components
+        for child in getattr(row, "children", [row])
+        if getattr(child, "custom_id", None)
+    ]
+
+
+async def eventually_dm(
+    who: simcord.MemberActor, predicate: Callable[[discord.Message], bool], timeout: float = 15.0
+) -> discord.Message:
+    end = asyncio.get_running_loop().time() + timeout
+    while True:
+        for message in reversed(who.user.dm_channel.history()):
+            if predicate(message):
+                return message
+        if asyncio.get_running_loop().time() > end:
+            raise AssertionError(f"no such DM in {[m.content for m in who.user.dm_channel.history()]}")
+        await asyncio.sleep(0.05)
+
+
+def offer_for(game: int) -> Callable[[discord.Message], bool]:
+    return lambda message: f"Game {game} has" in message.content and "Claim" in buttons(message)
+
+
+def card_text(result: simcord.InteractionResult) -> str:
+    return str(last_reply(result).components)
+
+
+async def test_a_season_played_through_the_bot(
+    world: tuple[World, Discordish], time_env: WorkflowEnvironment
+) -> None:
+    w, _ = world
+    refused = answered(await w.player.slash(w.channel, "season create"))
+    assert_responded(refused, contains="Only a host", ephemeral=True)
+    opened = answered(await w.host.slash(w.channel, "season create", min_players=2, max_players=2))
+    assert opened.response is not None and "opened a season" in opened.response.content
+    assert "<t:" in opened.response.content and not opened.response.ephemeral
+
+    joined = answered(await w.player.click(opened.response.message, label="Join"))
+    assert_responded(joined, contains="You joined: 1 of 2 players", ephemeral=True)
+    again = answered(await w.player.slash(w.channel, "season join"))
+    assert_responded(again, contains="already joined", ephemeral=True)
+    full = answered(await w.other_player.slash(w.channel, "season join"))
+    assert_responded(full, contains="the season is full and starts now", ephemeral=True)
+
+    # Writing turns: the player claims from the DM button and writes in the modal.
+    offer = await eventually_dm(w.player, offer_for(1))
+    assert "writing" in offer.content and "<t:" in offer.content
+    await w.restart()  # a new bot process: the worker's DM buttons still work (DynamicItem)
+    claimed = answered(await w.player.user.click(offer, label="Claim"))
+    assert "starts with you" in card_text(claimed)
+    # Claimed: the DM's Claim button gives way to Submit; claiming again by command is refused.
+    await eventually_dm(w.player, lambda m: m.id == offer.id and buttons(m) == ["Submit writing"])
+    twice = answered(await w.player.slash(w.channel, "season claim"))
+    assert_responded(twice, contains="You already claimed this turn.", ephemeral=True)
+    shown = answered(await w.player.user.click(last_reply(claimed).message, label="Submit writing"))
+    assert shown.modal is not None
+    sent = answered(await w.player.user.submit_modal(shown, {"text": "a giraffe rides a bicycle"}))
+    assert_responded(sent, contains="Your writing for game 1 is in", ephemeral=True)
+
+    # The other player claims and writes by command in the server.
+    by_command = answered(await w.other_player.slash(w.channel, "season claim"))
+    assert "starts with you" in card_text(by_command)
+    wrong = answered(await w.other_player.slash(w.channel, "season submit", drawing=("x.png", PNG)))
+    assert_responded(wrong, contains="writing turn", ephemeral=True)
+    wrote = answered(await w.other_player.slash(w.channel, "season submit", text="an octopus bakes bread"))
+    assert_responded(wrote, contains="Your writing for game 2 is in", ephemeral=True)
+
+    # Drawing turns: each sees the other's sentence.
+    draw_offer = await eventually_dm(w.player, offer_for(2))
+    assert "drawing" in draw_offer.content
+    claim2 = answered(await w.player.user.click(draw_offer, label="Claim"))
+    assert "Draw this" in card_text(claim2) and "an octopus bakes bread" in card_text(claim2)
+    # The offer DM now carries the Submit button too (posted by the worker).
+    edited = await eventually_dm(w.player, lambda m: m.id == draw_offer.id and "Submit drawing" in buttons(m))
+    upload = answered(await w.player.user.click(edited, label="Submit drawing"))
+    assert upload.modal is not None
+    drew = answered(await w.player.user.submit_modal(upload, {"image": [("octopus.png", PNG)]}))
+    assert_responded(drew, contains="Your drawing for game 2 is in", ephemeral=True)
+
+    claim3 = answered(await w.other_player.slash(w.channel, "season claim"))
+    assert "a giraffe rides a bicycle" in card_text(claim3)
+    not_image = answered(
+        await w.other_player.slash(w.channel, "season submit", drawing=("notes.txt", b"just words"))
+    )
+    assert_responded(not_image, contains="not an image", ephemeral=True)
+    drew2 = answered(await w.other_player.slash(w.channel, "season submit", drawing=("giraffe.png", PNG)))
+    assert_responded(drew2, contains="Your drawing for game 1 is in", ephemeral=True)
+
+    # Every game has been through both players: the season posts them, every step in order.
+    handle = time_env.client.get_workflow_handle(season_id_for(w.guild.id), result_type=SeasonResult)
+    result = await handle.result()
+    assert result.outcome == "completed"
+
+    def posted() -> list[discord.Message]:
+        return [m for m in w.channel.history() if m.author.id == w.bot.user.id and m.components]  # type: ignore[union-attr]
+
+    end = asyncio.get_running_loop().time() + 15
+    while len([m for m in posted() if "Game" in str(m.components)]) < 2:
+        assert asyncio.get_running_loop().time() < end, "the finished games were not posted"
+        await asyncio.sleep(0.05)
+    cards = [str(m.components) for m in posted() if "📜 Game" in str(m.components)]
+    game1 = next(card for card in cards if "Game 1," in card)
+    assert game1.index("a giraffe rides a bicycle") < game1.index("giraffe.png")
+    assert any("season is over" in m.content for m in w.channel.history())
+
+
+async def test_a_stale_claim_button_is_answered_too_late(
+    world: tuple[World, Discordish], time_env: WorkflowEnvironment
+) -> None:
+    w, fake = world
+    fake.keep_buttons = True
+    bad = answered(await w.host.slash(w.channel, "season create", claim_timeout="1h"))
+    assert_responded(
+        bad, contains="the claim warning (1h) must come before the claim timeout (1h)", ephemeral=True
+    )
+    opened = answered(
+        await w.host.slash(w.channel, "season create", min_players=2, max_players=2, claim_timeout="2h")
+    )
+    assert opened.response is not None and "opened a season" in opened.response.content
+    answered(await w.player.slash(w.channel, "season join"))
+    answered(await w.other_player.slash(w.channel, "season join"))
+    offer = await eventually_dm(w.player, offer_for(1))
+    await time_env.sleep(timedelta(hours=2, minutes=1))
+    late = answered(await w.player.user.click(offer, label="Claim"))
+    assert_responded(late, contains="Too late", ephemeral=True)
+    ended = answered(await w.host.slash(w.channel, "season end", reason="testing"))
+    assert_responded(ended, contains="ending", ephemeral=True)
+
+
+async def test_a_closing_time_in_a_named_zone_is_shown_as_that_instant(
+    world: tuple[World, Discordish],
+) -> None:
+    w, _ = world
+    before = datetime.now(UTC)
+    opened = answered(
+        await w.host.slash(w.channel, "season create", closes_at="Friday 18:00", timezone="Europe/Paris")
+    )
+    after = datetime.now(UTC)
+    assert opened.response is not None
+    expected = {wall_clock("Friday 18:00", "Europe/Paris", moment) for moment in (before, after)}
+    assert any(f"<t:{int(moment.timestamp())}:F>" in opened.response.content for moment in expected)
+    unknown = answered(
+        await w.host.slash(w.channel, "season create", closes_at="Friday 18:00", timezone="Paris")
+    )
+    assert_responded(unknown, contains="not a time zone", ephemeral=True)
+    status = answered(await w.player.slash(w.channel, "season status"))
+    assert_responded(status, contains="Season: open", ephemeral=True)
+    nothing = answered(await w.player.slash(w.channel, "season claim"))
+    assert_responded(nothing, contains="no turn waiting", ephemeral=True)
+
+
+async def test_a_season_whose_channel_the_bot_cannot_post_in_is_refused(
+    world: tuple[World, Discordish],
+) -> None:
+    w, _ = world
+    assert w.bot.user is not None
+    closed = w.guild.create_text_channel(
+        "read-only", overwrites={w.bot.user: discord.PermissionOverwrite(send_messages=False)}
+    )
+    refused = answered(await w.host.slash(w.channel, "season create", channel=closed))
+    assert_responded(refused, contains=f"I cannot post in <#{closed.id}>", ephemeral=True)
+    nothing = answered(await w.player.slash(w.channel, "season status"))
+    assert_responded(nothing, contains="no season running", ephemeral=True)

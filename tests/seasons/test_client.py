@@ -1,0 +1,150 @@
+"""Season rules and times, without a server: durations, rule checks and overrides, and a
+host's wall-clock time in a named zone turned into the right UTC instant across DST."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from clients.guild_settings import MemorySettings
+from clients.seasons import SeasonError, Seasons, wall_clock
+from workflows.seasons_models import (
+    RulesOverride,
+    SeasonRules,
+    Submission,
+    claim_custom_id,
+    format_duration,
+    parse_duration,
+    submit_custom_id,
+    turn_id_for,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1d", timedelta(days=1)),
+        ("3d6h30m10s", timedelta(days=3, hours=6, minutes=30, seconds=10)),
+        ("90m", timedelta(minutes=90)),
+        (" 2H 5M ", timedelta(hours=2, minutes=5)),
+        ("45s", timedelta(seconds=45)),
+    ],
+)
+def test_durations_parse_and_print_back(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+    assert parse_duration(format_duration(expected)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "not a duration"),
+        ("tomorrow", "not a duration"),
+        ("1h1d", "not a duration"),
+        ("-1h", "not a duration"),
+        ("0d0h", "longer than zero"),
+        ("61d", "longer than the limit of 60d"),
+    ],
+)
+def test_bad_durations_say_why(text: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        parse_duration(text)
+
+
+def test_the_default_rules_are_the_seasons_documented_defaults() -> None:
+    rules = SeasonRules()
+    assert rules.turn_pattern == ["writing", "drawing"]
+    assert (rules.claim_timeout, rules.claim_warning) == (timedelta(days=1), timedelta(hours=1))
+    assert (rules.writing_timeout, rules.writing_warning) == (timedelta(days=1), timedelta(minutes=1))
+    assert (rules.drawing_timeout, rules.drawing_warning) == (timedelta(days=1), timedelta(minutes=10))
+    assert rules.open_duration == timedelta(days=7)
+    assert (rules.min_players, rules.max_players) == (6, 20)
+    assert [rules.kind_of(n) for n in range(4)] == ["writing", "drawing", "writing", "drawing"]
+    # Stored and shown the way hosts write them.
+    assert rules.model_dump(mode="json")["claim_timeout"] == "1d"
+
+
+def test_overrides_apply_in_order_and_are_checked_together() -> None:
+    guild = RulesOverride(claim_timeout="12h", min_players=4)  # type: ignore[arg-type]
+    season = RulesOverride(claim_timeout="2d")  # type: ignore[arg-type]
+    rules = SeasonRules().with_overrides(guild, season)
+    assert rules.claim_timeout == timedelta(days=2) and rules.min_players == 4
+    with pytest.raises(
+        ValidationError, match="claim warning \\(1h\\) must come before the claim timeout \\(30m\\)"
+    ):
+        SeasonRules().with_overrides(RulesOverride(claim_timeout="30m"))  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="less than or equal to 30"):
+        RulesOverride(max_players=31)
+
+
+async def test_guild_defaults_are_kept_and_used_by_new_seasons() -> None:
+    facade = Seasons(client=None, task_queue="unused", settings=MemorySettings())  # type: ignore[arg-type]
+    rules = await facade.set_guild_rules(1, {"claim_timeout": "6h", "max_players": 8})
+    assert rules.claim_timeout == timedelta(hours=6) and rules.max_players == 8
+    assert (await facade.guild_rules(1)).claim_timeout == timedelta(hours=6)
+    assert (await facade.guild_rules(2)).claim_timeout == timedelta(days=1)
+    with pytest.raises(SeasonError, match="not a duration"):
+        await facade.set_guild_rules(1, {"writing_timeout": "soon"})
+    assert (await facade.guild_rules(1)).writing_timeout == timedelta(days=1)
+    back = await facade.set_guild_rules(1, {"claim_timeout": None})
+    assert back.claim_timeout == timedelta(days=1) and back.max_players == 8
+
+
+def test_a_wall_clock_time_in_paris_across_the_autumn_change() -> None:
+    # Thursday 22 October 2026, 12:00 UTC (14:00 CEST); Paris returns to CET on Sunday 25.
+    now = datetime(2026, 10, 22, 12, 0, tzinfo=UTC)
+    assert wall_clock("Monday 18:00", "Europe/Paris", now) == datetime(2026, 10, 26, 17, 0, tzinfo=UTC)
+    assert wall_clock("fri 18:00", "Europe/Paris", now) == datetime(2026, 10, 23, 16, 0, tzinfo=UTC)
+    # Today's 18:00 is still ahead; a weekday that is today but already past means next week.
+    assert wall_clock("18:00", "Europe/Paris", now) == datetime(2026, 10, 22, 16, 0, tzinfo=UTC)
+    assert wall_clock("Thursday 09:00", "Europe/Paris", now) == datetime(2026, 10, 29, 8, 0, tzinfo=UTC)
+
+
+def test_a_wall_clock_time_in_new_york_across_the_spring_change() -> None:
+    now = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)  # Friday, EST (UTC-5); EDT from Sunday 8 March
+    assert wall_clock("2026-03-09 18:00", "America/New_York", now) == datetime(2026, 3, 9, 22, 0, tzinfo=UTC)
+    with pytest.raises(SeasonError, match="does not exist on 2026-03-08 in America/New_York"):
+        wall_clock("2026-03-08 02:30", "America/New_York", now)
+
+
+@pytest.mark.parametrize(
+    ("text", "zone", "reason"),
+    [
+        ("Friday 18:00", "Mars/Olympus", "not a time zone"),
+        ("someday 18:00", "Europe/Paris", "not a day of the week"),
+        ("Friday", "Europe/Paris", "not a time"),
+        ("25:00", "Europe/Paris", "not a time of day"),
+        ("2020-01-01 10:00", "Europe/Paris", "already passed"),
+    ],
+)
+def test_bad_wall_clock_times_say_why(text: str, zone: str, reason: str) -> None:
+    with pytest.raises(SeasonError, match=reason):
+        wall_clock(text, zone, datetime(2026, 10, 22, 12, 0, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    ("submission", "problem"),
+    [
+        (Submission(kind="writing", text="  "), "empty"),
+        (Submission(kind="writing", text="x" * 1001), "1001 characters; the limit is 1000"),
+        (Submission(kind="drawing"), "attach an image"),
+        (Submission(kind="drawing", image_url="http://x/a.png", content_type="image/png"), "https"),
+        (
+            Submission(kind="drawing", image_url="https://cdn/a.pdf", content_type="application/pdf"),
+            "not an image",
+        ),
+    ],
+)
+def test_submissions_are_checked(submission: Submission, problem: str) -> None:
+    found = submission.problem()
+    assert found is not None and problem in found
+    assert Submission(kind="writing", text="x" * 1000).problem() is None
+
+
+def test_button_ids_name_the_turn_within_discords_limit() -> None:
+    turn = turn_id_for(2**63 - 1, datetime(2026, 1, 1, tzinfo=UTC), 29, 29, 29)
+    assert len(submit_custom_id(turn, "drawing")) <= 100 and len(claim_custom_id(turn)) <= 100
+    with pytest.raises(ValueError):
+        claim_custom_id("whisper-1-2-abcdef12")

@@ -1,0 +1,403 @@
+"""The season: players join, then one game per player passes from player to player as turns.
+
+    open ("open for joining" timer, or the maximum joins, or the host starts it early)
+      fewer than the minimum: cancelled, the host told in a DM and the channel in a post
+      otherwise: one game per player; each player is offered the first turn of their own game
+    running: every turn is a Turn child workflow; when one ends (submitted, skipped or
+      dismissed) its player is free again and the game's next step goes to the next eligible
+      player: one who has not had this game yet and holds no other pending turn
+    completed: every game has been through every player; each finished game is posted as a
+      card in the season's channel
+
+Ending a season (the host's `terminate` update) cancels every running turn explicitly and waits
+for them: each cancelled turn takes the buttons off its DM and its timers end with it. The
+children are also started with ParentClosePolicy.TERMINATE, so an operator's hard terminate of
+the season (which runs no workflow code at all) still ends every turn's timers at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.common import ATTEMPT_TIMEOUT, BEST_EFFORT_BUDGET, DISCORD_RETRY, when
+    from workflows.seasons_models import (
+        ALREADY,
+        DM_PLAYER,
+        NOT_YOURS,
+        POST_CHANNEL,
+        POST_GAME,
+        REFUSED,
+        SEASON_WORKFLOW,
+        TOO_LATE,
+        ChannelPost,
+        GameCard,
+        GameRecord,
+        JoinRequest,
+        JoinResult,
+        PlayerMessage,
+        PlayerTurn,
+        PlayerTurnRequest,
+        SeasonResult,
+        SeasonSpec,
+        SeasonState,
+        SeasonStatus,
+        StartRequest,
+        TerminateRequest,
+        TurnResult,
+        TurnSpec,
+        discord_time,
+        turn_id_for,
+    )
+    from workflows.seasons_turns import TurnWorkflow
+
+# A finished game's card is the season's final word: it keeps trying through long outages.
+RESULTS_BUDGET = timedelta(days=7)
+
+
+def refuse(message: str, kind: str) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+@workflow.defn(name=SEASON_WORKFLOW)
+class SeasonWorkflow:
+    @workflow.init
+    def __init__(self, spec: SeasonSpec) -> None:
+        self._spec = spec
+        self._rules = spec.rules
+        self._started_at = workflow.info().workflow_start_time
+        self._open_until = spec.open_until or self._started_at + spec.rules.open_duration
+        self._state: SeasonState = "open"
+        self._players: list[int] = []
+        self._games: list[GameRecord] = []
+        self._start_requested = False
+        self._terminate: TerminateRequest | None = None
+        # Turn id -> its child handle, for turns still running.
+        self._turns: dict[str, workflow.ChildWorkflowHandle[Any, TurnResult]] = {}
+        # (game, result) of turns that ended, not yet applied (filled by one task per turn).
+        self._finished: list[tuple[int, TurnResult | None]] = []
+        self._followers: set[asyncio.Task[None]] = set()
+
+    @workflow.run
+    async def run(self, spec: SeasonSpec) -> SeasonResult:
+        self._show()
+        wait = (self._open_until - workflow.now()).total_seconds()
+        if wait > 0:
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._full() or self._start_requested or self._terminate is not None,
+                    timeout=wait,
+                    timeout_summary="open for joining",
+                )
+        if self._terminate is not None:
+            return await self._ended()
+        if len(self._players) < self._rules.min_players:
+            return await self._cancelled()
+
+        self._state = "running"
+        self._games = [GameRecord(game=n, starter_id=player) for n, player in enumerate(self._players)]
+        while True:
+            await self._dispatch()
+            self._show()
+            if all(game.complete for game in self._games):
+                return await self._completed()
+            await workflow.wait_condition(lambda: bool(self._finished) or self._terminate is not None)
+            if self._terminate is not None:
+                return await self._ended()
+            self._apply_finished()
+
+    # --- running the games ----------------------------------------------------------------------
+
+    def _full(self) -> bool:
+        return len(self._players) >= self._rules.max_players
+
+    def _pending_players(self) -> set[int]:
+        return {game.active_player for game in self._games if game.active_player is not None}
+
+    async def _dispatch(self) -> None:
+        """Offer every idle game's next step to its next eligible player, in game order.
+
+        Eligible: has not had this game (played, skipped or let an offer lapse) and holds no
+        other pending turn. A game with nobody left who has not had it is complete; a game
+        whose remaining players are all busy waits for one of them to be free."""
+        count = len(self._players)
+        starts: list[tuple[GameRecord, TurnSpec, str]] = []
+        busy = self._pending_players()
+        for game in self._games:
+            if game.complete or game.active_turn is not None:
+                continue
+            # The starter first, then the players after them in join order.
+            order = [self._players[(game.game + k) % count] for k in range(count)]
+            left = [player for player in order if player not in game.visited]
+            if not left:
+                game.complete = True
+                continue
+            free = [player for player in left if player not in busy]
+            if not free:
+                continue
+            player = free[0]
+            busy.add(player)
+            position = len(game.steps)
+            kind = self._rules.kind_of(position)
+            turn_id = turn_id_for(self._spec.guild_id, self._started_at, game.game, position, game.attempt)
+            game.attempt += 1
+            game.active_turn, game.active_player = turn_id, player
+            turn = TurnSpec(
+                season_id=workflow.info().workflow_id,
+                guild_id=self._spec.guild_id,
+                channel_id=self._spec.channel_id,
+                game=game.game,
+                position=position,
+                offer=game.attempt - 1,
+                kind=kind,
+                player_id=player,
+                claim_timeout=self._rules.claim_timeout,
+                claim_warning=self._rules.claim_warning,
+                submit_timeout=self._rules.submit_timeout(kind),
+                submit_warning=self._rules.submit_warning(kind),
+                previous=game.steps[-1] if game.steps else None,
+            )
+            starts.append((game, turn, turn_id))
+        await asyncio.gather(*(self._start_turn(game, turn, turn_id) for game, turn, turn_id in starts))
+
+    async def _start_turn(self, game: GameRecord, turn: TurnSpec, turn_id: str) -> None:
+        handle = await workflow.start_child_workflow(
+            TurnWorkflow.run,
+            turn,
+            id=turn_id,
+            # TERMINATE: see the module docstring.
+            parent_close_policy=workflow.ParentClosePolicy.TERMINATE,
+            search_attributes=workflow.info().typed_search_attributes,
+            static_summary=f"game {game.game + 1}, step {turn.position + 1}: {turn.kind} turn for "
+            f"<@{turn.player_id}>",
+        )
+        self._turns[turn_id] = handle
+        follower = asyncio.create_task(self._follow(game.game, turn_id, handle))
+        self._followers.add(follower)
+        follower.add_done_callback(self._followers.discard)
+
+    async def _follow(
+        self, game: int, turn_id: str, handle: workflow.ChildWorkflowHandle[Any, TurnResult]
+    ) -> None:
+        try:
+            result: TurnResult | None = await handle
+        except (FailureError, asyncio.CancelledError) as err:
+            # Expected when the season is being ended (the turn was cancelled); a fault otherwise.
+            log = workflow.logger.info if self._terminate is not None else workflow.logger.warning
+            log("season %s: turn %s ended without a result: %s", self._spec.guild_id, turn_id, err)
+            result = None
+        self._turns.pop(turn_id, None)
+        self._finished.append((game, result))
+
+    def _apply_finished(self) -> None:
+        finished, self._finished = self._finished, []
+        for number, result in finished:
+            game = self._games[number]
+            player = game.active_player
+            if player is not None:
+                game.visited.append(player)
+            if result is not None and result.outcome == "submitted" and result.step is not None:
+                game.steps.append(result.step)
+                game.attempt = 0
+            game.active_turn = game.active_player = None
+
+    # --- endings --------------------------------------------------------------------------------
+
+    async def _cancelled(self) -> SeasonResult:
+        self._state = "cancelled"
+        self._show()
+        joined, needed = len(self._players), self._rules.min_players
+        await asyncio.gather(
+            self._activity(
+                DM_PLAYER,
+                PlayerMessage(
+                    player_id=self._spec.host_id,
+                    content=f"😕 Your season in <#{self._spec.channel_id}> was cancelled: only {joined} "
+                    f"player{'s' if joined != 1 else ''} joined by {discord_time(self._open_until)}, "
+                    f"and it needs at least {needed}.",
+                ),
+                BEST_EFFORT_BUDGET,
+                "DM host",
+            ),
+            self._activity(
+                POST_CHANNEL,
+                ChannelPost(
+                    channel_id=self._spec.channel_id,
+                    content=f"😕 The season was cancelled: {joined} of the {needed} players it needs joined.",
+                ),
+                BEST_EFFORT_BUDGET,
+                "post cancellation",
+            ),
+        )
+        return SeasonResult(outcome="cancelled", players=self._players, games=[], reason="too few players")
+
+    async def _ended(self) -> SeasonResult:
+        assert self._terminate is not None
+        self._state = "ended"
+        self._show()
+        handles = list(self._turns.values())
+        for handle in handles:
+            handle.cancel()
+        # Each turn's follower records it once the child has closed: no timer outlives this.
+        await workflow.wait_condition(lambda: not self._turns)
+        self._apply_finished()
+        reason = self._terminate.reason or None
+        await self._activity(
+            POST_CHANNEL,
+            ChannelPost(
+                channel_id=self._spec.channel_id,
+                content=f"🛑 <@{self._terminate.by}> ended the season."
+                + (f" Reason: {reason}" if reason else ""),
+            ),
+            BEST_EFFORT_BUDGET,
+            "post season ended",
+        )
+        return SeasonResult(outcome="ended", players=self._players, games=self._games, reason=reason)
+
+    async def _completed(self) -> SeasonResult:
+        self._state = "completed"
+        self._show()
+        played = [game for game in self._games if game.steps]
+        await self._activity(
+            POST_CHANNEL,
+            ChannelPost(
+                channel_id=self._spec.channel_id,
+                content=f"🏁 The season is over: {len(played)} finished "
+                f"game{'s' if len(played) != 1 else ''} by {len(self._players)} players. "
+                "Here they are, every step in order:",
+            ),
+            RESULTS_BUDGET,
+            "announce results",
+        )
+        for count, game in enumerate(played, start=1):
+            # The final word keeps trying through outages: say what it waits for.
+            workflow.set_current_details(
+                f"**completed** · posting the finished games in <#{self._spec.channel_id}>: "
+                f"game {game.game + 1} ({count} of {len(played)}), retrying until Discord takes it"
+            )
+            card = GameCard(
+                season_id=workflow.info().workflow_id,
+                channel_id=self._spec.channel_id,
+                game=game.game,
+                starter_id=game.starter_id,
+                steps=game.steps,
+            )
+            await self._activity(POST_GAME, card, RESULTS_BUDGET, f"post game {game.game + 1}")
+        self._show()
+        return SeasonResult(outcome="completed", players=self._players, games=self._games)
+
+    # --- messages -------------------------------------------------------------------------------
+
+    @workflow.update
+    def join(self, request: JoinRequest) -> JoinResult:
+        self._check_join(request)
+        self._players.append(request.player_id)
+        self._show()
+        return JoinResult(
+            players=len(self._players),
+            min_players=self._rules.min_players,
+            max_players=self._rules.max_players,
+            open_until=self._open_until,
+            started=self._full(),
+        )
+
+    @join.validator
+    def _check_join(self, request: JoinRequest) -> None:
+        if self._state != "open" or self._start_requested or workflow.now() >= self._open_until:
+            raise refuse("This season is no longer open for joining.", TOO_LATE)
+        if request.player_id in self._players:
+            raise refuse("You already joined this season.", ALREADY)
+        if self._full():
+            raise refuse(f"This season is full ({self._rules.max_players} players).", REFUSED)
+
+    @workflow.update
+    def start(self, request: StartRequest) -> SeasonStatus:
+        self._check_start(request)
+        self._start_requested = True
+        return self.status()
+
+    @start.validator
+    def _check_start(self, request: StartRequest) -> None:
+        self._check_host(request.by, request.as_host, "start")
+        if self._state != "open" or self._start_requested:
+            raise refuse("This season has already started.", ALREADY)
+        if len(self._players) < self._rules.min_players:
+            raise refuse(
+                f"Only {len(self._players)} players joined; "
+                f"the season needs at least {self._rules.min_players}.",
+                REFUSED,
+            )
+
+    @workflow.update
+    def terminate(self, request: TerminateRequest) -> SeasonStatus:
+        self._check_terminate(request)
+        self._terminate = request
+        return self.status()
+
+    @terminate.validator
+    def _check_terminate(self, request: TerminateRequest) -> None:
+        self._check_host(request.by, request.as_host, "end")
+        if self._terminate is not None or self._state not in ("open", "running"):
+            raise refuse("This season is already over.", ALREADY)
+
+    def _check_host(self, by: int, as_host: bool, what: str) -> None:
+        if not as_host and by != self._spec.host_id:
+            raise refuse(f"Only the season's host can {what} it.", NOT_YOURS)
+
+    @workflow.query
+    def status(self) -> SeasonStatus:
+        return SeasonStatus(
+            state=self._state,
+            guild_id=self._spec.guild_id,
+            channel_id=self._spec.channel_id,
+            host_id=self._spec.host_id,
+            players=self._players,
+            open_until=self._open_until,
+            rules=self._rules,
+            games=self._games,
+        )
+
+    @workflow.query
+    def player_turn(self, request: PlayerTurnRequest) -> PlayerTurn | None:
+        """The player's one pending turn (offered or claimed), for `/season claim` and `submit`."""
+        for game in self._games:
+            if game.active_player == request.player_id and game.active_turn is not None:
+                return PlayerTurn(
+                    turn_id=game.active_turn, game=game.game, kind=self._rules.kind_of(len(game.steps))
+                )
+        return None
+
+    # --- side effects and bookkeeping -------------------------------------------------------
+
+    async def _activity(self, name: str, arg: Any, budget: timedelta, summary: str) -> None:
+        try:
+            await workflow.execute_activity(
+                name,
+                arg,
+                start_to_close_timeout=ATTEMPT_TIMEOUT,
+                schedule_to_close_timeout=budget,
+                retry_policy=DISCORD_RETRY,
+                summary=summary,
+            )
+        except FailureError as err:
+            workflow.logger.warning("season %s: %s failed: %s", workflow.info().workflow_id, summary, err)
+
+    def _show(self) -> None:
+        rules = self._rules
+        lines = [
+            f"**{self._state}** · season in <#{self._spec.channel_id}> hosted by <@{self._spec.host_id}>"
+        ]
+        lines.append(f"{len(self._players)} players (min {rules.min_players}, max {rules.max_players})")
+        if self._state == "open":
+            lines.append(f"open for joining until {when(self._open_until)}")
+        if self._games:
+            done = sum(game.complete for game in self._games)
+            pending = sum(game.active_turn is not None for game in self._games)
+            lines.append(f"games complete {done}/{len(self._games)} · turns pending {pending}")
+        workflow.set_current_details("\n".join(lines))

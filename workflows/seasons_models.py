@@ -1,0 +1,435 @@
+"""Season rules, durations, and the inputs, messages and results of the Season and Turn workflows.
+
+Deterministic and shared by workflows, activities, clients and the bot. Durations are written
+like `1d`, `6h`, `3d6h30m10s`; deadlines are absolute UTC instants, computed by whoever made
+the promise (the workflow from its own clock, the client from a host's wall-clock time).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, model_validator
+
+from workflows.common import Snowflake
+
+SEASON_WORKFLOW = "Season"
+TURN_WORKFLOW = "Turn"
+
+# Activity names (activities/seasons.py registers under these; test doubles too).
+DM_OFFER = "season_dm_offer"
+EDIT_OFFER = "season_edit_offer"
+DM_PLAYER = "season_dm_player"
+POST_CHANNEL = "season_post_channel"
+POST_GAME = "season_post_game"
+
+# Error types of refused updates, so the client can tell them apart without parsing messages.
+NOT_YOURS = "SeasonNotYours"
+TOO_LATE = "SeasonTooLate"
+ALREADY = "SeasonAlready"
+REFUSED = "SeasonRefused"
+
+TurnKind = Literal["writing", "drawing"]
+SeasonState = Literal["open", "running", "completed", "cancelled", "ended"]
+TurnState = Literal["offering", "offered", "claimed", "submitted", "skipped", "dismissed", "cancelled"]
+TurnOutcome = Literal["submitted", "skipped", "dismissed"]
+
+TEXT_MAX = 1000
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+URL_MAX = 2048
+# The ceiling keeps a season's history (one child per offer) far below Temporal's 50k events.
+PLAYERS_FLOOR, PLAYERS_CEILING = 2, 30
+MAX_DURATION = timedelta(days=60)
+
+# --- durations ----------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+DURATION_HELP = "write it like 1d, 6h, 45m or 3d6h30m10s"
+
+
+def parse_duration(text: str) -> timedelta:
+    """`3d6h30m10s` -> timedelta; ValueError with a readable reason otherwise."""
+    cleaned = text.strip().lower().replace(" ", "")
+    found = _DURATION.fullmatch(cleaned)
+    if not cleaned or found is None:
+        raise ValueError(f"{text!r} is not a duration: {DURATION_HELP}")
+    days, hours, minutes, seconds = (int(part or 0) for part in found.groups())
+    value = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if value <= timedelta(0):
+        raise ValueError(f"{text!r} is not a duration longer than zero")
+    if value > MAX_DURATION:
+        raise ValueError(f"{text!r} is longer than the limit of {format_duration(MAX_DURATION)}")
+    return value
+
+
+def format_duration(value: timedelta) -> str:
+    """timedelta -> `3d6h30m10s` (the inverse of parse_duration)."""
+    total = int(value.total_seconds())
+    if total <= 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, total = divmod(total, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+def _duration(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        if value <= timedelta(0) or value > MAX_DURATION:
+            raise ValueError(f"a duration is longer than zero and at most {format_duration(MAX_DURATION)}")
+        return value
+    if isinstance(value, str):
+        return parse_duration(value)
+    raise ValueError(f"a duration is text like 1d or 3d6h30m10s, not {value!r}")
+
+
+# Written to JSON as `1d6h`, so the Web UI and the stored guild defaults read like the commands.
+Duration = Annotated[
+    timedelta, BeforeValidator(_duration), PlainSerializer(format_duration, return_type=str, when_used="json")
+]
+
+# --- rules --------------------------------------------------------------------------------------
+
+
+class RulesOverride(BaseModel):
+    """Any subset of the rules: a guild's defaults, or one season's changes to them."""
+
+    turn_pattern: list[TurnKind] | None = Field(default=None, min_length=1, max_length=10)
+    claim_timeout: Duration | None = None
+    claim_warning: Duration | None = None
+    writing_timeout: Duration | None = None
+    writing_warning: Duration | None = None
+    drawing_timeout: Duration | None = None
+    drawing_warning: Duration | None = None
+    open_duration: Duration | None = None
+    min_players: int | None = Field(default=None, ge=PLAYERS_FLOOR, le=PLAYERS_CEILING)
+    max_players: int | None = Field(default=None, ge=PLAYERS_FLOOR, le=PLAYERS_CEILING)
+
+
+class SeasonRules(BaseModel):
+    turn_pattern: list[TurnKind] = Field(default=["writing", "drawing"], min_length=1, max_length=10)
+    claim_timeout: Duration = timedelta(days=1)
+    claim_warning: Duration = timedelta(hours=1)
+    writing_timeout: Duration = timedelta(days=1)
+    writing_warning: Duration = timedelta(minutes=1)
+    drawing_timeout: Duration = timedelta(days=1)
+    drawing_warning: Duration = timedelta(minutes=10)
+    open_duration: Duration = timedelta(days=7)
+    min_players: int = Field(default=6, ge=PLAYERS_FLOOR, le=PLAYERS_CEILING)
+    max_players: int = Field(default=20, ge=PLAYERS_FLOOR, le=PLAYERS_CEILING)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SeasonRules:
+        if self.min_players > self.max_players:
+            raise ValueError(
+                f"the minimum of {self.min_players} players is above the maximum of {self.max_players}"
+            )
+        for what in ("claim", "writing", "drawing"):
+            timeout, warning = getattr(self, f"{what}_timeout"), getattr(self, f"{what}_warning")
+            if warning >= timeout:
+                raise ValueError(
+                    f"the {what} warning ({format_duration(warning)}) must come before the "
+                    f"{what} timeout ({format_duration(timeout)})"
+                )
+        return self
+
+    def with_overrides(self, *overrides: RulesOverride | None) -> SeasonRules:
+        """These rules with each override's set fields applied in order (validated again)."""
+        merged = self.model_dump()
+        for override in overrides:
+            if override is not None:
+                merged.update(override.model_dump(exclude_none=True))
+        return SeasonRules.model_validate(merged)
+
+    def kind_of(self, position: int) -> TurnKind:
+        return self.turn_pattern[position % len(self.turn_pattern)]
+
+    def submit_timeout(self, kind: TurnKind) -> timedelta:
+        return self.writing_timeout if kind == "writing" else self.drawing_timeout
+
+    def submit_warning(self, kind: TurnKind) -> timedelta:
+        return self.writing_warning if kind == "writing" else self.drawing_warning
+
+
+# --- ids and custom ids -------------------------------------------------------------------------
+
+SEASON_PREFIX = "season-"
+# `turn-<guild>-<season start, unix s>-g<game>-s<step>-o<offer>`: everything the bot needs.
+TURN_ID_PATTERN = r"turn-[0-9]{1,20}-[0-9]{1,12}-g[0-9]{1,2}-s[0-9]{1,2}-o[0-9]{1,2}"
+CLAIM_PREFIX = "season:claim:"
+CLAIM_TEMPLATE = re.escape(CLAIM_PREFIX) + r"(?P<turn>" + TURN_ID_PATTERN + r")"
+SUBMIT_PREFIX = "season:submit:"
+SUBMIT_TEMPLATE = re.escape(SUBMIT_PREFIX) + r"(?P<turn>" + TURN_ID_PATTERN + r"):(?P<kind>writing|drawing)"
+
+
+def season_id_for(guild_id: int) -> str:
+    """One season at a time per guild: the bot can always find it again."""
+    return f"{SEASON_PREFIX}{guild_id}"
+
+
+def turn_id_for(guild_id: int, season_started: datetime, game: int, step: int, offer: int) -> str:
+    return f"turn-{guild_id}-{int(season_started.timestamp())}-g{game}-s{step}-o{offer}"
+
+
+def is_turn_id(text: str) -> bool:
+    return re.fullmatch(TURN_ID_PATTERN, text) is not None
+
+
+def claim_custom_id(turn_id: str) -> str:
+    if not is_turn_id(turn_id):
+        raise ValueError(f"not a turn id: {turn_id!r}")
+    return CLAIM_PREFIX + turn_id
+
+
+def submit_custom_id(turn_id: str, kind: TurnKind) -> str:
+    if not is_turn_id(turn_id):
+        raise ValueError(f"not a turn id: {turn_id!r}")
+    return f"{SUBMIT_PREFIX}{turn_id}:{kind}"
+
+
+def discord_time(moment: datetime, style: str = "F") -> str:
+    """A Discord timestamp: every player sees the instant in their own time zone."""
+    return f"<t:{int(moment.timestamp())}:{style}>"
+
+
+# --- submissions --------------------------------------------------------------------------------
+
+
+class Submission(BaseModel):
+    """What a player hands in: text for writing, an image attachment for drawing. Checked by
+    `problem()` in the client (before anything is sent) and again in the turn's validator."""
+
+    kind: TurnKind
+    text: str | None = None
+    image_url: str | None = None
+    content_type: str | None = None
+
+    def problem(self) -> str | None:
+        if self.kind == "writing":
+            text = (self.text or "").strip()
+            if not text:
+                return "Your writing is empty: write between 1 and 1000 characters."
+            if len(text) > TEXT_MAX:
+                return f"Your writing has {len(text)} characters; the limit is {TEXT_MAX}."
+            if self.image_url is not None:
+                return "This is a writing turn: send text, not an image."
+            return None
+        if self.image_url is None:
+            return "This is a drawing turn: attach an image (PNG, JPEG, GIF or WebP)."
+        parts = urlsplit(self.image_url)
+        if parts.scheme != "https" or not parts.netloc or len(self.image_url) > URL_MAX:
+            return "That drawing is not an image uploaded to Discord (an https attachment link)."
+        if self.content_type not in IMAGE_TYPES:
+            shown = self.content_type or "unknown"
+            return f"That file is {shown}, not an image: attach a PNG, JPEG, GIF or WebP."
+        return None
+
+    def normalised(self) -> Submission:
+        if self.kind == "writing":
+            return Submission(kind="writing", text=(self.text or "").strip())
+        return Submission(kind="drawing", image_url=self.image_url, content_type=self.content_type)
+
+
+class Step(BaseModel):
+    """One submitted step of a game, in order."""
+
+    position: int
+    player_id: Snowflake
+    submission: Submission
+    submitted_at: datetime
+
+
+# --- the turn -----------------------------------------------------------------------------------
+
+
+class TurnSpec(BaseModel):
+    season_id: str
+    guild_id: Snowflake
+    channel_id: Snowflake
+    game: int = Field(ge=0)
+    position: int = Field(ge=0)
+    offer: int = Field(ge=0)
+    kind: TurnKind
+    player_id: Snowflake
+    claim_timeout: Duration
+    claim_warning: Duration
+    submit_timeout: Duration
+    submit_warning: Duration
+    previous: Step | None = None
+
+
+class ClaimRequest(BaseModel):
+    player_id: Snowflake
+
+
+class ClaimResult(BaseModel):
+    turn_id: str
+    game: int
+    kind: TurnKind
+    submit_by: datetime
+    previous: Step | None = None
+
+
+class SubmitRequest(BaseModel):
+    player_id: Snowflake
+    submission: Submission
+
+
+class SubmitResult(BaseModel):
+    turn_id: str
+    game: int
+    kind: TurnKind
+    submitted_at: datetime
+
+
+class TurnStatus(BaseModel):
+    turn_id: str
+    state: TurnState
+    game: int
+    position: int
+    kind: TurnKind
+    player_id: Snowflake
+    claim_by: datetime | None = None
+    submit_by: datetime | None = None
+
+
+class TurnResult(BaseModel):
+    outcome: TurnOutcome
+    player_id: Snowflake
+    step: Step | None = None
+    reason: str | None = None
+
+
+# --- the season ---------------------------------------------------------------------------------
+
+
+class SeasonSpec(BaseModel):
+    guild_id: Snowflake
+    # Where the season is announced: cancellation, the finished games.
+    channel_id: Snowflake
+    host_id: Snowflake
+    rules: SeasonRules = Field(default_factory=SeasonRules)
+    # An absolute UTC instant (a host's wall-clock time, converted by the client); None: the
+    # season's start + rules.open_duration.
+    open_until: datetime | None = None
+
+    @model_validator(mode="after")
+    def _utc(self) -> SeasonSpec:
+        if self.open_until is not None:
+            if self.open_until.tzinfo is None:
+                raise ValueError("open_until must be an aware UTC instant")
+            self.open_until = self.open_until.astimezone(UTC)
+        return self
+
+
+class JoinRequest(BaseModel):
+    player_id: Snowflake
+
+
+class JoinResult(BaseModel):
+    players: int
+    min_players: int
+    max_players: int
+    open_until: datetime
+    started: bool
+
+
+class StartRequest(BaseModel):
+    by: Snowflake
+    # The bot checked the host role (which only it can see).
+    as_host: bool = False
+
+
+class TerminateRequest(BaseModel):
+    by: Snowflake
+    as_host: bool = False
+    reason: str = Field(default="", max_length=200)
+
+
+class PlayerTurnRequest(BaseModel):
+    player_id: Snowflake
+
+
+class PlayerTurn(BaseModel):
+    turn_id: str
+    game: int
+    kind: TurnKind
+
+
+class GameRecord(BaseModel):
+    game: int
+    starter_id: Snowflake
+    steps: list[Step] = []
+    visited: list[Snowflake] = []
+    active_turn: str | None = None
+    active_player: Snowflake | None = None
+    # Offers made so far of the game's next step (the `o` of its turn ids).
+    attempt: int = 0
+    complete: bool = False
+
+
+class SeasonStatus(BaseModel):
+    state: SeasonState
+    guild_id: Snowflake
+    channel_id: Snowflake
+    host_id: Snowflake
+    players: list[Snowflake]
+    open_until: datetime
+    rules: SeasonRules
+    games: list[GameRecord]
+
+
+class SeasonResult(BaseModel):
+    outcome: Literal["completed", "cancelled", "ended"]
+    players: list[Snowflake]
+    games: list[GameRecord]
+    reason: str | None = None
+
+
+# --- activity inputs and outputs ----------------------------------------------------------------
+
+
+class OfferInput(BaseModel):
+    turn_id: str
+    player_id: Snowflake
+    guild_id: Snowflake
+    game: int
+    kind: TurnKind
+    claim_by: datetime
+
+
+class OfferMessage(BaseModel):
+    channel_id: Snowflake
+    message_id: Snowflake
+
+
+class OfferEdit(BaseModel):
+    """Replace the offer DM's text; with `submit_kind`, a Submit button instead of Claim."""
+
+    offer: OfferMessage
+    turn_id: str
+    content: str = Field(min_length=1, max_length=2000)
+    submit_kind: TurnKind | None = None
+
+
+class PlayerMessage(BaseModel):
+    player_id: Snowflake
+    content: str = Field(min_length=1, max_length=2000)
+
+
+class ChannelPost(BaseModel):
+    channel_id: Snowflake
+    content: str = Field(min_length=1, max_length=2000)
+
+
+class GameCard(BaseModel):
+    season_id: str
+    channel_id: Snowflake
+    game: int
+    starter_id: Snowflake
+    steps: list[Step]
