@@ -34,13 +34,13 @@ import psutil  # type: ignore[import-untyped,unused-ignore]
 from bench.fake import FakeProcess, snowflake_time
 from bench.measure import percentile
 from bench.report import RESULTS
+from bench.workload import CHANNEL_ID
 from clients.jobs import Jobs
 from stack.devserver import DevServer, free_port
 from tests.support.temporal import connect_client
 from tests.support.worker_process import WorkerProcess
 
 SCHEDULED_BY = 42
-CHANNEL_BASE = 900_000_000_000_000_000
 GUILD_BASE = 800_000_000_000_000_000
 
 
@@ -98,7 +98,7 @@ async def _schedule_all(jobs: Jobs, plan: list[tuple[int, timedelta]], concurren
                     "post_message",
                     {"content": "a round far ahead"},
                     guild_id=guild,
-                    channel_id=CHANNEL_BASE + guild % 1000,
+                    channel_id=CHANNEL_ID,  # the one channel the benchmark's fake Discord has
                     scheduled_by=SCHEDULED_BY,
                     delay=delay,
                     description="waiting",
@@ -176,7 +176,7 @@ async def run(args: argparse.Namespace) -> Figures:
                 "post_message",
                 {"content": "probe after restart"},
                 guild_id=probe_guild,
-                channel_id=CHANNEL_BASE,
+                channel_id=CHANNEL_ID,
                 scheduled_by=SCHEDULED_BY,
                 at=due,
             )
