@@ -193,6 +193,7 @@ async def run(args: argparse.Namespace) -> Figures:
             figures.restart_probe_late_s = snowflake_time(posted[0].id) - due.timestamp()
             worker.stop()
         finally:
+            await remote.close()
             fake.stop()
     return figures
 
