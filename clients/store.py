@@ -14,9 +14,11 @@ The seed's `load()` and `flush()` are gone: there is nothing to load and nothing
 Throughput: the server admits at most 10 updates in flight on one workflow, so this process
 keeps at most `max_in_flight` (8) writes in flight per store, and a write the server turns
 away (too many in flight from several processes, or caught by a continue-as-new) is sent
-again with backoff, under the same update id. `python -m bench.store_writes` measured about
-80 writes/s from one sequential writer and 250-330 writes/s from 8 or more concurrent writers
-on a 2-core machine. One store suits one guild's game or one feature's records, not a firehose.
+again with backoff, under the same update id. A query the server refuses as busy (it buffers
+only a few while a workflow task is in flight) is sent again with backoff too.
+`python -m bench.store_writes` measured about 80 writes/s from one sequential writer and
+250-330 writes/s from 8 or more concurrent writers on a 2-core machine. One store suits one
+guild's game or one feature's records, not a firehose.
 """
 
 from __future__ import annotations
@@ -282,14 +284,22 @@ class PersistentStore:
             )
 
     async def _query(self, query: Callable[[StoreWorkflow, Any], R], request: Any) -> R:
-        try:
-            return await self._handle.query(query, request)
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise StoreError(
-                    f"store {self.name!r} does not exist (workflow {self.workflow_id})"
-                ) from None
-            raise
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        delay = 0.05
+        while True:
+            try:
+                return await self._handle.query(query, request)
+            except RPCError as err:
+                if err.status == RPCStatusCode.NOT_FOUND:
+                    raise StoreError(
+                        f"store {self.name!r} does not exist (workflow {self.workflow_id})"
+                    ) from None
+                # The server buffers only a few queries while a workflow task is in flight and
+                # refuses the rest ("consistent query buffer is full"): a read, safe to repeat.
+                if not _busy(err) or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 2.0)
 
     def _gate(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()

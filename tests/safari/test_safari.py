@@ -39,17 +39,20 @@ from workflows.jobs_models import JobResult
 from workflows.safari_engine import (
     GAME_KEY,
     GameOver,
+    Player,
     PlayerChange,
     PostRecord,
     RoundNotNext,
     RoundResult,
     RoundResultsPayload,
-    SafariGame,
+    Safari,
     SafariSettings,
-    add_player,
     apply_round,
     new_game,
+    player_key,
+    round_key,
 )
+from workflows.store_models import TransactOp
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -116,7 +119,7 @@ class Table:
         result: JobResult = await self.client.get_workflow_handle(job_id, result_type=JobResult).result()
         return result
 
-    async def game(self) -> SafariGame:
+    async def game(self) -> Safari:
         game = await load_game(self.store)
         assert game is not None
         return game
@@ -147,7 +150,7 @@ def card_text(message: FakeMessage) -> str:
     return "\n".join(t for c in message.components for t in texts(c))
 
 
-def assert_cards_show(t: Table, game: SafariGame, round_number: int, cards: list[FakeMessage]) -> None:
+def assert_cards_show(t: Table, game: Safari, round_number: int, cards: list[FakeMessage]) -> None:
     """The cards are valid V2 messages showing every player once, with the recorded numbers."""
     result = game.results[round_number]
     assert result.post is not None and result.post.done
@@ -262,7 +265,9 @@ async def test_a_retry_posts_only_the_cards_not_recorded_and_deletes_the_old_web
     t = await table(client, fake, players=40)
     ROLLS.queue.extend([10])
     game = await t.game()
-    resolved, result = apply_round(game, 1, 10, resolver="elsewhere", at=datetime.now(UTC))
+    advanced, changed, result = apply_round(
+        game.game, game.players, 1, 10, resolver="elsewhere", at=datetime.now(UTC)
+    )
     # Post part 1 by hand, through a webhook left behind.
     async with rest_client("fake-bot-token", fake.base_url) as discord_client:
         data = await discord_client.http.create_webhook(t.channel, name=WEBHOOK_NAME)
@@ -270,8 +275,12 @@ async def test_a_retry_posts_only_the_cards_not_recorded_and_deletes_the_old_web
         first = await webhook.send(view=build_cards(result, 3)[0], wait=True)
     post = PostRecord(channel_id=t.channel, webhook_id=webhook.id, message_ids=[first.id])
     result = result.model_copy(update={"post": post})
-    resolved.results[1] = result
-    await t.store.set(GAME_KEY, resolved.model_dump(mode="json"))
+    ops = [TransactOp(key=player_key(pid), value=p.model_dump(mode="json")) for pid, p in changed.items()]
+    ops += [
+        TransactOp(key=round_key(1), value=result.model_dump(mode="json")),
+        TransactOp(key=GAME_KEY, value=advanced.model_dump(mode="json")),
+    ]
+    await t.store.transact(ops)
 
     job = await t.run_job({"round": 1})
     assert job.outcome == "done", job.reason
@@ -384,31 +393,37 @@ async def test_settings_keep_zero_and_fall_back_only_when_unset() -> None:
         SafariSettings(good_percent={1: 101})
 
 
-async def test_apply_round_is_pure_and_idempotent() -> None:
-    game = add_player(add_player(new_game(1), 10), 11)
+async def test_apply_round_is_pure_and_writes_only_changed_players() -> None:
+    game = new_game(1)
+    players = {10: Player(balance=100), 11: Player(balance=100)}
     at = datetime(2026, 3, 1, tzinfo=UTC)
-    advanced, result = apply_round(game, 1, 69, resolver="job/run", at=at)
-    assert game.current_round == 1 and game.players[10].balance == 100  # the input is untouched
+    advanced, changed, result = apply_round(game, players, 1, 69, resolver="job/run", at=at)
+    assert game.current_round == 1 and players[10].balance == 100  # the inputs are untouched
     assert result.event == "good" and advanced.current_round == 2
     assert result.changes == [
         PlayerChange(player_id=10, before=100, after=200),
         PlayerChange(player_id=11, before=100, after=200),
     ]
-    assert apply_round(advanced, 1, 0, resolver="other", at=at) == (advanced, result)
+    assert {pid: p.balance for pid, p in changed.items()} == {10: 200, 11: 200}
     with pytest.raises(RoundNotNext):
-        apply_round(advanced, 3, 0, resolver="x", at=at)
-    broke = apply_round(
-        add_player(new_game(2, SafariSettings(bad_amount=500)), 5), 1, 99, resolver="r", at=at
+        apply_round(advanced, players, 3, 0, resolver="x", at=at)
+    broke = {5: Player(balance=0), 6: Player(balance=20)}
+    _, changed, result = apply_round(
+        new_game(2, SafariSettings(bad_amount=500)), broke, 1, 99, resolver="r", at=at
     )
-    assert broke[1].changes[0].after == 0  # never below zero
+    assert [c.after for c in result.changes] == [0, 0]  # never below zero
+    assert list(changed) == [6]  # a balance already at 0 does not change: not written
+    # The record keeps only the balances before; it reads back the same.
+    assert RoundResult.model_validate(result.model_dump(mode="json")).changes == result.changes
 
 
 async def test_cards_split_at_40_components_with_every_player_once() -> None:
-    changes = [PlayerChange(player_id=10**17 + i, before=1_000_000, after=1_000_100) for i in range(100)]
     result = RoundResult(
         round=3, event="good", roll=1, good_percent=30, amount=100,
-        resolved_at=datetime(2026, 3, 1, tzinfo=UTC), resolved_by="r", changes=changes,
+        resolved_at=datetime(2026, 3, 1, tzinfo=UTC), resolved_by="r",
+        before={10**17 + i: 1_000_000 for i in range(100)},
     )  # fmt: skip
+    changes = result.changes
     cards = build_cards(result, 3)
     assert len(cards) == 3
     seen: list[int] = []
