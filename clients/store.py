@@ -104,6 +104,9 @@ class PersistentStore:
     _registry: ClassVar[dict[tuple[int, str], PersistentStore]] = {}
     # Writes this process keeps in flight on one store; the server refuses an 11th at once.
     max_in_flight: ClassVar[int] = 8
+    # Queries this process keeps in flight on one store: a crowd of them (300 players pressing
+    # Join) otherwise outruns the server's query buffer and the worker, and times out.
+    max_queries_in_flight: ClassVar[int] = 8
 
     def __init__(self, client: Client, name: str, task_queue: str) -> None:
         self.name = name
@@ -117,6 +120,7 @@ class PersistentStore:
         self._starting: asyncio.Task[None] | None = None
         self._gate_loop: asyncio.AbstractEventLoop | None = None
         self._gate_semaphore = asyncio.Semaphore(self.max_in_flight)
+        self._query_gate_semaphore = asyncio.Semaphore(self.max_queries_in_flight)
 
     @classmethod
     async def create(
@@ -287,17 +291,20 @@ class PersistentStore:
         deadline = time.monotonic() + BUSY_TIMEOUT
         delay = 0.05
         while True:
-            try:
-                return await self._handle.query(query, request)
-            except RPCError as err:
-                if err.status == RPCStatusCode.NOT_FOUND:
-                    raise StoreError(
-                        f"store {self.name!r} does not exist (workflow {self.workflow_id})"
-                    ) from None
-                # The server buffers only a few queries while a workflow task is in flight and
-                # refuses the rest ("consistent query buffer is full"): a read, safe to repeat.
-                if not _busy(err) or time.monotonic() > deadline:
-                    raise
+            self._gate()  # (re)binds both gates to this loop
+            async with self._query_gate_semaphore:
+                try:
+                    return await self._handle.query(query, request)
+                except RPCError as err:
+                    if err.status == RPCStatusCode.NOT_FOUND:
+                        raise StoreError(
+                            f"store {self.name!r} does not exist (workflow {self.workflow_id})"
+                        ) from None
+                    # The server buffers only a few queries while a workflow task is in flight
+                    # and refuses the rest ("consistent query buffer is full"), or a busy worker
+                    # answers too late: a read, safe to send again.
+                    if not (_busy(err) or _timed_out(err)) or time.monotonic() > deadline:
+                        raise
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 2.0)
 
@@ -305,6 +312,7 @@ class PersistentStore:
         loop = asyncio.get_running_loop()
         if self._gate_loop is not loop:
             self._gate_loop, self._gate_semaphore = loop, asyncio.Semaphore(self.max_in_flight)
+            self._query_gate_semaphore = asyncio.Semaphore(self.max_queries_in_flight)
         return self._gate_semaphore
 
     async def _update(self, update: UpdateMethodMultiParam[[StoreWorkflow, Any], R], request: Any) -> R:
@@ -343,6 +351,12 @@ def _not_processed(cause: BaseException) -> bool:
 def _busy(err: RPCError) -> bool:
     return err.status == RPCStatusCode.RESOURCE_EXHAUSTED or (
         err.status == RPCStatusCode.UNAVAILABLE and "aborted" in err.message
+    )
+
+
+def _timed_out(err: RPCError) -> bool:
+    return err.status == RPCStatusCode.DEADLINE_EXCEEDED or (
+        err.status == RPCStatusCode.CANCELLED and "Timeout expired" in err.message
     )
 
 
