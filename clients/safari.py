@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from temporalio.client import Client
 
-from clients.store import PersistentStore, VersionConflict, Versioned
+from clients.store import PersistentStore, StoreError, VersionConflict, Versioned
 from workflows.safari_engine import (
     GAME_KEY,
     MAX_PLAYERS,
@@ -53,6 +53,11 @@ async def safari_store(client: Client, guild_id: int, task_queue: str) -> Persis
     return await PersistentStore.create(client, store_name(guild_id), task_queue)
 
 
+def existing_store(client: Client, guild_id: int, task_queue: str) -> PersistentStore:
+    """The guild's Safari store for reading: not started when absent (reads then find no game)."""
+    return PersistentStore.attach(client, store_name(guild_id), task_queue)
+
+
 def guild_of(store: PersistentStore) -> int:
     prefix = store_name(0)[:-1]
     if not store.name.startswith(prefix):
@@ -65,8 +70,12 @@ def guild_of(store: PersistentStore) -> int:
 
 async def load_game(store: PersistentStore, *, results: bool = True) -> Safari | None:
     """The whole game (settings, players and, unless `results=False`, every round's record);
-    None when there is none. Reads only: a first-layout game is converted, not moved."""
-    found = await store.get_versioned(GAME_KEY)
+    None when there is none (or no store). Reads only: a first-layout game is converted, not
+    moved."""
+    try:
+        found = await store.get_versioned(GAME_KEY)
+    except StoreError:
+        return None
     if found is None:
         return None
     if is_legacy(found.value):
@@ -186,7 +195,10 @@ async def join(store: PersistentStore, player_id: int, name: str = "") -> JoinRe
 async def schedulable_round(store: PersistentStore) -> SafariGame:
     """The game, if its next round can be resolved at a deadline; else a SafariError saying why
     (what the job would otherwise fail with when it fires)."""
-    found = await store.get_versioned(GAME_KEY)
+    try:
+        found = await store.get_versioned(GAME_KEY)
+    except StoreError:
+        found = None  # no store: nobody ever joined
     if found is None:
         raise SafariError("nobody has joined the Safari yet: there is nobody to pay")
     if is_legacy(found.value):

@@ -161,6 +161,15 @@ class PersistentStore:
             store._ready = True
         return store
 
+    @classmethod
+    def attach(cls, client: Client, name: str, task_queue: str) -> PersistentStore:
+        """The store named `name` for reading, without starting it: a read of a store that was
+        never started raises StoreError ("does not exist") instead of creating an empty one."""
+        if not re.fullmatch(NAME_PATTERN, name):
+            raise StoreError(f"a store name is 1 to 200 of A-Z a-z 0-9 _ . : - (not {name!r})")
+        # Not registered: a later `create` starts the store on its own caller's queue.
+        return cls._registry.get((id(client), name)) or cls(client, name, task_queue)
+
     async def _start(self, inp: StoreInput) -> None:
         try:
             await self._client.start_workflow(

@@ -317,7 +317,7 @@ async def join_safari(interaction: discord.Interaction[GameBot]) -> None:
 
 async def game_line(bot: GameBot, guild_id: int, user_id: int) -> str:
     """The game's round, player count and the user's balance, for Status."""
-    store = await game_store.safari_store(bot.temporal, guild_id, bot.settings.temporal_task_queue)
+    store = game_store.existing_store(bot.temporal, guild_id, bot.settings.temporal_task_queue)
     game = await game_store.load_game(store, results=False)
     if game is None:
         return "Nobody has joined the Safari yet."
@@ -451,9 +451,8 @@ class SafariCog(commands.Cog, name="Safari"):
         await reply(interaction, confirmation(interaction.user.id, scheduled), ephemeral=False)
 
     async def next_round(self, guild_id: int) -> SafariGame:
-        store = await game_store.safari_store(
-            self.bot.temporal, guild_id, self.bot.settings.temporal_task_queue
-        )
+        # Read only: checking a guild that has no game must not start its store.
+        store = game_store.existing_store(self.bot.temporal, guild_id, self.bot.settings.temporal_task_queue)
         return await game_store.schedulable_round(store)
 
 
