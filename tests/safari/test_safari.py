@@ -431,6 +431,41 @@ async def test_1000_players_fit_20_rounds_in_one_store(
     print(f"1,000 players, 20 rounds: {usage.bytes:,} bytes of {usage.limits.max_total_bytes:,}")
 
 
+async def test_a_payment_racing_the_resolution_is_kept_and_the_round_applied_once(
+    client: Client, fake: FakeDiscord, worker: Worker
+) -> None:
+    """A custom action pays a player between the resolver's reads and its transaction: the
+    transaction conflicts, nothing of it is written, and the retry (same roll) applies the
+    round to the paid balance."""
+    t = await table(client, fake, players=2)
+    paid = t.guild + 100
+    real = t.store.transact
+    raced = 0
+
+    async def racing(ops: Any) -> Any:
+        nonlocal raced
+        if not raced:
+            raced += 1
+            await t.store.set(player_key(paid), Player(balance=1_100, name="paid").model_dump(mode="json"))
+        return await real(ops)
+
+    t.store.transact = racing  # type: ignore[method-assign]
+    try:
+        async with rest_client("fake-bot-token", fake.base_url) as discord_client:
+            safari = SafariActivities(discord_client, client, TASK_QUEUE, rng=ROLLS)
+            ROLLS.queue.extend([10, 95])  # good; a second draw would be bad
+            _, result = await safari.resolve(t.store, 1, "job-race/run")
+    finally:
+        t.store.transact = real  # type: ignore[method-assign]
+    assert raced == 1 and ROLLS.queue == deque([95])
+    ROLLS.queue.clear()
+    assert result.event == "good" and result.roll == 10
+    game = await t.game()
+    assert game.players[paid].balance == 1_200 and game.players[t.guild + 101].balance == 200
+    assert game.results[1].before == {paid: 1_100, t.guild + 101: 100}
+    assert game.current_round == 2
+
+
 async def test_a_game_in_the_first_layout_is_read_then_moved_on_first_write(
     client: Client, fake: FakeDiscord, worker: Worker
 ) -> None:
