@@ -299,3 +299,10 @@ async def test_submitting_the_modal_twice_schedules_one_job(world: tuple[World, 
     [job_id] = w.jobs.started
     assert job_id.endswith("safari-round-1")
     assert (await w.bot.jobs.status(job_id)).state == "waiting"
+
+    # Once that job is cancelled, the round can be scheduled again (its key is free).
+    await w.bot.jobs.cancel(job_id, by=w.host.id, guild_id=w.guild.id, as_host=True)
+    again = last_reply(answered(await submit(w)))
+    assert "Safari round 1 results** scheduled" in again.content
+    assert w.jobs.started == [job_id, job_id]  # the same business key, a new run
+    assert (await w.bot.jobs.status(job_id)).state == "waiting"
