@@ -6,8 +6,8 @@ Every button is a `DynamicItem` and the modal is answered by a listener keyed on
 so nothing here depends on state held by a running bot process.
 
 What would make a round fail at its deadline is refused when it is scheduled: a thread (no
-webhooks there), missing Manage Webhooks or Send Messages (checked before the modal opens and
-again on submit, from the interaction's own permissions), and, after the submission is
+webhooks there), the bot missing Manage Webhooks, Send Messages or View Channel (checked before
+the modal opens and again on submit, from the interaction's `app_permissions`), and, after the submission is
 acknowledged, the game itself (none, nobody joined, over, too big: `clients.safari`). Each
 round's job has the key `safari-round-<n>`, so a second submission for the same round is refused.
 Every call that needs a worker comes after the interaction is acknowledged, within `in_time`.
@@ -326,7 +326,8 @@ async def game_line(bot: GameBot, guild_id: int, user_id: int) -> str:
         if game.over
         else f"round {game.current_round} of {game.settings.total_rounds} is next"
     )
-    line = f"{len(game.players):,} players; {where}."
+    count = len(game.players)
+    line = f"{count:,} player{'' if count == 1 else 's'}; {where}."
     mine = game.players.get(user_id)
     if mine is not None:
         rank = [pid for pid, _ in standings(game.players)].index(user_id) + 1
