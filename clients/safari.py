@@ -91,13 +91,17 @@ async def load_game(store: PersistentStore, *, results: bool = True) -> Safari |
 
 async def players_versioned(store: PersistentStore) -> dict[int, tuple[Player, int]]:
     """The players who count (the first MAX_PLAYERS keys), with their keys' versions."""
+    return dict(list((await all_players(store)).items())[:MAX_PLAYERS])
+
+
+async def all_players(store: PersistentStore) -> dict[int, tuple[Player, int]]:
+    """Every `player:*` key in the order first written, with its version."""
     snapshot = await store.snapshot(PLAYER_PREFIX)
-    players: dict[int, tuple[Player, int]] = {}
-    for key, entry in snapshot.entries.items():
-        pid = player_id_of(key)
-        if pid is not None and len(players) < MAX_PLAYERS:
-            players[pid] = (Player.model_validate(entry.value), entry.version)
-    return players
+    return {
+        pid: (Player.model_validate(entry.value), entry.version)
+        for key, entry in snapshot.entries.items()
+        if (pid := player_id_of(key)) is not None
+    }
 
 
 async def current_game(store: PersistentStore) -> tuple[SafariGame, int] | None:
@@ -208,9 +212,11 @@ async def schedulable_round(store: PersistentStore) -> SafariGame:
         game, players = old.game, old.players
     else:
         game = SafariGame.model_validate(found.value)
-        players = {pid: p for pid, (p, _) in (await players_versioned(store)).items()}
+        # Every key, not only the first MAX_PLAYERS: more (written by other code than Join)
+        # would be left out of the round, so they are refused here.
+        players = {pid: p for pid, (p, _) in (await all_players(store)).items()}
         usage = await store.usage()
-        used, extra = usage.bytes, round_record_bytes(players)
+        used, extra = usage.bytes, round_record_bytes(dict(list(players.items())[:MAX_PLAYERS]))
         if extra > usage.limits.max_value_bytes or used + extra > usage.limits.max_total_bytes:
             raise SafariError(
                 f"the Safari's records are full ({used:,} bytes, a round of {len(players):,} players "

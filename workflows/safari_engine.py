@@ -27,7 +27,7 @@ numbers again when a round is scheduled (`round_record_bytes`), so a store that 
 actions filled with huge balances is refused then, not at the deadline.
 
 Games stored in the first layout (everything under `game`) are read as they are and moved to
-this layout by the first write (`migrate`, one transaction).
+this layout by the first write (`clients.safari.migrate`, one transaction).
 
 Nothing here does I/O or draws random numbers: the roll comes in as an argument.
 """

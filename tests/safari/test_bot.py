@@ -18,6 +18,7 @@ from bot.cogs.safari import (
     safari_reminders,
 )
 from bot.modals import modal_values
+from clients import safari as safari_client
 from clients.safari import join, safari_store, setup_game
 from clients.store import PersistentStore
 from tests.support.bot_harness import World, answered, bot_env, last_reply, unix_times
@@ -254,6 +255,17 @@ async def test_a_game_too_big_for_its_store_is_refused(world: tuple[World, Doubl
     )
     await players_join(w, 6)
     refused(await submit(w), "the Safari's records are full")
+    assert w.jobs.started == []
+
+
+async def test_more_players_than_a_round_takes_is_refused(
+    world: tuple[World, Doubles], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Players past the cap (written by other code than Join) would be left out of the round."""
+    w, _ = world
+    await players_join(w, 3)
+    monkeypatch.setattr(safari_client, "MAX_PLAYERS", 2)
+    refused(await submit(w), "the Safari has 3 players; a round takes at most 2")
     assert w.jobs.started == []
 
 
