@@ -2,13 +2,13 @@
 
 The seed mutated balances and then posted, so a failed post retried paid everyone twice. Here
 the order is: resolve (roll the event, apply it to every player, record the result and
-advance the round in ONE compare_and_set on the game), then post what was recorded. A retry
-finds its own recorded result (by the scheduled job's workflow and run id, or by round number)
-and posts those same numbers; nobody is paid twice.
+advance the round in ONE store transaction: the changed `player:*` keys, `round:<n>` only if
+absent, `game`), then post what was recorded. A retry finds `round:<n>` recorded and posts
+those same numbers; nobody is paid twice.
 
 Posting goes through a temporary webhook named "Safari Round Results" as Components V2 cards,
 one message per chunk of players (Discord allows 40 components per message, nested ones
-included). Progress is recorded on the round result in the store: the webhook's id before the
+included). Progress is recorded on the round's record (`round:<n>`): the webhook's id before the
 first post, each message id right after its post, `done` after the webhook is deleted. A retry
 deletes a recorded webhook (404 counts as deleted), posts only the chunks not recorded, and
 posts nothing once `done`.
@@ -34,21 +34,24 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.discord_rest import already_gone, discord_errors, require_login
-from clients.safari import change_game, safari_store
-from clients.store import PersistentStore, StoreError
+from clients.safari import ATTEMPTS, current_game, players_versioned, safari_store
+from clients.store import PersistentStore, StoreError, VersionConflict
 from stack.settings import DEFAULT_TASK_QUEUE
 from workflows.jobs_actions import PROCESS_ROUND_RESULTS
 from workflows.jobs_models import ActionInput
 from workflows.safari_engine import (
+    GAME_KEY,
     PostRecord,
     RoundResult,
     RoundResultsPayload,
     SafariError,
     SafariGame,
     apply_round,
-    record_post,
-    resolved_by,
+    check_round,
+    player_key,
+    round_key,
 )
+from workflows.store_models import TransactOp
 
 WEBHOOK_NAME = "Safari Round Results"
 MAX_COMPONENTS = 40  # per message, nested ones included
@@ -209,29 +212,62 @@ class SafariActivities:
     async def resolve(
         self, store: PersistentStore, round_number: int | None, resolver: str
     ) -> tuple[SafariGame, RoundResult]:
-        """Resolve the round once; a repeat (same resolver, or same round) returns the record."""
+        """Resolve the round once; a repeat (same round, or same resolver) returns the record.
+
+        One transaction writes every changed `player:*` key at the version read, `round:<n>`
+        only if absent and `game` at the version read: a join, a custom action's payment or
+        another resolver in between makes it conflict, and it is computed again from fresh
+        reads with the same roll.
+        """
         roll: int | None = None  # drawn once, and only when a round is really resolved here
         at = datetime.now(UTC)
-
-        def change(game: SafariGame | None) -> SafariGame:
-            nonlocal roll
-            if game is None:
+        for _ in range(ATTEMPTS):
+            current = await current_game(store)  # moves a first-layout game to the new keys
+            if current is None:
                 raise SafariError("there is no Safari in this server: nobody has joined yet")
-            if resolved_by(game, resolver) is not None:
-                return game
+            game, game_version = current
+            if round_number is None and game.current_round > 1:
+                # An unnumbered job's retry: the round it resolved is the last one, if it was ours.
+                last = await self._recorded(store, game.current_round - 1)
+                if last is not None and last.resolved_by == resolver:
+                    return game, last
             wanted = game.current_round if round_number is None else round_number
-            if wanted in game.results:
-                return game
+            recorded = await self._recorded(store, wanted)
+            if recorded is not None:
+                return game, recorded
+            check_round(game, wanted)
+            versioned = await players_versioned(store)
             if roll is None:
                 roll = self._rng.randrange(100)
-            return apply_round(game, wanted, roll, resolver=resolver, at=at)[0]
+            players = {pid: player for pid, (player, _) in versioned.items()}
+            advanced, changed, result = apply_round(game, players, wanted, roll, resolver=resolver, at=at)
+            ops = [
+                TransactOp(
+                    key=player_key(pid),
+                    value=player.model_dump(mode="json"),
+                    expected_version=versioned[pid][1],
+                )
+                for pid, player in changed.items()
+            ]
+            ops.append(
+                TransactOp(key=round_key(wanted), value=result.model_dump(mode="json"), expected_version=0)
+            )
+            ops.append(
+                TransactOp(
+                    key=GAME_KEY, value=advanced.model_dump(mode="json"), expected_version=game_version
+                )
+            )
+            try:
+                await store.transact(ops)
+            except VersionConflict:
+                continue
+            return advanced, result
+        raise SafariError("the Safari kept changing while this round was resolved; try again")
 
-        game = await change_game(store, change)
-        mine = resolved_by(game, resolver)
-        if mine is not None:
-            return game, mine
-        assert round_number is not None  # otherwise change() resolved the next round as ours
-        return game, game.results[round_number]
+    @staticmethod
+    async def _recorded(store: PersistentStore, round_number: int) -> RoundResult | None:
+        found = await store.get_versioned(round_key(round_number))
+        return None if found is None else RoundResult.model_validate(found.value)
 
     async def _post(
         self, store: PersistentStore, game: SafariGame, result: RoundResult, action: ActionInput
@@ -270,13 +306,15 @@ class SafariActivities:
         # timeout, not the whole start-to-close timeout, and the retry resumes from this record.
         if activity.in_activity():
             activity.heartbeat(len(post.message_ids))
+        key = round_key(round_number)
 
-        def change(game: SafariGame | None) -> SafariGame:
-            if game is None or round_number not in game.results:
+        def change(value: JsonValue | None) -> JsonValue:
+            if value is None:
                 raise SafariError(f"round {round_number} of this Safari is no longer recorded")
-            return record_post(game, round_number, post)
+            recorded = RoundResult.model_validate(value)
+            return recorded.model_copy(update={"post": post}).model_dump(mode="json")
 
-        await change_game(store, change)
+        await store.modify(key, change)
         return post
 
     async def _delete_webhook(self, webhook_id: int) -> None:

@@ -14,9 +14,11 @@ The seed's `load()` and `flush()` are gone: there is nothing to load and nothing
 Throughput: the server admits at most 10 updates in flight on one workflow, so this process
 keeps at most `max_in_flight` (8) writes in flight per store, and a write the server turns
 away (too many in flight from several processes, or caught by a continue-as-new) is sent
-again with backoff, under the same update id. `python -m bench.store_writes` measured about
-80 writes/s from one sequential writer and 250-330 writes/s from 8 or more concurrent writers
-on a 2-core machine. One store suits one guild's game or one feature's records, not a firehose.
+again with backoff, under the same update id. A query the server refuses as busy (it buffers
+only a few while a workflow task is in flight) is sent again with backoff too.
+`python -m bench.store_writes` measured about 80 writes/s from one sequential writer and
+250-330 writes/s from 8 or more concurrent writers on a 2-core machine. One store suits one
+guild's game or one feature's records, not a firehose.
 """
 
 from __future__ import annotations
@@ -102,6 +104,9 @@ class PersistentStore:
     _registry: ClassVar[dict[tuple[int, str], PersistentStore]] = {}
     # Writes this process keeps in flight on one store; the server refuses an 11th at once.
     max_in_flight: ClassVar[int] = 8
+    # Queries this process keeps in flight on one store: a crowd of them (300 players pressing
+    # Join) otherwise outruns the server's query buffer and the worker, and times out.
+    max_queries_in_flight: ClassVar[int] = 8
 
     def __init__(self, client: Client, name: str, task_queue: str) -> None:
         self.name = name
@@ -115,6 +120,7 @@ class PersistentStore:
         self._starting: asyncio.Task[None] | None = None
         self._gate_loop: asyncio.AbstractEventLoop | None = None
         self._gate_semaphore = asyncio.Semaphore(self.max_in_flight)
+        self._query_gate_semaphore = asyncio.Semaphore(self.max_queries_in_flight)
 
     @classmethod
     async def create(
@@ -154,6 +160,15 @@ class PersistentStore:
                 raise
             store._ready = True
         return store
+
+    @classmethod
+    def attach(cls, client: Client, name: str, task_queue: str) -> PersistentStore:
+        """The store named `name` for reading, without starting it: a read of a store that was
+        never started raises StoreError ("does not exist") instead of creating an empty one."""
+        if not re.fullmatch(NAME_PATTERN, name):
+            raise StoreError(f"a store name is 1 to 200 of A-Z a-z 0-9 _ . : - (not {name!r})")
+        # Not registered: a later `create` starts the store on its own caller's queue.
+        return cls._registry.get((id(client), name)) or cls(client, name, task_queue)
 
     async def _start(self, inp: StoreInput) -> None:
         try:
@@ -282,19 +297,31 @@ class PersistentStore:
             )
 
     async def _query(self, query: Callable[[StoreWorkflow, Any], R], request: Any) -> R:
-        try:
-            return await self._handle.query(query, request)
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise StoreError(
-                    f"store {self.name!r} does not exist (workflow {self.workflow_id})"
-                ) from None
-            raise
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        delay = 0.05
+        while True:
+            self._gate()  # (re)binds both gates to this loop
+            async with self._query_gate_semaphore:
+                try:
+                    return await self._handle.query(query, request)
+                except RPCError as err:
+                    if err.status == RPCStatusCode.NOT_FOUND:
+                        raise StoreError(
+                            f"store {self.name!r} does not exist (workflow {self.workflow_id})"
+                        ) from None
+                    # The server buffers only a few queries while a workflow task is in flight
+                    # and refuses the rest ("consistent query buffer is full"), or a busy worker
+                    # answers too late: a read, safe to send again.
+                    if not (_busy(err) or _timed_out(err)) or time.monotonic() > deadline:
+                        raise
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 2.0)
 
     def _gate(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
         if self._gate_loop is not loop:
             self._gate_loop, self._gate_semaphore = loop, asyncio.Semaphore(self.max_in_flight)
+            self._query_gate_semaphore = asyncio.Semaphore(self.max_queries_in_flight)
         return self._gate_semaphore
 
     async def _update(self, update: UpdateMethodMultiParam[[StoreWorkflow, Any], R], request: Any) -> R:
@@ -333,6 +360,12 @@ def _not_processed(cause: BaseException) -> bool:
 def _busy(err: RPCError) -> bool:
     return err.status == RPCStatusCode.RESOURCE_EXHAUSTED or (
         err.status == RPCStatusCode.UNAVAILABLE and "aborted" in err.message
+    )
+
+
+def _timed_out(err: RPCError) -> bool:
+    return err.status == RPCStatusCode.DEADLINE_EXCEEDED or (
+        err.status == RPCStatusCode.CANCELLED and "Timeout expired" in err.message
     )
 
 

@@ -4,27 +4,38 @@ the guild's scheduled results with a Cancel button each.
 
 Every button is a `DynamicItem` and the modal is answered by a listener keyed on its custom_id,
 so nothing here depends on state held by a running bot process.
+
+What would make a round fail at its deadline is refused when it is scheduled: a thread (no
+webhooks there), the bot missing Manage Webhooks, Send Messages or View Channel (checked before
+the modal opens and again on submit, from the interaction's `app_permissions`), and, after the submission is
+acknowledged, the game itself (none, nobody joined, over, too big: `clients.safari`). Each
+round's job has the key `safari-round-<n>`, so a second submission for the same round is refused.
+Every call that needs a worker comes after the interaction is acknowledged, within `in_time`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import replies
 from bot.checks import require_guild, require_host
 from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, register_renderer, remaining_text
 from bot.modals import modal_values
-from bot.replies import guarded, reply
-from clients.jobs import JobSummary, utcnow
+from bot.replies import NotAnswered, guarded, reply
+from clients import safari as game_store
+from clients.jobs import JobSummary, SchedulingError, utcnow
+from workflows.common import UserError
 from workflows.jobs_actions import PROCESS_ROUND_RESULTS
 from workflows.jobs_models import Reminder
+from workflows.safari_engine import SafariError, SafariGame, standings
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -45,10 +56,57 @@ REMINDER_RULES: tuple[tuple[int, int, str], ...] = (
 
 MODAL_ID = "safari:schedule-modal"
 PANEL_CODE = "s"
+THREAD_TYPES = frozenset(
+    {discord.ChannelType.public_thread, discord.ChannelType.private_thread, discord.ChannelType.news_thread}
+)
+
+T = TypeVar("T")
 
 
 class BadInput(ValueError):
     """Input the user can fix; the message is shown to them."""
+
+
+class CannotSchedule(UserError):
+    """A round that would fail at its deadline for a reason known now; shown to the host."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Nothing was scheduled: {reason}")
+
+
+def round_job_key(round_number: int) -> str:
+    """One job per round: the scheduler refuses a second job under the same key."""
+    return f"safari-round-{round_number}"
+
+
+def with_worker(awaitable: Awaitable[T]) -> Awaitable[T]:
+    """A call that needs a worker, made after the interaction is acknowledged."""
+    return replies.in_time(awaitable, replies.WORKER_WAIT)
+
+
+def check_channel(interaction: discord.Interaction[Any]) -> None:
+    """Refuse a channel where the results could not be posted (no worker needed)."""
+    channel = interaction.channel
+    if channel is not None and channel.type in THREAD_TYPES:
+        raise CannotSchedule(
+            "this is a thread, and webhooks (which post the results card) cannot be made in "
+            "threads. Schedule it from the parent channel."
+        )
+    allowed = interaction.app_permissions
+    missing = [
+        name
+        for name, has in (
+            ("Manage Webhooks", allowed.manage_webhooks),
+            ("Send Messages", allowed.send_messages),
+            ("View Channel", allowed.view_channel),
+        )
+        if not has
+    ]
+    if missing:
+        raise CannotSchedule(
+            f"the bot lacks {' and '.join(missing)} in this channel, so it could not post the "
+            "reminders and results. Grant them here, then schedule again."
+        )
 
 
 def safari_reminders(wait: timedelta, unit: timedelta = MINUTE) -> list[Reminder]:
@@ -86,26 +144,44 @@ class Scheduled:
     job_id: str
     deadline: datetime
     reminders: list[Reminder]
+    round_number: int
 
 
 async def schedule_results(
-    bot: GameBot, *, guild_id: int, channel_id: int, user_id: int, wait: timedelta, unit: timedelta = MINUTE
+    bot: GameBot,
+    *,
+    guild_id: int,
+    channel_id: int,
+    user_id: int,
+    wait: timedelta,
+    round_number: int,
+    unit: timedelta = MINUTE,
 ) -> Scheduled:
-    """What the modal calls: one scheduled job for this channel's round results."""
+    """What the modal calls: one scheduled job for this round's results, keyed by the round."""
     reminders = safari_reminders(wait, unit)
     # An absolute deadline computed once here, so the confirmation shows exactly the job's deadline.
     deadline = bot.jobs.now() + wait
-    job_id = await bot.jobs.schedule(
-        RESULTS_ACTION,
-        {"round": None},  # the next round to resolve, whichever it is by then
-        guild_id=guild_id,
-        channel_id=channel_id,
-        scheduled_by=user_id,
-        at=deadline,
-        reminders=reminders,
-        description=SAFARI_DESCRIPTION,
-    )
-    return Scheduled(job_id, deadline, reminders)
+    try:
+        job_id = await bot.jobs.schedule(
+            RESULTS_ACTION,
+            {"round": round_number},
+            guild_id=guild_id,
+            channel_id=channel_id,
+            scheduled_by=user_id,
+            at=deadline,
+            reminders=reminders,
+            description=SAFARI_DESCRIPTION,
+            key=round_job_key(round_number),
+        )
+    except SchedulingError as err:
+        # The key's job is still running: this round is already scheduled (a second submission).
+        if round_job_key(round_number) in str(err):
+            raise CannotSchedule(
+                f"round {round_number}'s results are already scheduled. Cancel them from "
+                "`/safari panel` first to pick another time."
+            ) from None
+        raise CannotSchedule(str(err)) from None
+    return Scheduled(job_id, deadline, reminders, round_number)
 
 
 def confirmation(user_id: int, scheduled: Scheduled) -> str:
@@ -116,7 +192,9 @@ def confirmation(user_id: int, scheduled: Scheduled) -> str:
         extra = f"Reminders in this channel {plan} before."
     else:
         extra = "No reminders: the wait is too short."
-    return f"🦁 **Safari round results** scheduled by <@{user_id}> for {when}.\n{extra}"
+    return (
+        f"🦁 **Safari round {scheduled.round_number} results** scheduled by <@{user_id}> for {when}.\n{extra}"
+    )
 
 
 def schedule_modal() -> discord.ui.Modal:
@@ -139,7 +217,8 @@ def schedule_modal() -> discord.ui.Modal:
 
 
 async def open_schedule_modal(interaction: discord.Interaction[GameBot]) -> None:
-    await require_host(interaction, "schedule results")
+    await require_host(interaction, "schedule results")  # the host role through describe
+    check_channel(interaction)
     await interaction.response.send_modal(schedule_modal())
 
 
@@ -148,11 +227,8 @@ def safari_jobs(jobs: Sequence[JobSummary]) -> list[JobSummary]:
 
 
 async def render_panel(bot: GameBot, guild_id: int, exclude: Collection[str] = ()) -> discord.ui.LayoutView:
-    jobs = [
-        j
-        for j in safari_jobs(await bot.jobs.get_jobs(guild_id, action=RESULTS_ACTION))
-        if j.job_id not in exclude
-    ]
+    listed = await with_worker(bot.jobs.get_jobs(guild_id, action=RESULTS_ACTION))
+    jobs = [j for j in safari_jobs(listed) if j.job_id not in exclude]
     now = utcnow()
     view = discord.ui.LayoutView(timeout=None)
     container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=discord.Colour.dark_green())
@@ -220,25 +296,43 @@ class JoinButton(_FixedButton, template=r"safari:join"):
 
 
 async def join_safari(interaction: discord.Interaction[GameBot]) -> None:
-    """Players are kept by the Safari game in the PersistentStore (`clients.safari`), not the scheduler."""
+    """Players are kept by the Safari game in the PersistentStore (`clients.safari`)."""
     guild_id = require_guild(interaction)
-    try:
-        from clients import safari as game
-        from workflows.safari_engine import SafariError
-    except ImportError:
-        await reply(interaction, "Safari players are managed by the store, which is not installed here.")
-        return
     bot = interaction.client
     # The join is a store update that waits for a worker: acknowledge first.
     await interaction.response.defer(ephemeral=True, thinking=True)
+
+    async def join() -> game_store.JoinResult:
+        store = await game_store.safari_store(bot.temporal, guild_id, bot.settings.temporal_task_queue)
+        return await game_store.join(store, interaction.user.id, interaction.user.display_name)
+
     try:
-        store = await game.safari_store(bot.temporal, guild_id, bot.settings.temporal_task_queue)
-        result = await game.join(store, interaction.user.id, interaction.user.display_name)
+        result = await with_worker(join())
     except SafariError as err:
-        await interaction.followup.send(f"You could not join: {err}", ephemeral=True)
+        await reply(interaction, f"You could not join: {err}")
         return
     text = "🙋 You joined the Safari!" if result.joined else "You are already in the Safari."
-    await interaction.followup.send(text, ephemeral=True)
+    await reply(interaction, text)
+
+
+async def game_line(bot: GameBot, guild_id: int, user_id: int) -> str:
+    """The game's round, player count and the user's balance, for Status."""
+    store = game_store.existing_store(bot.temporal, guild_id, bot.settings.temporal_task_queue)
+    game = await game_store.load_game(store, results=False)
+    if game is None:
+        return "Nobody has joined the Safari yet."
+    where = (
+        "the Safari is over"
+        if game.over
+        else f"round {game.current_round} of {game.settings.total_rounds} is next"
+    )
+    count = len(game.players)
+    line = f"{count:,} player{'' if count == 1 else 's'}; {where}."
+    mine = game.players.get(user_id)
+    if mine is not None:
+        rank = [pid for pid, _ in standings(game.players)].index(user_id) + 1
+        line += f" You have 🪙 {mine.balance:,} (#{rank})."
+    return line
 
 
 class StatusButton(_FixedButton, template=r"safari:status"):
@@ -250,10 +344,15 @@ class StatusButton(_FixedButton, template=r"safari:status"):
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
         guild_id = require_guild(interaction)
+        bot = interaction.client
         await interaction.response.defer(ephemeral=True, thinking=True)
-        jobs = safari_jobs(await interaction.client.jobs.get_jobs(guild_id, action=RESULTS_ACTION))
+        jobs = safari_jobs(await with_worker(bot.jobs.get_jobs(guild_id, action=RESULTS_ACTION)))
+        try:
+            summary = await with_worker(game_line(bot, guild_id, interaction.user.id))
+        except NotAnswered:
+            summary = "⏳ The game's standings are not available right now (a worker may be restarting)."
         if not jobs:
-            await interaction.followup.send("No Safari round results are scheduled.", ephemeral=True)
+            await reply(interaction, f"{summary}\nNo Safari round results are scheduled.")
             return
         now = utcnow()
         lines = [
@@ -261,7 +360,7 @@ class StatusButton(_FixedButton, template=r"safari:status"):
             f" ({remaining_text(job.deadline, now)})"
             for job in jobs[:10]
         ]
-        await interaction.followup.send("**Next Safari round results**\n" + "\n".join(lines), ephemeral=True)
+        await reply(interaction, f"{summary}\n**Next Safari round results**\n" + "\n".join(lines))
 
 
 class RefreshPanelButton(_FixedButton, template=r"safari:refresh"):
@@ -307,7 +406,7 @@ class SafariCog(commands.Cog, name="Safari"):
             raise app_commands.MissingPermissions(["manage_roles"])
         # The setting is a store update that waits for a worker: acknowledge first.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.bot.hosts.set_host_role(guild_id, role.id if role else None)
+        await with_worker(self.bot.hosts.set_host_role(guild_id, role.id if role else None))
         text = (
             f"Members with {role.mention} can now host Safari rounds."
             if role
@@ -326,6 +425,7 @@ class SafariCog(commands.Cog, name="Safari"):
         """The modal's submission, handled from the raw data so it works across restarts."""
         guild_id, channel_id = await require_host(interaction, "schedule results"), interaction.channel_id
         assert channel_id is not None  # every guild interaction has a channel
+        check_channel(interaction)  # permissions may have changed while the modal was open
         data: Mapping[str, Any] = interaction.data or {}
         values = modal_values(data.get("components") or [])
         try:
@@ -333,16 +433,28 @@ class SafariCog(commands.Cog, name="Safari"):
         except BadInput as err:
             await reply(interaction, f"Nothing was scheduled. {err}")
             return
-        # Starting a workflow does not wait for a worker: milliseconds, so no defer is needed.
+        # Reading the game needs a worker: acknowledge first (refusals stay ephemeral).
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            game = await with_worker(self.next_round(guild_id))
+        except SafariError as err:
+            raise CannotSchedule(str(err)) from None
         scheduled = await schedule_results(
             self.bot,
             guild_id=guild_id,
             channel_id=channel_id,
             user_id=interaction.user.id,
             wait=wait,
+            round_number=game.current_round,
             unit=self.time_unit,
         )
+        await reply(interaction, f"✅ Round {scheduled.round_number} results are scheduled.")
         await reply(interaction, confirmation(interaction.user.id, scheduled), ephemeral=False)
+
+    async def next_round(self, guild_id: int) -> SafariGame:
+        # Read only: checking a guild that has no game must not start its store.
+        store = game_store.existing_store(self.bot.temporal, guild_id, self.bot.settings.temporal_task_queue)
+        return await game_store.schedulable_round(store)
 
 
 async def setup(bot: GameBot) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import discord
 import pytest
+import simcord
 from simcord import assert_responded
 from temporalio.testing import WorkflowEnvironment
 
@@ -16,10 +18,15 @@ from bot.cogs.safari import (
     safari_reminders,
 )
 from bot.modals import modal_values
-from tests.support.bot_harness import World, answered, bot_env, unix_times
+from clients import safari as safari_client
+from clients.safari import join, safari_store, setup_game
+from clients.store import PersistentStore
+from tests.support.bot_harness import World, answered, bot_env, last_reply, unix_times
 from tests.support.jobs_doubles import Doubles, assert_near
 from worker import build_worker
 from workflows.jobs_models import JobResult
+from workflows.safari_engine import GAME_KEY, SafariSettings, new_game, store_name
+from workflows.store_models import StoreLimits
 
 QUEUE = "bot-safari"
 
@@ -79,19 +86,29 @@ async def world(time_env: WorkflowEnvironment) -> AsyncIterator[tuple[World, Dou
         yield w, doubles
 
 
+async def players_join(w: World, count: int = 2) -> PersistentStore:
+    """Players in the guild's game, so a round has somebody to pay."""
+    store = await safari_store(w.client, w.guild.id, w.task_queue)
+    for i in range(count):
+        await join(store, 10**17 + i, f"player {i}")
+    return store
+
+
 async def test_a_host_schedules_through_the_modal(
     world: tuple[World, Doubles], time_env: WorkflowEnvironment
 ) -> None:
     w, doubles = world
+    await players_join(w)
     shown = answered(await w.host.slash(w.channel, "safari schedule"))
     assert shown.modal is not None and shown.modal["title"] == "Schedule Safari results"
 
     before = w.bot.jobs.now()
     done = answered(await w.host.submit_modal(shown, {"hours": "1", "minutes": "30"}))
 
-    assert_responded(done, contains="Safari round results", ephemeral=False)
-    assert done.response is not None
-    text = done.response.content
+    assert_responded(done, contains="Round 1 results are scheduled", ephemeral=True)
+    public = last_reply(done)
+    assert not public.ephemeral and "Safari round 1 results" in public.content
+    text = public.content
     assert f"<@{w.host.id}>" in text and "30 minutes, 5 minutes, 1 minute" in text
     shown_f, shown_r = unix_times(text)
     assert shown_f == shown_r
@@ -117,15 +134,16 @@ async def test_a_host_schedules_through_the_modal(
         assert_near(fired, status.deadline - timedelta(minutes=offset))
     [(action, fired)] = doubles.actions
     assert_near(fired, status.deadline)
-    assert action.action == RESULTS_ACTION and action.payload == {"round": None}
+    assert action.action == RESULTS_ACTION and action.payload == {"round": 1}
     assert action.channel_id == w.channel.id
 
 
 async def test_a_short_wait_gets_only_the_reminders_that_fit(world: tuple[World, Doubles]) -> None:
     w, _ = world
+    await players_join(w)
     shown = answered(await w.host.slash(w.channel, "safari schedule"))
     done = answered(await w.host.submit_modal(shown, {"hours": "0", "minutes": "8"}))
-    assert_responded(done, contains="Reminders in this channel 1 minute before", ephemeral=False)
+    assert "Reminders in this channel 1 minute before" in last_reply(done).content
     [job_id] = w.jobs.started
     status = await w.bot.jobs.status(job_id)
     assert status.next_reminder is not None and status.next_reminder.message == "1 minute"
@@ -189,14 +207,114 @@ async def test_an_unexpected_error_is_answered_and_logged(world: tuple[World, Do
     async def broken(*args: object, **kwargs: object) -> str:
         raise RuntimeError("the Temporal frontend is down")
 
+    await players_join(w)
     w.bot.jobs.schedule = broken  # type: ignore[method-assign]
     shown = answered(await w.host.slash(w.channel, "safari schedule"))
     done = answered(await w.host.submit_modal(shown, {"hours": "1", "minutes": "0"}))
     assert_responded(done, contains="Something went wrong", ephemeral=True)
 
 
-async def test_every_interaction_is_answered_in_a_dm_too(world: tuple[World, Doubles]) -> None:
-    """guild_only commands are not offered in DMs: nothing to answer there."""
+# --- what would fail at the deadline is refused when scheduled ------------------------------
+
+
+def refused(result: simcord.InteractionResult, says: str) -> None:
+    reply = last_reply(answered(result))
+    assert reply.ephemeral, reply
+    assert reply.content.startswith("Nothing was scheduled:") and says in reply.content, reply.content
+
+
+async def submit(w: World, channel: simcord.ChannelHandle | None = None) -> simcord.InteractionResult:
+    shown = answered(await w.host.slash(channel or w.channel, "safari schedule"))
+    assert shown.modal is not None, last_reply(shown).content
+    return await w.host.submit_modal(shown, {"hours": "1", "minutes": "0"})
+
+
+async def test_no_game_or_nobody_joined_is_refused(world: tuple[World, Doubles]) -> None:
     w, _ = world
-    assert "safari schedule" in w.host.available_commands(w.channel)
-    assert "schedule list" in w.host.available_commands(w.channel)
+    refused(await submit(w), "nobody has joined the Safari yet")
+    await setup_game(await safari_store(w.client, w.guild.id, w.task_queue))  # a game, no players
+    refused(await submit(w), "nobody has joined the Safari yet")
+    assert w.jobs.started == []
+
+
+async def test_a_game_that_is_over_is_refused(world: tuple[World, Doubles]) -> None:
+    w, _ = world
+    store = await players_join(w)
+    over = new_game(w.guild.id, SafariSettings(total_rounds=2)).model_copy(update={"current_round": 3})
+    await store.set(GAME_KEY, over.model_dump(mode="json"))
+    refused(await submit(w), "the Safari is over: all 2 rounds are resolved")
+    assert w.jobs.started == []
+
+
+async def test_a_game_too_big_for_its_store_is_refused(world: tuple[World, Doubles]) -> None:
+    """A store that cannot take the round's record: the transaction would fail at the deadline."""
+    w, _ = world
+    # The guild's store, started with a small total (a store keeps the limits it started with).
+    await PersistentStore.create(
+        w.client, store_name(w.guild.id), w.task_queue, limits=StoreLimits(max_total_bytes=1_500)
+    )
+    await players_join(w, 6)
+    refused(await submit(w), "the Safari's records are full")
+    assert w.jobs.started == []
+
+
+async def test_more_players_than_a_round_takes_is_refused(
+    world: tuple[World, Doubles], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Players past the cap (written by other code than Join) would be left out of the round."""
+    w, _ = world
+    await players_join(w, 3)
+    monkeypatch.setattr(safari_client, "MAX_PLAYERS", 2)
+    refused(await submit(w), "the Safari has 3 players; a round takes at most 2")
+    assert w.jobs.started == []
+
+
+async def test_a_channel_without_manage_webhooks_is_refused_before_the_modal(
+    world: tuple[World, Doubles],
+) -> None:
+    w, _ = world
+    await players_join(w)
+    me = w.guild.me
+    assert me is not None
+    closed = w.guild.create_text_channel(
+        "no-webhooks", overwrites={me: discord.PermissionOverwrite(manage_webhooks=False)}
+    )
+    shown = answered(await w.host.slash(closed, "safari schedule"))
+    assert shown.modal is None
+    refused(shown, "the bot lacks Manage Webhooks in this channel")
+    assert w.jobs.started == []
+
+
+async def test_a_thread_is_refused_before_the_modal(world: tuple[World, Doubles]) -> None:
+    w, _ = world
+    await players_join(w)
+    thread = simcord.ChannelHandle(
+        w.env, w.guild, w.env.backend.create_thread(w.channel.id, "round talk", w.host.id)
+    )
+    shown = answered(await w.host.slash(thread, "safari schedule"))
+    assert shown.modal is None
+    refused(shown, "this is a thread, and webhooks")
+    assert w.jobs.started == []
+
+
+async def test_submitting_the_modal_twice_schedules_one_job(world: tuple[World, Doubles]) -> None:
+    """Two submissions for the same round (the modal opened twice, both submitted)."""
+    w, _ = world
+    await players_join(w)
+    shown = [answered(await w.host.slash(w.channel, "safari schedule")) for _ in range(2)]
+    first = answered(await w.host.submit_modal(shown[0], {"hours": "1", "minutes": "0"}))
+    assert "Safari round 1 results** scheduled" in last_reply(first).content
+    refused(
+        await w.host.submit_modal(shown[1], {"hours": "2", "minutes": "0"}),
+        "round 1's results are already scheduled",
+    )
+    [job_id] = w.jobs.started
+    assert job_id.endswith("safari-round-1")
+    assert (await w.bot.jobs.status(job_id)).state == "waiting"
+
+    # Once that job is cancelled, the round can be scheduled again (its key is free).
+    await w.bot.jobs.cancel(job_id, by=w.host.id, guild_id=w.guild.id, as_host=True)
+    again = last_reply(answered(await submit(w)))
+    assert "Safari round 1 results** scheduled" in again.content
+    assert w.jobs.started == [job_id, job_id]  # the same business key, a new run
+    assert (await w.bot.jobs.status(job_id)).state == "waiting"

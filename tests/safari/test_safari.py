@@ -17,6 +17,7 @@ import discord
 import pytest
 import pytest_asyncio
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from activities.discord_rest import rest_client
@@ -28,6 +29,7 @@ from activities.safari import (
     build_cards,
     count_components,
 )
+from clients import safari as safari_client
 from clients.jobs import Jobs
 from clients.safari import join, load_game, safari_store, setup_game
 from clients.store import PersistentStore
@@ -38,18 +40,23 @@ from workflows.jobs_actions import PROCESS_ROUND_RESULTS, action_spec
 from workflows.jobs_models import JobResult
 from workflows.safari_engine import (
     GAME_KEY,
+    MAX_PLAYERS,
+    GameFull,
     GameOver,
+    Player,
     PlayerChange,
     PostRecord,
     RoundNotNext,
     RoundResult,
     RoundResultsPayload,
-    SafariGame,
+    Safari,
     SafariSettings,
-    add_player,
     apply_round,
     new_game,
+    player_key,
+    round_key,
 )
+from workflows.store_models import TransactOp
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -116,7 +123,7 @@ class Table:
         result: JobResult = await self.client.get_workflow_handle(job_id, result_type=JobResult).result()
         return result
 
-    async def game(self) -> SafariGame:
+    async def game(self) -> Safari:
         game = await load_game(self.store)
         assert game is not None
         return game
@@ -147,7 +154,7 @@ def card_text(message: FakeMessage) -> str:
     return "\n".join(t for c in message.components for t in texts(c))
 
 
-def assert_cards_show(t: Table, game: SafariGame, round_number: int, cards: list[FakeMessage]) -> None:
+def assert_cards_show(t: Table, game: Safari, round_number: int, cards: list[FakeMessage]) -> None:
     """The cards are valid V2 messages showing every player once, with the recorded numbers."""
     result = game.results[round_number]
     assert result.post is not None and result.post.done
@@ -262,7 +269,9 @@ async def test_a_retry_posts_only_the_cards_not_recorded_and_deletes_the_old_web
     t = await table(client, fake, players=40)
     ROLLS.queue.extend([10])
     game = await t.game()
-    resolved, result = apply_round(game, 1, 10, resolver="elsewhere", at=datetime.now(UTC))
+    advanced, changed, result = apply_round(
+        game.game, game.players, 1, 10, resolver="elsewhere", at=datetime.now(UTC)
+    )
     # Post part 1 by hand, through a webhook left behind.
     async with rest_client("fake-bot-token", fake.base_url) as discord_client:
         data = await discord_client.http.create_webhook(t.channel, name=WEBHOOK_NAME)
@@ -270,8 +279,12 @@ async def test_a_retry_posts_only_the_cards_not_recorded_and_deletes_the_old_web
         first = await webhook.send(view=build_cards(result, 3)[0], wait=True)
     post = PostRecord(channel_id=t.channel, webhook_id=webhook.id, message_ids=[first.id])
     result = result.model_copy(update={"post": post})
-    resolved.results[1] = result
-    await t.store.set(GAME_KEY, resolved.model_dump(mode="json"))
+    ops = [TransactOp(key=player_key(pid), value=p.model_dump(mode="json")) for pid, p in changed.items()]
+    ops += [
+        TransactOp(key=round_key(1), value=result.model_dump(mode="json")),
+        TransactOp(key=GAME_KEY, value=advanced.model_dump(mode="json")),
+    ]
+    await t.store.transact(ops)
 
     job = await t.run_job({"round": 1})
     assert job.outcome == "done", job.reason
@@ -346,20 +359,178 @@ async def test_a_round_that_is_not_next_or_a_missing_game_fails_with_a_reason(
     assert await load_game(t.store) is not None and (await t.game()).current_round == 1
 
 
-async def test_concurrent_joins_are_all_kept(
+async def test_300_simultaneous_joins_are_all_kept(
     server: DevServer, client: Client, fake: FakeDiscord, worker: Worker
 ) -> None:
+    """300 players press Join at once from two processes (the bot's shards), a few twice: every
+    join is kept exactly once, and none dies of the server's busy refusals."""
     t = await table(client, fake, players=0)
     other = await Client.connect(server.address, data_converter=client.data_converter)
     bot_side = await PersistentStore.create(other, t.store.name, TASK_QUEUE)
-    players = list(range(t.guild + 100, t.guild + 112))
+    players = list(range(t.guild + 100, t.guild + 400))
     outcomes = await asyncio.gather(
-        *(join(bot_side if i % 2 else t.store, player) for i, player in enumerate(players)),
-        join(t.store, players[0]),  # a double click
+        *(join(bot_side if i % 2 else t.store, player, f"p{i}") for i, player in enumerate(players)),
+        *(join(t.store, player) for player in players[:5]),  # double clicks
     )
     game = await t.game()
     assert sorted(game.players) == players
     assert sum(o.joined for o in outcomes) == len(players)
+    assert all(p.balance == 100 and p.joined_round == 1 for p in game.players.values())
+
+
+async def test_the_player_cap_is_exact_under_simultaneous_joins(
+    client: Client, fake: FakeDiscord, worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(safari_client, "MAX_PLAYERS", 5)
+    t = await table(client, fake, players=0)
+    players = list(range(t.guild + 100, t.guild + 112))
+    outcomes = await asyncio.gather(*(join(t.store, p) for p in players), return_exceptions=True)
+    kept = [p for p, o in zip(players, outcomes, strict=True) if not isinstance(o, BaseException)]
+    full = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(kept) == 5 and len(full) == 7
+    assert all(isinstance(o, GameFull) and "at most 5 players" in str(o) for o in full)
+    game = await t.game()
+    assert sorted(game.players) == sorted(kept)
+    assert len(await t.store.keys("player:")) == 5  # the refused took their places back
+    ROLLS.queue.extend([10])
+    assert (await t.run_job({"round": 1})).outcome == "done"
+    assert [p.balance for p in (await t.game()).players.values()] == [200] * 5
+
+
+async def test_1000_players_fit_20_rounds_in_one_store(
+    client: Client, fake: FakeDiscord, worker: Worker
+) -> None:
+    """The size budget at its worst: the cap of players, 64-byte names, 12-digit balances, every
+    round good (balances grow), each round with the post record of 28 cards."""
+    settings = SafariSettings(
+        total_rounds=20, good_percent=dict.fromkeys(range(1, 21), 100), good_amount=10**6
+    )
+    t = await table(client, fake, players=0, settings=settings)
+    start = 999 * 10**9
+    name = "n" * 62  # 64 bytes of JSON with its quotes
+    players = {10**18 + i: Player(balance=start, name=name) for i in range(MAX_PLAYERS)}
+    await t.store.transact(
+        [TransactOp(key=player_key(pid), value=p.model_dump(mode="json")) for pid, p in players.items()]
+    )
+    async with rest_client("fake-bot-token", fake.base_url) as discord_client:
+        safari = SafariActivities(discord_client, client, TASK_QUEUE, rng=ROLLS)
+        for n in range(1, 21):
+            _, result = await safari.resolve(t.store, n, f"job-{n}/run")
+            assert result.round == n and len(result.before) == MAX_PLAYERS
+            post = PostRecord(channel_id=t.channel, message_ids=[2**62 + i for i in range(28)], done=True)
+            await safari._record(t.store, n, post)
+    usage = await t.store.usage()
+    assert usage.keys == 1 + MAX_PLAYERS + 20
+    assert usage.bytes <= usage.limits.max_total_bytes
+    game = await t.game()
+    assert game.over and len(game.results) == 20
+    assert {p.balance for p in game.players.values()} == {start + 20 * 10**6}
+    assert game.results[20].changes[0] == PlayerChange(
+        player_id=10**18, before=start + 19 * 10**6, after=start + 20 * 10**6
+    )
+    print(f"1,000 players, 20 rounds: {usage.bytes:,} bytes of {usage.limits.max_total_bytes:,}")
+
+
+async def test_a_payment_racing_the_resolution_is_kept_and_the_round_applied_once(
+    client: Client, fake: FakeDiscord, worker: Worker
+) -> None:
+    """A custom action pays a player between the resolver's reads and its transaction: the
+    transaction conflicts, nothing of it is written, and the retry (same roll) applies the
+    round to the paid balance."""
+    t = await table(client, fake, players=2)
+    paid = t.guild + 100
+    real = t.store.transact
+    raced = 0
+
+    async def racing(ops: Any) -> Any:
+        nonlocal raced
+        if not raced:
+            raced += 1
+            await t.store.set(player_key(paid), Player(balance=1_100, name="paid").model_dump(mode="json"))
+        return await real(ops)
+
+    t.store.transact = racing  # type: ignore[method-assign]
+    try:
+        async with rest_client("fake-bot-token", fake.base_url) as discord_client:
+            safari = SafariActivities(discord_client, client, TASK_QUEUE, rng=ROLLS)
+            ROLLS.queue.extend([10, 95])  # good; a second draw would be bad
+            _, result = await safari.resolve(t.store, 1, "job-race/run")
+    finally:
+        t.store.transact = real  # type: ignore[method-assign]
+    assert raced == 1 and ROLLS.queue == deque([95])
+    ROLLS.queue.clear()
+    assert result.event == "good" and result.roll == 10
+    game = await t.game()
+    assert game.players[paid].balance == 1_200 and game.players[t.guild + 101].balance == 200
+    assert game.results[1].before == {paid: 1_100, t.guild + 101: 100}
+    assert game.current_round == 2
+
+
+async def test_a_game_in_the_first_layout_is_read_then_moved_on_first_write(
+    client: Client, fake: FakeDiscord, worker: Worker
+) -> None:
+    t = await table(client, fake, players=0)
+    a, b = t.guild + 100, t.guild + 101
+    legacy = {
+        "guild_id": t.guild,
+        "settings": {"total_rounds": 3, "good_percent": {}, "good_amount": 100, "bad_amount": 50,
+                     "starting_balance": 100},
+        "players": {str(a): {"balance": 200, "name": "a", "joined_round": 1},
+                    str(b): {"balance": 200, "name": "b", "joined_round": 1}},
+        "current_round": 2,
+        "results": {"1": {
+            "round": 1, "event": "good", "roll": 10, "good_percent": 70, "amount": 100,
+            "resolved_at": "2026-03-01T12:00:00Z", "resolved_by": "job-x/run-1",
+            "changes": [{"player_id": a, "before": 100, "after": 200},
+                        {"player_id": b, "before": 100, "after": 200}],
+            "post": {"channel_id": t.channel, "webhook_id": None, "message_ids": [1], "done": True},
+        }},
+    }  # fmt: skip
+    await t.store.set(GAME_KEY, legacy)
+    revision = (await t.store.usage()).revision
+
+    game = await t.game()  # read as it is: nothing written
+    assert game.current_round == 2 and {p: x.balance for p, x in game.players.items()} == {a: 200, b: 200}
+    assert game.results[1].changes[1] == PlayerChange(player_id=b, before=100, after=200)
+    assert (await t.store.usage()).revision == revision
+
+    late = t.guild + 102
+    assert (await join(t.store, late, "late")).joined  # the first write moves it
+    assert sorted(await t.store.keys()) == sorted(
+        [GAME_KEY, player_key(a), player_key(b), round_key(1), player_key(late)]
+    )
+    assert "players" not in (stored := await t.store.get(GAME_KEY)) and isinstance(stored, dict)
+    assert stored["current_round"] == 2
+
+    ROLLS.queue.extend([99])  # round 2 is bad at 50%
+    assert (await t.run_job({"round": 2})).outcome == "done"
+    game = await t.game()
+    assert {p: x.balance for p, x in game.players.items()} == {a: 150, b: 150, late: 50}
+    assert game.results[1].roll == 10 and game.results[2].event == "bad"
+    assert len(t.cards()) == 1
+    fake.assert_no_violations()
+
+
+async def test_a_query_refused_as_busy_is_sent_again(client: Client) -> None:
+    """The server refuses queries past its buffer ("consistent query buffer is full")."""
+    store = await PersistentStore.create(client, f"busy-{uuid.uuid4().hex[:8]}", TASK_QUEUE)
+    await store.set("k", 1)
+    real = store._handle.query
+    refusals = 3
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        nonlocal refusals
+        if refusals:
+            refusals -= 1
+            raise RPCError("consistent query buffer is full", RPCStatusCode.RESOURCE_EXHAUSTED, b"")
+        return await real(*args, **kwargs)
+
+    store._handle.query = flaky  # type: ignore[method-assign]
+    try:
+        assert await store.get("k") == 1
+    finally:
+        store._handle.query = real  # type: ignore[method-assign]
+    assert refusals == 0
 
 
 # --- wiring and pure parts ------------------------------------------------------------------
@@ -384,31 +555,37 @@ async def test_settings_keep_zero_and_fall_back_only_when_unset() -> None:
         SafariSettings(good_percent={1: 101})
 
 
-async def test_apply_round_is_pure_and_idempotent() -> None:
-    game = add_player(add_player(new_game(1), 10), 11)
+async def test_apply_round_is_pure_and_writes_only_changed_players() -> None:
+    game = new_game(1)
+    players = {10: Player(balance=100), 11: Player(balance=100)}
     at = datetime(2026, 3, 1, tzinfo=UTC)
-    advanced, result = apply_round(game, 1, 69, resolver="job/run", at=at)
-    assert game.current_round == 1 and game.players[10].balance == 100  # the input is untouched
+    advanced, changed, result = apply_round(game, players, 1, 69, resolver="job/run", at=at)
+    assert game.current_round == 1 and players[10].balance == 100  # the inputs are untouched
     assert result.event == "good" and advanced.current_round == 2
     assert result.changes == [
         PlayerChange(player_id=10, before=100, after=200),
         PlayerChange(player_id=11, before=100, after=200),
     ]
-    assert apply_round(advanced, 1, 0, resolver="other", at=at) == (advanced, result)
+    assert {pid: p.balance for pid, p in changed.items()} == {10: 200, 11: 200}
     with pytest.raises(RoundNotNext):
-        apply_round(advanced, 3, 0, resolver="x", at=at)
-    broke = apply_round(
-        add_player(new_game(2, SafariSettings(bad_amount=500)), 5), 1, 99, resolver="r", at=at
+        apply_round(advanced, players, 3, 0, resolver="x", at=at)
+    broke = {5: Player(balance=0), 6: Player(balance=20)}
+    _, changed, result = apply_round(
+        new_game(2, SafariSettings(bad_amount=500)), broke, 1, 99, resolver="r", at=at
     )
-    assert broke[1].changes[0].after == 0  # never below zero
+    assert [c.after for c in result.changes] == [0, 0]  # never below zero
+    assert list(changed) == [6]  # a balance already at 0 does not change: not written
+    # The record keeps only the balances before; it reads back the same.
+    assert RoundResult.model_validate(result.model_dump(mode="json")).changes == result.changes
 
 
 async def test_cards_split_at_40_components_with_every_player_once() -> None:
-    changes = [PlayerChange(player_id=10**17 + i, before=1_000_000, after=1_000_100) for i in range(100)]
     result = RoundResult(
         round=3, event="good", roll=1, good_percent=30, amount=100,
-        resolved_at=datetime(2026, 3, 1, tzinfo=UTC), resolved_by="r", changes=changes,
+        resolved_at=datetime(2026, 3, 1, tzinfo=UTC), resolved_by="r",
+        before={10**17 + i: 1_000_000 for i in range(100)},
     )  # fmt: skip
+    changes = result.changes
     cards = build_cards(result, 3)
     assert len(cards) == 3
     seen: list[int] = []
