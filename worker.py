@@ -90,11 +90,11 @@ def build_worker(
 
 
 async def main(settings: Settings) -> None:
-    if settings.discord_token is None:
-        log.warning("DISCORD_TOKEN is not set: jobs run, but their Discord posts wait and retry until it is")
-    client = await connect(settings)
     token = settings.discord_token.get_secret_value() if settings.discord_token else None
-    async with rest_client(token, settings.discord_api_base) as discord_client:
+    # Discord first: its login runs in the background while we connect, and a Discord outage
+    # never keeps the worker from polling (posts retry until the login succeeds).
+    async with rest_client(token, settings.discord_api_base, in_background=True) as discord_client:
+        client = await connect(settings)
         worker = build_worker(
             client,
             settings.temporal_task_queue,
