@@ -32,6 +32,10 @@ WORKFLOWS: Sequence[type] = (ScheduledJobWorkflow, WhisperWorkflow, StoreWorkflo
 
 log = logging.getLogger("worker")
 
+# On SIGTERM, running activities get this long to finish before they are cancelled (and retried
+# elsewhere). Below docker-compose.yml's stop_grace_period and stack/launcher.py's wait.
+SHUTDOWN_GRACE = timedelta(seconds=10)
+
 
 def activities_for(
     discord_client: discord.Client, temporal: Client | None = None, task_queue: str = ""
@@ -60,6 +64,7 @@ def build_worker(
     workflows: Sequence[type] = WORKFLOWS,
     identity: str | None = None,
     sandboxed: bool = True,
+    shutdown_grace: timedelta = SHUTDOWN_GRACE,
 ) -> Worker:
     """A worker for these workflows and activities.
 
@@ -84,7 +89,7 @@ def build_worker(
         max_cached_workflows=20_000,
         # After a crash, tasks stuck on the dead worker's sticky queue move on after this, not 10 s.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
-        graceful_shutdown_timeout=timedelta(seconds=5),
+        graceful_shutdown_timeout=shutdown_grace,
         identity=identity,
     )
 
@@ -110,7 +115,12 @@ async def main(settings: Settings) -> None:
                 "worker polling task queue %s at %s", settings.temporal_task_queue, settings.temporal_address
             )
             await stop.wait()
-            log.info("worker stopping")
+            # Leaving the block stops polling, lets running activities finish (up to the grace
+            # period) and hands their results to Temporal; then the Discord session closes.
+            log.info(
+                "worker stopping: finishing running activities (up to %.0f s)", SHUTDOWN_GRACE.total_seconds()
+            )
+        log.info("worker stopped")
 
 
 if __name__ == "__main__":

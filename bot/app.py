@@ -7,9 +7,9 @@ no timer, so any number of bot processes (shards) can run next to any number of 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 import logging
+import signal
 import socket
 from collections.abc import Sequence
 
@@ -109,16 +109,33 @@ async def run(settings: Settings) -> None:
     token = settings.discord_token.get_secret_value()
     temporal = await connect(settings, identity=f"bot@{socket.gethostname()}")
     async with GameBot(settings, temporal) as bot:
+        stop_on_signals(bot)
         try:
             await bot.start(token)
         except discord.LoginFailure:
             raise SystemExit("configuration error: DISCORD_TOKEN: Discord refused the token") from None
+    # The gateway and HTTP sessions are closed; the Temporal client (the SDK has no close) goes
+    # with the process. Updates the bot sent are already on the server.
+    log.info("bot stopped")
+
+
+def stop_on_signals(bot: GameBot) -> None:
+    """SIGTERM (docker compose, `make run`) or Ctrl-C: close the gateway, so `bot.start` returns."""
+    loop = asyncio.get_running_loop()
+    closing: list[asyncio.Task[None]] = []
+
+    def stop() -> None:
+        if not closing:
+            log.info("bot stopping: closing the Discord gateway")
+            closing.append(loop.create_task(bot.close()))
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     del argv
     discord.utils.setup_logging(level=logging.INFO)
     settings = load_settings()
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(settings))
+    asyncio.run(run(settings))
     exit_now(0)

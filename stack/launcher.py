@@ -4,8 +4,9 @@ Starts, in order: the codec server (on the Web UI port + 1, so the UI shows time
 payloads decrypted; its token is CODEC_TOKEN or one kept in `<DATA_DIR>/codec.token`), the
 Temporal dev server (state in `<DATA_DIR>/temporal.sqlite`, Web UI on 127.0.0.1:8233, custom
 search attributes registered), the worker (`worker.py`) and, when DISCORD_TOKEN is set, the bot
-(`python -m bot`). Ctrl-C or SIGTERM stops them in reverse order, each by its pid; a second
-Ctrl-C kills them at once. If one exits on its own, everything stops and the exit status is 1.
+(`python -m bot`). Ctrl-C or SIGTERM stops them in reverse order, each by its pid with SIGTERM,
+waiting for it to exit; a second Ctrl-C kills them at once. If one exits on its own, everything
+stops and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -105,9 +106,14 @@ def spawn(name: str, args: list[str], env: dict[str, str]) -> Child:
     return Child(name, proc)
 
 
-async def stop_child(child: Child, grace: float = 10.0) -> None:
-    """SIGINT (both processes shut down cleanly on it), then SIGTERM, then SIGKILL."""
-    for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+# How long a child gets after SIGTERM before SIGKILL: more than the worker's shutdown grace
+# (worker.py SHUTDOWN_GRACE), so its running activities finish.
+STOP_GRACE = 20.0
+
+
+async def stop_child(child: Child, grace: float = STOP_GRACE) -> None:
+    """SIGTERM (every child shuts down cleanly on it, as under docker compose), then SIGKILL."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         if child.proc.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
