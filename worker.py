@@ -23,6 +23,7 @@ from activities.safari import SafariActivities
 from activities.whispers import WhisperActivities
 from stack.process import exit_now
 from stack.settings import Settings, load_settings
+from stack.telemetry import JobOutcomes, metrics_runtime, setup_logging
 from stack.temporal import connect
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.store import StoreWorkflow
@@ -91,6 +92,8 @@ def build_worker(
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
         graceful_shutdown_timeout=shutdown_grace,
         identity=identity,
+        # Counts failed jobs on the SDK's meter (served with its metrics when a port is set).
+        interceptors=[JobOutcomes()],
     )
 
 
@@ -99,7 +102,8 @@ async def main(settings: Settings) -> None:
     # Discord first: its login runs in the background while we connect, and a Discord outage
     # never keeps the worker from polling (posts retry until the login succeeds).
     async with rest_client(token, settings.discord_api_base, in_background=True) as discord_client:
-        client = await connect(settings)
+        runtime = metrics_runtime(settings.metrics_host, settings.worker_metrics_port)
+        client = await connect(settings, runtime=runtime)
         worker = build_worker(
             client,
             settings.temporal_task_queue,
@@ -124,9 +128,10 @@ async def main(settings: Settings) -> None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings()
+    setup_logging(settings.log_format)
     # A REST-only client has no voice and no gateway state: those warnings are noise here.
     for noisy in ("discord.client", "discord.state"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    asyncio.run(main(load_settings()))
+    asyncio.run(main(settings))
     exit_now(0)

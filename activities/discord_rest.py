@@ -11,13 +11,17 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from types import SimpleNamespace
 
 import aiohttp
 import discord
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+
+from stack.telemetry import DISCORD_ERRORS, POSTS, count_in_activity
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +62,26 @@ def _rejection(err: discord.HTTPException) -> ApplicationError:
 
 @contextmanager
 def discord_errors() -> Iterator[None]:
-    """Re-raise Discord failures as retryable or non-retryable activity errors."""
+    """Re-raise Discord failures as retryable or non-retryable activity errors (each counted in
+    the `discord_errors` metric by its type)."""
     try:
         yield
     except discord.HTTPException as err:
         if err.status == 429 or err.status >= 500:
-            raise ApplicationError(
-                f"Discord is unavailable ({err.status}): {err.text or 'no body'}",
-                type="DiscordUnavailable",
+            raise _counted(
+                ApplicationError(
+                    f"Discord is unavailable ({err.status}): {err.text or 'no body'}",
+                    type="DiscordUnavailable",
+                )
             ) from err
-        raise _rejection(err) from err
+        raise _counted(_rejection(err)) from err
     except (TimeoutError, aiohttp.ClientError, OSError) as err:
-        raise ApplicationError(f"cannot reach Discord: {err!r}", type="DiscordUnreachable") from err
+        raise _counted(ApplicationError(f"cannot reach Discord: {err!r}", type="DiscordUnreachable")) from err
+
+
+def _counted(err: ApplicationError) -> ApplicationError:
+    count_in_activity(DISCORD_ERRORS, "Discord failures by kind", kind=err.type or "unknown")
+    return err
 
 
 # Discord's "already gone" answers: deleting or editing such a thing is done, not failed.
@@ -82,11 +94,30 @@ def already_gone(err: ApplicationError) -> bool:
     return isinstance(details, dict) and (details.get("status") == 404 or details.get("code") in GONE_CODES)
 
 
+# Requests that post a message: to a channel, or through a webhook (execute).
+_POST_PATH = re.compile(r"/channels/\d+/messages$|/webhooks/\d+/[^/]+$")
+
+
+async def _on_request_end(
+    session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestEndParams
+) -> None:
+    del session, context
+    if params.method == "POST" and params.response.status < 300 and _POST_PATH.search(params.url.path):
+        count_in_activity(POSTS, "messages Discord accepted")
+
+
+def _post_counter() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(_on_request_end)
+    return trace
+
+
 class RestClient(discord.Client):
-    """A discord.py client for REST calls only, which knows whether its login has succeeded."""
+    """A discord.py client for REST calls only, which knows whether its login has succeeded and
+    counts the messages it posts (`discord_posts`)."""
 
     def __init__(self) -> None:
-        super().__init__(intents=discord.Intents.none())
+        super().__init__(intents=discord.Intents.none(), http_trace=_post_counter())
         self.logged_in = False
         # What a post made now would wait for; shown in the activity's failure.
         self.waiting_for = "this worker has no DISCORD_TOKEN"

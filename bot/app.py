@@ -24,6 +24,7 @@ from clients.guild_settings import HOST_ROLE, GuildSetting, SettingsBackend, Sto
 from clients.jobs import Jobs
 from stack.process import exit_now
 from stack.settings import Settings, load_settings
+from stack.telemetry import metrics_runtime, setup_logging
 from stack.temporal import connect
 
 log = logging.getLogger("bot")
@@ -107,7 +108,8 @@ async def run(settings: Settings) -> None:
             "configuration error: DISCORD_TOKEN: not set (the bot token from the Developer Portal)"
         )
     token = settings.discord_token.get_secret_value()
-    temporal = await connect(settings, identity=f"bot@{socket.gethostname()}")
+    runtime = metrics_runtime(settings.metrics_host, settings.bot_metrics_port)
+    temporal = await connect(settings, identity=f"bot@{socket.gethostname()}", runtime=runtime)
     async with GameBot(settings, temporal) as bot:
         stop_on_signals(bot)
         try:
@@ -135,7 +137,7 @@ def stop_on_signals(bot: GameBot) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     del argv
-    discord.utils.setup_logging(level=logging.INFO)
     settings = load_settings()
+    setup_logging(settings.log_format)
     asyncio.run(run(settings))
     exit_now(0)

@@ -10,7 +10,7 @@ import base64
 import binascii
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     codec_token: SecretStr | None = None
 
     data_dir: Path = Path(".data")
+
+    # Prometheus /metrics of the SDK's runtime (off when unset); the two differ so that both
+    # processes can run on one machine (`make run`).
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    bot_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("encryption_keys", mode="before")
     @classmethod

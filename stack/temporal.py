@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from stack.codec import EncryptionCodec
@@ -32,7 +33,9 @@ def _tls(settings: Settings) -> bool | TLSConfig:
     return settings.temporal_tls or settings.temporal_api_key is not None
 
 
-async def connect(settings: Settings, *, identity: str | None = None) -> Client:
+async def connect(
+    settings: Settings, *, identity: str | None = None, runtime: Runtime | None = None
+) -> Client:
     keys = settings.aes_keys()
     if not keys:
         raise SystemExit(
@@ -47,4 +50,5 @@ async def connect(settings: Settings, *, identity: str | None = None) -> Client:
         tls=_tls(settings),
         data_converter=data_converter(keys),
         identity=identity,
+        runtime=runtime,
     )
