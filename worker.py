@@ -24,7 +24,7 @@ from activities.whispers import WhisperActivities
 from stack.process import exit_now
 from stack.settings import Settings, load_settings
 from stack.telemetry import JobOutcomes, metrics_runtime, setup_logging
-from stack.temporal import connect
+from stack.temporal import connect, connection
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.store import StoreWorkflow
 from workflows.whispers import WhisperWorkflow
@@ -116,7 +116,9 @@ async def main(settings: Settings) -> None:
             loop.add_signal_handler(sig, stop.set)
         async with worker:
             log.info(
-                "worker polling task queue %s at %s", settings.temporal_task_queue, settings.temporal_address
+                "worker polling task queue %s at %s",
+                settings.temporal_task_queue,
+                connection(settings).address,
             )
             await stop.wait()
             # Leaving the block stops polling, lets running activities finish (up to the grace

@@ -30,6 +30,7 @@ from typing import Any
 from stack.codec_server import codec_endpoint
 from stack.devserver import LOOPBACK, DevServer, DevServerError, die_with_parent
 from stack.settings import Settings, load_settings
+from stack.temporal import connection
 
 NO_TOKEN = "DISCORD_TOKEN is not set: the bot is not started; server, Web UI and worker are running"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -149,16 +150,17 @@ def _first_exit(children: list[Child], server: DevServer | None) -> str | None:
 
 def dev_server(settings: Settings, args: argparse.Namespace) -> DevServer | None:
     """The dev server for TEMPORAL_ADDRESS, or None when that points at another machine."""
-    host, _, port = settings.temporal_address.rpartition(":")
+    target = connection(settings)
+    host, _, port = target.address.rpartition(":")
     if host not in LOCAL_HOSTS:
-        print(f"TEMPORAL_ADDRESS is {settings.temporal_address}: using that server, no dev server started")
+        print(f"Temporal is at {target.address}: using that server, no dev server started")
         return None
     return DevServer(
         db_file=settings.data_dir / "temporal.sqlite",
         port=int(port),
         ui_port=args.ui_port,
         headless=args.headless,
-        namespaces=[settings.temporal_namespace],
+        namespaces=[target.namespace],
         log_file=settings.data_dir / "temporal.log",
     )
 
@@ -174,7 +176,7 @@ def codec_command(token: str, server: DevServer | None) -> list[str] | None:
 
 
 def print_addresses(settings: Settings, server: DevServer) -> None:
-    print(f"Temporal gRPC  {server.address}  (namespace {settings.temporal_namespace}, pid {server.pid})")
+    print(f"Temporal gRPC  {server.address}  (namespace {connection(settings).namespace}, pid {server.pid})")
     print(f"Web UI         {server.ui_url or 'off (--headless)'}")
     if server.ui_codec_endpoint:
         codec_url = server.ui_codec_endpoint.rsplit("/", 1)[0]

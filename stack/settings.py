@@ -12,10 +12,20 @@ import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_TASK_QUEUE = "discord-scheduler"
+RENAMED = {
+    "temporal_tls_cert": "TEMPORAL_TLS_CLIENT_CERT_PATH",
+    "temporal_tls_key": "TEMPORAL_TLS_CLIENT_KEY_PATH",
+}
+
+
+def check_address(value: str) -> None:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError("must be host:port")
 
 
 def _decode_key(text: str) -> bytes:
@@ -33,13 +43,24 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    temporal_address: str = "127.0.0.1:7233"
-    temporal_namespace: str = "default"
-    temporal_task_queue: str = DEFAULT_TASK_QUEUE
-    temporal_tls: bool = False
-    temporal_tls_cert: Path | None = None
-    temporal_tls_key: Path | None = None
+    # The connection, read as the SDK's environment configuration reads it (stack/temporal.py
+    # `connection()`): these variables override the profile TEMPORAL_PROFILE (default "default")
+    # of TEMPORAL_CONFIG_FILE (default ~/.config/temporalio/temporal.toml), as for the CLI.
+    temporal_address: str | None = None
+    temporal_namespace: str | None = None
     temporal_api_key: SecretStr | None = None
+    temporal_tls: bool | None = None
+    temporal_tls_client_cert_path: Path | None = None
+    temporal_tls_client_key_path: Path | None = None
+    temporal_tls_server_ca_cert_path: Path | None = None
+    temporal_tls_server_name: str | None = None
+    temporal_profile: str | None = None
+    temporal_config_file: Path | None = None
+    # Old names, refused so that a deployment using them does not silently connect without TLS.
+    temporal_tls_cert: str | None = None
+    temporal_tls_key: str | None = None
+
+    temporal_task_queue: str = DEFAULT_TASK_QUEUE
 
     discord_token: SecretStr | None = None
     # Only tests point this elsewhere (the fake Discord on loopback).
@@ -76,11 +97,17 @@ class Settings(BaseSettings):
 
     @field_validator("temporal_address")
     @classmethod
-    def _check_address(cls, value: str) -> str:
-        host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit():
-            raise ValueError("must be host:port")
+    def _check_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_address(value)
         return value
+
+    @field_validator("temporal_tls_cert", "temporal_tls_key")
+    @classmethod
+    def _refuse_old_names(cls, value: str | None, info: ValidationInfo) -> None:
+        if value is not None:
+            new = RENAMED[info.field_name or ""]
+            raise ValueError(f"renamed: set {new} instead (the name the Temporal CLI and SDKs read)")
 
     def aes_keys(self) -> list[bytes]:
         return [_decode_key(key.get_secret_value()) for key in self.encryption_keys]
