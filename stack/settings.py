@@ -41,7 +41,10 @@ def _decode_key(text: str) -> bytes:
 class Settings(BaseSettings):
     """The stack's configuration. Environment names are the field names in capitals."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An empty value counts as unset (docker-compose.yml passes optional settings as `${X:-}`).
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     # The connection, read as the SDK's environment configuration reads it (stack/temporal.py
     # `connection()`): these variables override the profile TEMPORAL_PROFILE (default "default")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sys
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from temporalio.client import Client
 
 from clients.jobs import Jobs
 from stack.devserver import DevServer, free_port
+from stack.healthcheck import problem
 from tests.fake_discord import FakeDiscord
 from tests.support.stack import CHANNEL, GUILD
 from tests.support.temporal import eventually
@@ -25,6 +27,7 @@ from workflows.jobs_models import JobResult
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 GONE = 7999
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def sample(metrics: str, name: str, **labels: str) -> float:
@@ -89,8 +92,20 @@ async def test_metrics_endpoint_serves_the_sdks_metrics_and_ours_and_logs_are_js
             # The worker records a completion just after the server has it.
             await eventually(counted)
             metrics = await scrape(port)
+            # The container health check (docker-compose.yml) of this running worker.
+            health = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "stack.healthcheck",
+                f"http://127.0.0.1:{port}/metrics",
+                "--metric",
+                "temporal_num_pollers",
+                cwd=ROOT,
+            )
+            assert await health.wait() == 0
         finally:
             worker.stop()
+    assert problem(f"http://127.0.0.1:{port}/metrics") is not None  # stopped: unhealthy
 
     # The SDK's own metrics, for this worker's task queue.
     assert sample(metrics, "temporal_workflow_task_queue_poll_succeed", task_queue=queue) >= 1, metrics
