@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import sys
@@ -18,9 +19,12 @@ from temporalio.client import Client
 from clients.jobs import Jobs
 from stack.devserver import DevServer, free_port
 from stack.healthcheck import problem
+from stack.settings import Settings
+from stack.telemetry import metrics_runtime
+from stack.temporal import connect
 from tests.fake_discord import FakeDiscord
 from tests.support.stack import CHANNEL, GUILD
-from tests.support.temporal import eventually
+from tests.support.temporal import TEST_KEY, eventually
 from tests.support.worker_process import WorkerProcess
 from workflows.jobs_models import JobResult
 
@@ -119,3 +123,24 @@ async def test_metrics_endpoint_serves_the_sdks_metrics_and_ours_and_logs_are_js
     about_failure: list[dict[str, Any]] = [r for r in records if r.get("workflow_id") == failed_id]
     assert about_failure, "no log line names the failed job"
     assert any(r.get("activity") == "post_message" and r.get("run_id") for r in about_failure), about_failure
+
+
+async def test_the_bots_client_serves_the_sdks_client_metrics(server: DevServer) -> None:
+    """What bot/app.py run() does with BOT_METRICS_PORT: its Temporal client's runtime serves them."""
+    port = free_port()
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        temporal_address=server.address,
+        encryption_keys=[base64.b64encode(TEST_KEY).decode()],
+        bot_metrics_port=port,
+    )
+    bot_client = await connect(
+        settings, runtime=metrics_runtime(settings.metrics_host, settings.bot_metrics_port)
+    )
+    await bot_client.count_workflows()
+
+    async def requested() -> bool:
+        return sample(await scrape(port), "temporal_request", operation="CountWorkflowExecutions") >= 1
+
+    await eventually(requested)
+    assert metrics_runtime(settings.metrics_host, None) is None  # unset: off
