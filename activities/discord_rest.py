@@ -25,6 +25,7 @@ from stack.telemetry import DISCORD_ERRORS, POSTS, count_in_activity
 
 log = logging.getLogger(__name__)
 
+NO_TOKEN = "this worker has no DISCORD_TOKEN"
 # Retries of the background login: doubling from the first, up to the second (seconds).
 LOGIN_BACKOFF = (1.0, 60.0)
 
@@ -120,7 +121,7 @@ class RestClient(discord.Client):
         super().__init__(intents=discord.Intents.none(), http_trace=_post_counter())
         self.logged_in = False
         # What a post made now would wait for; shown in the activity's failure.
-        self.waiting_for = "this worker has no DISCORD_TOKEN"
+        self.waiting_for = NO_TOKEN
 
 
 def require_login(client: discord.Client) -> None:
@@ -136,8 +137,8 @@ def require_login(client: discord.Client) -> None:
     elif client.http.token is not None:
         return
     else:
-        reason = "this worker has no DISCORD_TOKEN"
-    kind = "DiscordNotConfigured" if "DISCORD_TOKEN" in reason else "DiscordNotLoggedIn"
+        reason = NO_TOKEN
+    kind = "DiscordNotConfigured" if reason == NO_TOKEN else "DiscordNotLoggedIn"
     raise ApplicationError(reason, type=kind, category=ApplicationErrorCategory.BENIGN)
 
 
@@ -196,6 +197,7 @@ async def rest_client(
     if not token:
         log.warning("DISCORD_TOKEN is not set: workflows run, but Discord posts wait and retry until it is")
     elif in_background:
+        client.waiting_for = "logging in to Discord"
         login = asyncio.create_task(keep_logging_in(client, token))
     try:
         if token and login is None:

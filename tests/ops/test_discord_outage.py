@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from activities.discord_rest import require_login, rest_client
 from clients.jobs import Jobs
 from clients.store import PersistentStore
 from stack.devserver import DevServer
@@ -124,3 +126,33 @@ async def test_a_worker_without_a_token_warns_once_and_retries_quietly(
         ], log
         assert "Traceback" not in log, log
         assert fake.requests() == []
+
+
+async def test_a_refused_token_is_said_once_and_the_worker_keeps_serving(
+    server: DevServer, client: Client, tmp_path: Path
+) -> None:
+    async with FakeDiscord() as fake:
+        worker = worker_for(server, fake, tmp_path)
+        worker.env["DISCORD_TOKEN"] = "not a token"  # Discord answers 401 to "Bot not a token"
+        worker.start()
+        try:
+            await worker.wait_started()
+            await eventually(lambda: "Discord refused DISCORD_TOKEN" in worker.log())
+            queue = worker.env["TEMPORAL_TASK_QUEUE"]
+            store = await PersistentStore.create(client, f"refused-{uuid.uuid4().hex[:8]}", queue)
+            await asyncio.wait_for(store.set("still", "served"), 30)
+        finally:
+            worker.stop()
+        assert len(fake.requests("GET", r"^/users/@me$")) == 1  # no retrying a refused token
+        assert worker.log().count("Discord refused DISCORD_TOKEN") == 1
+        assert "Traceback" not in worker.log(), worker.log()
+
+
+async def test_a_post_before_login_fails_retryably_and_quietly() -> None:
+    async with FakeDiscord() as fake:
+        fake.inject("*", ".*", 503, times=EVERY_REQUEST)
+        async with rest_client("fake-bot-token", fake.base_url, in_background=True) as discord_client:
+            with pytest.raises(ApplicationError) as refused:
+                require_login(discord_client)
+    assert refused.value.type == "DiscordNotLoggedIn" and not refused.value.non_retryable
+    assert refused.value.category == ApplicationErrorCategory.BENIGN  # the SDK logs it at debug level
