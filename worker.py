@@ -23,9 +23,11 @@ from activities.jobs import JobsActivities
 from activities.safari import SafariActivities
 from activities.seasons import SeasonActivities
 from activities.whispers import WhisperActivities
+from clients.guild_settings import migrate_legacy_settings
 from stack.process import exit_now
 from stack.settings import Settings, load_settings
-from stack.temporal import connect
+from stack.telemetry import JobOutcomes, metrics_runtime, setup_logging
+from stack.temporal import connect, connection
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.seasons import SeasonWorkflow
 from workflows.seasons_turns import TurnWorkflow
@@ -41,6 +43,10 @@ WORKFLOWS: Sequence[type] = (
 )
 
 log = logging.getLogger("worker")
+
+# On SIGTERM, running activities get this long to finish before they are cancelled (and retried
+# elsewhere). Below docker-compose.yml's stop_grace_period and stack/launcher.py's wait.
+SHUTDOWN_GRACE = timedelta(seconds=10)
 
 
 def activities_for(
@@ -78,6 +84,7 @@ def build_worker(
     workflows: Sequence[type] = WORKFLOWS,
     identity: str | None = None,
     sandboxed: bool = True,
+    shutdown_grace: timedelta = SHUTDOWN_GRACE,
 ) -> Worker:
     """A worker for these workflows and activities.
 
@@ -102,17 +109,31 @@ def build_worker(
         max_cached_workflows=20_000,
         # After a crash, tasks stuck on the dead worker's sticky queue move on after this, not 10 s.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
-        graceful_shutdown_timeout=timedelta(seconds=5),
+        graceful_shutdown_timeout=shutdown_grace,
         identity=identity,
+        # Counts failed jobs on the SDK's meter (served with its metrics when a port is set).
+        interceptors=[JobOutcomes()],
     )
 
 
+async def migrate_settings(client: Client, task_queue: str) -> None:
+    """Wave 1's global settings stores into each guild's own (needs this worker to be polling)."""
+    try:
+        copied = await migrate_legacy_settings(client, task_queue)
+    except Exception:
+        log.exception("could not copy the wave-1 guild settings; the next start tries again")
+        return
+    if copied:
+        log.info("copied %d wave-1 guild settings into the guilds' own stores", copied)
+
+
 async def main(settings: Settings) -> None:
-    if settings.discord_token is None:
-        log.warning("DISCORD_TOKEN is not set: jobs run, but their Discord posts wait and retry until it is")
-    client = await connect(settings)
     token = settings.discord_token.get_secret_value() if settings.discord_token else None
-    async with rest_client(token, settings.discord_api_base) as discord_client:
+    # Discord first: its login runs in the background while we connect, and a Discord outage
+    # never keeps the worker from polling (posts retry until the login succeeds).
+    async with rest_client(token, settings.discord_api_base, in_background=True) as discord_client:
+        runtime = metrics_runtime(settings.metrics_host, settings.worker_metrics_port)
+        client = await connect(settings, runtime=runtime)
         worker = build_worker(
             client,
             settings.temporal_task_queue,
@@ -125,16 +146,26 @@ async def main(settings: Settings) -> None:
             loop.add_signal_handler(sig, stop.set)
         async with worker:
             log.info(
-                "worker polling task queue %s at %s", settings.temporal_task_queue, settings.temporal_address
+                "worker polling task queue %s at %s",
+                settings.temporal_task_queue,
+                connection(settings).address,
             )
+            migration = asyncio.create_task(migrate_settings(client, settings.temporal_task_queue))
             await stop.wait()
-            log.info("worker stopping")
+            migration.cancel()
+            # Leaving the block stops polling, lets running activities finish (up to the grace
+            # period) and hands their results to Temporal; then the Discord session closes.
+            log.info(
+                "worker stopping: finishing running activities (up to %.0f s)", SHUTDOWN_GRACE.total_seconds()
+            )
+        log.info("worker stopped")
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings()
+    setup_logging(settings.log_format)
     # A REST-only client has no voice and no gateway state: those warnings are noise here.
     for noisy in ("discord.client", "discord.state"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    asyncio.run(main(load_settings()))
+    asyncio.run(main(settings))
     exit_now(0)

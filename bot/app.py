@@ -7,9 +7,9 @@ no timer, so any number of bot processes (shards) can run next to any number of 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 import logging
+import signal
 import socket
 from collections.abc import Sequence
 
@@ -25,6 +25,7 @@ from clients.jobs import Jobs
 from stack.discord_api import point_at
 from stack.process import exit_now
 from stack.settings import Settings, load_settings
+from stack.telemetry import metrics_runtime, setup_logging
 from stack.temporal import connect
 
 log = logging.getLogger("bot")
@@ -115,18 +116,36 @@ async def run(settings: Settings) -> None:
         )
     token = settings.discord_token.get_secret_value()
     point_at(settings.discord_api_base)
-    temporal = await connect(settings, identity=f"bot@{socket.gethostname()}")
+    runtime = metrics_runtime(settings.metrics_host, settings.bot_metrics_port)
+    temporal = await connect(settings, identity=f"bot@{socket.gethostname()}", runtime=runtime)
     async with GameBot(settings, temporal) as bot:
+        stop_on_signals(bot)
         try:
             await bot.start(token)
         except discord.LoginFailure:
             raise SystemExit("configuration error: DISCORD_TOKEN: Discord refused the token") from None
+    # The gateway and HTTP sessions are closed; the Temporal client (the SDK has no close) goes
+    # with the process. Updates the bot sent are already on the server.
+    log.info("bot stopped")
+
+
+def stop_on_signals(bot: GameBot) -> None:
+    """SIGTERM (docker compose, `make run`) or Ctrl-C: close the gateway, so `bot.start` returns."""
+    loop = asyncio.get_running_loop()
+    closing: list[asyncio.Task[None]] = []
+
+    def stop() -> None:
+        if not closing:
+            log.info("bot stopping: closing the Discord gateway")
+            closing.append(loop.create_task(bot.close()))
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     del argv
-    discord.utils.setup_logging(level=logging.INFO)
     settings = load_settings()
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(settings))
+    setup_logging(settings.log_format)
+    asyncio.run(run(settings))
     exit_now(0)

@@ -6,8 +6,8 @@ Temporal dev server (state in `<DATA_DIR>/temporal.sqlite`, Web UI on 127.0.0.1:
 search attributes registered), without DISCORD_TOKEN the playground (a local Discord with a web
 page, `python -m local_discord --playground`, on 127.0.0.1:8235), the worker (`worker.py`) and
 the bot (`python -m bot`), talking to Discord or to the playground. Ctrl-C or SIGTERM stops them
-in reverse order, each by its pid; a second Ctrl-C kills them at once. If one exits on its own,
-everything stops and the exit status is 1.
+in reverse order, each by its pid with SIGTERM, waiting for it to exit; a second Ctrl-C kills them
+at once. If one exits on its own, everything stops and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from local_discord.rest import API_PREFIX
 from stack.codec_server import codec_endpoint
 from stack.devserver import LOOPBACK, DevServer, DevServerError, die_with_parent
 from stack.settings import Settings, load_settings
+from stack.temporal import connection
 
 NO_BOT = "--no-bot: the bot is not started; without DISCORD_TOKEN the worker's Discord posts wait and retry"
 PLAYGROUND_TOKEN = "playground"
@@ -170,9 +171,14 @@ def spawn(name: str, args: list[str], env: dict[str, str]) -> Child:
     return Child(name, proc)
 
 
-async def stop_child(child: Child, grace: float = 10.0) -> None:
-    """SIGINT (both processes shut down cleanly on it), then SIGTERM, then SIGKILL."""
-    for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+# How long a child gets after SIGTERM before SIGKILL: more than the worker's shutdown grace
+# (worker.py SHUTDOWN_GRACE), so its running activities finish.
+STOP_GRACE = 20.0
+
+
+async def stop_child(child: Child, grace: float = STOP_GRACE) -> None:
+    """SIGTERM (every child shuts down cleanly on it, as under docker compose), then SIGKILL."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         if child.proc.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
@@ -208,16 +214,17 @@ def _first_exit(children: list[Child], server: DevServer | None) -> str | None:
 
 def dev_server(settings: Settings, args: argparse.Namespace) -> DevServer | None:
     """The dev server for TEMPORAL_ADDRESS, or None when that points at another machine."""
-    host, _, port = settings.temporal_address.rpartition(":")
+    target = connection(settings)
+    host, _, port = target.address.rpartition(":")
     if host not in LOCAL_HOSTS:
-        print(f"TEMPORAL_ADDRESS is {settings.temporal_address}: using that server, no dev server started")
+        print(f"Temporal is at {target.address}: using that server, no dev server started")
         return None
     return DevServer(
         db_file=settings.data_dir / "temporal.sqlite",
         port=int(port),
         ui_port=args.ui_port,
         headless=args.headless,
-        namespaces=[settings.temporal_namespace],
+        namespaces=[target.namespace],
         log_file=settings.data_dir / "temporal.log",
     )
 
@@ -233,7 +240,7 @@ def codec_command(token: str, server: DevServer | None) -> list[str] | None:
 
 
 def print_addresses(settings: Settings, server: DevServer) -> None:
-    print(f"Temporal gRPC  {server.address}  (namespace {settings.temporal_namespace}, pid {server.pid})")
+    print(f"Temporal gRPC  {server.address}  (namespace {connection(settings).namespace}, pid {server.pid})")
     print(f"Web UI         {server.ui_url or 'off (--headless)'}")
     if server.ui_codec_endpoint:
         codec_url = server.ui_codec_endpoint.rsplit("/", 1)[0]

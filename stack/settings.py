@@ -10,12 +10,22 @@ import base64
 import binascii
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_TASK_QUEUE = "discord-scheduler"
+RENAMED = {
+    "temporal_tls_cert": "TEMPORAL_TLS_CLIENT_CERT_PATH",
+    "temporal_tls_key": "TEMPORAL_TLS_CLIENT_KEY_PATH",
+}
+
+
+def check_address(value: str) -> None:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError("must be host:port")
 
 
 def _decode_key(text: str) -> bytes:
@@ -31,15 +41,29 @@ def _decode_key(text: str) -> bytes:
 class Settings(BaseSettings):
     """The stack's configuration. Environment names are the field names in capitals."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An empty value counts as unset (docker-compose.yml passes optional settings as `${X:-}`).
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
-    temporal_address: str = "127.0.0.1:7233"
-    temporal_namespace: str = "default"
-    temporal_task_queue: str = DEFAULT_TASK_QUEUE
-    temporal_tls: bool = False
-    temporal_tls_cert: Path | None = None
-    temporal_tls_key: Path | None = None
+    # The connection, read as the SDK's environment configuration reads it (stack/temporal.py
+    # `connection()`): these variables override the profile TEMPORAL_PROFILE (default "default")
+    # of TEMPORAL_CONFIG_FILE (default ~/.config/temporalio/temporal.toml), as for the CLI.
+    temporal_address: str | None = None
+    temporal_namespace: str | None = None
     temporal_api_key: SecretStr | None = None
+    temporal_tls: bool | None = None
+    temporal_tls_client_cert_path: Path | None = None
+    temporal_tls_client_key_path: Path | None = None
+    temporal_tls_server_ca_cert_path: Path | None = None
+    temporal_tls_server_name: str | None = None
+    temporal_profile: str | None = None
+    temporal_config_file: Path | None = None
+    # Old names, refused so that a deployment using them does not silently connect without TLS.
+    temporal_tls_cert: str | None = None
+    temporal_tls_key: str | None = None
+
+    temporal_task_queue: str = DEFAULT_TASK_QUEUE
 
     discord_token: SecretStr | None = None
     # Only tests point this elsewhere (the fake Discord on loopback).
@@ -58,6 +82,13 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path(".data")
 
+    # Prometheus /metrics of the SDK's runtime (off when unset); the two differ so that both
+    # processes can run on one machine (`make run`).
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    bot_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    log_format: Literal["text", "json"] = "text"
+
     @field_validator("encryption_keys", "whisper_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
@@ -74,11 +105,17 @@ class Settings(BaseSettings):
 
     @field_validator("temporal_address")
     @classmethod
-    def _check_address(cls, value: str) -> str:
-        host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit():
-            raise ValueError("must be host:port")
+    def _check_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_address(value)
         return value
+
+    @field_validator("temporal_tls_cert", "temporal_tls_key")
+    @classmethod
+    def _refuse_old_names(cls, value: str | None, info: ValidationInfo) -> None:
+        if value is not None:
+            new = RENAMED[info.field_name or ""]
+            raise ValueError(f"renamed: set {new} instead (the name the Temporal CLI and SDKs read)")
 
     def aes_keys(self) -> list[bytes]:
         return [_decode_key(key.get_secret_value()) for key in self.encryption_keys]

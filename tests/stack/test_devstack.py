@@ -158,10 +158,12 @@ open("worker-env.txt", "w").write(os.environ.get("ENCRYPTION_KEYS", ""))
 if os.environ.get("PLACEHOLDER_EXIT"):
     time.sleep(0.5)
     sys.exit(int(os.environ["PLACEHOLDER_EXIT"]))
-try:
-    signal.pause()
-except KeyboardInterrupt:
-    print("placeholder worker stopped", flush=True)
+def stopped(signum, frame):
+    print(f"placeholder worker stopped by {signal.Signals(signum).name}", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stopped)
+signal.signal(signal.SIGINT, stopped)
+signal.pause()
 """
 
 
@@ -225,7 +227,7 @@ async def test_run_command_starts_the_stack_and_stops_it_on_sigterm(tmp_path: Pa
             rest, _ = await proc.communicate()
     output += rest.decode()
     assert proc.returncode == 0, output
-    assert "placeholder worker stopped" in output
+    assert "placeholder worker stopped by SIGTERM" in output
     assert output.index("stopping worker") < output.index("stopping the Temporal server")
     assert gone(server_pid) and gone(worker_pid)
 
