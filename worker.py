@@ -24,11 +24,12 @@ from activities.whispers import WhisperActivities
 from stack.process import exit_now
 from stack.settings import Settings, load_settings
 from stack.temporal import connect
+from workflows.challenges import ChallengeChainWorkflow
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.store import StoreWorkflow
 from workflows.whispers import WhisperWorkflow
 
-WORKFLOWS: Sequence[type] = (ScheduledJobWorkflow, WhisperWorkflow, StoreWorkflow)
+WORKFLOWS: Sequence[type] = (ScheduledJobWorkflow, WhisperWorkflow, StoreWorkflow, ChallengeChainWorkflow)
 
 log = logging.getLogger("worker")
 
