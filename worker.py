@@ -18,6 +18,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.discord_rest import rest_client
+from activities.health import HealthActivities
 from activities.jobs import JobsActivities
 from activities.safari import SafariActivities
 from activities.whispers import WhisperActivities
@@ -25,11 +26,18 @@ from stack.process import exit_now
 from stack.settings import Settings, load_settings
 from stack.temporal import connect
 from workflows.challenges import ChallengeChainWorkflow
+from workflows.health import HealthCheckWorkflow
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.store import StoreWorkflow
 from workflows.whispers import WhisperWorkflow
 
-WORKFLOWS: Sequence[type] = (ScheduledJobWorkflow, WhisperWorkflow, StoreWorkflow, ChallengeChainWorkflow)
+WORKFLOWS: Sequence[type] = (
+    ScheduledJobWorkflow,
+    WhisperWorkflow,
+    StoreWorkflow,
+    ChallengeChainWorkflow,
+    HealthCheckWorkflow,
+)
 
 log = logging.getLogger("worker")
 
@@ -44,12 +52,15 @@ def activities_for(
     safari = (
         [SafariActivities(discord_client, temporal, task_queue).process_round_results] if temporal else []
     )
+    # The health probes ask the Temporal server about task queues and failed jobs.
+    health = HealthActivities(discord_client, temporal).all() if temporal else []
     return [
         jobs.send_reminder,
         jobs.post_message,
         jobs.notify_job_failed,
         *whispers.all(),
         *safari,
+        *health,
     ]
 
 

@@ -9,12 +9,13 @@ from datetime import timedelta
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from tests.support.challenges_doubles import GUILD, HOST, QUEUE, Posts, chain, round_, start
+from tests.support.histories import run_histories
 from tests.support.jobs_doubles import assert_near
 from worker import build_worker
 from workflows.challenges import ChallengeChainWorkflow
@@ -252,20 +253,6 @@ async def test_a_failed_round_is_recorded_and_the_chain_follows_its_setting(
     else:
         assert result.outcome == "failed" and len(result.rounds) == 1
         assert posts.actions() == []
-
-
-async def run_histories(client: Client, workflow_id: str, first_run: str) -> list[int]:
-    """The number of history events of every run of a workflow, following continue-as-new."""
-    sizes = []
-    run_id: str | None = first_run
-    while run_id:
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        sizes.append(len(history.events))
-        last = history.events[-1]
-        run_id = None
-        if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-            run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-    return sizes
 
 
 async def test_a_long_chain_continues_as_new_and_keeps_its_state(

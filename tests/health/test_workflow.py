@@ -1,0 +1,130 @@
+"""The health check on the time-skipping server, with its probes replaced by doubles registered
+under the same names."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from clients.health import HealthChecks, HealthError
+from tests.support.histories import run_histories
+from tests.support.health_doubles import ADMIN, ADMIN_CHANNEL, GUILD, QUEUE, Probes
+from tests.support.jobs_doubles import assert_near
+from worker import build_worker
+from workflows.health import HealthCheckWorkflow
+from workflows.health_models import HealthRequest, health_id_for
+
+
+@pytest.fixture
+async def probes(time_env: WorkflowEnvironment) -> Probes:
+    return Probes(time_env)
+
+
+@pytest.fixture
+async def worker(time_env: WorkflowEnvironment, probes: Probes) -> AsyncIterator[Worker]:
+    async with build_worker(
+        time_env.client, QUEUE, probes.activities(), workflows=[HealthCheckWorkflow]
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def checks(time_env: WorkflowEnvironment) -> HealthChecks:
+    return HealthChecks(time_env.client, QUEUE)
+
+
+async def test_it_posts_only_when_the_state_changes_across_an_outage(
+    time_env: WorkflowEnvironment, probes: Probes, worker: Worker, checks: HealthChecks
+) -> None:
+    now = await time_env.get_current_time()
+    probes.outages = [(now + timedelta(hours=3, minutes=30), now + timedelta(hours=6, minutes=30))]
+    await checks.start(guild_id=GUILD, admin_channel_id=ADMIN_CHANNEL, interval=timedelta(hours=1))
+    await time_env.sleep(timedelta(hours=10, minutes=30))
+    status = await checks.status(GUILD)
+
+    assert status.checks == 11
+    assert [(r.state, r.previous, r.kind) for r in probes.reports] == [
+        ("healthy", None, "change"),
+        ("failing", "healthy", "change"),
+        ("healthy", "failing", "change"),
+    ]
+    for report, hours in zip(probes.reports, (0, 4, 7), strict=True):
+        assert_near(report.at, now + timedelta(hours=hours))
+        assert report.channel_id == ADMIN_CHANNEL
+    failing = probes.reports[1]
+    assert [(r.name, r.state) for r in failing.results if r.state != "healthy"] == [
+        ("health_probe_discord", "failing")
+    ]
+    # Each check counts failed jobs since the one before.
+    assert probes.since[2] == probes.checks[1] or abs(probes.since[2] - probes.checks[1]) < timedelta(
+        seconds=5
+    )
+    assert status.state == "healthy" and status.posts == 3
+
+
+async def test_a_heartbeat_once_a_day_and_a_bounded_history_over_weeks(
+    time_env: WorkflowEnvironment, probes: Probes, worker: Worker, checks: HealthChecks
+) -> None:
+    now = await time_env.get_current_time()
+    await checks.start(
+        guild_id=None, admin_channel_id=ADMIN_CHANNEL, interval=timedelta(hours=2), checks_per_run=20
+    )
+    handle = time_env.client.get_workflow_handle(health_id_for(None))
+    first_run = (await handle.describe()).run_id
+    await time_env.sleep(timedelta(days=14, minutes=30))
+    status = await checks.status(None)
+
+    assert status.checks == 14 * 12 + 1
+    assert [r.kind for r in probes.reports] == ["change"] + ["heartbeat"] * 14
+    for day, report in enumerate(probes.reports):
+        assert_near(report.at, now + timedelta(days=day))
+    # One run per 20 checks, each about as long as the first, however long the check has run.
+    sizes = await run_histories(time_env.client, handle.id, first_run)
+    assert len(sizes) == 9 and status.generation == 8
+    assert max(sizes) < 300, sizes
+
+
+async def test_pause_resume_and_run_now(
+    time_env: WorkflowEnvironment, probes: Probes, worker: Worker, checks: HealthChecks
+) -> None:
+    await checks.start(guild_id=GUILD, admin_channel_id=ADMIN_CHANNEL, interval=timedelta(hours=1))
+    await time_env.sleep(timedelta(minutes=30))
+    paused = await checks.pause(GUILD, by=ADMIN)
+    assert paused.paused and paused.checks == 1
+    await time_env.sleep(timedelta(hours=5))
+    assert len(probes.checks) == 1  # paused: no check ran
+
+    # Run now checks even while paused, and answers with the fresh results.
+    fresh = await checks.run_now(GUILD, by=ADMIN)
+    assert fresh.checks == 2 and fresh.paused and [r.state for r in fresh.results] == ["healthy"] * 3
+    with pytest.raises(HealthError, match="already paused"):
+        await checks.pause(GUILD, by=ADMIN)
+
+    resumed = await checks.resume(GUILD, by=ADMIN)
+    assert not resumed.paused
+    await time_env.sleep(timedelta(hours=2, minutes=30))
+    assert len(probes.checks) == 4
+    # The state never changed: the first check's post is the only one.
+    assert [r.kind for r in probes.reports] == ["change"]
+
+
+async def test_starting_twice_attaches_and_other_guilds_are_refused(
+    time_env: WorkflowEnvironment, probes: Probes, worker: Worker, checks: HealthChecks
+) -> None:
+    first = await checks.start(guild_id=GUILD, admin_channel_id=ADMIN_CHANNEL)
+    run = (await time_env.client.get_workflow_handle(first).describe()).run_id
+    again = await checks.start(guild_id=GUILD, admin_channel_id=999)
+    assert again == first == f"health-{GUILD}"
+    assert (await time_env.client.get_workflow_handle(first).describe()).run_id == run
+    assert (await checks.status(GUILD)).admin_channel_id == ADMIN_CHANNEL
+
+    handle = time_env.client.get_workflow_handle_for(HealthCheckWorkflow.run, first)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(HealthCheckWorkflow.pause, HealthRequest(by=ADMIN, guild_id=999))
+    assert "another server" in str(refused.value.cause)
+    await checks.pause(GUILD, by=ADMIN)
