@@ -102,13 +102,19 @@ class HealthChecks:
             raise
 
     async def pause(self, guild_id: int | None, *, by: int) -> HealthStatus:
-        return await self._update(guild_id, HealthCheckWorkflow.pause, HealthRequest(by=by, guild_id=guild_id))
+        return await self._update(
+            guild_id, HealthCheckWorkflow.pause, HealthRequest(by=by, guild_id=guild_id)
+        )
 
     async def resume(self, guild_id: int | None, *, by: int) -> HealthStatus:
-        return await self._update(guild_id, HealthCheckWorkflow.resume, HealthRequest(by=by, guild_id=guild_id))
+        return await self._update(
+            guild_id, HealthCheckWorkflow.resume, HealthRequest(by=by, guild_id=guild_id)
+        )
 
     async def run_now(self, guild_id: int | None, *, by: int) -> HealthStatus:
-        return await self._update(guild_id, HealthCheckWorkflow.run_now, HealthRequest(by=by, guild_id=guild_id))
+        return await self._update(
+            guild_id, HealthCheckWorkflow.run_now, HealthRequest(by=by, guild_id=guild_id)
+        )
 
     async def _update(self, guild_id: int | None, update: Any, request: HealthRequest) -> HealthStatus:
         handle = self._client.get_workflow_handle_for(HealthCheckWorkflow.run, health_id_for(guild_id))

@@ -12,8 +12,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from clients.health import HealthChecks, HealthError
-from tests.support.histories import run_histories
 from tests.support.health_doubles import ADMIN, ADMIN_CHANNEL, GUILD, QUEUE, Probes
+from tests.support.histories import run_histories
 from tests.support.jobs_doubles import assert_near
 from worker import build_worker
 from workflows.health import HealthCheckWorkflow
