@@ -29,7 +29,13 @@ from stack.temporal import connect
 log = logging.getLogger("bot")
 
 # One extension per feature. A module that does not exist (yet) is skipped with a log line.
-FEATURES: tuple[str, ...] = ("bot.cogs.safari", "bot.cogs.jobs", "bot.cogs.whispers")
+FEATURES: tuple[str, ...] = (
+    "bot.cogs.safari",
+    "bot.cogs.jobs",
+    "bot.cogs.whispers",
+    "bot.cogs.challenges",
+    "bot.cogs.health",
+)
 
 
 class GameTree(app_commands.CommandTree["GameBot"]):
