@@ -9,6 +9,7 @@ that could not replay it, an operator's terminate). Those are counted.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -32,8 +33,10 @@ from workflows.health_models import (
 )
 from workflows.jobs import WORKFLOW_NAME as JOB_WORKFLOW
 
-# Discord answering slower than this is degraded, not failing.
+# Discord answering slower than this is degraded, not failing; not at all within DISCORD_WAIT
+# (discord.py retries 5xx and 429 by itself, for up to a minute), failing.
 SLOW_DISCORD_MS = 2000.0
+DISCORD_WAIT = 5.0
 # A poller the server saw longer ago than this is gone (the server keeps them a few minutes).
 POLLER_FRESH = timedelta(minutes=2)
 ICONS = {"healthy": "🟢", "degraded": "🟡", "failing": "🔴"}
@@ -74,12 +77,17 @@ class HealthActivities:
             return ProbeResult(name=PROBE_DISCORD, state="failing", detail="this worker has no DISCORD_TOKEN")
         started = time.monotonic()
         try:
-            await self._discord.http.request(discord.http.Route("GET", "/users/@me"))
+            await asyncio.wait_for(
+                self._discord.http.request(discord.http.Route("GET", "/users/@me")), DISCORD_WAIT
+            )
         except discord.HTTPException as err:
             what = "refused the token" if err.status == 401 else "answered"
             detail = f"Discord {what} ({err.status}): {err.text or 'no body'}"[:300]
             return ProbeResult(name=PROBE_DISCORD, state="failing", detail=detail)
-        except (TimeoutError, aiohttp.ClientError, OSError) as err:
+        except TimeoutError:
+            detail = f"Discord did not answer within {DISCORD_WAIT:.0f} s"
+            return ProbeResult(name=PROBE_DISCORD, state="failing", detail=detail)
+        except (aiohttp.ClientError, OSError) as err:
             return ProbeResult(
                 name=PROBE_DISCORD, state="failing", detail=f"cannot reach Discord: {err!r}"[:300]
             )

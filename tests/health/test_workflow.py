@@ -11,13 +11,16 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.discord_rest import rest_client
+from activities.health import HealthActivities
 from clients.health import HealthChecks, HealthError
+from tests.fake_discord import FakeDiscord
 from tests.support.health_doubles import ADMIN, ADMIN_CHANNEL, GUILD, QUEUE, Probes
 from tests.support.histories import run_histories
 from tests.support.jobs_doubles import assert_near
 from worker import build_worker
 from workflows.health import HealthCheckWorkflow
-from workflows.health_models import HealthRequest, health_id_for
+from workflows.health_models import PROBE_FAILED_JOBS, PROBE_TASK_QUEUE, HealthRequest, health_id_for
 
 
 @pytest.fixture
@@ -128,3 +131,36 @@ async def test_starting_twice_attaches_and_other_guilds_are_refused(
         await handle.execute_update(HealthCheckWorkflow.pause, HealthRequest(by=ADMIN, guild_id=999))
     assert "another server" in str(refused.value.cause)
     await checks.pause(GUILD, by=ADMIN)
+
+
+async def test_against_the_fake_discord_an_outage_is_posted_once_and_its_end_once(
+    time_env: WorkflowEnvironment, probes: Probes, checks: HealthChecks
+) -> None:
+    """The real Discord probe and report, talking to the fake Discord; the bot's token is
+    refused (401) for two checks, as when it was revoked and then reset."""
+    doubles = {getattr(a, "__temporal_activity_definition").name: a for a in probes.activities()}
+    async with FakeDiscord() as fake, rest_client("fake-bot-token", fake.base_url) as discord_client:
+        fake.add_channel(ADMIN_CHANNEL, GUILD)
+        real = HealthActivities(discord_client, time_env.client)
+        activities = [
+            real.probe_discord,
+            real.post_health_report,
+            doubles[PROBE_TASK_QUEUE],
+            doubles[PROBE_FAILED_JOBS],
+        ]
+        async with build_worker(time_env.client, QUEUE, activities, workflows=[HealthCheckWorkflow]):
+            await checks.start(guild_id=GUILD, admin_channel_id=ADMIN_CHANNEL, interval=timedelta(hours=1))
+            await time_env.sleep(timedelta(minutes=90))  # checks at 0 and 1 h: healthy
+            fake.inject("GET", r"^/users/@me$", 401, times=2, code=0, message="401: Unauthorized")
+            await time_env.sleep(timedelta(hours=2))  # checks at 2 and 3 h: failing
+            await time_env.sleep(timedelta(hours=2))  # checks at 4 and 5 h: healthy again
+            status = await checks.status(GUILD)
+        posted = [m.content for m in fake.messages(ADMIN_CHANNEL)]
+        fake.assert_no_violations()
+
+    assert status.checks == 6
+    assert len(posted) == 3, posted
+    assert posted[0].startswith("🟢 **Health: healthy**")
+    assert posted[1].startswith("🔴 **Health: failing** (was healthy)")
+    assert "`health_probe_discord`: Discord refused the token (401)" in posted[1]
+    assert posted[2].startswith("🟢 **Health: healthy** (was failing)")
