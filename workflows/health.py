@@ -57,14 +57,17 @@ class HealthCheckWorkflow:
         last = self._c.last_checked
         next_check = workflow.now() if last is None else max(last + self._spec.interval, workflow.now())
         while True:
-            if self._should_continue():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(HealthInput(spec=self._spec, carry=self._next_carry()))
             due = not self._c.paused and workflow.now() >= next_check
             if due or self._run_now:
                 self._run_now = 0
                 await self._check()
                 next_check = workflow.now() + self._spec.interval
+                continue
+            if self._should_continue():
+                # A run-now waits for a check: run it here rather than wait for it forever.
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() or self._run_now > 0)
+                if not self._run_now:
+                    workflow.continue_as_new(HealthInput(spec=self._spec, carry=self._next_carry()))
                 continue
             self._show(next_check)
             await self._wait(None if self._c.paused else (next_check - workflow.now()).total_seconds())

@@ -116,6 +116,20 @@ async def test_pause_resume_and_run_now(
     assert [r.kind for r in probes.reports] == ["change"]
 
 
+async def test_run_now_is_answered_across_continue_as_new(
+    time_env: WorkflowEnvironment, probes: Probes, worker: Worker, checks: HealthChecks
+) -> None:
+    # One check per run: every run-now's check is followed by a continue-as-new.
+    await checks.start(guild_id=GUILD, admin_channel_id=ADMIN_CHANNEL, checks_per_run=1)
+    await time_env.sleep(timedelta(minutes=1))  # the first check, then the first continue-as-new
+    answers = [await checks.run_now(GUILD, by=ADMIN) for _ in range(3)]
+
+    assert [a.checks for a in answers] == [2, 3, 4]
+    status = await checks.status(GUILD)
+    assert status.checks == 4 and status.generation == 4
+    assert [r.kind for r in probes.reports] == ["change"]
+
+
 async def test_starting_twice_attaches_and_other_guilds_are_refused(
     time_env: WorkflowEnvironment, probes: Probes, worker: Worker, checks: HealthChecks
 ) -> None:
