@@ -57,6 +57,8 @@ class ChallengeChainWorkflow:
         self._rounds: list[RoundSpec] = list(inp.spec.rounds)
         self._p = inp.progress or ChainProgress(previous_end=workflow.info().workflow_start_time)
         self._running = False
+        # The action the running round is on, for the details (it may retry through an outage).
+        self._action: str | None = None
         self._cancelled = False
         self._cancel_by: int | None = None
         self._cancel_reason = ""
@@ -189,13 +191,15 @@ class ChallengeChainWorkflow:
                 scheduled_by=self._spec.host_id,
                 description=f"{self._spec.title}: {round_.name}",
             )
+            self._action = step.action
+            self._show()
             try:
                 await run_action(action_spec(step.action), action_input)
             except (FailureError, UnknownActionError) as err:
                 reason = failure_reason(err) if isinstance(err, FailureError) else str(err)
                 failure = f"{step.action}: {reason}"
                 break
-        self._running = False
+        self._running, self._action = False, None
         if failure is None:
             self._end_round("done")
             return None
@@ -383,6 +387,8 @@ class ChallengeChainWorkflow:
         ]
         if self._p.paused and self._p.remaining is not None:
             lines.append(f"paused with {self._p.remaining} left before the current round")
+        if self._action is not None:
+            lines.append(f"running `{self._action}` (retried until Discord takes it, or it fails for good)")
         views = self._views()
         done = [v for v in views if v.state in ("done", "skipped", "failed")]
         for view in done[-DETAILS_AHEAD:]:

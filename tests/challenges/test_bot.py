@@ -107,6 +107,8 @@ async def test_hosts_skip_pause_resume_and_cancel(world: World) -> None:
 
 async def test_players_cannot_create_or_steer(world: World) -> None:
     w = world
+    unknown = answered(await w.player.slash(w.channel, "challenge show", key="nope"))
+    assert_message(last_reply(unknown), contains="there is no chain 'nope' in this server", ephemeral=True)
     refused = answered(await w.player.slash(w.channel, "challenge create"))
     assert refused.modal is None
     assert_responded(refused, contains="Only a host", ephemeral=True)

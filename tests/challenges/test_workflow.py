@@ -19,7 +19,7 @@ from tests.support.histories import run_histories
 from tests.support.jobs_doubles import assert_near
 from worker import build_worker
 from workflows.challenges import ChallengeChainWorkflow
-from workflows.challenges_models import AddRoundRequest, CancelChainRequest, ChainRequest
+from workflows.challenges_models import AddRoundRequest, CancelChainRequest, ChainRequest, OperatorCancel
 from workflows.jobs_models import ActionInput, Reminder
 
 REMINDERS = [
@@ -182,6 +182,18 @@ async def test_cancel_stops_everything_after_it(
     assert status.state == "cancelled"
     assert result.outcome == "cancelled" and result.by == HOST and result.reason == "rained off"
     assert posts.actions() == ["Round 1 starts now!"]
+
+
+async def test_operators_cancel_with_a_signal(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    handle = await start(time_env, chain([round_("Round 1", timedelta(hours=1))]))
+    await handle.signal(ChallengeChainWorkflow.operator_cancel, OperatorCancel(reason="spam"))
+    result = await handle.result()
+    await time_env.sleep(timedelta(hours=2))
+
+    assert result.outcome == "cancelled" and result.by is None and result.reason == "spam"
+    assert posts.log == []
 
 
 async def test_changes_are_refused_across_guilds_and_for_other_players(
