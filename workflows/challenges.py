@@ -234,6 +234,9 @@ class ChallengeChainWorkflow:
     @workflow.update
     def skip(self, request: ChainRequest) -> ChallengeStatus:
         self._end_round("skipped", reason="skipped by a host")
+        if self._p.index < len(self._rounds):
+            # Planned now, so the answer shows when the next round comes (or, paused, how long after resume).
+            self._plan_round(self._rounds[self._p.index])
         self._changes += 1
         return self.status()
 

@@ -166,6 +166,26 @@ async def test_pause_keeps_the_remaining_wait_and_resume_continues(
     assert now + timedelta(hours=10) < posts.log[2][2]
 
 
+async def test_a_round_skipped_while_paused_leaves_the_next_one_waiting_for_resume(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    handle = await start(
+        time_env, chain([round_("Round 1", timedelta(hours=1)), round_("Round 2", timedelta(hours=1))])
+    )
+    await handle.execute_update(ChallengeChainWorkflow.pause, AS_HOST)
+    skipped = await handle.execute_update(ChallengeChainWorkflow.skip, AS_HOST)
+    assert skipped.state == "paused" and skipped.remaining == timedelta(hours=1)
+    await time_env.sleep(timedelta(hours=5))
+    assert posts.log == []
+
+    resumed_at = await time_env.get_current_time()
+    await handle.execute_update(ChallengeChainWorkflow.resume, AS_HOST)
+    result = await handle.result()
+    assert posts.actions() == ["Round 2 starts now!"]
+    assert_near(posts.log[0][2], resumed_at + timedelta(hours=1))
+    assert [r.outcome for r in result.rounds] == ["skipped", "done"]
+
+
 async def test_cancel_stops_everything_after_it(
     time_env: WorkflowEnvironment, posts: Posts, worker: Worker
 ) -> None:
