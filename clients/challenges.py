@@ -115,10 +115,14 @@ def parse_rounds(text: str, reminders: Sequence[Reminder] = ()) -> list[RoundSpe
             else:
                 raise ChallengeError("write a wait and a name, like `2h Round 1`")
             content = message.strip() or f"🏁 **{name}** starts now!"
+            # A reminder longer before the round than its whole wait would fall before the round
+            # is even current (the workflow would never send it): it is left off that round.
+            wait = start.get("after")
+            fitting = [r for r in reminders if wait is None or r.offset <= wait]
             rounds.append(
                 RoundSpec(
                     name=name,
-                    reminders=list(reminders),
+                    reminders=fitting,
                     actions=[RoundAction(action=POST_MESSAGE, payload={"content": content})],
                     **start,
                 )

@@ -50,6 +50,11 @@ def test_the_short_form_reads_waits_times_names_and_messages() -> None:
     ]
 
 
+def test_reminders_longer_than_a_round_s_wait_are_left_off_that_round() -> None:
+    rounds = parse_rounds("1h Long\n10m Short", parse_reminders("30m, 5m"))
+    assert [[r.message for r in round_.reminders] for round_ in rounds] == [["30m", "5m"], ["5m"]]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
