@@ -3,7 +3,9 @@
     /challenge create      -> a modal: key, title, rounds (one a line: `2h Round 1 | message`),
                               reminders before every round (`30m, 5m`)
     /challenge import      -> the same from a JSON attachment (rounds with any catalogue actions)
+    /challenge list        -> the chains running in this server (visibility)
     /challenge show <key>  -> the plan, done, current and ahead, as Discord timestamps
+    /challenge add <key> <round>               (hosts) one more round at the end
     /challenge skip|pause|resume|cancel <key>  (hosts)
 
 Bad input is refused with one line and starts nothing. The modal is answered by a listener keyed
@@ -160,6 +162,20 @@ class ChallengesCog(commands.Cog, name="Challenges"):
         await reply(interaction, f"Started `{key}` from {file.filename}.")
         await reply(interaction, self._started(title, key, len(rounds)), ephemeral=False)
 
+    @challenge.command(name="list", description="The chains running in this server")
+    async def list_(self, interaction: discord.Interaction[GameBot]) -> None:
+        guild_id = require_guild(interaction)
+        # A visibility query: answered by the server alone, but a network call, so acknowledge first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        running = await self.challenges.running(guild_id)
+        if not running:
+            await reply(interaction, "No challenge chain is running in this server.")
+            return
+        lines = [f"- `{c.key}` **{c.title}** in <#{c.channel_id}>" for c in running[:40]]
+        await reply(
+            interaction, "### 🏆 Running chains\n" + "\n".join(lines) + "\n-# `/challenge show key:…`"
+        )
+
     @challenge.command(name="show", description="A chain's rounds with their times")
     @app_commands.describe(key="The chain's key")
     async def show(self, interaction: discord.Interaction[GameBot], key: str) -> None:
@@ -167,6 +183,32 @@ class ChallengesCog(commands.Cog, name="Challenges"):
         await interaction.response.defer(ephemeral=True, thinking=True)
         status = await in_time(self.challenges.status(guild_id, key))
         await reply(interaction, plan_text(status))
+
+    @challenge.command(name="add", description="Add a round at the end of a chain (hosts)")
+    @app_commands.rename(line="round")
+    @app_commands.describe(
+        key="The chain's key",
+        line="One line, like `30m Bonus round | message`",
+        reminders="Reminders before it, like `10m, 1m`",
+    )
+    async def add(
+        self, interaction: discord.Interaction[GameBot], key: str, line: str, reminders: str = ""
+    ) -> None:
+        guild_id = await require_host(interaction, "add a round")
+        try:
+            [new] = parse_rounds(line.replace("\n", " "), parse_reminders(reminders))
+        except ChallengeError as err:
+            await reply(interaction, f"Nothing changed: {err}")
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            status = await in_time(
+                self.challenges.add_round(guild_id, key, new, by=interaction.user.id, as_host=True)
+            )
+        except ChallengeError as err:
+            await reply(interaction, f"Nothing changed: {err}.")
+            return
+        await reply(interaction, f"🆕 Added **{new.name}**.\n{plan_text(status)}")
 
     @challenge.command(name="skip", description="Skip the current round (hosts)")
     @app_commands.describe(key="The chain's key")

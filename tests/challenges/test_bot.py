@@ -99,6 +99,15 @@ async def test_hosts_skip_pause_resume_and_cancel(world: World) -> None:
     assert_message(last_reply(resumed), contains="Resumed", ephemeral=True)
     assert (await chains.status(w.guild.id, "steer")).state == "waiting"
 
+    added = answered(await w.host.slash(w.channel, "challenge add", key="steer", round="45m Bonus | Extra!"))
+    assert_message(last_reply(added), contains="Added **Bonus**", ephemeral=True)
+    assert "4. **Bonus**: about <t:" in last_reply(added).content
+    bad = answered(await w.host.slash(w.channel, "challenge add", key="steer", round="Bonus"))
+    assert_responded(
+        bad, contains="Nothing changed: line 1 ('Bonus'): write a wait and a name", ephemeral=True
+    )
+    assert len((await chains.status(w.guild.id, "steer")).rounds) == 4
+
     cancelled = answered(await w.host.slash(w.channel, "challenge cancel", key="steer"))
     assert_message(last_reply(cancelled), contains="Cancelled", ephemeral=True)
     gone = answered(await w.host.slash(w.channel, "challenge skip", key="steer"))
