@@ -58,9 +58,12 @@ def report_text(report: HealthReport) -> str:
     head = f"{ICONS[report.state]} **Health: {report.state}**"
     if report.kind == "heartbeat":
         head += " (daily heartbeat)"
-    elif report.previous is not None:
+    elif report.previous is not None and report.previous != report.state:
         head += f" (was {report.previous})"
     lines = [head, f"<t:{int(report.at.timestamp())}:f>"]
+    if report.unposted is not None and report.unposted_since is not None:
+        since = int(report.unposted_since.timestamp())
+        lines.append(f"⚠️ It was **{report.unposted}** from <t:{since}:f>, but that could not be posted then.")
     lines += [f"{ICONS[r.state]} `{r.name}`: {r.detail}" for r in report.results]
     return "\n".join(lines)[:2000]
 

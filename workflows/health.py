@@ -3,8 +3,9 @@
 The seed's health monitor re-scheduled itself forever; here one workflow per guild (or for the
 deployment) loops on a durable timer and continues as new every `checks_per_run` checks, so its
 history stays bounded however long it runs. The state is announced to the admin channel when it
-differs from the last state announced (a post that fails is tried again at the next check) and
-once a day as a heartbeat, never on every run.
+differs from the last state announced (a post that fails is tried again at the next check, and
+a state that could never be posted, such as an outage of Discord itself, is told by the next post
+that gets through) and once a day as a heartbeat, never on every run.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.common import DISCORD_RETRY, failure_reason, when
+    from workflows.common import failure_reason, when
     from workflows.health_models import (
         HEALTH_WORKFLOW,
         POST_HEALTH_REPORT,
@@ -33,12 +34,14 @@ with workflow.unsafe.imports_passed_through():
         ProbeInput,
         ProbeResult,
         overall,
+        worse,
     )
 
 PROBE_ATTEMPT = timedelta(seconds=10)
 PROBE_BUDGET = timedelta(seconds=30)
 # A report that cannot be posted now is posted at a later check: its budget stays short.
 REPORT_BUDGET = timedelta(minutes=2)
+REPORT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=2)
 
 
 @workflow.defn(name=HEALTH_WORKFLOW)
@@ -106,7 +109,7 @@ class HealthCheckWorkflow:
         self._c.checks += 1
         self._checks_this_run += 1
         kind: Posted | None = None
-        if state != self._c.announced:
+        if state != self._c.announced or self._c.unposted is not None:
             kind = "change"
         elif self._c.last_posted is None or now - self._c.last_posted >= self._spec.heartbeat_every:
             kind = "heartbeat"
@@ -146,6 +149,8 @@ class HealthCheckWorkflow:
             kind=kind,
             results=results,
             at=workflow.now(),
+            unposted=self._c.unposted,
+            unposted_since=self._c.unposted_since,
         )
         try:
             await workflow.execute_local_activity(
@@ -153,14 +158,18 @@ class HealthCheckWorkflow:
                 report,
                 start_to_close_timeout=PROBE_ATTEMPT,
                 schedule_to_close_timeout=REPORT_BUDGET,
-                retry_policy=DISCORD_RETRY,
+                retry_policy=REPORT_RETRY,
                 summary=f"{kind}: {state}",
             )
         except FailureError as err:
             workflow.logger.warning(
                 "health report not posted (%s); next check tries again", failure_reason(err)
             )
+            if state != self._c.announced:
+                self._c.unposted = worse(state, self._c.unposted)
+                self._c.unposted_since = self._c.unposted_since or report.at
             return
+        self._c.unposted, self._c.unposted_since = None, None
         self._c.announced = state
         self._c.last_posted = workflow.now()
         self._c.posts += 1

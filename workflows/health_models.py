@@ -40,12 +40,15 @@ Posted = Literal["change", "heartbeat"]
 _RANK: dict[Health, int] = {"healthy": 0, "degraded": 1, "failing": 2}
 
 
+def worse(a: Health, b: Health | None) -> Health:
+    return b if b is not None and _RANK[b] > _RANK[a] else a
+
+
 def overall(results: list[ProbeResult]) -> Health:
     """The worst state of any probe."""
     worst: Health = "healthy"
     for result in results:
-        if _RANK[result.state] > _RANK[worst]:
-            worst = result.state
+        worst = worse(worst, result.state)
     return worst
 
 
@@ -81,6 +84,10 @@ class HealthCarry(BaseModel):
     # The state last posted to the admin channel: only a successful post changes it, so a change
     # whose post failed is posted at a later check.
     announced: Health | None = None
+    # The worst state that could not be posted (Discord down for the worker too), and since when:
+    # the next post that gets through says so, so an outage is never silently missed.
+    unposted: Health | None = None
+    unposted_since: datetime | None = None
     last_results: list[ProbeResult] = Field(default_factory=list)
     last_checked: datetime | None = None
     last_posted: datetime | None = None
@@ -103,6 +110,8 @@ class HealthReport(BaseModel):
     kind: Posted
     results: list[ProbeResult]
     at: datetime
+    unposted: Health | None = None
+    unposted_since: datetime | None = None
 
 
 class HealthRequest(BaseModel):

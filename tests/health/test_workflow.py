@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.discord_rest import rest_client
-from activities.health import HealthActivities
+from activities.health import HealthActivities, report_text
 from clients.health import HealthChecks, HealthError
 from tests.fake_discord import FakeDiscord
 from tests.support.health_doubles import ADMIN, ADMIN_CHANNEL, GUILD, QUEUE, Probes
@@ -68,6 +68,28 @@ async def test_it_posts_only_when_the_state_changes_across_an_outage(
         seconds=5
     )
     assert status.state == "healthy" and status.posts == 3
+
+
+async def test_an_outage_that_could_not_be_posted_is_reported_when_posts_get_through(
+    time_env: WorkflowEnvironment, probes: Probes, worker: Worker, checks: HealthChecks
+) -> None:
+    now = await time_env.get_current_time()
+    outage_start = now + timedelta(hours=3, minutes=30)
+    probes.outages = [(outage_start, now + timedelta(hours=6, minutes=30))]
+    probes.post_fails_during_outage = True  # Discord is down for the worker's posts too
+    await checks.start(guild_id=GUILD, admin_channel_id=ADMIN_CHANNEL, interval=timedelta(hours=1))
+    await time_env.sleep(timedelta(hours=7, minutes=30))
+
+    assert [(r.state, r.previous, r.unposted) for r in probes.reports] == [
+        ("healthy", None, None),
+        ("healthy", "healthy", "failing"),
+    ]
+    recovered = probes.reports[1]
+    assert_near(recovered.at, now + timedelta(hours=7))
+    assert recovered.unposted_since is not None
+    assert_near(recovered.unposted_since, now + timedelta(hours=4))
+    assert "It was **failing** from <t:" in report_text(recovered)
+    assert (await checks.status(GUILD)).posts == 2
 
 
 async def test_a_heartbeat_once_a_day_and_a_bounded_history_over_weeks(
