@@ -9,6 +9,7 @@ carrying its progress, so a chain of hundreds of rounds keeps a short history pe
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -109,19 +110,18 @@ class ChallengeChainWorkflow:
         )
         summary = summary or f"{round_.name}: start"
         wait = (due - workflow.now()).total_seconds()
+        seen = self._changes
         if wait > 0:
-            seen = self._changes
-            try:
+            with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: self._changes != seen,
                     timeout=wait,
                     timeout_summary=summary,
                 )
-                return None  # woken by a message: look again
-            except TimeoutError:
-                pass
-        if self._cancelled or self._p.paused:
-            return None  # arrived in the same task as the timer: the loop acts on it
+        if self._changes != seen:
+            # A skip, pause, cancel or new round, possibly in the same task as the timer: the
+            # round and its plan may not be the ones this wait was for, so look again.
+            return None
         if pending:
             await self._fire_reminder(round_, pending[0][0], pending[0][1])
             return None
