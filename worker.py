@@ -19,6 +19,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.custom_actions import CustomActionActivities, WebhookDiscord
 from activities.discord_rest import rest_client
+from activities.health import HealthActivities
 from activities.jobs import JobsActivities
 from activities.safari import SafariActivities
 from activities.seasons import SeasonActivities
@@ -28,6 +29,8 @@ from stack.process import exit_now
 from stack.settings import Settings, load_settings
 from stack.telemetry import JobOutcomes, metrics_runtime, setup_logging
 from stack.temporal import connect, connection
+from workflows.challenges import ChallengeChainWorkflow
+from workflows.health import HealthCheckWorkflow
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.seasons import SeasonWorkflow
 from workflows.seasons_turns import TurnWorkflow
@@ -40,6 +43,8 @@ WORKFLOWS: Sequence[type] = (
     StoreWorkflow,
     SeasonWorkflow,
     TurnWorkflow,
+    ChallengeChainWorkflow,
+    HealthCheckWorkflow,
 )
 
 log = logging.getLogger("worker")
@@ -65,6 +70,8 @@ def activities_for(
         if temporal
         else []
     )
+    # The health probes ask the Temporal server about task queues and failed jobs.
+    health = HealthActivities(discord_client, temporal).all() if temporal else []
     return [
         jobs.send_reminder,
         jobs.post_message,
@@ -73,6 +80,7 @@ def activities_for(
         *SeasonActivities(discord_client).all(),
         *safari,
         *custom_actions,
+        *health,
     ]
 
 

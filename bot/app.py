@@ -37,6 +37,8 @@ FEATURES: tuple[str, ...] = (
     "bot.cogs.whispers",
     "bot.cogs.custom_actions",
     "bot.cogs.seasons",
+    "bot.cogs.challenges",
+    "bot.cogs.health",
 )
 
 

@@ -17,10 +17,13 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from clients.health import HealthChecks
 from clients.seasons import Seasons
 from clients.store import PersistentStore, VersionConflict
 from clients.whispers import Whispers
 from stack.temporal import data_converter
+from tests.support import challenges_doubles as chains
+from tests.support import health_doubles
 from tests.support import seasons_doubles as season_doubles
 from tests.support.custom_actions_doubles import custom_actions_worker
 from tests.support.jobs_doubles import GUILD, HOST, Doubles, job, start
@@ -28,9 +31,12 @@ from tests.support.temporal import TEST_KEY, binary, eventually, register_search
 from tests.support.whispers import whisper_seal
 from tests.whispers import test_workflow as whisper_tests
 from worker import build_worker
+from workflows.challenges import ChallengeChainWorkflow
+from workflows.challenges_models import AddRoundRequest, CancelChainRequest, ChainRequest
 from workflows.custom_actions_models import CurrencyOutcome, TextOutcome
+from workflows.health import HealthCheckWorkflow
 from workflows.jobs import ScheduledJobWorkflow
-from workflows.jobs_models import CancelRequest, RescheduleRequest
+from workflows.jobs_models import ActionInput, CancelRequest, Reminder, RescheduleRequest
 from workflows.store import StoreWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -295,6 +301,104 @@ async def turn_cancelled(env: WorkflowEnvironment) -> str:
     return offer.turn_id
 
 
+def _chain_worker(env: WorkflowEnvironment, posts: chains.Posts | None = None) -> Worker:
+    activities = (posts or chains.Posts(env)).activities()
+    return build_worker(env.client, chains.QUEUE, activities, workflows=[ChallengeChainWorkflow])
+
+
+CHAIN_REMINDERS = [Reminder(offset=timedelta(minutes=30), message="30 minutes")]
+
+
+async def chain_skip_pause_resume_cancel(env: WorkflowEnvironment) -> str:
+    """Round 1 runs after its reminder, round 2 is skipped, round 3 is paused and resumed, a
+    round is added, then the chain is cancelled."""
+    host = ChainRequest(by=chains.HOST, guild_id=chains.GUILD)
+    rounds = [chains.round_(f"Round {n}", timedelta(hours=1), reminders=CHAIN_REMINDERS) for n in (1, 2, 3)]
+    async with _chain_worker(env):
+        handle = await chains.start(env, chains.chain(rounds))
+        await env.sleep(timedelta(minutes=70))
+        await handle.execute_update(ChallengeChainWorkflow.skip, host)
+        await env.sleep(timedelta(minutes=20))
+        await handle.execute_update(ChallengeChainWorkflow.pause, host)
+        await env.sleep(timedelta(hours=3))
+        await handle.execute_update(ChallengeChainWorkflow.resume, host)
+        extra = chains.round_("Bonus", timedelta(minutes=10))
+        await handle.execute_update(
+            ChallengeChainWorkflow.add_round,
+            AddRoundRequest(by=chains.HOST, guild_id=chains.GUILD, round=extra),
+        )
+        await env.sleep(timedelta(minutes=50))
+        await handle.execute_update(
+            ChallengeChainWorkflow.cancel, CancelChainRequest(by=chains.HOST, guild_id=chains.GUILD)
+        )
+        await handle.result()
+    return handle.id
+
+
+async def chain_failed_round_then_continues_as_new(env: WorkflowEnvironment) -> str:
+    """A round whose action fails for good, the chain going on, then continue-as-new after 3
+    rounds: the first run's history, which ends in ContinueAsNew."""
+
+    def refuse_round_2(action: ActionInput) -> None:
+        if "Round 2" in action.description:
+            raise ApplicationError("Unknown Channel", type="DiscordRejected", non_retryable=True)
+
+    posts = chains.Posts(env, action_behaviour=refuse_round_2)
+    rounds = [
+        chains.round_(
+            f"Round {n}",
+            timedelta(minutes=10),
+        )
+        for n in range(1, 6)
+    ]
+    async with _chain_worker(env, posts):
+        handle = await chains.start(env, chains.chain(rounds, key="replay-can", rounds_per_run=3))
+        first_run = handle.result_run_id
+        await handle.result()
+    return f"{handle.id}@{first_run}"
+
+
+async def chain_second_run_after_continue_as_new(env: WorkflowEnvironment) -> str:
+    """The run a continue-as-new started, with the progress it carried: it finishes the chain."""
+    rounds = [
+        chains.round_(f"Round {n}", timedelta(minutes=10), reminders=CHAIN_REMINDERS) for n in range(1, 5)
+    ]
+    async with _chain_worker(env):
+        handle = await chains.start(env, chains.chain(rounds, key="replay-run-2", rounds_per_run=2))
+        await handle.result()
+    assert handle.result_run_id is not None
+    first = await env.client.get_workflow_handle(handle.id, run_id=handle.result_run_id).fetch_history()
+    run_2 = first.events[-1].workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+    assert run_2, "the first run did not continue as new"
+    return f"{handle.id}@{run_2}"
+
+
+async def health_outage_pause_then_continues_as_new(env: WorkflowEnvironment) -> str:
+    """Checks through an outage (two posts), a pause, a run-now while paused, a resume, then
+    continue-as-new after 8 checks: the first run's history."""
+    probes = health_doubles.Probes(env)
+    now = await env.get_current_time()
+    probes.outages = [(now + timedelta(minutes=90), now + timedelta(minutes=150))]
+    checks = HealthChecks(env.client, health_doubles.QUEUE)
+    async with build_worker(
+        env.client, health_doubles.QUEUE, probes.activities(), workflows=[HealthCheckWorkflow]
+    ):
+        workflow_id = await checks.start(
+            guild_id=health_doubles.GUILD,
+            admin_channel_id=health_doubles.ADMIN_CHANNEL,
+            interval=timedelta(hours=1),
+            checks_per_run=8,
+        )
+        first_run = (await env.client.get_workflow_handle(workflow_id).describe()).run_id
+        await env.sleep(timedelta(hours=3, minutes=30))
+        await checks.pause(health_doubles.GUILD, by=health_doubles.ADMIN)
+        await checks.run_now(health_doubles.GUILD, by=health_doubles.ADMIN)
+        await env.sleep(timedelta(hours=2))
+        await checks.resume(health_doubles.GUILD, by=health_doubles.ADMIN)
+        await env.sleep(timedelta(hours=5))
+    return f"{workflow_id}@{first_run}"
+
+
 SCENARIOS: dict[str, Scenario] = {
     "ScheduledJob-reminders_then_action": reminders_then_action,
     "ScheduledJob-cancelled": cancelled,
@@ -316,6 +420,10 @@ SCENARIOS: dict[str, Scenario] = {
     "Turn-dismissed": turn_dismissed,
     "Turn-skipped": turn_skipped,
     "Turn-cancelled_with_its_season": turn_cancelled,
+    "ChallengeChain-skip_pause_resume_cancel": chain_skip_pause_resume_cancel,
+    "ChallengeChain-failed_round_then_continues_as_new": chain_failed_round_then_continues_as_new,
+    "ChallengeChain-second_run_after_continue_as_new": chain_second_run_after_continue_as_new,
+    "HealthCheck-outage_pause_then_continues_as_new": health_outage_pause_then_continues_as_new,
 }
 
 

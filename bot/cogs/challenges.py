@@ -1,0 +1,293 @@
+"""Challenge chains: hosts create a chain of rounds, everyone can see its plan, hosts steer it.
+
+    /challenge create      -> a modal: key, title, rounds (one a line: `2h Round 1 | message`),
+                              reminders before every round (`30m, 5m`)
+    /challenge import      -> the same from a JSON attachment (rounds with any catalogue actions)
+    /challenge list        -> the chains running in this server (visibility)
+    /challenge show <key>  -> the plan, done, current and ahead, as Discord timestamps
+    /challenge add <key> <round>               (hosts) one more round at the end
+    /challenge skip|pause|resume|cancel <key>  (hosts)
+
+Bad input is refused with one line and starts nothing. The modal is answered by a listener keyed
+on its custom_id, so a modal opened before a restart is still handled after it. Updates and
+queries wait for a worker: they come after a defer, inside `in_time`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.checks import require_guild, require_host
+from bot.modals import modal_values
+from bot.replies import guarded, in_time, reply
+from clients.challenges import (
+    ChallengeError,
+    Challenges,
+    parse_reminders,
+    parse_rounds,
+    rounds_from_json,
+)
+from clients.jobs import format_remaining, utcnow
+from workflows.challenges_models import ChallengeStatus, RoundView
+
+if TYPE_CHECKING:
+    from bot.app import GameBot
+
+MODAL_ID = "challenge:create"
+KEY_FIELD, TITLE_FIELD, ROUNDS_FIELD, REMINDERS_FIELD = "key", "title", "rounds", "reminders"
+MAX_FILE_BYTES = 256 * 1024
+# Rounds listed by /challenge show: the last few done, then the ones ahead.
+SHOW_DONE, SHOW_AHEAD = 5, 15
+ICONS = {"done": "✅", "skipped": "⏭️", "failed": "⚠️", "running": "▶️", "current": "⏳", "ahead": "▫️"}
+
+Update = Callable[..., Awaitable[ChallengeStatus]]
+
+
+def create_modal() -> discord.ui.Modal:
+    modal = discord.ui.Modal(title="New challenge chain", custom_id=MODAL_ID, timeout=900)
+    fields = (
+        ("Key", "Letters, digits, - or _: how you name it later", KEY_FIELD, discord.TextStyle.short, 60),
+        ("Title", "Shown in every reminder", TITLE_FIELD, discord.TextStyle.short, 100),
+        ("Rounds, one a line", "`2h Round 1 | message` or `at 2026-12-24T18:00Z Finale`", ROUNDS_FIELD,
+         discord.TextStyle.paragraph, 4000),
+        ("Reminders before each round", "e.g. `30m, 5m` (optional)", REMINDERS_FIELD,
+         discord.TextStyle.short, 100),
+    )  # fmt: skip
+    for label, description, custom_id, style, length in fields:
+        modal.add_item(
+            discord.ui.Label(
+                text=label,
+                description=description,
+                component=discord.ui.TextInput(
+                    custom_id=custom_id,
+                    style=style,
+                    max_length=length,
+                    required=custom_id != REMINDERS_FIELD,
+                ),
+            )
+        )
+    return modal
+
+
+def stamp(moment: datetime | None) -> str:
+    if moment is None:
+        return "time not known yet"
+    return f"{discord.utils.format_dt(moment, 'F')} ({discord.utils.format_dt(moment, 'R')})"
+
+
+def round_line(view: RoundView) -> str:
+    icon = ICONS[view.state]
+    name = f"{view.index + 1}. **{view.name}**"
+    if view.state in ("done", "skipped", "failed"):
+        reason = f": {view.reason}" if view.state == "failed" and view.reason else ""
+        at = discord.utils.format_dt(view.at, "f") if view.at else ""
+        return f"{icon} {name}: {view.state} {at}{reason}"
+    if view.state == "ahead":
+        return f"{icon} {name}: about {stamp(view.due)}"
+    return f"{icon} {name}: {'running now' if view.state == 'running' else stamp(view.due)}"
+
+
+def plan_text(status: ChallengeStatus) -> str:
+    """The chain as a message: a head line, the last rounds done, the current one and those ahead."""
+    total = len(status.rounds)
+    head = f"### 🏆 {status.title} (`{status.key}`) · {status.state}"
+    if status.state in ("waiting", "paused", "running"):
+        head += f" · round {status.current + 1} of {total}"
+    lines = [head]
+    if status.state == "paused" and status.remaining is not None:
+        left = format_remaining(utcnow() + status.remaining, utcnow())
+        lines.append(f"⏸️ Paused: the current round comes {left} after the chain is resumed.")
+    done = [v for v in status.rounds if v.state in ("done", "skipped", "failed")]
+    ahead = [v for v in status.rounds if v not in done]
+    if len(done) > SHOW_DONE:
+        lines.append(f"-# {len(done) - SHOW_DONE} earlier rounds done")
+    lines += [round_line(v) for v in done[-SHOW_DONE:]]
+    lines += [round_line(v) for v in ahead[:SHOW_AHEAD]]
+    if len(ahead) > SHOW_AHEAD:
+        lines.append(f"-# … and {len(ahead) - SHOW_AHEAD} more rounds")
+    lines.append(f"-# in <#{status.channel_id}> · by <@{status.host_id}>")
+    return "\n".join(lines)[:2000]
+
+
+class ChallengesCog(commands.Cog, name="Challenges"):
+    challenge = app_commands.Group(name="challenge", description="Chains of timed rounds", guild_only=True)
+
+    def __init__(self, bot: GameBot) -> None:
+        self.bot = bot
+        self.challenges = Challenges(bot.temporal, bot.settings.temporal_task_queue)
+
+    @challenge.command(name="create", description="Start a chain of rounds (hosts)")
+    async def create(self, interaction: discord.Interaction[GameBot]) -> None:
+        # The host check reads the host role through describe: no worker needed before the modal.
+        await require_host(interaction, "create a challenge")
+        await interaction.response.send_modal(create_modal())
+
+    @challenge.command(name="import", description="Start a chain from a JSON plan (hosts)")
+    @app_commands.describe(
+        file='A JSON file: {"rounds": [...]}', key="How you name it later", title="Its title"
+    )
+    async def import_(
+        self, interaction: discord.Interaction[GameBot], file: discord.Attachment, key: str, title: str
+    ) -> None:
+        guild_id = await require_host(interaction, "create a challenge")
+        if file.size > MAX_FILE_BYTES:
+            await reply(interaction, f"Nothing was started: the file is over {MAX_FILE_BYTES // 1024} KB.")
+            return
+        # Reading the attachment is a download: acknowledge first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            rounds, extra = rounds_from_json(await file.read())
+            on_failure = extra.get("on_failure", "continue")
+            if on_failure not in ("continue", "stop"):
+                raise ChallengeError('"on_failure" is "continue" or "stop"')
+            await self.challenges.create(
+                key=key,
+                title=title,
+                guild_id=guild_id,
+                channel_id=self._channel(interaction),
+                host_id=interaction.user.id,
+                rounds=rounds,
+                on_failure=on_failure,
+            )
+        except ChallengeError as err:
+            await reply(interaction, f"Nothing was started: {err}")
+            return
+        # The deferred answer is ephemeral; the announcement for the channel is a second message.
+        await reply(interaction, f"Started `{key}` from {file.filename}.")
+        await reply(interaction, self._started(title, key, len(rounds)), ephemeral=False)
+
+    @challenge.command(name="list", description="The chains running in this server")
+    async def list_(self, interaction: discord.Interaction[GameBot]) -> None:
+        guild_id = require_guild(interaction)
+        # A visibility query: answered by the server alone, but a network call, so acknowledge first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        running = await self.challenges.running(guild_id)
+        if not running:
+            await reply(interaction, "No challenge chain is running in this server.")
+            return
+        lines = [f"- `{c.key}` **{c.title}** in <#{c.channel_id}>" for c in running[:40]]
+        await reply(
+            interaction, "### 🏆 Running chains\n" + "\n".join(lines) + "\n-# `/challenge show key:…`"
+        )
+
+    @challenge.command(name="show", description="A chain's rounds with their times")
+    @app_commands.describe(key="The chain's key")
+    async def show(self, interaction: discord.Interaction[GameBot], key: str) -> None:
+        guild_id = require_guild(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        status = await in_time(self.challenges.status(guild_id, key))
+        await reply(interaction, plan_text(status))
+
+    @challenge.command(name="add", description="Add a round at the end of a chain (hosts)")
+    @app_commands.rename(line="round")
+    @app_commands.describe(
+        key="The chain's key",
+        line="One line, like `30m Bonus round | message`",
+        reminders="Reminders before it, like `10m, 1m`",
+    )
+    async def add(
+        self, interaction: discord.Interaction[GameBot], key: str, line: str, reminders: str = ""
+    ) -> None:
+        guild_id = await require_host(interaction, "add a round")
+        try:
+            [new] = parse_rounds(line.replace("\n", " "), parse_reminders(reminders))
+        except ChallengeError as err:
+            await reply(interaction, f"Nothing changed: {err}")
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            status = await in_time(
+                self.challenges.add_round(guild_id, key, new, by=interaction.user.id, as_host=True)
+            )
+        except ChallengeError as err:
+            await reply(interaction, f"Nothing changed: {err}.")
+            return
+        await reply(interaction, f"🆕 Added **{new.name}**.\n{plan_text(status)}")
+
+    @challenge.command(name="skip", description="Skip the current round (hosts)")
+    @app_commands.describe(key="The chain's key")
+    async def skip(self, interaction: discord.Interaction[GameBot], key: str) -> None:
+        await self._steer(
+            interaction, key, "skip a round", self.challenges.skip, "⏭️ Skipped the current round."
+        )
+
+    @challenge.command(name="pause", description="Pause a chain, keeping the time left (hosts)")
+    @app_commands.describe(key="The chain's key")
+    async def pause(self, interaction: discord.Interaction[GameBot], key: str) -> None:
+        await self._steer(interaction, key, "pause a challenge", self.challenges.pause, "⏸️ Paused.")
+
+    @challenge.command(name="resume", description="Resume a paused chain (hosts)")
+    @app_commands.describe(key="The chain's key")
+    async def resume(self, interaction: discord.Interaction[GameBot], key: str) -> None:
+        await self._steer(interaction, key, "resume a challenge", self.challenges.resume, "▶️ Resumed.")
+
+    @challenge.command(name="cancel", description="Cancel a chain (hosts)")
+    @app_commands.describe(key="The chain's key")
+    async def cancel(self, interaction: discord.Interaction[GameBot], key: str) -> None:
+        await self._steer(interaction, key, "cancel a challenge", self.challenges.cancel, "🛑 Cancelled.")
+
+    async def _steer(
+        self, interaction: discord.Interaction[GameBot], key: str, what: str, update: Update, done: str
+    ) -> None:
+        guild_id = await require_host(interaction, what)
+        # The update waits for a worker: acknowledge first (within 3 s).
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            status = await in_time(update(guild_id, key, by=interaction.user.id, as_host=True))
+        except ChallengeError as err:
+            await reply(interaction, f"Nothing changed: {err}.")
+            return
+        await reply(interaction, f"{done}\n{plan_text(status)}")
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction[GameBot]) -> None:
+        data: Mapping[str, Any] = interaction.data or {}
+        if interaction.type is discord.InteractionType.modal_submit and data.get("custom_id") == MODAL_ID:
+            await self.submit(interaction)
+
+    @guarded
+    async def submit(self, interaction: discord.Interaction[GameBot]) -> None:
+        """The modal's submission, from the raw data so it works across restarts."""
+        guild_id = await require_host(interaction, "create a challenge")
+        data: Mapping[str, Any] = interaction.data or {}
+        values = modal_values(data.get("components") or [])
+        key, title = values.get(KEY_FIELD, "").strip(), values.get(TITLE_FIELD, "").strip()
+        try:
+            rounds = parse_rounds(
+                values.get(ROUNDS_FIELD, ""), parse_reminders(values.get(REMINDERS_FIELD, ""))
+            )
+            # Starting a workflow does not wait for a worker: milliseconds, so no defer is needed.
+            await self.challenges.create(
+                key=key,
+                title=title,
+                guild_id=guild_id,
+                channel_id=self._channel(interaction),
+                host_id=interaction.user.id,
+                rounds=rounds,
+            )
+        except ChallengeError as err:
+            await reply(interaction, f"Nothing was started: {err}")
+            return
+        await reply(interaction, self._started(title, key, len(rounds)), ephemeral=False)
+
+    @staticmethod
+    def _channel(interaction: discord.Interaction[GameBot]) -> int:
+        assert interaction.channel_id is not None  # every guild interaction has a channel
+        return interaction.channel_id
+
+    @staticmethod
+    def _started(title: str, key: str, count: int) -> str:
+        return (
+            f"🏆 Challenge **{title}** started: {count} round{'s' if count != 1 else ''}. "
+            f"See its plan with `/challenge show key:{key}`."
+        )
+
+
+async def setup(bot: GameBot) -> None:
+    await bot.add_cog(ChallengesCog(bot))

@@ -1,0 +1,332 @@
+"""The challenge chains facade: create (from a short form or JSON), status, skip, pause, resume,
+add a round, cancel, list.
+
+Everything a chain needs is checked here before it starts (action names and payloads, times in
+the future, the number of rounds), so bad input starts nothing and gets one clear line back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from clients.jobs import WORKFLOW_TASK_TIMEOUT, utcnow
+from workflows import search_attributes as sa
+from workflows.challenges import ChallengeChainWorkflow
+from workflows.challenges_models import (
+    CHALLENGE_WORKFLOW,
+    ID_PREFIX,
+    MAX_ROUNDS,
+    AddRoundRequest,
+    CancelChainRequest,
+    ChainRequest,
+    ChallengeInput,
+    ChallengeSpec,
+    ChallengeStatus,
+    OnFailure,
+    RoundAction,
+    RoundSpec,
+    challenge_id_for,
+)
+from workflows.common import UserError, first_error
+from workflows.jobs_actions import POST_MESSAGE, UnknownActionError, action_spec
+from workflows.jobs_models import MAX_DELAY, Reminder
+
+
+class ChallengeError(UserError):
+    """A refusal; the message is fit to show the user."""
+
+
+class ChallengeNotFound(ChallengeError):
+    pass
+
+
+@dataclass(frozen=True)
+class ChallengeSummary:
+    challenge_id: str
+    key: str
+    title: str
+    channel_id: int
+
+
+_DURATION = re.compile(r"(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?")
+
+
+def parse_duration(text: str) -> timedelta:
+    """`2h`, `1h30m`, `45m`, `1d`, `90s`, or `0` for right away."""
+    text = text.strip().lower()
+    if text == "0":
+        return timedelta(0)
+    found = _DURATION.fullmatch(text)
+    if not text or found is None or not any(found.groupdict().values()):
+        raise ChallengeError(f"{text!r} is not a duration (write it like 2h, 1h30m, 45m or 1d)")
+    parts = {k: int(v) for k, v in found.groupdict().items() if v}
+    return timedelta(
+        days=parts.get("d", 0), hours=parts.get("h", 0), minutes=parts.get("m", 0), seconds=parts.get("s", 0)
+    )
+
+
+def parse_reminders(text: str) -> list[Reminder]:
+    """`30m, 5m`: reminders before every round, by how long before it starts."""
+    reminders = []
+    for part in (p for p in re.split(r"[,\s]+", text.strip()) if p):
+        offset = parse_duration(part)
+        if offset <= timedelta(0):
+            raise ChallengeError("a reminder comes some time before its round, not at 0")
+        reminders.append(Reminder(offset=offset, message=part))
+    return reminders
+
+
+def parse_rounds(text: str, reminders: Sequence[Reminder] = ()) -> list[RoundSpec]:
+    """The short form, one round a line: `<wait> <name>[ | <message>]` or `at <ISO time> <name>`.
+
+    `2h Round 1 | Show us your best photo!` starts 2 hours after the previous round (the first:
+    after the chain starts) and posts the message, or "Round 1 starts now!" without one.
+    """
+    rounds = []
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise ChallengeError("write at least one round, one a line, like `2h Round 1`")
+    if len(lines) > MAX_ROUNDS:
+        raise ChallengeError(f"a chain has at most {MAX_ROUNDS} rounds, not {len(lines)}")
+    for number, line in enumerate(lines, start=1):
+        head, _, message = line.partition("|")
+        words = head.split()
+        try:
+            if words and words[0].lower() == "at" and len(words) >= 3:
+                at = datetime.fromisoformat(words[1])
+                if at.tzinfo is None:
+                    at = at.replace(tzinfo=UTC)
+                start: dict[str, Any] = {"at": at}
+                name = " ".join(words[2:])
+            elif len(words) >= 2:
+                start = {"after": parse_duration(words[0])}
+                name = " ".join(words[1:])
+            else:
+                raise ChallengeError("write a wait and a name, like `2h Round 1`")
+            content = message.strip() or f"🏁 **{name}** starts now!"
+            # A reminder longer before the round than its whole wait would fall before the round
+            # is even current (the workflow would never send it): it is left off that round.
+            wait = start.get("after")
+            fitting = [r for r in reminders if wait is None or r.offset <= wait]
+            rounds.append(
+                RoundSpec(
+                    name=name,
+                    reminders=fitting,
+                    actions=[RoundAction(action=POST_MESSAGE, payload={"content": content})],
+                    **start,
+                )
+            )
+        except ChallengeError as err:
+            raise ChallengeError(f"line {number} ({line[:40]!r}): {err}") from None
+        except ValueError as err:  # a bad ISO time, or a field pydantic refused
+            why = (
+                first_error(err) if isinstance(err, ValidationError) else "not a time like 2026-12-24T18:00Z"
+            )
+            raise ChallengeError(f"line {number} ({line[:40]!r}): {why}") from None
+    return rounds
+
+
+def rounds_from_json(data: bytes) -> tuple[list[RoundSpec], dict[str, Any]]:
+    """A JSON plan: `{"title": ..., "on_failure": ..., "rounds": [RoundSpec, ...]}` or a bare list.
+
+    Returns the rounds and the other top-level fields.
+    """
+    try:
+        document = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ChallengeError(f"the file is not JSON: {err}") from None
+    if isinstance(document, list):
+        document = {"rounds": document}
+    if not isinstance(document, dict) or not isinstance(document.get("rounds"), list):
+        raise ChallengeError('the file must be a list of rounds or an object with "rounds": [...]')
+    raw = document.pop("rounds")
+    if not raw:
+        raise ChallengeError("the plan has no rounds")
+    if len(raw) > MAX_ROUNDS:
+        raise ChallengeError(f"a chain has at most {MAX_ROUNDS} rounds, not {len(raw)}")
+    rounds = []
+    for number, item in enumerate(raw, start=1):
+        try:
+            rounds.append(RoundSpec.model_validate(item))
+        except ValidationError as err:
+            raise ChallengeError(f"round {number}: {first_error(err)}") from None
+    return rounds, document
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class Challenges:
+    def __init__(self, client: Client, task_queue: str, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self._client = client
+        self._task_queue = task_queue
+        self._clock = clock
+
+    async def create(
+        self,
+        *,
+        key: str,
+        title: str,
+        guild_id: int,
+        channel_id: int,
+        host_id: int,
+        rounds: Sequence[RoundSpec],
+        on_failure: OnFailure = "continue",
+        rounds_per_run: int | None = None,
+    ) -> str:
+        """Start a chain; returns its id. Refuses bad input before anything is started."""
+        spec = self.validate(
+            key=key,
+            title=title,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            host_id=host_id,
+            rounds=rounds,
+            on_failure=on_failure,
+            rounds_per_run=rounds_per_run,
+        )
+        challenge_id = challenge_id_for(guild_id, key)
+        try:
+            await self._client.start_workflow(
+                ChallengeChainWorkflow.run,
+                ChallengeInput(spec=spec),
+                id=challenge_id,
+                task_queue=self._task_queue,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(sa.GUILD_ID, str(guild_id)),
+                        SearchAttributePair(sa.CHANNEL_ID, str(channel_id)),
+                    ]
+                ),
+                memo={"title": title, "key": key},
+                static_summary=f"challenge {key}: {len(spec.rounds)} rounds in channel {channel_id}",
+                static_details=f"created by {host_id}; a failed round makes the chain {on_failure}",
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                task_timeout=WORKFLOW_TASK_TIMEOUT,
+            )
+        except WorkflowAlreadyStartedError:
+            raise ChallengeError(f"a chain with key {key!r} is already running in this server") from None
+        return challenge_id
+
+    def validate(
+        self, *, rounds: Sequence[RoundSpec], rounds_per_run: int | None, **fields: Any
+    ) -> ChallengeSpec:
+        if not rounds:
+            raise ChallengeError("a chain needs at least one round")
+        if len(rounds) > MAX_ROUNDS:
+            raise ChallengeError(f"a chain has at most {MAX_ROUNDS} rounds, not {len(rounds)}")
+        now = self._clock()
+        for number, round_ in enumerate(rounds, start=1):
+            self._check_round(round_, now, f"round {number} ({round_.name})")
+        extra = {} if rounds_per_run is None else {"rounds_per_run": rounds_per_run}
+        try:
+            return ChallengeSpec(rounds=list(rounds), **fields, **extra)
+        except ValidationError as err:
+            raise ChallengeError(first_error(err)) from None
+
+    def _check_round(self, round_: RoundSpec, now: datetime, where: str) -> None:
+        if round_.at is not None:
+            if round_.at <= now:
+                raise ChallengeError(f"{where} is at {round_.at:%Y-%m-%d %H:%M} UTC, which is in the past")
+            if round_.at - now > MAX_DELAY:
+                raise ChallengeError(f"{where} is more than {MAX_DELAY.days} days away")
+        for step in round_.actions:
+            try:
+                spec = action_spec(step.action)
+            except UnknownActionError as err:
+                raise ChallengeError(f"{where}: {err}") from None
+            if spec.reminder:
+                raise ChallengeError(f"{where}: {step.action} is a reminder action, not a round action")
+            if spec.payload is not None:
+                try:
+                    spec.payload.model_validate(step.payload)
+                except ValidationError as err:
+                    raise ChallengeError(
+                        f"{where}: bad payload for {step.action}: {first_error(err)}"
+                    ) from None
+
+    async def status(self, guild_id: int, key: str) -> ChallengeStatus:
+        handle = self._client.get_workflow_handle_for(
+            ChallengeChainWorkflow.run, challenge_id_for(guild_id, key)
+        )
+        try:
+            return await handle.query(ChallengeChainWorkflow.status)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise ChallengeNotFound(f"there is no chain {key!r} in this server") from None
+            raise
+
+    async def skip(self, guild_id: int, key: str, *, by: int, as_host: bool = False) -> ChallengeStatus:
+        request = ChainRequest(by=by, guild_id=guild_id, as_host=as_host)
+        return await self._update(guild_id, key, ChallengeChainWorkflow.skip, request)
+
+    async def pause(self, guild_id: int, key: str, *, by: int, as_host: bool = False) -> ChallengeStatus:
+        request = ChainRequest(by=by, guild_id=guild_id, as_host=as_host)
+        return await self._update(guild_id, key, ChallengeChainWorkflow.pause, request)
+
+    async def resume(self, guild_id: int, key: str, *, by: int, as_host: bool = False) -> ChallengeStatus:
+        request = ChainRequest(by=by, guild_id=guild_id, as_host=as_host)
+        return await self._update(guild_id, key, ChallengeChainWorkflow.resume, request)
+
+    async def cancel(
+        self, guild_id: int, key: str, *, by: int, as_host: bool = False, reason: str = ""
+    ) -> ChallengeStatus:
+        request = CancelChainRequest(by=by, guild_id=guild_id, as_host=as_host, reason=reason)
+        return await self._update(guild_id, key, ChallengeChainWorkflow.cancel, request)
+
+    async def add_round(
+        self, guild_id: int, key: str, round_: RoundSpec, *, by: int, as_host: bool = False
+    ) -> ChallengeStatus:
+        self._check_round(round_, self._clock(), f"round {round_.name}")
+        request = AddRoundRequest(by=by, guild_id=guild_id, as_host=as_host, round=round_)
+        return await self._update(guild_id, key, ChallengeChainWorkflow.add_round, request)
+
+    async def _update(self, guild_id: int, key: str, update: Any, request: Any) -> ChallengeStatus:
+        handle = self._client.get_workflow_handle_for(
+            ChallengeChainWorkflow.run, challenge_id_for(guild_id, key)
+        )
+        try:
+            result: ChallengeStatus = await handle.execute_update(update, request)
+            return result
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            raise ChallengeError(
+                cause.message if isinstance(cause, ApplicationError) else str(cause)
+            ) from None
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise ChallengeNotFound(f"there is no running chain {key!r} in this server") from None
+            raise
+
+    async def running(self, guild_id: int) -> list[ChallengeSummary]:
+        """The guild's running chains, from one visibility query."""
+        query = (
+            f"WorkflowType = {_quote(CHALLENGE_WORKFLOW)} AND ExecutionStatus = 'Running' "
+            f"AND {sa.GUILD_ID.name} = {_quote(str(guild_id))}"
+        )
+        found = []
+        async for execution in self._client.list_workflows(query):
+            if execution.status != WorkflowExecutionStatus.RUNNING:
+                continue
+            memo = await execution.memo()
+            found.append(
+                ChallengeSummary(
+                    challenge_id=execution.id,
+                    key=str(memo.get("key") or execution.id.removeprefix(f"{ID_PREFIX}{guild_id}-")),
+                    title=str(memo.get("title", "")),
+                    channel_id=int(execution.typed_search_attributes.get(sa.CHANNEL_ID) or 0),
+                )
+            )
+        return sorted(found, key=lambda c: c.key)

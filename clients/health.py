@@ -1,0 +1,130 @@
+"""The health check facade: start (or attach to the one running), pause, resume, run now, status.
+
+A guild's check is `health-<guild>`, the deployment's `health-deployment`: starting one twice
+attaches to the one running (USE_EXISTING), so a second `/health start` changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from clients.jobs import WORKFLOW_TASK_TIMEOUT
+from workflows import search_attributes as sa
+from workflows.common import UserError, first_error
+from workflows.health import HealthCheckWorkflow
+from workflows.health_models import (
+    DEFAULT_INTERVAL,
+    HealthInput,
+    HealthRequest,
+    HealthSpec,
+    HealthStatus,
+    health_id_for,
+)
+
+
+class HealthError(UserError):
+    """A refusal; the message is fit to show the user."""
+
+
+class HealthNotRunning(HealthError):
+    pass
+
+
+class HealthChecks:
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self._client = client
+        self._task_queue = task_queue
+
+    async def start(
+        self,
+        *,
+        guild_id: int | None,
+        admin_channel_id: int | None,
+        interval: timedelta = DEFAULT_INTERVAL,
+        started_by: int | None = None,
+        checks_per_run: int | None = None,
+    ) -> str:
+        """Start the check, or attach to the one already running under the same id."""
+        extra = {} if checks_per_run is None else {"checks_per_run": checks_per_run}
+        try:
+            spec = HealthSpec(
+                guild_id=guild_id,
+                admin_channel_id=admin_channel_id,
+                task_queue=self._task_queue,
+                interval=interval,
+                started_by=started_by,
+                **extra,
+            )
+        except ValidationError as err:
+            raise HealthError(first_error(err)) from None
+        attributes = [] if guild_id is None else [SearchAttributePair(sa.GUILD_ID, str(guild_id))]
+        if admin_channel_id is not None:
+            attributes.append(SearchAttributePair(sa.CHANNEL_ID, str(admin_channel_id)))
+        workflow_id = health_id_for(guild_id)
+        where = "the deployment" if guild_id is None else f"guild {guild_id}"
+        await self._client.start_workflow(
+            HealthCheckWorkflow.run,
+            HealthInput(spec=spec),
+            id=workflow_id,
+            task_queue=self._task_queue,
+            search_attributes=TypedSearchAttributes(attributes),
+            static_summary=f"health check for {where}, every {interval}",
+            static_details=f"posts to channel {admin_channel_id} on a change and once a day",
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            task_timeout=WORKFLOW_TASK_TIMEOUT,
+        )
+        return workflow_id
+
+    async def is_running(self, guild_id: int | None) -> bool:
+        """From describe, which the server answers with no worker."""
+        try:
+            described = await self._client.get_workflow_handle(health_id_for(guild_id)).describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return described.status is not None and described.status.name == "RUNNING"
+
+    async def status(self, guild_id: int | None) -> HealthStatus:
+        handle = self._client.get_workflow_handle_for(HealthCheckWorkflow.run, health_id_for(guild_id))
+        try:
+            return await handle.query(HealthCheckWorkflow.status)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise HealthNotRunning("no health check runs here; start one with /health start") from None
+            raise
+
+    async def pause(self, guild_id: int | None, *, by: int) -> HealthStatus:
+        return await self._update(
+            guild_id, HealthCheckWorkflow.pause, HealthRequest(by=by, guild_id=guild_id)
+        )
+
+    async def resume(self, guild_id: int | None, *, by: int) -> HealthStatus:
+        return await self._update(
+            guild_id, HealthCheckWorkflow.resume, HealthRequest(by=by, guild_id=guild_id)
+        )
+
+    async def run_now(self, guild_id: int | None, *, by: int) -> HealthStatus:
+        return await self._update(
+            guild_id, HealthCheckWorkflow.run_now, HealthRequest(by=by, guild_id=guild_id)
+        )
+
+    async def _update(self, guild_id: int | None, update: Any, request: HealthRequest) -> HealthStatus:
+        handle = self._client.get_workflow_handle_for(HealthCheckWorkflow.run, health_id_for(guild_id))
+        try:
+            result: HealthStatus = await handle.execute_update(update, request)
+            return result
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            raise HealthError(cause.message if isinstance(cause, ApplicationError) else str(cause)) from None
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise HealthNotRunning("no health check runs here; start one with /health start") from None
+            raise

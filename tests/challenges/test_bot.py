@@ -1,0 +1,213 @@
+"""Challenge chains through the bot, in process (simcord), on the time-skipping server: the
+create modal, the JSON import, /challenge show with Discord timestamps, skip, pause, resume and
+cancel, and bad input refused with one clear line and nothing started."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from simcord import assert_message, assert_responded
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+
+from clients.challenges import Challenges
+from tests.support.bot_harness import World, answered, as_datetime, bot_env, last_reply, unix_times
+from tests.support.challenges_doubles import Posts
+from tests.support.jobs_doubles import assert_near
+from worker import build_worker
+from workflows.challenges import ChallengeChainWorkflow
+from workflows.challenges_models import MAX_ROUNDS, challenge_id_for
+
+QUEUE = "bot-challenges"
+PLAN = "1h Round 1 | Show us your best photo!\n2h Round 2\n30m Finale"
+
+
+@pytest.fixture
+async def world(time_env: WorkflowEnvironment) -> AsyncIterator[World]:
+    posts = Posts(time_env)
+    async with (
+        build_worker(time_env.client, QUEUE, posts.activities(), workflows=[ChallengeChainWorkflow]),
+        bot_env(time_env.client, QUEUE) as w,
+    ):
+        yield w
+
+
+async def exists(w: World, key: str) -> bool:
+    try:
+        await w.client.get_workflow_handle(challenge_id_for(w.guild.id, key)).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+async def create(w: World, key: str, rounds: str, reminders: str = "") -> str:
+    modal = answered(await w.host.slash(w.channel, "challenge create"))
+    assert modal.modal is not None
+    done = answered(
+        await w.host.submit_modal(
+            modal, {"key": key, "title": "Photo hunt", "rounds": rounds, "reminders": reminders}
+        )
+    )
+    return last_reply(done).content
+
+
+async def test_a_host_creates_a_chain_and_everyone_sees_its_times(world: World) -> None:
+    w = world
+    start = await WorkflowEnvironment.from_client(w.client).get_current_time()
+    text = await create(w, "hunt", PLAN, reminders="30m, 5m")
+    assert "Challenge **Photo hunt** started: 3 rounds" in text
+
+    shown = answered(await w.player.slash(w.channel, "challenge show", key="hunt"))
+    plan = last_reply(shown)
+    assert_message(plan, ephemeral=True)
+    body = plan.content
+    assert body.index("Round 1") < body.index("Round 2") < body.index("Finale")
+    assert "round 1 of 3" in body
+    times = [as_datetime(t) for t in unix_times(body)]
+    # Each round's time twice (F and R): 1 h, then 2 h after it, then 30 min after that.
+    assert len(times) == 6
+    for moment, hours in zip(times[::2], (1, 3, 3.5), strict=True):
+        assert_near(moment, start + timedelta(hours=hours), slack=timedelta(seconds=10))
+    status = await Challenges(w.client, QUEUE).status(w.guild.id, "hunt")
+    assert [r.name for r in status.rounds] == ["Round 1", "Round 2", "Finale"]
+    assert status.host_id == w.host.id and status.channel_id == w.channel.id
+
+
+async def test_hosts_skip_pause_resume_and_cancel(world: World) -> None:
+    w = world
+    await create(w, "steer", PLAN)
+    chains = Challenges(w.client, QUEUE)
+
+    skipped = answered(await w.host.slash(w.channel, "challenge skip", key="steer"))
+    assert_message(last_reply(skipped), contains="Skipped the current round", ephemeral=True)
+    assert [r.state for r in (await chains.status(w.guild.id, "steer")).rounds][:2] == ["skipped", "current"]
+
+    paused = answered(await w.host.slash(w.channel, "challenge pause", key="steer"))
+    assert_message(last_reply(paused), contains="Paused", ephemeral=True)
+    assert "the current round comes 2h after the chain is resumed" in last_reply(paused).content
+    again = answered(await w.host.slash(w.channel, "challenge pause", key="steer"))
+    assert_message(
+        last_reply(again), contains="Nothing changed: this chain is already paused", ephemeral=True
+    )
+
+    resumed = answered(await w.host.slash(w.channel, "challenge resume", key="steer"))
+    assert_message(last_reply(resumed), contains="Resumed", ephemeral=True)
+    assert (await chains.status(w.guild.id, "steer")).state == "waiting"
+
+    added = answered(await w.host.slash(w.channel, "challenge add", key="steer", round="45m Bonus | Extra!"))
+    assert_message(last_reply(added), contains="Added **Bonus**", ephemeral=True)
+    assert "4. **Bonus**: about <t:" in last_reply(added).content
+    bad = answered(await w.host.slash(w.channel, "challenge add", key="steer", round="Bonus"))
+    assert_responded(
+        bad, contains="Nothing changed: line 1 ('Bonus'): write a wait and a name", ephemeral=True
+    )
+    assert len((await chains.status(w.guild.id, "steer")).rounds) == 4
+
+    cancelled = answered(await w.host.slash(w.channel, "challenge cancel", key="steer"))
+    assert_message(last_reply(cancelled), contains="Cancelled", ephemeral=True)
+    gone = answered(await w.host.slash(w.channel, "challenge skip", key="steer"))
+    assert_message(last_reply(gone), contains="Nothing changed", ephemeral=True)
+
+
+async def test_players_cannot_create_or_steer(world: World) -> None:
+    w = world
+    unknown = answered(await w.player.slash(w.channel, "challenge show", key="nope"))
+    assert_message(last_reply(unknown), contains="there is no chain 'nope' in this server", ephemeral=True)
+    refused = answered(await w.player.slash(w.channel, "challenge create"))
+    assert refused.modal is None
+    assert_responded(refused, contains="Only a host", ephemeral=True)
+    await create(w, "mine", PLAN)
+    for verb in ("skip", "pause", "cancel"):
+        no = answered(await w.player.slash(w.channel, f"challenge {verb}", key="mine"))
+        assert_message(last_reply(no), contains="Only a host", ephemeral=True)
+    assert [r.state for r in (await Challenges(w.client, QUEUE).status(w.guild.id, "mine")).rounds] == [
+        "current",
+        "ahead",
+        "ahead",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rounds", "expected"),
+    [
+        ("1h Round 1\nsoon Round 2", "line 2 ('soon Round 2'): 'soon' is not a duration"),
+        ("1h Round 1\nRound2", "line 2 ('Round2'): write a wait and a name"),
+        (
+            "at 2020-01-01T18:00Z Old final",
+            "round 1 (Old final) is at 2020-01-01 18:00 UTC, which is in the past",
+        ),
+        (
+            "\n".join(f"1m R{n}" for n in range(MAX_ROUNDS + 1)),
+            f"a chain has at most {MAX_ROUNDS} rounds, not {MAX_ROUNDS + 1}",
+        ),
+    ],
+    ids=["malformed-wait", "malformed-line", "round-in-the-past", "too-many-rounds"],
+)
+async def test_bad_input_gets_one_clear_message_and_starts_nothing(
+    world: World, rounds: str, expected: str
+) -> None:
+    w = world
+    modal = answered(await w.host.slash(w.channel, "challenge create"))
+    done = answered(await w.host.submit_modal(modal, {"key": "bad", "title": "Bad", "rounds": rounds}))
+    assert done.followups == []
+    assert_responded(done, contains=f"Nothing was started: {expected}", ephemeral=True)
+    assert not await exists(w, "bad")
+
+
+async def test_a_json_plan_is_imported_or_refused_clearly(world: World) -> None:
+    w = world
+    plan = {
+        "on_failure": "stop",
+        "rounds": [
+            {
+                "name": "Safari round",
+                "after": "PT2H",
+                "reminders": [{"offset": "PT30M", "message": "30 minutes"}],
+                "actions": [{"action": "post_message", "payload": {"content": "Go!"}}],
+            }
+        ],
+    }
+    done = answered(
+        await w.host.slash(
+            w.channel,
+            "challenge import",
+            file=("plan.json", json.dumps(plan).encode()),
+            key="json",
+            title="Safari",
+        )
+    )
+    assert_message(last_reply(done), contains="Challenge **Safari** started: 1 round", ephemeral=False)
+    assert await exists(w, "json")
+
+    bad = {"rounds": [{"name": "No actions", "after": "PT1H", "actions": []}]}
+    refused = answered(
+        await w.host.slash(
+            w.channel,
+            "challenge import",
+            file=("bad.json", json.dumps(bad).encode()),
+            key="json2",
+            title="Bad",
+        )
+    )
+    assert_message(last_reply(refused), contains="Nothing was started: round 1: actions:", ephemeral=True)
+    unknown = {"rounds": [{"name": "R", "after": "PT1H", "actions": [{"action": "launch_rocket"}]}]}
+    refused = answered(
+        await w.host.slash(
+            w.channel,
+            "challenge import",
+            file=("x.json", json.dumps(unknown).encode()),
+            key="json3",
+            title="X",
+        )
+    )
+    assert_message(last_reply(refused), contains="no action named 'launch_rocket'", ephemeral=True)
+    not_json = answered(
+        await w.host.slash(w.channel, "challenge import", file=("y.json", b"{rounds"), key="json4", title="Y")
+    )
+    assert_message(last_reply(not_json), contains="Nothing was started: the file is not JSON", ephemeral=True)
+    assert not any([await exists(w, k) for k in ("json2", "json3", "json4")])

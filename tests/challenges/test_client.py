@@ -1,0 +1,141 @@
+"""The challenge facade's checks before anything starts: the short form, JSON plans, and the
+rules every round must pass (actions from the catalogue, valid payloads, times ahead)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from clients.challenges import (
+    ChallengeError,
+    Challenges,
+    parse_duration,
+    parse_reminders,
+    parse_rounds,
+    rounds_from_json,
+)
+from workflows.challenges_models import MAX_ROUNDS, RoundAction, RoundSpec
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def facade() -> Challenges:
+    return Challenges(None, "q", clock=lambda: NOW)  # type: ignore[arg-type]  # validate needs no server
+
+
+def validate(rounds: list[RoundSpec], **fields: Any) -> None:
+    values: dict[str, Any] = {"key": "k", "title": "T", "guild_id": 1, "channel_id": 2, "host_id": 3}
+    values.update(fields)
+    facade().validate(rounds=rounds, rounds_per_run=None, **values)
+
+
+def test_the_short_form_reads_waits_times_names_and_messages() -> None:
+    rounds = parse_rounds(
+        "2h Round 1 | Show us your best photo!\n\n1h30m Round 2\nat 2026-12-24T18:00 Grand finale",
+        parse_reminders("30m, 5m"),
+    )
+    assert [(r.name, r.after, r.at) for r in rounds] == [
+        ("Round 1", timedelta(hours=2), None),
+        ("Round 2", timedelta(hours=1, minutes=30), None),
+        ("Grand finale", None, datetime(2026, 12, 24, 18, 0, tzinfo=UTC)),
+    ]
+    assert rounds[0].actions[0].payload == {"content": "Show us your best photo!"}
+    assert rounds[1].actions[0].payload == {"content": "🏁 **Round 2** starts now!"}
+    assert [(r.offset, r.message) for r in rounds[2].reminders] == [
+        (timedelta(minutes=30), "30m"),
+        (timedelta(minutes=5), "5m"),
+    ]
+
+
+def test_reminders_longer_than_a_round_s_wait_are_left_off_that_round() -> None:
+    rounds = parse_rounds("1h Long\n10m Short", parse_reminders("30m, 5m"))
+    assert [[r.message for r in round_.reminders] for round_ in rounds] == [["30m", "5m"], ["5m"]]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "write at least one round"),
+        ("2h", "line 1 ('2h'): write a wait and a name"),
+        ("2 hours Round 1", "line 1 ('2 hours Round 1'): '2' is not a duration"),
+        ("at tomorrow Finale", "line 1 ('at tomorrow Finale'): not a time like"),
+        ("1h " + "x" * 101, "): name: String should have at most 100 characters"),
+        ("\n".join(["1m R"] * (MAX_ROUNDS + 1)), f"at most {MAX_ROUNDS} rounds"),
+    ],
+)
+def test_the_short_form_refuses_with_the_line_at_fault(text: str, expected: str) -> None:
+    with pytest.raises(ChallengeError) as refused:
+        parse_rounds(text)
+    assert expected in str(refused.value)
+
+
+def test_durations_and_reminders() -> None:
+    assert parse_duration("1d2h3m4s") == timedelta(days=1, hours=2, minutes=3, seconds=4)
+    assert parse_duration("0") == timedelta(0)
+    for bad in ("", "h", "5", "-1h", "1x"):
+        with pytest.raises(ChallengeError):
+            parse_duration(bad)
+    with pytest.raises(ChallengeError, match="not at 0"):
+        parse_reminders("30m, 0")
+
+
+def test_a_json_plan_is_a_list_or_an_object_with_rounds() -> None:
+    item = {
+        "name": "R",
+        "after": "PT1H",
+        "actions": [{"action": "post_message", "payload": {"content": "Go"}}],
+    }
+    rounds, extra = rounds_from_json(json.dumps({"on_failure": "stop", "rounds": [item]}).encode())
+    assert rounds[0].after == timedelta(hours=1) and extra == {"on_failure": "stop"}
+    assert len(rounds_from_json(json.dumps([item, item]).encode())[0]) == 2
+    for data, expected in (
+        (b"\xff", "not JSON"),
+        (b'{"round": []}', '"rounds": [...]'),
+        (b'{"rounds": []}', "no rounds"),
+        (
+            json.dumps([{**item, "at": "2026-12-24T18:00:00Z"}]).encode(),
+            "round 1: a round starts either after a wait or at a time",
+        ),
+        (json.dumps([item] * (MAX_ROUNDS + 1)).encode(), f"at most {MAX_ROUNDS} rounds"),
+    ):
+        with pytest.raises(ChallengeError) as refused:
+            rounds_from_json(data)
+        assert expected in str(refused.value)
+
+
+def one(action: str, payload: dict[str, Any] | None = None, **start: Any) -> RoundSpec:
+    return RoundSpec(
+        name="R",
+        actions=[RoundAction(action=action, payload=payload or {})],
+        **(start or {"after": timedelta(hours=1)}),
+    )
+
+
+@pytest.mark.parametrize(
+    ("round_", "expected"),
+    [
+        (one("launch_rocket"), "round 1 (R): no action named 'launch_rocket' is registered"),
+        (one("send_reminder"), "send_reminder is a reminder action, not a round action"),
+        (one("post_message", {"content": ""}), "bad payload for post_message: content:"),
+        (one("post_message", {"content": "x"}, at=NOW - timedelta(minutes=1)), "which is in the past"),
+        (one("post_message", {"content": "x"}, at=NOW + timedelta(days=400)), "more than 365 days away"),
+    ],
+)
+def test_every_round_is_checked_before_anything_starts(round_: RoundSpec, expected: str) -> None:
+    with pytest.raises(ChallengeError) as refused:
+        validate([round_])
+    assert expected in str(refused.value)
+
+
+def test_the_chain_itself_is_checked() -> None:
+    good = one("post_message", {"content": "x"})
+    with pytest.raises(ChallengeError, match="key: String should match pattern"):
+        validate([good], key="no spaces allowed")
+    with pytest.raises(ChallengeError, match="at least one round"):
+        validate([])
+    with pytest.raises(ChallengeError, match=f"at most {MAX_ROUNDS} rounds"):
+        validate([good] * (MAX_ROUNDS + 1))
+    validate([good, one("process_round_results", {}, after=timedelta(0))])

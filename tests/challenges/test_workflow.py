@@ -1,0 +1,311 @@
+"""The challenge chain on the time-skipping server, with its actions replaced by doubles
+registered under the same names."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.sdk.v1 import WorkflowMetadata
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from tests.support.challenges_doubles import GUILD, HOST, QUEUE, Posts, chain, round_, start
+from tests.support.histories import run_histories
+from tests.support.jobs_doubles import assert_near
+from worker import build_worker
+from workflows.challenges import ChallengeChainWorkflow
+from workflows.challenges_models import AddRoundRequest, CancelChainRequest, ChainRequest, OperatorCancel
+from workflows.jobs_models import ActionInput, Reminder
+
+REMINDERS = [
+    Reminder(offset=timedelta(minutes=30), message="30 minutes"),
+    Reminder(offset=timedelta(minutes=5), message="5 minutes"),
+]
+AS_HOST = ChainRequest(by=HOST, guild_id=GUILD)
+
+
+@pytest.fixture
+async def posts(time_env: WorkflowEnvironment) -> Posts:
+    return Posts(time_env)
+
+
+@pytest.fixture
+async def worker(time_env: WorkflowEnvironment, posts: Posts) -> AsyncIterator[Worker]:
+    async with build_worker(
+        time_env.client, QUEUE, posts.activities(), workflows=[ChallengeChainWorkflow]
+    ) as running:
+        yield running
+
+
+async def test_three_rounds_with_reminders_post_in_order_at_their_times(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    now = await time_env.get_current_time()
+    spec = chain(
+        [
+            round_("Round 1", timedelta(hours=1), reminders=REMINDERS),
+            round_("Round 2", timedelta(hours=2), reminders=REMINDERS),
+            round_("Finale", at=now + timedelta(hours=5), reminders=REMINDERS),
+        ]
+    )
+    result = await (await start(time_env, spec)).result()
+
+    r1, r2, r3 = now + timedelta(hours=1), now + timedelta(hours=3), now + timedelta(hours=5)
+    expected = [
+        ("reminder", "Quiz: Round 1 in 30 minutes", r1 - timedelta(minutes=30)),
+        ("reminder", "Quiz: Round 1 in 5 minutes", r1 - timedelta(minutes=5)),
+        ("action", "Round 1 starts now!", r1),
+        ("reminder", "Quiz: Round 2 in 30 minutes", r2 - timedelta(minutes=30)),
+        ("reminder", "Quiz: Round 2 in 5 minutes", r2 - timedelta(minutes=5)),
+        ("action", "Round 2 starts now!", r2),
+        ("reminder", "Quiz: Finale in 30 minutes", r3 - timedelta(minutes=30)),
+        ("reminder", "Quiz: Finale in 5 minutes", r3 - timedelta(minutes=5)),
+        ("action", "Finale starts now!", r3),
+    ]
+    assert [(kind, text) for kind, text, _ in posts.log] == [(kind, text) for kind, text, _ in expected]
+    for (_, _, fired), (_, _, due) in zip(posts.log, expected, strict=True):
+        assert_near(fired, due)
+    assert result.outcome == "done"
+    assert [(r.name, r.outcome) for r in result.rounds] == [
+        ("Round 1", "done"),
+        ("Round 2", "done"),
+        ("Finale", "done"),
+    ]
+    assert [rem.outcome for rem in result.rounds[0].reminders] == ["sent", "sent"]
+
+
+async def test_status_shows_the_whole_plan_and_timers_carry_the_round_name(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    now = await time_env.get_current_time()
+    handle = await start(
+        time_env,
+        chain(
+            [round_("Warm-up", timedelta(hours=1)), round_("Main", timedelta(hours=2), reminders=REMINDERS)]
+        ),
+    )
+    await time_env.sleep(timedelta(minutes=90))  # Warm-up done, Main's wait running
+    status = await handle.query(ChallengeChainWorkflow.status)
+
+    assert status.state == "waiting" and status.current == 1
+    assert [(v.name, v.state) for v in status.rounds] == [("Warm-up", "done"), ("Main", "current")]
+    assert status.rounds[0].at is not None
+    assert_near(status.rounds[0].at, now + timedelta(hours=1))
+    assert status.rounds[1].due is not None
+    assert_near(status.rounds[1].due, now + timedelta(hours=3))
+    history = await handle.fetch_history()
+    timers = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED]
+    summaries = [(await time_env.client.data_converter.decode([t.user_metadata.summary]))[0] for t in timers]
+    assert summaries[:2] == ["Warm-up: start", "Main: 30 minutes reminder"]
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    details = metadata.current_details
+    assert "1. Warm-up: done at" in details and "2. Main: current," in details
+    await handle.execute_update(ChallengeChainWorkflow.cancel, CancelChainRequest(by=HOST, guild_id=GUILD))
+
+
+async def test_skip_runs_the_next_round_counted_from_the_skip(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    now = await time_env.get_current_time()
+    handle = await start(
+        time_env,
+        chain(
+            [
+                round_("Round 1", timedelta(hours=2), reminders=REMINDERS),
+                round_("Round 2", timedelta(hours=1)),
+            ]
+        ),
+    )
+    await time_env.sleep(timedelta(minutes=20))
+    status = await handle.execute_update(ChallengeChainWorkflow.skip, AS_HOST)
+    assert [(v.name, v.state) for v in status.rounds] == [("Round 1", "skipped"), ("Round 2", "current")]
+    result = await handle.result()
+
+    # Round 1 never posted, not even its reminders; Round 2 came an hour after the skip.
+    assert posts.actions() == ["Round 2 starts now!"]
+    assert [kind for kind, _, _ in posts.log] == ["action"]
+    assert_near(posts.log[0][2], now + timedelta(minutes=80))
+    assert [(r.name, r.outcome) for r in result.rounds] == [("Round 1", "skipped"), ("Round 2", "done")]
+
+
+async def test_pause_keeps_the_remaining_wait_and_resume_continues(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    now = await time_env.get_current_time()
+    handle = await start(time_env, chain([round_("Round 1", timedelta(hours=2), reminders=REMINDERS)]))
+    await time_env.sleep(timedelta(minutes=30))  # 90 minutes left; the 30-minute reminder ahead
+    paused = await handle.execute_update(ChallengeChainWorkflow.pause, AS_HOST)
+    assert paused.state == "paused" and paused.remaining is not None
+    assert abs(paused.remaining - timedelta(minutes=90)) < timedelta(seconds=5)
+
+    await time_env.sleep(timedelta(hours=10))  # far past the original deadline: nothing fires
+    assert posts.log == []
+    still = await handle.query(ChallengeChainWorkflow.status)
+    assert still.state == "paused" and still.remaining == paused.remaining
+    with pytest.raises(WorkflowUpdateFailedError) as again:
+        await handle.execute_update(ChallengeChainWorkflow.pause, AS_HOST)
+    assert "already paused" in str(again.value.cause)
+
+    resumed_at = await time_env.get_current_time()
+    await handle.execute_update(ChallengeChainWorkflow.resume, AS_HOST)
+    await handle.result()
+
+    deadline = resumed_at + paused.remaining
+    assert [text for _, text, _ in posts.log] == [
+        "Quiz: Round 1 in 30 minutes",
+        "Quiz: Round 1 in 5 minutes",
+        "Round 1 starts now!",
+    ]
+    assert_near(posts.log[0][2], deadline - timedelta(minutes=30))
+    assert_near(posts.log[2][2], deadline)
+    assert now + timedelta(hours=10) < posts.log[2][2]
+
+
+async def test_a_round_skipped_while_paused_leaves_the_next_one_waiting_for_resume(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    handle = await start(
+        time_env, chain([round_("Round 1", timedelta(hours=1)), round_("Round 2", timedelta(hours=1))])
+    )
+    await handle.execute_update(ChallengeChainWorkflow.pause, AS_HOST)
+    skipped = await handle.execute_update(ChallengeChainWorkflow.skip, AS_HOST)
+    assert skipped.state == "paused" and skipped.remaining == timedelta(hours=1)
+    await time_env.sleep(timedelta(hours=5))
+    assert posts.log == []
+
+    resumed_at = await time_env.get_current_time()
+    await handle.execute_update(ChallengeChainWorkflow.resume, AS_HOST)
+    result = await handle.result()
+    assert posts.actions() == ["Round 2 starts now!"]
+    assert_near(posts.log[0][2], resumed_at + timedelta(hours=1))
+    assert [r.outcome for r in result.rounds] == ["skipped", "done"]
+
+
+async def test_cancel_stops_everything_after_it(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    handle = await start(
+        time_env, chain([round_("Round 1", timedelta(hours=1)), round_("Round 2", timedelta(hours=1))])
+    )
+    await time_env.sleep(timedelta(minutes=70))
+    status = await handle.execute_update(
+        ChallengeChainWorkflow.cancel, CancelChainRequest(by=HOST, guild_id=GUILD, reason="rained off")
+    )
+    result = await handle.result()
+    await time_env.sleep(timedelta(hours=3))
+
+    assert status.state == "cancelled"
+    assert result.outcome == "cancelled" and result.by == HOST and result.reason == "rained off"
+    assert posts.actions() == ["Round 1 starts now!"]
+
+
+async def test_operators_cancel_with_a_signal(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    handle = await start(time_env, chain([round_("Round 1", timedelta(hours=1))]))
+    await handle.signal(ChallengeChainWorkflow.operator_cancel, OperatorCancel(reason="spam"))
+    result = await handle.result()
+    await time_env.sleep(timedelta(hours=2))
+
+    assert result.outcome == "cancelled" and result.by is None and result.reason == "spam"
+    assert posts.log == []
+
+
+async def test_changes_are_refused_across_guilds_and_for_other_players(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    handle = await start(time_env, chain([round_("Round 1", timedelta(hours=1))]))
+    with pytest.raises(WorkflowUpdateFailedError) as other_guild:
+        await handle.execute_update(
+            ChallengeChainWorkflow.cancel, CancelChainRequest(by=HOST, guild_id=999, as_host=True)
+        )
+    assert "another server" in str(other_guild.value.cause)
+    for update in (ChallengeChainWorkflow.skip, ChallengeChainWorkflow.pause):
+        with pytest.raises(WorkflowUpdateFailedError) as player:
+            await handle.execute_update(update, ChainRequest(by=444, guild_id=GUILD))
+        assert "only a host or the user who created" in str(player.value.cause)
+    with pytest.raises(WorkflowUpdateFailedError) as not_paused:
+        await handle.execute_update(ChallengeChainWorkflow.resume, AS_HOST)
+    assert "not paused" in str(not_paused.value.cause)
+    # Another host of the guild may.
+    await handle.execute_update(
+        ChallengeChainWorkflow.pause, ChainRequest(by=444, guild_id=GUILD, as_host=True)
+    )
+    assert (await handle.query(ChallengeChainWorkflow.status)).state == "paused"
+    await handle.execute_update(ChallengeChainWorkflow.cancel, CancelChainRequest(by=HOST, guild_id=GUILD))
+
+
+async def test_a_round_added_at_the_end_runs_after_the_others(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    now = await time_env.get_current_time()
+    handle = await start(time_env, chain([round_("Round 1", timedelta(hours=1))]))
+    added = await handle.execute_update(
+        ChallengeChainWorkflow.add_round,
+        AddRoundRequest(by=HOST, guild_id=GUILD, round=round_("Bonus", timedelta(minutes=30))),
+    )
+    assert [v.name for v in added.rounds] == ["Round 1", "Bonus"]
+    assert added.rounds[1].due is not None
+    assert_near(added.rounds[1].due, now + timedelta(minutes=90))
+    await handle.result()
+    assert posts.actions() == ["Round 1 starts now!", "Bonus starts now!"]
+    assert_near(posts.log[1][2], now + timedelta(minutes=90))
+
+
+@pytest.mark.parametrize("on_failure", ["continue", "stop"])
+async def test_a_failed_round_is_recorded_and_the_chain_follows_its_setting(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker, on_failure: str
+) -> None:
+    def refuse_round_1(action: ActionInput) -> None:
+        if "Round 1" in action.description:
+            raise ApplicationError(
+                "Discord refused (404, code 10003): Unknown Channel",
+                type="DiscordRejected",
+                non_retryable=True,
+            )
+
+    posts.action_behaviour = refuse_round_1
+    spec = chain(
+        [round_("Round 1", timedelta(minutes=10)), round_("Round 2", timedelta(minutes=10))],
+        on_failure=on_failure,
+    )
+    result = await (await start(time_env, spec)).result()
+
+    assert result.rounds[0].outcome == "failed"
+    assert result.rounds[0].reason is not None and "Unknown Channel" in result.rounds[0].reason
+    assert len(posts.notices) == 1 and "Unknown Channel" in posts.notices[0].reason
+    if on_failure == "continue":
+        assert result.outcome == "done"
+        assert posts.actions() == ["Round 2 starts now!"]
+    else:
+        assert result.outcome == "failed" and len(result.rounds) == 1
+        assert posts.actions() == []
+
+
+async def test_a_long_chain_continues_as_new_and_keeps_its_state(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    rounds = [round_(f"Round {n}", timedelta(minutes=10), reminders=REMINDERS[1:]) for n in range(1, 201)]
+    handle = await start(time_env, chain(rounds, key="marathon", rounds_per_run=25))
+    await time_env.sleep(timedelta(minutes=10 * 60 + 1))  # 60 rounds done, in the third run
+    midway = await handle.query(ChallengeChainWorkflow.status)
+    assert midway.current == 60 and midway.generation == 2
+    assert [v.state for v in midway.rounds[:60]] == ["done"] * 60
+    assert len(midway.rounds) == 200
+
+    result = await handle.result()
+
+    assert result.outcome == "done"
+    assert [r.name for r in result.rounds] == [f"Round {n}" for n in range(1, 201)]
+    assert posts.actions() == [f"Round {n} starts now!" for n in range(1, 201)]
+    assert len([kind for kind, _, _ in posts.log if kind == "reminder"]) == 200
+    assert handle.result_run_id is not None
+    sizes = await run_histories(time_env.client, handle.id, handle.result_run_id)
+    assert len(sizes) == 8
+    # 25 rounds per run: every run's history is about as long as the first, however long the chain.
+    assert max(sizes) < 600, sizes

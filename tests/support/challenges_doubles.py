@@ -1,0 +1,109 @@
+"""Stand-ins for the actions a challenge round runs, registered under the catalogue's names, and
+chain builders for tests on the time-skipping server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from temporalio import activity
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from tests.support.jobs_doubles import Clock
+from workflows.challenges import ChallengeChainWorkflow
+from workflows.challenges_models import (
+    ChallengeInput,
+    ChallengeResult,
+    ChallengeSpec,
+    RoundAction,
+    RoundSpec,
+    challenge_id_for,
+)
+from workflows.jobs_actions import NOTIFY_JOB_FAILED, POST_MESSAGE, PROCESS_ROUND_RESULTS, SEND_REMINDER
+from workflows.jobs_models import ActionInput, FailureNotice, Reminder, ReminderInput
+
+GUILD = 111
+CHANNEL = 222
+HOST = 333
+QUEUE = "challenges"
+
+
+@dataclass
+class Posts:
+    """What the chain posted, in order, at server time: ("reminder"|"action", text, when)."""
+
+    env: Clock
+    log: list[tuple[str, str, datetime]] = field(default_factory=list)
+    notices: list[FailureNotice] = field(default_factory=list)
+    # Decides per post what the action does: return None to succeed, or raise.
+    action_behaviour: Callable[[ActionInput], None] = lambda action: None
+
+    def activities(self) -> list[object]:
+        @activity.defn(name=SEND_REMINDER)
+        async def send_reminder(reminder: ReminderInput) -> dict[str, str]:
+            text = f"{reminder.description} in {reminder.message}"
+            self.log.append(("reminder", text, await self.env.get_current_time()))
+            return {"message_id": "1"}
+
+        @activity.defn(name=POST_MESSAGE)
+        async def post_message(action: ActionInput) -> dict[str, str]:
+            self.action_behaviour(action)
+            self.log.append(("action", str(action.payload["content"]), await self.env.get_current_time()))
+            return {"message_id": "2"}
+
+        @activity.defn(name=PROCESS_ROUND_RESULTS)
+        async def process_round_results(action: ActionInput) -> dict[str, str]:
+            self.log.append(("action", "safari results", await self.env.get_current_time()))
+            return {"message_id": "3"}
+
+        @activity.defn(name=NOTIFY_JOB_FAILED)
+        async def notify_job_failed(notice: FailureNotice) -> None:
+            self.notices.append(notice)
+
+        return [send_reminder, post_message, process_round_results, notify_job_failed]
+
+    def actions(self) -> list[str]:
+        return [text for kind, text, _ in self.log if kind == "action"]
+
+
+def round_(
+    name: str,
+    after: timedelta | None = None,
+    *,
+    at: datetime | None = None,
+    reminders: list[Reminder] | None = None,
+) -> RoundSpec:
+    return RoundSpec(
+        name=name,
+        after=after,
+        at=at,
+        reminders=reminders or [],
+        actions=[RoundAction(action=POST_MESSAGE, payload={"content": f"{name} starts now!"})],
+    )
+
+
+def chain(rounds: list[RoundSpec], key: str = "quiz", **fields: object) -> ChallengeSpec:
+    return ChallengeSpec.model_validate(
+        {
+            "key": key,
+            "title": "Quiz",
+            "guild_id": GUILD,
+            "channel_id": CHANNEL,
+            "host_id": HOST,
+            "rounds": rounds,
+            **fields,
+        }
+    )
+
+
+async def start(
+    env: WorkflowEnvironment, spec: ChallengeSpec
+) -> WorkflowHandle[ChallengeChainWorkflow, ChallengeResult]:
+    return await env.client.start_workflow(
+        ChallengeChainWorkflow.run,
+        ChallengeInput(spec=spec),
+        id=challenge_id_for(GUILD, spec.key),
+        task_queue=QUEUE,
+    )

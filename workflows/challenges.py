@@ -1,0 +1,454 @@
+"""The challenge chain: rounds run in order, each with its reminders, then its actions.
+
+The seed planned `advance_challenge_round` re-scheduling itself; here one workflow holds the
+whole chain, so a skip, a pause or a cancel reaches the round that is waiting, and the plan is
+visible in the Web UI. A round's actions are the jobs' catalogue actions, run with `run_action`.
+The chain continues as new every `rounds_per_run` rounds (or when the server suggests it),
+carrying its progress, so a chain of hundreds of rounds keeps a short history per run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.challenges_models import (
+        CHALLENGE_WORKFLOW,
+        MAX_ROUNDS,
+        AddRoundRequest,
+        CancelChainRequest,
+        ChainOutcome,
+        ChainProgress,
+        ChainRequest,
+        ChainState,
+        ChallengeInput,
+        ChallengeResult,
+        ChallengeStatus,
+        OperatorCancel,
+        RoundOutcome,
+        RoundRecord,
+        RoundSpec,
+        RoundView,
+    )
+    from workflows.common import failure_reason, when
+    from workflows.jobs import run_action
+    from workflows.jobs_actions import NOTIFY_JOB_FAILED, UnknownActionError, action_spec
+    from workflows.jobs_models import (
+        ActionInput,
+        FailureNotice,
+        ReminderInput,
+        ReminderOutcome,
+        ReminderRecord,
+    )
+
+# Rounds ahead listed one by one in the details; the rest are counted.
+DETAILS_AHEAD = 15
+
+
+@workflow.defn(name=CHALLENGE_WORKFLOW)
+class ChallengeChainWorkflow:
+    @workflow.init
+    def __init__(self, inp: ChallengeInput) -> None:
+        self._spec = inp.spec
+        self._rounds: list[RoundSpec] = list(inp.spec.rounds)
+        self._p = inp.progress or ChainProgress(previous_end=workflow.info().workflow_start_time)
+        self._running = False
+        # The action the running round is on, for the details (it may retry through an outage).
+        self._action: str | None = None
+        self._cancelled = False
+        self._cancel_by: int | None = None
+        self._cancel_reason = ""
+        # Bumped by every message that changes the plan: wakes the current wait.
+        self._changes = 0
+        self._finished_this_run = 0
+
+    @workflow.run
+    async def run(self, inp: ChallengeInput) -> ChallengeResult:
+        while self._p.index < len(self._rounds):
+            if self._cancelled:
+                return self._finish("cancelled", by=self._cancel_by, reason=self._cancel_reason or None)
+            if self._should_continue():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self._next_input())
+            stop = await self._advance()
+            if stop is not None:
+                return self._finish("failed", reason=stop)
+        return self._finish("done")
+
+    def _should_continue(self) -> bool:
+        return (
+            self._finished_this_run >= self._spec.rounds_per_run
+            or workflow.info().is_continue_as_new_suggested()
+        )
+
+    def _next_input(self) -> ChallengeInput:
+        spec = self._spec.model_copy(update={"rounds": self._rounds})
+        progress = self._p.model_copy(update={"generation": self._p.generation + 1})
+        return ChallengeInput(spec=spec, progress=progress)
+
+    # --- one step of the current round -------------------------------------------------------
+
+    async def _advance(self) -> str | None:
+        """Wait for the current round's next moment and act on it. Returns a reason to stop."""
+        round_ = self._rounds[self._p.index]
+        if self._p.deadline is None:
+            self._plan_round(round_)
+        self._show()
+        if self._p.paused:
+            seen = self._changes
+            await workflow.wait_condition(lambda: self._changes != seen)
+            return None
+        assert self._p.deadline is not None
+        pending = self._pending_reminders(round_)
+        due, summary = (
+            (pending[0][1], f"{round_.name}: {pending[0][0]} reminder") if pending else (self._p.deadline, "")
+        )
+        summary = summary or f"{round_.name}: start"
+        wait = (due - workflow.now()).total_seconds()
+        seen = self._changes
+        if wait > 0:
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._changes != seen,
+                    timeout=wait,
+                    timeout_summary=summary,
+                )
+        if self._changes != seen:
+            # A skip, pause, cancel or new round, possibly in the same task as the timer: the
+            # round and its plan may not be the ones this wait was for, so look again.
+            return None
+        if pending:
+            await self._fire_reminder(round_, pending[0][0], pending[0][1])
+            return None
+        return await self._run_round(round_)
+
+    def _plan_round(self, round_: RoundSpec) -> None:
+        now = workflow.now()
+        start = self._p.previous_end + round_.after if round_.after is not None else round_.at
+        assert start is not None  # RoundSpec requires one of them
+        # A round due before the previous one ended (an absolute time passed) runs right away.
+        self._p.deadline = max(start, self._p.previous_end)
+        self._p.since = now
+        self._p.reminders = []
+        if self._p.paused:
+            # Planned while paused (the round before was skipped): its wait starts at resume.
+            self._p.remaining = max(self._p.deadline - now, timedelta(0))
+
+    def _pending_reminders(self, round_: RoundSpec) -> list[tuple[str, datetime]]:
+        """(message, due) of the current round's reminders not yet handled, soonest first."""
+        assert self._p.deadline is not None and self._p.since is not None
+        handled = {record.message for record in self._p.reminders}
+        planned = [
+            (r.message, self._p.deadline - r.offset)
+            for r in round_.reminders
+            if r.message not in handled and self._p.deadline - r.offset >= self._p.since
+        ]
+        return sorted(planned, key=lambda item: item[1])
+
+    async def _fire_reminder(self, round_: RoundSpec, message: str, due: datetime) -> None:
+        assert self._p.deadline is not None
+        now, index = workflow.now(), self._p.index
+        if now - due > self._spec.reminder_grace:
+            self._record_reminder(message, due, "skipped", f"due {when(due)}, no worker was running")
+            return
+        reminder = ReminderInput(
+            job_id=workflow.info().workflow_id,
+            guild_id=self._spec.guild_id,
+            channel_id=self._spec.channel_id,
+            message=message,
+            deadline=self._p.deadline,
+            description=f"{self._spec.title}: {round_.name}",
+        )
+        try:
+            # A reminder retried past its round's start is worthless: its budget ends there.
+            await run_action(
+                action_spec(self._spec.reminder_action), reminder, deadline=self._p.deadline - now
+            )
+        except (FailureError, UnknownActionError) as err:
+            reason = failure_reason(err) if isinstance(err, FailureError) else str(err)
+            self._record_reminder(message, due, "failed", reason, index)
+            return
+        self._record_reminder(message, due, "sent", index=index)
+
+    async def _run_round(self, round_: RoundSpec) -> str | None:
+        assert self._p.deadline is not None
+        self._running = True
+        self._show()
+        failure: str | None = None
+        for step in round_.actions:
+            action_input = ActionInput(
+                job_id=workflow.info().workflow_id,
+                action=step.action,
+                guild_id=self._spec.guild_id,
+                channel_id=self._spec.channel_id,
+                payload=step.payload,
+                deadline=self._p.deadline,
+                scheduled_by=self._spec.host_id,
+                description=f"{self._spec.title}: {round_.name}",
+            )
+            self._action = step.action
+            self._show()
+            try:
+                await run_action(action_spec(step.action), action_input)
+            except (FailureError, UnknownActionError) as err:
+                reason = failure_reason(err) if isinstance(err, FailureError) else str(err)
+                failure = f"{step.action}: {reason}"
+                break
+        self._running, self._action = False, None
+        if failure is None:
+            self._end_round("done")
+            return None
+        self._end_round("failed", reason=failure)
+        stop = self._spec.on_failure == "stop"
+        await self._notify_failure(round_, failure, stop)
+        return f"round {round_.name!r} failed: {failure}" if stop else None
+
+    async def _notify_failure(self, round_: RoundSpec, reason: str, stopped: bool) -> None:
+        then = "the chain stopped" if stopped else "the chain goes on"
+        notice = FailureNotice(
+            job_id=workflow.info().workflow_id,
+            guild_id=self._spec.guild_id,
+            channel_id=self._spec.channel_id,
+            scheduled_by=self._spec.host_id,
+            description=f"{self._spec.title}: {round_.name} ({then})",
+            reason=reason,
+        )
+        try:
+            await workflow.execute_local_activity(
+                NOTIFY_JOB_FAILED,
+                notice,
+                start_to_close_timeout=timedelta(seconds=15),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+                summary="failure notice",
+            )
+        except FailureError:
+            workflow.logger.warning("could not deliver the failure notice for %s", notice.job_id)
+
+    # --- messages ------------------------------------------------------------------------------
+
+    @workflow.update
+    def skip(self, request: ChainRequest) -> ChallengeStatus:
+        self._end_round("skipped", reason="skipped by a host")
+        if self._p.index < len(self._rounds):
+            # Planned now, so the answer shows when the next round comes (or, paused, how long after resume).
+            self._plan_round(self._rounds[self._p.index])
+        self._changes += 1
+        return self.status()
+
+    @skip.validator
+    def _validate_skip(self, request: ChainRequest) -> None:
+        self._check_may_change(request, "skip a round of")
+        if self._running:
+            raise ApplicationError("the current round is already running; it cannot be skipped now")
+
+    @workflow.update
+    def pause(self, request: ChainRequest) -> ChallengeStatus:
+        if self._p.deadline is None:
+            self._plan_round(self._rounds[self._p.index])
+        if self._p.deadline is not None:
+            self._p.remaining = max(self._p.deadline - workflow.now(), timedelta(0))
+        self._p.paused = True
+        self._changes += 1
+        return self.status()
+
+    @pause.validator
+    def _validate_pause(self, request: ChainRequest) -> None:
+        self._check_may_change(request, "pause")
+        if self._p.paused:
+            raise ApplicationError("this chain is already paused")
+        if self._running:
+            raise ApplicationError("the current round is running; pause once it is over")
+
+    @workflow.update
+    def resume(self, request: ChainRequest) -> ChallengeStatus:
+        now = workflow.now()
+        if self._p.deadline is not None and self._p.remaining is not None:
+            # The clock stood still: the round is as far away as it was when paused, and its
+            # reminders that had not fired yet fall as far before it as they did.
+            shift = now + self._p.remaining - self._p.deadline
+            self._p.deadline = now + self._p.remaining
+            if self._p.since is not None:
+                self._p.since = self._p.since + shift
+        self._p.paused = False
+        self._p.remaining = None
+        self._changes += 1
+        return self.status()
+
+    @resume.validator
+    def _validate_resume(self, request: ChainRequest) -> None:
+        self._check_may_change(request, "resume")
+        if not self._p.paused:
+            raise ApplicationError("this chain is not paused")
+
+    @workflow.update
+    def add_round(self, request: AddRoundRequest) -> ChallengeStatus:
+        self._rounds.append(request.round)
+        self._changes += 1
+        return self.status()
+
+    @add_round.validator
+    def _validate_add_round(self, request: AddRoundRequest) -> None:
+        self._check_may_change(request, "add a round to")
+        if len(self._rounds) >= MAX_ROUNDS:
+            raise ApplicationError(f"a chain has at most {MAX_ROUNDS} rounds")
+        if request.round.at is not None and request.round.at <= workflow.now():
+            raise ApplicationError("the new round's time is in the past")
+
+    @workflow.update
+    def cancel(self, request: CancelChainRequest) -> ChallengeStatus:
+        self._mark_cancelled(request.by, request.reason)
+        return self.status()
+
+    @cancel.validator
+    def _validate_cancel(self, request: CancelChainRequest) -> None:
+        self._check_may_change(request, "cancel")
+
+    @workflow.signal
+    def operator_cancel(self, request: OperatorCancel) -> None:
+        if not self._cancelled:
+            self._mark_cancelled(None, request.reason or "cancelled by an operator")
+
+    def _mark_cancelled(self, by: int | None, reason: str) -> None:
+        self._cancelled = True
+        self._cancel_by = by
+        self._cancel_reason = reason
+        self._changes += 1
+
+    def _check_may_change(self, request: ChainRequest, verb: str) -> None:
+        # The bot checks roles; these are the checks the workflow itself can make.
+        if request.guild_id != self._spec.guild_id:
+            raise ApplicationError(f"this chain belongs to another server; you cannot {verb} it")
+        if not request.as_host and request.by != self._spec.host_id:
+            raise ApplicationError(f"only a host or the user who created this chain can {verb} it")
+        if self._cancelled or self._p.index >= len(self._rounds):
+            raise ApplicationError("this chain is already over")
+
+    # --- views ---------------------------------------------------------------------------------
+
+    def _state(self) -> ChainState:
+        if self._cancelled:
+            return "cancelled"
+        if self._p.index >= len(self._rounds):
+            return "done"
+        if self._running:
+            return "running"
+        return "paused" if self._p.paused else "waiting"
+
+    @workflow.query
+    def status(self) -> ChallengeStatus:
+        return ChallengeStatus(
+            key=self._spec.key,
+            title=self._spec.title,
+            state=self._state(),
+            guild_id=self._spec.guild_id,
+            channel_id=self._spec.channel_id,
+            host_id=self._spec.host_id,
+            current=self._p.index,
+            rounds=self._views(),
+            remaining=self._p.remaining,
+            generation=self._p.generation,
+        )
+
+    def _views(self) -> list[RoundView]:
+        views = [
+            RoundView(index=r.index, name=r.name, state=r.outcome, due=r.due, at=r.at, reason=r.reason)
+            for r in self._p.records
+        ]
+        if self._p.index >= len(self._rounds) or self._cancelled:
+            return views
+        current = self._p.deadline
+        if self._p.paused and self._p.remaining is not None:
+            current = workflow.now() + self._p.remaining
+        views.append(
+            RoundView(
+                index=self._p.index,
+                name=self._rounds[self._p.index].name,
+                state="running" if self._running else "current",
+                due=current,
+            )
+        )
+        # Estimates: each round ahead starts its wait when the one before it ends, at the earliest.
+        estimate = current
+        for index in range(self._p.index + 1, len(self._rounds)):
+            round_ = self._rounds[index]
+            if estimate is not None:
+                start = estimate + round_.after if round_.after is not None else round_.at
+                estimate = max(start, estimate) if start is not None else None
+            views.append(RoundView(index=index, name=round_.name, state="ahead", due=estimate))
+        return views
+
+    def _show(self) -> None:
+        """Current details for the Web UI: the whole plan, done, running and ahead, with times."""
+        total = len(self._rounds)
+        lines = [
+            f"**{self._state()}** · {self._spec.title} · round {min(self._p.index + 1, total)} of {total}"
+        ]
+        if self._p.paused and self._p.remaining is not None:
+            lines.append(f"paused with {self._p.remaining} left before the current round")
+        if self._action is not None:
+            lines.append(f"running `{self._action}` (retried until Discord takes it, or it fails for good)")
+        views = self._views()
+        done = [v for v in views if v.state in ("done", "skipped", "failed")]
+        for view in done[-DETAILS_AHEAD:]:
+            reason = f" ({view.reason})" if view.reason else ""
+            at = when(view.at) if view.at else "?"
+            lines.append(f"- {view.index + 1}. {view.name}: {view.state} at {at}{reason}")
+        if len(done) > DETAILS_AHEAD:
+            lines.insert(1, f"({len(done) - DETAILS_AHEAD} earlier rounds not listed)")
+        ahead = [v for v in views if v.state not in ("done", "skipped", "failed")]
+        for view in ahead[:DETAILS_AHEAD]:
+            at = when(view.due) if view.due else "?"
+            lines.append(f"- {view.index + 1}. {view.name}: {view.state}, {at}")
+        if len(ahead) > DETAILS_AHEAD:
+            lines.append(f"… and {len(ahead) - DETAILS_AHEAD} more rounds")
+        workflow.set_current_details("\n".join(lines))
+
+    # --- bookkeeping -----------------------------------------------------------------------------
+
+    def _record_reminder(
+        self,
+        message: str,
+        due: datetime,
+        outcome: ReminderOutcome,
+        reason: str | None = None,
+        index: int | None = None,
+    ) -> None:
+        if index is not None and index != self._p.index:
+            return  # the round was skipped while its reminder was posting: it belongs to no round now
+        self._p.reminders.append(
+            ReminderRecord(message=message, due=due, at=workflow.now(), outcome=outcome, reason=reason)
+        )
+
+    def _end_round(self, outcome: RoundOutcome, reason: str | None = None) -> None:
+        now = workflow.now()
+        self._p.records.append(
+            RoundRecord(
+                index=self._p.index,
+                name=self._rounds[self._p.index].name,
+                outcome=outcome,
+                due=self._p.deadline or now,
+                at=now,
+                reason=reason,
+                reminders=list(self._p.reminders),
+            )
+        )
+        self._p.index += 1
+        self._p.previous_end = now
+        self._p.deadline = None
+        self._p.since = None
+        self._p.reminders = []
+        self._p.remaining = None
+        self._finished_this_run += 1
+
+    def _finish(
+        self, outcome: ChainOutcome, *, by: int | None = None, reason: str | None = None
+    ) -> ChallengeResult:
+        self._show()
+        return ChallengeResult(
+            outcome=outcome, at=workflow.now(), by=by, reason=reason, rounds=list(self._p.records)
+        )

@@ -1,0 +1,157 @@
+"""Inputs, messages and results of the challenge chain workflow.
+
+A chain is a list of rounds run in order. Each round starts a wait after the previous one ended
+(`after`) or at an absolute time (`at`), sends its reminders before that moment, then runs its
+actions (names from the jobs' catalogue, workflows/jobs_actions.py). What a run has done travels
+to the next run (`ChainProgress`) when the chain continues as new.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, Field, JsonValue, model_validator
+
+from workflows.common import Snowflake
+from workflows.jobs_models import DEFAULT_REMINDER_GRACE, MAX_DELAY, Reminder, ReminderRecord
+
+CHALLENGE_WORKFLOW = "ChallengeChain"
+# Ids are business keys: `challenge-<guild>-<key>`, computed again from guild and key.
+ID_PREFIX = "challenge-"
+KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,60}$"
+MAX_ROUNDS = 300
+MAX_ACTIONS_PER_ROUND = 5
+MAX_REMINDERS_PER_ROUND = 5
+# Rounds finished per run before the chain continues as new (sooner if the server suggests it).
+DEFAULT_ROUNDS_PER_RUN = 25
+
+
+def challenge_id_for(guild_id: int, key: str) -> str:
+    return f"{ID_PREFIX}{guild_id}-{key}"
+
+
+ChainState = Literal["waiting", "paused", "running", "done", "cancelled", "failed"]
+ChainOutcome = Literal["done", "cancelled", "failed"]
+RoundOutcome = Literal["done", "skipped", "failed"]
+OnFailure = Literal["continue", "stop"]
+
+
+class RoundAction(BaseModel):
+    action: str = Field(min_length=1, max_length=80)
+    payload: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class RoundSpec(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    # Exactly one of: a wait after the previous round ended (or after the chain started), or a time.
+    after: timedelta | None = Field(default=None, ge=timedelta(0), le=MAX_DELAY)
+    at: AwareDatetime | None = None
+    reminders: list[Reminder] = Field(default_factory=list, max_length=MAX_REMINDERS_PER_ROUND)
+    actions: list[RoundAction] = Field(min_length=1, max_length=MAX_ACTIONS_PER_ROUND)
+
+    @model_validator(mode="after")
+    def _one_start(self) -> RoundSpec:
+        if (self.after is None) == (self.at is None):
+            raise ValueError("a round starts either after a wait or at a time (give exactly one)")
+        return self
+
+
+class ChallengeSpec(BaseModel):
+    key: str = Field(pattern=KEY_PATTERN)
+    title: str = Field(min_length=1, max_length=100)
+    guild_id: Snowflake
+    channel_id: Snowflake
+    host_id: Snowflake
+    rounds: list[RoundSpec] = Field(min_length=1, max_length=MAX_ROUNDS)
+    # What a round whose action failed for good does to the chain.
+    on_failure: OnFailure = "continue"
+    reminder_action: str = "send_reminder"
+    reminder_grace: timedelta = DEFAULT_REMINDER_GRACE
+    rounds_per_run: int = Field(default=DEFAULT_ROUNDS_PER_RUN, ge=1, le=1000)
+
+
+class RoundRecord(BaseModel):
+    index: int
+    name: str
+    outcome: RoundOutcome
+    due: datetime
+    at: datetime
+    reason: str | None = None
+    reminders: list[ReminderRecord] = Field(default_factory=list)
+
+
+class ChainProgress(BaseModel):
+    """Everything a run knows that the next run needs (carried by continue-as-new)."""
+
+    index: int = 0
+    records: list[RoundRecord] = Field(default_factory=list)
+    # When the previous round ended (the chain's start for the first round).
+    previous_end: datetime
+    # The current round's moment, once planned; its reminders planned since `since`.
+    deadline: datetime | None = None
+    since: datetime | None = None
+    reminders: list[ReminderRecord] = Field(default_factory=list)
+    # A pause keeps the remaining wait; resume plans the deadline that far from then.
+    paused: bool = False
+    remaining: timedelta | None = None
+    generation: int = 0
+
+
+class ChallengeInput(BaseModel):
+    spec: ChallengeSpec
+    progress: ChainProgress | None = None
+
+
+class ChainRequest(BaseModel):
+    """Skip, pause or resume. `as_host` is set by the bot when it checked the user's roles;
+    otherwise only the user who created the chain may change it."""
+
+    by: Snowflake
+    guild_id: Snowflake
+    as_host: bool = False
+
+
+class CancelChainRequest(ChainRequest):
+    reason: str = Field(default="", max_length=200)
+
+
+class AddRoundRequest(ChainRequest):
+    round: RoundSpec
+
+
+class OperatorCancel(BaseModel):
+    """The operators' cancel (a signal, from the CLI or the Web UI): no checks, a reason."""
+
+    reason: str = Field(default="", max_length=200)
+
+
+class RoundView(BaseModel):
+    index: int
+    name: str
+    state: Literal["done", "skipped", "failed", "running", "current", "ahead"]
+    # Done rounds: when they ran; the current one: its moment; rounds ahead: the estimate.
+    due: datetime | None
+    at: datetime | None = None
+    reason: str | None = None
+
+
+class ChallengeStatus(BaseModel):
+    key: str
+    title: str
+    state: ChainState
+    guild_id: Snowflake
+    channel_id: Snowflake
+    host_id: Snowflake
+    current: int
+    rounds: list[RoundView]
+    remaining: timedelta | None = None
+    generation: int = 0
+
+
+class ChallengeResult(BaseModel):
+    outcome: ChainOutcome
+    at: datetime
+    by: Snowflake | None = None
+    reason: str | None = None
+    rounds: list[RoundRecord] = Field(default_factory=list)

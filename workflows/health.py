@@ -1,0 +1,245 @@
+"""The health check: probes every interval, a post only when the overall state changes.
+
+The seed's health monitor re-scheduled itself forever; here one workflow per guild (or for the
+deployment) loops on a durable timer and continues as new every `checks_per_run` checks, so its
+history stays bounded however long it runs. The state is announced to the admin channel when it
+differs from the last state announced (a post that fails is tried again at the next check, and
+a state that could never be posted, such as an outage of Discord itself, is told by the next post
+that gets through) and once a day as a heartbeat, never on every run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.common import failure_reason, when
+    from workflows.health_models import (
+        HEALTH_WORKFLOW,
+        POST_HEALTH_REPORT,
+        PROBES,
+        Health,
+        HealthCarry,
+        HealthInput,
+        HealthReport,
+        HealthRequest,
+        HealthStatus,
+        Posted,
+        ProbeInput,
+        ProbeResult,
+        overall,
+        worse,
+    )
+
+PROBE_ATTEMPT = timedelta(seconds=10)
+PROBE_BUDGET = timedelta(seconds=30)
+# A report that cannot be posted now is posted at a later check: its budget stays short.
+REPORT_BUDGET = timedelta(minutes=2)
+REPORT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=2)
+
+
+@workflow.defn(name=HEALTH_WORKFLOW)
+class HealthCheckWorkflow:
+    @workflow.init
+    def __init__(self, inp: HealthInput) -> None:
+        self._spec = inp.spec
+        self._c = inp.carry or HealthCarry()
+        self._run_now = 0
+        self._changes = 0
+        self._checks_this_run = 0
+        self._checking = False
+
+    @workflow.run
+    async def run(self, inp: HealthInput) -> None:
+        last = self._c.last_checked
+        next_check = workflow.now() if last is None else max(last + self._spec.interval, workflow.now())
+        while True:
+            due = not self._c.paused and workflow.now() >= next_check
+            if due or self._run_now:
+                self._run_now = 0
+                await self._check()
+                next_check = workflow.now() + self._spec.interval
+                continue
+            if self._should_continue():
+                # A run-now waits for a check: run it here rather than wait for it forever.
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() or self._run_now > 0)
+                if not self._run_now:
+                    workflow.continue_as_new(HealthInput(spec=self._spec, carry=self._next_carry()))
+                continue
+            self._show(next_check)
+            await self._wait(None if self._c.paused else (next_check - workflow.now()).total_seconds())
+
+    async def _wait(self, seconds: float | None) -> None:
+        """Until the timer or a message (pause, resume, run now), whichever comes first."""
+        seen = self._changes
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._changes != seen, timeout=seconds, timeout_summary="next health check"
+            )
+
+    def _should_continue(self) -> bool:
+        return (
+            self._checks_this_run >= self._spec.checks_per_run
+            or workflow.info().is_continue_as_new_suggested()
+        )
+
+    def _next_carry(self) -> HealthCarry:
+        return self._c.model_copy(update={"generation": self._c.generation + 1})
+
+    # --- one check ---------------------------------------------------------------------------
+
+    async def _check(self) -> None:
+        self._checking = True
+        now = workflow.now()
+        probe = ProbeInput(
+            guild_id=self._spec.guild_id,
+            task_queue=self._spec.task_queue,
+            since=self._c.last_checked or workflow.info().workflow_start_time,
+        )
+        results = list(await asyncio.gather(*(self._probe(name, probe) for name in PROBES)))
+        state = overall(results)
+        self._c.last_results = results
+        self._c.last_checked = now
+        self._c.checks += 1
+        self._checks_this_run += 1
+        kind: Posted | None = None
+        if state != self._c.announced or self._c.unposted is not None:
+            kind = "change"
+        elif self._c.last_posted is None or now - self._c.last_posted >= self._spec.heartbeat_every:
+            kind = "heartbeat"
+        previous = self._c.announced
+        self._c.last_state = state
+        if kind is not None and self._spec.admin_channel_id is not None:
+            await self._post(state, previous, kind, results)
+        self._checking = False
+
+    async def _probe(self, name: str, probe: ProbeInput) -> ProbeResult:
+        try:
+            result: ProbeResult = await workflow.execute_local_activity(
+                name,
+                probe,
+                result_type=ProbeResult,
+                start_to_close_timeout=PROBE_ATTEMPT,
+                schedule_to_close_timeout=PROBE_BUDGET,
+                retry_policy=RetryPolicy(maximum_attempts=2),
+                summary=name,
+            )
+            return result
+        except FailureError as err:
+            # A probe that cannot run says as much about the deployment as one that fails.
+            return ProbeResult(
+                name=name, state="failing", detail=f"probe failed: {failure_reason(err)}"[:300]
+            )
+
+    async def _post(
+        self, state: Health, previous: Health | None, kind: Posted, results: list[ProbeResult]
+    ) -> None:
+        assert self._spec.admin_channel_id is not None
+        report = HealthReport(
+            guild_id=self._spec.guild_id,
+            channel_id=self._spec.admin_channel_id,
+            state=state,
+            previous=previous,
+            kind=kind,
+            results=results,
+            at=workflow.now(),
+            unposted=self._c.unposted,
+            unposted_since=self._c.unposted_since,
+        )
+        try:
+            await workflow.execute_local_activity(
+                POST_HEALTH_REPORT,
+                report,
+                start_to_close_timeout=PROBE_ATTEMPT,
+                schedule_to_close_timeout=REPORT_BUDGET,
+                retry_policy=REPORT_RETRY,
+                summary=f"{kind}: {state}",
+            )
+        except FailureError as err:
+            workflow.logger.warning(
+                "health report not posted (%s); next check tries again", failure_reason(err)
+            )
+            if state != self._c.announced:
+                self._c.unposted = worse(state, self._c.unposted)
+                self._c.unposted_since = self._c.unposted_since or report.at
+            return
+        self._c.unposted, self._c.unposted_since = None, None
+        self._c.announced = state
+        self._c.last_posted = workflow.now()
+        self._c.posts += 1
+
+    # --- messages ------------------------------------------------------------------------------
+
+    @workflow.update
+    def pause(self, request: HealthRequest) -> HealthStatus:
+        self._c.paused = True
+        self._changes += 1
+        return self.status()
+
+    @pause.validator
+    def _validate_pause(self, request: HealthRequest) -> None:
+        self._check_guild(request)
+        if self._c.paused:
+            raise ApplicationError("the health check is already paused")
+
+    @workflow.update
+    def resume(self, request: HealthRequest) -> HealthStatus:
+        self._c.paused = False
+        self._changes += 1
+        return self.status()
+
+    @resume.validator
+    def _validate_resume(self, request: HealthRequest) -> None:
+        self._check_guild(request)
+        if not self._c.paused:
+            raise ApplicationError("the health check is not paused")
+
+    @workflow.update
+    async def run_now(self, request: HealthRequest) -> HealthStatus:
+        """Check now (paused or not) and answer with the fresh results."""
+        before = self._c.checks
+        self._run_now += 1
+        self._changes += 1
+        await workflow.wait_condition(lambda: self._c.checks > before and not self._checking)
+        return self.status()
+
+    @run_now.validator
+    def _validate_run_now(self, request: HealthRequest) -> None:
+        self._check_guild(request)
+
+    def _check_guild(self, request: HealthRequest) -> None:
+        if request.guild_id != self._spec.guild_id:
+            raise ApplicationError("this health check belongs to another server (or to the deployment)")
+
+    @workflow.query
+    def status(self) -> HealthStatus:
+        return HealthStatus(
+            guild_id=self._spec.guild_id,
+            admin_channel_id=self._spec.admin_channel_id,
+            state=self._c.last_state,
+            paused=self._c.paused,
+            interval=self._spec.interval,
+            last_checked=self._c.last_checked,
+            next_check=None
+            if self._c.paused or self._c.last_checked is None
+            else self._c.last_checked + self._spec.interval,
+            last_posted=self._c.last_posted,
+            results=list(self._c.last_results),
+            checks=self._c.checks,
+            posts=self._c.posts,
+            generation=self._c.generation,
+        )
+
+    def _show(self, next_check: datetime) -> None:
+        state = self._c.last_state or "not checked yet"
+        lines = [f"**{state}**" + (" · paused" if self._c.paused else f" · next check {when(next_check)}")]
+        if self._c.last_checked is not None:
+            lines.append(f"last check {when(self._c.last_checked)} ({self._c.checks} in all)")
+        lines.extend(f"- {r.name}: {r.state} ({r.detail})" for r in self._c.last_results)
+        workflow.set_current_details("\n".join(lines))
