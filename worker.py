@@ -47,6 +47,7 @@ def activities_for(
         jobs.send_reminder,
         jobs.post_message,
         jobs.notify_job_failed,
+        jobs.notify_job_cancelled,
         *whispers.all(),
         *safari,
     ]

@@ -32,7 +32,7 @@ async def world(client: Client) -> AsyncIterator[World]:
         # simcord's ids repeat from test to test: leave the guild empty for the next one.
         facade = Jobs(client, queue)
         for job in await facade.get_jobs(w.guild.id):
-            await facade.cancel(job.job_id, by=0, guild_id=w.guild.id, as_host=True)
+            await facade.cancel(job.job_id, by=w.host.id, guild_id=w.guild.id, as_host=True)
         await eventually(lambda: listed(facade, w.guild.id, 0))
 
 
