@@ -7,6 +7,7 @@ restart neither loses nor repeats them, and the Web UI names every pending timer
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,14 +53,15 @@ JOBS_PATCH = "reminders-end-at-deadline-actions-keep-trying"
 OPERATOR_CANCEL = "operator_cancel"
 TEMPORAL_CANCELLATION = "Temporal cancellation"
 
-# A reminder retries quickly and a few times; its last moment (see _fire_reminder_in_time)
-# ends it whatever this would still allow.
+# A reminder retries quickly and a few times, driven by the workflow (_fire_reminder_in_time);
+# its last moment ends it whatever this would still allow.
 REMINDER_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=10),
     maximum_attempts=8,
 )
+ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
 # A final action first tries as a local activity, briefly: a blip costs no extra round trip...
 QUICK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3)
 QUICK_BUDGET = timedelta(seconds=30)
@@ -74,16 +76,24 @@ FINAL_RETRY = RetryPolicy(
 REMINDER_TOO_LATE = "ReminderTooLate"
 
 
-def permanent(err: ActivityError) -> bool:
+def _innermost(err: BaseException) -> BaseException:
+    # A local activity's failure may arrive wrapped in an ActivityError or not.
+    while isinstance(err, ActivityError) and err.cause is not None:
+        err = err.cause
+    return err
+
+
+def permanent(err: FailureError) -> bool:
     """Whether retrying cannot help: Discord refused (non-retryable), not merely did not answer."""
-    cause = err.cause
-    return err.retry_state == RetryState.NON_RETRYABLE_FAILURE or (
-        isinstance(cause, ApplicationError) and cause.non_retryable
-    )
+    if isinstance(err, ActivityError) and err.retry_state == RetryState.NON_RETRYABLE_FAILURE:
+        return True
+    cause = _innermost(err)
+    return isinstance(cause, ApplicationError) and cause.non_retryable
 
 
-def error_type(err: ActivityError) -> str | None:
-    return err.cause.type if isinstance(err.cause, ApplicationError) else None
+def error_type(err: FailureError) -> str | None:
+    cause = _innermost(err)
+    return cause.type if isinstance(cause, ApplicationError) else None
 
 
 async def run_final_action(
@@ -107,7 +117,7 @@ async def run_final_action(
                 summary=spec.name,
             )
             return result
-        except ActivityError as err:
+        except FailureError as err:
             if permanent(err):
                 raise
             waiting(failure_reason(err))
@@ -240,57 +250,64 @@ class ScheduledJobWorkflow:
     async def _fire_reminder_in_time(self, plan: ReminderPlan) -> None:
         """Post a reminder before its last moment, retries included, or record why not.
 
-        A local activity's schedule_to_close does not end its retries, so the activity is raced
-        against a timer to that moment and cancelled there; the activity also refuses to post
-        once the moment has passed. Its last moment: the deadline, or `reminder_grace` after it
-        was due, whichever comes first (a reminder later than that says something untrue)."""
-        now = workflow.now()
+        Its last moment: the deadline, or `reminder_grace` after it was due, whichever comes
+        first (later, what it says is untrue). A local activity's own retries are not bounded by
+        its schedule_to_close, so each attempt is one local activity that cannot outlive the
+        last moment, and the workflow waits between attempts on a timer that never passes it
+        (a timer's wake-up brings the server's clock, so the next check is exact). The activity
+        also refuses to post once the moment has passed."""
         last = min(self._deadline, plan.due + self._spec.reminder_grace)
-        if now >= last:
-            why = "at the deadline" if now >= self._deadline else f"more than {self._grace()} late"
-            self._record(plan, "skipped", reason=f"{self._lateness(plan, now)}: {why}, not sent")
-            return
         try:
             spec = action_spec(self._spec.reminder_action)
         except UnknownActionError as err:
             self._record(plan, "failed", reason=str(err))
             return
-        budget = last - now
-        handle = workflow.start_local_activity(
-            spec.name,
-            self._reminder_input(plan, last),
-            start_to_close_timeout=min(spec.start_to_close, budget),
-            schedule_to_close_timeout=budget,
-            retry_policy=REMINDER_RETRY,
-            summary=spec.name,
-        )
-        try:
-            await workflow.wait_condition(
-                lambda: handle.done() or self._cancelled(),
-                timeout=budget,
-                timeout_summary=f"{plan.message} reminder's last moment",
-            )
-        except TimeoutError:
-            pass
-        finally:
-            if not handle.done():
-                handle.cancel()
-        if not handle.done():
+        backoff = REMINDER_RETRY.initial_interval
+        error: str | None = None
+        for _ in range(REMINDER_RETRY.maximum_attempts):
+            now = workflow.now()
             if self._cancelled():
                 self._record(plan, "skipped", reason="the job was cancelled while it was being sent")
-            else:
-                reason = (
-                    f"Discord did not take it by {last:%H:%M:%S} ({self._lateness(plan, workflow.now())})"
+                return
+            if now >= last:
+                break
+            budget = min(spec.start_to_close, last - now)
+            try:
+                await workflow.execute_local_activity(
+                    spec.name,
+                    self._reminder_input(plan, last),
+                    start_to_close_timeout=budget,
+                    schedule_to_close_timeout=budget,
+                    retry_policy=ONE_ATTEMPT,
+                    summary=spec.name,
                 )
-                self._record(plan, "failed", reason=reason)
-            return
-        try:
-            await handle
-        except ActivityError as err:
-            outcome: ReminderOutcome = "skipped" if error_type(err) == REMINDER_TOO_LATE else "failed"
-            self._record(plan, outcome, reason=failure_reason(err))
-            return
-        self._record(plan, "sent")
+            except FailureError as err:
+                if error_type(err) == REMINDER_TOO_LATE:
+                    self._record(plan, "skipped", reason=failure_reason(err))
+                    return
+                if permanent(err):
+                    self._record(plan, "failed", reason=failure_reason(err))
+                    return
+                error = failure_reason(err)
+            else:
+                self._record(plan, "sent")
+                return
+            wait = min(backoff, last - workflow.now())
+            if wait <= timedelta(0):
+                break
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    self._cancelled, timeout=wait, timeout_summary=f"{plan.message} reminder retry"
+                )
+            backoff = min(
+                backoff * REMINDER_RETRY.backoff_coefficient, REMINDER_RETRY.maximum_interval or backoff
+            )
+        now = workflow.now()
+        if error is None:
+            why = "at the deadline" if now >= self._deadline else f"more than {self._grace()} late"
+            self._record(plan, "skipped", reason=f"{self._lateness(plan, now)}: {why}, not sent")
+        else:
+            self._record(plan, "failed", reason=f"Discord did not take it by {last:%H:%M:%S} UTC: {error}")
 
     def _grace(self) -> str:
         return f"{int(self._spec.reminder_grace.total_seconds())} s"

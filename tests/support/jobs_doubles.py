@@ -10,12 +10,12 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from temporalio import activity
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from workflows.jobs import ScheduledJobWorkflow
-from temporalio.exceptions import ApplicationError
-
 from workflows.jobs_actions import (
     NOTIFY_JOB_CANCELLED,
     NOTIFY_JOB_FAILED,
@@ -131,3 +131,13 @@ async def start(env: WorkflowEnvironment, spec: JobSpec) -> WorkflowHandle[Sched
 
 def assert_near(actual: datetime, expected: datetime, slack: timedelta = timedelta(seconds=5)) -> None:
     assert abs(actual - expected) <= slack, f"{actual} is not within {slack} of {expected}"
+
+
+async def event_count(handle: WorkflowHandle[ScheduledJobWorkflow, JobResult]) -> int:
+    return len((await handle.fetch_history()).events)
+
+
+async def current_details(handle: WorkflowHandle[ScheduledJobWorkflow, JobResult]) -> str:
+    """What the Web UI shows as the job's current details (the SDK's metadata query)."""
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    return metadata.current_details
