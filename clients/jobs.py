@@ -6,6 +6,7 @@ workflow validates, and lists jobs from the visibility store in one call.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -21,6 +22,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -67,6 +69,13 @@ class JobNotFound(SchedulingError):
 
 class NotAllowed(SchedulingError):
     pass
+
+
+class NotConfirmed(SchedulingError):
+    def __init__(self) -> None:
+        super().__init__(
+            "the scheduler has not answered (a worker may be restarting), so this is not confirmed"
+        )
 
 
 @dataclass(frozen=True)
@@ -348,6 +357,13 @@ class Jobs:
             cause = err.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause)
             raise NotAllowed(message) from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            # The SDK turns a cancel into this error; a caller that gave up (bot.replies.in_time)
+            # must see its cancellation again, or its timeout never becomes "not answered".
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError() from None
+            raise NotConfirmed() from None
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise JobNotFound("this job is already over or does not exist") from None
