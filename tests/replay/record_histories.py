@@ -25,7 +25,7 @@ from tests.support.temporal import TEST_KEY, binary, register_search_attributes
 from tests.whispers import test_workflow as whisper_tests
 from worker import build_worker
 from workflows.jobs import ScheduledJobWorkflow
-from workflows.jobs_models import CancelRequest, RescheduleRequest
+from workflows.jobs_models import CancelRequest, OperatorCancel, Reminder, RescheduleRequest
 from workflows.store import StoreWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -73,6 +73,46 @@ async def failed(env: WorkflowEnvironment) -> str:
     doubles.action_behaviour = gone
     async with _job_worker(env, doubles):
         handle = await start(env, job(await env.get_current_time(), timedelta(minutes=10), reminders=[]))
+        await handle.result()
+    return handle.id
+
+
+# Recorded with the code of `workflows.jobs.JOBS_PATCH` (the four above predate it).
+
+
+async def patched_reminders_then_action(env: WorkflowEnvironment) -> str:
+    return await reminders_then_action(env)
+
+
+async def operator_signal(env: WorkflowEnvironment) -> str:
+    async with _job_worker(env):
+        handle = await start(env, job(await env.get_current_time(), timedelta(hours=1)))
+        await env.sleep(timedelta(minutes=40))
+        await handle.signal(ScheduledJobWorkflow.operator_cancel, OperatorCancel(by="ops", reason="replay"))
+        await handle.result()
+    return handle.id
+
+
+async def temporal_cancellation(env: WorkflowEnvironment) -> str:
+    async with _job_worker(env):
+        handle = await start(env, job(await env.get_current_time(), timedelta(hours=1)))
+        await env.sleep(timedelta(minutes=40))
+        await handle.cancel(reason="replay")
+        await handle.result()
+    return handle.id
+
+
+async def outage_then_results(env: WorkflowEnvironment) -> str:
+    """Discord down from before a reminder until a day after the deadline: the reminder's
+    attempts end at the deadline, the action waits as a regular activity."""
+    doubles = Doubles(env)
+    now = await env.get_current_time()
+    spec = job(now, timedelta(minutes=5), reminders=[Reminder(offset=timedelta(seconds=4), message="4 s")])
+    doubles.discord_down = lambda at: (
+        spec.deadline - timedelta(seconds=5) <= at < spec.deadline + timedelta(days=1)
+    )
+    async with _job_worker(env, doubles):
+        handle = await start(env, spec)
         await handle.result()
     return handle.id
 
@@ -137,6 +177,10 @@ SCENARIOS: dict[str, Scenario] = {
     "ScheduledJob-cancelled": cancelled,
     "ScheduledJob-rescheduled": rescheduled,
     "ScheduledJob-failed": failed,
+    "ScheduledJob-patched_reminders_then_action": patched_reminders_then_action,
+    "ScheduledJob-operator_signal": operator_signal,
+    "ScheduledJob-temporal_cancellation": temporal_cancellation,
+    "ScheduledJob-outage_then_results": outage_then_results,
     "Whisper-read_then_window_closes": whisper_read_then_window_closes,
     "Whisper-expired": whisper_expired,
     "Whisper-unsent": whisper_unsent,
