@@ -224,7 +224,7 @@ class ScheduledJobWorkflow:
                 self._replanned = False
                 try:
                     await workflow.wait_condition(
-                        lambda: self._cancel is not None or self._replanned,
+                        lambda: self._cancelled() or self._replanned,
                         timeout=wait,
                         timeout_summary=summary,
                     )

@@ -12,7 +12,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from tests.support.jobs_doubles import HOST, Doubles, current_details, job, start
+from tests.support.jobs_doubles import HOST, Doubles, assert_near, current_details, job, start
 from worker import build_worker
 from workflows.jobs import OPERATOR_CANCEL, ScheduledJobWorkflow
 from workflows.jobs_models import OperatorCancel
@@ -35,6 +35,7 @@ async def test_the_operator_signal_cancels_and_says_who(
     now = await time_env.get_current_time()
     handle = await start(time_env, job(now, timedelta(hours=1)))
     await time_env.sleep(timedelta(minutes=40))  # the 30-minute reminder has been sent
+    signalled = await time_env.get_current_time()
     await handle.signal(
         ScheduledJobWorkflow.operator_cancel, OperatorCancel(by="alice", reason="wrong channel")
     )
@@ -42,6 +43,7 @@ async def test_the_operator_signal_cancels_and_says_who(
     await time_env.sleep(timedelta(hours=2))
 
     assert result.outcome == "cancelled"
+    assert_near(result.at, signalled)  # at once, not at the next timer
     assert result.operator == "alice" and result.reason == "wrong channel" and result.by is None
     assert [message for message, _ in doubles.reminders] == ["30 minutes"]
     assert doubles.actions == []
