@@ -76,6 +76,7 @@ def activities_for(
         jobs.send_reminder,
         jobs.post_message,
         jobs.notify_job_failed,
+        jobs.notify_job_cancelled,
         *whispers.all(),
         *SeasonActivities(discord_client).all(),
         *safari,

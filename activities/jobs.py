@@ -6,14 +6,24 @@ form of the seed's `scheduler.registerAction(name, fn)`.
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+
 import discord
 from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.discord_rest import activity_nonce, discord_errors, require_login
-from workflows.jobs_actions import NOTIFY_JOB_FAILED, POST_MESSAGE, SEND_REMINDER, PostMessagePayload
-from workflows.jobs_models import ActionInput, FailureNotice, ReminderInput
+from workflows.jobs import REMINDER_TOO_LATE
+from workflows.jobs_actions import (
+    NOTIFY_JOB_CANCELLED,
+    NOTIFY_JOB_FAILED,
+    POST_MESSAGE,
+    SEND_REMINDER,
+    PostMessagePayload,
+)
+from workflows.jobs_models import ActionInput, CancelNotice, FailureNotice, ReminderInput
 
 # Scheduled text may mention users; it must never ping a whole server or a role by surprise.
 SAFE_MENTIONS = discord.AllowedMentions(everyone=False, roles=False, users=True)
@@ -40,7 +50,25 @@ class JobsActivities:
 
     @activity.defn(name=SEND_REMINDER)
     async def send_reminder(self, reminder: ReminderInput) -> dict[str, str]:
-        message = await self.send(reminder.channel_id, reminder_text(reminder))
+        """Post a reminder, but never at or after its last moment: the workflow cancels a late
+        attempt too, and this holds even if that cancel arrives late."""
+        post_by = reminder.post_by or reminder.deadline
+        left = (post_by - datetime.now(UTC)).total_seconds()
+        if left <= 0:
+            raise ApplicationError(
+                f"not posted: its last moment ({post_by:%H:%M:%S} UTC) had passed",
+                type=REMINDER_TOO_LATE,
+                non_retryable=True,
+            )
+        try:
+            async with asyncio.timeout(left):
+                message = await self.send(reminder.channel_id, reminder_text(reminder))
+        except TimeoutError:
+            raise ApplicationError(
+                f"not posted: Discord had not answered by its last moment ({post_by:%H:%M:%S} UTC)",
+                type=REMINDER_TOO_LATE,
+                non_retryable=True,
+            ) from None
         return {"message_id": str(message.id)}
 
     @activity.defn(name=POST_MESSAGE)
@@ -51,6 +79,14 @@ class JobsActivities:
             raise ApplicationError(f"bad payload for post_message: {err}", non_retryable=True) from err
         message = await self.send(action.channel_id, payload.content)
         return {"message_id": str(message.id)}
+
+    @activity.defn(name=NOTIFY_JOB_CANCELLED)
+    async def notify_job_cancelled(self, notice: CancelNotice) -> None:
+        """Tell the job's channel (and its owner, by mention) that an operator cancelled it."""
+        what = notice.description or notice.job_id
+        why = f": {notice.reason}" if notice.reason else ""
+        text = f"🛑 Scheduled job **{what}** (by <@{notice.scheduled_by}>) was cancelled by {notice.by}{why}"
+        await self.send(notice.channel_id, text[:2000])
 
     @activity.defn(name=NOTIFY_JOB_FAILED)
     async def notify_job_failed(self, notice: FailureNotice) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.checks import require_guild
-from bot.replies import guarded
+from bot.replies import guarded, in_time
 from clients.jobs import JobSummary, SchedulingError, format_remaining
 from workflows.jobs_models import job_id_for, job_suffix
 
@@ -88,12 +88,19 @@ async def cancel_job(
     guild_id = require_guild(interaction)
     bot = interaction.client
     job_id = job_id_for(guild_id, suffix)
-    as_host = await bot.hosts.is_host(interaction)
-    # The cancel is an update that waits for a worker: acknowledge first (within 3 s).
+    # The cancel is an update that waits for a worker: acknowledge first (within 3 s), and if no
+    # worker answers in time, say so and promise nothing (in_time's NotAnswered).
     await interaction.response.defer()
+    as_host = await bot.hosts.is_host(interaction)
     try:
-        status = await bot.jobs.cancel(
-            job_id, by=interaction.user.id, guild_id=guild_id, as_host=as_host, reason="cancelled in Discord"
+        status = await in_time(
+            bot.jobs.cancel(
+                job_id,
+                by=interaction.user.id,
+                guild_id=guild_id,
+                as_host=as_host,
+                reason="cancelled in Discord",
+            )
         )
     except SchedulingError as err:
         await interaction.followup.send(f"Nothing was cancelled: {err}.", ephemeral=True)

@@ -6,18 +6,23 @@ workflow validates, and lists jobs from the visibility store in one call.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import math
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import JsonValue, ValidationError
+from pydantic import BaseModel, JsonValue, TypeAdapter, ValidationError
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -29,11 +34,14 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from workflows import search_attributes as sa
-from workflows.common import UserError, first_error
+from workflows.common import Snowflake, UserError, first_error
 from workflows.jobs import WORKFLOW_NAME, ScheduledJobWorkflow
 from workflows.jobs_actions import UnknownActionError, action_spec
 from workflows.jobs_models import (
+    ACTION_NAME_PATTERN,
+    KEY_PATTERN,
     MAX_DELAY,
+    MAX_REMINDERS,
     CancelRequest,
     JobSpec,
     JobStatus,
@@ -45,6 +53,10 @@ from workflows.jobs_models import (
 
 # Long enough for a task that posts to Discord inside it (the SDK heartbeats longer ones).
 WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
+# A payload is stored in the job's history and sent with its action: a few fields, not a file.
+MAX_PAYLOAD_BYTES = 16 * 1024
+JOB_ID_PATTERN = r"job-[1-9][0-9]{0,18}-[A-Za-z0-9_.:-]{1,80}"
+_SNOWFLAKE: TypeAdapter[int] = TypeAdapter(Snowflake)
 
 
 class SchedulingError(UserError):
@@ -57,6 +69,13 @@ class JobNotFound(SchedulingError):
 
 class NotAllowed(SchedulingError):
     pass
+
+
+class NotConfirmed(SchedulingError):
+    def __init__(self) -> None:
+        super().__init__(
+            "the scheduler has not answered (a worker may be restarting), so this is not confirmed"
+        )
 
 
 @dataclass(frozen=True)
@@ -89,6 +108,45 @@ def format_remaining(deadline: datetime, now: datetime | None = None) -> str:
 
 def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def snowflake(value: object, what: str) -> int:
+    """A Discord id checked as the models check it: SchedulingError naming the field if not."""
+    try:
+        return _SNOWFLAKE.validate_python(value)
+    except ValidationError as err:
+        raise SchedulingError(f"{what}: {first_error(err)}") from None
+
+
+def check_job_id(job_id: object) -> str:
+    if not isinstance(job_id, str) or not re.fullmatch(JOB_ID_PATTERN, job_id):
+        raise JobNotFound("that is not the id of a scheduled job")
+    return job_id
+
+
+def check_payload(model: type[BaseModel] | None, action: str, payload: object) -> dict[str, JsonValue]:
+    """The payload as JSON within MAX_PAYLOAD_BYTES, valid for the action's model, no unknown keys."""
+    if not isinstance(payload, dict):
+        raise SchedulingError(f"bad payload for {action}: it must be a JSON object")
+    try:
+        size = len(json.dumps(payload, allow_nan=False, separators=(",", ":")).encode())
+    except (TypeError, ValueError):
+        raise SchedulingError(f"bad payload for {action}: it is not plain JSON") from None
+    if size > MAX_PAYLOAD_BYTES:
+        raise SchedulingError(
+            f"the payload is {size:,} bytes; the limit is {MAX_PAYLOAD_BYTES // 1024} KiB "
+            f"({MAX_PAYLOAD_BYTES:,} bytes)"
+        )
+    if model is not None:
+        known = {info.alias or name for name, info in model.model_fields.items()} | set(model.model_fields)
+        unknown = sorted(str(key) for key in payload if key not in known)
+        if unknown:
+            raise SchedulingError(f"bad payload for {action}: unknown field(s) {', '.join(unknown)[:100]}")
+        try:
+            model.model_validate(payload)
+        except ValidationError as err:
+            raise SchedulingError(f"bad payload for {action}: {first_error(err)}") from None
+    return payload
 
 
 class Jobs:
@@ -130,16 +188,16 @@ class Jobs:
             description=description,
             key=key,
         )
-        job_id = job_id_for(guild_id, key or uuid.uuid4().hex[:12])
+        job_id = job_id_for(spec.guild_id, spec.key or uuid.uuid4().hex[:12])
         attributes: list[SearchAttributePair[Any]] = [
-            SearchAttributePair(sa.GUILD_ID, str(guild_id)),
-            SearchAttributePair(sa.CHANNEL_ID, str(channel_id)),
-            SearchAttributePair(sa.JOB_ACTION, action),
+            SearchAttributePair(sa.GUILD_ID, str(spec.guild_id)),
+            SearchAttributePair(sa.CHANNEL_ID, str(spec.channel_id)),
+            SearchAttributePair(sa.JOB_ACTION, spec.action),
             SearchAttributePair(sa.JOB_DEADLINE, spec.deadline),
-            SearchAttributePair(sa.SCHEDULED_BY, str(scheduled_by)),
+            SearchAttributePair(sa.SCHEDULED_BY, str(spec.scheduled_by)),
         ]
-        if key:
-            attributes.append(SearchAttributePair(sa.JOB_KEY, key))
+        if spec.key:
+            attributes.append(SearchAttributePair(sa.JOB_KEY, spec.key))
         plan = ", ".join(r.message for r in sorted(spec.reminders, key=lambda r: r.offset, reverse=True))
         try:
             await self._client.start_workflow(
@@ -149,7 +207,7 @@ class Jobs:
                 task_queue=self._task_queue,
                 search_attributes=TypedSearchAttributes(attributes),
                 memo={"description": description},
-                static_summary=f"{description or action} in channel {channel_id}, "
+                static_summary=f"{spec.description or spec.action} in channel {spec.channel_id}, "
                 f"deadline {spec.deadline:%Y-%m-%d %H:%M:%S} UTC",
                 static_details=f"reminders before the deadline: {plan or 'none'}",
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
@@ -172,20 +230,19 @@ class Jobs:
         reminder_action: str,
         **fields: Any,
     ) -> JobSpec:
+        for name in ("guild_id", "channel_id", "scheduled_by"):
+            fields[name] = snowflake(fields[name], name)
         try:
             spec = action_spec(action)
             reminder_spec = action_spec(reminder_action) if reminders else None
-        except UnknownActionError as err:
+        except (UnknownActionError, TypeError) as err:
             raise SchedulingError(str(err)) from None
         if spec.reminder:
             raise SchedulingError(f"{action} is a reminder action; it cannot be a job's action")
         if reminder_spec is not None and not reminder_spec.reminder:
             raise SchedulingError(f"{reminder_action} is not a reminder action")
-        if spec.payload is not None:
-            try:
-                spec.payload.model_validate(payload)
-            except ValidationError as err:
-                raise SchedulingError(f"bad payload for {action}: {first_error(err)}") from None
+        check_payload(spec.payload, action, payload)
+        reminders = self._reminders(reminders)
         deadline = self._deadline(delay, at)
         wait = deadline - self._clock()
         for reminder in reminders:
@@ -205,27 +262,54 @@ class Jobs:
         except ValidationError as err:
             raise SchedulingError(first_error(err)) from None
 
-    def _deadline(self, delay: timedelta | None, at: datetime | None) -> datetime:
+    @staticmethod
+    def _reminders(reminders: object) -> list[Reminder]:
+        if not isinstance(reminders, Sequence) or isinstance(reminders, str):
+            raise SchedulingError("reminders must be a list of Reminder")
+        if len(reminders) > MAX_REMINDERS:
+            raise SchedulingError(f"{len(reminders)} reminders is too many; at most {MAX_REMINDERS}")
+        try:
+            checked = [Reminder.model_validate(r) for r in reminders]
+        except ValidationError as err:
+            raise SchedulingError(f"reminder: {first_error(err)}") from None
+        offsets = [r.offset for r in checked]
+        if len(set(offsets)) != len(offsets):
+            raise SchedulingError("two reminders fall at the same moment; give each a different time")
+        return checked
+
+    def _deadline(self, delay: object, at: object) -> datetime:
         """Turn a delay into an absolute UTC deadline once, here, so no restart can shift it."""
         now = self._clock()
+        far = SchedulingError(f"the time is more than {MAX_DELAY.days} days away")
         if delay is not None and at is None:
+            if not isinstance(delay, timedelta):
+                raise SchedulingError(f"the delay must be a duration (timedelta), not {type(delay).__name__}")
+            if delay > MAX_DELAY:
+                raise far  # before adding: now + timedelta.max overflows
             deadline = now + delay
         elif at is not None and delay is None:
+            if not isinstance(at, datetime):
+                raise SchedulingError(f"the time must be a datetime, not {type(at).__name__}")
             if at.tzinfo is None:
                 raise SchedulingError("the time must carry a time zone")
-            deadline = at.astimezone(UTC)
+            try:
+                deadline = at.astimezone(UTC)
+            except OverflowError:
+                raise far from None
         else:
             raise SchedulingError("give either a delay or a time, not both")
         if deadline < now:
             raise SchedulingError("the time is in the past")
         if deadline - now > MAX_DELAY:
-            raise SchedulingError(f"the time is more than {MAX_DELAY.days} days away")
+            raise far
         return deadline
 
     async def status(self, job_id: str) -> JobStatus:
-        handle = self._client.get_workflow_handle_for(ScheduledJobWorkflow.run, job_id)
+        handle = self._client.get_workflow_handle_for(ScheduledJobWorkflow.run, check_job_id(job_id))
         try:
             return await handle.query(ScheduledJobWorkflow.status)
+        except WorkflowQueryFailedError:
+            raise JobNotFound(f"{job_id} is not a scheduled job") from None
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise JobNotFound(f"no job {job_id}") from None
@@ -235,9 +319,13 @@ class Jobs:
         self, job_id: str, *, by: int, guild_id: int, as_host: bool = False, reason: str = ""
     ) -> JobStatus:
         """Cancel a job before its action runs. Refuses a job of another guild, or one already over."""
-        if not job_id.startswith(job_prefix(guild_id)):
+        guild_id = snowflake(guild_id, "guild_id")
+        if not check_job_id(job_id).startswith(job_prefix(guild_id)):
             raise NotAllowed("this job belongs to another server; you cannot cancel it")
-        request = CancelRequest(by=by, guild_id=guild_id, reason=reason, as_host=as_host)
+        try:
+            request = CancelRequest(by=by, guild_id=guild_id, reason=reason, as_host=as_host)
+        except ValidationError as err:
+            raise SchedulingError(first_error(err)) from None
         return await self._update(job_id, ScheduledJobWorkflow.cancel, request)
 
     async def reschedule(
@@ -250,10 +338,14 @@ class Jobs:
         at: datetime | None = None,
         as_host: bool = False,
     ) -> JobStatus:
-        if not job_id.startswith(job_prefix(guild_id)):
+        guild_id = snowflake(guild_id, "guild_id")
+        if not check_job_id(job_id).startswith(job_prefix(guild_id)):
             raise NotAllowed("this job belongs to another server; you cannot reschedule it")
         deadline = self._deadline(delay, at)
-        request = RescheduleRequest(deadline=deadline, by=by, guild_id=guild_id, as_host=as_host)
+        try:
+            request = RescheduleRequest(deadline=deadline, by=by, guild_id=guild_id, as_host=as_host)
+        except ValidationError as err:
+            raise SchedulingError(first_error(err)) from None
         return await self._update(job_id, ScheduledJobWorkflow.reschedule, request)
 
     async def _update(self, job_id: str, update: Any, request: Any) -> JobStatus:
@@ -265,6 +357,13 @@ class Jobs:
             cause = err.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause)
             raise NotAllowed(message) from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            # The SDK turns a cancel into this error; a caller that gave up (bot.replies.in_time)
+            # must see its cancellation again, or its timeout never becomes "not answered".
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError() from None
+            raise NotConfirmed() from None
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise JobNotFound("this job is already over or does not exist") from None
@@ -274,6 +373,8 @@ class Jobs:
         self, key: str, *, guild_id: int, by: int, as_host: bool = False, reason: str = ""
     ) -> bool:
         """Cancel the running job with this logical key; False when there is none."""
+        if not isinstance(key, str) or len(key) > 80 or not re.fullmatch(KEY_PATTERN, key):
+            raise SchedulingError("a job key is up to 80 of A-Z, a-z, 0-9 and _.:-")
         try:
             await self.cancel(
                 job_id_for(guild_id, key), by=by, guild_id=guild_id, as_host=as_host, reason=reason
@@ -291,7 +392,15 @@ class Jobs:
         key: str | None = None,
         scheduled_by: int | None = None,
     ) -> list[JobSummary]:
-        """The guild's waiting jobs, soonest first, from one visibility query (no per-job queries)."""
+        """The guild's waiting jobs, soonest first, from one visibility query (no per-job queries).
+        Filters are checked first: a stray character must not reach the visibility store's SQL."""
+        guild_id = snowflake(guild_id, "guild_id")
+        if action and not re.fullmatch(ACTION_NAME_PATTERN, action):
+            raise SchedulingError("an action name is a-z, 0-9 and _ (64 at most), starting with a letter")
+        if key and (len(key) > 80 or not re.fullmatch(KEY_PATTERN, key)):
+            raise SchedulingError("a job key is up to 80 of A-Z, a-z, 0-9 and _.:-")
+        channel_id = snowflake(channel_id, "channel_id") if channel_id is not None else None
+        scheduled_by = snowflake(scheduled_by, "scheduled_by") if scheduled_by is not None else None
         clauses = [
             f"WorkflowType = {_quote(WORKFLOW_NAME)}",
             "ExecutionStatus = 'Running'",

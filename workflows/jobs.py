@@ -6,20 +6,31 @@ restart neither loses nor repeats them, and the Web UI names every pending timer
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import JsonValue
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError, RetryState
 
 with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.common import DISCORD_RETRY, failure_reason, when
-    from workflows.jobs_actions import NOTIFY_JOB_FAILED, ActionSpec, UnknownActionError, action_spec
+    from workflows.jobs_actions import (
+        NOTIFY_JOB_CANCELLED,
+        NOTIFY_JOB_FAILED,
+        ActionSpec,
+        UnknownActionError,
+        action_spec,
+    )
     from workflows.jobs_models import (
         MAX_DELAY,
         ActionInput,
+        CancelNotice,
         CancelRequest,
         FailureNotice,
         JobOutcome,
@@ -27,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         JobSpec,
         JobState,
         JobStatus,
+        OperatorCancel,
         ReminderInput,
         ReminderOutcome,
         ReminderPlan,
@@ -35,6 +47,101 @@ with workflow.unsafe.imports_passed_through():
     )
 
 WORKFLOW_NAME = "ScheduledJob"
+# Executions started before this patch keep their old paths (tests/replay/histories): reminders
+# as one local activity with the catalogue's budget, the action given up after an hour.
+JOBS_PATCH = "reminders-end-at-deadline-actions-keep-trying"
+OPERATOR_CANCEL = "operator_cancel"
+TEMPORAL_CANCELLATION = "Temporal cancellation"
+
+# A reminder retries quickly and a few times, driven by the workflow (_fire_reminder_in_time);
+# its last moment ends it whatever this would still allow.
+REMINDER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=8,
+)
+ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
+# A final action first tries as a local activity, briefly: a blip costs no extra round trip...
+QUICK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3)
+QUICK_BUDGET = timedelta(seconds=30)
+# ...then as a regular activity for days: the server keeps the retries, so the history gains
+# three events however long Discord is away.
+FINAL_ACTION_BUDGET = timedelta(days=30)
+FINAL_MAX_INTERVAL = timedelta(minutes=5)
+FINAL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5), backoff_coefficient=2.0, maximum_interval=FINAL_MAX_INTERVAL
+)
+# What the reminder activity raises when its last moment has passed (non-retryable).
+REMINDER_TOO_LATE = "ReminderTooLate"
+
+
+def _innermost(err: BaseException) -> BaseException:
+    # A local activity's failure may arrive wrapped in an ActivityError or not.
+    while isinstance(err, ActivityError) and err.cause is not None:
+        err = err.cause
+    return err
+
+
+def permanent(err: FailureError) -> bool:
+    """Whether retrying cannot help: Discord refused (non-retryable), not merely did not answer."""
+    if isinstance(err, ActivityError) and err.retry_state == RetryState.NON_RETRYABLE_FAILURE:
+        return True
+    cause = _innermost(err)
+    return isinstance(cause, ApplicationError) and cause.non_retryable
+
+
+def error_type(err: FailureError) -> str | None:
+    cause = _innermost(err)
+    return cause.type if isinstance(cause, ApplicationError) else None
+
+
+async def run_final_action(
+    spec: ActionSpec,
+    arg: object,
+    *,
+    waiting: Callable[[str], None] = lambda reason: None,
+    stop: Callable[[], bool] = lambda: False,
+) -> JsonValue:
+    """Call an action whose result must not be lost: a short local try, then a regular activity
+    that retries for FINAL_ACTION_BUDGET. `waiting(reason)` is told when Discord did not answer
+    the short try; `stop()` true ends the wait (the activity is cancelled, ActionStopped)."""
+    if spec.local:
+        try:
+            result: JsonValue = await workflow.execute_local_activity(
+                spec.name,
+                arg,
+                start_to_close_timeout=spec.start_to_close,
+                schedule_to_close_timeout=max(QUICK_BUDGET, spec.start_to_close),
+                retry_policy=QUICK_RETRY,
+                summary=spec.name,
+            )
+            return result
+        except FailureError as err:
+            if permanent(err):
+                raise
+            waiting(failure_reason(err))
+    handle = workflow.start_activity(
+        spec.name,
+        arg,
+        start_to_close_timeout=spec.start_to_close,
+        heartbeat_timeout=spec.heartbeat,
+        schedule_to_close_timeout=FINAL_ACTION_BUDGET,
+        retry_policy=FINAL_RETRY,
+        summary=spec.name,
+    )
+    try:
+        await workflow.wait_condition(lambda: handle.done() or stop())
+    finally:
+        if not handle.done():
+            handle.cancel()
+    if not handle.done():
+        raise ActionStopped()
+    return await handle  # type: ignore[no-any-return]
+
+
+class ActionStopped(Exception):
+    """An operator cancelled the job while its action was waiting for Discord."""
 
 
 async def run_action(spec: ActionSpec, arg: object, *, deadline: timedelta | None = None) -> JsonValue:
@@ -76,9 +183,30 @@ class ScheduledJobWorkflow:
         self._cancel: CancelRequest | None = None
         # Set by reschedule: wakes the current timer so the plan is recomputed.
         self._replanned = False
+        # Set by the operator_cancel signal (Web UI, CLI).
+        self._operator: OperatorCancel | None = None
+        # What the final action waits for, while Discord does not answer.
+        self._waiting: str | None = None
+        self._v2 = False
 
     @workflow.run
     async def run(self, spec: JobSpec) -> JobResult:
+        self._v2 = workflow.patched(JOBS_PATCH)
+        try:
+            return await self._run()
+        except asyncio.CancelledError:
+            # Temporal's own cancellation (`temporal workflow cancel`, the Web UI's Request
+            # Cancellation): end as a cancelled job the host hears about, not a bare CANCELED.
+            if self._state in ("done", "cancelled", "failed"):
+                raise
+            return await self._operator_cancelled(
+                TEMPORAL_CANCELLATION, workflow.cancellation_reason() or None
+            )
+
+    def _cancelled(self) -> bool:
+        return self._cancel is not None or self._operator is not None
+
+    async def _run(self) -> JobResult:
         # Reminders that would have fallen before the job existed are never planned; ones that
         # fall due while no worker runs are planned, then skipped (see _fire_reminder).
         self._plan(since=workflow.info().workflow_start_time)
@@ -86,6 +214,8 @@ class ScheduledJobWorkflow:
             self._show()
             if self._cancel is not None:
                 return self._finish("cancelled", by=self._cancel.by, reason=self._cancel.reason or None)
+            if self._operator is not None:
+                return await self._operator_cancelled(self._operator.who(), self._operator.why())
             nxt = self._pending[0] if self._pending else None
             target = nxt.due if nxt else self._deadline
             summary = f"{nxt.message} reminder" if nxt else "deadline"
@@ -94,32 +224,114 @@ class ScheduledJobWorkflow:
                 self._replanned = False
                 try:
                     await workflow.wait_condition(
-                        lambda: self._cancel is not None or self._replanned,
+                        lambda: self._cancelled() or self._replanned,
                         timeout=wait,
                         timeout_summary=summary,
                     )
                     continue  # woken by cancel or reschedule: look again
                 except TimeoutError:
-                    pass
+                    # A cancel or reschedule handled in the same task as the timer wins, however
+                    # the SDK orders them.
+                    if self._v2 and (self._cancelled() or self._replanned):
+                        continue
             if nxt is not None:
                 self._pending.pop(0)
-                await self._fire_reminder(nxt)
+                if self._v2:
+                    await self._fire_reminder_in_time(nxt)
+                else:
+                    await self._fire_reminder(nxt)
                 continue
             return await self._fire_action()
 
-    async def _fire_reminder(self, plan: ReminderPlan) -> None:
-        now = workflow.now()
-        if now - plan.due > self._spec.reminder_grace:
-            self._record(plan, "skipped", reason=f"due {when(plan.due)}, no worker was running")
+    def _lateness(self, plan: ReminderPlan, now: datetime) -> str:
+        late = int((now - plan.due).total_seconds())
+        return f"due {plan.due:%H:%M:%S}, fired {late} s late"
+
+    async def _fire_reminder_in_time(self, plan: ReminderPlan) -> None:
+        """Post a reminder before its last moment, retries included, or record why not.
+
+        Its last moment: the deadline, or `reminder_grace` after it was due, whichever comes
+        first (later, what it says is untrue). A local activity's own retries are not bounded by
+        its schedule_to_close, so each attempt is one local activity that cannot outlive the
+        last moment, and the workflow waits between attempts on a timer that never passes it
+        (a timer's wake-up brings the server's clock, so the next check is exact). The activity
+        also refuses to post once the moment has passed."""
+        last = min(self._deadline, plan.due + self._spec.reminder_grace)
+        try:
+            spec = action_spec(self._spec.reminder_action)
+        except UnknownActionError as err:
+            self._record(plan, "failed", reason=str(err))
             return
-        reminder_input = ReminderInput(
+        backoff = REMINDER_RETRY.initial_interval
+        error: str | None = None
+        for _ in range(REMINDER_RETRY.maximum_attempts):
+            now = workflow.now()
+            if self._cancelled():
+                self._record(plan, "skipped", reason="the job was cancelled while it was being sent")
+                return
+            if now >= last:
+                break
+            budget = min(spec.start_to_close, last - now)
+            try:
+                await workflow.execute_local_activity(
+                    spec.name,
+                    self._reminder_input(plan, last),
+                    start_to_close_timeout=budget,
+                    schedule_to_close_timeout=budget,
+                    retry_policy=ONE_ATTEMPT,
+                    summary=spec.name,
+                )
+            except FailureError as err:
+                if error_type(err) == REMINDER_TOO_LATE:
+                    self._record(plan, "skipped", reason=failure_reason(err))
+                    return
+                if permanent(err):
+                    self._record(plan, "failed", reason=failure_reason(err))
+                    return
+                error = failure_reason(err)
+            else:
+                self._record(plan, "sent")
+                return
+            wait = min(backoff, last - workflow.now())
+            if wait <= timedelta(0):
+                break
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    self._cancelled, timeout=wait, timeout_summary=f"{plan.message} reminder retry"
+                )
+            backoff = min(
+                backoff * REMINDER_RETRY.backoff_coefficient, REMINDER_RETRY.maximum_interval or backoff
+            )
+        now = workflow.now()
+        if error is None:
+            why = "at the deadline" if now >= self._deadline else f"more than {self._grace()} late"
+            self._record(plan, "skipped", reason=f"{self._lateness(plan, now)}: {why}, not sent")
+        else:
+            self._record(plan, "failed", reason=f"Discord did not take it by {last:%H:%M:%S} UTC: {error}")
+
+    def _grace(self) -> str:
+        return f"{int(self._spec.reminder_grace.total_seconds())} s"
+
+    def _reminder_input(self, plan: ReminderPlan, post_by: datetime | None = None) -> ReminderInput:
+        return ReminderInput(
             job_id=workflow.info().workflow_id,
             guild_id=self._spec.guild_id,
             channel_id=self._spec.channel_id,
             message=plan.message,
             deadline=self._deadline,
             description=self._spec.description,
+            post_by=post_by,
         )
+
+    async def _fire_reminder(self, plan: ReminderPlan) -> None:
+        """The path of executions started before JOBS_PATCH."""
+        now = workflow.now()
+        if now - plan.due > self._spec.reminder_grace:
+            self._record(
+                plan, "skipped", reason=f"{self._lateness(plan, now)}: more than {self._grace()} late"
+            )
+            return
+        reminder_input = self._reminder_input(plan)
         try:
             spec = action_spec(self._spec.reminder_action)
             # A reminder retried past the deadline is worthless: its budget ends there.
@@ -144,12 +356,50 @@ class ScheduledJobWorkflow:
             description=self._spec.description,
         )
         try:
-            result = await run_action(action_spec(self._spec.action), action_input)
+            if self._v2:
+                result = await run_final_action(
+                    action_spec(self._spec.action),
+                    action_input,
+                    waiting=self._wait_for_discord,
+                    stop=lambda: self._operator is not None,
+                )
+            else:
+                result = await run_action(action_spec(self._spec.action), action_input)
+        except ActionStopped:
+            assert self._operator is not None
+            return await self._operator_cancelled(self._operator.who(), self._operator.why())
         except (FailureError, UnknownActionError) as err:
             reason = failure_reason(err) if isinstance(err, FailureError) else str(err)
             await self._notify_failure(reason)
             return self._finish("failed", reason=reason)
         return self._finish("done", action_result=result)
+
+    def _wait_for_discord(self, reason: str) -> None:
+        since, until = workflow.now(), workflow.now() + FINAL_ACTION_BUDGET
+        self._waiting = (
+            f"waiting for Discord since {when(since)} ({reason}); retrying at most "
+            f"{FINAL_MAX_INTERVAL.seconds // 60} min apart until {when(until)}"
+        )
+        self._show()
+
+    async def _operator_cancelled(self, by: str, reason: str | None) -> JobResult:
+        """Cancelled outside the bot: record who and why, and tell the channel, since the host
+        did not see it happen."""
+        self._state = "cancelled"
+        self._pending = []
+        self._waiting = None
+        self._show()
+        notice = CancelNotice(
+            job_id=workflow.info().workflow_id,
+            guild_id=self._spec.guild_id,
+            channel_id=self._spec.channel_id,
+            scheduled_by=self._spec.scheduled_by,
+            description=self._spec.description,
+            by=by,
+            reason=reason,
+        )
+        await self._best_effort(NOTIFY_JOB_CANCELLED, notice, "cancel notice")
+        return self._finish("cancelled", operator=by, reason=reason)
 
     async def _notify_failure(self, reason: str) -> None:
         notice = FailureNotice(
@@ -160,16 +410,19 @@ class ScheduledJobWorkflow:
             description=self._spec.description,
             reason=reason,
         )
+        await self._best_effort(NOTIFY_JOB_FAILED, notice, "failure notice")
+
+    async def _best_effort(self, activity: str, notice: Any, summary: str) -> None:
         try:
             await workflow.execute_local_activity(
-                NOTIFY_JOB_FAILED,
+                activity,
                 notice,
                 start_to_close_timeout=timedelta(seconds=15),
                 retry_policy=RetryPolicy(maximum_attempts=3),
-                summary="failure notice",
+                summary=summary,
             )
         except FailureError:
-            workflow.logger.warning("could not deliver the failure notice for %s", notice.job_id)
+            workflow.logger.warning("could not deliver the %s for %s", summary, workflow.info().workflow_id)
 
     # --- messages -------------------------------------------------------------------------
 
@@ -182,6 +435,13 @@ class ScheduledJobWorkflow:
     @cancel.validator
     def _validate_cancel(self, request: CancelRequest) -> None:
         self._check_may_change(request.by, request.guild_id, request.as_host, "cancel")
+
+    @workflow.signal(name=OPERATOR_CANCEL)
+    def operator_cancel(self, request: OperatorCancel) -> None:
+        """For operators, from the Web UI or the CLI: no validator can answer them, so a job
+        already over ignores it, and the result records who sent it."""
+        if self._operator is None and self._state in ("waiting", "running"):
+            self._operator = request
 
     @workflow.update
     def reschedule(self, request: RescheduleRequest) -> JobStatus:
@@ -249,15 +509,18 @@ class ScheduledJobWorkflow:
         outcome: JobOutcome,
         *,
         by: int | None = None,
+        operator: str | None = None,
         reason: str | None = None,
         action_result: JsonValue = None,
     ) -> JobResult:
         self._state = outcome
+        self._waiting = None
         self._show()
         return JobResult(
             outcome=outcome,
             at=workflow.now(),
             by=by,
+            operator=operator,
             reason=reason,
             reminders=list(self._records),
             action_result=action_result,
@@ -269,8 +532,14 @@ class ScheduledJobWorkflow:
             f"**{self._state}** · `{self._spec.action}` in channel {self._spec.channel_id}",
             f"deadline {when(self._deadline)}",
         ]
+        if self._waiting:
+            lines.append(self._waiting)
+        if self._operator is not None and self._state == "cancelled":
+            why = self._operator.why()
+            lines.append(f"cancelled by {self._operator.who()}" + (f": {why}" if why else ""))
         if self._pending:
             lines.append(f"next: {self._pending[0].message} reminder at {when(self._pending[0].due)}")
         for record in self._records:
-            lines.append(f"- {record.message} reminder {record.outcome} at {when(record.at)}")
+            line = f"- {record.message} reminder {record.outcome} at {when(record.at)}"
+            lines.append(line + (f" ({record.reason})" if record.reason and record.outcome != "sent" else ""))
         workflow.set_current_details("\n".join(lines))

@@ -7,12 +7,14 @@ Short Discord posts run as local activities: one workflow task per fire instead 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from workflows.custom_actions_models import EXECUTE_CUSTOM_ACTION, ExecuteCustomActionPayload
+from workflows.jobs_models import ACTION_NAME_PATTERN
 from workflows.safari_engine import RoundResultsPayload
 
 
@@ -23,7 +25,9 @@ class ActionSpec:
     local: bool = True
     # Short, so an attempt held by a crashed worker is retried within seconds.
     start_to_close: timedelta = timedelta(seconds=15)
-    # The whole retry budget for transient failures (Discord 5xx, 429, network).
+    # The whole retry budget for transient failures (Discord 5xx, 429, network) on the old path
+    # (executions started before `workflows.jobs.ACTION_PATCH`); a job's final action now keeps
+    # trying for FINAL_ACTION_BUDGET, a reminder until its deadline.
     schedule_to_close: timedelta = timedelta(hours=1)
     # A reminder action takes a ReminderInput and may only be a job's reminder action; every
     # other action takes an ActionInput and may only be a job's main action.
@@ -35,12 +39,15 @@ class ActionSpec:
 
 
 class PostMessagePayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     content: str = Field(min_length=1, max_length=2000)
 
 
 SEND_REMINDER = "send_reminder"
 POST_MESSAGE = "post_message"
 NOTIFY_JOB_FAILED = "notify_job_failed"
+NOTIFY_JOB_CANCELLED = "notify_job_cancelled"
 PROCESS_ROUND_RESULTS = "process_round_results"
 
 ACTIONS: dict[str, ActionSpec] = {
@@ -73,6 +80,10 @@ ACTIONS: dict[str, ActionSpec] = {
 def register(spec: ActionSpec) -> None:
     """Add an action to the catalogue, like the seed's `registerAction` (a bot built on this one
     calls it for its own actions, and hosts their activities on its worker)."""
+    if not re.fullmatch(ACTION_NAME_PATTERN, spec.name):
+        raise ValueError(
+            f"an action name is a-z, 0-9 and _ (64 at most), starting with a letter: {spec.name!r}"
+        )
     ACTIONS[spec.name] = spec
 
 
@@ -81,7 +92,9 @@ def action_spec(name: str) -> ActionSpec:
         return ACTIONS[name]
     except KeyError:
         known = ", ".join(sorted(ACTIONS)) or "none"
-        raise UnknownActionError(f"no action named {name!r} is registered (known: {known})") from None
+        # Never echo a huge or odd name back: it reaches the user's screen.
+        what = f"named {name!r}" if re.fullmatch(ACTION_NAME_PATTERN, name) else "by that name"
+        raise UnknownActionError(f"no action {what} is registered (known: {known})") from None
 
 
 class UnknownActionError(ValueError):

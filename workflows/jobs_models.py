@@ -9,9 +9,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, JsonValue
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, model_validator
+
+from workflows.common import Snowflake
 
 MAX_DELAY = timedelta(days=365)
+# Each reminder is a post in the channel: a handful is useful, a hundred is spam.
+MAX_REMINDERS = 10
+# Action names are identifiers shown in listings and search attributes.
+ACTION_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+KEY_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+# The Web UI shows what an operator typed; a longer name or reason is cut, never refused (a
+# signal whose input does not decode is dropped unseen).
+OPERATOR_TEXT = 200
 # A reminder whose moment passed longer ago than this (no worker was running) is skipped,
 # never sent late in a burst.
 DEFAULT_REMINDER_GRACE = timedelta(seconds=60)
@@ -43,22 +53,31 @@ ReminderOutcome = Literal["sent", "skipped", "failed"]
 
 
 class Reminder(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     offset: timedelta = Field(gt=timedelta(0), description="how long before the deadline")
     message: str = Field(min_length=1, max_length=200)
 
 
 class JobSpec(BaseModel):
-    action: str
+    action: str = Field(pattern=ACTION_NAME_PATTERN)
     payload: dict[str, JsonValue] = Field(default_factory=dict)
-    guild_id: int
-    channel_id: int
+    guild_id: Snowflake
+    channel_id: Snowflake
     deadline: AwareDatetime
-    reminders: list[Reminder] = Field(default_factory=list)
-    reminder_action: str = "send_reminder"
+    reminders: list[Reminder] = Field(default_factory=list, max_length=MAX_REMINDERS)
+    reminder_action: str = Field(default="send_reminder", pattern=ACTION_NAME_PATTERN)
     description: str = Field(default="", max_length=200)
-    key: str | None = Field(default=None, max_length=80, pattern=r"^[A-Za-z0-9_.:-]+$")
-    scheduled_by: int
+    key: str | None = Field(default=None, max_length=80, pattern=KEY_PATTERN)
+    scheduled_by: Snowflake
     reminder_grace: timedelta = DEFAULT_REMINDER_GRACE
+
+    @model_validator(mode="after")
+    def _distinct_reminders(self) -> JobSpec:
+        offsets = [reminder.offset for reminder in self.reminders]
+        if len(set(offsets)) != len(offsets):
+            raise ValueError("two reminders fall at the same moment; give each a different time")
+        return self
 
 
 class ReminderRecord(BaseModel):
@@ -78,17 +97,17 @@ class JobStatus(BaseModel):
     state: JobState
     action: str
     description: str
-    guild_id: int
-    channel_id: int
+    guild_id: Snowflake
+    channel_id: Snowflake
     deadline: datetime
-    scheduled_by: int
+    scheduled_by: Snowflake
     next_reminder: ReminderPlan | None
     reminders: list[ReminderRecord]
 
 
 class CancelRequest(BaseModel):
-    by: int
-    guild_id: int
+    by: Snowflake
+    guild_id: Snowflake
     reason: str = Field(default="", max_length=200)
     # Set by the bot when it has checked the user is a host of the guild; otherwise only the
     # user who scheduled the job may cancel it.
@@ -97,15 +116,34 @@ class CancelRequest(BaseModel):
 
 class RescheduleRequest(BaseModel):
     deadline: AwareDatetime
-    by: int
-    guild_id: int
+    by: Snowflake
+    guild_id: Snowflake
     as_host: bool = False
+
+
+class OperatorCancel(BaseModel):
+    """The `operator_cancel` signal, sent from the Web UI or the CLI:
+    `temporal workflow signal --name operator_cancel --input '{"by": "alice", "reason": "..."}'`.
+    Lenient on purpose: unknown keys are ignored and long text is cut, because a signal whose
+    input does not decode is dropped without a word to the operator."""
+
+    by: str = "an operator"
+    reason: str = ""
+
+    def who(self) -> str:
+        return (self.by.strip() or "an operator")[:OPERATOR_TEXT]
+
+    def why(self) -> str | None:
+        return self.reason.strip()[:OPERATOR_TEXT] or None
 
 
 class JobResult(BaseModel):
     outcome: JobOutcome
     at: datetime
-    by: int | None = None
+    # The Discord user who cancelled it through the bot...
+    by: Snowflake | None = None
+    # ...or the operator (signal) or "Temporal cancellation" (the Web UI's Request Cancellation).
+    operator: str | None = None
     reason: str | None = None
     reminders: list[ReminderRecord] = Field(default_factory=list)
     action_result: JsonValue = None
@@ -113,28 +151,42 @@ class JobResult(BaseModel):
 
 class ReminderInput(BaseModel):
     job_id: str
-    guild_id: int
-    channel_id: int
+    guild_id: Snowflake
+    channel_id: Snowflake
     message: str
     deadline: datetime
     description: str
+    # The activity refuses to post from this moment on (None: the job's deadline).
+    post_by: datetime | None = None
 
 
 class ActionInput(BaseModel):
     job_id: str
     action: str
-    guild_id: int
-    channel_id: int
+    guild_id: Snowflake
+    channel_id: Snowflake
     payload: dict[str, JsonValue]
     deadline: datetime
-    scheduled_by: int
+    scheduled_by: Snowflake
     description: str
 
 
 class FailureNotice(BaseModel):
     job_id: str
-    guild_id: int
-    channel_id: int
-    scheduled_by: int
+    guild_id: Snowflake
+    channel_id: Snowflake
+    scheduled_by: Snowflake
     description: str
     reason: str
+
+
+class CancelNotice(BaseModel):
+    """Told in the job's channel when an operator, not the bot, cancelled it."""
+
+    job_id: str
+    guild_id: Snowflake
+    channel_id: Snowflake
+    scheduled_by: Snowflake
+    description: str
+    by: str
+    reason: str | None = None

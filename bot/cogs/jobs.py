@@ -1,7 +1,10 @@
-"""`/schedule list`: every waiting job of this guild, whatever its action, with a Cancel button each.
+"""`/schedule list`: the waiting jobs of this guild the viewer may see, whatever their action,
+with a Cancel button each.
 
-Hosts may cancel any job; a player only their own (the facade and the workflow check it again).
-The listing is ephemeral, paged, and built from one visibility query per page drawn.
+A job is listed only to members who can view its channel (from the guild cache; a job whose
+channel is not in the cache, e.g. deleted, only to hosts, so they can clean it up). Hosts may
+cancel any job; a player only their own (the facade and the workflow check it again). The
+listing is ephemeral, paged, and built from one visibility query per page drawn.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from discord.ext import commands
 from bot.checks import require_guild
 from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, register_renderer
 from bot.replies import guarded
-from clients.jobs import utcnow
+from clients.jobs import JobSummary, utcnow
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -27,10 +30,27 @@ VIEW_CODE = "d"
 Direction = Literal["prev", "next", "refresh"]
 
 
+def may_see(interaction: discord.Interaction[GameBot], job: JobSummary, as_host: bool) -> bool:
+    """Whether the viewer can view the job's channel; one the cache does not know: hosts only."""
+    guild, member = interaction.guild, interaction.user
+    channel = guild.get_channel_or_thread(job.channel_id) if guild is not None else None
+    if channel is None or not isinstance(member, discord.Member):
+        return as_host
+    return channel.permissions_for(member).view_channel
+
+
 async def render_dashboard(
-    bot: GameBot, guild_id: int, page: int, exclude: Collection[str] = ()
+    interaction: discord.Interaction[GameBot], page: int, exclude: Collection[str] = ()
 ) -> discord.ui.LayoutView:
-    jobs = [job for job in await bot.jobs.get_jobs(guild_id) if job.job_id not in exclude]
+    """The page of the listing this viewer may see (call after the interaction is acknowledged)."""
+    guild_id = require_guild(interaction)
+    bot = interaction.client
+    as_host = await bot.hosts.is_host(interaction)
+    jobs = [
+        job
+        for job in await bot.jobs.get_jobs(guild_id)
+        if job.job_id not in exclude and may_see(interaction, job, as_host)
+    ]
     pages = max(1, math.ceil(len(jobs) / PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     now = utcnow()
@@ -53,14 +73,7 @@ async def render_dashboard(
     return view
 
 
-async def _rerender(
-    interaction: discord.Interaction[GameBot], page: int, exclude: Collection[str]
-) -> discord.ui.LayoutView:
-    assert interaction.guild_id is not None
-    return await render_dashboard(interaction.client, interaction.guild_id, page, exclude)
-
-
-register_renderer(VIEW_CODE, _rerender)
+register_renderer(VIEW_CODE, render_dashboard)
 
 _LABELS: dict[str, tuple[str, str]] = {
     "prev": ("Previous", "◀️"),
@@ -94,10 +107,10 @@ class PageButton(
 
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
-        guild_id = require_guild(interaction)
+        require_guild(interaction)
         # A visibility query is quick, but it is a network call: acknowledge first.
         await interaction.response.defer()
-        view = await render_dashboard(interaction.client, guild_id, self.page)
+        view = await render_dashboard(interaction, self.page)
         await interaction.edit_original_response(view=view)
 
 
@@ -113,7 +126,7 @@ class JobsCog(commands.Cog):
     async def list_jobs(self, interaction: discord.Interaction[GameBot]) -> None:
         assert interaction.guild_id is not None  # guild_only
         await interaction.response.defer(ephemeral=True, thinking=True)
-        view = await render_dashboard(self.bot, interaction.guild_id, 0)
+        view = await render_dashboard(interaction, 0)
         await interaction.followup.send(view=view, ephemeral=True)
 
 

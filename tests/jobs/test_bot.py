@@ -3,10 +3,13 @@ because listing needs the visibility store the time-skipping server does not hav
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
+from typing import Any
 
+import discord
 import pytest
 import pytest_asyncio
 from simcord import ResponseMessage, assert_message, assert_responded
@@ -14,11 +17,13 @@ from simcord.components import walk_components
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from bot.replies import NOT_ANSWERED, WORKER_WAIT, NotAnswered, in_time
 from clients.jobs import Jobs
 from tests.support.bot_harness import World, answered, bot_env, last_reply
 from tests.support.jobs_doubles import Doubles
 from tests.support.temporal import eventually
 from worker import build_worker
+from workflows.jobs_models import JobStatus
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -32,7 +37,7 @@ async def world(client: Client) -> AsyncIterator[World]:
         # simcord's ids repeat from test to test: leave the guild empty for the next one.
         facade = Jobs(client, queue)
         for job in await facade.get_jobs(w.guild.id):
-            await facade.cancel(job.job_id, by=0, guild_id=w.guild.id, as_host=True)
+            await facade.cancel(job.job_id, by=w.host.id, guild_id=w.guild.id, as_host=True)
         await eventually(lambda: listed(facade, w.guild.id, 0))
 
 
@@ -53,16 +58,82 @@ def cancel_id(view: str, job_id: str, guild_id: int, page: int = 0) -> str:
     return f"jobs:cancel:{view}:{page}:{job_id.removeprefix(f'job-{guild_id}-')}"
 
 
-async def schedule(w: World, by: int, description: str, hours: float) -> str:
+async def schedule(w: World, by: int, description: str, hours: float, channel_id: int | None = None) -> str:
     return await w.bot.jobs.schedule(
         "post_message",
         {"content": description},
         guild_id=w.guild.id,
-        channel_id=w.channel.id,
+        channel_id=channel_id or w.channel.id,
         scheduled_by=by,
         delay=timedelta(hours=hours),
         description=description,
     )
+
+
+async def test_a_job_is_listed_only_to_those_who_may_see_its_channel(world: World) -> None:
+    w = world
+    hidden = discord.PermissionOverwrite(view_channel=False)
+    shown = discord.PermissionOverwrite(view_channel=True)
+    secret = w.guild.create_text_channel(
+        "gm-only", overwrites={w.guild.default_role: hidden, w.player: shown}
+    )
+    await schedule(w, w.host.id, "Open quiz", 1)
+    await schedule(w, w.player.id, "Secret plot", 2, channel_id=secret.id)
+    # A channel the bot's cache does not know (deleted, or never seen).
+    await schedule(w, w.host.id, "Orphan", 3, channel_id=424242424242424242)
+    await eventually(lambda: listed(w.bot.jobs, w.guild.id, 3))
+
+    def titles(result: object) -> list[str]:
+        body = texts(last_reply(answered(result)))  # type: ignore[arg-type]
+        return [t for t in ("Open quiz", "Secret plot", "Orphan") if t in body]
+
+    assert titles(await w.player.slash(w.channel, "schedule list")) == ["Open quiz", "Secret plot"]
+    other = last_reply(answered(await w.other_player.slash(w.channel, "schedule list")))
+    assert "Secret plot" not in texts(other) and "gm-only" not in texts(other)
+    assert "1 waiting" in texts(other)
+    # The host (Manage Roles, no view of gm-only) sees the orphan, to clean it up, not the secret.
+    assert titles(await w.host.slash(w.channel, "schedule list")) == ["Open quiz", "Orphan"]
+    # Turning pages and redrawing after a cancel filter the same way.
+    refreshed = answered(await w.other_player.click(other, label="Refresh"))
+    assert refreshed.response is not None and "Secret plot" not in texts(refreshed.response)
+
+
+async def wait_for_in_this_task(awaitable: Awaitable[Any], timeout: float | None) -> Any:
+    """asyncio.wait_for as Python 3.12 has it: the awaitable runs in the caller's task (3.11's
+    runs it in a child task, a wait simcord cannot attribute)."""
+    async with asyncio.timeout(timeout):
+        return await awaitable
+
+
+async def test_a_cancel_with_no_worker_running_is_answered_and_promises_nothing(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(asyncio, "wait_for", wait_for_in_this_task)
+    queue = f"no-worker-{uuid.uuid4().hex[:8]}"  # nothing polls it
+    async with bot_env(client, queue) as w:
+        job_id = await schedule(w, w.host.id, "Stuck", 1)
+        try:
+            await eventually(lambda: listed(w.bot.jobs, w.guild.id, 1))
+            dashboard = last_reply(answered(await w.host.slash(w.channel, "schedule list")))
+            assert "Stuck" in texts(dashboard)
+            # The update waits on the Temporal server, which simcord cannot see: declare it.
+            update = w.bot.jobs.cancel
+
+            async def cancel(*args: Any, **kwargs: Any) -> JobStatus:
+                return await w.env.external_wait(update(*args, **kwargs), reason="an update no worker takes")
+
+            w.bot.jobs.cancel = cancel  # type: ignore[method-assign]
+            clicked = answered(await w.host.click(dashboard, custom_id=cancel_id("d", job_id, w.guild.id)))
+            assert clicked.followups == []  # acknowledged, nothing claimed yet
+            await w.env.advance_time(WORKER_WAIT + 1)
+            await eventually(lambda: bool(clicked.followups))
+            reply = last_reply(clicked)
+            assert_message(reply, ephemeral=True)
+            assert reply.content == NOT_ANSWERED
+            assert "Cancelled" not in reply.content
+        finally:
+            await client.get_workflow_handle(job_id).terminate(reason="test clean-up")
+            await eventually(lambda: listed(w.bot.jobs, w.guild.id, 0))
 
 
 async def test_the_dashboard_lists_and_cancels_by_the_rules(world: World) -> None:
@@ -176,3 +247,22 @@ async def test_join_goes_through_the_safari_store(world: World) -> None:
     assert_message(last_reply(joined), contains="You joined the Safari", ephemeral=True)
     again = answered(await w.player.click(posted, label="Join"))
     assert_message(last_reply(again), contains="already in the Safari", ephemeral=True)
+
+
+async def test_in_time_turns_an_update_no_worker_takes_into_not_answered(client: Client) -> None:
+    """The same, through Python's own asyncio.wait_for (no simcord): the SDK's error for a
+    cancelled update must not escape as a bug report."""
+    jobs = Jobs(client, f"no-worker-{uuid.uuid4().hex[:8]}")
+    job_id = await jobs.schedule(
+        "post_message",
+        {"content": "x"},
+        guild_id=9101,
+        channel_id=9102,
+        scheduled_by=9103,
+        delay=timedelta(hours=1),
+    )
+    try:
+        with pytest.raises(NotAnswered):
+            await in_time(jobs.cancel(job_id, by=9103, guild_id=9101), seconds=1.0)
+    finally:
+        await client.get_workflow_handle(job_id).terminate(reason="test clean-up")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
@@ -13,6 +14,7 @@ from temporalio.worker import Worker
 from clients.jobs import JobNotFound, Jobs, NotAllowed, SchedulingError, format_remaining
 from tests.support.jobs_doubles import SAFARI_REMINDERS, Doubles
 from worker import build_worker
+from workflows.jobs_actions import ActionSpec, register
 from workflows.jobs_models import Reminder
 
 GUILD, OTHER_GUILD, CHANNEL, HOST, PLAYER = 501, 502, 503, 504, 505
@@ -57,6 +59,49 @@ async def assert_not_started(env: WorkflowEnvironment, job_id: str) -> None:
             {"delay": timedelta(hours=1), "reminder_action": "post_message", "reminders": SAFARI_REMINDERS},
             "post_message is not a reminder action",
         ),
+        # Times that overflowed or were not times at all.
+        ({"delay": timedelta.max}, "more than 365 days away"),
+        ({"delay": None, "at": datetime.max.replace(tzinfo=timezone(timedelta(hours=5)))}, "more than 365"),
+        ({"delay": None, "at": datetime(9999, 12, 31, tzinfo=UTC)}, "more than 365 days away"),
+        ({"delay": 60.0}, "the delay must be a duration (timedelta), not float"),
+        ({"delay": None, "at": "tomorrow"}, "the time must be a datetime, not str"),
+        # Reminders: a handful, each at its own moment.
+        (
+            {
+                "delay": timedelta(days=2),
+                "reminders": [
+                    Reminder(offset=timedelta(minutes=n), message=f"{n} min") for n in range(1, 12)
+                ],
+            },
+            "11 reminders is too many; at most 10",
+        ),
+        (
+            {
+                "delay": timedelta(hours=2),
+                "reminders": [Reminder(offset=timedelta(minutes=5), message="5")] * 100,
+            },
+            "100 reminders is too many",
+        ),
+        (
+            {
+                "delay": timedelta(hours=2),
+                "reminders": [Reminder(offset=timedelta(minutes=5), message="5")] * 2,
+            },
+            "two reminders fall at the same moment",
+        ),
+        # Payloads: the action's fields only, and small.
+        (
+            {"delay": timedelta(hours=1), "payload": {"content": "hi", "webhook_url": "http://x"}},
+            "unknown field(s) webhook_url",
+        ),
+        (
+            {"delay": timedelta(hours=1), "payload": {"content": "x", "blob": "y" * 20_000}},
+            "the limit is 16 KiB",
+        ),
+        ({"delay": timedelta(hours=1), "payload": {"content": float("nan")}}, "not plain JSON"),
+        # Action names: short identifiers, never echoed back when they are not one.
+        ({"delay": timedelta(hours=1), "action": "x" * 65}, "no action by that name is registered"),
+        ({"delay": timedelta(hours=1), "action": "Post Message\x00"}, "no action by that name is registered"),
     ],
 )
 async def test_bad_input_is_refused_and_nothing_starts(
@@ -72,6 +117,103 @@ async def test_bad_input_is_refused_and_nothing_starts(
         await jobs.schedule(guild_id=GUILD, channel_id=CHANNEL, scheduled_by=HOST, **call)  # type: ignore[arg-type]
     assert message in str(refused.value)
     await assert_not_started(time_env, f"job-{GUILD}-{call['key']}")
+
+
+@pytest.mark.parametrize("field", ["guild_id", "channel_id", "scheduled_by"])
+@pytest.mark.parametrize("value", [0, -1, 2**64, True, 5101.0, "05101", "5101 ", "", None])
+async def test_ids_that_are_not_discord_ids_are_refused(
+    time_env: WorkflowEnvironment, jobs: Jobs, field: str, value: object
+) -> None:
+    ids: dict[str, object] = {"guild_id": GUILD, "channel_id": CHANNEL, "scheduled_by": HOST, field: value}
+    with pytest.raises(SchedulingError) as refused:
+        await jobs.schedule(
+            "post_message",
+            {"content": "x"},
+            delay=timedelta(hours=1),
+            key="refused",
+            **ids,  # type: ignore[arg-type]
+        )
+    assert str(refused.value).startswith(f"{field}: a Discord id")
+    for guild in {str(ids["guild_id"]), str(GUILD), "1", "5101"}:
+        await assert_not_started(time_env, f"job-{guild}-refused")
+
+
+async def test_an_18_digit_id_is_a_json_string_in_the_history(
+    time_env: WorkflowEnvironment, jobs: Jobs
+) -> None:
+    """The Web UI and `temporal workflow show --output json` are JavaScript or print JSON: a
+    number past 2^53 would lose digits there, so ids travel as strings."""
+    guild, channel, user = 123456789012345678, 876543210987654321, 999999999999999999
+    job_id = await jobs.schedule(
+        "post_message",
+        {"content": "x"},
+        guild_id=guild,
+        channel_id=channel,
+        scheduled_by=user,
+        delay=timedelta(hours=1),
+    )
+    history = await time_env.client.get_workflow_handle(job_id).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    codec = time_env.client.data_converter.payload_codec
+    assert codec is not None
+    [raw] = await codec.decode(list(started.input.payloads))
+    spec = json.loads(raw.data)
+    assert (spec["guild_id"], spec["channel_id"], spec["scheduled_by"]) == (
+        str(guild),
+        str(channel),
+        str(user),
+    )
+    status = await jobs.status(job_id)
+    assert (status.guild_id, status.channel_id, status.scheduled_by) == (guild, channel, user)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"action": "post_message\x00"},
+        {"action": "x" * 65},
+        {"key": "round\x01"},
+        {"key": "k" * 81},
+        {"channel_id": "1; DROP"},
+        {"scheduled_by": -5},
+    ],
+)
+async def test_list_filters_are_checked_before_any_query(jobs: Jobs, filters: dict[str, object]) -> None:
+    with pytest.raises(SchedulingError):
+        await jobs.get_jobs(GUILD, **filters)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("job_id", ["", "job-", "whisper-1-abc", f"job-{GUILD}-a b", "job-1-\x00", "j" * 300])
+async def test_status_of_something_that_is_not_a_job_says_so(jobs: Jobs, job_id: str) -> None:
+    with pytest.raises(JobNotFound):
+        await jobs.status(job_id)
+
+
+async def test_status_of_a_job_that_never_existed(jobs: Jobs) -> None:
+    with pytest.raises(JobNotFound):
+        await jobs.status(f"job-{GUILD}-never")
+
+
+async def test_a_cancel_reason_too_long_is_refused_and_the_job_stays(jobs: Jobs) -> None:
+    job_id = await jobs.schedule(
+        "post_message",
+        {"content": "x"},
+        guild_id=GUILD,
+        channel_id=CHANNEL,
+        scheduled_by=HOST,
+        delay=timedelta(hours=1),
+    )
+    with pytest.raises(SchedulingError, match="reason: String should have at most 200 characters"):
+        await jobs.cancel(job_id, by=HOST, guild_id=GUILD, reason="r" * 201)
+    with pytest.raises(SchedulingError, match="by: a Discord id"):
+        await jobs.cancel(job_id, by=0, guild_id=GUILD)
+    assert (await jobs.status(job_id)).state == "waiting"
+
+
+@pytest.mark.parametrize("name", ["x" * 65, "Post", "post-message", "", "1st", "a\x00"])
+def test_an_action_name_must_be_a_short_identifier(name: str) -> None:
+    with pytest.raises(ValueError, match="an action name is"):
+        register(ActionSpec(name))
 
 
 async def test_a_keyed_job_cannot_be_scheduled_twice(jobs: Jobs) -> None:

@@ -64,39 +64,100 @@ async def scheduler_deadline(client: Client, job_id: str) -> datetime:
     return value
 
 
+async def timers_fired(client: Client, job_id: str) -> int:
+    history = await client.get_workflow_handle(job_id).fetch_history()
+    return sum(1 for event in history.events if event.event_type == EventType.EVENT_TYPE_TIMER_FIRED)
+
+
 async def test_kill_9_of_the_worker_loses_nothing_and_posts_nothing_twice(stack: Stack) -> None:
     client, discord_api, worker = stack.client, stack.discord, stack.worker
     jobs = Jobs(client, worker.env["TEMPORAL_TASK_QUEUE"])
+    reminders = [
+        Reminder(offset=timedelta(seconds=24), message="24 seconds"),
+        Reminder(offset=timedelta(seconds=16), message="16 seconds"),
+        Reminder(offset=timedelta(seconds=3), message="3 seconds"),
+    ]
     job_id = await jobs.schedule(
         "post_message",
         {"content": "results after a crash"},
         guild_id=GUILD,
         channel_id=CHANNEL,
         scheduled_by=HOST,
-        delay=timedelta(seconds=8),
-        reminders=QUICK_REMINDERS,
+        delay=timedelta(seconds=30),
+        reminders=reminders,
         description="Crash test",
     )
 
     async def first_reminder_posted() -> bool:
         return len(discord_api.messages()) >= 1
 
-    await eventually(first_reminder_posted)
+    await eventually(first_reminder_posted, timeout=60)
     worker.kill()
-    await asyncio.sleep(3)  # the 4-second reminder falls due while no worker runs
+
+    # The 16-second reminder falls due while no worker runs: the server records its timer's
+    # firing (its own clock), which the first reminder's timer did before it.
+    async def second_reminder_due() -> bool:
+        return await timers_fired(client, job_id) >= 2
+
+    await eventually(second_reminder_due, timeout=60)
+    assert discord_api.messages()[-1].content.startswith("⏰ **Crash test** in 24 seconds")
     worker.start()
     await worker.wait_started()
     result = await client.get_workflow_handle(job_id, result_type=JobResult).result()
 
     contents = [p.content.split(" (<t:")[0] for p in discord_api.messages()]
     assert contents == [
-        "⏰ **Crash test** in 6 seconds",
-        "⏰ **Crash test** in 4 seconds",
-        "⏰ **Crash test** in 2 seconds",
+        "⏰ **Crash test** in 24 seconds",
+        "⏰ **Crash test** in 16 seconds",
+        "⏰ **Crash test** in 3 seconds",
         "results after a crash",
     ]
     assert result.outcome == "done"
     assert [r.outcome for r in result.reminders] == ["sent", "sent", "sent"]
+    # The second was sent late (after the outage), but before the deadline.
+    late = result.reminders[1]
+    assert late.at > late.due and late.at < result.at
+
+
+async def test_an_operator_cancels_a_job_from_the_cli_with_a_signal(stack: Stack) -> None:
+    server, client, discord_api, worker = stack.server, stack.client, stack.discord, stack.worker
+    jobs = Jobs(client, worker.env["TEMPORAL_TASK_QUEUE"])
+    job_id = await jobs.schedule(
+        "post_message",
+        {"content": "never posted"},
+        guild_id=GUILD,
+        channel_id=CHANNEL,
+        scheduled_by=HOST,
+        delay=timedelta(hours=1),
+        description="Wrong channel quiz",
+    )
+    signalled = subprocess.run(
+        [
+            str(temporal_cli_path()),
+            "workflow",
+            "signal",
+            "--address",
+            server.address,
+            "--workflow-id",
+            job_id,
+            "--name",
+            "operator_cancel",
+            "--input",
+            '{"by": "ops-cli", "reason": "posted in the wrong channel"}',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert signalled.returncode == 0, signalled.stderr
+    result = await asyncio.wait_for(client.get_workflow_handle(job_id, result_type=JobResult).result(), 60)
+
+    assert result.outcome == "cancelled"
+    assert (result.operator, result.reason) == ("ops-cli", "posted in the wrong channel")
+    [notice] = [p for p in discord_api.messages() if "Wrong channel quiz" in p.content]
+    assert "cancelled by ops-cli: posted in the wrong channel" in notice.content
+    assert f"<@{HOST}>" in notice.content
+    assert not any(p.content == "never posted" for p in discord_api.messages())
 
 
 async def test_a_channel_that_is_gone_fails_the_job_with_discords_reason(stack: Stack) -> None:

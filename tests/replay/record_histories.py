@@ -36,7 +36,7 @@ from workflows.challenges_models import AddRoundRequest, CancelChainRequest, Cha
 from workflows.custom_actions_models import CurrencyOutcome, TextOutcome
 from workflows.health import HealthCheckWorkflow
 from workflows.jobs import ScheduledJobWorkflow
-from workflows.jobs_models import ActionInput, CancelRequest, Reminder, RescheduleRequest
+from workflows.jobs_models import ActionInput, CancelRequest, OperatorCancel, Reminder, RescheduleRequest
 from workflows.store import StoreWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -111,6 +111,46 @@ async def custom_action_retried(env: WorkflowEnvironment) -> str:
         await env.client.get_workflow_handle(task.job_id).result()
         assert len(h.discord.posts) == 1 and await h.balance(GUILD, HOST) == 15
     return task.job_id
+
+
+# Recorded with the code of `workflows.jobs.JOBS_PATCH` (the four above predate it).
+
+
+async def patched_reminders_then_action(env: WorkflowEnvironment) -> str:
+    return await reminders_then_action(env)
+
+
+async def operator_signal(env: WorkflowEnvironment) -> str:
+    async with _job_worker(env):
+        handle = await start(env, job(await env.get_current_time(), timedelta(hours=1)))
+        await env.sleep(timedelta(minutes=40))
+        await handle.signal(ScheduledJobWorkflow.operator_cancel, OperatorCancel(by="ops", reason="replay"))
+        await handle.result()
+    return handle.id
+
+
+async def temporal_cancellation(env: WorkflowEnvironment) -> str:
+    async with _job_worker(env):
+        handle = await start(env, job(await env.get_current_time(), timedelta(hours=1)))
+        await env.sleep(timedelta(minutes=40))
+        await handle.cancel(reason="replay")
+        await handle.result()
+    return handle.id
+
+
+async def outage_then_results(env: WorkflowEnvironment) -> str:
+    """Discord down from before a reminder until a day after the deadline: the reminder's
+    attempts end at the deadline, the action waits as a regular activity."""
+    doubles = Doubles(env)
+    now = await env.get_current_time()
+    spec = job(now, timedelta(minutes=5), reminders=[Reminder(offset=timedelta(seconds=4), message="4 s")])
+    doubles.discord_down = lambda at: (
+        spec.deadline - timedelta(seconds=5) <= at < spec.deadline + timedelta(days=1)
+    )
+    async with _job_worker(env, doubles):
+        handle = await start(env, spec)
+        await handle.result()
+    return handle.id
 
 
 def _whisper_worker(env: WorkflowEnvironment) -> Worker:
@@ -405,6 +445,10 @@ SCENARIOS: dict[str, Scenario] = {
     "ScheduledJob-rescheduled": rescheduled,
     "ScheduledJob-failed": failed,
     "ScheduledJob-custom_action_retried": custom_action_retried,
+    "ScheduledJob-patched_reminders_then_action": patched_reminders_then_action,
+    "ScheduledJob-operator_signal": operator_signal,
+    "ScheduledJob-temporal_cancellation": temporal_cancellation,
+    "ScheduledJob-outage_then_results": outage_then_results,
     "Whisper-read_then_window_closes": whisper_read_then_window_closes,
     "Whisper-expired": whisper_expired,
     "Whisper-unsent": whisper_unsent,

@@ -10,13 +10,22 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from temporalio import activity
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from workflows.jobs import ScheduledJobWorkflow
-from workflows.jobs_actions import NOTIFY_JOB_FAILED, POST_MESSAGE, PROCESS_ROUND_RESULTS, SEND_REMINDER
+from workflows.jobs_actions import (
+    NOTIFY_JOB_CANCELLED,
+    NOTIFY_JOB_FAILED,
+    POST_MESSAGE,
+    PROCESS_ROUND_RESULTS,
+    SEND_REMINDER,
+)
 from workflows.jobs_models import (
     ActionInput,
+    CancelNotice,
     FailureNotice,
     JobResult,
     JobSpec,
@@ -47,21 +56,43 @@ class Doubles:
     reminders: list[tuple[str, datetime]] = field(default_factory=list)
     actions: list[tuple[ActionInput, datetime]] = field(default_factory=list)
     notices: list[FailureNotice] = field(default_factory=list)
+    cancel_notices: list[CancelNotice] = field(default_factory=list)
+    # Reminders posted, with the moment each was due to be posted by.
+    reminder_posts: list[tuple[ReminderInput, datetime]] = field(default_factory=list)
     action_attempts: int = 0
+    reminder_attempts: int = 0
     # Decides per attempt what the action does: return None to succeed, or raise.
     action_behaviour: Callable[[int], None] = lambda attempt: None
+    # Whether Discord refuses every post (reminders, actions) at this server time: an outage.
+    discord_down: Callable[[datetime], bool] = lambda now: False
+    # Whether this reminder attempt gets a 429 (a rate-limit storm).
+    reminder_throttled: Callable[[int], bool] = lambda attempt: False
+
+    def _outage(self, now: datetime) -> None:
+        if self.discord_down(now):
+            raise ApplicationError("Discord is unavailable (503): outage", type="DiscordUnavailable")
 
     def activities(self) -> list[object]:
         @activity.defn(name=SEND_REMINDER)
         async def send_reminder(reminder: ReminderInput) -> dict[str, str]:
-            self.reminders.append((reminder.message, await self.env.get_current_time()))
+            now = await self.env.get_current_time()
+            self.reminder_attempts += 1
+            self._outage(now)
+            if self.reminder_throttled(self.reminder_attempts):
+                raise ApplicationError(
+                    "Discord is unavailable (429): rate limited", type="DiscordUnavailable"
+                )
+            self.reminders.append((reminder.message, now))
+            self.reminder_posts.append((reminder, now))
             return {"message_id": "1"}
 
         @activity.defn(name=POST_MESSAGE)
         async def post_message(action: ActionInput) -> dict[str, str]:
+            now = await self.env.get_current_time()
             self.action_attempts += 1
+            self._outage(now)
             self.action_behaviour(self.action_attempts)
-            self.actions.append((action, await self.env.get_current_time()))
+            self.actions.append((action, now))
             return {"message_id": "2"}
 
         @activity.defn(name=PROCESS_ROUND_RESULTS)
@@ -72,7 +103,11 @@ class Doubles:
         async def notify_job_failed(notice: FailureNotice) -> None:
             self.notices.append(notice)
 
-        return [send_reminder, post_message, process_round_results, notify_job_failed]
+        @activity.defn(name=NOTIFY_JOB_CANCELLED)
+        async def notify_job_cancelled(notice: CancelNotice) -> None:
+            self.cancel_notices.append(notice)
+
+        return [send_reminder, post_message, process_round_results, notify_job_failed, notify_job_cancelled]
 
 
 def job(now: datetime, delay: timedelta, reminders: list[Reminder] | None = None) -> JobSpec:
@@ -96,3 +131,13 @@ async def start(env: WorkflowEnvironment, spec: JobSpec) -> WorkflowHandle[Sched
 
 def assert_near(actual: datetime, expected: datetime, slack: timedelta = timedelta(seconds=5)) -> None:
     assert abs(actual - expected) <= slack, f"{actual} is not within {slack} of {expected}"
+
+
+async def event_count(handle: WorkflowHandle[ScheduledJobWorkflow, JobResult]) -> int:
+    return len((await handle.fetch_history()).events)
+
+
+async def current_details(handle: WorkflowHandle[ScheduledJobWorkflow, JobResult]) -> str:
+    """What the Web UI shows as the job's current details (the SDK's metadata query)."""
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    return metadata.current_details
