@@ -41,12 +41,19 @@ class JobsActivities:
     def __init__(self, client: discord.Client) -> None:
         self._client = client
 
-    async def send(self, channel_id: int, content: str) -> discord.Message:
-        """Post once: a retry of the same activity carries the same nonce and gets the first message."""
+    async def send(self, channel_id: int, content: str, nonce_key: str | None = None) -> discord.Message:
+        """Post once: a retry carries the same nonce and gets the first message. The nonce comes
+        from the workflow's run and `nonce_key` when given (stable across separate activities that
+        post one thing), else from this activity's id."""
         require_login(self._client)
         channel = self._client.get_partial_messageable(channel_id)
+        if nonce_key:
+            info = activity.info()
+            nonce = activity_nonce(info.workflow_id or "", info.workflow_run_id or "", nonce_key)
+        else:
+            nonce = activity_nonce()
         with discord_errors():
-            return await channel.send(content, nonce=activity_nonce(), allowed_mentions=SAFE_MENTIONS)
+            return await channel.send(content, nonce=nonce, allowed_mentions=SAFE_MENTIONS)
 
     @activity.defn(name=SEND_REMINDER)
     async def send_reminder(self, reminder: ReminderInput) -> dict[str, str]:
@@ -62,7 +69,7 @@ class JobsActivities:
             )
         try:
             async with asyncio.timeout(left):
-                message = await self.send(reminder.channel_id, reminder_text(reminder))
+                message = await self.send(reminder.channel_id, reminder_text(reminder), reminder.nonce_key)
         except TimeoutError:
             raise ApplicationError(
                 f"not posted: Discord had not answered by its last moment ({post_by:%H:%M:%S} UTC)",
@@ -77,7 +84,7 @@ class JobsActivities:
             payload = PostMessagePayload.model_validate(action.payload)
         except ValidationError as err:
             raise ApplicationError(f"bad payload for post_message: {err}", non_retryable=True) from err
-        message = await self.send(action.channel_id, payload.content)
+        message = await self.send(action.channel_id, payload.content, action.nonce_key)
         return {"message_id": str(message.id)}
 
     @activity.defn(name=NOTIFY_JOB_CANCELLED)

@@ -321,6 +321,7 @@ class ScheduledJobWorkflow:
             deadline=self._deadline,
             description=self._spec.description,
             post_by=post_by,
+            nonce_key=f"reminder:{plan.message}:{plan.due.isoformat()}",
         )
 
     async def _fire_reminder(self, plan: ReminderPlan) -> None:
@@ -354,6 +355,7 @@ class ScheduledJobWorkflow:
             deadline=self._deadline,
             scheduled_by=self._spec.scheduled_by,
             description=self._spec.description,
+            nonce_key="action",
         )
         try:
             if self._v2:

@@ -158,6 +158,9 @@ class ReminderInput(BaseModel):
     description: str
     # The activity refuses to post from this moment on (None: the job's deadline).
     post_by: datetime | None = None
+    # The same for every attempt at one reminder (each attempt is its own local activity), so a
+    # post Discord took but whose answer was lost is not posted again by the next attempt.
+    nonce_key: str | None = None
 
 
 class ActionInput(BaseModel):
@@ -169,6 +172,8 @@ class ActionInput(BaseModel):
     deadline: datetime
     scheduled_by: Snowflake
     description: str
+    # The same for the short local try and the long regular one: one post, whichever lands it.
+    nonce_key: str | None = None
 
 
 class FailureNotice(BaseModel):

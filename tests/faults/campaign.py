@@ -31,7 +31,7 @@ from local_discord import FakeDiscord
 from stack.devserver import DevServer, free_port
 from tests.support.temporal import connect_client
 from tests.support.worker_process import WorkerProcess
-from workflows.jobs_models import Reminder
+from workflows.jobs_models import JobResult, Reminder
 
 GUILD, HOST = 9001, 9002
 CHANNELS = (9101, 9102, 9103, 9104)
@@ -109,6 +109,9 @@ class Outcome:
     doubled: list[str]
     unexpected: list[str]
     not_completed: list[str]
+    # Reminders the jobs recorded as skipped or failed (due in an outage, past their last moment):
+    # never posted, and never silently gone.
+    not_sent: list[str]
     worker_kills: int
     server_kills: int
     faults_fired: int
@@ -122,15 +125,33 @@ class Outcome:
         return (
             f"{self.expected_posts} expected posts: {len(self.missing)} missing, "
             f"{len(self.doubled)} doubled, "
-            f"{len(self.unexpected)} unexpected; {len(self.not_completed)} workflows not completed; "
+            f"{len(self.unexpected)} unexpected, {len(self.not_sent)} reminders recorded as not sent; "
+            f"{len(self.not_completed)} workflows not completed; "
             f"{self.worker_kills} worker kills, {self.server_kills} server kills, "
             f"{self.faults_fired} injected Discord faults fired; {self.seconds:.0f} s; "
             f"repeat with {SEED_ENV}={self.seed}"
         )
 
 
+def reminder_post(index: int, message: str) -> str:
+    return f"⏰ **job {index}** in {message}"
+
+
 def expected_posts(index: int) -> list[str]:
-    return [f"⏰ **job {index}** in {r.message}" for r in REMINDERS] + [f"job {index} done"]
+    return [reminder_post(index, r.message) for r in REMINDERS] + [f"job {index} done"]
+
+
+async def recorded_outcomes(server: DevServer, job_ids: list[str]) -> list[JobResult | None]:
+    """Each job's result (None while it runs): what it says happened to each reminder."""
+    client = await connect_client(server)
+    results: list[JobResult | None] = []
+    for job_id in job_ids:
+        handle = client.get_workflow_handle(job_id, result_type=JobResult)
+        described = await handle.describe()
+        results.append(
+            await handle.result() if described.status == WorkflowExecutionStatus.COMPLETED else None
+        )
+    return results
 
 
 def _post_key(content: str) -> str:
@@ -226,7 +247,18 @@ async def run(plan: Plan, workdir: Path) -> Outcome:
             worker.stop()
 
         posted = Counter(_post_key(m.content) for m in fake.messages())
-        expected = [post for index in range(plan.jobs) for post in expected_posts(index)]
+        # A reminder recorded skipped or failed must not have been posted; everything else must
+        # have been, once: the action, and each reminder recorded as sent.
+        not_sent = [
+            reminder_post(index, record.message)
+            for index, result in enumerate(await recorded_outcomes(server, job_ids))
+            if result is not None
+            for record in result.reminders
+            if record.outcome != "sent"
+        ]
+        expected = [
+            post for index in range(plan.jobs) for post in expected_posts(index) if post not in not_sent
+        ]
         fake.assert_no_violations()
         return Outcome(
             seed=plan.seed,
@@ -235,6 +267,7 @@ async def run(plan: Plan, workdir: Path) -> Outcome:
             doubled=[p for p in expected if posted[p] > 1],
             unexpected=sorted(set(posted) - set(expected)),
             not_completed=not_completed,
+            not_sent=not_sent,
             worker_kills=worker_kills,
             server_kills=server_kills,
             faults_fired=sum(f.fired for f in fake.faults()),

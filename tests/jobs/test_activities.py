@@ -4,6 +4,7 @@ workflow's cancel comes late: a late reminder is never sent, whatever the retrie
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -25,10 +26,12 @@ class SlowChannel:
 
     delay: float = 0.0
     sent: list[str] = field(default_factory=list)
+    nonces: list[str] = field(default_factory=list)
 
     async def send(self, content: str, **kwargs: Any) -> SimpleNamespace:
         await asyncio.sleep(self.delay)
         self.sent.append(content)
+        self.nonces.append(kwargs["nonce"])
         return SimpleNamespace(id=1234)
 
 
@@ -75,3 +78,20 @@ async def test_a_reminder_in_time_is_posted() -> None:
     )
     assert result == {"message_id": "1234"}
     assert len(channel.sent) == 1 and "**Quiz** in 5 minutes" in channel.sent[0]
+
+
+async def test_every_attempt_at_one_reminder_carries_one_nonce() -> None:
+    """Each attempt is its own local activity (its own activity id); if Discord took the first
+    post and its answer was lost, the second must carry the same nonce, so Discord answers with
+    the first message instead of posting again."""
+    channel = SlowChannel()
+    due = reminder(datetime.now(UTC) + timedelta(minutes=5)).model_copy(
+        update={"nonce_key": "reminder:5m:12:00"}
+    )
+    first, second = ActivityEnvironment(), ActivityEnvironment()
+    second.info = dataclasses.replace(second.info, activity_id="2")
+    for env in (first, second):
+        await env.run(activities(channel).send_reminder, due)
+    other = due.model_copy(update={"nonce_key": "reminder:1m:12:04"})
+    await first.run(activities(channel).send_reminder, other)
+    assert channel.nonces[0] == channel.nonces[1] != channel.nonces[2]
