@@ -6,19 +6,17 @@ A host is a member with Manage Roles (Administrator implies it) or with the role
 
 `require_guild` and `require_host` raise discord.py's `NoPrivateMessage` and a `CheckFailure`,
 which `bot.replies.report_error` turns into a short ephemeral answer, whether raised in an app
-command, a `host_only` check, a DynamicItem callback or a modal listener.
+command, a DynamicItem callback or a modal listener.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 import discord
 from discord import app_commands
 
 from clients.guild_settings import HOST_ROLE, GuildSetting, MemorySettings
-
-T = TypeVar("T")
 
 HOST_RULE = "a host (Manage Roles, or this server's host role)"
 
@@ -65,13 +63,3 @@ async def require_host(interaction: discord.Interaction[Any], what: str) -> int:
     if not await interaction.client.hosts.is_host(interaction):
         raise NotHost(what)
     return guild_id
-
-
-def host_only(what: str) -> Any:
-    """An app command check: the command runs only for a host of the guild."""
-
-    async def predicate(interaction: discord.Interaction[Any]) -> bool:
-        await require_host(interaction, what)
-        return True
-
-    return app_commands.check(predicate)
