@@ -3,10 +3,8 @@ Temporal's own cancellation, and a cancel that reaches the job in the same task 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
@@ -16,17 +14,6 @@ from tests.support.jobs_doubles import HOST, Doubles, assert_near, current_detai
 from worker import build_worker
 from workflows.jobs import OPERATOR_CANCEL, ScheduledJobWorkflow
 from workflows.jobs_models import OperatorCancel
-
-
-@pytest.fixture
-async def doubles(time_env: WorkflowEnvironment) -> Doubles:
-    return Doubles(time_env)
-
-
-@pytest.fixture
-async def worker(time_env: WorkflowEnvironment, doubles: Doubles) -> AsyncIterator[Worker]:
-    async with build_worker(time_env.client, "jobs", doubles.activities()) as running:
-        yield running
 
 
 async def test_the_operator_signal_cancels_and_says_who(

@@ -3,15 +3,12 @@ after its last moment, a final action keeps trying for days, and the history sta
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from tests.support.jobs_doubles import Doubles, current_details, event_count, job, start
-from worker import build_worker
 from workflows.jobs_models import JobResult, Reminder
 
 SECONDS_REMINDERS = [
@@ -19,17 +16,6 @@ SECONDS_REMINDERS = [
     Reminder(offset=timedelta(seconds=8), message="8 seconds"),
     Reminder(offset=timedelta(seconds=4), message="4 seconds"),
 ]
-
-
-@pytest.fixture
-async def doubles(time_env: WorkflowEnvironment) -> Doubles:
-    return Doubles(time_env)
-
-
-@pytest.fixture
-async def worker(time_env: WorkflowEnvironment, doubles: Doubles) -> AsyncIterator[Worker]:
-    async with build_worker(time_env.client, "jobs", doubles.activities()) as running:
-        yield running
 
 
 def assert_no_late_reminder(doubles: Doubles, result: JobResult, deadline: datetime) -> None:

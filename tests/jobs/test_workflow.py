@@ -4,7 +4,6 @@ registered under the same names."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -28,17 +27,6 @@ from workflows.jobs_models import (
     CancelRequest,
     RescheduleRequest,
 )
-
-
-@pytest.fixture
-async def doubles(time_env: WorkflowEnvironment) -> Doubles:
-    return Doubles(time_env)
-
-
-@pytest.fixture
-async def worker(time_env: WorkflowEnvironment, doubles: Doubles) -> AsyncIterator[Worker]:
-    async with build_worker(time_env.client, "jobs", doubles.activities()) as running:
-        yield running
 
 
 async def test_reminders_fire_in_order_then_the_action(
