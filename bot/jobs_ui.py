@@ -17,7 +17,8 @@ import discord
 
 from bot.checks import require_guild
 from bot.replies import guarded, in_time
-from clients.jobs import JobSummary, SchedulingError, format_remaining
+from clients.jobs import SchedulingError, format_remaining
+from clients.jobs_listing import JobSummary
 from workflows.jobs_models import job_id_for, job_suffix
 
 if TYPE_CHECKING:

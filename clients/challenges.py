@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from clients.jobs import WORKFLOW_TASK_TIMEOUT, utcnow
+from clients.jobs_listing import quote
 from workflows import search_attributes as sa
 from workflows.challenges import ChallengeChainWorkflow
 from workflows.challenges_models import (
@@ -162,10 +163,6 @@ def rounds_from_json(data: bytes) -> tuple[list[RoundSpec], dict[str, Any]]:
         except ValidationError as err:
             raise ChallengeError(f"round {number}: {first_error(err)}") from None
     return rounds, document
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class Challenges:
@@ -313,8 +310,8 @@ class Challenges:
     async def running(self, guild_id: int) -> list[ChallengeSummary]:
         """The guild's running chains, from one visibility query."""
         query = (
-            f"WorkflowType = {_quote(CHALLENGE_WORKFLOW)} AND ExecutionStatus = 'Running' "
-            f"AND {sa.GUILD_ID.name} = {_quote(str(guild_id))}"
+            f"WorkflowType = {quote(CHALLENGE_WORKFLOW)} AND ExecutionStatus = 'Running' "
+            f"AND {sa.GUILD_ID.name} = {quote(str(guild_id))}"
         )
         found = []
         async for execution in self._client.list_workflows(query):

@@ -26,7 +26,8 @@ from pydantic import JsonValue, ValidationError
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from clients.jobs import Jobs, JobSummary, SchedulingError
+from clients.jobs import Jobs, SchedulingError
+from clients.jobs_listing import JobSummary
 from clients.store import PersistentStore, VersionConflict
 from workflows import search_attributes as sa
 from workflows.common import UserError, first_error

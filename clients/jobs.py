@@ -11,15 +11,13 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, JsonValue, TypeAdapter, ValidationError
 from temporalio.client import (
     Client,
-    WorkflowExecutionStatus,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -33,9 +31,10 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from clients.jobs_listing import JobPage, JobSummary, job_query, list_jobs, page_jobs
 from workflows import search_attributes as sa
 from workflows.common import Snowflake, UserError, first_error
-from workflows.jobs import WORKFLOW_NAME, ScheduledJobWorkflow
+from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_actions import UnknownActionError, action_spec
 from workflows.jobs_models import (
     ACTION_NAME_PATTERN,
@@ -78,18 +77,6 @@ class NotConfirmed(SchedulingError):
         )
 
 
-@dataclass(frozen=True)
-class JobSummary:
-    job_id: str
-    action: str
-    guild_id: int
-    channel_id: int
-    deadline: datetime
-    scheduled_by: int
-    key: str | None
-    description: str
-
-
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -104,10 +91,6 @@ def format_remaining(deadline: datetime, now: datetime | None = None) -> str:
     hours, minutes = divmod(minutes, 60)
     parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n]
     return " ".join(parts)
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def snowflake(value: object, what: str) -> int:
@@ -401,38 +384,29 @@ class Jobs:
             raise SchedulingError("a job key is up to 80 of A-Z, a-z, 0-9 and _.:-")
         channel_id = snowflake(channel_id, "channel_id") if channel_id is not None else None
         scheduled_by = snowflake(scheduled_by, "scheduled_by") if scheduled_by is not None else None
-        clauses = [
-            f"WorkflowType = {_quote(WORKFLOW_NAME)}",
-            "ExecutionStatus = 'Running'",
-            f"{sa.GUILD_ID.name} = {_quote(str(guild_id))}",
-        ]
-        if action:
-            clauses.append(f"{sa.JOB_ACTION.name} = {_quote(action)}")
-        if channel_id:
-            clauses.append(f"{sa.CHANNEL_ID.name} = {_quote(str(channel_id))}")
-        if key:
-            clauses.append(f"{sa.JOB_KEY.name} = {_quote(key)}")
-        if scheduled_by:
-            clauses.append(f"{sa.SCHEDULED_BY.name} = {_quote(str(scheduled_by))}")
-        jobs = []
-        async for execution in self._client.list_workflows(" AND ".join(clauses)):
-            if execution.status != WorkflowExecutionStatus.RUNNING:
-                continue
-            attrs = execution.typed_search_attributes
-            memo = await execution.memo()
-            deadline = attrs.get(sa.JOB_DEADLINE)
-            if deadline is None:
-                continue
-            jobs.append(
-                JobSummary(
-                    job_id=execution.id,
-                    action=attrs.get(sa.JOB_ACTION) or "",
-                    guild_id=int(attrs.get(sa.GUILD_ID) or guild_id),
-                    channel_id=int(attrs.get(sa.CHANNEL_ID) or 0),
-                    deadline=deadline,
-                    scheduled_by=int(attrs.get(sa.SCHEDULED_BY) or 0),
-                    key=attrs.get(sa.JOB_KEY),
-                    description=str(memo.get("description", "")),
-                )
-            )
-        return sorted(jobs, key=lambda job: (job.deadline, job.job_id))
+        query = job_query(guild_id, action=action, channel_id=channel_id, key=key, scheduled_by=scheduled_by)
+        return await list_jobs(self._client, query, guild_id)
+
+    async def page_jobs(
+        self,
+        guild_id: int,
+        *,
+        page: int,
+        size: int,
+        channels: Collection[int] | None = None,
+        hidden_channels: Collection[int] = (),
+        exclude: Collection[str] = (),
+    ) -> JobPage:
+        """One page of the guild's waiting jobs, soonest first, with the total: a few visibility
+        counts and one short list, however many jobs wait (see clients/jobs_listing.py).
+        `channels`: only jobs in these; `hidden_channels`: none in these; `exclude`: not these ids."""
+        guild_id = snowflake(guild_id, "guild_id")
+        if not 1 <= size <= 100:
+            raise SchedulingError("a page holds 1 to 100 jobs")
+        query = job_query(
+            guild_id,
+            channels=None if channels is None else [snowflake(c, "channel_id") for c in channels],
+            hidden_channels=[snowflake(c, "channel_id") for c in hidden_channels],
+            exclude=[check_job_id(job_id) for job_id in exclude],
+        )
+        return await page_jobs(self._client, query, guild_id, page=page, size=size)

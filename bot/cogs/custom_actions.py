@@ -29,7 +29,8 @@ from bot.jobs_ui import remaining_text
 from bot.modals import modal_values
 from bot.replies import guarded, in_time, reply
 from clients.custom_actions import CustomActionError, CustomActions, checked, player_key, run_once
-from clients.jobs import JobSummary, SchedulingError, utcnow
+from clients.jobs import SchedulingError, utcnow
+from clients.jobs_listing import JobSummary
 from components.custom_actions import RUN_PREFIX, result_message, run_button
 from workflows.custom_actions_models import (
     MAX_OUTCOMES,

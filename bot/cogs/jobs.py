@@ -4,12 +4,13 @@ with a Cancel button each.
 A job is listed only to members who can view its channel (from the guild cache; a job whose
 channel is not in the cache, e.g. deleted, only to hosts, so they can clean it up). Hosts may
 cancel any job; a player only their own (the facade and the workflow check it again). The
-listing is ephemeral, paged, and built from one visibility query per page drawn.
+listing is ephemeral and paged; a page is drawn from visibility counts and one short list,
+with the viewer's channels in the query (clients/jobs_listing.py), so a guild with thousands
+of jobs lists as fast as one with six.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, Literal
@@ -21,7 +22,7 @@ from discord.ext import commands
 from bot.checks import require_guild
 from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, register_renderer
 from bot.replies import guarded
-from clients.jobs import JobSummary, utcnow
+from clients.jobs import utcnow
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -30,13 +31,21 @@ VIEW_CODE = "d"
 Direction = Literal["prev", "next", "refresh"]
 
 
-def may_see(interaction: discord.Interaction[GameBot], job: JobSummary, as_host: bool) -> bool:
-    """Whether the viewer can view the job's channel; one the cache does not know: hosts only."""
+def channel_filter(
+    interaction: discord.Interaction[GameBot], as_host: bool
+) -> tuple[list[int] | None, list[int]]:
+    """(channels, hidden_channels) for the listing: a player sees the jobs of the channels and
+    threads they can view; a host every job but those of channels they cannot view, so that a
+    job whose channel is gone (not in the cache) is theirs to clean up."""
     guild, member = interaction.guild, interaction.user
-    channel = guild.get_channel_or_thread(job.channel_id) if guild is not None else None
-    if channel is None or not isinstance(member, discord.Member):
-        return as_host
-    return channel.permissions_for(member).view_channel
+    if guild is None or not isinstance(member, discord.Member):
+        return (None, []) if as_host else ([], [])
+    places = [*guild.channels, *guild.threads]
+    visible = [place.id for place in places if place.permissions_for(member).view_channel]
+    if as_host:
+        shown = set(visible)
+        return None, [place.id for place in places if place.id not in shown]
+    return visible, []
 
 
 async def render_dashboard(
@@ -45,22 +54,19 @@ async def render_dashboard(
     """The page of the listing this viewer may see (call after the interaction is acknowledged)."""
     guild_id = require_guild(interaction)
     bot = interaction.client
-    as_host = await bot.hosts.is_host(interaction)
-    jobs = [
-        job
-        for job in await bot.jobs.get_jobs(guild_id)
-        if job.job_id not in exclude and may_see(interaction, job, as_host)
-    ]
-    pages = max(1, math.ceil(len(jobs) / PAGE_SIZE))
-    page = min(max(page, 0), pages - 1)
+    channels, hidden = channel_filter(interaction, await bot.hosts.is_host(interaction))
+    listed = await bot.jobs.page_jobs(
+        guild_id, page=page, size=PAGE_SIZE, channels=channels, hidden_channels=hidden, exclude=exclude
+    )
+    page, pages = listed.page, listed.pages
     now = utcnow()
     view = discord.ui.LayoutView(timeout=None)
     container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=discord.Colour.blurple())
-    count = f"{len(jobs)} waiting" + (f" · page {page + 1} of {pages}" if pages > 1 else "")
+    count = f"{listed.total} waiting" + (f" · page {page + 1} of {pages}" if pages > 1 else "")
     container.add_item(discord.ui.TextDisplay(f"### ⏰ Scheduled in this server\n{count}"))
-    if not jobs:
+    if not listed.jobs:
         container.add_item(discord.ui.TextDisplay("Nothing is scheduled."))
-    for job in jobs[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]:
+    for job in listed.jobs:
         container.add_item(job_section(job, VIEW_CODE, page, now))
     view.add_item(container)
     view.add_item(

@@ -31,7 +31,8 @@ from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, register_renderer
 from bot.modals import modal_values
 from bot.replies import NotAnswered, guarded, reply
 from clients import safari as game_store
-from clients.jobs import JobSummary, SchedulingError, utcnow
+from clients.jobs import SchedulingError, utcnow
+from clients.jobs_listing import JobSummary
 from workflows.common import UserError
 from workflows.jobs_actions import PROCESS_ROUND_RESULTS
 from workflows.jobs_models import Reminder
