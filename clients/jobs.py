@@ -23,6 +23,7 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
+    Priority,
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
@@ -197,6 +198,9 @@ class Jobs:
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
                 # A task held by a worker that died is retried elsewhere after this, not 10 s.
                 task_timeout=WORKFLOW_TASK_TIMEOUT,
+                # Per-guild fairness: a server with task-queue fairness on hands out a backlog
+                # guild by guild, so one guild's burst does not delay another's deadlines.
+                priority=Priority(fairness_key=str(spec.guild_id)),
             )
         except WorkflowAlreadyStartedError:
             raise SchedulingError(f"a job with key {key!r} is already scheduled in this server") from None
