@@ -33,7 +33,7 @@ from tests.support.temporal import TEST_KEY
 from tests.support.worker_process import WorkerProcess
 from workflows.jobs_models import Reminder
 
-_PHASES = {
+PHASES = {
     "timer_set_late": "TimerStarted recorded after the workflow task that computed it started",
     "timer_fire_late": "TimerFired after TimerStarted + its duration (the server's timer queue)",
     "task_dispatch": "next WorkflowTaskStarted after TimerFired (matching and the worker's poll)",
@@ -41,7 +41,7 @@ _PHASES = {
 }
 
 
-def _timer_phases(events: Sequence[HistoryEvent], out: dict[str, list[float]]) -> None:
+def timer_phases(events: Sequence[HistoryEvent], out: dict[str, list[float]]) -> None:
     """Where a fire's time goes, from the event times of one job's history."""
 
     def at(e: HistoryEvent) -> float:
@@ -163,12 +163,12 @@ class TemporalSystem:
         step = max(1, len(self.job_ids) // self.history_samples)
         sample = self.job_ids[::step][: self.history_samples]
         events: Counter[str] = Counter()
-        phases: dict[str, list[float]] = {k: [] for k in _PHASES}
+        phases: dict[str, list[float]] = {k: [] for k in PHASES}
         for job_id in sample:
             history = await self.client.get_workflow_handle(job_id).fetch_history()
             for event in history.events:
                 events[EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")] += 1
-            _timer_phases(history.events, phases)
+            timer_phases(history.events, phases)
         n = len(sample)
         return {
             "history_events_per_job": sum(events.values()) / n,

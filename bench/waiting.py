@@ -9,10 +9,12 @@ jobs due `--days` ahead spread over `--guilds` guilds (one guild, the probe guil
 - how fast they were started (jobs/s through the Jobs client, `--concurrency` in flight);
 - the server's database size (the SQLite file and its write-ahead log) and the worker's and the
   server's resident memory, with every job's first task done and the worker holding them cached;
-- the bot's calls for the probe guild: list (`Jobs.get_jobs`), count (one visibility count) and
-  status (a query, which a worker answers), p50/p99 over `--samples` calls each;
+- the bot's calls for the probe guild: the dashboard's first and last page (`Jobs.page_jobs`),
+  every job (`Jobs.get_jobs`), count (one visibility count) and status (a query, which a worker
+  answers), p50/p99 over `--samples` calls each;
 - a worker restart (kill -9, start again): how long until the new worker answers a query, and
-  how late a job due `--probe-after` s after the restart fires.
+  how late a job due `--probe-after` s after the restart fires, and where that time went (its
+  history: timer, dispatch to the worker, the worker's task).
 
 Prints the figures and writes them as JSON under bench/results/. Never part of the tests.
 """
@@ -34,14 +36,17 @@ import psutil  # type: ignore[import-untyped,unused-ignore]
 from bench.fake import FakeProcess, snowflake_time
 from bench.measure import percentile
 from bench.report import RESULTS
+from bench.temporal_system import PHASES, timer_phases
 from bench.workload import CHANNEL_ID
 from clients.jobs import Jobs
+from clients.jobs_listing import job_query
 from stack.devserver import DevServer, free_port
 from tests.support.temporal import connect_client
 from tests.support.worker_process import WorkerProcess
 
 SCHEDULED_BY = 42
 GUILD_BASE = 800_000_000_000_000_000
+PAGE = 6  # the dashboard's page (bot/jobs_ui.py PAGE_SIZE)
 
 
 @dataclass
@@ -50,11 +55,13 @@ class Figures:
     guilds: int
     start_seconds: float = 0.0
     db_bytes: int = 0
+    worker_rss_idle: int = 0  # before any job
     worker_rss: int = 0
     server_rss: int = 0
     calls_ms: dict[str, tuple[float, float]] | None = None  # name -> (p50, p99)
     restart_answers_s: float = 0.0
     restart_probe_late_s: float = 0.0
+    restart_probe_phases_s: dict[str, float] | None = None
 
     def lines(self) -> list[str]:
         mib = 1024 * 1024
@@ -64,7 +71,8 @@ class Figures:
             f"jobs waiting          {self.jobs:,} over {self.guilds} guilds",
             f"started in            {self.start_seconds:.1f} s ({rate:,.0f} jobs/s)",
             f"server database       {self.db_bytes / mib:,.1f} MiB ({per_job:,.0f} B a job)",
-            f"worker RSS            {self.worker_rss / mib:,.0f} MiB",
+            f"worker RSS            {self.worker_rss / mib:,.0f} MiB"
+            f" ({self.worker_rss_idle / mib:,.0f} MiB before any job)",
             f"server RSS            {self.server_rss / mib:,.0f} MiB",
         ]
         for name, (p50, p99) in (self.calls_ms or {}).items():
@@ -73,6 +81,8 @@ class Figures:
         out.append(
             f"                      a job due after the restart fired {self.restart_probe_late_s:.2f} s late"
         )
+        for phase, seconds in (self.restart_probe_phases_s or {}).items():
+            out.append(f"                      {phase:<16} {seconds:.3f} s")
         return out
 
 
@@ -135,15 +145,20 @@ async def run(args: argparse.Namespace) -> Figures:
             )
             worker.start()
             await worker.wait_started(60)
+            assert worker.proc is not None and server.pid is not None
+            figures.worker_rss_idle = _rss(worker.proc.pid)
             client = await connect_client(server)
             jobs = Jobs(client, worker.env["TEMPORAL_TASK_QUEUE"])
             probe_guild = GUILD_BASE
             others = [GUILD_BASE + g for g in range(1, args.guilds)]
             far = timedelta(days=args.days)
-            plan = [(probe_guild, far + timedelta(seconds=i)) for i in range(args.probe_guild_jobs)]
-            plan += [
-                (others[i % len(others)], far + timedelta(seconds=i))
-                for i in range(args.jobs - args.probe_guild_jobs)
+            # The probe guild's jobs spread among the others' over the same span: a page of it
+            # then has to look past other guilds' jobs, as in a bot that has been running a while.
+            every = args.jobs // max(args.probe_guild_jobs, 1)
+            probes = set(range(0, every * args.probe_guild_jobs, every))
+            plan = [
+                (probe_guild if i in probes else others[i % len(others)], far + timedelta(seconds=i))
+                for i in range(args.jobs)
             ]
             start = time.monotonic()
             ids = await _schedule_all(jobs, plan, args.concurrency)
@@ -151,17 +166,22 @@ async def run(args: argparse.Namespace) -> Figures:
             print(f"started {len(ids):,} jobs in {figures.start_seconds:.1f} s", flush=True)
 
             # Every job's first task must be done before memory and size mean anything.
-            query = (
-                f"WorkflowType = 'ScheduledJob' AND ExecutionStatus = 'Running' AND GuildId = '{probe_guild}'"
-            )
+            query = job_query(probe_guild)
             await asyncio.sleep(args.settle)
             figures.db_bytes = _db_bytes(db)
             assert worker.proc is not None and server.pid is not None
             figures.worker_rss, figures.server_rss = _rss(worker.proc.pid), _rss(server.pid)
 
             probe_id = next(i for i in ids if i.startswith(f"job-{probe_guild}-"))
+            last_page = (args.probe_guild_jobs - 1) // PAGE
             figures.calls_ms = {
-                "list": await _timed(args.samples, lambda: jobs.get_jobs(probe_guild)),
+                "first page": await _timed(
+                    args.samples, lambda: jobs.page_jobs(probe_guild, page=0, size=PAGE)
+                ),
+                "last page": await _timed(
+                    args.samples, lambda: jobs.page_jobs(probe_guild, page=last_page, size=PAGE)
+                ),
+                "list all": await _timed(max(args.samples // 5, 3), lambda: jobs.get_jobs(probe_guild)),
                 "count": await _timed(args.samples, lambda: client.count_workflows(query)),
                 "status": await _timed(args.samples, lambda: jobs.status(probe_id)),
             }
@@ -191,6 +211,10 @@ async def run(args: argparse.Namespace) -> Figures:
             posted = [m for m in await remote.messages() if m.content == "probe after restart"]
             # The fake's message ids are snowflakes: their time is when the post arrived.
             figures.restart_probe_late_s = snowflake_time(posted[0].id) - due.timestamp()
+            phases: dict[str, list[float]] = {k: [] for k in PHASES}
+            timer_phases((await client.get_workflow_handle(probe).fetch_history()).events, phases)
+            # The last fire is the deadline's: where its lateness went.
+            figures.restart_probe_phases_s = {k: v[-1] for k, v in phases.items() if v}
             worker.stop()
         finally:
             await remote.close()

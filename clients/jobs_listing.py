@@ -19,6 +19,8 @@ from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from workflows import search_attributes as sa
 from workflows.jobs_models import job_prefix
 
+# Up to this many jobs, listing them all costs less than counting (~40 ms on 2 cores).
+LIST_ALL = 100
 # A page window may hold this many rows more than the page before it is narrowed further.
 SLACK = 24
 # Counts spent on one page; past it the window is listed as it is (still correct, longer).
@@ -206,7 +208,7 @@ async def page_jobs(client: Client, query: str, guild_id: int, *, page: int, siz
     pages = max(1, -(-total // size))
     page = min(max(page, 0), pages - 1)
     first = page * size
-    if total <= size + SLACK:
+    if total <= max(LIST_ALL, size + SLACK):
         return JobPage(
             jobs=(await list_jobs(client, query, guild_id))[first : first + size],
             page=page,

@@ -14,7 +14,7 @@ import pytest
 from temporalio.client import Client
 
 from clients.jobs import Jobs, SchedulingError
-from clients.jobs_listing import SLACK
+from clients.jobs_listing import LIST_ALL
 from tests.support.temporal import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -64,7 +64,7 @@ async def populate(jobs: Jobs, guild: int, count: int) -> list[str]:
 async def test_every_page_is_the_slice_of_the_whole_sorted_list(client: Client) -> None:
     jobs = Jobs(client, f"nobody-{uuid.uuid4().hex[:6]}")
     guild = random.randrange(10**17, 10**18)
-    count = 4 * (SIZE + SLACK) + 5  # enough that pages past the first are found by counting
+    count = LIST_ALL + 25  # enough that a page is found by counting, not by listing them all
     await populate(jobs, guild, count)
     everything = [job.job_id for job in await jobs.get_jobs(guild)]
     pages = -(-count // SIZE)
@@ -84,7 +84,7 @@ async def test_every_page_is_the_slice_of_the_whole_sorted_list(client: Client) 
 async def test_a_page_filters_by_channel_and_leaves_out_what_was_just_cancelled(client: Client) -> None:
     jobs = Jobs(client, f"nobody-{uuid.uuid4().hex[:6]}")
     guild = random.randrange(10**17, 10**18)
-    await populate(jobs, guild, 2 * (SIZE + SLACK))
+    await populate(jobs, guild, LIST_ALL + 1)
     everything = await jobs.get_jobs(guild)
     public = [job.job_id for job in everything if job.channel_id == CHANNEL]
 
