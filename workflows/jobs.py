@@ -50,6 +50,10 @@ WORKFLOW_NAME = "ScheduledJob"
 # Executions started before this patch keep their old paths (tests/replay/histories): reminders
 # as one local activity with the catalogue's budget, the action given up after an hour.
 JOBS_PATCH = "reminders-end-at-deadline-actions-keep-trying"
+# From this patch on, a reminder whose successor is due too is skipped (a backlog after an
+# outage or under overload posts only the latest, never "30 minutes left" with 5 left), and a
+# reminder's retries end when its successor falls due.
+SUPERSEDE_PATCH = "reminders-superseded-by-the-next"
 OPERATOR_CANCEL = "operator_cancel"
 TEMPORAL_CANCELLATION = "Temporal cancellation"
 
@@ -188,10 +192,12 @@ class ScheduledJobWorkflow:
         # What the final action waits for, while Discord does not answer.
         self._waiting: str | None = None
         self._v2 = False
+        self._v3 = False
 
     @workflow.run
     async def run(self, spec: JobSpec) -> JobResult:
         self._v2 = workflow.patched(JOBS_PATCH)
+        self._v3 = self._v2 and workflow.patched(SUPERSEDE_PATCH)
         try:
             return await self._run()
         except asyncio.CancelledError:
@@ -236,12 +242,26 @@ class ScheduledJobWorkflow:
                         continue
             if nxt is not None:
                 self._pending.pop(0)
+                later = self._successor()
+                # (At or past the deadline every reminder is skipped as such, below.)
+                if later is not None and later.due <= workflow.now() < self._deadline:
+                    self._record(
+                        nxt,
+                        "skipped",
+                        reason=f"{self._lateness(nxt, workflow.now())}: the {later.message} reminder"
+                        " is due too, and only the latest is sent",
+                    )
+                    continue
                 if self._v2:
                     await self._fire_reminder_in_time(nxt)
                 else:
                     await self._fire_reminder(nxt)
                 continue
             return await self._fire_action()
+
+    def _successor(self) -> ReminderPlan | None:
+        """The reminder after the one being sent (none before SUPERSEDE_PATCH)."""
+        return self._pending[0] if self._v3 and self._pending else None
 
     def _lateness(self, plan: ReminderPlan, now: datetime) -> str:
         late = int((now - plan.due).total_seconds())
@@ -250,13 +270,17 @@ class ScheduledJobWorkflow:
     async def _fire_reminder_in_time(self, plan: ReminderPlan) -> None:
         """Post a reminder before its last moment, retries included, or record why not.
 
-        Its last moment: the deadline, or `reminder_grace` after it was due, whichever comes
-        first (later, what it says is untrue). A local activity's own retries are not bounded by
-        its schedule_to_close, so each attempt is one local activity that cannot outlive the
-        last moment, and the workflow waits between attempts on a timer that never passes it
-        (a timer's wake-up brings the server's clock, so the next check is exact). The activity
+        Its last moment: the deadline, the next reminder's moment (SUPERSEDE_PATCH), or
+        `reminder_grace` after it was due, whichever comes first (later, what it says is
+        untrue). A local activity's own retries are not bounded by its schedule_to_close, so
+        each attempt is one local activity that cannot outlive the last moment, and the
+        workflow waits between attempts on a timer that never passes it (a timer's wake-up
+        brings the server's clock, so the next check is exact). The activity
         also refuses to post once the moment has passed."""
         last = min(self._deadline, plan.due + self._spec.reminder_grace)
+        later = self._successor()
+        if later is not None:
+            last = min(last, later.due)
         try:
             spec = action_spec(self._spec.reminder_action)
         except UnknownActionError as err:
@@ -304,7 +328,12 @@ class ScheduledJobWorkflow:
             )
         now = workflow.now()
         if error is None:
-            why = "at the deadline" if now >= self._deadline else f"more than {self._grace()} late"
+            if now >= self._deadline:
+                why = "at the deadline"
+            elif later is not None and now >= later.due:
+                why = f"the {later.message} reminder was due"
+            else:
+                why = f"more than {self._grace()} late"
             self._record(plan, "skipped", reason=f"{self._lateness(plan, now)}: {why}, not sent")
         else:
             self._record(plan, "failed", reason=f"Discord did not take it by {last:%H:%M:%S} UTC: {error}")

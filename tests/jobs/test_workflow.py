@@ -25,6 +25,7 @@ from worker import build_worker
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_models import (
     CancelRequest,
+    Reminder,
     RescheduleRequest,
 )
 
@@ -187,6 +188,35 @@ async def test_overdue_job_after_downtime_runs_once_with_reminders_skipped(
     assert re.fullmatch(
         rf"due {first.due:%H:%M:%S}, fired 54\d\d s late: at the deadline, not sent", first.reason
     )
+
+
+async def test_of_reminders_due_together_only_the_latest_is_sent(
+    time_env: WorkflowEnvironment, doubles: Doubles
+) -> None:
+    """After an outage (or under overload) two reminders can both be due, each within its grace:
+    "10 minutes left" with 9 left says what is not so; only the later one is posted."""
+    now = await time_env.get_current_time()
+    reminders = [
+        Reminder(offset=timedelta(minutes=10), message="10 minutes"),
+        Reminder(offset=timedelta(minutes=9, seconds=30), message="9½ minutes"),
+        Reminder(offset=timedelta(minutes=1), message="1 minute"),
+    ]
+    spec = job(now, timedelta(hours=1), reminders=reminders)
+    # The first task reaches a worker 9 m 10 s before the deadline: the 10-minute reminder is
+    # 50 s late, the 9½-minute one 20 s, both within their minute of grace.
+    handle = await start(time_env, spec, start_delay=timedelta(minutes=50, seconds=50))
+    async with build_worker(time_env.client, "jobs", doubles.activities()):
+        result = await handle.result()
+
+    assert [message for message, _ in doubles.reminders] == ["9½ minutes", "1 minute"]
+    assert [(r.message, r.outcome) for r in result.reminders] == [
+        ("10 minutes", "skipped"),
+        ("9½ minutes", "sent"),
+        ("1 minute", "sent"),
+    ]
+    reason = result.reminders[0].reason or ""
+    assert reason.endswith("the 9½ minutes reminder is due too, and only the latest is sent"), reason
+    assert len(doubles.actions) == 1 and result.outcome == "done"
 
 
 async def test_transient_action_failures_are_retried(

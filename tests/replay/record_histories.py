@@ -153,6 +153,24 @@ async def outage_then_results(env: WorkflowEnvironment) -> str:
     return handle.id
 
 
+# Recorded with the code of `workflows.jobs.SUPERSEDE_PATCH`.
+
+
+async def superseded_reminders(env: WorkflowEnvironment) -> str:
+    """Two reminders due together after an outage: the earlier is skipped, the later sent."""
+    now = await env.get_current_time()
+    reminders = [
+        Reminder(offset=timedelta(minutes=10), message="10 minutes"),
+        Reminder(offset=timedelta(minutes=9, seconds=30), message="9½ minutes"),
+    ]
+    handle = await start(
+        env, job(now, timedelta(hours=1), reminders=reminders), start_delay=timedelta(minutes=50, seconds=50)
+    )
+    async with _job_worker(env):
+        await handle.result()
+    return handle.id
+
+
 def _whisper_worker(env: WorkflowEnvironment) -> Worker:
     doubles = whisper_tests.Doubles(env)
     return build_worker(env.client, whisper_tests.QUEUE, doubles.activities())
@@ -449,6 +467,7 @@ SCENARIOS: dict[str, Scenario] = {
     "ScheduledJob-operator_signal": operator_signal,
     "ScheduledJob-temporal_cancellation": temporal_cancellation,
     "ScheduledJob-outage_then_results": outage_then_results,
+    "ScheduledJob-superseded_reminders": superseded_reminders,
     "Whisper-read_then_window_closes": whisper_read_then_window_closes,
     "Whisper-expired": whisper_expired,
     "Whisper-unsent": whisper_unsent,

@@ -123,9 +123,17 @@ def job(now: datetime, delay: timedelta, reminders: list[Reminder] | None = None
     )
 
 
-async def start(env: WorkflowEnvironment, spec: JobSpec) -> WorkflowHandle[ScheduledJobWorkflow, JobResult]:
+async def start(
+    env: WorkflowEnvironment, spec: JobSpec, *, start_delay: timedelta | None = None
+) -> WorkflowHandle[ScheduledJobWorkflow, JobResult]:
+    """Start the job; `start_delay` hands its first task to a worker that late, as after an
+    outage (the time-skipping server cannot skip time while a task waits for a worker)."""
     return await env.client.start_workflow(
-        ScheduledJobWorkflow.run, spec, id=job_id_for(GUILD, uuid.uuid4().hex[:8]), task_queue="jobs"
+        ScheduledJobWorkflow.run,
+        spec,
+        id=job_id_for(GUILD, uuid.uuid4().hex[:8]),
+        task_queue="jobs",
+        start_delay=start_delay,
     )
 
 
