@@ -149,57 +149,41 @@ class _Counter:
         return self.known[moment]
 
 
-async def _bracket(
-    counter: _Counter, now: datetime, low: int, high: int
-) -> tuple[datetime, int, datetime, int]:
-    """Instants `early` and `late` with count(early) <= count(late), narrowed until one of them
-    has between `low` and `high` jobs due before it (then both are that one), or until the probe
-    budget runs out or the two are a microsecond apart (jobs due at one instant): then
-    count(early) < low and count(late) > high, and the caller takes the side that keeps its
-    window whole."""
-    for moment, count in counter.known.items():
-        if low <= count <= high:
-            return moment, count, moment, count
-    below = [(m, c) for m, c in counter.known.items() if c < low]
-    above = [(m, c) for m, c in counter.known.items() if c > high]
-    early = max(below) if below else None
-    late = min(above) if above else None
-    # Widen until the bracket holds the target: from what is known, or from now.
-    step = FIRST_STEP
-    while early is None or late is None:
-        if early is not None:
-            moment = max(early[0], now) + step
-        elif late is not None:
-            moment = min(late[0], now) - step
+Probe = tuple[datetime, int]  # an instant and how many jobs are due before it
+
+
+async def _bracket(counter: _Counter, now: datetime, low: int, high: int) -> tuple[Probe, Probe]:
+    """Two counted instants `early`, `late`: both the same one if it has between `low` and `high`
+    jobs due before it; otherwise count(early) < low and count(late) > high, because the probe
+    budget ran out or the two are a microsecond apart (jobs due at one instant), and the caller
+    takes the side that keeps its window whole. Counts the page's other bound made are reused."""
+    step, halve, gap = FIRST_STEP, False, timedelta.max
+    while True:
+        known = counter.known.items()
+        hit = next(((m, c) for m, c in known if low <= c <= high), None)
+        if hit is not None:
+            return hit, hit
+        early = max(((m, c) for m, c in known if c < low), default=None)
+        late = min(((m, c) for m, c in known if c > high), default=None)
+        if early is None or late is None:
+            # Widen until the bracket holds the target, from what is known or from now.
+            if early is not None:
+                moment = max(early[0], now) + step
+            elif late is not None:
+                moment = min(late[0], now) - step
+            else:
+                moment, step = now, step // WIDEN  # the first probe: now, then FIRST_STEP away
+            step *= WIDEN
+        elif len(counter.known) >= MAX_PROBES or late[0] - early[0] <= timedelta(microseconds=1):
+            return early, late
         else:
-            moment = now
-        step *= WIDEN
-        count = await counter.before(moment)
-        if low <= count <= high:
-            return moment, count, moment, count
-        if count < low:
-            early = (moment, count)
-        else:
-            late = (moment, count)
-    # Narrow: guess where the target count falls as if deadlines were spread evenly between the
-    # two (a few probes when they are), halving instead whenever a guess did not halve the gap.
-    halve = False
-    while len(counter.known) < MAX_PROBES and late[0] - early[0] > timedelta(microseconds=1):
-        gap = late[0] - early[0]
-        if halve:
-            middle = early[0] + gap / 2
-        else:
-            share = ((low + high) / 2 - early[1]) / (late[1] - early[1])
-            middle = early[0] + gap * min(max(share, 0.01), 0.99)
-        count = await counter.before(middle)
-        if low <= count <= high:
-            return middle, count, middle, count
-        if count < low:
-            early = (middle, count)
-        else:
-            late = (middle, count)
-        halve = not halve and late[0] - early[0] > gap / 2
-    return early[0], early[1], late[0], late[1]
+            # Narrow: guess where the target falls as if deadlines were spread evenly between
+            # the two (few probes when they are), halving whenever a guess did not halve the gap.
+            halve = not halve and late[0] - early[0] > gap / 2
+            gap = late[0] - early[0]
+            share = 0.5 if halve else ((low + high) / 2 - early[1]) / (late[1] - early[1])
+            moment = early[0] + gap * min(max(share, 0.01), 0.99)
+        await counter.before(moment)
 
 
 async def page_jobs(client: Client, query: str, guild_id: int, *, page: int, size: int) -> JobPage:
@@ -221,11 +205,11 @@ async def page_jobs(client: Client, query: str, guild_id: int, *, page: int, siz
     skip = 0
     if first > 0:
         # Start where at most `first` jobs come before (the early side if not narrowed).
-        start, skip, _, _ = await _bracket(counter, now, max(first - SLACK, 0), first)
+        (start, skip), _ = await _bracket(counter, now, max(first - SLACK, 0), first)
         window.append(f"{sa.JOB_DEADLINE.name} >= {_instant(start)}")
     if first + size < total:
         # End where at least the page's last job comes before (the late side if not narrowed).
-        _, _, end, _ = await _bracket(counter, now, first + size, first + size + SLACK)
+        _, (end, _) = await _bracket(counter, now, first + size, first + size + SLACK)
         window.append(f"{sa.JOB_DEADLINE.name} < {_instant(end)}")
     jobs = await list_jobs(client, " AND ".join(window), guild_id)
     return JobPage(jobs=jobs[first - skip : first - skip + size], page=page, pages=pages, total=total)
