@@ -9,9 +9,7 @@ Every refusal comes back as a `SeasonError` whose message is fit to show the use
 from __future__ import annotations
 
 import asyncio
-import random
 import re
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,15 +18,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import JsonValue, ValidationError
 from temporalio.client import (
     Client,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from clients.guild_settings import GuildSetting, SettingsBackend
-from clients.store import BUSY_TIMEOUT, _busy, _not_processed
+from clients.resend import send_update
 from workflows import search_attributes as sa
 from workflows.common import UserError, first_error
 from workflows.seasons import SeasonWorkflow
@@ -321,26 +317,21 @@ class Seasons:
     async def _update(self, handle: Any, update: Any, request: Any, gone: str) -> Any:
         """One update, kept below the server's 10 in flight per workflow; one the server turned
         away unseen (too many in flight, e.g. from several bot shards) is resent under its id."""
-        update_id = f"{update.__name__}-{uuid.uuid4().hex}"
-        deadline = time.monotonic() + BUSY_TIMEOUT
-        delay = 0.05
-        while True:
-            async with self._gate():
-                try:
-                    return await handle.execute_update(update, request, id=update_id)
-                except WorkflowUpdateFailedError as err:
-                    if not _not_processed(err.cause) or time.monotonic() > deadline:
-                        raise _refusal(err.cause, gone) from None
-                except WorkflowUpdateRPCTimeoutOrCancelledError:
-                    raise
-                except RPCError as err:
-                    # A closed (or never started) workflow takes no updates.
-                    if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-                        raise TooLate(gone) from None
-                    if not _busy(err) or time.monotonic() > deadline:
-                        raise
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 2.0)
+
+        def over(err: RPCError) -> TooLate | None:
+            # A closed (or never started) workflow takes no updates.
+            closed = err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
+            return TooLate(gone) if closed else None
+
+        return await send_update(
+            handle,
+            update,
+            request,
+            update_id=f"{update.__name__}-{uuid.uuid4().hex}",
+            gate=self._gate,
+            refusal=lambda cause: _refusal(cause, gone),
+            gone=over,
+        )
 
     def _gate(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()

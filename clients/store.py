@@ -24,21 +24,20 @@ guild's game or one feature's records, not a firehose.
 from __future__ import annotations
 
 import asyncio
-import random
 import re
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import JsonValue
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
+from clients.resend import send_query, send_update
 from workflows.store import StoreWorkflow
 from workflows.store_models import (
     CONFLICT_ERROR,
@@ -63,10 +62,6 @@ from workflows.store_models import (
 )
 
 R = TypeVar("R")
-
-
-# How long a write keeps retrying while the store workflow is busy before it gives up.
-BUSY_TIMEOUT = 60.0
 
 
 class StoreError(Exception):
@@ -297,25 +292,21 @@ class PersistentStore:
             )
 
     async def _query(self, query: Callable[[StoreWorkflow, Any], R], request: Any) -> R:
-        deadline = time.monotonic() + BUSY_TIMEOUT
-        delay = 0.05
-        while True:
+        async def ask() -> R:
             self._gate()  # (re)binds both gates to this loop
             async with self._query_gate_semaphore:
-                try:
-                    return await self._handle.query(query, request)
-                except RPCError as err:
-                    if err.status == RPCStatusCode.NOT_FOUND:
-                        raise StoreError(
-                            f"store {self.name!r} does not exist (workflow {self.workflow_id})"
-                        ) from None
-                    # The server buffers only a few queries while a workflow task is in flight
-                    # and refuses the rest ("consistent query buffer is full"), or a busy worker
-                    # answers too late: a read, safe to send again.
-                    if not (_busy(err) or _timed_out(err)) or time.monotonic() > deadline:
-                        raise
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 2.0)
+                return await self._handle.query(query, request)
+
+        return await send_query(ask, gone=self._missing("does not exist"))
+
+    def _missing(self, what: str) -> Callable[[RPCError], StoreError | None]:
+        def gone(err: RPCError) -> StoreError | None:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                return None
+            hint = "; create it with PersistentStore.create" if what == "is not running" else ""
+            return StoreError(f"store {self.name!r} {what} (workflow {self.workflow_id}){hint}")
+
+        return gone
 
     def _gate(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -327,49 +318,19 @@ class PersistentStore:
     async def _update(self, update: UpdateMethodMultiParam[[StoreWorkflow, Any], R], request: Any) -> R:
         # One id for every try of this write: a retry of a write the server already completed
         # in this run gets that outcome back instead of writing again.
-        update_id = f"write-{uuid.uuid4().hex}"
-        deadline = time.monotonic() + BUSY_TIMEOUT
-        delay = 0.05
-        while True:
-            async with self._gate():
-                try:
-                    return await self._handle.execute_update(update, request, id=update_id)
-                except WorkflowUpdateFailedError as err:
-                    if not _not_processed(err.cause) or time.monotonic() > deadline:
-                        raise _translate(err.cause) from None
-                except RPCError as err:
-                    if err.status == RPCStatusCode.NOT_FOUND:
-                        raise StoreError(
-                            f"store {self.name!r} is not running (workflow {self.workflow_id}); "
-                            "create it with PersistentStore.create"
-                        ) from None
-                    if not _busy(err) or time.monotonic() > deadline:
-                        raise
-            # Refused before it was recorded: too many writes in flight on this workflow (the
-            # server allows 10), aborted as the run continued as new, or dropped with a workflow
-            # task the server superseded under many concurrent writes. Safe to send again.
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 2.0)
+        result: R = await send_update(
+            self._handle,
+            update,
+            request,
+            update_id=f"write-{uuid.uuid4().hex}",
+            gate=self._gate,
+            refusal=_translate,
+            gone=self._missing("is not running"),
+        )
+        return result
 
 
-def _not_processed(cause: BaseException) -> bool:
-    """The server's rejection of an update no worker got to see (not a validator's refusal)."""
-    return "wasn't processed by worker" in str(cause)
-
-
-def _busy(err: RPCError) -> bool:
-    return err.status == RPCStatusCode.RESOURCE_EXHAUSTED or (
-        err.status == RPCStatusCode.UNAVAILABLE and "aborted" in err.message
-    )
-
-
-def _timed_out(err: RPCError) -> bool:
-    return err.status == RPCStatusCode.DEADLINE_EXCEEDED or (
-        err.status == RPCStatusCode.CANCELLED and "Timeout expired" in err.message
-    )
-
-
-def _translate(cause: BaseException) -> StoreError:
+def _translate(cause: BaseException | None) -> StoreError:
     if not isinstance(cause, ApplicationError):
         return StoreError(str(cause))
     if cause.type == LIMIT_ERROR:
