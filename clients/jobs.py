@@ -25,6 +25,7 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
+    Priority,
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
@@ -214,6 +215,8 @@ class Jobs:
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
                 # A task held by a worker that died is retried elsewhere after this, not 10 s.
                 task_timeout=WORKFLOW_TASK_TIMEOUT,
+                # With task-queue fairness on, one guild's backlog cannot hold back another's tasks.
+                priority=Priority(fairness_key=str(spec.guild_id)),
             )
         except WorkflowAlreadyStartedError:
             raise SchedulingError(f"a job with key {key!r} is already scheduled in this server") from None
