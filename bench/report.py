@@ -94,6 +94,7 @@ def _small_guild_rows(results: Sequence[Result]) -> list[tuple[str, list[str]]]:
 
     rows = [
         ("small guild jobs", [str(r.small_guild_jobs) for r in results]),
+        ("small guild deadlines posted", o(lambda s: f"{s.recorded} of {s.expected}")),
         ("small guild deadline p50", o(lambda s: _s(s.p50))),
         ("small guild deadline p99", o(lambda s: _s(s.p99))),
         ("small guild deadline max", o(lambda s: _s(s.max))),
