@@ -101,7 +101,7 @@ def _small_guild_rows(results: Sequence[Result]) -> list[tuple[str, list[str]]]:
         ("small guild all fires p99/max", o(lambda s: f"{_s(s.p99)} / {_s(s.max)}", "small_guild_all_stats")),
         ("small guild lost / doubled", o(lambda s: f"{s.lost} / {s.doubled}", "small_guild_all_stats")),
     ]
-    for phase in ("timer_fire_late", "task_dispatch", "task_run"):
+    for phase in ("timer_fire_late", "task_dispatch", "task_timed_out", "task_run"):
         rows.append((f"small guild {phase}", [_phase(r, phase, "small_guild_") for r in results]))
     return rows
 

@@ -37,6 +37,7 @@ _PHASES = {
     "timer_fire_late": "TimerFired after TimerStarted + its duration (the server's timer queue)",
     "task_dispatch": "next WorkflowTaskStarted after TimerFired (matching and the worker's poll)",
     "task_run": "WorkflowTaskCompleted after its start (the worker, the local activity's post included)",
+    "task_timed_out": "WorkflowTaskTimedOut after TimerFired: a sticky task moved to the shared queue",
 }
 
 # Task-queue fairness (`--fairness`): the new matcher, which dispatches backlogged tasks round-robin
@@ -60,6 +61,8 @@ def _timer_phases(events: Sequence[HistoryEvent], out: dict[str, list[float]]) -
             if fired_at is not None:
                 out["task_dispatch"].append(wft_started - fired_at)
                 fired_at = None
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT and fired_at is not None:
+            out["task_timed_out"].append(at(e) - fired_at)
         elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and wft_started is not None:
             out["task_run"].append(at(e) - wft_started)
         elif kind == EventType.EVENT_TYPE_TIMER_STARTED:
@@ -183,8 +186,12 @@ class TemporalSystem:
         if self.client is None:
             return out
         if self.small_guild_ids:
-            _, phases = await self._sample_histories(self.small_guild_ids)
+            small_events, phases = await self._sample_histories(self.small_guild_ids)
             out["small_guild_fire_phases_p50_p99_s"] = _p50_p99(phases)
+            n = min(len(self.small_guild_ids), self.history_samples)
+            # WORKFLOW_TASK_TIMED_OUT here is a sticky task moved to the shared queue after the
+            # worker's sticky schedule-to-start timeout: time fairness cannot shorten.
+            out["small_guild_events_per_job_by_type"] = {k: v / n for k, v in sorted(small_events.items())}
         if not self.job_ids:
             return out
         events, phases = await self._sample_histories(self.job_ids)
