@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from bench.baselines import BaselineSystem, apscheduler_available
-from bench.report import save, table
+from bench.report import calls_table, save, table
 from bench.run import Options, Result, run_system
 from bench.system import System
 from bench.temporal_system import TemporalSystem
@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--drain", type=float, default=30.0, help="max s to wait after the last due fire (30)")
     p.add_argument("--validate", action="store_true", help="fake Discord checks bodies against the spec")
     p.add_argument("--keep", action="store_true", help="keep work directories (logs, databases)")
+    p.add_argument(
+        "--probe-calls", action="store_true", help="time the bot's Jobs calls idle and in the burst"
+    )
+    p.add_argument("--small-guild-jobs", type=int, default=0, help="jobs of a second guild, same window (0)")
+    p.add_argument("--fairness", action="store_true", help="dev server with task-queue fairness on")
     return p
 
 
@@ -47,10 +52,15 @@ def _plan(args: argparse.Namespace) -> list[tuple[System, str | None]]:
         names.remove("apscheduler")
     if args.crash_server and args.db != "sqlite":
         raise SystemExit("--crash-server needs --db sqlite: an in-memory server forgets everything")
+    temporal_only = [f for f in ("probe_calls", "small_guild_jobs", "fairness") if getattr(args, f)]
+    if temporal_only and names != ["temporal"]:
+        raise SystemExit(f"--{temporal_only[0].replace('_', '-')} needs --systems temporal")
+    if args.jobs < 0 or args.small_guild_jobs < 0 or args.jobs + args.small_guild_jobs == 0:
+        raise SystemExit("--jobs and --small-guild-jobs: at least one job in all")
     plan: list[tuple[System, str | None]] = []
     for name in names:
         system: System = (
-            TemporalSystem(db=args.db, concurrency=args.concurrency)
+            TemporalSystem(db=args.db, concurrency=args.concurrency, fairness=args.fairness)
             if name == "temporal"
             else BaselineSystem(name)
         )
@@ -58,7 +68,7 @@ def _plan(args: argparse.Namespace) -> list[tuple[System, str | None]]:
             if args.crash and "scheduler" in system.crash_targets and name != "asyncio":
                 plan.append((system, "scheduler"))
             if args.crash_server and "server" in system.crash_targets:
-                again = TemporalSystem(db=args.db, concurrency=args.concurrency)
+                again = TemporalSystem(db=args.db, concurrency=args.concurrency, fairness=args.fairness)
                 plan.append((again if args.crash and name == "temporal" else system, "server"))
         else:
             plan.append((system, None))
@@ -71,12 +81,14 @@ async def _main(args: argparse.Namespace) -> list[Result]:
         window=args.window,
         offsets=tuple(int(o) for o in args.offsets.split(",") if o),
         lead=args.lead,
+        small_guild_jobs=args.small_guild_jobs,
     )
     options: dict[str, Any] = {
         "outage": args.outage,
         "drain": args.drain,
         "validate": args.validate,
         "keep": args.keep,
+        "probe_calls": args.probe_calls,
     }
     results = []
     for system, crash in _plan(args):
@@ -86,6 +98,8 @@ async def _main(args: argparse.Namespace) -> list[Result]:
         )
         result = await run_system(system, workload, Options(crash=crash, **options))
         print(table([result]), flush=True)
+        if result.calls:
+            print(calls_table(result), flush=True)
         results.append(result)
     return results
 
@@ -95,6 +109,9 @@ def main() -> None:
     results = asyncio.run(_main(args))
     print()
     print(table(results))
+    for result in results:
+        if result.calls:
+            print(calls_table(result))
     print(f"\nresults written to {save(results, sys.argv)}")
 
 

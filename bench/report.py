@@ -11,6 +11,7 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped,unused-ignore]
 
+from bench.calls import CALLS, PHASES
 from bench.measure import FireStats
 from bench.run import Result
 
@@ -60,6 +61,8 @@ def _rows(results: Sequence[Result]) -> list[tuple[str, list[str]]]:
         rows.append(stat("scheduling overlapped fires", lambda r: _s(r.overlap)))
     if any(r.outage_stats for r in results):
         rows += _outage_rows(results)
+    if any(r.small_guild_stats for r in results):
+        rows += _small_guild_rows(results)
     if any("history_events_per_job" in r.details for r in results):
         rows.append(stat("history events / job", lambda r: _detail(r, "history_events_per_job")))
         rows.append(stat("workflow tasks / job", lambda r: _detail(r, "workflow_tasks_per_job")))
@@ -85,20 +88,64 @@ def _outage_rows(results: Sequence[Result]) -> list[tuple[str, list[str]]]:
     ]
 
 
+def _small_guild_rows(results: Sequence[Result]) -> list[tuple[str, list[str]]]:
+    def o(get: Any, name: str = "small_guild_stats") -> list[str]:
+        return [get(getattr(r, name)) if getattr(r, name) else "-" for r in results]
+
+    rows = [
+        ("small guild jobs", [str(r.small_guild_jobs) for r in results]),
+        ("small guild deadlines posted", o(lambda s: f"{s.recorded} of {s.expected}")),
+        ("small guild deadline p50", o(lambda s: _s(s.p50))),
+        ("small guild deadline p99", o(lambda s: _s(s.p99))),
+        ("small guild deadline max", o(lambda s: _s(s.max))),
+        ("small guild all fires p99/max", o(lambda s: f"{_s(s.p99)} / {_s(s.max)}", "small_guild_all_stats")),
+        ("small guild lost / doubled", o(lambda s: f"{s.lost} / {s.doubled}", "small_guild_all_stats")),
+    ]
+    for phase in ("timer_fire_late", "task_dispatch", "task_timed_out", "task_run"):
+        rows.append((f"small guild {phase}", [_phase(r, phase, "small_guild_") for r in results]))
+    return rows
+
+
+def calls_table(result: Result) -> str:
+    """bot calls p50 / p99 (ms): a row per Jobs call, a column per phase the prober saw."""
+    phases = [p for p in PHASES if any(p in result.calls.get(c, {}) for c in CALLS)]
+    rows = [("bot calls p50 / p99 (ms)", phases)]
+    for call in CALLS:
+        cells = []
+        for phase in phases:
+            cell = result.calls.get(call, {}).get(phase)
+            if cell is None:
+                cells.append("-")
+                continue
+            text = f"{_ms(cell['p50'])} / {_ms(cell['p99'])} (n={cell['n']})"
+            cells.append(text + (f" {cell['errors']} err" if cell["errors"] else ""))
+        rows.append((call, cells))
+    return _grid(rows)
+
+
+def _ms(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value * 1000:.0f}"
+
+
 def _detail(r: Result, key: str) -> str:
     value = r.details.get(key)
     return f"{value:.1f}" if isinstance(value, float) else "-"
 
 
-def _phase(r: Result, phase: str) -> str:
-    values = r.details.get("fire_phases_p50_p99_s", {}).get(phase)
+def _phase(r: Result, phase: str, prefix: str = "") -> str:
+    values = r.details.get(f"{prefix}fire_phases_p50_p99_s", {}).get(phase)
     return f"{_s(values[0])} / {_s(values[1])}" if values else "-"
 
 
 def table(results: Sequence[Result]) -> str:
-    rows = [("", [r.system + (f" (crash {r.crash})" if r.crash else "") for r in results]), *_rows(results)]
+    return _grid(
+        [("", [r.system + (f" (crash {r.crash})" if r.crash else "") for r in results]), *_rows(results)]
+    )
+
+
+def _grid(rows: Sequence[tuple[str, Sequence[str]]]) -> str:
     widths = [max(len(name) for name, _ in rows)]
-    for i in range(len(results)):
+    for i in range(len(rows[0][1])):
         widths.append(max(len(cells[i]) for _, cells in rows))
     lines = []
     for n, (name, cells) in enumerate(rows):

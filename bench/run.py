@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.calls import CallProber
 from bench.fake import FakeProcess, count_posts, observe
 from bench.measure import FireStats, ProcMonitor, fire_stats, sleep_until
 from bench.system import System
-from bench.workload import Workload
+from bench.temporal_system import TemporalSystem
+from bench.workload import DEADLINE, SMALL_GUILD_ID, Workload
 
 # The roles whose CPU is the system's cost; "fake" (Discord) and "bench" (the bot side) are not.
 SYSTEM_ROLES = ("worker", "server", "scheduler")
@@ -28,6 +30,8 @@ class Options:
     drain: float = 30.0  # at most this long after the last due time for posts still to come
     validate: bool = False
     keep: bool = False  # keep the work directory (logs, databases)
+    probe_calls: bool = False  # time the bot's Jobs calls on a probe guild (Temporal only)
+    probe_idle: float = 15.0  # seconds of probing before the workload is scheduled
 
 
 @dataclass
@@ -49,6 +53,10 @@ class Result:
 
     window_seconds: float = 0.0  # first due fire .. end of measurement
     others_cpu: float = math.nan  # CPU-s of processes not in this benchmark over the window
+    small_guild_jobs: int = 0
+    small_guild_stats: FireStats | None = None  # the second guild's deadlines (--small-guild-jobs)
+    small_guild_all_stats: FireStats | None = None  # its reminders and deadlines
+    calls: dict[str, Any] = field(default_factory=dict)  # CallProber.summary() (--probe-calls)
 
     @property
     def cpu_ms_per_fire(self) -> float:
@@ -59,6 +67,9 @@ class Result:
         out = dict(self.__dict__)
         out["stats"] = self.stats.as_dict()
         out["outage_stats"] = self.outage_stats.as_dict() if self.outage_stats else None
+        for name in ("small_guild_stats", "small_guild_all_stats"):
+            stats = getattr(self, name)
+            out[name] = stats.as_dict() if stats else None
         out["cpu_ms_per_fire"] = self.cpu_ms_per_fire
         return out
 
@@ -67,17 +78,27 @@ async def run_system(system: System, workload: Workload, options: Options) -> Re
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{system.name}-"))
     fake = FakeProcess(workdir, validate=options.validate)
     monitor = ProcMonitor()
+    prober: CallProber | None = None
     try:
         remote = await fake.start()
         monitor.add("fake", fake.pid)
         monitor.add("bench", os.getpid())
         await system.start(workdir, fake.base_url, monitor)
         monitor.start()
+        if options.probe_calls and isinstance(system, TemporalSystem):
+            prober = CallProber(system.facade())
+            prober.start()
+            await asyncio.sleep(options.probe_idle)
+            prober.mark("scheduling")
         scheduled = await system.schedule(workload)
+        if prober is not None:
+            prober.mark("waiting")
         fires = workload.fires(scheduled.base)
         first, last = fires[0].due, fires[-1].due
         await sleep_until(first - 0.2)
         monitor.mark()
+        if prober is not None:
+            prober.mark("burst")
         window: dict[str, float] = {}
         if options.crash:
             await sleep_until(first + (last - first) / 2)
@@ -90,6 +111,8 @@ async def run_system(system: System, workload: Workload, options: Options) -> Re
         end = last + options.drain
         while time.time() < end and await count_posts(remote) < len(fires):
             await asyncio.sleep(1.0)
+        if prober is not None:
+            await prober.stop()
         await asyncio.sleep(2.0)  # room for a late duplicate
         await monitor.stop()
         measured_until = time.time()
@@ -107,13 +130,15 @@ async def run_system(system: System, workload: Workload, options: Options) -> Re
             hit = [f for f in fires if window["killed_at"] <= f.due <= window["back_at"]]
             outage_stats = fire_stats(hit, observed)
             window = {k: v - first for k, v in window.items()} | {"fires_due": float(len(hit))}
+        small_all = [f for f in fires if workload.guild_of(f.job) == SMALL_GUILD_ID]
+        small = [f for f in small_all if f.kind == DEADLINE]
         elapsed = scheduled.end - scheduled.start
         return Result(
             system=system.name,
             jobs=workload.jobs,
             fires=len(fires),
             schedule_seconds=elapsed,
-            schedule_rate=workload.jobs / elapsed if elapsed > 0 else math.inf,
+            schedule_rate=workload.total_jobs / elapsed if elapsed > 0 else math.inf,
             overlap=max(0.0, scheduled.end - first),
             stats=fire_stats(fires, observed),
             cpu=monitor.cpu_seconds(),
@@ -125,10 +150,16 @@ async def run_system(system: System, workload: Workload, options: Options) -> Re
             outage_stats=outage_stats,
             details=details,
             workdir=str(workdir) if options.keep else "",
+            small_guild_jobs=workload.small_guild_jobs,
+            small_guild_stats=fire_stats(small, observed) if small else None,
+            small_guild_all_stats=fire_stats(small_all, observed) if small_all else None,
+            calls=prober.summary() if prober is not None else {},
         )
     finally:
         with contextlib.suppress(Exception):
             await monitor.stop()
+        if prober is not None:
+            await prober.stop()
         await system.stop()
         fake.stop()
         if not options.keep:

@@ -19,7 +19,6 @@ from bench.measure import ProcMonitor, percentile
 from bench.system import Scheduled
 from bench.workload import (
     CHANNEL_ID,
-    GUILD_ID,
     SCHEDULED_BY,
     Workload,
     deadline_text,
@@ -27,18 +26,23 @@ from bench.workload import (
     reminder_label,
 )
 from clients.jobs import Jobs
-from stack.devserver import DevServer, free_port
+from stack.devserver import DEFAULT_DYNAMIC_CONFIG, DevServer, free_port
 from stack.temporal import data_converter
 from tests.support.temporal import TEST_KEY
 from tests.support.worker_process import WorkerProcess
 from workflows.jobs_models import Reminder
 
-PHASES = {
+FIRE_PHASES = {
     "timer_set_late": "TimerStarted recorded after the workflow task that computed it started",
     "timer_fire_late": "TimerFired after TimerStarted + its duration (the server's timer queue)",
     "task_dispatch": "next WorkflowTaskStarted after TimerFired (matching and the worker's poll)",
     "task_run": "WorkflowTaskCompleted after its start (the worker, the local activity's post included)",
+    "task_timed_out": "WorkflowTaskTimedOut after TimerFired: a sticky task moved to the shared queue",
 }
+
+# Task-queue fairness (`--fairness`): the new matcher, which dispatches backlogged tasks round-robin
+# over fairness keys (Jobs.schedule gives each workflow its guild's) instead of first come first served.
+FAIRNESS_DYNAMIC_CONFIG: dict[str, object] = {"matching.useNewMatcher": True, "matching.enableFairness": True}
 
 
 def timer_phases(events: Sequence[HistoryEvent], out: dict[str, list[float]]) -> None:
@@ -57,6 +61,8 @@ def timer_phases(events: Sequence[HistoryEvent], out: dict[str, list[float]]) ->
             if fired_at is not None:
                 out["task_dispatch"].append(wft_started - fired_at)
                 fired_at = None
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT and fired_at is not None:
+            out["task_timed_out"].append(at(e) - fired_at)
         elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and wft_started is not None:
             out["task_run"].append(at(e) - wft_started)
         elif kind == EventType.EVENT_TYPE_TIMER_STARTED:
@@ -71,12 +77,19 @@ def timer_phases(events: Sequence[HistoryEvent], out: dict[str, list[float]]) ->
             fired_at = at(e)
 
 
+def _p50_p99(phases: dict[str, list[float]]) -> dict[str, list[float]]:
+    return {k: [round(percentile(v, 50), 4), round(percentile(v, 99), 4)] for k, v in phases.items()}
+
+
 class TemporalSystem:
     name = "temporal"
     crash_targets: tuple[str, ...] = ("scheduler", "server")
 
-    def __init__(self, *, db: str, concurrency: int, history_samples: int = 20) -> None:
+    def __init__(
+        self, *, db: str, concurrency: int, history_samples: int = 20, fairness: bool = False
+    ) -> None:
         self.db = db
+        self.fairness = fairness
         self.concurrency = concurrency
         self.history_samples = history_samples
         self.server: DevServer | None = None
@@ -84,12 +97,18 @@ class TemporalSystem:
         self.client: Client | None = None
         self.monitor: ProcMonitor | None = None
         self.job_ids: list[str] = []
+        self.small_guild_ids: list[str] = []
 
     async def start(self, workdir: Path, discord_url: str, monitor: ProcMonitor) -> None:
         self.monitor = monitor
         db_file = workdir / "temporal.sqlite" if self.db == "sqlite" else None
+        dynamic = DEFAULT_DYNAMIC_CONFIG | (FAIRNESS_DYNAMIC_CONFIG if self.fairness else {})
         self.server = DevServer(
-            db_file=db_file, port=free_port(), headless=True, log_file=workdir / "temporal-server.log"
+            db_file=db_file,
+            port=free_port(),
+            headless=True,
+            log_file=workdir / "temporal-server.log",
+            dynamic_config=dynamic,
         )
         await self.server.start()
         assert self.server.pid is not None
@@ -110,15 +129,19 @@ class TemporalSystem:
         self.monitor.add("worker", self.worker.proc.pid)
         await self.worker.wait_started(timeout=60)
 
-    async def schedule(self, workload: Workload) -> Scheduled:
+    def facade(self) -> Jobs:
+        """The bot's Jobs facade on this system's server and task queue (the call prober uses it)."""
         assert self.client is not None and self.worker is not None
-        scheduler = Jobs(self.client, self.worker.env["TEMPORAL_TASK_QUEUE"])
+        return Jobs(self.client, self.worker.env["TEMPORAL_TASK_QUEUE"])
+
+    async def schedule(self, workload: Workload) -> Scheduled:
+        scheduler = self.facade()
         reminders = [
             Reminder(offset=timedelta(seconds=o), message=reminder_label(o)) for o in workload.offsets
         ]
         start = time.time()
         base = start + workload.lead_seconds()
-        ids: list[str] = [""] * workload.jobs
+        ids: list[str] = [""] * workload.total_jobs
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(job: int) -> None:
@@ -126,7 +149,7 @@ class TemporalSystem:
                 ids[job] = await scheduler.schedule(
                     "post_message",
                     {"content": deadline_text(job)},
-                    guild_id=GUILD_ID,
+                    guild_id=workload.guild_of(job),
                     channel_id=CHANNEL_ID,
                     scheduled_by=SCHEDULED_BY,
                     at=datetime.fromtimestamp(workload.deadline(base, job), UTC),
@@ -135,8 +158,9 @@ class TemporalSystem:
                 )
 
         # Soonest first, so a slow start never pushes a reminder into the past.
-        await asyncio.gather(*(one(job) for job in range(workload.jobs)))
-        self.job_ids = ids
+        await asyncio.gather(*(one(job) for job in workload.schedule_order()))
+        self.job_ids = ids[: workload.jobs]
+        self.small_guild_ids = ids[workload.jobs :]
         return Scheduled(start, time.time(), base)
 
     async def kill(self, target: str) -> None:
@@ -158,26 +182,38 @@ class TemporalSystem:
 
     async def details(self) -> dict[str, Any]:
         """History events and workflow tasks per job, from a few finished jobs."""
-        if self.client is None or not self.job_ids:
-            return {}
-        step = max(1, len(self.job_ids) // self.history_samples)
-        sample = self.job_ids[::step][: self.history_samples]
+        out: dict[str, Any] = {}
+        if self.client is None:
+            return out
+        if self.small_guild_ids:
+            small_events, phases = await self._sample_histories(self.small_guild_ids)
+            out["small_guild_fire_phases_p50_p99_s"] = _p50_p99(phases)
+            n = min(len(self.small_guild_ids), self.history_samples)
+            # WORKFLOW_TASK_TIMED_OUT here is a sticky task moved to the shared queue after the
+            # worker's sticky schedule-to-start timeout: time fairness cannot shorten.
+            out["small_guild_events_per_job_by_type"] = {k: v / n for k, v in sorted(small_events.items())}
+        if not self.job_ids:
+            return out
+        events, phases = await self._sample_histories(self.job_ids)
+        n = min(len(self.job_ids), self.history_samples)
+        return out | {
+            "history_events_per_job": sum(events.values()) / n,
+            "workflow_tasks_per_job": events["WORKFLOW_TASK_COMPLETED"] / n,
+            "events_per_job_by_type": {k: v / n for k, v in sorted(events.items())},
+            "fire_phases_p50_p99_s": _p50_p99(phases),
+        }
+
+    async def _sample_histories(self, ids: list[str]) -> tuple[Counter[str], dict[str, list[float]]]:
+        assert self.client is not None
+        step = max(1, len(ids) // self.history_samples)
         events: Counter[str] = Counter()
-        phases: dict[str, list[float]] = {k: [] for k in PHASES}
-        for job_id in sample:
+        phases: dict[str, list[float]] = {k: [] for k in FIRE_PHASES}
+        for job_id in ids[::step][: self.history_samples]:
             history = await self.client.get_workflow_handle(job_id).fetch_history()
             for event in history.events:
                 events[EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")] += 1
             timer_phases(history.events, phases)
-        n = len(sample)
-        return {
-            "history_events_per_job": sum(events.values()) / n,
-            "workflow_tasks_per_job": events["WORKFLOW_TASK_COMPLETED"] / n,
-            "events_per_job_by_type": {k: v / n for k, v in sorted(events.items())},
-            "fire_phases_p50_p99_s": {
-                k: [round(percentile(v, 50), 4), round(percentile(v, 99), 4)] for k, v in phases.items()
-            },
-        }
+        return events, phases
 
     async def stop(self) -> None:
         if self.worker is not None:

@@ -36,7 +36,7 @@ import psutil  # type: ignore[import-untyped,unused-ignore]
 from bench.fake import FakeProcess, snowflake_time
 from bench.measure import percentile
 from bench.report import RESULTS
-from bench.temporal_system import PHASES, timer_phases
+from bench.temporal_system import FIRE_PHASES, timer_phases
 from bench.workload import CHANNEL_ID
 from clients.jobs import Jobs
 from clients.jobs_listing import job_query
@@ -211,7 +211,7 @@ async def run(args: argparse.Namespace) -> Figures:
             posted = [m for m in await remote.messages() if m.content == "probe after restart"]
             # The fake's message ids are snowflakes: their time is when the post arrived.
             figures.restart_probe_late_s = snowflake_time(posted[0].id) - due.timestamp()
-            phases: dict[str, list[float]] = {k: [] for k in PHASES}
+            phases: dict[str, list[float]] = {k: [] for k in FIRE_PHASES}
             timer_phases((await client.get_workflow_handle(probe).fetch_history()).events, phases)
             # The last fire is the deadline's: where its lateness went.
             figures.restart_probe_phases_s = {k: v[-1] for k, v in phases.items() if v}

@@ -291,3 +291,20 @@ async def test_reschedule_moves_the_deadline(time_env: WorkflowEnvironment, jobs
 def test_remaining_time_is_rounded_up_to_the_minute(left: timedelta, shown: str) -> None:
     now = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
     assert format_remaining(now + left, now) == shown
+
+
+async def test_a_job_is_dispatched_under_its_guilds_fairness_key(
+    jobs: Jobs, time_env: WorkflowEnvironment
+) -> None:
+    """With task-queue fairness on, one guild's burst of jobs cannot hold back another guild's."""
+    job_id = await jobs.schedule(
+        "post_message",
+        {"content": "x"},
+        guild_id=GUILD,
+        channel_id=CHANNEL,
+        scheduled_by=HOST,
+        delay=timedelta(hours=1),
+    )
+    events = [e async for e in time_env.client.get_workflow_handle(job_id).fetch_history_events()]
+    started = events[0].workflow_execution_started_event_attributes
+    assert started.priority.fairness_key == str(GUILD)
