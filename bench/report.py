@@ -12,7 +12,7 @@ from typing import Any
 import psutil  # type: ignore[import-untyped,unused-ignore]
 
 from bench.measure import FireStats
-from bench.run import Result
+from bench.run import Result, system_role
 
 _CORES = psutil.cpu_count() or 1
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -46,12 +46,14 @@ def _rows(results: Sequence[Result]) -> list[tuple[str, list[str]]]:
         stat(
             "CPU worker/scheduler", lambda r: cpu(r, "worker") if "worker" in r.cpu else cpu(r, "scheduler")
         ),
+        *([stat("CPU workers 2.. (replicas)", lambda r: _replicas(r, cpu))] if _more(results) else []),
         stat("CPU server", lambda r: cpu(r, "server")),
         stat("CPU-ms per fire", lambda r: f"{r.cpu_ms_per_fire:.1f}"),
         stat(
             "peak RSS worker/sched",
             lambda r: mib(r, "worker") if "worker" in r.peak_rss else mib(r, "scheduler"),
         ),
+        *([stat("peak RSS workers 2..", lambda r: _replicas(r, mib))] if _more(results) else []),
         stat("peak RSS server", lambda r: mib(r, "server")),
         stat("CPU fake Discord / bench", lambda r: f"{cpu(r, 'fake')} / {cpu(r, 'bench')}"),
         stat("CPU others on machine", lambda r: f"{r.others_cpu:.0f} s of {r.window_seconds * _CORES:.0f}"),
@@ -66,6 +68,20 @@ def _rows(results: Sequence[Result]) -> list[tuple[str, list[str]]]:
         for phase in ("timer_set_late", "timer_fire_late", "task_dispatch", "task_run"):
             rows.append(stat(f"{phase} p50/p99", lambda r, p=phase: _phase(r, p)))
     return rows
+
+
+def _extra_workers(r: Result) -> list[str]:
+    """Roles of worker replicas beyond the first (worker2, worker3, ...), in order."""
+    extra = [k for k in r.cpu if k.startswith("worker") and k != "worker" and system_role(k)]
+    return sorted(extra, key=lambda k: int(k.removeprefix("worker")))
+
+
+def _more(results: Sequence[Result]) -> bool:
+    return any(_extra_workers(r) for r in results)
+
+
+def _replicas(r: Result, show: Any) -> str:
+    return " / ".join(show(r, k) for k in _extra_workers(r)) or "-"
 
 
 def _outage_rows(results: Sequence[Result]) -> list[tuple[str, list[str]]]:

@@ -71,16 +71,25 @@ def _timer_phases(events: Sequence[HistoryEvent], out: dict[str, list[float]]) -
             fired_at = at(e)
 
 
+def worker_role(replica: int) -> str:
+    """The monitor's role (and log name) of worker replica 0, 1, ...: worker, worker2, ..."""
+    return "worker" if replica == 0 else f"worker{replica + 1}"
+
+
 class TemporalSystem:
     name = "temporal"
     crash_targets: tuple[str, ...] = ("scheduler", "server")
 
-    def __init__(self, *, db: str, concurrency: int, history_samples: int = 20) -> None:
+    def __init__(self, *, db: str, concurrency: int, history_samples: int = 20, workers: int = 1) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
         self.db = db
         self.concurrency = concurrency
         self.history_samples = history_samples
+        self.replicas = workers
         self.server: DevServer | None = None
-        self.worker: WorkerProcess | None = None
+        self.worker: WorkerProcess | None = None  # the first replica: the one a crash kills
+        self.workers: list[WorkerProcess] = []
         self.client: Client | None = None
         self.monitor: ProcMonitor | None = None
         self.job_ids: list[str] = []
@@ -94,21 +103,26 @@ class TemporalSystem:
         await self.server.start()
         assert self.server.pid is not None
         monitor.add("server", self.server.pid)
-        self.worker = WorkerProcess(
-            temporal_address=self.server.address,
-            task_queue=f"bench-{uuid.uuid4().hex[:8]}",
-            discord_api_base=discord_url,
-            log_dir=workdir,
-        )
-        await self._start_worker()
+        queue = f"bench-{uuid.uuid4().hex[:8]}"
+        for i in range(self.replicas):
+            replica = WorkerProcess(
+                temporal_address=self.server.address,
+                task_queue=queue,
+                discord_api_base=discord_url,
+                log_dir=workdir,
+            )
+            replica.NAME = worker_role(i)  # its own log files, worker2-1.log, ...
+            self.workers.append(replica)
+        self.worker = self.workers[0]
+        await asyncio.gather(*(self._start_worker(w) for w in self.workers))
         self.client = await Client.connect(self.server.address, data_converter=data_converter([TEST_KEY]))
 
-    async def _start_worker(self) -> None:
-        assert self.worker is not None and self.monitor is not None
-        self.worker.start()
-        assert self.worker.proc is not None
-        self.monitor.add("worker", self.worker.proc.pid)
-        await self.worker.wait_started(timeout=60)
+    async def _start_worker(self, worker: WorkerProcess) -> None:
+        assert self.monitor is not None
+        worker.start()
+        assert worker.proc is not None
+        self.monitor.add(worker.NAME, worker.proc.pid)
+        await worker.wait_started(timeout=60)
 
     async def schedule(self, workload: Workload) -> Scheduled:
         assert self.client is not None and self.worker is not None
@@ -145,7 +159,7 @@ class TemporalSystem:
             self.server.kill()
         else:
             assert self.worker is not None
-            self.worker.kill()
+            self.worker.kill()  # the first replica only: the others keep polling the queue
 
     async def restart(self, target: str) -> None:
         if target == "server":
@@ -154,7 +168,8 @@ class TemporalSystem:
             assert self.server.pid is not None
             self.monitor.add("server", self.server.pid)
         else:
-            await self._start_worker()
+            assert self.worker is not None
+            await self._start_worker(self.worker)
 
     async def details(self) -> dict[str, Any]:
         """History events and workflow tasks per job, from a few finished jobs."""
@@ -180,7 +195,7 @@ class TemporalSystem:
         }
 
     async def stop(self) -> None:
-        if self.worker is not None:
-            self.worker.stop()
+        for worker in self.workers:
+            worker.stop()
         if self.server is not None:
             await self.server.stop()
