@@ -25,6 +25,7 @@ from activities.safari import SafariActivities
 from activities.seasons import SeasonActivities
 from activities.whispers import WhisperActivities
 from clients.guild_settings import migrate_legacy_settings
+from stack.build_id import code_build_id
 from stack.process import exit_now
 from stack.settings import Settings, load_settings
 from stack.telemetry import JobOutcomes, metrics_runtime, setup_logging
@@ -120,6 +121,8 @@ def build_worker(
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
         graceful_shutdown_timeout=shutdown_grace,
         identity=identity,
+        # Not the SDK's default, which hashes every loaded module's bytecode (compiling what has none).
+        build_id=code_build_id(),
         # Counts failed jobs on the SDK's meter (served with its metrics when a port is set).
         interceptors=[JobOutcomes()],
     )

@@ -62,6 +62,8 @@ def _rows(results: Sequence[Result]) -> list[tuple[str, list[str]]]:
         rows.append(stat("scheduling overlapped fires", lambda r: _s(r.overlap)))
     if any(r.outage_stats for r in results):
         rows += _outage_rows(results)
+    if any("outage_fires_sampled" in r.details for r in results):
+        rows += _cause_rows(results)
     if any("history_events_per_job" in r.details for r in results):
         rows.append(stat("history events / job", lambda r: _detail(r, "history_events_per_job")))
         rows.append(stat("workflow tasks / job", lambda r: _detail(r, "workflow_tasks_per_job")))
@@ -98,6 +100,21 @@ def _outage_rows(results: Sequence[Result]) -> list[tuple[str, list[str]]]:
         ("outage lateness p99", o(lambda s, r: _s(s.p99))),
         ("outage lateness max", o(lambda s, r: _s(s.max))),
         ("outage lost / doubled", o(lambda s, r: f"{s.lost} / {s.doubled}")),
+    ]
+
+
+def _cause_rows(results: Sequence[Result]) -> list[tuple[str, list[str]]]:
+    """The sampled outage fires (bench/outage_phases.py) by what their task waited for."""
+
+    def cell(r: Result, cause: str) -> str:
+        d = r.details.get("outage_fires_sampled", {})
+        late = d.get("task_done_late_p50_p99_max_s", {}).get(cause)
+        n = d.get("fires", {}).get(cause, 0)
+        return f"{n}: {_s(late[0])} / {_s(late[1])}" if late else str(n)
+
+    return [
+        (f"outage {cause} (n: p50/p99)", [cell(r, cause) for r in results])
+        for cause in ("direct", "sticky_timeout", "task_timeout")
     ]
 
 

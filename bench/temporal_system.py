@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 import uuid
 from collections import Counter
@@ -16,6 +17,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
 from bench.measure import ProcMonitor, percentile
+from bench.outage_phases import OutageFires
 from bench.system import Scheduled
 from bench.workload import (
     CHANNEL_ID,
@@ -93,6 +95,8 @@ class TemporalSystem:
         self.client: Client | None = None
         self.monitor: ProcMonitor | None = None
         self.job_ids: list[str] = []
+        self.outage: tuple[float, float] | None = None  # a worker's kill .. its restart being ready
+        self._started: dict[int, str] = {}  # worker pid -> "worker#1", "worker2#1", ... (role#start)
 
     async def start(self, workdir: Path, discord_url: str, monitor: ProcMonitor) -> None:
         self.monitor = monitor
@@ -122,6 +126,7 @@ class TemporalSystem:
         worker.start()
         assert worker.proc is not None
         self.monitor.add(worker.NAME, worker.proc.pid)
+        self._started[worker.proc.pid] = f"{worker.NAME}#{worker.starts}"
         await worker.wait_started(timeout=60)
 
     async def schedule(self, workload: Workload) -> Scheduled:
@@ -159,6 +164,7 @@ class TemporalSystem:
             self.server.kill()
         else:
             assert self.worker is not None
+            self.outage = (time.time(), 0.0)
             self.worker.kill()  # the first replica only: the others keep polling the queue
 
     async def restart(self, target: str) -> None:
@@ -168,8 +174,9 @@ class TemporalSystem:
             assert self.server.pid is not None
             self.monitor.add("server", self.server.pid)
         else:
-            assert self.worker is not None
+            assert self.worker is not None and self.outage is not None
             await self._start_worker(self.worker)
+            self.outage = (self.outage[0], time.time())
 
     async def details(self) -> dict[str, Any]:
         """History events and workflow tasks per job, from a few finished jobs."""
@@ -185,7 +192,8 @@ class TemporalSystem:
                 events[EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")] += 1
             _timer_phases(history.events, phases)
         n = len(sample)
-        return {
+        outage = await self._outage_details() if self.outage else {}
+        return outage | {
             "history_events_per_job": sum(events.values()) / n,
             "workflow_tasks_per_job": events["WORKFLOW_TASK_COMPLETED"] / n,
             "events_per_job_by_type": {k: v / n for k, v in sorted(events.items())},
@@ -193,6 +201,16 @@ class TemporalSystem:
                 k: [round(percentile(v, 50), 4), round(percentile(v, 99), 4)] for k, v in phases.items()
             },
         }
+
+    async def _outage_details(self, samples: int = 250) -> dict[str, Any]:
+        """The fires due in a worker outage, by what their workflow task waited for."""
+        assert self.client is not None and self.outage is not None
+        fires = OutageFires()
+        for job_id in self.job_ids[:: max(1, len(self.job_ids) // samples)]:
+            history = await self.client.get_workflow_handle(job_id).fetch_history()
+            fires.add(history.events, *self.outage)
+        names = {f"{pid}@{socket.gethostname()}": name for pid, name in self._started.items()}
+        return {"outage_fires_sampled": fires.summary(names)}
 
     async def stop(self) -> None:
         for worker in self.workers:

@@ -35,7 +35,16 @@ from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-PHASES = ("interpreter", "imports", "connect_begin", "connected", "discord_ready", "polling_logged")
+PHASES = (
+    "interpreter",
+    "imports",
+    "connect_begin",
+    "connected",
+    "build_id_begin",
+    "build_id_done",
+    "polling_logged",
+    "discord_ready",
+)
 SERVER_SEEN = "first_poll_at_server"
 
 
@@ -62,6 +71,19 @@ def _child(out: Path) -> None:
         return client
 
     stack.temporal.connect = timed_connect
+
+    # The SDK's default build id hashes the code of every loaded module (temporalio/worker/_worker.py).
+    import temporalio.worker._worker as sdk_worker
+
+    default_build_id = sdk_worker.load_default_build_id
+
+    def timed_build_id(*args: Any, **kwargs: Any) -> str:
+        mark("build_id_begin")
+        build_id = default_build_id(*args, **kwargs)
+        mark("build_id_done")
+        return build_id
+
+    sdk_worker.load_default_build_id = timed_build_id
 
     class Marks(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
@@ -98,7 +120,7 @@ async def _first_poll(client: Any, queue: str, proc: subprocess.Popen[bytes], ti
 
 
 async def _one(
-    server: Any, client: Any, fake_url: str, workdir: Path, instrumented: bool
+    server: Any, client: Any, fake_url: str, workdir: Path, instrumented: bool, pycache: Path | None
 ) -> dict[str, float]:
     from tests.support.worker_process import WorkerProcess
 
@@ -106,6 +128,9 @@ async def _one(
     worker = WorkerProcess(
         temporal_address=server.address, task_queue=queue, discord_api_base=fake_url, log_dir=workdir
     )
+    if pycache is not None:  # as in the image, whose packages are compiled at install
+        worker.env.pop("PYTHONDONTWRITEBYTECODE", None)
+        worker.env["PYTHONPYCACHEPREFIX"] = str(pycache)
     marks = workdir / f"marks-{queue}.txt"
     if instrumented:
         worker.NAME = f"child-{queue}"
@@ -155,9 +180,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         remote = await fake.start()
         try:
             client = await connect_client(server)
+            pycache = workdir / "pycache" if args.compiled else None
+            if pycache is not None:  # one start of each kind writes the bytecode
+                for instrumented in (True, False):
+                    await _one(server, client, remote.base_url, workdir, instrumented, pycache)
             for n in range(args.runs):
                 for kind in ("instrumented", "plain"):  # alternating, so drift hits both alike
-                    phases = await _one(server, client, remote.base_url, workdir, kind == "instrumented")
+                    instrumented = kind == "instrumented"
+                    phases = await _one(server, client, remote.base_url, workdir, instrumented, pycache)
                     results[kind].append(phases)
                     shown = ", ".join(f"{k} {v * 1000:.0f}" for k, v in phases.items())
                     print(f"run {n + 1} {kind}: {shown} (ms from spawn)", flush=True)
@@ -177,6 +207,11 @@ def _print(summary: dict[str, Any], show: Callable[[str], None] = print) -> None
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.worker_start", description=__doc__)
     p.add_argument("--runs", type=int, default=5, help="starts of each kind (5)")
+    p.add_argument(
+        "--compiled",
+        action="store_true",
+        help="workers read and write bytecode (PYTHONPYCACHEPREFIX), as the image's compiled packages",
+    )
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
