@@ -27,6 +27,9 @@ CAUSES = ("direct", "sticky_timeout", "task_timeout")
 class OutageFires:
     late: dict[str, list[float]] = field(default_factory=lambda: {c: [] for c in CAUSES})
     waited: dict[str, list[float]] = field(default_factory=lambda: {c: [] for c in CAUSES[1:]})
+    # The task that handled the fire: queued (its last scheduling .. its start) and running.
+    queued: dict[str, list[float]] = field(default_factory=lambda: {c: [] for c in CAUSES})
+    running: dict[str, list[float]] = field(default_factory=lambda: {c: [] for c in CAUSES})
     handled_by: dict[str, int] = field(default_factory=dict)  # worker identity -> fires
 
     def add(self, events: Sequence[HistoryEvent], killed: float, back: float) -> None:
@@ -59,6 +62,8 @@ class OutageFires:
                     cause, waited = "task_timeout", _at(e) - started
             elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
                 self.late[cause].append(_at(e) - due)
+                self.queued[cause].append(started - scheduled)
+                self.running[cause].append(_at(e) - started)
                 if cause != "direct":
                     self.waited[cause].append(waited)
                 self.handled_by[identity] = self.handled_by.get(identity, 0) + 1
@@ -74,6 +79,8 @@ class OutageFires:
             "fires": {c: len(v) for c, v in self.late.items()},
             "task_done_late_p50_p99_max_s": {c: p(v) for c, v in self.late.items() if v},
             "timeout_waited_p50_p99_max_s": {c: p(v) for c, v in self.waited.items() if v},
+            "task_queued_p50_p99_max_s": {c: p(v) for c, v in self.queued.items() if v},
+            "task_running_p50_p99_max_s": {c: p(v) for c, v in self.running.items() if v},
             "handled_by": {names.get(k, k): v for k, v in self.handled_by.items()},
         }
 

@@ -28,7 +28,7 @@ def code_build_id() -> str:
     digest.update("\n".join(dists).encode())
     for name in SOURCES:
         path = REPO / name
-        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.is_file() else []:
             digest.update(str(source.relative_to(REPO)).encode())
             digest.update(source.read_bytes())
     return digest.hexdigest()
