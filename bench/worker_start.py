@@ -184,6 +184,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if pycache is not None:  # one start of each kind writes the bytecode
                 for instrumented in (True, False):
                     await _one(server, client, remote.base_url, workdir, instrumented, pycache)
+            busy, began = _machine_busy(), time.time()
             for n in range(args.runs):
                 for kind in ("instrumented", "plain"):  # alternating, so drift hits both alike
                     instrumented = kind == "instrumented"
@@ -191,10 +192,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     results[kind].append(phases)
                     shown = ", ".join(f"{k} {v * 1000:.0f}" for k, v in phases.items())
                     print(f"run {n + 1} {kind}: {shown} (ms from spawn)", flush=True)
+            machine = {"busy_cpu_s": _machine_busy() - busy, "of_cpu_s": (time.time() - began) * _cores()}
         finally:
             await remote.close()
             fake.stop()
-    return {kind: _summary(runs) for kind, runs in results.items()} | {"runs": results}
+    summary = {kind: _summary(runs) for kind, runs in results.items()}
+    return summary | {"machine": machine, "runs": results}
+
+
+def _cores() -> int:
+    import psutil  # type: ignore[import-untyped,unused-ignore]
+
+    return int(psutil.cpu_count() or 1)
+
+
+def _machine_busy() -> float:
+    from bench.measure import _machine_busy as busy
+
+    return busy()
 
 
 def _print(summary: dict[str, Any], show: Callable[[str], None] = print) -> None:
@@ -202,6 +217,9 @@ def _print(summary: dict[str, Any], show: Callable[[str], None] = print) -> None
         show(f"{kind} (ms from spawn: p50 / min / max)")
         for phase, (p50, low, high) in summary[kind].items():
             show(f"  {phase:<22} {p50:7.0f} / {low:7.0f} / {high:7.0f}")
+    machine = summary["machine"]
+    busy, total = machine["busy_cpu_s"], machine["of_cpu_s"]
+    show(f"machine CPU busy over the runs (ours included): {busy:.0f} s of {total:.0f}")
 
 
 def main() -> None:
