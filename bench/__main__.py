@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--crash", action="store_true", help="kill -9 the worker / APScheduler process mid-window")
     p.add_argument("--crash-server", action="store_true", help="kill -9 the dev server mid-window (sqlite)")
     p.add_argument("--outage", type=float, default=5.0, help="seconds the killed process stays down (5)")
+    p.add_argument("--workers", type=int, default=1, help="temporal: worker processes on the queue (1)")
     p.add_argument("--drain", type=float, default=30.0, help="max s to wait after the last due fire (30)")
     p.add_argument("--validate", action="store_true", help="fake Discord checks bodies against the spec")
     p.add_argument("--keep", action="store_true", help="keep work directories (logs, databases)")
@@ -50,6 +51,8 @@ def _plan(args: argparse.Namespace) -> list[tuple[System, str | None]]:
     if "apscheduler" in names and not apscheduler_available():
         print("skipping apscheduler: SQLAlchemy is not installed (see bench/README.md)", file=sys.stderr)
         names.remove("apscheduler")
+    if args.workers < 1:
+        raise SystemExit("--workers must be at least 1")
     if args.crash_server and args.db != "sqlite":
         raise SystemExit("--crash-server needs --db sqlite: an in-memory server forgets everything")
     temporal_only = [f for f in ("probe_calls", "small_guild_jobs", "fairness") if getattr(args, f)]
@@ -60,7 +63,9 @@ def _plan(args: argparse.Namespace) -> list[tuple[System, str | None]]:
     plan: list[tuple[System, str | None]] = []
     for name in names:
         system: System = (
-            TemporalSystem(db=args.db, concurrency=args.concurrency, fairness=args.fairness)
+            TemporalSystem(
+                db=args.db, concurrency=args.concurrency, fairness=args.fairness, workers=args.workers
+            )
             if name == "temporal"
             else BaselineSystem(name)
         )
@@ -68,7 +73,9 @@ def _plan(args: argparse.Namespace) -> list[tuple[System, str | None]]:
             if args.crash and "scheduler" in system.crash_targets and name != "asyncio":
                 plan.append((system, "scheduler"))
             if args.crash_server and "server" in system.crash_targets:
-                again = TemporalSystem(db=args.db, concurrency=args.concurrency, fairness=args.fairness)
+                again = TemporalSystem(
+                    db=args.db, concurrency=args.concurrency, fairness=args.fairness, workers=args.workers
+                )
                 plan.append((again if args.crash and name == "temporal" else system, "server"))
         else:
             plan.append((system, None))

@@ -13,7 +13,7 @@ import psutil  # type: ignore[import-untyped,unused-ignore]
 
 from bench.calls import CALLS, PHASES
 from bench.measure import FireStats
-from bench.run import Result
+from bench.run import Result, system_role
 
 _CORES = psutil.cpu_count() or 1
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -47,12 +47,14 @@ def _rows(results: Sequence[Result]) -> list[tuple[str, list[str]]]:
         stat(
             "CPU worker/scheduler", lambda r: cpu(r, "worker") if "worker" in r.cpu else cpu(r, "scheduler")
         ),
+        *([stat("CPU workers 2.. (replicas)", lambda r: _replicas(r, cpu))] if _more(results) else []),
         stat("CPU server", lambda r: cpu(r, "server")),
         stat("CPU-ms per fire", lambda r: f"{r.cpu_ms_per_fire:.1f}"),
         stat(
             "peak RSS worker/sched",
             lambda r: mib(r, "worker") if "worker" in r.peak_rss else mib(r, "scheduler"),
         ),
+        *([stat("peak RSS workers 2..", lambda r: _replicas(r, mib))] if _more(results) else []),
         stat("peak RSS server", lambda r: mib(r, "server")),
         stat("CPU fake Discord / bench", lambda r: f"{cpu(r, 'fake')} / {cpu(r, 'bench')}"),
         stat("CPU others on machine", lambda r: f"{r.others_cpu:.0f} s of {r.window_seconds * _CORES:.0f}"),
@@ -63,12 +65,28 @@ def _rows(results: Sequence[Result]) -> list[tuple[str, list[str]]]:
         rows += _outage_rows(results)
     if any(r.small_guild_stats for r in results):
         rows += _small_guild_rows(results)
+    if any("outage_fires_sampled" in r.details for r in results):
+        rows += _cause_rows(results)
     if any("history_events_per_job" in r.details for r in results):
         rows.append(stat("history events / job", lambda r: _detail(r, "history_events_per_job")))
         rows.append(stat("workflow tasks / job", lambda r: _detail(r, "workflow_tasks_per_job")))
         for phase in ("timer_set_late", "timer_fire_late", "task_dispatch", "task_run"):
             rows.append(stat(f"{phase} p50/p99", lambda r, p=phase: _phase(r, p)))
     return rows
+
+
+def _extra_workers(r: Result) -> list[str]:
+    """Roles of worker replicas beyond the first (worker2, worker3, ...), in order."""
+    extra = [k for k in r.cpu if k.startswith("worker") and k != "worker" and system_role(k)]
+    return sorted(extra, key=lambda k: int(k.removeprefix("worker")))
+
+
+def _more(results: Sequence[Result]) -> bool:
+    return any(_extra_workers(r) for r in results)
+
+
+def _replicas(r: Result, show: Any) -> str:
+    return " / ".join(show(r, k) for k in _extra_workers(r)) or "-"
 
 
 def _outage_rows(results: Sequence[Result]) -> list[tuple[str, list[str]]]:
@@ -125,6 +143,21 @@ def calls_table(result: Result) -> str:
 
 def _ms(value: float) -> str:
     return "-" if math.isnan(value) else f"{value * 1000:.0f}"
+
+
+def _cause_rows(results: Sequence[Result]) -> list[tuple[str, list[str]]]:
+    """The sampled outage fires (bench/outage_phases.py) by what their task waited for."""
+
+    def cell(r: Result, cause: str) -> str:
+        d = r.details.get("outage_fires_sampled", {})
+        late = d.get("task_done_late_p50_p99_max_s", {}).get(cause)
+        n = d.get("fires", {}).get(cause, 0)
+        return f"{n}: {_s(late[0])} / {_s(late[1])}" if late else str(n)
+
+    return [
+        (f"outage {cause} (n: p50/p99)", [cell(r, cause) for r in results])
+        for cause in ("direct", "sticky_timeout", "task_timeout")
+    ]
 
 
 def _detail(r: Result, key: str) -> str:

@@ -20,7 +20,13 @@ from bench.temporal_system import TemporalSystem
 from bench.workload import DEADLINE, SMALL_GUILD_ID, Workload
 
 # The roles whose CPU is the system's cost; "fake" (Discord) and "bench" (the bot side) are not.
+# Worker replicas beyond the first are "worker2", "worker3", ... (see `system_role`).
 SYSTEM_ROLES = ("worker", "server", "scheduler")
+
+
+def system_role(role: str) -> bool:
+    """Whether a monitor role's CPU is the system's cost (every worker replica is)."""
+    return role in SYSTEM_ROLES or (role.startswith("worker") and role[6:].isdigit())
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,7 @@ class Result:
 
     @property
     def cpu_ms_per_fire(self) -> float:
-        ours = sum(v for k, v in self.cpu.items() if k in SYSTEM_ROLES)
+        ours = sum(v for k, v in self.cpu.items() if system_role(k))
         return 1000.0 * ours / self.fires if self.fires else math.nan
 
     def as_dict(self) -> dict[str, Any]:

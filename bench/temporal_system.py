@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 import uuid
 from collections import Counter
@@ -16,6 +17,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
 from bench.measure import ProcMonitor, percentile
+from bench.outage_phases import OutageFires
 from bench.system import Scheduled
 from bench.workload import (
     CHANNEL_ID,
@@ -81,23 +83,40 @@ def _p50_p99(phases: dict[str, list[float]]) -> dict[str, list[float]]:
     return {k: [round(percentile(v, 50), 4), round(percentile(v, 99), 4)] for k, v in phases.items()}
 
 
+def worker_role(replica: int) -> str:
+    """The monitor's role (and log name) of worker replica 0, 1, ...: worker, worker2, ..."""
+    return "worker" if replica == 0 else f"worker{replica + 1}"
+
+
 class TemporalSystem:
     name = "temporal"
     crash_targets: tuple[str, ...] = ("scheduler", "server")
 
     def __init__(
-        self, *, db: str, concurrency: int, history_samples: int = 20, fairness: bool = False
+        self,
+        *,
+        db: str,
+        concurrency: int,
+        history_samples: int = 20,
+        fairness: bool = False,
+        workers: int = 1,
     ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
         self.db = db
         self.fairness = fairness
         self.concurrency = concurrency
         self.history_samples = history_samples
+        self.replicas = workers
         self.server: DevServer | None = None
-        self.worker: WorkerProcess | None = None
+        self.worker: WorkerProcess | None = None  # the first replica: the one a crash kills
+        self.workers: list[WorkerProcess] = []
         self.client: Client | None = None
         self.monitor: ProcMonitor | None = None
         self.job_ids: list[str] = []
         self.small_guild_ids: list[str] = []
+        self.outage: tuple[float, float] | None = None  # a worker's kill .. its restart being ready
+        self._started: dict[int, str] = {}  # worker pid -> "worker#1", "worker2#1", ... (role#start)
 
     async def start(self, workdir: Path, discord_url: str, monitor: ProcMonitor) -> None:
         self.monitor = monitor
@@ -113,21 +132,27 @@ class TemporalSystem:
         await self.server.start()
         assert self.server.pid is not None
         monitor.add("server", self.server.pid)
-        self.worker = WorkerProcess(
-            temporal_address=self.server.address,
-            task_queue=f"bench-{uuid.uuid4().hex[:8]}",
-            discord_api_base=discord_url,
-            log_dir=workdir,
-        )
-        await self._start_worker()
+        queue = f"bench-{uuid.uuid4().hex[:8]}"
+        for i in range(self.replicas):
+            replica = WorkerProcess(
+                temporal_address=self.server.address,
+                task_queue=queue,
+                discord_api_base=discord_url,
+                log_dir=workdir,
+            )
+            replica.NAME = worker_role(i)  # its own log files, worker2-1.log, ...
+            self.workers.append(replica)
+        self.worker = self.workers[0]
+        await asyncio.gather(*(self._start_worker(w) for w in self.workers))
         self.client = await Client.connect(self.server.address, data_converter=data_converter([TEST_KEY]))
 
-    async def _start_worker(self) -> None:
-        assert self.worker is not None and self.monitor is not None
-        self.worker.start()
-        assert self.worker.proc is not None
-        self.monitor.add("worker", self.worker.proc.pid)
-        await self.worker.wait_started(timeout=60)
+    async def _start_worker(self, worker: WorkerProcess) -> None:
+        assert self.monitor is not None
+        worker.start()
+        assert worker.proc is not None
+        self.monitor.add(worker.NAME, worker.proc.pid)
+        self._started[worker.proc.pid] = f"{worker.NAME}#{worker.starts}"
+        await worker.wait_started(timeout=60)
 
     def facade(self) -> Jobs:
         """The bot's Jobs facade on this system's server and task queue (the call prober uses it)."""
@@ -169,7 +194,8 @@ class TemporalSystem:
             self.server.kill()
         else:
             assert self.worker is not None
-            self.worker.kill()
+            self.outage = (time.time(), 0.0)
+            self.worker.kill()  # the first replica only: the others keep polling the queue
 
     async def restart(self, target: str) -> None:
         if target == "server":
@@ -178,13 +204,17 @@ class TemporalSystem:
             assert self.server.pid is not None
             self.monitor.add("server", self.server.pid)
         else:
-            await self._start_worker()
+            assert self.worker is not None and self.outage is not None
+            await self._start_worker(self.worker)
+            self.outage = (self.outage[0], time.time())
 
     async def details(self) -> dict[str, Any]:
         """History events and workflow tasks per job, from a few finished jobs."""
         out: dict[str, Any] = {}
         if self.client is None:
             return out
+        if self.outage:
+            out |= await self._outage_details()
         if self.small_guild_ids:
             small_events, phases = await self._sample_histories(self.small_guild_ids)
             out["small_guild_fire_phases_p50_p99_s"] = _p50_p99(phases)
@@ -215,8 +245,18 @@ class TemporalSystem:
             timer_phases(history.events, phases)
         return events, phases
 
+    async def _outage_details(self, samples: int = 250) -> dict[str, Any]:
+        """The fires due in a worker outage, by what their workflow task waited for."""
+        assert self.client is not None and self.outage is not None
+        fires = OutageFires()
+        for job_id in self.job_ids[:: max(1, len(self.job_ids) // samples)]:
+            history = await self.client.get_workflow_handle(job_id).fetch_history()
+            fires.add(history.events, *self.outage)
+        names = {f"{pid}@{socket.gethostname()}": name for pid, name in self._started.items()}
+        return {"outage_fires_sampled": fires.summary(names)}
+
     async def stop(self) -> None:
-        if self.worker is not None:
-            self.worker.stop()
+        for worker in self.workers:
+            worker.stop()
         if self.server is not None:
             await self.server.stop()
