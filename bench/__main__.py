@@ -40,6 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--small-guild-jobs", type=int, default=0, help="jobs of a second guild, same window (0)")
     p.add_argument("--fairness", action="store_true", help="dev server with task-queue fairness on")
+    p.add_argument(
+        "--sqlite-pragma",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="temporal: a SQLite pragma for the dev server, beside its defaults (repeatable)",
+    )
     return p
 
 
@@ -55,7 +62,10 @@ def _plan(args: argparse.Namespace) -> list[tuple[System, str | None]]:
         raise SystemExit("--workers must be at least 1")
     if args.crash_server and args.db != "sqlite":
         raise SystemExit("--crash-server needs --db sqlite: an in-memory server forgets everything")
-    temporal_only = [f for f in ("probe_calls", "small_guild_jobs", "fairness") if getattr(args, f)]
+    temporal_only = [
+        f for f in ("probe_calls", "small_guild_jobs", "fairness", "sqlite_pragma") if getattr(args, f)
+    ]
+    pragmas = dict(item.partition("=")[::2] for item in args.sqlite_pragma)
     if temporal_only and names != ["temporal"]:
         raise SystemExit(f"--{temporal_only[0].replace('_', '-')} needs --systems temporal")
     if args.jobs < 0 or args.small_guild_jobs < 0 or args.jobs + args.small_guild_jobs == 0:
@@ -64,7 +74,11 @@ def _plan(args: argparse.Namespace) -> list[tuple[System, str | None]]:
     for name in names:
         system: System = (
             TemporalSystem(
-                db=args.db, concurrency=args.concurrency, fairness=args.fairness, workers=args.workers
+                db=args.db,
+                concurrency=args.concurrency,
+                fairness=args.fairness,
+                workers=args.workers,
+                sqlite_pragmas=pragmas,
             )
             if name == "temporal"
             else BaselineSystem(name)
@@ -74,7 +88,11 @@ def _plan(args: argparse.Namespace) -> list[tuple[System, str | None]]:
                 plan.append((system, "scheduler"))
             if args.crash_server and "server" in system.crash_targets:
                 again = TemporalSystem(
-                    db=args.db, concurrency=args.concurrency, fairness=args.fairness, workers=args.workers
+                    db=args.db,
+                    concurrency=args.concurrency,
+                    fairness=args.fairness,
+                    workers=args.workers,
+                    sqlite_pragmas=pragmas,
                 )
                 plan.append((again if args.crash and name == "temporal" else system, "server"))
         else:

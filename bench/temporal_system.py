@@ -28,7 +28,7 @@ from bench.workload import (
     reminder_label,
 )
 from clients.jobs import Jobs
-from stack.devserver import DEFAULT_DYNAMIC_CONFIG, DevServer, free_port
+from stack.devserver import DEFAULT_DYNAMIC_CONFIG, DEFAULT_SQLITE_PRAGMAS, DevServer, free_port
 from stack.temporal import data_converter
 from tests.support.temporal import TEST_KEY
 from tests.support.worker_process import WorkerProcess
@@ -100,11 +100,13 @@ class TemporalSystem:
         history_samples: int = 20,
         fairness: bool = False,
         workers: int = 1,
+        sqlite_pragmas: dict[str, str] | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.db = db
         self.fairness = fairness
+        self.sqlite_pragmas = DEFAULT_SQLITE_PRAGMAS | (sqlite_pragmas or {})
         self.concurrency = concurrency
         self.history_samples = history_samples
         self.replicas = workers
@@ -128,6 +130,7 @@ class TemporalSystem:
             headless=True,
             log_file=workdir / "temporal-server.log",
             dynamic_config=dynamic,
+            sqlite_pragmas=self.sqlite_pragmas,
         )
         await self.server.start()
         assert self.server.pid is not None
