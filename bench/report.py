@@ -42,6 +42,8 @@ def _rows(results: Sequence[Result]) -> list[tuple[str, list[str]]]:
         stat("lateness p99", lambda r: _s(r.stats.p99)),
         stat("lateness max", lambda r: _s(r.stats.max)),
         stat("lost fires", lambda r: str(r.stats.lost)),
+        stat("deadlines posted", lambda r: _posted(r.deadline_stats)),
+        stat("deadline p50 / p99 / max", lambda r: _spread(r.deadline_stats)),
         stat("doubled fires", lambda r: str(r.stats.doubled)),
         stat("extra POSTs (nonce)", lambda r: str(r.stats.extra_requests)),
         stat(
@@ -104,6 +106,14 @@ def _outage_rows(results: Sequence[Result]) -> list[tuple[str, list[str]]]:
         ("outage lateness max", o(lambda s, r: _s(s.max))),
         ("outage lost / doubled", o(lambda s, r: f"{s.lost} / {s.doubled}")),
     ]
+
+
+def _posted(stats: FireStats | None) -> str:
+    return f"{stats.recorded} of {stats.expected}, {stats.doubled} doubled" if stats else "-"
+
+
+def _spread(stats: FireStats | None) -> str:
+    return f"{_s(stats.p50)} / {_s(stats.p99)} / {_s(stats.max)}" if stats else "-"
 
 
 def _small_guild_rows(results: Sequence[Result]) -> list[tuple[str, list[str]]]:

@@ -59,6 +59,7 @@ class Result:
 
     window_seconds: float = 0.0  # first due fire .. end of measurement
     others_cpu: float = math.nan  # CPU-s of processes not in this benchmark over the window
+    deadline_stats: FireStats | None = None  # the deadlines alone: what must never be lost
     small_guild_jobs: int = 0
     small_guild_stats: FireStats | None = None  # the second guild's deadlines (--small-guild-jobs)
     small_guild_all_stats: FireStats | None = None  # its reminders and deadlines
@@ -73,7 +74,7 @@ class Result:
         out = dict(self.__dict__)
         out["stats"] = self.stats.as_dict()
         out["outage_stats"] = self.outage_stats.as_dict() if self.outage_stats else None
-        for name in ("small_guild_stats", "small_guild_all_stats"):
+        for name in ("deadline_stats", "small_guild_stats", "small_guild_all_stats"):
             stats = getattr(self, name)
             out[name] = stats.as_dict() if stats else None
         out["cpu_ms_per_fire"] = self.cpu_ms_per_fire
@@ -147,6 +148,7 @@ async def run_system(system: System, workload: Workload, options: Options) -> Re
             schedule_rate=workload.total_jobs / elapsed if elapsed > 0 else math.inf,
             overlap=max(0.0, scheduled.end - first),
             stats=fire_stats(fires, observed),
+            deadline_stats=fire_stats([f for f in fires if f.kind == DEADLINE], observed),
             cpu=monitor.cpu_seconds(),
             window_seconds=measured_until - first,
             others_cpu=monitor.others_cpu_seconds(),
