@@ -297,14 +297,15 @@ class PersistentStore:
             async with self._query_gate_semaphore:
                 return await self._handle.query(query, request)
 
-        return await send_query(ask, gone=self._missing("does not exist"))
+        return await send_query(ask, gone=self._missing("does not exist (workflow {id})"))
 
     def _missing(self, what: str) -> Callable[[RPCError], StoreError | None]:
+        """A NOT_FOUND as the StoreError `store <name> <what>` ({id}: the workflow's id)."""
+
         def gone(err: RPCError) -> StoreError | None:
             if err.status != RPCStatusCode.NOT_FOUND:
                 return None
-            hint = "; create it with PersistentStore.create" if what == "is not running" else ""
-            return StoreError(f"store {self.name!r} {what} (workflow {self.workflow_id}){hint}")
+            return StoreError(f"store {self.name!r} " + what.format(id=self.workflow_id))
 
         return gone
 
@@ -325,7 +326,7 @@ class PersistentStore:
             update_id=f"write-{uuid.uuid4().hex}",
             gate=self._gate,
             refusal=_translate,
-            gone=self._missing("is not running"),
+            gone=self._missing("is not running (workflow {id}); create it with PersistentStore.create"),
         )
         return result
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from temporalio.client import Client
 
+from clients import jobs_listing
 from clients.jobs import Jobs, SchedulingError
 from clients.jobs_listing import LIST_ALL
 from tests.support.temporal import eventually
@@ -115,3 +116,21 @@ async def test_page_filters_are_checked_before_any_query(client: Client, kwargs:
     options: dict[str, object] = {"page": 0, "size": SIZE, **kwargs}
     with pytest.raises(SchedulingError):
         await jobs.page_jobs(12345, **options)  # type: ignore[arg-type]
+
+
+class _Shrunk(jobs_listing._Counter):
+    """Counts as after jobs ended while the page was drawn: never as many as the total said."""
+
+    def __init__(self) -> None:
+        self.known = {}
+
+    async def before(self, moment: datetime) -> int:
+        self.known[moment] = 3
+        return 3
+
+
+async def test_a_bound_that_the_jobs_no_longer_reach_leaves_the_window_open() -> None:
+    now = datetime.now(UTC)
+    early, late = await jobs_listing._bracket(_Shrunk(), now, low=10, high=30)
+    # No instant has 10 jobs before it any more: the end stays open rather than searched forever.
+    assert late is None and early is not None and early[1] == 3
