@@ -39,7 +39,11 @@ def _parser() -> argparse.ArgumentParser:
         "--probe-calls", action="store_true", help="time the bot's Jobs calls idle and in the burst"
     )
     p.add_argument("--small-guild-jobs", type=int, default=0, help="jobs of a second guild, same window (0)")
-    p.add_argument("--fairness", action="store_true", help="dev server with task-queue fairness on")
+    p.add_argument(
+        "--fifo",
+        action="store_true",
+        help="dev server with task-queue fairness off (first come first served)",
+    )
     p.add_argument(
         "--sqlite-pragma",
         action="append",
@@ -63,7 +67,7 @@ def _plan(args: argparse.Namespace) -> list[tuple[System, str | None]]:
     if args.crash_server and args.db != "sqlite":
         raise SystemExit("--crash-server needs --db sqlite: an in-memory server forgets everything")
     temporal_only = [
-        f for f in ("probe_calls", "small_guild_jobs", "fairness", "sqlite_pragma") if getattr(args, f)
+        f for f in ("probe_calls", "small_guild_jobs", "fifo", "sqlite_pragma") if getattr(args, f)
     ]
     pragmas = dict(item.partition("=")[::2] for item in args.sqlite_pragma)
     if temporal_only and names != ["temporal"]:
@@ -76,7 +80,7 @@ def _plan(args: argparse.Namespace) -> list[tuple[System, str | None]]:
             TemporalSystem(
                 db=args.db,
                 concurrency=args.concurrency,
-                fairness=args.fairness,
+                fifo=args.fifo,
                 workers=args.workers,
                 sqlite_pragmas=pragmas,
             )
@@ -90,7 +94,7 @@ def _plan(args: argparse.Namespace) -> list[tuple[System, str | None]]:
                 again = TemporalSystem(
                     db=args.db,
                     concurrency=args.concurrency,
-                    fairness=args.fairness,
+                    fifo=args.fifo,
                     workers=args.workers,
                     sqlite_pragmas=pragmas,
                 )

@@ -28,7 +28,13 @@ from bench.workload import (
     reminder_label,
 )
 from clients.jobs import Jobs
-from stack.devserver import DEFAULT_DYNAMIC_CONFIG, DEFAULT_SQLITE_PRAGMAS, DevServer, free_port
+from stack.devserver import (
+    DEFAULT_DYNAMIC_CONFIG,
+    DEFAULT_SQLITE_PRAGMAS,
+    FAIRNESS_DYNAMIC_CONFIG,
+    DevServer,
+    free_port,
+)
 from stack.temporal import data_converter
 from tests.support.temporal import TEST_KEY
 from tests.support.worker_process import WorkerProcess
@@ -42,9 +48,8 @@ FIRE_PHASES = {
     "task_timed_out": "WorkflowTaskTimedOut after TimerFired: a sticky task moved to the shared queue",
 }
 
-# Task-queue fairness (`--fairness`): the new matcher, which dispatches backlogged tasks round-robin
-# over fairness keys (Jobs.schedule gives each workflow its guild's) instead of first come first served.
-FAIRNESS_DYNAMIC_CONFIG: dict[str, object] = {"matching.useNewMatcher": True, "matching.enableFairness": True}
+# `--fifo`: the server's dispatch without fairness (first come first served), for comparison.
+FIFO_DYNAMIC_CONFIG: dict[str, object] = {key: False for key in FAIRNESS_DYNAMIC_CONFIG}
 
 
 def timer_phases(events: Sequence[HistoryEvent], out: dict[str, list[float]]) -> None:
@@ -98,14 +103,14 @@ class TemporalSystem:
         db: str,
         concurrency: int,
         history_samples: int = 20,
-        fairness: bool = False,
+        fifo: bool = False,
         workers: int = 1,
         sqlite_pragmas: dict[str, str] | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.db = db
-        self.fairness = fairness
+        self.fifo = fifo
         self.sqlite_pragmas = DEFAULT_SQLITE_PRAGMAS | (sqlite_pragmas or {})
         self.concurrency = concurrency
         self.history_samples = history_samples
@@ -123,7 +128,7 @@ class TemporalSystem:
     async def start(self, workdir: Path, discord_url: str, monitor: ProcMonitor) -> None:
         self.monitor = monitor
         db_file = workdir / "temporal.sqlite" if self.db == "sqlite" else None
-        dynamic = DEFAULT_DYNAMIC_CONFIG | (FAIRNESS_DYNAMIC_CONFIG if self.fairness else {})
+        dynamic = DEFAULT_DYNAMIC_CONFIG | (FIFO_DYNAMIC_CONFIG if self.fifo else {})
         self.server = DevServer(
             db_file=db_file,
             port=free_port(),

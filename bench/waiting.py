@@ -17,6 +17,8 @@ jobs due `--days` ahead spread over `--guilds` guilds (one guild, the probe guil
   history: timer, dispatch to the worker, the worker's task).
 
 Prints the figures and writes them as JSON under bench/results/. Never part of the tests.
+`--listing-only --workdir DIR` times the listing calls again on the database a run kept in DIR
+(a change to the listing measured on the same jobs, without starting them again).
 """
 
 from __future__ import annotations
@@ -155,6 +157,33 @@ async def _timed(samples: int, call: Any) -> tuple[float, float]:
     return percentile(took, 50), percentile(took, 99)
 
 
+async def _listing_calls(
+    jobs: Jobs, client: Client, args: argparse.Namespace
+) -> dict[str, tuple[float, float]]:
+    """The probe guild's listing calls, p50/p99 each: the visibility store's share of the bot."""
+    guild, last_page = GUILD_BASE, (args.probe_guild_jobs - 1) // PAGE
+    calls = {
+        "first page": await _timed(args.samples, lambda: jobs.page_jobs(guild, page=0, size=PAGE)),
+        "last page": await _timed(args.samples, lambda: jobs.page_jobs(guild, page=last_page, size=PAGE)),
+        "list all": await _timed(max(args.samples // 5, 3), lambda: jobs.get_jobs(guild)),
+        "count": await _timed(args.samples, lambda: client.count_workflows(job_query(guild))),
+    }
+    print(f"the probe guild lists {len(await jobs.get_jobs(guild)):,} jobs", flush=True)
+    return calls
+
+
+async def listing_only(args: argparse.Namespace) -> dict[str, tuple[float, float]]:
+    """`--listing-only`: the listing calls again, on the database an earlier run kept in
+    `--workdir` (no worker: the jobs wait, and listing is the server's alone)."""
+    db = Path(args.workdir) / "temporal.sqlite"
+    if not db.is_file():
+        raise SystemExit(f"--listing-only needs the --workdir of an earlier run: no {db}")
+    async with DevServer(db_file=db, port=free_port(), headless=True) as server:
+        client = await connect_client(server)
+        jobs = Jobs(client, "waiting-listing-only")  # no job is started: the queue is never polled
+        return await _listing_calls(jobs, client, args)
+
+
 async def run(args: argparse.Namespace) -> Figures:
     workdir = Path(args.workdir or f"/tmp/bench-waiting-{uuid.uuid4().hex[:6]}")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -194,7 +223,6 @@ async def run(args: argparse.Namespace) -> Figures:
 
             # Every job's first task must be done before memory and size mean anything: the
             # worker drains the backlog of first tasks after the starts (at 100,000 it was most).
-            query = job_query(probe_guild)
             queue = worker.env["TEMPORAL_TASK_QUEUE"]
             figures.first_tasks_done_s = await _drained(client, queue, args.drain_timeout) - start
             print(
@@ -206,20 +234,8 @@ async def run(args: argparse.Namespace) -> Figures:
             figures.worker_rss, figures.server_rss = _rss(worker.proc.pid), _rss(server.pid)
 
             probe_id = next(i for i in ids if i.startswith(f"job-{probe_guild}-"))
-            last_page = (args.probe_guild_jobs - 1) // PAGE
-            figures.calls_ms = {
-                "first page": await _timed(
-                    args.samples, lambda: jobs.page_jobs(probe_guild, page=0, size=PAGE)
-                ),
-                "last page": await _timed(
-                    args.samples, lambda: jobs.page_jobs(probe_guild, page=last_page, size=PAGE)
-                ),
-                "list all": await _timed(max(args.samples // 5, 3), lambda: jobs.get_jobs(probe_guild)),
-                "count": await _timed(args.samples, lambda: client.count_workflows(query)),
-                "status": await _timed(args.samples, lambda: jobs.status(probe_id)),
-            }
-            listed = len(await jobs.get_jobs(probe_guild))
-            print(f"the probe guild lists {listed:,} jobs", flush=True)
+            figures.calls_ms = await _listing_calls(jobs, client, args)
+            figures.calls_ms["status"] = await _timed(args.samples, lambda: jobs.status(probe_id))
 
             worker.kill()
             restarted = time.monotonic()
@@ -267,9 +283,18 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=50, help="calls of each kind to time (50)")
     p.add_argument("--probe-after", type=float, default=15.0, help="s after the restart a probe is due")
     p.add_argument("--workdir", help="keep the server's database and logs here")
+    p.add_argument(
+        "--listing-only",
+        action="store_true",
+        help="time only the probe guild's listing calls, on the database of an earlier run's --workdir",
+    )
     args = p.parse_args()
     if args.probe_guild_jobs > args.jobs:
         raise SystemExit("--probe-guild-jobs cannot exceed --jobs")
+    if args.listing_only:
+        for name, (p50, p99) in asyncio.run(listing_only(args)).items():
+            print(f"bot call {name:<12} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms")
+        return
     figures = asyncio.run(run(args))
     print("\n".join(figures.lines()))
     RESULTS.mkdir(exist_ok=True)
