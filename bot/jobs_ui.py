@@ -19,7 +19,7 @@ from bot.checks import require_guild
 from bot.replies import guarded, in_time
 from clients.jobs import SchedulingError, format_remaining
 from clients.jobs_listing import JobSummary
-from workflows.jobs_models import job_id_for, job_suffix
+from workflows.jobs_models import RUN_TAG, job_id_for, job_suffix, run_tag
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -56,36 +56,62 @@ def job_line(job: JobSummary, now: datetime | None = None) -> str:
 
 class CancelJobButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=rf"jobs:cancel:(?P<view>[a-z]):(?P<page>\d{{1,4}}):(?P<suffix>{SUFFIX_PATTERN})",
+    template=rf"jc:(?P<view>[a-z])(?P<page>\d{{1,4}}):(?P<run>[0-9a-f]{{{RUN_TAG}}})?:(?P<suffix>{SUFFIX_PATTERN})",
 ):
-    def __init__(self, view: str, page: int, suffix: str) -> None:
+    """Cancel one job, the run it was listed with only (`run`: its `run_tag`; a keyed
+    job's id is reused by its next run, which an old button must not cancel). At most
+    3 + 1 + 4 + 1 + 8 + 1 + 80 = 98 characters, within Discord's 100."""
+
+    def __init__(self, view: str, page: int, suffix: str, run: str) -> None:
         super().__init__(
             discord.ui.Button(
                 label="Cancel",
                 emoji="🗑️",
                 style=discord.ButtonStyle.danger,
-                custom_id=f"jobs:cancel:{view}:{page}:{suffix}",
+                custom_id=self.custom_id_for(view, page, suffix, run),
             )
         )
         self.view_code = view
         self.page = page
         self.suffix = suffix
+        self.run = run
+
+    @staticmethod
+    def custom_id_for(view: str, page: int, suffix: str, run: str) -> str:
+        return f"jc:{view}{page}:{run}:{suffix}"
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> CancelJobButton:
-        return cls(match["view"], int(match["page"]), match["suffix"])
+        return cls(match["view"], int(match["page"]), match["suffix"], match["run"] or "")
 
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
-        await cancel_job(interaction, self.suffix, view_code=self.view_code, page=self.page)
+        await cancel_job(interaction, self.suffix, view_code=self.view_code, page=self.page, run=self.run)
+
+
+class EarlierCancelJobButton(
+    CancelJobButton, template=rf"jobs:cancel:(?P<view>[a-z]):(?P<page>\d{{1,4}}):(?P<suffix>{SUFFIX_PATTERN})"
+):
+    """A Cancel button posted before buttons carried their run: it still works, on the current run."""
+
+    @staticmethod
+    def custom_id_for(view: str, page: int, suffix: str, run: str) -> str:
+        return f"jobs:cancel:{view}:{page}:{suffix}"
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> EarlierCancelJobButton:
+        return cls(match["view"], int(match["page"]), match["suffix"], "")
 
 
 async def cancel_job(
-    interaction: discord.Interaction[GameBot], suffix: str, *, view_code: str, page: int
+    interaction: discord.Interaction[GameBot], suffix: str, *, view_code: str, page: int, run: str = ""
 ) -> None:
-    """Cancel one job of the clicking user's guild, then redraw the listing the button was on."""
+    """Cancel one job of the clicking user's guild (of this run, if given), then redraw the
+    listing the button was on."""
     guild_id = require_guild(interaction)
     bot = interaction.client
     job_id = job_id_for(guild_id, suffix)
@@ -101,6 +127,7 @@ async def cancel_job(
                 guild_id=guild_id,
                 as_host=as_host,
                 reason="cancelled in Discord",
+                run=run,
             )
         )
     except SchedulingError as err:
@@ -119,7 +146,8 @@ def job_section(
     job: JobSummary, view_code: str, page: int, now: datetime | None = None
 ) -> discord.ui.Section[Any]:
     suffix = job_suffix(job.job_id, job.guild_id)
-    return discord.ui.Section(job_line(job, now), accessory=CancelJobButton(view_code, page, suffix))
+    button = CancelJobButton(view_code, page, suffix, run_tag(job.run_id))
+    return discord.ui.Section(job_line(job, now), accessory=button)
 
 
-DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (CancelJobButton,)
+DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (CancelJobButton, EarlierCancelJobButton)

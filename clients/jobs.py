@@ -303,14 +303,22 @@ class Jobs:
             raise
 
     async def cancel(
-        self, job_id: str, *, by: int, guild_id: int, as_host: bool = False, reason: str = ""
+        self,
+        job_id: str,
+        *,
+        by: int,
+        guild_id: int,
+        as_host: bool = False,
+        reason: str = "",
+        run: str = "",
     ) -> JobStatus:
-        """Cancel a job before its action runs. Refuses a job of another guild, or one already over."""
+        """Cancel a job before its action runs. Refuses a job of another guild, or one already
+        over; with `run` (a `run_tag`, from a listing), also a later run of the job."""
         guild_id = snowflake(guild_id, "guild_id")
         if not check_job_id(job_id).startswith(job_prefix(guild_id)):
             raise NotAllowed("this job belongs to another server; you cannot cancel it")
         try:
-            request = CancelRequest(by=by, guild_id=guild_id, reason=reason, as_host=as_host)
+            request = CancelRequest(by=by, guild_id=guild_id, reason=reason, as_host=as_host, run=run)
         except ValidationError as err:
             raise SchedulingError(first_error(err)) from None
         return await self._update(job_id, ScheduledJobWorkflow.cancel, request)

@@ -42,6 +42,9 @@ class JobSummary:
     scheduled_by: int
     key: str | None
     description: str
+    # The run listed ("" when not known): a Cancel button drawn from this summary reaches this
+    # run only, not a later one that reuses a keyed job's id.
+    run_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ async def _summary(execution: WorkflowExecution, guild_id: int) -> JobSummary | 
         scheduled_by=int(attrs.get(sa.SCHEDULED_BY) or 0),
         key=attrs.get(sa.JOB_KEY),
         description=str(memo.get("description", "")),
+        run_id=execution.run_id,
     )
 
 

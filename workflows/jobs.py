@@ -465,6 +465,10 @@ class ScheduledJobWorkflow:
 
     @cancel.validator
     def _validate_cancel(self, request: CancelRequest) -> None:
+        # Validators do not run on replay (an accepted update is in the history), so this
+        # check needs no patch.
+        if request.run and not workflow.info().run_id.endswith(request.run):
+            raise ApplicationError("that Cancel button was for an earlier run of this job, which is over")
         self._check_may_change(request.by, request.guild_id, request.as_host, "cancel")
 
     @workflow.signal(name=OPERATOR_CANCEL)

@@ -112,6 +112,21 @@ class CancelRequest(BaseModel):
     # Set by the bot when it has checked the user is a host of the guild; otherwise only the
     # user who scheduled the job may cancel it.
     as_host: bool = False
+    # The end of the run id the caller saw (`run_tag`: a listing's Cancel button carries it): a
+    # keyed job's id comes back with its next run, and that run refuses a cancel meant for the
+    # one before. Empty: whichever run is current.
+    run: str = Field(default="", pattern=r"^[0-9a-f-]{0,36}$")
+
+
+# How much of a run id a Cancel button carries: 32 bits, so a later run of the same job shares
+# it once in four billion.
+RUN_TAG = 8
+
+
+def run_tag(run_id: str) -> str:
+    """The part of a run id a button carries: its end, which is random. (Run ids are UUIDv7,
+    whose start is the time in milliseconds: two runs a minute apart share their first 8.)"""
+    return run_id[-RUN_TAG:]
 
 
 class RescheduleRequest(BaseModel):

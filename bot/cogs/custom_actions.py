@@ -46,7 +46,7 @@ from workflows.custom_actions_models import (
     needs_balance,
     parse_duration,
 )
-from workflows.jobs_models import job_id_for, job_suffix
+from workflows.jobs_models import RUN_TAG, job_id_for, job_suffix, run_tag
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -137,7 +137,9 @@ async def render_editor(
         for number, job in enumerate(tasks[:TASKS_SHOWN], start=1):
             suffix = job_suffix(job.job_id, guild_id)
             container.add_item(
-                discord.ui.Section(task_line(number, job), accessory=CancelTaskButton("e", suffix))
+                discord.ui.Section(
+                    task_line(number, job), accessory=CancelTaskButton("e", suffix, run_tag(job.run_id))
+                )
             )
         if len(tasks) > TASKS_SHOWN:
             container.add_item(
@@ -291,27 +293,35 @@ class ScheduleTaskButton(
 
 
 class CancelTaskButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"ca:cancel:(?P<mode>[ep]):(?P<suffix>{SUFFIX})"
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=rf"cac:(?P<mode>[ep]):(?P<run>[0-9a-f]{{{RUN_TAG}}})?:(?P<suffix>{SUFFIX})",
 ):
-    """Cancel one task: on the editor ("e": redraw it) or on a player's answer ("p")."""
+    """Cancel one task: on the editor ("e": redraw it) or on a player's answer ("p"); with `run`
+    (its `run_tag`, when the button was drawn from a listing) that run only, so an old
+    button cannot cancel a later run that reuses the task's key. At most 95 characters."""
 
-    def __init__(self, mode: str, suffix: str) -> None:
+    def __init__(self, mode: str, suffix: str, run: str = "") -> None:
         super().__init__(
             discord.ui.Button(
                 label="Cancel",
                 emoji="🗑️",
                 style=discord.ButtonStyle.danger,
-                custom_id=f"ca:cancel:{mode}:{suffix}",
+                custom_id=self.custom_id_for(mode, suffix, run),
             )
         )
         self.mode = mode
         self.suffix = suffix
+        self.run = run
+
+    @staticmethod
+    def custom_id_for(mode: str, suffix: str, run: str) -> str:
+        return f"cac:{mode}:{run}:{suffix}"
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> CancelTaskButton:
-        return cls(match["mode"], match["suffix"])
+        return cls(match["mode"], match["suffix"], match["run"] or "")
 
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
@@ -329,6 +339,7 @@ class CancelTaskButton(
                     guild_id=guild_id,
                     as_host=as_host,
                     reason="cancelled in Discord",
+                    run=self.run,
                 )
             )
         except SchedulingError as err:
@@ -345,6 +356,20 @@ class CancelTaskButton(
             await interaction.followup.send(done, ephemeral=True)
         else:
             await interaction.edit_original_response(content=done, view=None)
+
+
+class EarlierCancelTaskButton(CancelTaskButton, template=rf"ca:cancel:(?P<mode>[ep]):(?P<suffix>{SUFFIX})"):
+    """A Cancel button posted before buttons carried their run: it still works, on the current run."""
+
+    @staticmethod
+    def custom_id_for(mode: str, suffix: str, run: str) -> str:
+        return f"ca:cancel:{mode}:{suffix}"
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> EarlierCancelTaskButton:
+        return cls(match["mode"], match["suffix"])
 
 
 class RunButton(
@@ -649,5 +674,7 @@ def _append(
 
 
 async def setup(bot: GameBot) -> None:
-    bot.add_dynamic_items(TriggerSelect, ChannelPick, ScheduleTaskButton, CancelTaskButton, RunButton)
+    bot.add_dynamic_items(
+        TriggerSelect, ChannelPick, ScheduleTaskButton, CancelTaskButton, EarlierCancelTaskButton, RunButton
+    )
     await bot.add_cog(CustomActionsCog(bot))

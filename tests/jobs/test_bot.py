@@ -23,7 +23,7 @@ from tests.support.bot_harness import World, answered, bot_env, last_reply
 from tests.support.jobs_doubles import Doubles
 from tests.support.temporal import eventually
 from worker import build_worker
-from workflows.jobs_models import JobStatus
+from workflows.jobs_models import JobStatus, run_tag
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 QUEUE = f"bot-{uuid.uuid4().hex[:8]}"
@@ -57,8 +57,10 @@ def texts(message: ResponseMessage) -> str:
     return "\n".join(str(c["content"]) for c in walk_components(message.components) if c.get("type") == 10)
 
 
-def cancel_id(view: str, job_id: str, guild_id: int, page: int = 0) -> str:
-    return f"jobs:cancel:{view}:{page}:{job_id.removeprefix(f'job-{guild_id}-')}"
+async def cancel_id(w: World, view: str, job_id: str, page: int = 0) -> str:
+    """The custom id of the Cancel button for the job's current run, on a listing's page."""
+    run = (await w.client.get_workflow_handle(job_id).describe()).run_id
+    return f"jc:{view}{page}:{run_tag(run)}:{job_id.removeprefix(f'job-{w.guild.id}-')}"
 
 
 async def schedule(w: World, by: int, description: str, hours: float, channel_id: int | None = None) -> str:
@@ -126,7 +128,7 @@ async def test_a_cancel_with_no_worker_running_is_answered_and_promises_nothing(
                 return await w.env.external_wait(update(*args, **kwargs), reason="an update no worker takes")
 
             w.bot.jobs.cancel = cancel  # type: ignore[method-assign]
-            clicked = answered(await w.host.click(dashboard, custom_id=cancel_id("d", job_id, w.guild.id)))
+            clicked = answered(await w.host.click(dashboard, custom_id=await cancel_id(w, "d", job_id)))
             assert clicked.followups == []  # acknowledged, nothing claimed yet
             await w.env.advance_time(WORKER_WAIT + 1)
             await eventually(lambda: bool(clicked.followups))
@@ -152,31 +154,31 @@ async def test_the_dashboard_lists_and_cancels_by_the_rules(world: World) -> Non
     body = texts(dashboard)
     assert body.index("Quiz night") < body.index("Player's raid") < body.index("Other's bake-off")
     assert f"<@{w.host.id}>" in body and f"<@{w.player.id}>" in body and "left" in body
-    assert custom_ids(dashboard, "jobs:cancel:") == [cancel_id("d", j, w.guild.id) for j in (a, b, c)]
+    assert custom_ids(dashboard, "jc:") == [await cancel_id(w, "d", j) for j in (a, b, c)]
     assert all(len(custom_id) <= 100 for custom_id in custom_ids(dashboard))
 
     # A player may not cancel a host's job: a clear answer, nothing changed.
-    refused = answered(await w.player.click(dashboard, custom_id=cancel_id("d", a, w.guild.id)))
+    refused = answered(await w.player.click(dashboard, custom_id=await cancel_id(w, "d", a)))
     assert_message(last_reply(refused), contains="Nothing was cancelled", ephemeral=True)
     assert "only a host or the user who scheduled" in last_reply(refused).content
     assert (await w.bot.jobs.status(a)).state == "waiting"
 
     # Their own job they may; the listing is redrawn without it.
     stale = last_reply(answered(await w.player.slash(w.channel, "schedule list")))
-    own = answered(await w.player.click(dashboard, custom_id=cancel_id("d", b, w.guild.id)))
+    own = answered(await w.player.click(dashboard, custom_id=await cancel_id(w, "d", b)))
     assert_message(last_reply(own), contains="Cancelled **Player's raid**", ephemeral=True)
     assert (await w.bot.jobs.status(b)).state == "cancelled"
     assert own.response is not None
-    assert custom_ids(own.response, "jobs:cancel:") == [cancel_id("d", j, w.guild.id) for j in (a, c)]
+    assert custom_ids(own.response, "jc:") == [await cancel_id(w, "d", j) for j in (a, c)]
 
     # A host may cancel anyone's job.
     hosts = answered(await w.host.slash(w.channel, "schedule list"))
-    by_host = answered(await w.host.click(last_reply(hosts), custom_id=cancel_id("d", c, w.guild.id)))
+    by_host = answered(await w.host.click(last_reply(hosts), custom_id=await cancel_id(w, "d", c)))
     assert_message(last_reply(by_host), contains="Cancelled", ephemeral=True)
     assert (await w.bot.jobs.status(c)).state == "cancelled"
 
     # A cancel for a job that is already over changes nothing and says so.
-    again = answered(await w.player.click(stale, custom_id=cancel_id("d", b, w.guild.id)))
+    again = answered(await w.player.click(stale, custom_id=await cancel_id(w, "d", b)))
     assert_message(last_reply(again), contains="already", ephemeral=True)
 
 
@@ -187,13 +189,13 @@ async def test_the_dashboard_pages(world: World) -> None:
 
     first = last_reply(answered(await w.host.slash(w.channel, "schedule list")))
     assert "page 1 of 2" in texts(first)
-    assert custom_ids(first, "jobs:cancel:") == [cancel_id("d", j, w.guild.id) for j in jobs[:6]]
+    assert custom_ids(first, "jc:") == [await cancel_id(w, "d", j) for j in jobs[:6]]
     assert len(list(walk_components(first.components))) <= 40
 
     turned = answered(await w.host.click(first, label="Next"))
     assert turned.response is not None
     assert "page 2 of 2" in texts(turned.response)
-    assert custom_ids(turned.response, "jobs:cancel:") == [cancel_id("d", j, w.guild.id, 1) for j in jobs[6:]]
+    assert custom_ids(turned.response, "jc:") == [await cancel_id(w, "d", j, 1) for j in jobs[6:]]
     back = answered(await w.host.click(turned.response, label="Previous"))
     assert back.response is not None and "page 1 of 2" in texts(back.response)
 
@@ -212,6 +214,8 @@ async def test_old_buttons_still_work_after_a_restart(world: World) -> None:
     assert_message(panel, ephemeral=False)
     assert "Safari Round Results" in texts(panel) and "left" in texts(panel)
     dashboard = last_reply(answered(await w.host.slash(w.channel, "schedule list")))
+    old_cancel = await cancel_id(w, "d", first)
+    assert custom_ids(dashboard, "jc:") == [old_cancel]
 
     await w.restart()
 
@@ -233,10 +237,10 @@ async def test_old_buttons_still_work_after_a_restart(world: World) -> None:
     assert_message(last_reply(status), contains="Next Safari round results", ephemeral=True)
 
     # The old panel's Cancel button cancels, and the panel is redrawn for everyone.
-    cancelled = answered(await w.host.click(panel, custom_id=cancel_id("s", first, w.guild.id)))
+    cancelled = answered(await w.host.click(panel, custom_id=await cancel_id(w, "s", first)))
     assert (await w.bot.jobs.status(first)).state == "cancelled"
     assert cancelled.response is not None
-    assert custom_ids(cancelled.response, "jobs:cancel:") == []
+    assert custom_ids(cancelled.response, "jc:") == []
 
     # Once cancelled (and closed), the round can be scheduled again from the old panel.
     async def closed() -> bool:
@@ -250,15 +254,37 @@ async def test_old_buttons_still_work_after_a_restart(world: World) -> None:
     [second] = w.jobs.started  # the round's key again: a new run of the same job id
     assert (await w.bot.jobs.status(second)).state == "waiting"
 
-    # The old dashboard's buttons too. Its Cancel names the round's job by its key, which is the
-    # new run now: that is what it cancels. Then Refresh shows nothing waiting.
-    again = answered(await w.host.click(dashboard, custom_id=cancel_id("d", first, w.guild.id)))
-    assert_message(last_reply(again), contains="Cancelled", ephemeral=True)
-    assert (await w.bot.jobs.status(second)).state == "cancelled"
-    assert again.response is not None and custom_ids(again.response, "jobs:cancel:") == []
+    # The old dashboard's buttons too. Its Cancel names the round's job by its key, which the new
+    # run reuses; the button was for the first run, so it is refused and the new one waits on.
+    again = answered(await w.host.click(dashboard, custom_id=old_cancel))
+    assert_message(last_reply(again), contains="Nothing was cancelled", ephemeral=True)
+    assert "earlier run of this job" in last_reply(again).content
+    assert (await w.bot.jobs.status(second)).state == "waiting"
+    # Refresh draws the new run, and its Cancel cancels it.
     refreshed = answered(await w.host.click(dashboard, label="Refresh"))
     assert refreshed.response is not None
+    assert custom_ids(refreshed.response, "jc:") == [await cancel_id(w, "d", second)]
+    gone = answered(await w.host.click(refreshed.response, custom_id=await cancel_id(w, "d", second)))
+    assert_message(last_reply(gone), contains="Cancelled", ephemeral=True)
+    assert (await w.bot.jobs.status(second)).state == "cancelled"
     await eventually(lambda: listed(w.bot.jobs, w.guild.id, 0))
+
+
+async def test_a_cancel_button_posted_before_buttons_carried_their_run_still_cancels(world: World) -> None:
+    w = world
+    job = await schedule(w, w.host.id, "Quiz night", 1)
+    await eventually(lambda: listed(w.bot.jobs, w.guild.id, 1))
+    # A listing as the previous version of the bot posted it: its custom ids had no run.
+    suffix = job.removeprefix(f"job-{w.guild.id}-")
+    old = discord.ui.Button[Any](label="Cancel", custom_id=f"jobs:cancel:d:0:{suffix}")
+    view = discord.ui.LayoutView()
+    view.add_item(discord.ui.Container(discord.ui.Section("**Quiz night**", accessory=old)))
+    channel = w.bot.get_channel(w.channel.id)
+    assert isinstance(channel, discord.TextChannel)
+    posted = await channel.send(view=view)
+    clicked = answered(await w.host.click(posted, label="Cancel"))
+    assert_message(last_reply(clicked), contains="Cancelled **Quiz night**", ephemeral=True)
+    assert (await w.bot.jobs.status(job)).state == "cancelled"
 
 
 async def test_join_goes_through_the_safari_store(world: World) -> None:

@@ -15,7 +15,7 @@ from clients.jobs import JobNotFound, Jobs, NotAllowed, SchedulingError, format_
 from tests.support.jobs_doubles import SAFARI_REMINDERS, Doubles
 from worker import build_worker
 from workflows.jobs_actions import ActionSpec, register
-from workflows.jobs_models import Reminder
+from workflows.jobs_models import Reminder, run_tag
 
 GUILD, OTHER_GUILD, CHANNEL, HOST, PLAYER = 501, 502, 503, 504, 505
 
@@ -260,6 +260,40 @@ async def test_cancel_is_guarded_by_guild_and_owner(jobs: Jobs) -> None:
     assert cancelled.state == "cancelled"
     with pytest.raises((NotAllowed, JobNotFound)):
         await jobs.cancel(job_id, by=PLAYER, guild_id=GUILD)
+
+
+async def test_a_cancel_for_an_earlier_run_is_refused_by_the_later_one(
+    time_env: WorkflowEnvironment, jobs: Jobs
+) -> None:
+    """A keyed job's id is reused by its next run: a cancel naming the earlier run (as a Cancel
+    button drawn from a listing does) is refused by the workflow itself, and the run waits on."""
+    first = await jobs.schedule(
+        "post_message",
+        {"content": "x"},
+        guild_id=GUILD,
+        channel_id=CHANNEL,
+        scheduled_by=PLAYER,
+        delay=timedelta(hours=1),
+        key="round",
+    )
+    earlier = run_tag((await time_env.client.get_workflow_handle(first).describe()).run_id)
+    await jobs.cancel(first, by=PLAYER, guild_id=GUILD, run=earlier)
+    await time_env.client.get_workflow_handle(first).result()
+    again = await jobs.schedule(
+        "post_message",
+        {"content": "x"},
+        guild_id=GUILD,
+        channel_id=CHANNEL,
+        scheduled_by=PLAYER,
+        delay=timedelta(hours=1),
+        key="round",
+    )
+    assert again == first
+    with pytest.raises(NotAllowed, match="earlier run of this job"):
+        await jobs.cancel(again, by=PLAYER, guild_id=GUILD, run=earlier)
+    assert (await jobs.status(again)).state == "waiting"
+    current = run_tag((await time_env.client.get_workflow_handle(again).describe()).run_id)
+    assert (await jobs.cancel(again, by=PLAYER, guild_id=GUILD, run=current)).state == "cancelled"
 
 
 async def test_reschedule_moves_the_deadline(time_env: WorkflowEnvironment, jobs: Jobs) -> None:

@@ -107,7 +107,7 @@ async def test_a_host_cancels_a_job_from_the_jobs_list(play: PlaygroundStack) ->
     cancel = next(
         c["accessory"]["custom_id"]
         for c in shown[0]["components"][0]["components"]
-        if c.get("type") == 9 and c["accessory"]["custom_id"].startswith("jobs:cancel:")
+        if c.get("type") == 9 and c["accessory"]["custom_id"].startswith("jc:")
     )
     clicked = await play.click(HOST_ID, int(shown[0]["id"]), cancel)
     assert clicked.refused == []

@@ -90,7 +90,7 @@ async def test_a_host_runs_a_safari_round_and_cancels_another_from_the_page(page
     await fill_modal(page, hours="2", minutes="0")
     await page.get_by_text("scheduled by").nth(1).wait_for()
     await run(page, "schedule list")
-    cancel = page.locator("button[data-custom-id^='jobs:cancel:']")
+    cancel = page.locator("button[data-custom-id^='jc:']")
     await cancel.first.wait_for()
     await shot(page, "jobs-list")
     await cancel.first.click()
