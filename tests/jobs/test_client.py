@@ -267,32 +267,27 @@ async def test_a_cancel_for_an_earlier_run_is_refused_by_the_later_one(
 ) -> None:
     """A keyed job's id is reused by its next run: a cancel naming the earlier run (as a Cancel
     button drawn from a listing does) is refused by the workflow itself, and the run waits on."""
-    first = await jobs.schedule(
-        "post_message",
-        {"content": "x"},
-        guild_id=GUILD,
-        channel_id=CHANNEL,
-        scheduled_by=PLAYER,
-        delay=timedelta(hours=1),
-        key="round",
-    )
-    earlier = run_tag((await time_env.client.get_workflow_handle(first).describe()).run_id)
+
+    async def round_and_its_run() -> tuple[str, str]:
+        job_id = await jobs.schedule(
+            "post_message",
+            {"content": "x"},
+            guild_id=GUILD,
+            channel_id=CHANNEL,
+            scheduled_by=PLAYER,
+            delay=timedelta(hours=1),
+            key="round",
+        )
+        return job_id, run_tag((await time_env.client.get_workflow_handle(job_id).describe()).run_id)
+
+    first, earlier = await round_and_its_run()
     await jobs.cancel(first, by=PLAYER, guild_id=GUILD, run=earlier)
     await time_env.client.get_workflow_handle(first).result()
-    again = await jobs.schedule(
-        "post_message",
-        {"content": "x"},
-        guild_id=GUILD,
-        channel_id=CHANNEL,
-        scheduled_by=PLAYER,
-        delay=timedelta(hours=1),
-        key="round",
-    )
+    again, current = await round_and_its_run()
     assert again == first
     with pytest.raises(NotAllowed, match="earlier run of this job"):
         await jobs.cancel(again, by=PLAYER, guild_id=GUILD, run=earlier)
     assert (await jobs.status(again)).state == "waiting"
-    current = run_tag((await time_env.client.get_workflow_handle(again).describe()).run_id)
     assert (await jobs.cancel(again, by=PLAYER, guild_id=GUILD, run=current)).state == "cancelled"
 
 
