@@ -42,11 +42,11 @@ from temporalio.client import Client
 from bench.fake import FakeProcess, snowflake_time
 from bench.measure import percentile
 from bench.report import RESULTS
-from bench.temporal_system import FIRE_PHASES, timer_phases
+from bench.temporal_system import FIFO_DYNAMIC_CONFIG, FIRE_PHASES, timer_phases
 from bench.workload import CHANNEL_ID
 from clients.jobs import Jobs
 from clients.jobs_listing import job_query
-from stack.devserver import DevServer, free_port
+from stack.devserver import DEFAULT_DYNAMIC_CONFIG, DevServer, free_port
 from tests.support.temporal import connect_client
 from tests.support.worker_process import WorkerProcess
 
@@ -190,7 +190,8 @@ async def run(args: argparse.Namespace) -> Figures:
     figures = Figures(jobs=args.jobs, guilds=args.guilds)
     db = workdir / "temporal.sqlite"
     fake = FakeProcess(workdir)
-    async with DevServer(db_file=db, port=free_port(), headless=True) as server:
+    dynamic = DEFAULT_DYNAMIC_CONFIG | (FIFO_DYNAMIC_CONFIG if args.fifo else {})
+    async with DevServer(db_file=db, port=free_port(), headless=True, dynamic_config=dynamic) as server:
         remote = await fake.start()
         try:
             worker = WorkerProcess(
@@ -283,6 +284,7 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=50, help="calls of each kind to time (50)")
     p.add_argument("--probe-after", type=float, default=15.0, help="s after the restart a probe is due")
     p.add_argument("--workdir", help="keep the server's database and logs here")
+    p.add_argument("--fifo", action="store_true", help="the server without task-queue fairness, to compare")
     p.add_argument(
         "--listing-only",
         action="store_true",
