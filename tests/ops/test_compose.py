@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from stack.devserver import temporal_cli_path
+from stack.devserver import DEFAULT_DYNAMIC_CONFIG, temporal_cli_path
 from stack.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -241,6 +241,14 @@ def test_the_server_reads_the_dynamic_config_it_is_given(services: dict[str, dic
     assert (ROOT / "deploy" / "dynamicconfig" / Path(path).name).is_file()
     mounts = [str(v["source"] if isinstance(v, dict) else v.split(":")[0]) for v in server["volumes"]]
     assert str(ROOT / "deploy" / "dynamicconfig") in mounts
+
+
+def test_the_compose_server_dispatches_as_the_dev_stack_does(services: dict[str, dict[str, Any]]) -> None:
+    """Fairness and the partition count are measured on the dev stack (bench/README.md): the
+    production server is configured alike, or those figures say nothing about it."""
+    path = environment(services["temporal"])["DYNAMIC_CONFIG_FILE_PATH"]
+    production = parse_yaml((ROOT / "deploy" / "dynamicconfig" / Path(path).name).read_text())
+    assert {key: production[key][0]["value"] for key in DEFAULT_DYNAMIC_CONFIG} == DEFAULT_DYNAMIC_CONFIG
 
 
 def test_the_web_ui_decrypts_through_the_codec_server(services: dict[str, dict[str, Any]]) -> None:
