@@ -9,7 +9,8 @@ jobs due `--days` ahead spread over `--guilds` guilds (one guild, the probe guil
 - how fast they were started (jobs/s through the Jobs client, `--concurrency` in flight);
 - the server's database size (the SQLite file and its write-ahead log) and the worker's and the
   server's resident memory, with every job's first task done and the worker holding them cached;
-- the bot's calls for the probe guild: the dashboard's first and last page (`Jobs.page_jobs`),
+- the bot's calls for the probe guild: the dashboard's first and last page drawn cold, Next and
+  Refresh (which start from the page before) (`Jobs.page_jobs`),
   every job (`Jobs.get_jobs`), count (one visibility count) and status (a query, which a worker
   answers), p50/p99 over `--samples` calls each;
 - a worker restart (kill -9, start again): how long until the new worker answers a query, and
@@ -160,11 +161,24 @@ async def _timed(samples: int, call: Any) -> tuple[float, float]:
 async def _listing_calls(
     jobs: Jobs, client: Client, args: argparse.Namespace
 ) -> dict[str, tuple[float, float]]:
-    """The probe guild's listing calls, p50/p99 each: the visibility store's share of the bot."""
+    """The probe guild's listing calls, p50/p99 each: the visibility store's share of the bot.
+    A page drawn cold (a new client: nothing to start from) and pages drawn as a user pages on,
+    which start from the bounds of the page before (`PageHints`)."""
     guild, last_page = GUILD_BASE, (args.probe_guild_jobs - 1) // PAGE
+
+    def cold(page: int) -> Any:
+        return lambda: Jobs(client, "waiting-listing").page_jobs(guild, page=page, size=PAGE)
+
+    paging = Jobs(client, "waiting-listing")
+    await paging.page_jobs(guild, page=0, size=PAGE)  # what the first Next starts from
+    turns = iter(range(1, last_page + 1))
     calls = {
-        "first page": await _timed(args.samples, lambda: jobs.page_jobs(guild, page=0, size=PAGE)),
-        "last page": await _timed(args.samples, lambda: jobs.page_jobs(guild, page=last_page, size=PAGE)),
+        "first page": await _timed(args.samples, cold(0)),
+        "last page": await _timed(args.samples, cold(last_page)),
+        "next page": await _timed(
+            min(args.samples, last_page), lambda: paging.page_jobs(guild, page=next(turns), size=PAGE)
+        ),
+        "refresh": await _timed(args.samples, lambda: paging.page_jobs(guild, page=3, size=PAGE)),
         "list all": await _timed(max(args.samples // 5, 3), lambda: jobs.get_jobs(guild)),
         "count": await _timed(args.samples, lambda: client.count_workflows(job_query(guild))),
     }

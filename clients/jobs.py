@@ -32,7 +32,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from clients.jobs_listing import JobPage, JobSummary, job_query, list_jobs, page_jobs
+from clients.jobs_listing import JobPage, JobSummary, PageHints, job_query, list_jobs, page_jobs
 from workflows import search_attributes as sa
 from workflows.common import Snowflake, UserError, first_error
 from workflows.jobs import ScheduledJobWorkflow
@@ -138,6 +138,7 @@ class Jobs:
         self._client = client
         self._task_queue = task_queue
         self._clock = clock
+        self._hints = PageHints()  # where the dashboard's recent pages were bounded
 
     def now(self) -> datetime:
         """The clock deadlines are computed from (UTC), so a caller can pass `at=` and know it."""
@@ -421,4 +422,4 @@ class Jobs:
             hidden_channels=[snowflake(c, "channel_id") for c in hidden_channels],
             exclude=[check_job_id(job_id) for job_id in exclude],
         )
-        return await page_jobs(self._client, query, guild_id, page=page, size=size)
+        return await page_jobs(self._client, query, guild_id, page=page, size=size, hints=self._hints)

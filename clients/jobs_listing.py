@@ -10,6 +10,8 @@ them (a few rows) and sort those. Measured in bench/README.md ("Waiting at scale
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -53,6 +55,7 @@ class JobPage:
     page: int  # the page shown: the one asked for, or the last one if it was past the end
     pages: int  # at least 1
     total: int  # jobs matching the filter
+    counts: int = 1  # visibility counts it took, the total's included: what the page cost
 
 
 def quote(value: str) -> str:
@@ -169,6 +172,31 @@ class _Counter:
 Probe = tuple[datetime, int]  # an instant and how many jobs are due before it
 
 
+class PageHints:
+    """The instants that recent pages of each query were bounded by, for a few minutes. A page
+    of the same query counts them first, so paging on (Next, Previous, Refresh) narrows from a
+    tight bracket instead of searching from now: 13-22 counts a page become a handful. Only
+    instants are kept, never counts, and every count is made afresh: a hint can make a page
+    cheaper, never wrong."""
+
+    def __init__(self, *, keep: float = 300.0, queries: int = 1024) -> None:
+        self.keep = keep  # seconds
+        self.queries = queries
+        self._kept: OrderedDict[str, tuple[float, list[datetime]]] = OrderedDict()
+
+    def get(self, query: str) -> list[datetime]:
+        kept = self._kept.get(query)
+        if kept is None or time.monotonic() - kept[0] > self.keep:
+            return []
+        return kept[1]
+
+    def put(self, query: str, moments: list[datetime]) -> None:
+        self._kept[query] = (time.monotonic(), moments)
+        self._kept.move_to_end(query)
+        while len(self._kept) > self.queries:
+            self._kept.popitem(last=False)
+
+
 async def _bracket(
     counter: _Counter, now: datetime, low: int, high: int
 ) -> tuple[Probe | None, Probe | None]:
@@ -209,8 +237,11 @@ async def _bracket(
         await counter.before(moment)
 
 
-async def page_jobs(client: Client, query: str, guild_id: int, *, page: int, size: int) -> JobPage:
-    """One page of the jobs the query matches, soonest first, from counts and a few rows."""
+async def page_jobs(
+    client: Client, query: str, guild_id: int, *, page: int, size: int, hints: PageHints | None = None
+) -> JobPage:
+    """One page of the jobs the query matches, soonest first, from counts and a few rows;
+    `hints` remembers where it was bounded, for the next page of the same query."""
     total = (await client.count_workflows(query)).count
     pages = max(1, -(-total // size))
     page = min(max(page, 0), pages - 1)
@@ -224,18 +255,31 @@ async def page_jobs(client: Client, query: str, guild_id: int, *, page: int, siz
         )
     now = datetime.now(UTC)
     counter = _Counter(client, query)
+    for moment in hints.get(query) if hints else ():
+        await counter.before(moment)
     window = [query]
     skip = 0
+    bounds = []
     if first > 0:
         # Start where at most `first` jobs come before (the early side if not narrowed).
         start, _ = await _bracket(counter, now, max(first - SLACK, 0), first)
         if start is not None:
             window.append(_deadline(">=", start[0]))
             skip = start[1]
+            bounds.append(start[0])
     if first + size < total:
         # End where at least the page's last job comes before (the late side if not narrowed).
         _, end = await _bracket(counter, now, first + size, first + size + SLACK)
         if end is not None:
             window.append(_deadline("<", end[0]))
+            bounds.append(end[0])
+    if hints is not None:
+        hints.put(query, bounds)
     jobs = await list_jobs(client, " AND ".join(window), guild_id)
-    return JobPage(jobs=jobs[first - skip : first - skip + size], page=page, pages=pages, total=total)
+    return JobPage(
+        jobs=jobs[first - skip : first - skip + size],
+        page=page,
+        pages=pages,
+        total=total,
+        counts=1 + len(counter.known),
+    )

@@ -82,6 +82,29 @@ async def test_every_page_is_the_slice_of_the_whole_sorted_list(client: Client) 
     assert last.page == pages - 1 and [j.job_id for j in last.jobs] == everything[(pages - 1) * SIZE :]
 
 
+async def test_paging_on_starts_from_the_page_before_and_shows_the_same(client: Client) -> None:
+    """A page's bounds seed the next search of the same query (PageHints): Refresh and Next
+    take fewer counts than a page drawn cold, and every page is still its slice, in any order."""
+    guild = random.randrange(10**17, 10**18)
+    count = LIST_ALL + 25
+    await populate(Jobs(client, "populate"), guild, count)
+    jobs = Jobs(client, f"nobody-{uuid.uuid4().hex[:6]}")
+    everything = [job.job_id for job in await jobs.get_jobs(guild)]
+    pages = -(-count // SIZE)
+
+    async def shown(page: int, via: Jobs) -> int:
+        listed = await via.page_jobs(guild, page=page, size=SIZE)
+        assert [job.job_id for job in listed.jobs] == everything[page * SIZE : (page + 1) * SIZE]
+        return listed.counts
+
+    cold = [await shown(page, Jobs(client, "cold")) for page in (3, 4)]
+    assert await shown(3, jobs) == cold[0]  # nothing to start from yet
+    assert await shown(3, jobs) < cold[0]  # Refresh
+    assert await shown(4, jobs) < cold[1]  # Next
+    for page in random.Random(guild).sample(range(pages), pages):  # and any order after that
+        await shown(page, jobs)
+
+
 async def test_a_page_filters_by_channel_and_leaves_out_what_was_just_cancelled(client: Client) -> None:
     jobs = Jobs(client, f"nobody-{uuid.uuid4().hex[:6]}")
     guild = random.randrange(10**17, 10**18)
