@@ -158,9 +158,7 @@ async def _timed(samples: int, call: Any) -> tuple[float, float]:
     return percentile(took, 50), percentile(took, 99)
 
 
-async def _listing_calls(
-    jobs: Jobs, client: Client, args: argparse.Namespace
-) -> dict[str, tuple[float, float]]:
+async def _listing_calls(client: Client, args: argparse.Namespace) -> dict[str, tuple[float, float]]:
     """The probe guild's listing calls, p50/p99 each: the visibility store's share of the bot.
     A page drawn cold (a new client: nothing to start from) and pages drawn as a user pages on,
     which start from the bounds of the page before (`PageHints`)."""
@@ -179,10 +177,10 @@ async def _listing_calls(
             min(args.samples, last_page), lambda: paging.page_jobs(guild, page=next(turns), size=PAGE)
         ),
         "refresh": await _timed(args.samples, lambda: paging.page_jobs(guild, page=3, size=PAGE)),
-        "list all": await _timed(max(args.samples // 5, 3), lambda: jobs.get_jobs(guild)),
+        "list all": await _timed(max(args.samples // 5, 3), lambda: paging.get_jobs(guild)),
         "count": await _timed(args.samples, lambda: client.count_workflows(job_query(guild))),
     }
-    print(f"the probe guild lists {len(await jobs.get_jobs(guild)):,} jobs", flush=True)
+    print(f"the probe guild lists {len(await paging.get_jobs(guild)):,} jobs", flush=True)
     return calls
 
 
@@ -193,9 +191,7 @@ async def listing_only(args: argparse.Namespace) -> dict[str, tuple[float, float
     if not db.is_file():
         raise SystemExit(f"--listing-only needs the --workdir of an earlier run: no {db}")
     async with DevServer(db_file=db, port=free_port(), headless=True) as server:
-        client = await connect_client(server)
-        jobs = Jobs(client, "waiting-listing-only")  # no job is started: the queue is never polled
-        return await _listing_calls(jobs, client, args)
+        return await _listing_calls(await connect_client(server), args)
 
 
 async def run(args: argparse.Namespace) -> Figures:
@@ -249,7 +245,7 @@ async def run(args: argparse.Namespace) -> Figures:
             figures.worker_rss, figures.server_rss = _rss(worker.proc.pid), _rss(server.pid)
 
             probe_id = next(i for i in ids if i.startswith(f"job-{probe_guild}-"))
-            figures.calls_ms = await _listing_calls(jobs, client, args)
+            figures.calls_ms = await _listing_calls(client, args)
             figures.calls_ms["status"] = await _timed(args.samples, lambda: jobs.status(probe_id))
 
             worker.kill()

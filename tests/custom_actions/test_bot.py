@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import discord
 import pytest
@@ -221,6 +222,28 @@ async def test_a_delayed_action_blocks_a_second_run_with_the_time_left_and_a_can
     assert "Nothing was cancelled: only a host or the user who scheduled" in text_of(last_reply(stolen))
     cancelled = answered(await w.player.click(answer, label="Cancel"))
     assert "Cancelled **Custom Action: Voyage**" in text_of(await editor_after(cancelled))
+    assert h.discord.posts == []
+
+
+async def test_a_cancel_button_posted_before_buttons_carried_their_run_still_cancels(
+    world: tuple[World, Harness],
+) -> None:
+    w, h = world
+    answered(await w.host.slash(w.channel, "action create", name="Voyage"))
+    answered(await w.host.slash(w.channel, "action add-text", action="Voyage", text="Land ho!"))
+    answered(await w.host.slash(w.channel, "action delayed", action="Voyage", minutes=120))
+    answered(await w.player.slash(w.channel, "action run", action="Voyage"))
+    [job_id] = w.jobs.started
+    # The answer as the previous version of the bot posted it: its custom id had no run.
+    view = discord.ui.View()
+    suffix = job_id.removeprefix(f"job-{w.guild.id}-")
+    view.add_item(discord.ui.Button[Any](label="Cancel", custom_id=f"ca:cancel:p:{suffix}"))
+    channel = w.bot.get_channel(w.channel.id)
+    assert isinstance(channel, discord.TextChannel)
+    posted = await channel.send("You already have **Voyage** running", view=view)
+    cancelled = answered(await w.player.click(posted, label="Cancel"))
+    assert "Cancelled **Custom Action: Voyage**" in text_of(await editor_after(cancelled))
+    assert (await w.bot.jobs.status(job_id)).state == "cancelled"
     assert h.discord.posts == []
 
 
