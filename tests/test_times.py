@@ -107,17 +107,17 @@ def test_modal_fields_are_read_through_the_grammar() -> None:
     assert duration_from_fields(days="1", hours="2", minutes="3") == DAY + 2 * HOUR + 3 * MINUTE
     assert duration_from_fields(hours=" 168 ", maximum=7 * DAY) == 7 * DAY
     assert duration_from_fields(hours="1", minutes="90") == 2 * HOUR + 30 * MINUTE
-    for fields, says in [
-        ({}, "The wait is too short: at least 1 minute"),
-        ({"days": "30", "minutes": "1"}, "The wait is too long: at most 30 days"),
-        ({"days": "99999999999"}, "The wait is too long: at most 30 days"),
-        ({"hours": "x"}, "Hours must be a whole number written with the digits 0 to 9; you typed “x”"),
-        ({"hours": "-1"}, "Hours must be a whole number"),
-        ({"minutes": "1.5"}, "Minutes must be a whole number"),
-        ({"days": "\u0661"}, "Days must be a whole number written with the digits 0 to 9"),
+    for (days, hours, minutes), says in [
+        (("", "", ""), "The wait is too short: at least 1 minute"),
+        (("30", "", "1"), "The wait is too long: at most 30 days"),
+        (("99999999999", "", ""), "The wait is too long: at most 30 days"),
+        (("", "x", ""), "Hours must be a whole number written with the digits 0 to 9; you typed “x”"),
+        (("", "-1", ""), "Hours must be a whole number"),
+        (("", "", "1.5"), "Minutes must be a whole number"),
+        (("\u0661", "", ""), "Days must be a whole number written with the digits 0 to 9"),
     ]:
         with pytest.raises(TimeError, match=says):
-            duration_from_fields(**fields, maximum=30 * DAY)
+            duration_from_fields(days=days, hours=hours, minutes=minutes, maximum=30 * DAY)
 
 
 # --- printing ---------------------------------------------------------------------------------

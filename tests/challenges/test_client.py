@@ -127,7 +127,7 @@ def one(action: str, payload: dict[str, Any] | None = None, **start: Any) -> Rou
         (one("post_message", {"content": ""}), "bad payload for post_message: content:"),
         (one("post_message", {"content": "x"}, at=NOW - timedelta(minutes=1)), "which is in the past"),
         (one("post_message", {"content": "x"}, at=NOW + timedelta(days=400)), "more than 365 days away"),
-        # A JSON plan's time in year 9999 behind UTC was an OverflowError; year 1 said "in the past".
+        # Years no one means are refused as such (year 1 was "1-01-01 00:00 UTC, which is in the past").
         (one("post_message", at=datetime(9999, 12, 31, 23, 59, tzinfo=timezone(-HOUR))), "give a year"),
         (one("post_message", at=datetime(1, 1, 1, tzinfo=timezone(5 * HOUR))), "give a year"),
     ],

@@ -31,7 +31,7 @@ from workflows.times import TimeError, wall_clock
     ],
 )
 def test_rule_durations_are_typed_and_stored_like_commands(text: str, expected: timedelta) -> None:
-    override = RulesOverride(open_duration=text)  # type: ignore[arg-type]
+    override = RulesOverride(open_duration=text)
     assert override.open_duration == expected
     stored = override.model_dump(mode="json", exclude_none=True)
     assert RulesOverride.model_validate(stored).open_duration == expected
@@ -52,7 +52,7 @@ def test_rule_durations_are_typed_and_stored_like_commands(text: str, expected: 
 )
 def test_bad_rule_durations_say_why(text: str, reason: str) -> None:
     with pytest.raises(ValidationError, match=reason):
-        RulesOverride(claim_timeout=text)  # type: ignore[arg-type]
+        RulesOverride(claim_timeout=text)
 
 
 def test_the_default_rules_are_the_seasons_documented_defaults() -> None:
