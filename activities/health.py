@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import discord
+from discord.utils import format_dt
 from temporalio import activity
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -60,10 +61,10 @@ def report_text(report: HealthReport) -> str:
         head += " (daily heartbeat)"
     elif report.previous is not None and report.previous != report.state:
         head += f" (was {report.previous})"
-    lines = [head, f"<t:{int(report.at.timestamp())}:f>"]
+    lines = [head, format_dt(report.at, "f")]
     if report.unposted is not None and report.unposted_since is not None:
-        since = int(report.unposted_since.timestamp())
-        lines.append(f"⚠️ It was **{report.unposted}** from <t:{since}:f>, but that could not be posted then.")
+        since = format_dt(report.unposted_since, "f")
+        lines.append(f"⚠️ It was **{report.unposted}** from {since}, but that could not be posted then.")
     lines += [f"{ICONS[r.state]} `{r.name}`: {r.detail}" for r in report.results]
     return "\n".join(lines)[:2000]
 

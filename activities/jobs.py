@@ -10,6 +10,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import discord
+from discord.utils import format_dt
 from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -30,9 +31,9 @@ SAFE_MENTIONS = discord.AllowedMentions(everyone=False, roles=False, users=True)
 
 
 def reminder_text(reminder: ReminderInput) -> str:
-    unix = int(reminder.deadline.timestamp())
+    deadline = reminder.deadline
     what = reminder.description or "Scheduled job"
-    return f"⏰ **{what}** in {reminder.message} (<t:{unix}:R>, <t:{unix}:t>)"
+    return f"⏰ **{what}** in {reminder.message} ({format_dt(deadline, 'R')}, {format_dt(deadline, 't')})"
 
 
 class JobsActivities:

@@ -7,6 +7,7 @@ from typing import Any
 
 import discord
 from discord.http import handle_message_parameters
+from discord.utils import format_dt
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -25,7 +26,6 @@ from workflows.seasons_models import (
     OfferMessage,
     PlayerMessage,
     Step,
-    discord_time,
 )
 
 # Discord's limits for one Components V2 message are 40 components and 4000 characters of
@@ -38,7 +38,7 @@ def offer_text(offer: OfferInput) -> str:
     what = "a **writing** turn" if offer.kind == "writing" else "a **drawing** turn"
     return (
         f"🎲 It is your turn! Game {offer.game + 1} has {what} for you. Claim it before "
-        f"{discord_time(offer.claim_by)} ({discord_time(offer.claim_by, 'R')}), "
+        f"{format_dt(offer.claim_by, 'F')} ({format_dt(offer.claim_by, 'R')}), "
         "or it goes to the next player."
     )
 

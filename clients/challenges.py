@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -42,6 +42,7 @@ from workflows.challenges_models import (
 from workflows.common import UserError, first_error
 from workflows.jobs_actions import POST_MESSAGE, UnknownActionError, action_spec
 from workflows.jobs_models import MAX_DELAY, Reminder
+from workflows.times import TimeError, check_instant, parse_duration, parse_instant
 
 
 class ChallengeError(UserError):
@@ -60,28 +61,19 @@ class ChallengeSummary:
     channel_id: int
 
 
-_DURATION = re.compile(r"(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?")
-
-
-def parse_duration(text: str) -> timedelta:
-    """`2h`, `1h30m`, `45m`, `1d`, `90s`, or `0` for right away."""
-    text = text.strip().lower()
-    if text == "0":
-        return timedelta(0)
-    found = _DURATION.fullmatch(text)
-    if not text or found is None or not any(found.groupdict().values()):
-        raise ChallengeError(f"{text!r} is not a duration (write it like 2h, 1h30m, 45m or 1d)")
-    parts = {k: int(v) for k, v in found.groupdict().items() if v}
-    return timedelta(
-        days=parts.get("d", 0), hours=parts.get("h", 0), minutes=parts.get("m", 0), seconds=parts.get("s", 0)
-    )
+def _wait(text: str) -> timedelta:
+    """A round's wait or a reminder's offset (`0` is right away), refused as a ChallengeError."""
+    try:
+        return parse_duration(text, minimum=timedelta(0), maximum=MAX_DELAY)
+    except TimeError as err:
+        raise ChallengeError(str(err)) from None
 
 
 def parse_reminders(text: str) -> list[Reminder]:
     """`30m, 5m`: reminders before every round, by how long before it starts."""
     reminders = []
     for part in (p for p in re.split(r"[,\s]+", text.strip()) if p):
-        offset = parse_duration(part)
+        offset = _wait(part)
         if offset <= timedelta(0):
             raise ChallengeError("a reminder comes some time before its round, not at 0")
         reminders.append(Reminder(offset=offset, message=part))
@@ -105,13 +97,10 @@ def parse_rounds(text: str, reminders: Sequence[Reminder] = ()) -> list[RoundSpe
         words = head.split()
         try:
             if words and words[0].lower() == "at" and len(words) >= 3:
-                at = datetime.fromisoformat(words[1])
-                if at.tzinfo is None:
-                    at = at.replace(tzinfo=UTC)
-                start: dict[str, Any] = {"at": at}
+                start: dict[str, Any] = {"at": parse_instant(words[1])}
                 name = " ".join(words[2:])
             elif len(words) >= 2:
-                start = {"after": parse_duration(words[0])}
+                start = {"after": _wait(words[0])}
                 name = " ".join(words[1:])
             else:
                 raise ChallengeError("write a wait and a name, like `2h Round 1`")
@@ -128,13 +117,10 @@ def parse_rounds(text: str, reminders: Sequence[Reminder] = ()) -> list[RoundSpe
                     **start,
                 )
             )
-        except ChallengeError as err:
+        except UserError as err:  # ours, or a time the grammar refused
             raise ChallengeError(f"line {number} ({line[:40]!r}): {err}") from None
-        except ValueError as err:  # a bad ISO time, or a field pydantic refused
-            why = (
-                first_error(err) if isinstance(err, ValidationError) else "not a time like 2026-12-24T18:00Z"
-            )
-            raise ChallengeError(f"line {number} ({line[:40]!r}): {why}") from None
+        except ValidationError as err:
+            raise ChallengeError(f"line {number} ({line[:40]!r}): {first_error(err)}") from None
     return rounds
 
 
@@ -235,9 +221,13 @@ class Challenges:
 
     def _check_round(self, round_: RoundSpec, now: datetime, where: str) -> None:
         if round_.at is not None:
-            if round_.at <= now:
-                raise ChallengeError(f"{where} is at {round_.at:%Y-%m-%d %H:%M} UTC, which is in the past")
-            if round_.at - now > MAX_DELAY:
+            try:
+                at = check_instant(round_.at)  # a year that can be meant, before any arithmetic
+            except TimeError as err:
+                raise ChallengeError(f"{where}: {err}") from None
+            if at <= now:
+                raise ChallengeError(f"{where} is at {at:%Y-%m-%d %H:%M} UTC, which is in the past")
+            if at - now > MAX_DELAY:
                 raise ChallengeError(f"{where} is more than {MAX_DELAY.days} days away")
         for step in round_.actions:
             try:

@@ -34,6 +34,7 @@ from workflows.common import UserError, first_error
 from workflows.custom_actions_models import (
     ACTION_KEY_PREFIX,
     EXECUTE_CUSTOM_ACTION,
+    MAX_SCHEDULE,
     MAX_STACK,
     ActionDefinition,
     CurrencyChange,
@@ -50,6 +51,7 @@ from workflows.custom_actions_models import (
 )
 from workflows.jobs_models import job_id_for
 from workflows.store_models import TransactOp
+from workflows.times import check_duration
 
 ATTEMPTS = 50
 
@@ -239,6 +241,7 @@ class CustomActions:
         self, definition: ActionDefinition, *, guild_id: int, channel_id: int, by: int, delay: timedelta
     ) -> ScheduledTask:
         """A host's scheduled run (the editor's "Schedule"): posts for `by` at the deadline."""
+        check_duration(delay, maximum=MAX_SCHEDULE)  # before anything is started
         key = f"{job_key_prefix(definition.id)}h{uuid.uuid4().hex[:10]}"
         # An absolute deadline computed once here, so what the bot shows is the job's own.
         deadline = self.jobs.now() + delay

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import re
 import uuid
 from collections.abc import Callable, Collection, Sequence
@@ -34,6 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from clients.jobs_listing import JobPage, JobSummary, PageHints, job_query, list_jobs, page_jobs
 from workflows import search_attributes as sa
+from workflows import times
 from workflows.common import Snowflake, UserError, first_error
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_actions import UnknownActionError, action_spec
@@ -83,15 +83,8 @@ def utcnow() -> datetime:
 
 
 def format_remaining(deadline: datetime, now: datetime | None = None) -> str:
-    """Time left as "2d 3h 5m" or "45m", rounded up to the minute; "due now" at zero or less."""
-    seconds = (deadline - (now or utcnow())).total_seconds()
-    if seconds <= 0:
-        return "due now"
-    minutes = math.ceil(seconds / 60)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n]
-    return " ".join(parts)
+    """Time left before `deadline` from now, as `workflows.times.format_remaining` words it."""
+    return times.format_remaining(deadline - (now or utcnow()))
 
 
 def snowflake(value: object, what: str) -> int:

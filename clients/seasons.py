@@ -1,5 +1,5 @@
 """The seasons facade the bot uses: create, join, start, end, status; claim and submit turns;
-each guild's default rules; and a host's wall-clock time turned into an absolute instant.
+and each guild's default rules (a host's wall-clock time is read by `workflows/times.py`).
 
 One Season workflow per guild at a time (`season-<guild>`); its turns are child workflows
 whose ids the bot reads from the Claim button or from the season's `player_turn` query.
@@ -9,11 +9,9 @@ Every refusal comes back as a `SeasonError` whose message is fit to show the use
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import JsonValue, ValidationError
 from temporalio.client import (
@@ -82,68 +80,6 @@ def _refusal(cause: BaseException | None, gone: str) -> SeasonError:
         kind = {NOT_YOURS: NotYours, TOO_LATE: TooLate, ALREADY: Already}.get(cause.type or "", SeasonError)
         return kind(cause.message)
     return TooLate(gone)  # the workflow closed while the update was in flight
-
-
-# --- wall-clock times -----------------------------------------------------------------------
-
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_WALL = re.compile(
-    r"(?:(?P<date>\d{4}-\d{2}-\d{2})|(?P<day>[a-z]+))?\s*(?P<hour>\d{1,2}):(?P<minute>\d{2})", re.IGNORECASE
-)
-WALL_HELP = "write it like `Friday 18:00`, `2026-03-29 18:00` or `18:00`"
-
-
-def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name.strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SeasonError(
-            f"{name!r} is not a time zone: use a name like Europe/Paris or America/New_York."
-        ) from None
-
-
-def wall_clock(text: str, zone_name: str, now: datetime) -> datetime:
-    """A host's local time ("Friday 18:00" in Europe/Paris) as an absolute UTC instant.
-
-    Computed on the local calendar, then converted: a daylight-saving change between now and
-    then never moves the deadline by an hour. A weekday or a bare time means the next one."""
-    tz = zone(zone_name)
-    found = _WALL.fullmatch(text.strip())
-    if found is None:
-        raise SeasonError(f"{text!r} is not a time: {WALL_HELP}, in the zone you name.")
-    hour, minute = int(found["hour"]), int(found["minute"])
-    if hour > 23 or minute > 59:
-        raise SeasonError(f"{text!r} is not a time of day.")
-    local_now = now.astimezone(tz)
-    if found["date"]:
-        try:
-            day = datetime.strptime(found["date"], "%Y-%m-%d").date()
-        except ValueError:
-            raise SeasonError(f"{found['date']!r} is not a date.") from None
-        candidates = [day]
-    else:
-        today = local_now.date()
-        if found["day"]:
-            name = found["day"].lower()
-            matching = [
-                n for n, weekday in enumerate(WEEKDAYS) if weekday.startswith(name) and len(name) >= 3
-            ]
-            if len(matching) != 1:
-                raise SeasonError(f"{found['day']!r} is not a day of the week: {WALL_HELP}.")
-            ahead = (matching[0] - today.weekday()) % 7
-            candidates = [today + timedelta(days=ahead), today + timedelta(days=ahead + 7)]
-        else:
-            candidates = [today, today + timedelta(days=1)]
-    for day in candidates:
-        local = datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
-        instant = local.astimezone(UTC)
-        if instant.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
-            raise SeasonError(
-                f"{hour:02d}:{minute:02d} does not exist on {day} in {tz.key} (the clocks move forward)."
-            )
-        if instant > now:
-            return instant
-    raise SeasonError(f"{text.strip()} in {tz.key} has already passed.")
 
 
 # --- the facade -------------------------------------------------------------------------------

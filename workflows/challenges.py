@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
         RoundSpec,
         RoundView,
     )
-    from workflows.common import failure_reason, when
+    from workflows.common import failure_reason
     from workflows.jobs import run_action
     from workflows.jobs_actions import NOTIFY_JOB_FAILED, UnknownActionError, action_spec
     from workflows.jobs_models import (
@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         ReminderOutcome,
         ReminderRecord,
     )
+    from workflows.times import when
 
 # Rounds ahead listed one by one in the details; the rest are counted.
 DETAILS_AHEAD = 15

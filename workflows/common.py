@@ -1,11 +1,11 @@
-"""What every workflow shares: retry policies, activity timeouts, time formatting, failure reasons.
+"""What every workflow shares: retry policies, activity timeouts, failure reasons.
 
 Deterministic code only, imported by workflows (through the sandbox's pass-through) and clients.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer, ValidationError
@@ -22,11 +22,6 @@ DISCORD_RETRY = RetryPolicy(
 ATTEMPT_TIMEOUT = timedelta(seconds=15)
 # How long a best-effort side effect (a notice, an edit) keeps retrying through an outage.
 BEST_EFFORT_BUDGET = timedelta(hours=1)
-
-
-def when(moment: datetime) -> str:
-    """A moment as operators read it in the Web UI's details."""
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def failure_reason(err: FailureError) -> str:

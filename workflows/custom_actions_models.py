@@ -298,28 +298,3 @@ def result_blocks(definition: ActionDefinition, changes: list[CurrencyChange]) -
         else:
             blocks.append(Block(text=outcome.body, title=outcome.title, colour=outcome.colour))
     return blocks
-
-
-def parse_duration(days: str, hours: str, minutes: str) -> timedelta:
-    """Days, hours and minutes as typed in the schedule modal (blank is 0), at most 30 days.
-    ValueError with a message for the user."""
-
-    def number(text: str, name: str, top: int) -> int:
-        text = text.strip() or "0"
-        if not text.isascii() or not text.isdigit():
-            raise ValueError(f"{name} must be a whole number from 0 to {top}; you typed {text[:20]!r}.")
-        value = int(text)
-        if value > top:
-            raise ValueError(f"{name} must be from 0 to {top}; you typed {value}.")
-        return value
-
-    total = timedelta(
-        days=number(days, "Days", 30),
-        hours=number(hours, "Hours", 23),
-        minutes=number(minutes, "Minutes", 59),
-    )
-    if total < timedelta(minutes=1):
-        raise ValueError("The wait must be at least 1 minute.")
-    if total > MAX_SCHEDULE:
-        raise ValueError(f"The wait can be at most {MAX_SCHEDULE.days} days.")
-    return total

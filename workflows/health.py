@@ -19,7 +19,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.common import failure_reason, when
+    from workflows.common import failure_reason
     from workflows.health_models import (
         HEALTH_WORKFLOW,
         POST_HEALTH_REPORT,
@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         overall,
         worse,
     )
+    from workflows.times import when
 
 PROBE_ATTEMPT = timedelta(seconds=10)
 PROBE_BUDGET = timedelta(seconds=30)

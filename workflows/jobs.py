@@ -19,7 +19,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError,
 
 with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
-    from workflows.common import DISCORD_RETRY, failure_reason, when
+    from workflows.common import DISCORD_RETRY, failure_reason
     from workflows.jobs_actions import (
         NOTIFY_JOB_CANCELLED,
         NOTIFY_JOB_FAILED,
@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         ReminderRecord,
         RescheduleRequest,
     )
+    from workflows.times import when
 
 WORKFLOW_NAME = "ScheduledJob"
 # Executions started before this patch keep their old paths (tests/replay/histories): reminders

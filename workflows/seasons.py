@@ -26,7 +26,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.common import ATTEMPT_TIMEOUT, BEST_EFFORT_BUDGET, DISCORD_RETRY, when
+    from workflows.common import ATTEMPT_TIMEOUT, BEST_EFFORT_BUDGET, DISCORD_RETRY
     from workflows.seasons_models import (
         ALREADY,
         DM_PLAYER,
@@ -52,10 +52,10 @@ with workflow.unsafe.imports_passed_through():
         TerminateRequest,
         TurnResult,
         TurnSpec,
-        discord_time,
         turn_id_for,
     )
     from workflows.seasons_turns import TurnWorkflow
+    from workflows.times import discord_time, when
 
 # A finished game's card is the season's final word: it keeps trying through long outages.
 RESULTS_BUDGET = timedelta(days=7)

@@ -1,8 +1,9 @@
 """Season rules, durations, and the inputs, messages and results of the Season and Turn workflows.
 
 Deterministic and shared by workflows, activities, clients and the bot. Durations are written
-like `1d`, `6h`, `3d6h30m10s`; deadlines are absolute UTC instants, computed by whoever made
-the promise (the workflow from its own clock, the client from a host's wall-clock time).
+like `1d`, `6h`, `3d6h30m10s` (`workflows/times.py`); deadlines are absolute UTC instants,
+computed by whoever made the promise (the workflow from its own clock, the client from a host's
+wall-clock time).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, model_validator
 
 from workflows.common import Snowflake
+from workflows.times import check_duration, format_duration, parse_duration
 
 SEASON_WORKFLOW = "Season"
 TURN_WORKFLOW = "Turn"
@@ -46,45 +48,12 @@ MAX_DURATION = timedelta(days=60)
 
 # --- durations ----------------------------------------------------------------------------------
 
-_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
-DURATION_HELP = "write it like 1d, 6h, 45m or 3d6h30m10s"
-
-
-def parse_duration(text: str) -> timedelta:
-    """`3d6h30m10s` -> timedelta; ValueError with a readable reason otherwise."""
-    cleaned = text.strip().lower().replace(" ", "")
-    found = _DURATION.fullmatch(cleaned)
-    if not cleaned or found is None:
-        raise ValueError(f"{text!r} is not a duration: {DURATION_HELP}")
-    days, hours, minutes, seconds = (int(part or 0) for part in found.groups())
-    value = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    if value <= timedelta(0):
-        raise ValueError(f"{text!r} is not a duration longer than zero")
-    if value > MAX_DURATION:
-        raise ValueError(f"{text!r} is longer than the limit of {format_duration(MAX_DURATION)}")
-    return value
-
-
-def format_duration(value: timedelta) -> str:
-    """timedelta -> `3d6h30m10s` (the inverse of parse_duration)."""
-    total = int(value.total_seconds())
-    if total <= 0:
-        return "0s"
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, total = divmod(total, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
-
 
 def _duration(value: object) -> timedelta:
     if isinstance(value, timedelta):
-        if value <= timedelta(0) or value > MAX_DURATION:
-            raise ValueError(f"a duration is longer than zero and at most {format_duration(MAX_DURATION)}")
-        return value
+        return check_duration(value, maximum=MAX_DURATION)
     if isinstance(value, str):
-        return parse_duration(value)
+        return parse_duration(value, maximum=MAX_DURATION)
     raise ValueError(f"a duration is text like 1d or 3d6h30m10s, not {value!r}")
 
 
@@ -190,11 +159,6 @@ def submit_custom_id(turn_id: str, kind: TurnKind) -> str:
     if not is_turn_id(turn_id):
         raise ValueError(f"not a turn id: {turn_id!r}")
     return f"{SUBMIT_PREFIX}{turn_id}:{kind}"
-
-
-def discord_time(moment: datetime, style: str = "F") -> str:
-    """A Discord timestamp: every player sees the instant in their own time zone."""
-    return f"<t:{int(moment.timestamp())}:{style}>"
 
 
 # --- submissions --------------------------------------------------------------------------------

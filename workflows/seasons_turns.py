@@ -26,7 +26,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.common import ATTEMPT_TIMEOUT, BEST_EFFORT_BUDGET, DISCORD_RETRY, failure_reason, when
+    from workflows.common import ATTEMPT_TIMEOUT, BEST_EFFORT_BUDGET, DISCORD_RETRY, failure_reason
     from workflows.seasons_models import (
         ALREADY,
         DM_OFFER,
@@ -49,8 +49,8 @@ with workflow.unsafe.imports_passed_through():
         TurnSpec,
         TurnState,
         TurnStatus,
-        discord_time,
     )
+    from workflows.times import discord_time, when
 
 NOUN = {"writing": "writing", "drawing": "drawing"}
 

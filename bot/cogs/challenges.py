@@ -33,8 +33,8 @@ from clients.challenges import (
     parse_rounds,
     rounds_from_json,
 )
-from clients.jobs import format_remaining, utcnow
 from workflows.challenges_models import ChallengeStatus, RoundView
+from workflows.times import format_human
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -101,7 +101,7 @@ def plan_text(status: ChallengeStatus) -> str:
         head += f" · round {status.current + 1} of {total}"
     lines = [head]
     if status.state == "paused" and status.remaining is not None:
-        left = format_remaining(utcnow() + status.remaining, utcnow())
+        left = format_human(status.remaining)
         lines.append(f"⏸️ Paused: the current round comes {left} after the chain is resumed.")
     done = [v for v in status.rounds if v.state in ("done", "skipped", "failed")]
     ahead = [v for v in status.rounds if v not in done]

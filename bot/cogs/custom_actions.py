@@ -34,6 +34,7 @@ from clients.jobs_listing import JobSummary
 from components.custom_actions import RUN_PREFIX, result_message, run_button
 from workflows.custom_actions_models import (
     MAX_OUTCOMES,
+    MAX_SCHEDULE,
     MAX_STACK,
     ActionDefinition,
     CardOutcome,
@@ -44,9 +45,9 @@ from workflows.custom_actions_models import (
     TextOutcome,
     evaluate,
     needs_balance,
-    parse_duration,
 )
 from workflows.jobs_models import RUN_TAG, job_id_for, job_suffix, run_tag
+from workflows.times import TimeError, duration_from_fields
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -624,8 +625,13 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
         data: Mapping[str, Any] = interaction.data or {}
         values = modal_values(data.get("components") or [])
         try:
-            wait = parse_duration(values.get("days", ""), values.get("hours", ""), values.get("minutes", ""))
-        except ValueError as err:
+            wait = duration_from_fields(
+                days=values.get("days", ""),
+                hours=values.get("hours", ""),
+                minutes=values.get("minutes", ""),
+                maximum=MAX_SCHEDULE,
+            )
+        except TimeError as err:
             await reply(interaction, f"Nothing was scheduled. {err}")
             return
         await interaction.response.defer()

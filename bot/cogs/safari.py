@@ -37,6 +37,7 @@ from workflows.common import UserError
 from workflows.jobs_actions import PROCESS_ROUND_RESULTS
 from workflows.jobs_models import Reminder
 from workflows.safari_engine import SafariError, SafariGame, standings
+from workflows.times import TimeError, duration_from_fields
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -62,10 +63,6 @@ THREAD_TYPES = frozenset(
 )
 
 T = TypeVar("T")
-
-
-class BadInput(ValueError):
-    """Input the user can fix; the message is shown to them."""
 
 
 class CannotSchedule(UserError):
@@ -118,26 +115,6 @@ def safari_reminders(wait: timedelta, unit: timedelta = MINUTE) -> list[Reminder
         for offset, longer_than, message in REMINDER_RULES
         if wait > longer_than * unit
     ]
-
-
-def parse_wait(hours: str, minutes: str, unit: timedelta = MINUTE) -> timedelta:
-    """Hours (0-168) and minutes (0-59) as typed; blank means 0. Raises BadInput with the reason."""
-
-    def number(text: str, name: str, top: int) -> int:
-        text = text.strip() or "0"
-        if not text.isascii() or not text.isdigit():
-            raise BadInput(f"{name} must be a whole number from 0 to {top}; you typed {text[:20]!r}.")
-        value = int(text)
-        if value > top:
-            raise BadInput(f"{name} must be from 0 to {top}; you typed {value}.")
-        return value
-
-    total = number(hours, "Hours", MAX_HOURS) * 60 + number(minutes, "Minutes", 59)
-    if total == 0:
-        raise BadInput("The wait must be at least 1 minute.")
-    if total > MAX_HOURS * 60:
-        raise BadInput(f"The wait can be at most {MAX_HOURS} hours (7 days).")
-    return total * unit
 
 
 @dataclass(frozen=True)
@@ -430,10 +407,13 @@ class SafariCog(commands.Cog, name="Safari"):
         data: Mapping[str, Any] = interaction.data or {}
         values = modal_values(data.get("components") or [])
         try:
-            wait = parse_wait(values.get("hours", ""), values.get("minutes", ""), self.time_unit)
-        except BadInput as err:
+            typed = duration_from_fields(
+                hours=values.get("hours", ""), minutes=values.get("minutes", ""), maximum=MAX_WAIT
+            )
+        except TimeError as err:
             await reply(interaction, f"Nothing was scheduled. {err}")
             return
+        wait = typed / MINUTE * self.time_unit  # minutes scaled (seconds in tests)
         # Reading the game needs a worker: acknowledge first (refusals stay ephemeral).
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:

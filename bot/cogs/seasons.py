@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 from discord.ext import commands
+from discord.utils import format_dt
 
 from bot.checks import require_guild, require_host
 from bot.modals import modal_values
 from bot.replies import guarded, in_time, reply
-from clients.seasons import SeasonError, Seasons, wall_clock
+from clients.seasons import SeasonError, Seasons
 from components.seasons import claim_button, submit_button
 from workflows.seasons_models import (
     CLAIM_TEMPLATE,
@@ -42,9 +43,8 @@ from workflows.seasons_models import (
     SeasonStatus,
     Submission,
     TurnKind,
-    discord_time,
-    format_duration,
 )
+from workflows.times import format_duration, wall_clock
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -79,7 +79,7 @@ def claim_card(claim: ClaimResult) -> discord.ui.LayoutView:
     """What the player needs for their turn: the previous step, the deadline, a Submit button."""
     view = discord.ui.LayoutView(timeout=None)
     box: discord.ui.Container[Any] = discord.ui.Container(accent_colour=discord.Colour.green())
-    due = f"Submit before {discord_time(claim.submit_by)} ({discord_time(claim.submit_by, 'R')})."
+    due = f"Submit before {format_dt(claim.submit_by, 'F')} ({format_dt(claim.submit_by, 'R')})."
     previous = claim.previous
     if previous is None:
         box.add_item(
@@ -236,8 +236,8 @@ async def join(interaction: discord.Interaction[GameBot]) -> None:
     else:
         text = (
             f"🙋 You joined: {joined.players} of {joined.max_players} players (at least {joined.min_players} "
-            f"needed). Joining closes {discord_time(joined.open_until)} "
-            f"({discord_time(joined.open_until, 'R')})."
+            f"needed). Joining closes {format_dt(joined.open_until, 'F')} "
+            f"({format_dt(joined.open_until, 'R')})."
         )
     await reply(interaction, text + " Your turns arrive in your DMs.")
 
@@ -248,7 +248,7 @@ def status_text(status: SeasonStatus) -> str:
     lines.append(f"{len(status.players)} players")
     if status.state == "open":
         lines.append(
-            f"Joining closes {discord_time(status.open_until)} ({discord_time(status.open_until, 'R')})."
+            f"Joining closes {format_dt(status.open_until, 'F')} ({format_dt(status.open_until, 'R')})."
         )
     for game in status.games:
         state = (
@@ -324,8 +324,8 @@ class SeasonsCog(commands.Cog, name="Seasons"):
         view.add_item(JoinButton())
         await interaction.response.send_message(
             f"🎨 <@{interaction.user.id}> opened a season of telephone pictionary! Join with the button or "
-            f"`/season join` before {discord_time(status.open_until)} "
-            f"({discord_time(status.open_until, 'R')}).\n"
+            f"`/season join` before {format_dt(status.open_until, 'F')} "
+            f"({format_dt(status.open_until, 'R')}).\n"
             f"-# {rules_text(status.rules)}",
             view=view,
         )

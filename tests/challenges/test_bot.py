@@ -135,7 +135,11 @@ async def test_players_cannot_create_or_steer(world: World) -> None:
 @pytest.mark.parametrize(
     ("rounds", "expected"),
     [
-        ("1h Round 1\nsoon Round 2", "line 2 ('soon Round 2'): 'soon' is not a duration"),
+        ("1h Round 1\nsoon Round 2", "line 2 ('soon Round 2'): “soon” is not a duration"),
+        (  # was an OverflowError
+            "99999999999d Round 1",
+            "line 1 ('99999999999d Round 1'): “99999999999d” is too long: at most 365 days",
+        ),
         ("1h Round 1\nRound2", "line 2 ('Round2'): write a wait and a name"),
         (
             "at 2020-01-01T18:00Z Old final",
@@ -146,7 +150,7 @@ async def test_players_cannot_create_or_steer(world: World) -> None:
             f"a chain has at most {MAX_ROUNDS} rounds, not {MAX_ROUNDS + 1}",
         ),
     ],
-    ids=["malformed-wait", "malformed-line", "round-in-the-past", "too-many-rounds"],
+    ids=["malformed-wait", "absurd-wait", "malformed-line", "round-in-the-past", "too-many-rounds"],
 )
 async def test_bad_input_gets_one_clear_message_and_starts_nothing(
     world: World, rounds: str, expected: str

@@ -4,7 +4,7 @@ rules every round must pass (actions from the catalogue, valid payloads, times a
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -12,7 +12,6 @@ import pytest
 from clients.challenges import (
     ChallengeError,
     Challenges,
-    parse_duration,
     parse_reminders,
     parse_rounds,
     rounds_from_json,
@@ -20,6 +19,7 @@ from clients.challenges import (
 from workflows.challenges_models import MAX_ROUNDS, RoundAction, RoundSpec
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 
 
 def facade() -> Challenges:
@@ -60,8 +60,13 @@ def test_reminders_longer_than_a_round_s_wait_are_left_off_that_round() -> None:
     [
         ("", "write at least one round"),
         ("2h", "line 1 ('2h'): write a wait and a name"),
-        ("2 hours Round 1", "line 1 ('2 hours Round 1'): '2' is not a duration"),
-        ("at tomorrow Finale", "line 1 ('at tomorrow Finale'): not a time like"),
+        ("2 hours Round 1", "line 1 ('2 hours Round 1'): “2” is not a duration"),
+        ("at tomorrow Finale", "line 1 ('at tomorrow Finale'): “tomorrow” is not a time: write it like"),
+        # Once an OverflowError, and Arabic-Indic digits once read as 1h:
+        ("99999999999d Round 1", "line 1 ('99999999999d Round 1'): “99999999999d” is too long: at most 365"),
+        ("\u0661h Round 1", "write its numbers with the digits 0 to 9"),
+        ("at 0001-01-01T00:00+05:00 Finale", "0001-01-01 is not a date that can be scheduled"),
+        ("at 9999-12-31T23:59-05:00 Finale", "give a year from 2000 to 2100"),
         ("1h " + "x" * 101, "): name: String should have at most 100 characters"),
         ("\n".join(["1m R"] * (MAX_ROUNDS + 1)), f"at most {MAX_ROUNDS} rounds"),
     ],
@@ -72,12 +77,12 @@ def test_the_short_form_refuses_with_the_line_at_fault(text: str, expected: str)
     assert expected in str(refused.value)
 
 
-def test_durations_and_reminders() -> None:
-    assert parse_duration("1d2h3m4s") == timedelta(days=1, hours=2, minutes=3, seconds=4)
-    assert parse_duration("0") == timedelta(0)
-    for bad in ("", "h", "5", "-1h", "1x"):
+def test_waits_and_reminders() -> None:
+    [now, later] = parse_rounds("0 Now\n1d2h3m4s Later")
+    assert (now.after, later.after) == (timedelta(0), timedelta(days=1, hours=2, minutes=3, seconds=4))
+    for bad in ("h", "5", "-1h", "1x", "99999999999m"):
         with pytest.raises(ChallengeError):
-            parse_duration(bad)
+            parse_reminders(bad)
     with pytest.raises(ChallengeError, match="not at 0"):
         parse_reminders("30m, 0")
 
@@ -122,6 +127,9 @@ def one(action: str, payload: dict[str, Any] | None = None, **start: Any) -> Rou
         (one("post_message", {"content": ""}), "bad payload for post_message: content:"),
         (one("post_message", {"content": "x"}, at=NOW - timedelta(minutes=1)), "which is in the past"),
         (one("post_message", {"content": "x"}, at=NOW + timedelta(days=400)), "more than 365 days away"),
+        # Years no one means are refused as such (year 1 was "1-01-01 00:00 UTC, which is in the past").
+        (one("post_message", at=datetime(9999, 12, 31, 23, 59, tzinfo=timezone(-HOUR))), "give a year"),
+        (one("post_message", at=datetime(1, 1, 1, tzinfo=timezone(5 * HOUR))), "give a year"),
     ],
 )
 def test_every_round_is_checked_before_anything_starts(round_: RoundSpec, expected: str) -> None:

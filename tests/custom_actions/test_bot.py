@@ -98,7 +98,7 @@ async def test_a_host_schedules_a_run_from_the_editor_and_cancels_it(world: tupl
     modal = answered(await w.host.click(editor, label="Schedule Task"))
     assert modal.modal is not None
     bad = answered(await w.host.submit_modal(modal, {"days": "31"}))
-    assert "Nothing was scheduled. Days must be from 0 to 30" in text_of(last_reply(bad))
+    assert "Nothing was scheduled. The wait is too long: at most 30 days." in text_of(last_reply(bad))
     assert w.jobs.started == []
     modal = answered(await w.host.click(editor, label="Schedule Task"))
     before = utcnow()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from activities.custom_actions import FALLBACK_WEBHOOK_NAME, webhook_name
@@ -18,7 +16,6 @@ from workflows.custom_actions_models import (
     Player,
     TextOutcome,
     evaluate,
-    parse_duration,
 )
 
 BASE = {"id": "a0123456789", "created_by": 1}
@@ -79,20 +76,6 @@ def test_conditions() -> None:
     # Safari currency involved, player not in the Safari: told so, even with no "not met" text.
     outsider = evaluate(definition(outcomes=[CurrencyOutcome(amount=1)]), Player(user_id=9))
     assert not outsider.met and outsider.blocks == [Block(text=NOT_IN_SAFARI.format(name="Hunt"))]
-
-
-def test_parse_duration() -> None:
-    assert parse_duration("1", "2", "3") == timedelta(days=1, hours=2, minutes=3)
-    assert parse_duration("30", "", "") == timedelta(days=30)
-    for days, hours, minutes, says in [
-        ("", "", "", "at least 1 minute"),
-        ("30", "0", "1", "at most 30 days"),
-        ("31", "0", "0", "Days must be from 0 to 30"),
-        ("0", "24", "0", "Hours must be from 0 to 23"),
-        ("0", "x", "0", "whole number"),
-    ]:
-        with pytest.raises(ValueError, match=says):
-            parse_duration(days, hours, minutes)
 
 
 def test_webhook_names_discord_would_refuse_fall_back() -> None:

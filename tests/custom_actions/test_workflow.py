@@ -27,6 +27,7 @@ from workflows.custom_actions_models import (
     armed_key,
 )
 from workflows.jobs_models import JobResult, job_id_for
+from workflows.times import TimeError
 
 QUEUE = "custom-actions"
 GUILD, CHANNEL, HOST, PLAYER = 5101, 5102, 5103, 5104
@@ -76,6 +77,17 @@ async def test_a_successful_result_is_posted(time_env: WorkflowEnvironment, h: H
     # A card makes it Components V2: the text and the card's container follow the header.
     assert post.content is None and "You found a chest!" in post.text and "### Chest" in post.text
     assert h.notices == []
+
+
+async def test_a_custom_action_31_days_out_is_refused_and_nothing_runs(
+    time_env: WorkflowEnvironment, h: Harness
+) -> None:
+    """Once accepted (the scheduler's own limit is a year); a custom action's is 30 days."""
+    found = await action(h, "Far", outcomes=[TextOutcome(text="Too late")])
+    with pytest.raises(TimeError, match="“31d” is too long: at most 30 days"):
+        await h.actions.schedule(found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(days=31))
+    await time_env.sleep(timedelta(days=32))
+    assert h.discord.posts == [] and h.notices == []
 
 
 async def test_a_plain_result_is_content(time_env: WorkflowEnvironment, h: Harness) -> None:

@@ -17,7 +17,6 @@ from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 
 from activities.seasons import SeasonActivities
-from clients.seasons import wall_clock
 from tests.support.bot_harness import World, answered, bot_env, last_reply
 from worker import build_worker
 from workflows.seasons import SeasonWorkflow
@@ -37,6 +36,7 @@ from workflows.seasons_models import (
     season_id_for,
 )
 from workflows.seasons_turns import TurnWorkflow
+from workflows.times import wall_clock
 
 QUEUE = "bot-seasons"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -241,6 +241,33 @@ async def test_a_closing_time_in_a_named_zone_is_shown_as_that_instant(
     assert_responded(status, contains="Season: open", ephemeral=True)
     nothing = answered(await w.player.slash(w.channel, "season claim"))
     assert_responded(nothing, contains="no turn waiting", ephemeral=True)
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"claim_timeout": "99999999999d"}, "“99999999999d” is too long: at most 60 days"),
+        ({"open_for": "\u0667d"}, "write its numbers with the digits 0 to 9"),
+        ({"closes_at": "0001-01-01 00:00", "timezone": "Europe/Paris"}, "give a year from 2000 to 2100"),
+        ({"closes_at": "9999-12-31 23:59", "timezone": "America/New_York"}, "give a year from 2000 to 2100"),
+    ],
+)
+async def test_times_that_used_to_crash_are_refused_and_nothing_starts(
+    world: tuple[World, Discordish], options: dict[str, str], says: str
+) -> None:
+    w, _ = world
+    refused = answered(await w.host.slash(w.channel, "season create", **options))
+    assert_responded(refused, contains=says, ephemeral=True)
+    nothing = answered(await w.player.slash(w.channel, "season status"))
+    assert_responded(nothing, contains="no season running", ephemeral=True)
+
+
+async def test_a_guild_default_that_used_to_crash_is_refused(world: tuple[World, Discordish]) -> None:
+    w, _ = world
+    refused = answered(await w.host.slash(w.channel, "season defaults", claim_timeout="99999999999d"))
+    assert_responded(refused, contains="“99999999999d” is too long: at most 60 days", ephemeral=True)
+    shown = answered(await w.player.slash(w.channel, "season defaults"))
+    assert_responded(shown, contains="claim within 1d", ephemeral=True)
 
 
 async def test_a_season_whose_channel_the_bot_cannot_post_in_is_refused(

@@ -9,17 +9,16 @@ import pytest
 from pydantic import ValidationError
 
 from clients.guild_settings import MemorySettings
-from clients.seasons import SeasonError, Seasons, wall_clock
+from clients.seasons import SeasonError, Seasons
 from workflows.seasons_models import (
     RulesOverride,
     SeasonRules,
     Submission,
     claim_custom_id,
-    format_duration,
-    parse_duration,
     submit_custom_id,
     turn_id_for,
 )
+from workflows.times import TimeError, wall_clock
 
 
 @pytest.mark.parametrize(
@@ -27,14 +26,15 @@ from workflows.seasons_models import (
     [
         ("1d", timedelta(days=1)),
         ("3d6h30m10s", timedelta(days=3, hours=6, minutes=30, seconds=10)),
-        ("90m", timedelta(minutes=90)),
         (" 2H 5M ", timedelta(hours=2, minutes=5)),
-        ("45s", timedelta(seconds=45)),
+        ("60d", timedelta(days=60)),
     ],
 )
-def test_durations_parse_and_print_back(text: str, expected: timedelta) -> None:
-    assert parse_duration(text) == expected
-    assert parse_duration(format_duration(expected)) == expected
+def test_rule_durations_are_typed_and_stored_like_commands(text: str, expected: timedelta) -> None:
+    override = RulesOverride(open_duration=text)
+    assert override.open_duration == expected
+    stored = override.model_dump(mode="json", exclude_none=True)
+    assert RulesOverride.model_validate(stored).open_duration == expected
 
 
 @pytest.mark.parametrize(
@@ -44,13 +44,15 @@ def test_durations_parse_and_print_back(text: str, expected: timedelta) -> None:
         ("tomorrow", "not a duration"),
         ("1h1d", "not a duration"),
         ("-1h", "not a duration"),
-        ("0d0h", "longer than zero"),
-        ("61d", "longer than the limit of 60d"),
+        ("0d0h", "not longer than zero"),
+        ("61d", "“61d” is too long: at most 60 days"),
+        ("99999999999d", "“99999999999d” is too long: at most 60 days"),  # was an OverflowError
+        ("\u0661\u0662h", "digits 0 to 9"),  # was read as 12h
     ],
 )
-def test_bad_durations_say_why(text: str, reason: str) -> None:
-    with pytest.raises(ValueError, match=reason):
-        parse_duration(text)
+def test_bad_rule_durations_say_why(text: str, reason: str) -> None:
+    with pytest.raises(ValidationError, match=reason):
+        RulesOverride(claim_timeout=text)
 
 
 def test_the_default_rules_are_the_seasons_documented_defaults() -> None:
@@ -87,6 +89,10 @@ async def test_guild_defaults_are_kept_and_used_by_new_seasons() -> None:
     assert (await facade.guild_rules(2)).claim_timeout == timedelta(days=1)
     with pytest.raises(SeasonError, match="not a duration"):
         await facade.set_guild_rules(1, {"writing_timeout": "soon"})
+    # Once an OverflowError: refused with the limit, and the stored default left as it was.
+    with pytest.raises(SeasonError, match="claim_timeout: “99999999999d” is too long: at most 60 days"):
+        await facade.set_guild_rules(1, {"claim_timeout": "99999999999d"})
+    assert (await facade.guild_rules(1)).claim_timeout == timedelta(hours=6)
     assert (await facade.guild_rules(1)).writing_timeout == timedelta(days=1)
     back = await facade.set_guild_rules(1, {"claim_timeout": None})
     assert back.claim_timeout == timedelta(days=1) and back.max_players == 8
@@ -105,7 +111,7 @@ def test_a_wall_clock_time_in_paris_across_the_autumn_change() -> None:
 def test_a_wall_clock_time_in_new_york_across_the_spring_change() -> None:
     now = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)  # Friday, EST (UTC-5); EDT from Sunday 8 March
     assert wall_clock("2026-03-09 18:00", "America/New_York", now) == datetime(2026, 3, 9, 22, 0, tzinfo=UTC)
-    with pytest.raises(SeasonError, match="does not exist on 2026-03-08 in America/New_York"):
+    with pytest.raises(TimeError, match="does not exist on 2026-03-08 in America/New_York"):
         wall_clock("2026-03-08 02:30", "America/New_York", now)
 
 
@@ -117,10 +123,12 @@ def test_a_wall_clock_time_in_new_york_across_the_spring_change() -> None:
         ("Friday", "Europe/Paris", "not a time"),
         ("25:00", "Europe/Paris", "not a time of day"),
         ("2020-01-01 10:00", "Europe/Paris", "already passed"),
+        ("0001-01-01 00:00", "Europe/Paris", "give a year from 2000 to 2100"),  # was an OverflowError
+        ("9999-12-31 23:59", "America/New_York", "give a year from 2000 to 2100"),  # was an OverflowError
     ],
 )
 def test_bad_wall_clock_times_say_why(text: str, zone: str, reason: str) -> None:
-    with pytest.raises(SeasonError, match=reason):
+    with pytest.raises(TimeError, match=reason):
         wall_clock(text, zone, datetime(2026, 10, 22, 12, 0, tzinfo=UTC))
 
 

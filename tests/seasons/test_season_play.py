@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio.testing import WorkflowEnvironment
 
-from clients.seasons import Seasons, wall_clock
+from clients.seasons import Seasons
 from tests.support.seasons_doubles import (
     CHANNEL,
     GUILD,
@@ -26,6 +26,7 @@ from tests.support.seasons_doubles import (
 )
 from tests.support.temporal import eventually
 from workflows.seasons_models import SeasonResult
+from workflows.times import wall_clock
 
 DAY, HOUR, MINUTE = timedelta(days=1), timedelta(hours=1), timedelta(minutes=1)
 

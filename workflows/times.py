@@ -1,0 +1,262 @@
+"""The one time grammar: durations as people type them (`90m`, `1h30m`, `3d6h30m10s`, `in 2h`),
+their two printed forms, Discord timestamps written by workflows, the moments operators read in
+the Web UI, and absolute times a host types (an ISO time, or a wall-clock time in a named zone).
+
+Deterministic and pure (whoever needs "now" passes it in), so workflows, activities, clients and
+the bot all use it. Every refusal is a `TimeError`: a `UserError` whose message is written for the
+person who typed the text. Numbers are ASCII digits only and are bounded before any arithmetic,
+so no input can raise `OverflowError`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from workflows.common import UserError
+
+SECOND = timedelta(seconds=1)
+MINUTE = timedelta(minutes=1)
+# The grammar's own ceiling (no feature schedules more than a year ahead); features pass tighter ones.
+LONGEST = timedelta(days=365)
+DURATION_HELP = "write it like 90m, 1h30m or 3d6h"
+# Significant digits a number may have: enough for a year in seconds (31,536,000), and few
+# enough that the arithmetic below stays small whatever is typed.
+MAX_DIGITS = 9
+
+_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+# `[0-9]`, not `\d`: `\d` and `str.isdigit` also accept Arabic-Indic and other digits.
+_DURATION = re.compile(r"(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
+_NUMBER = re.compile(r"[0-9]+")
+_LEADING_IN = re.compile(r"^in\s+")
+_SPACES = re.compile(r"\s+")
+
+
+class TimeError(UserError):
+    """A duration or time that cannot be used; the message says why, for the person who typed it."""
+
+
+# --- durations --------------------------------------------------------------------------------
+
+
+def parse_duration(text: str, *, minimum: timedelta = SECOND, maximum: timedelta = LONGEST) -> timedelta:
+    """`90m`, `1h30m`, `3d6h30m10s`, `in 2h` (case and spaces do not matter; `0` is zero) ->
+    timedelta within [minimum, maximum]; `TimeError` with the reason otherwise."""
+    return _parse(text, f"“{_clip(text)}”", minimum, maximum)
+
+
+def duration_from_fields(
+    *,
+    days: str = "",
+    hours: str = "",
+    minutes: str = "",
+    minimum: timedelta = MINUTE,
+    maximum: timedelta = LONGEST,
+    what: str = "The wait",
+) -> timedelta:
+    """Days, hours and minutes typed into a modal's fields (blank is 0), read as one duration."""
+    parts = []
+    for typed, unit, label in ((days, "d", "Days"), (hours, "h", "Hours"), (minutes, "m", "Minutes")):
+        value = typed.strip() or "0"
+        if not _NUMBER.fullmatch(value):
+            raise TimeError(
+                f"{label} must be a whole number written with the digits 0 to 9; you typed “{_clip(value)}”."
+            )
+        parts.append(value + unit)
+    return _parse("".join(parts), what, minimum, maximum)
+
+
+def check_duration(
+    value: timedelta, *, minimum: timedelta = SECOND, maximum: timedelta = LONGEST, what: str | None = None
+) -> timedelta:
+    """A duration given as a timedelta (a model field, a client's argument), held to the same bounds."""
+    shown = what or (f"“{format_duration(value)}”" if value > timedelta(0) else "A duration")
+    if value > maximum:
+        raise TimeError(f"{shown} is too long: at most {_spelled(maximum)}.")
+    if value < minimum:
+        raise TimeError(_too_short(shown, minimum))
+    return value
+
+
+def _parse(text: str, shown: str, minimum: timedelta, maximum: timedelta) -> timedelta:
+    cleaned = _SPACES.sub("", _LEADING_IN.sub("", text.strip().lower()))
+    if cleaned == "0":
+        return check_duration(timedelta(0), minimum=minimum, maximum=maximum, what=shown)
+    found = _DURATION.fullmatch(cleaned)  # linear: no nested repetition
+    if found is None or not any(found.groups()):
+        if any(char.isdigit() and not char.isascii() for char in cleaned):
+            raise TimeError(f"{shown} is not a duration: write its numbers with the digits 0 to 9, like 90m.")
+        raise TimeError(f"{shown} is not a duration: {DURATION_HELP}.")
+    numbers = [(group or "0").lstrip("0") for group in found.groups()]
+    if any(len(number) > MAX_DIGITS for number in numbers):  # before int(): no arithmetic on it
+        raise TimeError(f"{shown} is too long: at most {_spelled(maximum)}.")
+    seconds = sum(int(number or "0") * size for number, (_, size) in zip(numbers, _UNITS, strict=True))
+    if seconds > maximum.total_seconds():
+        raise TimeError(f"{shown} is too long: at most {_spelled(maximum)}.")
+    return check_duration(timedelta(seconds=seconds), minimum=minimum, maximum=maximum, what=shown)
+
+
+def _too_short(shown: str, minimum: timedelta) -> str:
+    if minimum <= SECOND:
+        return f"{shown} is not longer than zero."
+    return f"{shown} is too short: at least {_spelled(minimum)}."
+
+
+def _clip(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= 20 else text[:19] + "…"
+
+
+def format_duration(value: timedelta) -> str:
+    """The compact form, `3d6h30m10s` (the inverse of parse_duration): for storage and JSON."""
+    total = int(value.total_seconds())
+    if total <= 0:
+        return "0s"
+    parts = []
+    for unit, size in _UNITS:
+        count, total = divmod(total, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+def format_human(value: timedelta) -> str:
+    """For people: "4h 30m", "2d 3h", to the nearest minute; "less than a minute" below one."""
+    seconds = int(value.total_seconds())
+    if seconds < 60:
+        return "less than a minute"
+    minutes = (seconds + 30) // 60
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    return " ".join(f"{count}{unit}" for count, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if count)
+
+
+def format_remaining(left: timedelta) -> str:
+    """Time left before a deadline: "2d 3h 5m", "less than a minute", or "due now" once it has come."""
+    return "due now" if left <= timedelta(0) else format_human(left)
+
+
+def _spelled(value: timedelta) -> str:
+    """A limit in words: "30 days", "1 minute", "1 day 6 hours"."""
+    total = int(value.total_seconds())
+    names = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+    parts = []
+    for name, size in names:
+        count, total = divmod(total, size)
+        if count:
+            parts.append(f"{count} {name}{'' if count == 1 else 's'}")
+    return " ".join(parts) or "0 seconds"
+
+
+# --- moments ----------------------------------------------------------------------------------
+
+
+def discord_time(moment: datetime, style: str = "F") -> str:
+    """A Discord timestamp written by a workflow (which cannot import discord; activities and the
+    bot use `discord.utils.format_dt`): every reader sees the instant in their own time zone."""
+    return f"<t:{int(moment.timestamp())}:{style}>"
+
+
+def when(moment: datetime) -> str:
+    """A moment as operators read it in the Web UI's details."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# --- absolute times a user types ---------------------------------------------------------------
+
+# Years a typed date may name: far wider than anything can be scheduled, and far enough from
+# year 1 and 9999 that converting between zones never leaves the calendar.
+MIN_YEAR, MAX_YEAR = 2000, 2100
+INSTANT_HELP = "write it like 2026-12-24T18:00Z"
+
+
+def check_instant(moment: datetime) -> datetime:
+    """An aware moment a user gave, in UTC, if its year is one that can be meant."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise TimeError(f"{moment.isoformat()} has no time zone: {INSTANT_HELP}.")
+    _check_year(moment.date())
+    return moment.astimezone(UTC)
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO time (`2026-12-24T18:00Z`, `2026-12-24 18:00+01:00`; UTC when no offset is given)."""
+    cleaned = text.strip()
+    try:
+        if not cleaned.isascii():
+            raise ValueError(cleaned)
+        moment = datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise TimeError(f"“{_clip(text)}” is not a time: {INSTANT_HELP}.") from None
+    return check_instant(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+def _check_year(day: date) -> None:
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise TimeError(
+            f"{day.isoformat()} is not a date that can be scheduled: "
+            f"give a year from {MIN_YEAR} to {MAX_YEAR}."
+        )
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WALL = re.compile(
+    r"(?:(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})|(?P<day>[a-z]+))?\s*(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2})",
+    re.IGNORECASE,
+)
+WALL_HELP = "write it like `Friday 18:00`, `2026-03-29 18:00` or `18:00`"
+
+
+def zone(name: str) -> ZoneInfo:
+    """A named time zone, like Europe/Paris."""
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise TimeError(
+            f"“{_clip(name)}” is not a time zone: use a name like Europe/Paris or America/New_York."
+        ) from None
+
+
+def wall_clock(text: str, zone_name: str, now: datetime) -> datetime:
+    """A host's local time ("Friday 18:00" in Europe/Paris) as an absolute UTC instant.
+
+    Computed on the local calendar, then converted: a daylight-saving change between now and
+    then never moves the deadline by an hour. A weekday or a bare time means the next one."""
+    tz = zone(zone_name)
+    found = _WALL.fullmatch(text.strip())
+    if found is None:
+        raise TimeError(f"“{_clip(text)}” is not a time: {WALL_HELP}, in the zone you name.")
+    hour, minute = int(found["hour"]), int(found["minute"])
+    if hour > 23 or minute > 59:
+        raise TimeError(f"“{_clip(text)}” is not a time of day.")
+    local_now = now.astimezone(tz)
+    if found["date"]:
+        try:
+            day = datetime.strptime(found["date"], "%Y-%m-%d").date()
+        except ValueError:
+            raise TimeError(f"{found['date']} is not a date.") from None
+        _check_year(day)
+        candidates = [day]
+    else:
+        today = local_now.date()
+        if found["day"]:
+            name = found["day"].lower()
+            matching = [
+                n for n, weekday in enumerate(WEEKDAYS) if weekday.startswith(name) and len(name) >= 3
+            ]
+            if len(matching) != 1:
+                raise TimeError(f"“{_clip(found['day'])}” is not a day of the week: {WALL_HELP}.")
+            ahead = (matching[0] - today.weekday()) % 7
+            candidates = [today + timedelta(days=ahead), today + timedelta(days=ahead + 7)]
+        else:
+            candidates = [today, today + timedelta(days=1)]
+    for day in candidates:
+        local = datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
+        instant = local.astimezone(UTC)
+        if instant.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
+            raise TimeError(
+                f"{hour:02d}:{minute:02d} does not exist on {day} in {tz.key} (the clocks move forward)."
+            )
+        if instant > now:
+            return instant
+    raise TimeError(f"{text.strip()} in {tz.key} has already passed.")
