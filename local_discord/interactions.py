@@ -63,8 +63,14 @@ class Interaction:
     followup_ids: list[int] = field(default_factory=list)
     modal: dict[str, Any] | None = None
     modal_submitted: bool = False
+    # Closed by its user (Cancel, Esc): Discord tells the bot nothing, and the form is gone for good.
+    modal_dismissed: bool = False
     refused: list[str] = field(default_factory=list)  # Discord errors the bot's calls got
     answered: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def modal_open(self) -> bool:
+        return self.modal is not None and not (self.modal_submitted or self.modal_dismissed)
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -78,7 +84,7 @@ class Interaction:
             if self.original_message_id is None
             else str(self.original_message_id),
             "followup_ids": [str(m) for m in self.followup_ids],
-            "modal": self.modal if not self.modal_submitted else None,
+            "modal": self.modal if self.modal_open else None,
             "refused": self.refused,
         }
 
@@ -160,13 +166,20 @@ class Interactions:
     async def submit(self, opened_by: int, values: Mapping[str, str]) -> Interaction:
         """Submit the modal that interaction `opened_by` showed, with text input values by custom_id."""
         origin = self.by_id[opened_by]
-        if origin.modal is None or origin.modal_submitted:
+        if origin.modal is None or not origin.modal_open:
             raise InteractionError("there is no open modal for that interaction")
         origin.modal_submitted = True
         components = [_filled(c, values) for c in origin.modal.get("components", [])]
         data = {"custom_id": origin.modal["custom_id"], "components": components}
         source = self._fake.message(origin.source_message_id) if origin.source_message_id else None
         return await self._create(MODAL_SUBMIT, origin.user_id, origin.channel_id, data, source)
+
+    def dismiss(self, opened_by: int) -> None:
+        """Close the modal that interaction `opened_by` showed without submitting it."""
+        origin = self.by_id[opened_by]
+        if not origin.modal_open:
+            raise InteractionError("there is no open modal for that interaction")
+        origin.modal_dismissed = True
 
     async def wait_answered(self, interaction: Interaction, timeout: float = 10.0) -> Interaction:
         async with asyncio.timeout(timeout):

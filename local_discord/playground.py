@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .interactions import EPHEMERAL, InteractionError
+from .interactions import EPHEMERAL, Interaction, InteractionError
 from .rest import DiscordError, FakeDiscord
 from .world import MANAGE_GUILD, MANAGE_ROLES
 
@@ -66,6 +66,7 @@ class Playground(FakeDiscord):
         r.add_post("/_play/click", self._guarded(self._click))
         r.add_post("/_play/select", self._guarded(self._select))
         r.add_post("/_play/submit", self._guarded(self._submit))
+        r.add_post("/_play/dismiss", self._guarded(self._dismiss))
 
     # ----- what a member sees ----------------------------------------------------------------------------
 
@@ -150,11 +151,20 @@ class Playground(FakeDiscord):
         )
         return web.json_response({"interaction_id": str(interaction.id)})
 
-    async def _submit(self, request: web.Request) -> web.Response:
-        body = await request.json()
+    def _modal_origin(self, body: dict[str, Any]) -> Interaction:
         origin = self.interactions.by_id[int(body["interaction_id"])]
         if origin.user_id != int(body["as"]):
             raise InteractionError("that modal was opened by someone else")
+        return origin
+
+    async def _dismiss(self, request: web.Request) -> web.Response:
+        origin = self._modal_origin(await request.json())
+        self.interactions.dismiss(origin.id)
+        return web.json_response({})
+
+    async def _submit(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        origin = self._modal_origin(body)
         values = {str(k): str(v) for k, v in (body.get("values") or {}).items()}
         interaction = await self.interactions.submit(origin.id, values)
         return web.json_response({"interaction_id": str(interaction.id)})

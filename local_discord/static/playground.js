@@ -308,12 +308,20 @@ function openModal(interaction) {
   $("modal").showModal();
 }
 
+// Cancel, Esc and the close button all end here: like Discord, a closed form is gone for good,
+// so the local Discord is told and the form never comes back.
+let submitting = false;
 $("modal-cancel").addEventListener("click", () => $("modal").close());
+$("modal").addEventListener("close", () => {
+  if (!submitting && shownModal) act("/_play/dismiss", { interaction_id: shownModal });
+  submitting = false;
+});
 $("modal-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const values = {};
   for (const field of $("modal-fields").querySelectorAll("input, textarea")) values[field.name] = field.value;
   const id = shownModal;
+  submitting = true;
   $("modal").close();
   await act("/_play/submit", { interaction_id: id, values });
 });
