@@ -10,17 +10,24 @@ The JSON API under `/_play/` is what the page (and the end-to-end tests) call.
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from .interactions import EPHEMERAL, Interaction, InteractionError
-from .rest import DiscordError, FakeDiscord
+from .models import FakeMessage, FakeWebhook
+from .rest import DiscordError, FakeDiscord, _Channel
 from .world import MANAGE_GUILD, MANAGE_ROLES
 
 STATIC = Path(__file__).resolve().parent / "static"
+STATE_VERSION = 1
+log = logging.getLogger("local_discord.playground")
 
 GUILD_ID = 1_200_000_000_000_000_001
 CHANNELS = {
@@ -40,11 +47,61 @@ Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 class Playground(FakeDiscord):
-    """A FakeDiscord holding the playground guild, with the page and its API on the same port."""
+    """A FakeDiscord holding the playground guild, with the page and its API on the same port.
 
-    def __init__(self, **options: Any) -> None:
+    With `state_file`, what members see (messages with their buttons, DMs, webhooks) is kept there
+    after every change and read back on start, so a restart of `make run` loses nothing that the
+    workflows behind those buttons still hold. Interactions are not kept: Discord's expire too.
+    """
+
+    def __init__(self, *, state_file: Path | None = None, **options: Any) -> None:
         options.setdefault("bot_name", "GameBot")
+        self._state_file = state_file
         super().__init__(**options)
+        if state_file is not None:
+            self._load(state_file)
+
+    # ----- kept across restarts ----------------------------------------------------------------------
+
+    def changed(self) -> None:
+        if self._state_file is None:
+            return
+        data = {
+            "version": STATE_VERSION,
+            "counter": self._counter,
+            "dm_channels": {str(user): str(channel) for user, channel in self._dm_channels.items()},
+            "messages": [asdict(m) for m in self._messages.values()],
+            "webhooks": [asdict(w) for w in self._webhooks.values()],
+        }
+        tmp = self._state_file.with_name(self._state_file.name + ".tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, self._state_file)  # a reader or a crash never sees half a file
+
+    def _load(self, path: Path) -> None:
+        if not path.exists():
+            return
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("version") != STATE_VERSION:
+                raise ValueError(f"version {data.get('version')!r}, not {STATE_VERSION}")
+            dms = {int(user): int(channel) for user, channel in data["dm_channels"].items()}
+            messages = [FakeMessage(**m) for m in data["messages"]]
+            webhooks = [FakeWebhook(**w) for w in data["webhooks"]]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            kept = path.with_name(path.name + ".unreadable")
+            os.replace(path, kept)
+            log.warning(
+                "the playground's saved world could not be read (%s); kept as %s, starting empty", err, kept
+            )
+            return
+        for user, channel in dms.items():
+            self._dm_channels[user] = channel
+            self._channels[channel] = _Channel(channel, None, "", 1, recipient_id=user)
+        self._messages = {m.id: m for m in messages}
+        self._webhooks = {w.id: w for w in webhooks}
+        self._counter = int(data["counter"])
+        # Snowflakes carry the time, so new ones already sort after the kept ones.
+        self._last_id = max([self._last_id, *self._messages, *self._webhooks, *self._channels])
 
     def reset(self) -> None:
         super().reset()

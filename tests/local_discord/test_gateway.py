@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
@@ -229,3 +230,25 @@ async def test_a_bad_token_is_refused_and_a_resume_replays_what_was_missed(playg
             await ws.receive_json()
             await ws.send_json({"op": RESUME, "d": {"token": TOKEN, "session_id": "gone", "seq": 0}})
             assert json.loads((await ws.receive()).data)["op"] == INVALID_SESSION
+
+
+async def test_heartbeats_are_acknowledged_as_discord_does(route_base: None, clock: Clock) -> None:
+    """discord.py measures a beat from the moment its keep-alive thread saw the send finish; an
+    acknowledgement faster than that reads as a whole interval late ("Can't keep up ... 41.3s behind")."""
+    async with Playground(token=TOKEN, clock=clock) as play:
+        Route.BASE = play.base_url
+        play.gateway.heartbeat_interval_ms = 100
+        client = TinyBot()
+        task = asyncio.create_task(client.start(TOKEN))
+        try:
+            await play.gateway.wait_connected()
+            seen: list[float] = []
+            for _ in range(150):  # 3 s: about 30 beats
+                await asyncio.sleep(0.02)
+                if math.isfinite(client.latency):  # not until the first acknowledgement
+                    seen.append(client.latency)
+            assert seen
+            assert max(seen) < 0.09, f"a beat measured as late as the interval: {max(seen):.3f} s"
+        finally:
+            await client.close()
+            task.cancel()
