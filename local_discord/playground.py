@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .interactions import EPHEMERAL, Interaction, InteractionError
+from .interactions import EPHEMERAL, Interaction, InteractionError, Upload
 from .models import FakeMessage, FakeWebhook
 from .rest import DiscordError, FakeDiscord, _Channel
 from .world import MANAGE_GUILD, MANAGE_ROLES
@@ -72,10 +72,18 @@ class Playground(FakeDiscord):
             "dm_channels": {str(user): str(channel) for user, channel in self._dm_channels.items()},
             "messages": [asdict(m) for m in self._messages.values()],
             "webhooks": [asdict(w) for w in self._webhooks.values()],
+            "uploads": [
+                {"id": u.id, "filename": u.filename, "content_type": u.content_type}
+                for u in self.interactions.uploads.values()
+            ],
         }
         tmp = self._state_file.with_name(self._state_file.name + ".tmp")
         tmp.write_text(json.dumps(data), encoding="utf-8")
         os.replace(tmp, self._state_file)  # a reader or a crash never sees half a file
+
+    @staticmethod
+    def _files_folder(state_file: Path) -> Path:
+        return state_file.with_name(state_file.stem + "-files")
 
     def _load(self, path: Path) -> None:
         if not path.exists():
@@ -87,6 +95,11 @@ class Playground(FakeDiscord):
             dms = {int(user): int(channel) for user, channel in data["dm_channels"].items()}
             messages = [FakeMessage(**m) for m in data["messages"]]
             webhooks = [FakeWebhook(**w) for w in data["webhooks"]]
+            folder = self._files_folder(path)
+            uploads = [
+                Upload(int(u["id"]), u["filename"], u["content_type"], (folder / str(u["id"])).read_bytes())
+                for u in data.get("uploads", [])
+            ]
         except (OSError, ValueError, KeyError, TypeError) as err:
             kept = path.with_name(path.name + ".unreadable")
             os.replace(path, kept)
@@ -99,6 +112,7 @@ class Playground(FakeDiscord):
             self._channels[channel] = _Channel(channel, None, "", 1, recipient_id=user)
         self._messages = {m.id: m for m in messages}
         self._webhooks = {w.id: w for w in webhooks}
+        self.interactions.uploads = {u.id: u for u in uploads}
         self._counter = int(data["counter"])
         # Snowflakes carry the time, so new ones already sort after the kept ones.
         self._last_id = max([self._last_id, *self._messages, *self._webhooks, *self._channels])
@@ -124,6 +138,8 @@ class Playground(FakeDiscord):
         r.add_post("/_play/select", self._guarded(self._select))
         r.add_post("/_play/submit", self._guarded(self._submit))
         r.add_post("/_play/dismiss", self._guarded(self._dismiss))
+        r.add_post("/_play/upload", self._guarded(self._upload))
+        r.add_get("/attachments/{id}/{filename}", self._attachment)
 
     # ----- what a member sees ----------------------------------------------------------------------------
 
@@ -214,6 +230,26 @@ class Playground(FakeDiscord):
             raise InteractionError("that modal was opened by someone else")
         return origin
 
+    async def _upload(self, request: web.Request) -> web.Response:
+        """A file picked in the page, uploaded first as Discord's client does; the id goes in the action."""
+        form = await request.post()
+        file = form.get("file")
+        if not isinstance(file, web.FileField):
+            raise InteractionError("no file was uploaded")
+        upload = self.interactions.upload(file.filename, file.content_type, file.file.read())
+        if self._state_file is not None:
+            folder = self._files_folder(self._state_file)
+            folder.mkdir(exist_ok=True)
+            (folder / str(upload.id)).write_bytes(upload.data)
+            self.changed()
+        return web.json_response(self.interactions.attachment_json(upload.id))
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        upload = self.interactions.uploads.get(int(request.match_info["id"]))
+        if upload is None or upload.filename != request.match_info["filename"]:
+            return web.Response(status=404)
+        return web.Response(body=upload.data, content_type=upload.content_type)
+
     async def _dismiss(self, request: web.Request) -> web.Response:
         origin = self._modal_origin(await request.json())
         self.interactions.dismiss(origin.id)
@@ -222,6 +258,9 @@ class Playground(FakeDiscord):
     async def _submit(self, request: web.Request) -> web.Response:
         body = await request.json()
         origin = self._modal_origin(body)
-        values = {str(k): str(v) for k, v in (body.get("values") or {}).items()}
+        values = {
+            str(k): [str(x) for x in v] if isinstance(v, list) else str(v)
+            for k, v in (body.get("values") or {}).items()
+        }
         interaction = await self.interactions.submit(origin.id, values)
         return web.json_response({"interaction_id": str(interaction.id)})

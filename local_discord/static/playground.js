@@ -243,6 +243,9 @@ function renderOptions() {
         : o.type === 7 ? world.channels.map((c) => [c.id, `#${c.name}`])
         : world.roles.map((r) => [r.id, r.name]);
       for (const [v, t] of choices) input.add(new Option(t, v));
+    } else if (o.type === 11) {
+      input = document.createElement("input");
+      input.type = "file";
     } else {
       input = document.createElement("input");
       input.type = o.type === 4 || o.type === 10 ? "number" : "text";
@@ -252,6 +255,16 @@ function renderOptions() {
     label.appendChild(input);
     box.appendChild(label);
   }
+}
+
+// A picked file goes up first, as Discord's client uploads it; the action then names it by id.
+async function upload(file) {
+  const form = new FormData();
+  form.append("file", file, file.name);
+  const response = await fetch("/_play/upload", { method: "POST", body: form });
+  const data = await response.json();
+  if (!response.ok) throw new Error(data.error || response.statusText);
+  return data;
 }
 
 async function act(path, body) {
@@ -268,9 +281,13 @@ $("command").addEventListener("change", renderOptions);
 $("command-bar").addEventListener("submit", async (event) => {
   event.preventDefault();
   const options = {};
-  for (const input of $("options").querySelectorAll("input, select")) {
-    if (input.value !== "") options[input.name] = input.value;
-  }
+  try {
+    for (const input of $("options").querySelectorAll("input, select")) {
+      if (input.type === "file") {
+        if (input.files.length) options[input.name] = (await upload(input.files[0])).id;
+      } else if (input.value !== "") options[input.name] = input.value;
+    }
+  } catch (err) { toast(err.message); return; }
   const target = channel === "dm" ? state.dm_channel_id : channel;
   await act("/_play/command", { channel_id: target, path: $("command").value, options });
 });
@@ -281,7 +298,7 @@ function textInputs(components) {
   const found = [];
   for (const c of components || []) {
     if (c.type === 4) found.push({ input: c, label: c.label });
-    if (c.type === 18 && c.component && c.component.type === 4) found.push({ input: c.component, label: c.label });
+    if (c.type === 18 && c.component && (c.component.type === 4 || c.component.type === 19)) found.push({ input: c.component, label: c.label, description: c.description });
     if (c.type === 1) found.push(...textInputs(c.components));
   }
   return found;
@@ -297,6 +314,7 @@ function openModal(interaction) {
     const l = document.createElement("label");
     l.textContent = label || input.label || input.custom_id;
     const field = document.createElement(input.style === 2 ? "textarea" : "input");
+    if (input.type === 19) { field.type = "file"; field.dataset.file = "1"; }
     field.name = input.custom_id;
     field.required = input.required !== false;
     if (input.placeholder) field.placeholder = input.placeholder;
@@ -319,7 +337,11 @@ $("modal").addEventListener("close", () => {
 $("modal-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const values = {};
-  for (const field of $("modal-fields").querySelectorAll("input, textarea")) values[field.name] = field.value;
+  try {
+    for (const field of $("modal-fields").querySelectorAll("input, textarea")) {
+      values[field.name] = field.dataset.file ? await Promise.all([...field.files].map(async (f) => (await upload(f)).id)) : field.value;
+    }
+  } catch (err) { toast(err.message); return; }
   const id = shownModal;
   submitting = true;
   $("modal").close();

@@ -17,7 +17,7 @@ from discord.http import Route
 
 from bot.modals import modal_values
 from local_discord.gateway import AUTHENTICATION_FAILED, HELLO, IDENTIFY, INVALID_SESSION, RESUME
-from local_discord.interactions import DEFERRED_MESSAGE, MESSAGE, MODAL, Interactions
+from local_discord.interactions import DEFERRED_MESSAGE, MESSAGE, MODAL, InteractionError, Interactions
 from local_discord.playground import CHANNELS, GUILD_ID, HOST_ID, OTHER_PLAYER_ID, PLAYER_ID, Playground
 
 CHANNEL = next(iter(CHANNELS))
@@ -96,6 +96,22 @@ class TinyBot(discord.AutoShardedClient):
             modal.on_submit = on_submit  # type: ignore[method-assign]
             await interaction.response.send_modal(modal)
 
+        @tree.command(name="draw", description="Takes a picture")
+        async def draw(interaction: discord.Interaction, picture: discord.Attachment) -> None:
+            await interaction.response.send_message(f"got {picture.filename} {picture.content_type}")
+
+        @tree.command(name="upload", description="Opens a modal with a file field")
+        async def upload(interaction: discord.Interaction) -> None:
+            modal = discord.ui.Modal(title="Your drawing", custom_id="upload:modal")
+            modal.add_item(discord.ui.Label(text="Image", component=discord.ui.FileUpload(custom_id="image")))
+
+            async def on_submit(submitted: discord.Interaction) -> None:
+                files = (submitted.data or {}).get("resolved", {}).get("attachments", {})  # type: ignore[union-attr]
+                await submitted.response.send_message(" ".join(a["filename"] for a in files.values()))
+
+            modal.on_submit = on_submit  # type: ignore[method-assign]
+            await interaction.response.send_modal(modal)
+
     async def setup_hook(self) -> None:
         self.tree.copy_global_to(guild=discord.Object(GUILD_ID))
         await self.tree.sync(guild=discord.Object(GUILD_ID))
@@ -129,9 +145,11 @@ async def test_the_bot_identifies_and_gets_its_guild_with_channels_and_roles(
     assert guild.me.guild_permissions.manage_webhooks
     assert sorted(c["name"] for c in playground.interactions.commands[GUILD_ID]) == [
         "ask",
+        "draw",
         "ping",
         "slow",
         "think",
+        "upload",
     ]
 
 
@@ -252,3 +270,25 @@ async def test_heartbeats_are_acknowledged_as_discord_does(route_base: None, clo
         finally:
             await client.close()
             task.cancel()
+
+
+async def test_an_attachment_option_takes_an_uploaded_file_never_text(
+    playground: Playground, bot: TinyBot
+) -> None:
+    with pytest.raises(InteractionError, match="upload a file"):
+        await playground.interactions.command(PLAYER_ID, CHANNEL, "draw", {"picture": "cat.png"})
+    cat = playground.interactions.upload("cat.png", "image/png", b"\x89PNG fake")
+    used = await playground.interactions.command(PLAYER_ID, CHANNEL, "draw", {"picture": str(cat.id)})
+    await playground.interactions.wait_answered(used)
+    assert playground.messages(CHANNEL)[-1].content == "got cat.png image/png"
+
+
+async def test_a_modal_file_field_carries_the_uploaded_file(playground: Playground, bot: TinyBot) -> None:
+    opened = await playground.interactions.command(PLAYER_ID, CHANNEL, "upload")
+    await playground.interactions.wait_answered(opened)
+    with pytest.raises(InteractionError, match="needs a file"):
+        await playground.interactions.submit(opened.id, {})
+    cat = playground.interactions.upload("cat.png", "image/png", b"\x89PNG fake")
+    submitted = await playground.interactions.submit(opened.id, {"image": [str(cat.id)]})
+    await playground.interactions.wait_answered(submitted)
+    assert playground.messages(CHANNEL)[-1].content == "cat.png"
