@@ -224,8 +224,19 @@ function renderCommands() {
   }
 }
 
+// What Discord shows under a command and its options as you type them: their descriptions.
+function renderHelp(chosen) {
+  const help = $("command-help");
+  help.innerHTML = "";
+  if (!chosen) return;
+  const line = document.createElement("b");
+  line.textContent = `/${chosen.path}`;
+  help.append(line, ` ${chosen.description}`);
+}
+
 function renderOptions() {
   const chosen = commandPaths().find((p) => p.path === $("command").value);
+  renderHelp(chosen);
   const box = $("options");
   box.innerHTML = "";
   for (const o of (chosen && chosen.options) || []) {
@@ -253,6 +264,11 @@ function renderOptions() {
     input.name = o.name;
     input.title = o.description || "";
     label.appendChild(input);
+    if (o.description && o.description !== "…") { // discord.py's stand-in for "no description"
+      const hint = document.createElement("span");
+      hint.className = "field-help"; hint.textContent = o.description;
+      label.appendChild(hint);
+    }
     box.appendChild(label);
   }
 }
@@ -310,9 +326,14 @@ function openModal(interaction) {
   $("modal-title").textContent = modal.title || "";
   const fields = $("modal-fields");
   fields.innerHTML = "";
-  for (const { input, label } of textInputs(modal.components)) {
+  for (const { input, label, description } of textInputs(modal.components)) {
     const l = document.createElement("label");
     l.textContent = label || input.label || input.custom_id;
+    if (description) {
+      const hint = document.createElement("span");
+      hint.className = "field-help"; hint.textContent = description;
+      l.appendChild(hint);
+    }
     const field = document.createElement(input.style === 2 ? "textarea" : "input");
     if (input.type === 19) { field.type = "file"; field.dataset.file = "1"; }
     field.name = input.custom_id;
@@ -421,7 +442,16 @@ async function poll() {
   }
 }
 
+// The guide opens by itself on a first visit, and from its button after that.
+function showGuide(shown) {
+  $("guide").hidden = !shown;
+  if (!shown) localStorage.setItem("playground-guide-seen", "1");
+}
+$("guide-button").addEventListener("click", () => showGuide($("guide").hidden));
+$("guide-close").addEventListener("click", () => showGuide(false));
+
 (async function start() {
+  showGuide(!localStorage.getItem("playground-guide-seen"));
   world = await api("/_play/world");
   const params = new URLSearchParams(location.search);
   actingAs = params.get("as") || world.members[0].id;

@@ -146,3 +146,22 @@ async def test_a_cancelled_form_stays_closed_after_a_reload_and_a_later_form(pag
     await page.get_by_text("scheduled by").first.wait_for()
     await two_polls(page)
     assert not await page.locator("#modal[open]").count()
+
+
+async def test_a_first_visit_shows_a_guide_and_commands_say_what_they_do(page: Page) -> None:
+    guide = page.locator("#guide")
+    await guide.get_by_text("Welcome to the playground").wait_for()
+    await shot(page, "first-visit")
+    await page.click("#guide-close")
+    await page.reload()
+    await page.get_by_text("is online").wait_for()
+    assert await guide.is_hidden()  # seen once is enough; the button brings it back
+    await page.click("#guide-button")
+    assert await guide.is_visible()
+
+    await page.select_option("#command", "safari schedule")
+    help_line = page.locator("#command-help")
+    assert "/safari schedule" in await help_line.inner_text()
+    assert len(await help_line.inner_text()) > len("/safari schedule ")  # the command's own description
+    await page.select_option("#command", "whisper send")
+    assert await page.locator("#options .field-help").count() >= 1  # each option's description, inline
