@@ -1,6 +1,7 @@
 """`python -m local_discord`: serve the local Discord until SIGTERM/SIGINT.
 
     python -m local_discord --playground --port 8235   # the playground guild and its web page
+        [--state-file .data/playground.json]           # kept across restarts
     python -m local_discord --port-file PATH           # an empty one, for tests in another process
 
 The base_url is written to PATH (atomically, so a poller never reads half a URL) once the port is bound.
@@ -14,6 +15,7 @@ import logging
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 from .playground import Playground
 from .rest import FakeDiscord
@@ -24,8 +26,11 @@ async def _serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    options: dict[str, Any] = {"host": args.host, "port": args.port, "token": args.token}
+    if args.playground:
+        options["state_file"] = args.state_file
     kind = Playground if args.playground else FakeDiscord
-    async with kind(host=args.host, port=args.port, token=args.token) as fake:
+    async with kind(**options) as fake:
         if args.port_file is not None:
             tmp = args.port_file.with_name(args.port_file.name + ".tmp")
             tmp.write_text(fake.base_url, encoding="utf-8")
@@ -39,6 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m local_discord", description=__doc__)
     parser.add_argument("--playground", action="store_true", help="the playground guild and its page")
     parser.add_argument("--port-file", type=Path, help="write the base_url here once listening")
+    parser.add_argument("--state-file", type=Path, help="with --playground: keep its world in this file")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--token", help="the only bot token the gateway accepts (default: any)")

@@ -27,6 +27,7 @@ APPLICATION_COMMAND, MESSAGE_COMPONENT, MODAL_SUBMIT = 2, 3, 5
 MESSAGE, DEFERRED_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE, MODAL = 4, 5, 6, 7, 9
 EPHEMERAL, LOADING = 1 << 6, 1 << 7
 FIRST_RESPONSE_DEADLINE = 3.0
+MAX_UPLOAD = 10 * 2**20  # Discord's limit for a file without Nitro
 TOKEN_LIFETIME = 15 * 60.0
 # Option types of application commands.
 SUB_COMMAND, SUB_COMMAND_GROUP, STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, NUMBER = (
@@ -40,10 +41,22 @@ SUB_COMMAND, SUB_COMMAND_GROUP, STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, N
     8,
     10,
 )
+ATTACHMENT = 11
+FILE_UPLOAD = 19  # a modal's file field
 
 
 class InteractionError(ValueError):
     """A request the local Discord cannot turn into an interaction (an unknown command, say)."""
+
+
+@dataclass
+class Upload:
+    """A file a member attached: Discord's client uploads it before the interaction names it by id."""
+
+    id: int
+    filename: str
+    content_type: str
+    data: bytes
 
 
 @dataclass
@@ -63,8 +76,14 @@ class Interaction:
     followup_ids: list[int] = field(default_factory=list)
     modal: dict[str, Any] | None = None
     modal_submitted: bool = False
+    # Closed by its user (Cancel, Esc): Discord tells the bot nothing, and the form is gone for good.
+    modal_dismissed: bool = False
     refused: list[str] = field(default_factory=list)  # Discord errors the bot's calls got
     answered: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def modal_open(self) -> bool:
+        return self.modal is not None and not (self.modal_submitted or self.modal_dismissed)
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -78,7 +97,7 @@ class Interaction:
             if self.original_message_id is None
             else str(self.original_message_id),
             "followup_ids": [str(m) for m in self.followup_ids],
-            "modal": self.modal if not self.modal_submitted else None,
+            "modal": self.modal if self.modal_open else None,
             "refused": self.refused,
         }
 
@@ -89,8 +108,41 @@ class Interactions:
         self.by_id: dict[int, Interaction] = {}
         self._by_token: dict[str, Interaction] = {}
         self.commands: dict[int | None, list[dict[str, Any]]] = {}  # guild id (None: global) -> commands
+        self.uploads: dict[int, Upload] = {}
 
     # ----- what users do ---------------------------------------------------------------------------------
+
+    def upload(self, filename: str, content_type: str, data: bytes) -> Upload:
+        """Keep a file a member picked; a command option or a modal's file field then names its id."""
+        if not data:
+            raise InteractionError(f"{filename} is empty")
+        if len(data) > MAX_UPLOAD:
+            raise InteractionError(f"{filename} is larger than Discord's {MAX_UPLOAD // 2**20} MiB")
+        upload = Upload(self._fake.new_id(), filename, content_type or "application/octet-stream", data)
+        self.uploads[upload.id] = upload
+        return upload
+
+    def attachment_json(self, upload_id: int) -> dict[str, Any]:
+        upload = self.uploads[upload_id]
+        url = f"{self._fake.url}/attachments/{upload.id}/{upload.filename}"
+        return {
+            "id": str(upload.id),
+            "filename": upload.filename,
+            "size": len(upload.data),
+            "url": url,
+            "proxy_url": url,
+            "content_type": upload.content_type,
+        }
+
+    def _uploaded(self, raw: Any, what: str) -> int:
+        try:
+            upload_id = int(raw)
+        except (TypeError, ValueError):
+            upload_id = 0
+        if upload_id not in self.uploads:
+            # Discord's client sends an uploaded file's id, never text typed into the option.
+            raise InteractionError(f"{what}: upload a file (Discord sends a file here, not text)")
+        return upload_id
 
     async def command(
         self, user_id: int, channel_id: int, path: str, options: Mapping[str, Any] | None = None
@@ -157,16 +209,52 @@ class Interactions:
             data["resolved"] = resolved
         return await self._create(MESSAGE_COMPONENT, user_id, message.channel_id, data, message)
 
-    async def submit(self, opened_by: int, values: Mapping[str, str]) -> Interaction:
-        """Submit the modal that interaction `opened_by` showed, with text input values by custom_id."""
+    async def submit(self, opened_by: int, values: Mapping[str, str | list[str]]) -> Interaction:
+        """Submit the modal that interaction `opened_by` showed: text input values, and upload ids for
+        file fields, by custom_id."""
         origin = self.by_id[opened_by]
-        if origin.modal is None or origin.modal_submitted:
+        if origin.modal is None or not origin.modal_open:
             raise InteractionError("there is no open modal for that interaction")
+        components = [self._filled(c, values) for c in origin.modal.get("components", [])]
         origin.modal_submitted = True
-        components = [_filled(c, values) for c in origin.modal.get("components", [])]
-        data = {"custom_id": origin.modal["custom_id"], "components": components}
+        data: dict[str, Any] = {"custom_id": origin.modal["custom_id"], "components": components}
+        files = [v for c in _walk(components) if c.get("type") == FILE_UPLOAD for v in c["values"]]
+        if files:
+            data["resolved"] = {"attachments": {v: self.attachment_json(int(v)) for v in files}}
         source = self._fake.message(origin.source_message_id) if origin.source_message_id else None
         return await self._create(MODAL_SUBMIT, origin.user_id, origin.channel_id, data, source)
+
+    def _filled(self, component: Mapping[str, Any], values: Mapping[str, str | list[str]]) -> dict[str, Any]:
+        """A modal component as the submission carries it: text inputs with their value, file fields
+        with the ids of the files uploaded into them."""
+        kind = component.get("type")
+        if kind == 4:
+            value = values.get(component["custom_id"], "")
+            return {"type": 4, "custom_id": component["custom_id"], "value": str(value)}
+        if kind == FILE_UPLOAD:
+            given = values.get(component["custom_id"]) or []
+            ids = [str(self._uploaded(v, "file")) for v in ([given] if isinstance(given, str) else given)]
+            least = component.get("min_values")
+            if least is None:  # Discord's defaults: one file, unless the field is optional
+                least = 0 if component.get("required") is False else 1
+            if len(ids) < int(least):
+                raise InteractionError("this form needs a file: pick one to upload")
+            return {"type": FILE_UPLOAD, "custom_id": component["custom_id"], "values": ids}
+        if kind == 18 and isinstance(component.get("component"), dict):  # a label around its input
+            return {"type": 18, "component": self._filled(component["component"], values)}
+        if kind == 1:
+            return {
+                "type": 1,
+                "components": [self._filled(c, values) for c in component.get("components", [])],
+            }
+        return {"type": kind}
+
+    def dismiss(self, opened_by: int) -> None:
+        """Close the modal that interaction `opened_by` showed without submitting it."""
+        origin = self.by_id[opened_by]
+        if not origin.modal_open:
+            raise InteractionError("there is no open modal for that interaction")
+        origin.modal_dismissed = True
 
     async def wait_answered(self, interaction: Interaction, timeout: float = 10.0) -> Interaction:
         async with asyncio.timeout(timeout):
@@ -319,6 +407,8 @@ class Interactions:
 
     def _option(self, option: Mapping[str, Any], raw: Any) -> Any:
         kind = option["type"]
+        if kind == ATTACHMENT:
+            return str(self._uploaded(raw, option["name"]))
         try:
             if kind == INTEGER:
                 value: Any = int(raw)
@@ -353,6 +443,8 @@ class Interactions:
         elif kind == CHANNEL:
             record = fake.channel_record(int(raw))
             resolved.setdefault("channels", {})[key] = {**fake.channel_json(record), "permissions": "0"}
+        elif kind == ATTACHMENT:
+            resolved.setdefault("attachments", {})[key] = self.attachment_json(int(raw))
 
     @staticmethod
     def _component(message: FakeMessage, custom_id: str) -> dict[str, Any]:
@@ -389,17 +481,11 @@ class Interactions:
         return self._fake.edit_message_as_bot(channel_id, message_id, dict(body))
 
 
-def _filled(component: Mapping[str, Any], values: Mapping[str, str]) -> dict[str, Any]:
-    """A modal component as the submission carries it: text inputs with their value."""
-    kind = component.get("type")
-    if kind == 4:
-        return {
-            "type": 4,
-            "custom_id": component["custom_id"],
-            "value": values.get(component["custom_id"], ""),
-        }
-    if kind == 18 and isinstance(component.get("component"), dict):  # a label around its input
-        return {"type": 18, "component": _filled(component["component"], values)}
-    if kind == 1:
-        return {"type": 1, "components": [_filled(c, values) for c in component.get("components", [])]}
-    return {"type": kind}
+def _walk(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found = []
+    for c in components:
+        found.append(c)
+        found.extend(_walk(c.get("components") or []))
+        if isinstance(c.get("component"), dict):
+            found.extend(_walk([c["component"]]))
+    return found

@@ -10,17 +10,24 @@ The JSON API under `/_play/` is what the page (and the end-to-end tests) call.
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from .interactions import EPHEMERAL, InteractionError
-from .rest import DiscordError, FakeDiscord
+from .interactions import EPHEMERAL, Interaction, InteractionError, Upload
+from .models import FakeMessage, FakeWebhook
+from .rest import DiscordError, FakeDiscord, _Channel
 from .world import MANAGE_GUILD, MANAGE_ROLES
 
 STATIC = Path(__file__).resolve().parent / "static"
+STATE_VERSION = 1
+log = logging.getLogger("local_discord.playground")
 
 GUILD_ID = 1_200_000_000_000_000_001
 CHANNELS = {
@@ -40,11 +47,75 @@ Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 class Playground(FakeDiscord):
-    """A FakeDiscord holding the playground guild, with the page and its API on the same port."""
+    """A FakeDiscord holding the playground guild, with the page and its API on the same port.
 
-    def __init__(self, **options: Any) -> None:
+    With `state_file`, what members see (messages with their buttons, DMs, webhooks) is kept there
+    after every change and read back on start, so a restart of `make run` loses nothing that the
+    workflows behind those buttons still hold. Interactions are not kept: Discord's expire too.
+    """
+
+    def __init__(self, *, state_file: Path | None = None, **options: Any) -> None:
         options.setdefault("bot_name", "GameBot")
+        self._state_file = state_file
         super().__init__(**options)
+        if state_file is not None:
+            self._load(state_file)
+
+    # ----- kept across restarts ----------------------------------------------------------------------
+
+    def changed(self) -> None:
+        if self._state_file is None:
+            return
+        data = {
+            "version": STATE_VERSION,
+            "counter": self._counter,
+            "dm_channels": {str(user): str(channel) for user, channel in self._dm_channels.items()},
+            "messages": [asdict(m) for m in self._messages.values()],
+            "webhooks": [asdict(w) for w in self._webhooks.values()],
+            "uploads": [
+                {"id": u.id, "filename": u.filename, "content_type": u.content_type}
+                for u in self.interactions.uploads.values()
+            ],
+        }
+        tmp = self._state_file.with_name(self._state_file.name + ".tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, self._state_file)  # a reader or a crash never sees half a file
+
+    @staticmethod
+    def _files_folder(state_file: Path) -> Path:
+        return state_file.with_name(state_file.stem + "-files")
+
+    def _load(self, path: Path) -> None:
+        if not path.exists():
+            return
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("version") != STATE_VERSION:
+                raise ValueError(f"version {data.get('version')!r}, not {STATE_VERSION}")
+            dms = {int(user): int(channel) for user, channel in data["dm_channels"].items()}
+            messages = [FakeMessage(**m) for m in data["messages"]]
+            webhooks = [FakeWebhook(**w) for w in data["webhooks"]]
+            folder = self._files_folder(path)
+            uploads = [
+                Upload(int(u["id"]), u["filename"], u["content_type"], (folder / str(u["id"])).read_bytes())
+                for u in data.get("uploads", [])
+            ]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            kept = path.with_name(path.name + ".unreadable")
+            os.replace(path, kept)
+            log.warning(
+                "the playground's saved world could not be read (%s); kept as %s, starting empty", err, kept
+            )
+            return
+        for user, channel in dms.items():
+            self._dm_channels[user] = channel
+            self._channels[channel] = _Channel(channel, None, "", 1, recipient_id=user)
+        self._messages = {m.id: m for m in messages}
+        self._webhooks = {w.id: w for w in webhooks}
+        self.interactions.uploads = {u.id: u for u in uploads}
+        self._counter = int(data["counter"])
+        # Snowflakes carry the time, so new ones already sort after the kept ones.
+        self._last_id = max([self._last_id, *self._messages, *self._webhooks, *self._channels])
 
     def reset(self) -> None:
         super().reset()
@@ -66,6 +137,9 @@ class Playground(FakeDiscord):
         r.add_post("/_play/click", self._guarded(self._click))
         r.add_post("/_play/select", self._guarded(self._select))
         r.add_post("/_play/submit", self._guarded(self._submit))
+        r.add_post("/_play/dismiss", self._guarded(self._dismiss))
+        r.add_post("/_play/upload", self._guarded(self._upload))
+        r.add_get("/attachments/{id}/{filename}", self._attachment)
 
     # ----- what a member sees ----------------------------------------------------------------------------
 
@@ -150,11 +224,43 @@ class Playground(FakeDiscord):
         )
         return web.json_response({"interaction_id": str(interaction.id)})
 
-    async def _submit(self, request: web.Request) -> web.Response:
-        body = await request.json()
+    def _modal_origin(self, body: dict[str, Any]) -> Interaction:
         origin = self.interactions.by_id[int(body["interaction_id"])]
         if origin.user_id != int(body["as"]):
             raise InteractionError("that modal was opened by someone else")
-        values = {str(k): str(v) for k, v in (body.get("values") or {}).items()}
+        return origin
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """A file picked in the page, uploaded first as Discord's client does; the id goes in the action."""
+        form = await request.post()
+        file = form.get("file")
+        if not isinstance(file, web.FileField):
+            raise InteractionError("no file was uploaded")
+        upload = self.interactions.upload(file.filename, file.content_type, file.file.read())
+        if self._state_file is not None:
+            folder = self._files_folder(self._state_file)
+            folder.mkdir(exist_ok=True)
+            (folder / str(upload.id)).write_bytes(upload.data)
+            self.changed()
+        return web.json_response(self.interactions.attachment_json(upload.id))
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        upload = self.interactions.uploads.get(int(request.match_info["id"]))
+        if upload is None or upload.filename != request.match_info["filename"]:
+            return web.Response(status=404)
+        return web.Response(body=upload.data, content_type=upload.content_type)
+
+    async def _dismiss(self, request: web.Request) -> web.Response:
+        origin = self._modal_origin(await request.json())
+        self.interactions.dismiss(origin.id)
+        return web.json_response({})
+
+    async def _submit(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        origin = self._modal_origin(body)
+        values = {
+            str(k): [str(x) for x in v] if isinstance(v, list) else str(v)
+            for k, v in (body.get("values") or {}).items()
+        }
         interaction = await self.interactions.submit(origin.id, values)
         return web.json_response({"interaction_id": str(interaction.id)})

@@ -265,6 +265,9 @@ class FakeDiscord:
     def extra_routes(self, app: web.Application) -> None:
         """Hook for a subclass to serve more on the same port (the playground's page)."""
 
+    def changed(self) -> None:
+        """Hook called after every API request that may have changed the world (the playground keeps it)."""
+
     def add_guild(self, guild_id: int, name: str, owner_id: int) -> Guild:
         """A guild the bot is in (with the bot as a member holding BOT_PERMISSIONS)."""
         guild = self._guilds[guild_id] = Guild(guild_id, name, owner_id)
@@ -439,6 +442,8 @@ class FakeDiscord:
         except DiscordError as e:
             status, body, extra_headers = e.status, e.body, e.headers
         rec.status = status
+        if rec.method != "GET":
+            self.changed()
         return _json_response(status, body, {**limits, **extra_headers})
 
     def _rate_limit_headers(self, method: str, path: str) -> dict[str, str]:

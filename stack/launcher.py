@@ -75,6 +75,8 @@ async def start_playground(
         PLAYGROUND_TOKEN,
         "--port-file",
         str(url_file),
+        "--state-file",
+        str(settings.data_dir / "playground.json"),
     ]
     child = spawn("playground", command, env)
     deadline = time.monotonic() + 20

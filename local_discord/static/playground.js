@@ -224,8 +224,19 @@ function renderCommands() {
   }
 }
 
+// What Discord shows under a command and its options as you type them: their descriptions.
+function renderHelp(chosen) {
+  const help = $("command-help");
+  help.innerHTML = "";
+  if (!chosen) return;
+  const line = document.createElement("b");
+  line.textContent = `/${chosen.path}`;
+  help.append(line, ` ${chosen.description}`);
+}
+
 function renderOptions() {
   const chosen = commandPaths().find((p) => p.path === $("command").value);
+  renderHelp(chosen);
   const box = $("options");
   box.innerHTML = "";
   for (const o of (chosen && chosen.options) || []) {
@@ -243,6 +254,9 @@ function renderOptions() {
         : o.type === 7 ? world.channels.map((c) => [c.id, `#${c.name}`])
         : world.roles.map((r) => [r.id, r.name]);
       for (const [v, t] of choices) input.add(new Option(t, v));
+    } else if (o.type === 11) {
+      input = document.createElement("input");
+      input.type = "file";
     } else {
       input = document.createElement("input");
       input.type = o.type === 4 || o.type === 10 ? "number" : "text";
@@ -250,8 +264,23 @@ function renderOptions() {
     input.name = o.name;
     input.title = o.description || "";
     label.appendChild(input);
+    if (o.description && o.description !== "…") { // discord.py's stand-in for "no description"
+      const hint = document.createElement("span");
+      hint.className = "field-help"; hint.textContent = o.description;
+      label.appendChild(hint);
+    }
     box.appendChild(label);
   }
+}
+
+// A picked file goes up first, as Discord's client uploads it; the action then names it by id.
+async function upload(file) {
+  const form = new FormData();
+  form.append("file", file, file.name);
+  const response = await fetch("/_play/upload", { method: "POST", body: form });
+  const data = await response.json();
+  if (!response.ok) throw new Error(data.error || response.statusText);
+  return data;
 }
 
 async function act(path, body) {
@@ -268,9 +297,13 @@ $("command").addEventListener("change", renderOptions);
 $("command-bar").addEventListener("submit", async (event) => {
   event.preventDefault();
   const options = {};
-  for (const input of $("options").querySelectorAll("input, select")) {
-    if (input.value !== "") options[input.name] = input.value;
-  }
+  try {
+    for (const input of $("options").querySelectorAll("input, select")) {
+      if (input.type === "file") {
+        if (input.files.length) options[input.name] = (await upload(input.files[0])).id;
+      } else if (input.value !== "") options[input.name] = input.value;
+    }
+  } catch (err) { toast(err.message); return; }
   const target = channel === "dm" ? state.dm_channel_id : channel;
   await act("/_play/command", { channel_id: target, path: $("command").value, options });
 });
@@ -281,7 +314,7 @@ function textInputs(components) {
   const found = [];
   for (const c of components || []) {
     if (c.type === 4) found.push({ input: c, label: c.label });
-    if (c.type === 18 && c.component && c.component.type === 4) found.push({ input: c.component, label: c.label });
+    if (c.type === 18 && c.component && (c.component.type === 4 || c.component.type === 19)) found.push({ input: c.component, label: c.label, description: c.description });
     if (c.type === 1) found.push(...textInputs(c.components));
   }
   return found;
@@ -293,10 +326,16 @@ function openModal(interaction) {
   $("modal-title").textContent = modal.title || "";
   const fields = $("modal-fields");
   fields.innerHTML = "";
-  for (const { input, label } of textInputs(modal.components)) {
+  for (const { input, label, description } of textInputs(modal.components)) {
     const l = document.createElement("label");
     l.textContent = label || input.label || input.custom_id;
+    if (description) {
+      const hint = document.createElement("span");
+      hint.className = "field-help"; hint.textContent = description;
+      l.appendChild(hint);
+    }
     const field = document.createElement(input.style === 2 ? "textarea" : "input");
+    if (input.type === 19) { field.type = "file"; field.dataset.file = "1"; }
     field.name = input.custom_id;
     field.required = input.required !== false;
     if (input.placeholder) field.placeholder = input.placeholder;
@@ -308,12 +347,24 @@ function openModal(interaction) {
   $("modal").showModal();
 }
 
+// Cancel, Esc and the close button all end here: like Discord, a closed form is gone for good,
+// so the local Discord is told and the form never comes back.
+let submitting = false;
 $("modal-cancel").addEventListener("click", () => $("modal").close());
+$("modal").addEventListener("close", () => {
+  if (!submitting && shownModal) act("/_play/dismiss", { interaction_id: shownModal });
+  submitting = false;
+});
 $("modal-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const values = {};
-  for (const field of $("modal-fields").querySelectorAll("input, textarea")) values[field.name] = field.value;
+  try {
+    for (const field of $("modal-fields").querySelectorAll("input, textarea")) {
+      values[field.name] = field.dataset.file ? await Promise.all([...field.files].map(async (f) => (await upload(f)).id)) : field.value;
+    }
+  } catch (err) { toast(err.message); return; }
   const id = shownModal;
+  submitting = true;
   $("modal").close();
   await act("/_play/submit", { interaction_id: id, values });
 });
@@ -391,7 +442,16 @@ async function poll() {
   }
 }
 
+// The guide opens by itself on a first visit, and from its button after that.
+function showGuide(shown) {
+  $("guide").hidden = !shown;
+  if (!shown) localStorage.setItem("playground-guide-seen", "1");
+}
+$("guide-button").addEventListener("click", () => showGuide($("guide").hidden));
+$("guide-close").addEventListener("click", () => showGuide(false));
+
 (async function start() {
+  showGuide(!localStorage.getItem("playground-guide-seen"));
   world = await api("/_play/world");
   const params = new URLSearchParams(location.search);
   actingAs = params.get("as") || world.members[0].id;

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
@@ -16,7 +17,7 @@ from discord.http import Route
 
 from bot.modals import modal_values
 from local_discord.gateway import AUTHENTICATION_FAILED, HELLO, IDENTIFY, INVALID_SESSION, RESUME
-from local_discord.interactions import DEFERRED_MESSAGE, MESSAGE, MODAL, Interactions
+from local_discord.interactions import DEFERRED_MESSAGE, MESSAGE, MODAL, InteractionError, Interactions
 from local_discord.playground import CHANNELS, GUILD_ID, HOST_ID, OTHER_PLAYER_ID, PLAYER_ID, Playground
 
 CHANNEL = next(iter(CHANNELS))
@@ -95,6 +96,22 @@ class TinyBot(discord.AutoShardedClient):
             modal.on_submit = on_submit  # type: ignore[method-assign]
             await interaction.response.send_modal(modal)
 
+        @tree.command(name="draw", description="Takes a picture")
+        async def draw(interaction: discord.Interaction, picture: discord.Attachment) -> None:
+            await interaction.response.send_message(f"got {picture.filename} {picture.content_type}")
+
+        @tree.command(name="upload", description="Opens a modal with a file field")
+        async def upload(interaction: discord.Interaction) -> None:
+            modal = discord.ui.Modal(title="Your drawing", custom_id="upload:modal")
+            modal.add_item(discord.ui.Label(text="Image", component=discord.ui.FileUpload(custom_id="image")))
+
+            async def on_submit(submitted: discord.Interaction) -> None:
+                files = (submitted.data or {}).get("resolved", {}).get("attachments", {})  # type: ignore[union-attr]
+                await submitted.response.send_message(" ".join(a["filename"] for a in files.values()))
+
+            modal.on_submit = on_submit  # type: ignore[method-assign]
+            await interaction.response.send_modal(modal)
+
     async def setup_hook(self) -> None:
         self.tree.copy_global_to(guild=discord.Object(GUILD_ID))
         await self.tree.sync(guild=discord.Object(GUILD_ID))
@@ -128,9 +145,11 @@ async def test_the_bot_identifies_and_gets_its_guild_with_channels_and_roles(
     assert guild.me.guild_permissions.manage_webhooks
     assert sorted(c["name"] for c in playground.interactions.commands[GUILD_ID]) == [
         "ask",
+        "draw",
         "ping",
         "slow",
         "think",
+        "upload",
     ]
 
 
@@ -229,3 +248,47 @@ async def test_a_bad_token_is_refused_and_a_resume_replays_what_was_missed(playg
             await ws.receive_json()
             await ws.send_json({"op": RESUME, "d": {"token": TOKEN, "session_id": "gone", "seq": 0}})
             assert json.loads((await ws.receive()).data)["op"] == INVALID_SESSION
+
+
+async def test_heartbeats_are_acknowledged_as_discord_does(route_base: None, clock: Clock) -> None:
+    """discord.py measures a beat from the moment its keep-alive thread saw the send finish; an
+    acknowledgement faster than that reads as a whole interval late ("Can't keep up ... 41.3s behind")."""
+    async with Playground(token=TOKEN, clock=clock) as play:
+        Route.BASE = play.base_url
+        play.gateway.heartbeat_interval_ms = 100
+        client = TinyBot()
+        task = asyncio.create_task(client.start(TOKEN))
+        try:
+            await play.gateway.wait_connected()
+            seen: list[float] = []
+            for _ in range(150):  # 3 s: about 30 beats
+                await asyncio.sleep(0.02)
+                if math.isfinite(client.latency):  # not until the first acknowledgement
+                    seen.append(client.latency)
+            assert seen
+            assert max(seen) < 0.09, f"a beat measured as late as the interval: {max(seen):.3f} s"
+        finally:
+            await client.close()
+            task.cancel()
+
+
+async def test_an_attachment_option_takes_an_uploaded_file_never_text(
+    playground: Playground, bot: TinyBot
+) -> None:
+    with pytest.raises(InteractionError, match="upload a file"):
+        await playground.interactions.command(PLAYER_ID, CHANNEL, "draw", {"picture": "cat.png"})
+    cat = playground.interactions.upload("cat.png", "image/png", b"\x89PNG fake")
+    used = await playground.interactions.command(PLAYER_ID, CHANNEL, "draw", {"picture": str(cat.id)})
+    await playground.interactions.wait_answered(used)
+    assert playground.messages(CHANNEL)[-1].content == "got cat.png image/png"
+
+
+async def test_a_modal_file_field_carries_the_uploaded_file(playground: Playground, bot: TinyBot) -> None:
+    opened = await playground.interactions.command(PLAYER_ID, CHANNEL, "upload")
+    await playground.interactions.wait_answered(opened)
+    with pytest.raises(InteractionError, match="needs a file"):
+        await playground.interactions.submit(opened.id, {})
+    cat = playground.interactions.upload("cat.png", "image/png", b"\x89PNG fake")
+    submitted = await playground.interactions.submit(opened.id, {"image": [str(cat.id)]})
+    await playground.interactions.wait_answered(submitted)
+    assert playground.messages(CHANNEL)[-1].content == "cat.png"

@@ -65,6 +65,14 @@ async def fill_modal(page: Page, **values: str) -> None:
     await page.click("#modal-submit")
 
 
+async def two_polls(page: Page) -> None:
+    """Until the page has fetched and rendered the state twice more."""
+    for _ in range(2):
+        async with page.expect_response(lambda r: "/_play/state" in r.url):
+            pass
+    await page.evaluate("() => new Promise(requestAnimationFrame)")
+
+
 async def shot(page: Page, name: str) -> None:
     OUTPUT.mkdir(exist_ok=True)
     await page.screenshot(path=str(OUTPUT / f"playground-{name}.png"), full_page=True)
@@ -115,3 +123,45 @@ async def test_two_players_send_and_read_a_whisper_on_the_page(page: Page) -> No
     await act_as(page, PLAYER_ID)
     await page.get_by_text("Whisper sent").wait_for()
     assert await page.get_by_text("meet me at the watering hole").count() == 0
+
+
+async def test_a_cancelled_form_stays_closed_after_a_reload_and_a_later_form(page: Page) -> None:
+    await act_as(page, HOST_ID)
+    await open_channel(page, SAFARI)
+    await run(page, "safari schedule")
+    await page.wait_for_selector("#modal[open]")
+    await page.click("#modal-cancel")
+    await page.wait_for_selector("#modal:not([open])", state="attached")
+
+    # Discord forgets a closed form: neither a reload, a member switch nor a later form brings it back.
+    await page.reload()
+    await page.get_by_text("is online").wait_for()
+    await act_as(page, PLAYER_ID)
+    await act_as(page, HOST_ID)
+    await two_polls(page)  # each poll used to reopen it
+    assert not await page.locator("#modal[open]").count()
+
+    await run(page, "safari schedule")
+    await fill_modal(page, hours="2", minutes="0")
+    await page.get_by_text("scheduled by").first.wait_for()
+    await two_polls(page)
+    assert not await page.locator("#modal[open]").count()
+
+
+async def test_a_first_visit_shows_a_guide_and_commands_say_what_they_do(page: Page) -> None:
+    guide = page.locator("#guide")
+    await guide.get_by_text("Welcome to the playground").wait_for()
+    await shot(page, "first-visit")
+    await page.click("#guide-close")
+    await page.reload()
+    await page.get_by_text("is online").wait_for()
+    assert await guide.is_hidden()  # seen once is enough; the button brings it back
+    await page.click("#guide-button")
+    assert await guide.is_visible()
+
+    await page.select_option("#command", "safari schedule")
+    help_line = page.locator("#command-help")
+    assert "/safari schedule" in await help_line.inner_text()
+    assert len(await help_line.inner_text()) > len("/safari schedule ")  # the command's own description
+    await page.select_option("#command", "whisper send")
+    assert await page.locator("#options .field-help").count() >= 1  # each option's description, inline
