@@ -65,7 +65,7 @@ class CustomId:
                 raise ValueError(f"{self.format!r} needs {name}")
             text = str(values[name])
             if not (field.optional and text == "") and not re.fullmatch(field.pattern, text):
-                raise ValueError(f"{self.format!r}: {name} {text!r} is not {field.pattern!r}")
+                raise ValueError(f"{text!r} is not a {name} that {self.format!r} can carry")
             texts[name] = text
         custom_id = self.format.format(**texts)
         if len(custom_id) > CUSTOM_ID_MAX:
