@@ -19,6 +19,7 @@ from discord.ext import commands
 from temporalio.client import Client
 
 from bot.checks import HostPolicy
+from bot.modals import ModalRouter
 from bot.replies import report_error
 from clients.guild_settings import HOST_ROLE, GuildSetting, SettingsBackend, StoreSettings
 from clients.jobs import Jobs
@@ -87,6 +88,9 @@ class GameBot(commands.AutoShardedBot):
         self.guild_settings: SettingsBackend = StoreSettings(temporal, settings.temporal_task_queue)
         self.hosts = hosts or HostPolicy(GuildSetting(self.guild_settings, HOST_ROLE))
         self.features = tuple(features)
+        # Every modal submission, to the feature that added its custom id (bot/modals.py).
+        self.modals = ModalRouter()
+        self.add_listener(self.modals.on_interaction, "on_interaction")
 
     async def setup_hook(self) -> None:
         for name in self.features:

@@ -6,7 +6,7 @@ A host is a member with Manage Roles (Administrator implies it) or with the role
 
 `require_guild` and `require_host` raise discord.py's `NoPrivateMessage` and a `CheckFailure`,
 which `bot.replies.report_error` turns into a short ephemeral answer, whether raised in an app
-command, a DynamicItem callback or a modal listener.
+command, a DynamicItem callback or a modal handler.
 """
 
 from __future__ import annotations

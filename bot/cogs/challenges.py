@@ -8,9 +8,9 @@
     /challenge add <key> <round>               (hosts) one more round at the end
     /challenge skip|pause|resume|cancel <key>  (hosts)
 
-Bad input is refused with one line and starts nothing. The modal is answered by a listener keyed
-on its custom_id, so a modal opened before a restart is still handled after it. Updates and
-queries wait for a worker: they come after a defer, inside `in_time`.
+Bad input is refused with one line and starts nothing. The modal is answered by the bot's modal
+router, keyed on its custom id, so a modal opened before a restart is still handled after it.
+Updates and queries wait for a worker: they come after a defer, inside `in_time`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from discord.ext import commands
 
 from bot.checks import require_guild, require_host
 from bot.modals import modal_values
-from bot.replies import guarded, in_time, reply
+from bot.replies import in_time, reply
 from clients.challenges import (
     ChallengeError,
     Challenges,
@@ -33,14 +33,13 @@ from clients.challenges import (
     parse_rounds,
     rounds_from_json,
 )
+from components.challenges import CREATE_MODAL, KEY_FIELD, REMINDERS_FIELD, ROUNDS_FIELD, TITLE_FIELD
 from workflows.challenges_models import ChallengeStatus, RoundView
 from workflows.times import format_human
 
 if TYPE_CHECKING:
     from bot.app import GameBot
 
-MODAL_ID = "challenge:create"
-KEY_FIELD, TITLE_FIELD, ROUNDS_FIELD, REMINDERS_FIELD = "key", "title", "rounds", "reminders"
 MAX_FILE_BYTES = 256 * 1024
 # Rounds listed by /challenge show: the last few done, then the ones ahead.
 SHOW_DONE, SHOW_AHEAD = 5, 15
@@ -50,7 +49,7 @@ Update = Callable[..., Awaitable[ChallengeStatus]]
 
 
 def create_modal() -> discord.ui.Modal:
-    modal = discord.ui.Modal(title="New challenge chain", custom_id=MODAL_ID, timeout=900)
+    modal = discord.ui.Modal(title="New challenge chain", custom_id=CREATE_MODAL.build(), timeout=900)
     fields = (
         ("Key", "Letters, digits, - or _: how you name it later", KEY_FIELD, discord.TextStyle.short, 60),
         ("Title", "Shown in every reminder", TITLE_FIELD, discord.TextStyle.short, 100),
@@ -245,13 +244,6 @@ class ChallengesCog(commands.Cog, name="Challenges"):
             return
         await reply(interaction, f"{done}\n{plan_text(status)}")
 
-    @commands.Cog.listener()
-    async def on_interaction(self, interaction: discord.Interaction[GameBot]) -> None:
-        data: Mapping[str, Any] = interaction.data or {}
-        if interaction.type is discord.InteractionType.modal_submit and data.get("custom_id") == MODAL_ID:
-            await self.submit(interaction)
-
-    @guarded
     async def submit(self, interaction: discord.Interaction[GameBot]) -> None:
         """The modal's submission, from the raw data so it works across restarts."""
         guild_id = await require_host(interaction, "create a challenge")
@@ -290,4 +282,6 @@ class ChallengesCog(commands.Cog, name="Challenges"):
 
 
 async def setup(bot: GameBot) -> None:
-    await bot.add_cog(ChallengesCog(bot))
+    cog = ChallengesCog(bot)
+    bot.modals.add(CREATE_MODAL, cog.submit)
+    await bot.add_cog(cog)

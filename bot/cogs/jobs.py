@@ -11,7 +11,6 @@ of jobs lists as fast as one with six.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -21,8 +20,10 @@ from discord.ext import commands
 
 from bot.checks import require_guild
 from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, register_renderer
+from bot.persistent import PersistentItem
 from bot.replies import guarded
 from clients.jobs import utcnow
+from components.jobs import PAGE_BUTTON
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -88,10 +89,7 @@ _LABELS: dict[str, tuple[str, str]] = {
 }
 
 
-class PageButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"jobs:page:(?P<page>\d{1,4}):(?P<direction>prev|next|refresh)",
-):
+class PageButton(PersistentItem[discord.ui.Button[Any]], custom=PAGE_BUTTON):
     def __init__(self, page: int, direction: str, *, disabled: bool = False) -> None:
         label, emoji = _LABELS[direction]
         super().__init__(
@@ -99,17 +97,11 @@ class PageButton(
                 label=label,
                 emoji=emoji,
                 style=discord.ButtonStyle.secondary,
-                custom_id=f"jobs:page:{page}:{direction}",
+                custom_id=self.custom.build(page=page, direction=direction),
                 disabled=disabled,
             )
         )
         self.page = page
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> PageButton:
-        return cls(int(match["page"]), match["direction"])
 
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:

@@ -2,8 +2,8 @@
 the bot starts a scheduled job with reminders 30, 5 and 1 minute before, and the panel lists
 the guild's scheduled results with a Cancel button each.
 
-Every button is a `DynamicItem` and the modal is answered by a listener keyed on its custom_id,
-so nothing here depends on state held by a running bot process.
+Every button is a `DynamicItem` and the modal is answered by the bot's modal router, both keyed
+on custom ids (components/safari.py), so nothing here depends on state held by a running bot process.
 
 What would make a round fail at its deadline is refused when it is scheduled: a thread (no
 webhooks there), the bot missing Manage Webhooks, Send Messages or View Channel (checked before
@@ -15,7 +15,6 @@ Every call that needs a worker comes after the interaction is acknowledged, with
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,10 +28,20 @@ from bot import replies
 from bot.checks import require_guild, require_host
 from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, register_renderer, remaining_text
 from bot.modals import modal_values
+from bot.persistent import PersistentItem
 from bot.replies import NotAnswered, guarded, reply
 from clients import safari as game_store
 from clients.jobs import SchedulingError, utcnow
 from clients.jobs_listing import JobSummary
+from components.safari import (
+    HOURS_FIELD,
+    JOIN_BUTTON,
+    MINUTES_FIELD,
+    REFRESH_BUTTON,
+    SCHEDULE_BUTTON,
+    SCHEDULE_MODAL,
+    STATUS_BUTTON,
+)
 from workflows.common import UserError
 from workflows.jobs_actions import PROCESS_ROUND_RESULTS
 from workflows.jobs_models import Reminder
@@ -56,7 +65,6 @@ REMINDER_RULES: tuple[tuple[int, int, str], ...] = (
     (1, 2, "1 minute"),
 )
 
-MODAL_ID = "safari:schedule-modal"
 PANEL_CODE = "s"
 THREAD_TYPES = frozenset(
     {discord.ChannelType.public_thread, discord.ChannelType.private_thread, discord.ChannelType.news_thread}
@@ -176,18 +184,20 @@ def confirmation(user_id: int, scheduled: Scheduled) -> str:
 
 
 def schedule_modal() -> discord.ui.Modal:
-    modal = discord.ui.Modal(title="Schedule Safari results", custom_id=MODAL_ID, timeout=900)
+    modal = discord.ui.Modal(title="Schedule Safari results", custom_id=SCHEDULE_MODAL.build(), timeout=900)
     modal.add_item(
         discord.ui.Label(
             text=f"Hours (0-{MAX_HOURS})",
-            component=discord.ui.TextInput(custom_id="hours", placeholder="0", required=False, max_length=3),
+            component=discord.ui.TextInput(
+                custom_id=HOURS_FIELD, placeholder="0", required=False, max_length=3
+            ),
         )
     )
     modal.add_item(
         discord.ui.Label(
             text="Minutes (0-59)",
             component=discord.ui.TextInput(
-                custom_id="minutes", placeholder="0", required=False, max_length=2
+                custom_id=MINUTES_FIELD, placeholder="0", required=False, max_length=2
             ),
         )
     )
@@ -234,26 +244,16 @@ async def _rerender(
 register_renderer(PANEL_CODE, _rerender)
 
 
-class _FixedButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"safari:(?!x)x"):
-    """A button whose custom_id is a constant: the template matches exactly that id."""
-
-    custom_id_value: str = ""
+class _PanelButton(PersistentItem[discord.ui.Button[Any]]):
+    """A button of the panel: its custom id carries nothing but which button it is."""
 
     def __init__(self, label: str, emoji: str, style: discord.ButtonStyle) -> None:
         super().__init__(
-            discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=self.custom_id_value)
+            discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=self.custom.build())
         )
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> _FixedButton:
-        return cls()  # type: ignore[call-arg]
 
-
-class ScheduleButton(_FixedButton, template=r"safari:schedule"):
-    custom_id_value = "safari:schedule"
-
+class ScheduleButton(_PanelButton, custom=SCHEDULE_BUTTON):
     def __init__(self) -> None:
         super().__init__("Schedule results", "⏰", discord.ButtonStyle.success)
 
@@ -262,9 +262,7 @@ class ScheduleButton(_FixedButton, template=r"safari:schedule"):
         await open_schedule_modal(interaction)
 
 
-class JoinButton(_FixedButton, template=r"safari:join"):
-    custom_id_value = "safari:join"
-
+class JoinButton(_PanelButton, custom=JOIN_BUTTON):
     def __init__(self) -> None:
         super().__init__("Join", "🙋", discord.ButtonStyle.primary)
 
@@ -313,9 +311,7 @@ async def game_line(bot: GameBot, guild_id: int, user_id: int) -> str:
     return line
 
 
-class StatusButton(_FixedButton, template=r"safari:status"):
-    custom_id_value = "safari:status"
-
+class StatusButton(_PanelButton, custom=STATUS_BUTTON):
     def __init__(self) -> None:
         super().__init__("Status", "📋", discord.ButtonStyle.secondary)
 
@@ -341,9 +337,7 @@ class StatusButton(_FixedButton, template=r"safari:status"):
         await reply(interaction, f"{summary}\n**Next Safari round results**\n" + "\n".join(lines))
 
 
-class RefreshPanelButton(_FixedButton, template=r"safari:refresh"):
-    custom_id_value = "safari:refresh"
-
+class RefreshPanelButton(_PanelButton, custom=REFRESH_BUTTON):
     def __init__(self) -> None:
         super().__init__("Refresh", "🔄", discord.ButtonStyle.secondary)
 
@@ -392,13 +386,6 @@ class SafariCog(commands.Cog, name="Safari"):
         )
         await reply(interaction, text)
 
-    @commands.Cog.listener()
-    async def on_interaction(self, interaction: discord.Interaction[GameBot]) -> None:
-        data: Mapping[str, Any] = interaction.data or {}
-        if interaction.type is discord.InteractionType.modal_submit and data.get("custom_id") == MODAL_ID:
-            await self.submit_schedule(interaction)
-
-    @guarded
     async def submit_schedule(self, interaction: discord.Interaction[GameBot]) -> None:
         """The modal's submission, handled from the raw data so it works across restarts."""
         guild_id, channel_id = await require_host(interaction, "schedule results"), interaction.channel_id
@@ -408,7 +395,7 @@ class SafariCog(commands.Cog, name="Safari"):
         values = modal_values(data.get("components") or [])
         try:
             typed = duration_from_fields(
-                hours=values.get("hours", ""), minutes=values.get("minutes", ""), maximum=MAX_WAIT
+                hours=values.get(HOURS_FIELD, ""), minutes=values.get(MINUTES_FIELD, ""), maximum=MAX_WAIT
             )
         except TimeError as err:
             await reply(interaction, f"Nothing was scheduled. {err}")
@@ -440,4 +427,6 @@ class SafariCog(commands.Cog, name="Safari"):
 
 async def setup(bot: GameBot) -> None:
     bot.add_dynamic_items(*DYNAMIC_ITEMS, ScheduleButton, JoinButton, StatusButton, RefreshPanelButton)
-    await bot.add_cog(SafariCog(bot))
+    cog = SafariCog(bot)
+    bot.modals.add(SCHEDULE_MODAL, cog.submit_schedule)
+    await bot.add_cog(cog)
