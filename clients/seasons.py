@@ -3,7 +3,8 @@ each guild's default rules; and a host's wall-clock time turned into an absolute
 
 One Season workflow per guild at a time (`season-<guild>`); its turns are child workflows
 whose ids the bot reads from the Claim button or from the season's `player_turn` query.
-Every refusal comes back as a `SeasonError` whose message is fit to show the user.
+Every refusal comes back as a `SeasonError` (or the shared `NotYours`) whose message is fit to
+show the user.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from clients.guild_settings import GuildSetting, SettingsBackend
 from clients.resend import send_update
 from workflows import search_attributes as sa
-from workflows.common import UserError, first_error
+from workflows.common import NotYours, UserError, first_error
 from workflows.seasons import SeasonWorkflow
 from workflows.seasons_models import (
     ALREADY,
@@ -65,10 +66,6 @@ class SeasonError(UserError):
     """A refusal; the message is fit to show the user."""
 
 
-class NotYours(SeasonError):
-    pass
-
-
 class TooLate(SeasonError):
     pass
 
@@ -77,7 +74,7 @@ class Already(SeasonError):
     pass
 
 
-def _refusal(cause: BaseException | None, gone: str) -> SeasonError:
+def _refusal(cause: BaseException | None, gone: str) -> UserError:
     if isinstance(cause, ApplicationError):
         kind = {NOT_YOURS: NotYours, TOO_LATE: TooLate, ALREADY: Already}.get(cause.type or "", SeasonError)
         return kind(cause.message)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, model_v
 
 from workflows.common import Snowflake
 
-SEASON_WORKFLOW = "Season"
+SEASONS_WORKFLOW = "Season"
 TURN_WORKFLOW = "Turn"
 
 # Activity names (activities/seasons.py registers under these; test doubles too).

@@ -16,7 +16,7 @@ import json
 
 from pydantic import BaseModel, Field, JsonValue
 
-STORE_WORKFLOW_NAME = "PersistentStore"
+STORE_WORKFLOW = "PersistentStore"
 
 # Hard limits. The whole map travels in the continue-as-new input, and the server refuses a
 # payload past 2 MiB: 1 MiB of keys and values plus per-entry overhead stays well under.
