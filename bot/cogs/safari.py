@@ -33,9 +33,8 @@ from clients import safari as game_store
 from clients.jobs import SchedulingError, utcnow
 from clients.jobs_listing import JobSummary
 from workflows.common import UserError
-from workflows.jobs_actions import PROCESS_ROUND_RESULTS
 from workflows.jobs_models import Reminder
-from workflows.safari_engine import SafariError, SafariGame, standings
+from workflows.safari_engine import PROCESS_ROUND_RESULTS, SafariError, SafariGame, standings
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -59,6 +58,7 @@ PANEL_CODE = "s"
 THREAD_TYPES = frozenset(
     {discord.ChannelType.public_thread, discord.ChannelType.private_thread, discord.ChannelType.news_thread}
 )
+
 
 class BadInput(ValueError):
     """Input the user can fix; the message is shown to them."""
