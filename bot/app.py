@@ -19,6 +19,7 @@ from discord.ext import commands
 from temporalio.client import Client
 
 from bot.checks import HostPolicy
+from bot.jobs_ui import JobListings
 from bot.replies import report_error
 from clients.guild_settings import HOST_ROLE, GuildSetting, SettingsBackend, StoreSettings
 from clients.jobs import Jobs
@@ -87,6 +88,8 @@ class GameBot(commands.AutoShardedBot):
         self.guild_settings: SettingsBackend = StoreSettings(temporal, settings.temporal_task_queue)
         self.hosts = hosts or HostPolicy(GuildSetting(self.guild_settings, HOST_ROLE))
         self.features = tuple(features)
+        # The listings whose Cancel buttons redraw them; each cog adds its own when loaded.
+        self.job_listings = JobListings()
 
     async def setup_hook(self) -> None:
         for name in self.features:

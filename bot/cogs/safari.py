@@ -26,7 +26,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import require_guild, require_host
-from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, register_renderer, remaining_text
+from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, remaining_text
 from bot.modals import modal_values
 from bot.replies import NotAnswered, guarded, in_time, reply
 from clients import safari as game_store
@@ -245,9 +245,6 @@ async def _rerender(
     return await render_panel(interaction.client, interaction.guild_id, exclude)
 
 
-register_renderer(PANEL_CODE, _rerender)
-
-
 class _FixedButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"safari:(?!x)x"):
     """A button whose custom_id is a constant: the template matches exactly that id."""
 
@@ -450,5 +447,6 @@ class SafariCog(commands.Cog, name="Safari"):
 
 
 async def setup(bot: GameBot) -> None:
+    bot.job_listings.add(PANEL_CODE, _rerender)
     bot.add_dynamic_items(*DYNAMIC_ITEMS, ScheduleButton, JoinButton, StatusButton, RefreshPanelButton)
     await bot.add_cog(SafariCog(bot))
