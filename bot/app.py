@@ -21,7 +21,7 @@ from temporalio.client import Client
 from bot.checks import HostPolicy
 from bot.jobs_ui import JobListings
 from bot.replies import report_error
-from clients.guild_settings import HOST_ROLE, GuildSetting, SettingsBackend, StoreSettings
+from clients.guild_settings import HostRole, SettingsBackend, StoreSettings
 from clients.jobs import Jobs
 from stack.discord_api import point_at
 from stack.process import exit_now
@@ -86,7 +86,7 @@ class GameBot(commands.AutoShardedBot):
         self.jobs = jobs or Jobs(temporal, settings.temporal_task_queue)
         # Per-guild settings, read through describe: answered with no worker running.
         self.guild_settings: SettingsBackend = StoreSettings(temporal, settings.temporal_task_queue)
-        self.hosts = hosts or HostPolicy(GuildSetting(self.guild_settings, HOST_ROLE))
+        self.hosts = hosts or HostPolicy(HostRole(self.guild_settings))
         self.features = tuple(features)
         # The listings whose Cancel buttons redraw them; each cog adds its own when loaded.
         self.job_listings = JobListings()

@@ -32,6 +32,7 @@ from workflows.seasons import SeasonWorkflow
 from workflows.seasons_models import (
     ALREADY,
     NOT_YOURS,
+    SEASON_RULES,
     TOO_LATE,
     ClaimRequest,
     ClaimResult,
@@ -53,7 +54,6 @@ from workflows.seasons_models import (
 )
 from workflows.seasons_turns import TurnWorkflow
 
-SEASON_RULES = "season_rules"  # the guild's RulesOverride as JSON, or absent
 MAX_OPEN = timedelta(days=60)
 # Updates this process keeps in flight (all seasons and turns together); the server refuses
 # an 11th on one workflow at once, and this facade resends such a refusal.

@@ -18,6 +18,9 @@ from workflows.common import Snowflake
 
 SEASONS_WORKFLOW = "Season"
 TURN_WORKFLOW = "Turn"
+# The guild setting (workflows.store_models.settings_store_name) holding the guild's default
+# rules: a RulesOverride as JSON, or absent.
+SEASON_RULES = "season_rules"
 
 # Activity names (activities/seasons.py registers under these; test doubles too).
 DM_OFFER = "season_dm_offer"
