@@ -1,11 +1,11 @@
 """Per-guild settings (the host role, the whisper switch, ...): one small store per guild.
 
-Each guild's settings live in the PersistentStore `guild-<guild_id>` (its name and keys are in
-the features' models: workflows.store_models), started with its entries mirrored into the
-workflow's memo. Reads go through describe, which the Temporal server
-answers alone, so a handler can read a setting before it opens a modal (the first response,
-due within 3 s) even while no worker runs. Writes are store updates: they need a worker, and
-handlers make them after acknowledging the interaction.
+Each guild's settings live in the PersistentStore `guild-<guild_id>`, started with its entries
+mirrored into the workflow's memo; its name and the host role's key are in
+workflows.store_models, a feature's own setting in its models module. Reads go through
+describe, which the Temporal server answers alone, so a handler can read a setting before it
+opens a modal (the first response, due within 3 s) even while no worker runs. Writes are
+store updates: they need a worker, and handlers make them after acknowledging the interaction.
 
 One workflow per guild also means no guild count limit (one store holds at most 10,000 keys).
 """
