@@ -1,4 +1,5 @@
-"""What every job listing shares: the line that describes a job, and its persistent Cancel button.
+"""The jobs feature's UI API: the line that describes a job, its persistent Cancel button, and
+the listings (`JobListings`, one per bot) that such a button redraws after a cancel.
 
 Buttons are `DynamicItem`s: the custom_id carries everything the click needs (which listing
 to redraw, the page, the job), so a message posted before a restart still works after it.
@@ -31,14 +32,26 @@ PAGE_SIZE = 6
 
 # A listing that can redraw itself after a cancel: (interaction, page, ids to leave out) -> view.
 Renderer = Callable[["discord.Interaction[GameBot]", int, Collection[str]], Awaitable[discord.ui.LayoutView]]
-_RENDERERS: dict[str, Renderer] = {}
 
 
-def register_renderer(code: str, renderer: Renderer) -> None:
-    """A listing registers under a one-letter code that its Cancel buttons carry."""
-    if not re.fullmatch(r"[a-z]", code):
-        raise ValueError("a renderer code is one lower-case letter")
-    _RENDERERS[code] = renderer
+class JobListings:
+    """The bot's job listings, each under the one-letter code its Cancel buttons carry. The bot
+    holds one (`GameBot.job_listings`); each cog adds its listing when it is loaded."""
+
+    def __init__(self) -> None:
+        self._renderers: dict[str, Renderer] = {}
+
+    def add(self, code: str, renderer: Renderer) -> None:
+        if not re.fullmatch(r"[a-z]", code):
+            raise ValueError("a listing code is one lower-case letter")
+        known = self._renderers.get(code)
+        # A cog loaded again replaces its own listing; two cogs never share a code.
+        if known is not None and known.__module__ != renderer.__module__:
+            raise ValueError(f"the listing code {code!r} is taken by {known.__module__}")
+        self._renderers[code] = renderer
+
+    def get(self, code: str) -> Renderer | None:
+        return self._renderers.get(code)
 
 
 def remaining_text(deadline: datetime, now: datetime | None = None) -> str:
@@ -108,7 +121,7 @@ async def cancel_job(
     except SchedulingError as err:
         await interaction.followup.send(f"Nothing was cancelled: {err}.", ephemeral=True)
         return
-    renderer = _RENDERERS.get(view_code)
+    renderer = bot.job_listings.get(view_code)
     if renderer is not None:
         await interaction.edit_original_response(view=await renderer(interaction, page, {job_id}))
     title = status.description or status.action

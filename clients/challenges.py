@@ -25,7 +25,7 @@ from clients.jobs_listing import quote
 from workflows import search_attributes as sa
 from workflows.challenges import ChallengeChainWorkflow
 from workflows.challenges_models import (
-    CHALLENGE_WORKFLOW,
+    CHALLENGES_WORKFLOW,
     ID_PREFIX,
     MAX_ROUNDS,
     AddRoundRequest,
@@ -300,7 +300,7 @@ class Challenges:
     async def running(self, guild_id: int) -> list[ChallengeSummary]:
         """The guild's running chains, from one visibility query."""
         query = (
-            f"WorkflowType = {quote(CHALLENGE_WORKFLOW)} AND ExecutionStatus = 'Running' "
+            f"WorkflowType = {quote(CHALLENGES_WORKFLOW)} AND ExecutionStatus = 'Running' "
             f"AND {sa.GUILD_ID.name} = {quote(str(guild_id))}"
         )
         found = []

@@ -3,7 +3,8 @@ and each guild's default rules (a host's wall-clock time is read by `workflows/t
 
 One Season workflow per guild at a time (`season-<guild>`); its turns are child workflows
 whose ids the bot reads from the Claim button or from the season's `player_turn` query.
-Every refusal comes back as a `SeasonError` whose message is fit to show the user.
+Every refusal comes back as a `SeasonError` (or the shared `NotYours`) whose message is fit to
+show the user.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from clients.guild_settings import GuildSetting, SettingsBackend
 from clients.resend import send_update
 from workflows import search_attributes as sa
-from workflows.common import UserError, first_error
+from workflows.common import NotYours, UserError, first_error
 from workflows.seasons import SeasonWorkflow
 from workflows.seasons_models import (
     ALREADY,
     NOT_YOURS,
+    SEASON_RULES,
     TOO_LATE,
     ClaimRequest,
     ClaimResult,
@@ -50,7 +52,6 @@ from workflows.seasons_models import (
 )
 from workflows.seasons_turns import TurnWorkflow
 
-SEASON_RULES = "season_rules"  # the guild's RulesOverride as JSON, or absent
 MAX_OPEN = timedelta(days=60)
 # Updates this process keeps in flight (all seasons and turns together); the server refuses
 # an 11th on one workflow at once, and this facade resends such a refusal.
@@ -63,10 +64,6 @@ class SeasonError(UserError):
     """A refusal; the message is fit to show the user."""
 
 
-class NotYours(SeasonError):
-    pass
-
-
 class TooLate(SeasonError):
     pass
 
@@ -75,7 +72,7 @@ class Already(SeasonError):
     pass
 
 
-def _refusal(cause: BaseException | None, gone: str) -> SeasonError:
+def _refusal(cause: BaseException | None, gone: str) -> UserError:
     if isinstance(cause, ApplicationError):
         kind = {NOT_YOURS: NotYours, TOO_LATE: TooLate, ALREADY: Already}.get(cause.type or "", SeasonError)
         return kind(cause.message)

@@ -59,6 +59,7 @@ from workflows.store_models import (
     TransactRequest,
     TransactResult,
     json_size,
+    store_workflow_id,
 )
 
 R = TypeVar("R")
@@ -86,10 +87,6 @@ class VersionConflict(StoreError):
 class Versioned:
     value: JsonValue
     version: int
-
-
-def store_workflow_id(name: str) -> str:
-    return f"store-{name}"
 
 
 class PersistentStore:

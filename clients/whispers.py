@@ -1,9 +1,10 @@
 """The whispers facade the bot uses: send, read, unsend, status, on Temporal.
 
-One Whisper workflow per whisper. Every refusal comes back as a `WhisperError` whose message is
-fit to show the user. The text is sealed (stack/sealing.py, WHISPER_KEYS) before the workflow
-starts, for this whisper id and recipient, and opened again only in `read`, whose `ReadResult`
-the bot shows ephemerally to the recipient and nowhere else. Without a seal nothing is sent.
+One Whisper workflow per whisper. Every refusal comes back as a `WhisperError` (or the shared
+`NotYours`) whose message is fit to show the user. The text is sealed (stack/sealing.py,
+WHISPER_KEYS) before the workflow starts, for this whisper id and recipient, and opened again
+only in `read`, whose `ReadResult` the bot shows ephemerally to the recipient and nowhere else.
+Without a seal nothing is sent.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from stack.sealing import SealBroken, WhisperSeal
 from workflows import search_attributes as sa
-from workflows.common import UserError, first_error
+from workflows.common import NotYours, UserError, first_error
 from workflows.whispers import WhisperWorkflow
 from workflows.whispers_models import (
     DEFAULT_EXPIRY,
@@ -48,10 +49,6 @@ class WhisperError(UserError):
 
 
 class NotForYou(WhisperError):
-    pass
-
-
-class NotYours(WhisperError):
     pass
 
 

@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.challenges_models import (
-        CHALLENGE_WORKFLOW,
+        CHALLENGES_WORKFLOW,
         MAX_ROUNDS,
         AddRoundRequest,
         CancelChainRequest,
@@ -51,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
 DETAILS_AHEAD = 15
 
 
-@workflow.defn(name=CHALLENGE_WORKFLOW)
+@workflow.defn(name=CHALLENGES_WORKFLOW)
 class ChallengeChainWorkflow:
     @workflow.init
     def __init__(self, inp: ChallengeInput) -> None:

@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, Field, JsonValue, model_validator
 from workflows.common import Snowflake
 from workflows.jobs_models import DEFAULT_REMINDER_GRACE, MAX_DELAY, Reminder, ReminderRecord
 
-CHALLENGE_WORKFLOW = "ChallengeChain"
+CHALLENGES_WORKFLOW = "ChallengeChain"
 # Ids are business keys: `challenge-<guild>-<key>`, computed again from guild and key.
 ID_PREFIX = "challenge-"
 KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,60}$"

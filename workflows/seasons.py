@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         POST_CHANNEL,
         POST_GAME,
         REFUSED,
-        SEASON_WORKFLOW,
+        SEASONS_WORKFLOW,
         TOO_LATE,
         ChannelPost,
         GameCard,
@@ -65,7 +65,7 @@ def refuse(message: str, kind: str) -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
 
 
-@workflow.defn(name=SEASON_WORKFLOW)
+@workflow.defn(name=SEASONS_WORKFLOW)
 class SeasonWorkflow:
     @workflow.init
     def __init__(self, spec: SeasonSpec) -> None:

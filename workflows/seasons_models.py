@@ -18,8 +18,11 @@ from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, model_v
 from workflows.common import Snowflake
 from workflows.times import check_duration, format_duration, parse_duration
 
-SEASON_WORKFLOW = "Season"
+SEASONS_WORKFLOW = "Season"
 TURN_WORKFLOW = "Turn"
+# The guild setting (workflows.store_models.settings_store_name) holding the guild's default
+# rules: a RulesOverride as JSON, or absent.
+SEASON_RULES = "season_rules"
 
 # Activity names (activities/seasons.py registers under these; test doubles too).
 DM_OFFER = "season_dm_offer"

@@ -17,7 +17,10 @@ from pydantic import BaseModel, Field, model_validator
 
 from workflows.common import Snowflake
 
-WORKFLOW_NAME = "Whisper"
+WHISPERS_WORKFLOW = "Whisper"
+# The guild setting (workflows.store_models.settings_store_name) that switches whispers off;
+# absent means on.
+WHISPERS_ENABLED = "whispers_enabled"
 ID_PREFIX = "whisper-"
 TEXT_MAX = 1000
 # A sealed TEXT_MAX text: 4 bytes a character at most, nonce and tag, base64, key id prefix.

@@ -29,7 +29,7 @@ from bot.jobs_ui import remaining_text
 from bot.modals import modal_values
 from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time, reply
-from clients.custom_actions import CustomActionError, CustomActions, checked, player_key, run_once
+from clients.custom_actions import CustomActionError, CustomActions, checked, run_once
 from clients.jobs import SchedulingError, utcnow
 from clients.jobs_listing import JobSummary
 from components.custom_actions import (
@@ -55,10 +55,7 @@ from workflows.custom_actions_models import (
     Condition,
     CurrencyOutcome,
     Delayed,
-    Player,
     TextOutcome,
-    evaluate,
-    needs_balance,
 )
 from workflows.jobs_models import job_id_for, job_suffix, run_tag
 from workflows.times import TimeError, duration_from_fields
@@ -391,13 +388,10 @@ async def arm_action(
         await reply(interaction, f"Nothing was started. {NO_WEBHOOKS.format(where='this channel')}")
         return
     actions = cog_of(interaction).actions
-    balance = None
-    if needs_balance(definition):
-        record = await in_time((await actions.safari(guild_id)).get(player_key(interaction.user.id)))
-        found = record.get("balance") if isinstance(record, dict) else None
-        balance = found if isinstance(found, int) else None
     # Checked now as well as at the deadline: a player who may not run it arms nothing.
-    checked = evaluate(definition, Player(user_id=interaction.user.id, role_ids=roles, balance=balance))
+    checked = await in_time(
+        actions.check(definition, guild_id=guild_id, user_id=interaction.user.id, role_ids=roles)
+    )
     if not checked.met:
         text = (
             checked.blocks[0].text if checked.blocks else f"You cannot run **{definition.name}** right now."

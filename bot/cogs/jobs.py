@@ -19,7 +19,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import require_guild
-from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, register_renderer
+from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section
 from bot.persistent import PersistentItem
 from bot.replies import guarded
 from clients.jobs import utcnow
@@ -80,8 +80,6 @@ async def render_dashboard(
     return view
 
 
-register_renderer(VIEW_CODE, render_dashboard)
-
 _LABELS: dict[str, tuple[str, str]] = {
     "prev": ("Previous", "◀️"),
     "next": ("Next", "▶️"),
@@ -129,5 +127,6 @@ class JobsCog(commands.Cog):
 
 
 async def setup(bot: GameBot) -> None:
+    bot.job_listings.add(VIEW_CODE, render_dashboard)
     bot.add_dynamic_items(*DYNAMIC_ITEMS, PageButton)
     await bot.add_cog(JobsCog(bot))

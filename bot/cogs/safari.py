@@ -15,21 +15,20 @@ Every call that needs a worker comes after the interaction is acknowledged, with
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import replies
 from bot.checks import require_guild, require_host
-from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, register_renderer, remaining_text
+from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, remaining_text
 from bot.modals import modal_values
 from bot.persistent import PersistentItem
-from bot.replies import NotAnswered, guarded, reply
+from bot.replies import NotAnswered, guarded, in_time, reply
 from clients import safari as game_store
 from clients.jobs import SchedulingError, utcnow
 from clients.jobs_listing import JobSummary
@@ -43,9 +42,8 @@ from components.safari import (
     STATUS_BUTTON,
 )
 from workflows.common import UserError
-from workflows.jobs_actions import PROCESS_ROUND_RESULTS
 from workflows.jobs_models import Reminder
-from workflows.safari_engine import SafariError, SafariGame, standings
+from workflows.safari_engine import PROCESS_ROUND_RESULTS, SafariError, SafariGame, standings
 from workflows.times import TimeError, duration_from_fields
 
 if TYPE_CHECKING:
@@ -70,8 +68,6 @@ THREAD_TYPES = frozenset(
     {discord.ChannelType.public_thread, discord.ChannelType.private_thread, discord.ChannelType.news_thread}
 )
 
-T = TypeVar("T")
-
 
 class CannotSchedule(UserError):
     """A round that would fail at its deadline for a reason known now; shown to the host."""
@@ -83,11 +79,6 @@ class CannotSchedule(UserError):
 def round_job_key(round_number: int) -> str:
     """One job per round: the scheduler refuses a second job under the same key."""
     return f"safari-round-{round_number}"
-
-
-def with_worker(awaitable: Awaitable[T]) -> Awaitable[T]:
-    """A call that needs a worker, made after the interaction is acknowledged."""
-    return replies.in_time(awaitable, replies.WORKER_WAIT)
 
 
 def check_channel(interaction: discord.Interaction[Any]) -> None:
@@ -215,7 +206,7 @@ def safari_jobs(jobs: Sequence[JobSummary]) -> list[JobSummary]:
 
 
 async def render_panel(bot: GameBot, guild_id: int, exclude: Collection[str] = ()) -> discord.ui.LayoutView:
-    listed = await with_worker(bot.jobs.get_jobs(guild_id, action=RESULTS_ACTION))
+    listed = await in_time(bot.jobs.get_jobs(guild_id, action=RESULTS_ACTION))
     jobs = [j for j in safari_jobs(listed) if j.job_id not in exclude]
     now = utcnow()
     view = discord.ui.LayoutView(timeout=None)
@@ -239,9 +230,6 @@ async def _rerender(
 ) -> discord.ui.LayoutView:
     assert interaction.guild_id is not None
     return await render_panel(interaction.client, interaction.guild_id, exclude)
-
-
-register_renderer(PANEL_CODE, _rerender)
 
 
 class _PanelButton(PersistentItem[discord.ui.Button[Any]]):
@@ -283,7 +271,7 @@ async def join_safari(interaction: discord.Interaction[GameBot]) -> None:
         return await game_store.join(store, interaction.user.id, interaction.user.display_name)
 
     try:
-        result = await with_worker(join())
+        result = await in_time(join())
     except SafariError as err:
         await reply(interaction, f"You could not join: {err}")
         return
@@ -320,9 +308,9 @@ class StatusButton(_PanelButton, custom=STATUS_BUTTON):
         guild_id = require_guild(interaction)
         bot = interaction.client
         await interaction.response.defer(ephemeral=True, thinking=True)
-        jobs = safari_jobs(await with_worker(bot.jobs.get_jobs(guild_id, action=RESULTS_ACTION)))
+        jobs = safari_jobs(await in_time(bot.jobs.get_jobs(guild_id, action=RESULTS_ACTION)))
         try:
-            summary = await with_worker(game_line(bot, guild_id, interaction.user.id))
+            summary = await in_time(game_line(bot, guild_id, interaction.user.id))
         except NotAnswered:
             summary = "⏳ The game's standings are not available right now (a worker may be restarting)."
         if not jobs:
@@ -378,7 +366,7 @@ class SafariCog(commands.Cog, name="Safari"):
             raise app_commands.MissingPermissions(["manage_roles"])
         # The setting is a store update that waits for a worker: acknowledge first.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await with_worker(self.bot.hosts.set_host_role(guild_id, role.id if role else None))
+        await in_time(self.bot.hosts.set_host_role(guild_id, role.id if role else None))
         text = (
             f"Members with {role.mention} can now host Safari rounds."
             if role
@@ -404,7 +392,7 @@ class SafariCog(commands.Cog, name="Safari"):
         # Reading the game needs a worker: acknowledge first (refusals stay ephemeral).
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            game = await with_worker(self.next_round(guild_id))
+            game = await in_time(self.next_round(guild_id))
         except SafariError as err:
             raise CannotSchedule(str(err)) from None
         scheduled = await schedule_results(
@@ -426,6 +414,7 @@ class SafariCog(commands.Cog, name="Safari"):
 
 
 async def setup(bot: GameBot) -> None:
+    bot.job_listings.add(PANEL_CODE, _rerender)
     bot.add_dynamic_items(*DYNAMIC_ITEMS, ScheduleButton, JoinButton, StatusButton, RefreshPanelButton)
     cog = SafariCog(bot)
     bot.modals.add(SCHEDULE_MODAL, cog.submit_schedule)

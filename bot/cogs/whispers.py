@@ -28,7 +28,7 @@ from bot.checks import require_guild, require_host
 from bot.modals import modal_values
 from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time, reply
-from clients.guild_settings import WHISPERS_ENABLED, GuildSetting
+from clients.guild_settings import WhispersSwitch
 from clients.whispers import NO_KEY, WhisperError, Whispers
 from components.whispers import (
     PICK_SELECT,
@@ -210,20 +210,20 @@ class UnsendButton(PersistentItem[discord.ui.Button[Any]], custom=UNSEND_BUTTON)
 class WhispersCog(commands.Cog, name="Whispers"):
     whisper = app_commands.Group(name="whisper", description="Secret messages", guild_only=True)
 
-    def __init__(self, bot: GameBot, *, switch: GuildSetting | None = None) -> None:
+    def __init__(self, bot: GameBot, *, switch: WhispersSwitch | None = None) -> None:
         self.bot = bot
         self.whispers = Whispers(bot.temporal, bot.settings.temporal_task_queue, whisper_seal(bot.settings))
         if not self.whispers.can_send:
             log.warning("WHISPER_KEYS is not set: whispers cannot be sent (`make run` generates one)")
         # On unless a host switched it off; read through describe, so it needs no worker.
-        self.switch = switch or GuildSetting(bot.guild_settings, WHISPERS_ENABLED, True)
+        self.switch = switch or WhispersSwitch(bot.guild_settings)
 
     async def in_time(self, call: Awaitable[T]) -> T:
         """`bot.replies.in_time`, as a method so a test can wrap the bot's wait."""
         return await in_time(call)
 
     async def enabled(self, guild_id: int) -> bool:
-        return await self.switch.get(guild_id) is not False
+        return await self.switch.get(guild_id)
 
     @whisper.command(name="send", description="Send someone a secret message only they can read")
     @app_commands.describe(to="Who it is for (or pick them from a list)")

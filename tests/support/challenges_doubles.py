@@ -21,8 +21,9 @@ from workflows.challenges_models import (
     RoundSpec,
     challenge_id_for,
 )
-from workflows.jobs_actions import NOTIFY_JOB_FAILED, POST_MESSAGE, PROCESS_ROUND_RESULTS, SEND_REMINDER
+from workflows.jobs_actions import NOTIFY_JOB_FAILED, POST_MESSAGE, SEND_REMINDER
 from workflows.jobs_models import ActionInput, FailureNotice, Reminder, ReminderInput
+from workflows.safari_engine import PROCESS_ROUND_RESULTS
 
 GUILD = 111
 CHANNEL = 222
