@@ -21,7 +21,9 @@ from temporalio.client import Client
 from bot.checks import HostPolicy
 from bot.jobs_ui import JobListings
 from bot.modals import ModalRouter
-from bot.replies import report_error
+from bot.options import check_options
+from bot.persistent import answer_unmatched
+from bot.replies import answer_unanswered, report_error
 from clients.guild_settings import HostRole, SettingsBackend, StoreSettings
 from clients.jobs import Jobs
 from stack.discord_api import point_at
@@ -46,6 +48,22 @@ FEATURES: tuple[str, ...] = (
 
 class GameTree(app_commands.CommandTree["GameBot"]):
     """The command tree: every app command error is answered here (ephemeral) and logged."""
+
+    async def interaction_check(self, interaction: discord.Interaction[GameBot], /) -> bool:
+        check_options(interaction)  # options Discord would never send are refused, not read
+        return True
+
+    async def _call(self, interaction: discord.Interaction[GameBot]) -> None:
+        # discord.py reads a command's options outside the command, and an exception there (not
+        # an AppCommandError) would reach no error handler: every interaction is answered.
+        try:
+            await super()._call(interaction)
+        except app_commands.AppCommandError:
+            raise
+        except Exception as error:
+            raise app_commands.AppCommandError(f"the command could not be read: {error!r}") from error
+        if interaction.type is discord.InteractionType.application_command:
+            await answer_unanswered(interaction)
 
     async def on_error(
         self, interaction: discord.Interaction[GameBot], error: app_commands.AppCommandError
@@ -92,6 +110,8 @@ class GameBot(commands.AutoShardedBot):
         # Every modal submission, to the feature that added its custom id (bot/modals.py).
         self.modals = ModalRouter()
         self.add_listener(self.modals.on_interaction, "on_interaction")
+        # A button or select no item answers (its feature gone, its view expired) is answered too.
+        self.add_listener(answer_unmatched, "on_interaction")
         # The listings whose Cancel buttons redraw them; each cog adds its own when loaded.
         self.job_listings = JobListings()
 

@@ -22,6 +22,7 @@ from bot.replies import guarded, in_time
 from clients.jobs import SchedulingError, format_remaining
 from clients.jobs_listing import JobSummary
 from components.jobs import CANCEL_JOB, EARLIER_CANCEL_JOB
+from workflows.jobs_actions import action_label
 from workflows.jobs_models import job_id_for, job_suffix, run_tag
 
 if TYPE_CHECKING:
@@ -59,10 +60,17 @@ def remaining_text(deadline: datetime, now: datetime | None = None) -> str:
     return left if left == "due now" else f"{left} left"
 
 
+def job_title(description: str, action: str) -> str:
+    """What a job is called where people read it: its description, else its action in words."""
+    return description or action_label(action)
+
+
 def job_line(job: JobSummary, now: datetime | None = None) -> str:
-    title = job.description or job.action
+    label = action_label(job.action)
+    title = job_title(job.description, job.action)
+    kind = "" if label.lower() in title.lower() else f" · {label.lower()}"
     return (
-        f"**{title}** · `{job.action}` in <#{job.channel_id}>\n"
+        f"**{title}**{kind} in <#{job.channel_id}>\n"
         f"due {discord.utils.format_dt(job.deadline, 'f')} ({remaining_text(job.deadline, now)})"
         f" · by <@{job.scheduled_by}>"
     )
@@ -124,15 +132,18 @@ async def cancel_job(
     renderer = bot.job_listings.get(view_code)
     if renderer is not None:
         await interaction.edit_original_response(view=await renderer(interaction, page, {job_id}))
-    title = status.description or status.action
+    title = job_title(status.description, status.action)
     await interaction.followup.send(
         f"Cancelled **{title}** (it was due {discord.utils.format_dt(status.deadline, 'F')}).", ephemeral=True
     )
 
 
 def job_section(
-    job: JobSummary, view_code: str, page: int, now: datetime | None = None
-) -> discord.ui.Section[Any]:
+    job: JobSummary, view_code: str, page: int, now: datetime | None = None, *, may_cancel: bool = True
+) -> discord.ui.Item[Any]:
+    """The job's line, with a Cancel button only for a viewer who may cancel it."""
+    if not may_cancel:
+        return discord.ui.TextDisplay(job_line(job, now))
     suffix = job_suffix(job.job_id, job.guild_id)
     button = CancelJobButton(view_code, page, suffix, run_tag(job.run_id))
     return discord.ui.Section(job_line(job, now), accessory=button)

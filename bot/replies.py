@@ -19,6 +19,7 @@ import discord
 from discord import app_commands
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 
+from bot.options import UnreadableOptions
 from workflows.common import UserError
 
 log = logging.getLogger("bot.errors")
@@ -75,7 +76,9 @@ def user_message(error: BaseException) -> str | None:
     if isinstance(error, app_commands.CheckFailure):
         return str(error) or "You are not allowed to do that."
     if isinstance(error, app_commands.TransformerError):
-        return f"That value is not valid: {error.value!r}."
+        return f"That value is not valid: {str(error.value)[:100]!r}."
+    if isinstance(error, UnreadableOptions):
+        return str(error)
     return None
 
 
@@ -91,6 +94,18 @@ async def report_error(interaction: discord.Interaction[Any], error: BaseExcepti
     except discord.HTTPException:
         # The token expired or Discord is failing: nothing more we can tell the user.
         log.warning("could not tell the user about the failure of interaction %s", interaction.id)
+
+
+async def answer_unanswered(interaction: discord.Interaction[Any]) -> None:
+    """A handler that returned without answering is a bug: log it and still answer the user."""
+    if interaction.response.is_done() or interaction.command_failed:
+        return
+    where = interaction.command.qualified_name if interaction.command else interaction.data
+    log.error("interaction %s (%s) was not answered by its handler", interaction.id, where)
+    try:
+        await reply(interaction, GENERIC_FAILURE)
+    except discord.HTTPException:
+        log.warning("could not answer interaction %s", interaction.id)
 
 
 def guarded(

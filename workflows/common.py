@@ -5,8 +5,9 @@ Deterministic code only, imported by workflows (through the sandbox's pass-throu
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, ValidationError
 from temporalio.common import RetryPolicy
@@ -43,11 +44,97 @@ class NotYours(UserError):
 
 
 def first_error(err: ValidationError) -> str:
-    """Pydantic's first complaint as one line a user can read: `field: message`."""
+    """Pydantic's first complaint as one line a user can read, `where: what`, in our words: never
+    pydantic's own text ("Input should be…", "Field required") or the pattern a value missed."""
     first = err.errors()[0]
-    where = ".".join(map(str, first["loc"]))
-    message = str(first["msg"]).removeprefix("Value error, ")
-    return f"{where}: {message}" if where else message
+    where = _where(first["loc"])
+    what = _plain(first["type"], str(first["msg"]), first.get("ctx") or {})
+    return f"{where}: {what}" if where else what
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """`("rounds", 0, "after")` -> "rounds #1 after"; a union member's tag (`function-after[…]`) is left out."""
+    parts = []
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(f"#{part + 1}")
+        elif re.fullmatch(r"[a-z][a-z0-9_]*", part):
+            parts.append(part.replace("_", " "))
+    return " ".join(parts)
+
+
+def _plain(kind: str, message: str, ctx: dict[str, Any]) -> str:
+    if kind in ("value_error", "assertion_error"):
+        # Our own validators' words.
+        return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    limits = {
+        "greater_than_equal": ("must be at least", "ge"),
+        "greater_than": ("must be more than", "gt"),
+        "less_than_equal": ("must be at most", "le"),
+        "less_than": ("must be less than", "lt"),
+    }
+    if kind in limits:
+        words, key = limits[kind]
+        return f"{words} {ctx.get(key)}"
+    if kind == "string_too_short":
+        least = int(ctx.get("min_length", 1))
+        return "must not be empty" if least <= 1 else f"must be at least {least} characters long"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters long"
+    if kind == "too_short":
+        least = int(ctx.get("min_length", 1))
+        return f"needs at least {least} item{'' if least == 1 else 's'}"
+    if kind == "too_long":
+        most = int(ctx.get("max_length", 0))
+        return f"takes at most {most} item{'' if most == 1 else 's'}"
+    if kind == "string_pattern_mismatch":
+        return _pattern_words(str(ctx.get("pattern", "")))
+    if kind == "literal_error":
+        return f"must be {ctx.get('expected')}"
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not something this takes"
+    return next((words for prefix, words in _TYPE_WORDS if kind.startswith(prefix)), "is not valid")
+
+
+# Pydantic's error types by prefix (`int_parsing`, `time_delta_type`…): the first that fits.
+_TYPE_WORDS = (
+    ("int", "must be a whole number"),
+    ("float", "must be a number"),
+    ("decimal", "must be a number"),
+    ("bool", "must be true or false"),
+    ("string", "must be text"),
+    ("list", "must be a list"),
+    ("dict", "must be an object with named fields"),
+    ("model", "must be an object with named fields"),
+    ("datetime", "must be a date and time, like 2026-12-24T18:00Z"),
+    ("timezone", "must be a date and time with its time zone, like 2026-12-24T18:00Z"),
+    ("time_delta", "must be a duration, like 90m"),
+    ("time", "must be a time of day, like 18:00"),
+    ("date", "must be a date, like 2026-12-24"),
+    ("union", "is not one of the kinds this takes"),
+)
+
+# Character classes as words, for the simple patterns ids and keys use (`^[A-Za-z0-9_.:-]{1,60}$`).
+_CLASS_WORDS = (("A-Za-z", "letters"), ("a-z", "lower-case letters"), ("A-Z", "capital letters"), ("0-9", "digits"))
+
+
+def _pattern_words(pattern: str) -> str:
+    """What a simple `^[class]{m,n}$` pattern allows, in words; anything else: not in the expected form."""
+    found = re.fullmatch(r"\^?\[([^\]]+)\](?:\{(\d+),(\d+)\}|(\+))\$?", pattern)
+    if found is None:
+        return "is not in the form expected here"
+    chars, low, high, _ = found.groups()
+    words = []
+    for cls, word in _CLASS_WORDS:
+        if cls in chars:
+            words.append(word)
+            chars = chars.replace(cls, "")
+    words += [f"{char}" for char in chars.replace("\\", "")]
+    allowed = ", ".join(words[:-1]) + f" and {words[-1]}" if len(words) > 1 else "".join(words)
+    length = f" ({low} to {high} characters)" if low and high else ""
+    return f"may use only {allowed}{length}"
 
 
 SNOWFLAKE_MAX = 2**63 - 1

@@ -199,6 +199,7 @@ register(
         # A scheduled result keeps trying through a Discord outage of up to two days.
         schedule_to_close=timedelta(days=2),
         payload=ExecuteCustomActionPayload,
+        label="Custom action",
     )
 )
 

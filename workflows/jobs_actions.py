@@ -38,6 +38,8 @@ class ActionSpec:
     heartbeat: timedelta | None = None
     # The payload's shape, checked when the job is scheduled rather than at the deadline.
     payload: type[BaseModel] | None = None
+    # What people read where the job is listed ("Safari round results"); the name is for code.
+    label: str = ""
 
 
 class PostMessagePayload(BaseModel):
@@ -68,18 +70,23 @@ def register(spec: ActionSpec) -> ActionSpec:
     return spec
 
 
-register(ActionSpec(SEND_REMINDER, reminder=True))
-register(ActionSpec(POST_MESSAGE, payload=PostMessagePayload))
+register(ActionSpec(SEND_REMINDER, reminder=True, label="Reminder"))
+register(ActionSpec(POST_MESSAGE, payload=PostMessagePayload, label="Message"))
 
 
 def action_spec(name: str) -> ActionSpec:
     try:
         return ACTIONS[name]
     except KeyError:
-        known = ", ".join(sorted(ACTIONS)) or "none"
-        # Never echo a huge or odd name back: it reaches the user's screen.
+        # Never echo a huge or odd name back, nor list the catalogue: it reaches the user's screen.
         what = f"named {name!r}" if re.fullmatch(ACTION_NAME_PATTERN, name) else "by that name"
-        raise UnknownActionError(f"no action {what} is registered (known: {known})") from None
+        raise UnknownActionError(f"no action {what} is registered") from None
+
+
+def action_label(name: str) -> str:
+    """The words a person reads for an action: its label, else its name in words."""
+    spec = ACTIONS.get(name)
+    return spec.label if spec is not None and spec.label else name.replace("_", " ").capitalize()
 
 
 class UnknownActionError(ValueError):

@@ -217,6 +217,7 @@ register(
         start_to_close=timedelta(seconds=60),
         heartbeat=timedelta(seconds=15),
         payload=RoundResultsPayload,
+        label="Safari round results",
     )
 )
 

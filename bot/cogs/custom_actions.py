@@ -25,7 +25,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import require_guild, require_host
-from bot.jobs_ui import remaining_text
+from bot.jobs_ui import job_title, remaining_text
 from bot.modals import modal_values
 from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time, reply
@@ -321,7 +321,7 @@ class CancelTaskButton(PersistentItem[discord.ui.Button[Any]], custom=CANCEL_TAS
         except SchedulingError as err:
             await interaction.followup.send(f"Nothing was cancelled: {err}.", ephemeral=True)
             return
-        title = status.description or status.action
+        title = job_title(status.description, status.action)
         due = discord.utils.format_dt(status.deadline, "R")
         done = f"Cancelled **{title}** in <#{status.channel_id}> (it was due {due})."
         action_id = self.suffix.split(":")[1]

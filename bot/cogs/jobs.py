@@ -55,7 +55,8 @@ async def render_dashboard(
     """The page of the listing this viewer may see (call after the interaction is acknowledged)."""
     guild_id = require_guild(interaction)
     bot = interaction.client
-    channels, hidden = channel_filter(interaction, await bot.hosts.is_host(interaction))
+    as_host = await bot.hosts.is_host(interaction)
+    channels, hidden = channel_filter(interaction, as_host)
     listed = await bot.jobs.page_jobs(
         guild_id, page=page, size=PAGE_SIZE, channels=channels, hidden_channels=hidden, exclude=exclude
     )
@@ -68,7 +69,9 @@ async def render_dashboard(
     if not listed.jobs:
         container.add_item(discord.ui.TextDisplay("Nothing is scheduled."))
     for job in listed.jobs:
-        container.add_item(job_section(job, VIEW_CODE, page, now))
+        # A player may cancel only their own jobs: no Cancel button on anyone else's.
+        mine = as_host or job.scheduled_by == interaction.user.id
+        container.add_item(job_section(job, VIEW_CODE, page, now, may_cancel=mine))
     view.add_item(container)
     view.add_item(
         discord.ui.ActionRow(

@@ -25,6 +25,7 @@ from bot.replies import user_message
 from clients.jobs import Jobs
 from stack.settings import Settings
 from tests.support.interaction_check import RequestChecker, checked_requests
+from tests.support.wording import offences
 from tests.support.temporal import TEST_KEY
 
 
@@ -118,6 +119,9 @@ async def bot_env(client: Client, task_queue: str) -> AsyncIterator[World]:
         finally:
             await env.shutdown()
     checker.assert_none()
+    # Every message, label and form the bot showed is written for people (tests/support/wording.py).
+    unfit = offences((entry.method, entry.path, entry.json) for entry in env.backend.http_requests)
+    assert not unfit, "the bot showed users text not written for them:\n" + "\n".join(map(str, unfit))
     # As simcord's own fixture does: errors the bot raised that no test looked at fail the test;
     # refusals the bot answered on purpose (a user_message exists for them) are not errors.
     bugs = [error for error in env.errors_since(0) if user_message(error) is None]
@@ -145,3 +149,37 @@ def last_reply(result: simcord.InteractionResult) -> simcord.ResponseMessage:
         return result.followups[-1]
     assert result.response is not None, f"no message in {result!r}"
     return result.response
+
+
+async def raw_slash(
+    actor: simcord.MemberActor,
+    channel: simcord.ChannelHandle,
+    name: str,
+    options: list[dict[str, Any]],
+    resolved: dict[str, Any] | None = None,
+) -> simcord.InteractionResult:
+    """`/name` with `options` exactly as given (wire form), past simcord's checks of types and
+    ranges: what a client Discord does not control could send. simcord has no public way to
+    send such a command, so this drives its internals."""
+    from simcord import actors, interactions
+
+    env = actor._env
+    env._begin_operation("slash")
+    try:
+        parts = name.split()
+        root = actor._resolve_root(parts[0], 1, channel.id)
+        _leaf, nesting = interactions.walk_to_subcommand(root, parts[1:])
+        data: dict[str, Any] = {
+            "id": root["id"],
+            "name": root["name"],
+            "type": 1,
+            "options": interactions.nest_options(root, nesting, options),
+        }
+        if resolved:
+            data["resolved"] = resolved
+        if root.get("guild_id"):
+            data["guild_id"] = root["guild_id"]
+        result: simcord.InteractionResult = await actors._dispatch_actor_interaction(actor, 2, channel, data)
+        return result
+    finally:
+        env._end_operation()
