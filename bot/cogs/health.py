@@ -19,12 +19,14 @@ from discord.ext import commands
 from bot.checks import require_guild
 from bot.replies import in_time, reply
 from clients.health import HealthChecks, HealthError
-from workflows.health_models import HealthStatus
+from workflows.health_models import PROBE_DISCORD, PROBE_FAILED_JOBS, PROBE_TASK_QUEUE, HealthStatus
 
 if TYPE_CHECKING:
     from bot.app import GameBot
 
 ICONS = {"healthy": "🟢", "degraded": "🟡", "failing": "🔴", None: "⚪"}
+# What each probe checks, as an admin reads it (the probes' names are registered names).
+PROBE_LABELS = {PROBE_DISCORD: "Discord", PROBE_TASK_QUEUE: "Workers", PROBE_FAILED_JOBS: "Failed jobs"}
 ADMIN_RULE = "a server admin (Manage Server)"
 
 
@@ -53,7 +55,7 @@ def status_text(status: HealthStatus) -> str:
         )
     if status.next_check is not None:
         lines.append(f"Next check {discord.utils.format_dt(status.next_check, 'R')}")
-    lines += [f"{ICONS[r.state]} `{r.name}`: {r.detail}" for r in status.results]
+    lines += [f"{ICONS[r.state]} {PROBE_LABELS.get(r.name, 'Check')}: {r.detail}" for r in status.results]
     return "\n".join(lines)[:2000]
 
 

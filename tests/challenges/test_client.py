@@ -67,7 +67,7 @@ def test_reminders_longer_than_a_round_s_wait_are_left_off_that_round() -> None:
         ("\u0661h Round 1", "write its numbers with the digits 0 to 9"),
         ("at 0001-01-01T00:00+05:00 Finale", "0001-01-01 is not a date that can be scheduled"),
         ("at 9999-12-31T23:59-05:00 Finale", "give a year from 2000 to 2100"),
-        ("1h " + "x" * 101, "): name: String should have at most 100 characters"),
+        ("1h " + "x" * 101, "): name: must be at most 100 characters long"),
         ("\n".join(["1m R"] * (MAX_ROUNDS + 1)), f"at most {MAX_ROUNDS} rounds"),
     ],
 )
@@ -140,7 +140,9 @@ def test_every_round_is_checked_before_anything_starts(round_: RoundSpec, expect
 
 def test_the_chain_itself_is_checked() -> None:
     good = one("post_message", {"content": "x"})
-    with pytest.raises(ChallengeError, match="key: String should match pattern"):
+    with pytest.raises(
+        ChallengeError, match="key: may use only letters, digits, _, ., : and - \\(1 to 60 characters\\)"
+    ):
         validate([good], key="no spaces allowed")
     with pytest.raises(ChallengeError, match="at least one round"):
         validate([])

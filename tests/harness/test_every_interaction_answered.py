@@ -12,12 +12,11 @@ import discord
 import pytest
 from discord import app_commands
 from discord.enums import AppCommandOptionType as Kind
-from discord.http import handle_message_parameters
 from temporalio.testing import WorkflowEnvironment
 
 from bot.persistent import UNMATCHED
 from components.safari import REFRESH_BUTTON
-from tests.support.bot_harness import World, answered, bot_env, last_reply, raw_slash
+from tests.support.bot_harness import World, answered, bot_env, last_reply, post_buttons, raw_slash
 
 QUEUE = "answers"
 # A value of the wrong kind for each kind of option (a snowflake kind gets text, as a playground
@@ -99,16 +98,6 @@ async def test_a_range_refusal_says_the_range(world: World) -> None:
     ]
     result = answered(await raw_slash(world.host, world.channel, "action delayed", options))
     assert "**minutes** must be from 0 to 43200" in last_reply(result).content
-
-
-async def post_buttons(world: World, *custom_ids: str) -> discord.Message:
-    """A message with these buttons, posted as the worker posts them (no view kept by the bot)."""
-    view = discord.ui.View(timeout=None)
-    for custom_id in custom_ids:
-        view.add_item(discord.ui.Button(label=custom_id, custom_id=custom_id))
-    with handle_message_parameters(content="buttons", view=view) as params:
-        data = await world.bot.http.send_message(world.channel.id, params=params)
-    return discord.Message(state=world.bot._connection, channel=world.bot.get_channel(world.channel.id), data=data)  # type: ignore[arg-type]
 
 
 async def test_a_button_nothing_answers_is_answered(world: World) -> None:

@@ -46,7 +46,7 @@ async def test_an_admin_starts_reads_pauses_and_resumes_the_check(
 
     ran = answered(await admin.slash(w.channel, "health run"))
     body = last_reply(ran).content
-    assert "Health: healthy" in body and "`health_probe_discord`: answered in 80 ms" in body
+    assert "Health: healthy" in body and "Discord: answered in 80 ms" in body
     assert "<t:" in body
 
     paused = answered(await admin.slash(w.channel, "health pause"))

@@ -69,7 +69,9 @@ def test_a_worker_process_holds_every_action_and_the_jobs_module_only_its_own() 
 def test_the_catalogue_lists_the_same_actions_with_the_same_settings_as_before() -> None:
     assert worker.ACTION_FEATURES  # imported: their actions are registered
     assert sorted(ACTIONS) == EVERY_ACTION
-    assert {name: action_spec(name) for name in EVERY_ACTION} == BEFORE
+    # Every setting as it was; the label (what people read) is new, and every action has one.
+    assert {name: replace(action_spec(name), label="") for name in EVERY_ACTION} == BEFORE
+    assert all(action_spec(name).label for name in EVERY_ACTION)
 
 
 def test_registering_an_action_again_is_harmless_but_a_taken_name_is_refused() -> None:
@@ -77,4 +79,4 @@ def test_registering_an_action_again_is_harmless_but_a_taken_name_is_refused() -
     assert register(spec) is spec
     with pytest.raises(ValueError, match="registered already"):
         register(replace(spec, local=True))
-    assert action_spec("process_round_results") == BEFORE["process_round_results"]
+    assert replace(action_spec("process_round_results"), label="") == BEFORE["process_round_results"]

@@ -203,7 +203,7 @@ async def test_a_cancel_reason_too_long_is_refused_and_the_job_stays(jobs: Jobs)
         scheduled_by=HOST,
         delay=timedelta(hours=1),
     )
-    with pytest.raises(SchedulingError, match="reason: String should have at most 200 characters"):
+    with pytest.raises(SchedulingError, match="reason: must be at most 200 characters long"):
         await jobs.cancel(job_id, by=HOST, guild_id=GUILD, reason="r" * 201)
     with pytest.raises(SchedulingError, match="by: a Discord id"):
         await jobs.cancel(job_id, by=0, guild_id=GUILD)

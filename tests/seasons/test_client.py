@@ -89,7 +89,7 @@ async def test_guild_defaults_are_kept_and_used_by_new_seasons() -> None:
     with pytest.raises(SeasonError, match="not a duration"):
         await facade.set_guild_rules(1, {"writing_timeout": "soon"})
     # Once an OverflowError: refused with the limit, and the stored default left as it was.
-    with pytest.raises(SeasonError, match="claim_timeout: “99999999999d” is too long: at most 60 days"):
+    with pytest.raises(SeasonError, match="claim timeout: “99999999999d” is too long: at most 60 days"):
         await facade.set_guild_rules(1, {"claim_timeout": "99999999999d"})
     assert (await facade.guild_rules(1)).claim_timeout == timedelta(hours=6)
     assert (await facade.guild_rules(1)).writing_timeout == timedelta(days=1)

@@ -16,6 +16,7 @@ from typing import Any
 
 import discord
 import simcord
+from discord.http import handle_message_parameters
 from pydantic import JsonValue, SecretStr
 from temporalio.client import Client
 
@@ -25,8 +26,8 @@ from bot.replies import user_message
 from clients.jobs import Jobs
 from stack.settings import Settings
 from tests.support.interaction_check import RequestChecker, checked_requests
-from tests.support.wording import offences
 from tests.support.temporal import TEST_KEY
+from tests.support.wording import offences
 
 
 def bot_settings(task_queue: str) -> Settings:
@@ -183,3 +184,15 @@ async def raw_slash(
         return result
     finally:
         env._end_operation()
+
+
+async def post_buttons(world: World, *custom_ids: str) -> discord.Message:
+    """A message in the world's channel with a button per custom id, posted as the worker posts
+    them (the bot keeps no view for it): old buttons, or buttons of a feature that is gone."""
+    view = discord.ui.View(timeout=None)
+    for custom_id in custom_ids:
+        view.add_item(discord.ui.Button(label=custom_id[:80], custom_id=custom_id))
+    with handle_message_parameters(content="buttons", view=view) as params:
+        data = await world.bot.http.send_message(world.channel.id, params=params)
+    channel = world.bot.get_partial_messageable(world.channel.id)
+    return discord.Message(state=world.bot._connection, channel=channel, data=data)
