@@ -99,7 +99,8 @@ def option_problem(command: app_commands.Command[Any, ..., Any], data: Mapping[s
             return f"**{name}** must be {WHAT.get(parameter.type, 'something else')}"
         limit = _limits(parameter, value)
         if limit:
-            return f"**{name}** {limit}"
+            # The option's description says what the range means ("0 turns the delay off").
+            return f"**{name}** {limit} ({parameter.description.rstrip('.')})"
         choices: Sequence[app_commands.Choice[Any]] = parameter.choices
         if choices and not parameter.autocomplete and all(choice.value != value for choice in choices):
             allowed = ", ".join(str(choice.name) for choice in choices)

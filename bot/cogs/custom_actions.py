@@ -535,6 +535,11 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
     @action.command(
         name="delayed", description="Arm the action when a player runs it (hosts; 0 minutes: off)"
     )
+    @app_commands.describe(
+        minutes="Minutes from a player's run to its result, at most 30 days; 0 turns the delay off",
+        policy="A player who runs it again while it is armed: block, replace the waiting run, or stack",
+        text="Shown to the player when it is armed",
+    )
     async def delayed(
         self,
         interaction: discord.Interaction[GameBot],

@@ -97,7 +97,10 @@ async def test_a_range_refusal_says_the_range(world: World) -> None:
         {"name": "minutes", "type": 4, "value": -5},
     ]
     result = answered(await raw_slash(world.host, world.channel, "action delayed", options))
-    assert "**minutes** must be from 0 to 43200" in last_reply(result).content
+    assert last_reply(result).content == (
+        "Nothing was done: **minutes** must be from 0 to 43200 (Minutes from a player's run to its "
+        "result, at most 30 days; 0 turns the delay off). Please run the command again."
+    )
 
 
 async def test_a_button_nothing_answers_is_answered(world: World) -> None:
