@@ -85,6 +85,7 @@ def activities_for(
         jobs.post_message,
         jobs.notify_job_failed,
         jobs.notify_job_cancelled,
+        jobs.edit_announcement,
         *whispers.all(),
         *SeasonActivities(discord_client).all(),
         *safari,

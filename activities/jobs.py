@@ -15,7 +15,8 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.discord_rest import activity_nonce, discord_errors, require_login
+from activities.discord_rest import activity_nonce, already_gone, discord_errors, require_login
+from workflows.common import EDIT_ANNOUNCEMENT, AnnouncementEdit
 from workflows.jobs import REMINDER_TOO_LATE
 from workflows.jobs_actions import (
     NOTIFY_JOB_CANCELLED,
@@ -87,6 +88,21 @@ class JobsActivities:
             raise ApplicationError(f"bad payload for post_message: {err}", non_retryable=True) from err
         message = await self.send(action.channel_id, payload.content, action.nonce_key)
         return {"message_id": str(message.id)}
+
+    @activity.defn(name=EDIT_ANNOUNCEMENT)
+    async def edit_announcement(self, edit: AnnouncementEdit) -> bool:
+        """Replace a public announcement's text and drop its buttons (a Join that no longer
+        applies); False when the message is gone (404 counts as done: nothing left to correct)."""
+        require_login(self._client)
+        message = self._client.get_partial_messageable(edit.channel_id).get_partial_message(edit.message_id)
+        try:
+            with discord_errors():
+                await message.edit(content=edit.content, view=None, allowed_mentions=SAFE_MENTIONS)
+        except ApplicationError as err:
+            if already_gone(err):
+                return False
+            raise
+        return True
 
     @activity.defn(name=NOTIFY_JOB_CANCELLED)
     async def notify_job_cancelled(self, notice: CancelNotice) -> None:

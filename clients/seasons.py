@@ -15,9 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import JsonValue, ValidationError
-from temporalio.client import (
-    Client,
-)
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -25,7 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from clients.guild_settings import GuildSetting, SettingsBackend
 from clients.resend import send_update
 from workflows import search_attributes as sa
-from workflows.common import NotYours, UserError, first_error
+from workflows.common import Announcement, NotYours, UserError, first_error
 from workflows.seasons import SeasonWorkflow
 from workflows.seasons_models import (
     ALREADY,
@@ -216,6 +214,41 @@ class Seasons:
         if turn is None:
             raise SeasonError("You have no turn waiting for you right now.")
         return turn
+
+    async def announced(self, guild_id: int, channel_id: int, message_id: int) -> None:
+        """Tell the season where its opening post is, so it corrects it when joining closes (a
+        signal: no worker needed). A season already over has nothing left to correct."""
+        handle = self._client.get_workflow_handle_for(SeasonWorkflow.run, season_id_for(guild_id))
+        try:
+            await handle.signal(
+                SeasonWorkflow.announced, Announcement(channel_id=channel_id, message_id=message_id)
+            )
+        except RPCError as err:
+            if err.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+                raise
+
+    async def turns_anywhere(self, guild_ids: list[int], player_id: int) -> list[PlayerTurn]:
+        """The player's pending turns in every running season of these guilds (in a DM, where no
+        guild is given): each season's state is read by describe, which needs no worker, and only
+        running seasons are asked."""
+        gate = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+        async def turn_in(guild_id: int) -> PlayerTurn | None:
+            async with gate:
+                handle = self._client.get_workflow_handle_for(SeasonWorkflow.run, season_id_for(guild_id))
+                try:
+                    if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+                        return None
+                    return await self.player_turn(guild_id, player_id)
+                except RPCError as err:
+                    if err.status == RPCStatusCode.NOT_FOUND:
+                        return None
+                    raise
+                except SeasonError:
+                    return None  # no season, or no turn waiting there
+
+        found = await asyncio.gather(*(turn_in(guild_id) for guild_id in guild_ids))
+        return [turn for turn in found if turn is not None]
 
     # --- turns ---
 

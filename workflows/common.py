@@ -9,7 +9,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, ValidationError
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, FailureError
 
@@ -53,7 +53,7 @@ def first_error(err: ValidationError) -> str:
 
 
 def _where(loc: tuple[int | str, ...]) -> str:
-    """`("rounds", 0, "after")` -> "rounds #1 after"; a union member's tag (`function-after[…]`) is left out."""
+    """`("rounds", 0, "after")` -> "rounds #1 after"; a union member's tag is left out."""
     parts = []
     for part in loc:
         if isinstance(part, int):
@@ -117,7 +117,12 @@ _TYPE_WORDS = (
 )
 
 # Character classes as words, for the simple patterns ids and keys use (`^[A-Za-z0-9_.:-]{1,60}$`).
-_CLASS_WORDS = (("A-Za-z", "letters"), ("a-z", "lower-case letters"), ("A-Z", "capital letters"), ("0-9", "digits"))
+_CLASS_WORDS = (
+    ("A-Za-z", "letters"),
+    ("a-z", "lower-case letters"),
+    ("A-Z", "capital letters"),
+    ("0-9", "digits"),
+)
 
 
 def _pattern_words(pattern: str) -> str:
@@ -158,3 +163,22 @@ def _snowflake(value: object) -> int:
 Snowflake = Annotated[
     int, BeforeValidator(_snowflake), PlainSerializer(str, return_type=str, when_used="json")
 ]
+
+
+# --- public announcements -----------------------------------------------------------------------
+
+# The activity that edits a posted announcement (activities/jobs.py): a job's "results in 30
+# minutes" post, a season's opening post. A message gone (404) counts as edited.
+EDIT_ANNOUNCEMENT = "edit_announcement"
+
+
+class Announcement(BaseModel):
+    """A public message that announced something a workflow will do: the workflow edits it when
+    that is done or called off, so what players read stays true."""
+
+    channel_id: Snowflake
+    message_id: Snowflake
+
+
+class AnnouncementEdit(Announcement):
+    content: str = Field(min_length=1, max_length=2000)

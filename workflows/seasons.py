@@ -26,9 +26,17 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.common import ATTEMPT_TIMEOUT, BEST_EFFORT_BUDGET, DISCORD_RETRY
+    from workflows.common import (
+        ATTEMPT_TIMEOUT,
+        BEST_EFFORT_BUDGET,
+        DISCORD_RETRY,
+        EDIT_ANNOUNCEMENT,
+        Announcement,
+        AnnouncementEdit,
+    )
     from workflows.seasons_models import (
         ALREADY,
+        ANNOUNCED,
         DM_PLAYER,
         NOT_YOURS,
         POST_CHANNEL,
@@ -59,6 +67,10 @@ with workflow.unsafe.imports_passed_through():
 
 # A finished game's card is the season's final word: it keeps trying through long outages.
 RESULTS_BUDGET = timedelta(days=7)
+# From this patch on, the start is posted in the season's channel, and the opening post (once the
+# bot has said where it is, `announced`) is edited when the season starts, is cancelled or ends
+# before it started, so it never invites players to a season that no longer takes them.
+START_POST_PATCH = "season-start-post-and-opening-edits"
 
 
 def refuse(message: str, kind: str) -> ApplicationError:
@@ -83,6 +95,8 @@ class SeasonWorkflow:
         # (game, result) of turns that ended, not yet applied (filled by one task per turn).
         self._finished: list[tuple[int, TurnResult | None]] = []
         self._followers: set[asyncio.Task[None]] = set()
+        # The opening post with its Join button, once the bot has told where it is.
+        self._opening: Announcement | None = None
 
     @workflow.run
     async def run(self, spec: SeasonSpec) -> SeasonResult:
@@ -102,6 +116,9 @@ class SeasonWorkflow:
 
         self._state = "running"
         self._games = [GameRecord(game=n, starter_id=player) for n, player in enumerate(self._players)]
+        if workflow.patched(START_POST_PATCH):
+            # Beside the first offers, not before them: an outage delays only the posts.
+            self._in_background(self._announce_start())
         while True:
             await self._dispatch()
             self._show()
@@ -207,13 +224,55 @@ class SeasonWorkflow:
                 game.attempt = 0
             game.active_turn = game.active_player = None
 
+    def _in_background(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._followers.add(task)
+        task.add_done_callback(self._followers.discard)
+
+    async def _announce_start(self) -> None:
+        count, host = len(self._players), self._spec.host_id
+        await asyncio.gather(
+            self._activity(
+                POST_CHANNEL,
+                ChannelPost(
+                    channel_id=self._spec.channel_id,
+                    content=f"🎬 The season has started: {count} players, {count} games, one per player. "
+                    "Turns go out by DM (claim them there, or with `/season claim`); `/season status` "
+                    "shows how the games go.",
+                ),
+                BEST_EFFORT_BUDGET,
+                "post season started",
+            ),
+            self._edit_opening(
+                f"🎨 <@{host}>'s season of telephone pictionary started {discord_time(workflow.now())} "
+                f"with {count} players: joining is closed. Turns go out by DM."
+            ),
+        )
+
+    async def _edit_opening(self, content: str) -> None:
+        """Correct the opening post (and take its Join button off), if the bot said where it is."""
+        if self._opening is not None:
+            edit = AnnouncementEdit(
+                channel_id=self._opening.channel_id, message_id=self._opening.message_id, content=content
+            )
+            await self._activity(EDIT_ANNOUNCEMENT, edit, BEST_EFFORT_BUDGET, "edit opening post")
+
     # --- endings --------------------------------------------------------------------------------
 
     async def _cancelled(self) -> SeasonResult:
         self._state = "cancelled"
         self._show()
         joined, needed = len(self._players), self._rules.min_players
+        edits = []
+        if workflow.patched(START_POST_PATCH):
+            edits.append(
+                self._edit_opening(
+                    f"😕 <@{self._spec.host_id}>'s season of telephone pictionary was cancelled: "
+                    f"{joined} of the {needed} players it needs joined."
+                )
+            )
         await asyncio.gather(
+            *edits,
             self._activity(
                 DM_PLAYER,
                 PlayerMessage(
@@ -239,6 +298,14 @@ class SeasonWorkflow:
 
     async def _ended(self) -> SeasonResult:
         assert self._terminate is not None
+        edits = []
+        if self._state == "open" and workflow.patched(START_POST_PATCH):
+            edits.append(
+                self._edit_opening(
+                    f"🛑 <@{self._spec.host_id}>'s season of telephone pictionary was ended before it "
+                    "started: joining is closed."
+                )
+            )
         self._state = "ended"
         self._show()
         handles = list(self._turns.values())
@@ -248,15 +315,18 @@ class SeasonWorkflow:
         await workflow.wait_condition(lambda: not self._turns)
         self._apply_finished()
         reason = self._terminate.reason or None
-        await self._activity(
-            POST_CHANNEL,
-            ChannelPost(
-                channel_id=self._spec.channel_id,
-                content=f"🛑 <@{self._terminate.by}> ended the season."
-                + (f" Reason: {reason}" if reason else ""),
+        await asyncio.gather(
+            *edits,
+            self._activity(
+                POST_CHANNEL,
+                ChannelPost(
+                    channel_id=self._spec.channel_id,
+                    content=f"🛑 <@{self._terminate.by}> ended the season."
+                    + (f" Reason: {reason}" if reason else ""),
+                ),
+                BEST_EFFORT_BUDGET,
+                "post season ended",
             ),
-            BEST_EFFORT_BUDGET,
-            "post season ended",
         )
         return SeasonResult(outcome="ended", players=self._players, games=self._games, reason=reason)
 
@@ -349,6 +419,12 @@ class SeasonWorkflow:
     def _check_host(self, by: int, as_host: bool, what: str) -> None:
         if not as_host and by != self._spec.host_id:
             raise refuse(f"Only the season's host can {what} it.", NOT_YOURS)
+
+    @workflow.signal(name=ANNOUNCED)
+    def announced(self, opening: Announcement) -> None:
+        """The bot posted the opening post here (a signal: the bot answers without a worker)."""
+        if self._opening is None:
+            self._opening = opening
 
     @workflow.query
     def status(self) -> SeasonStatus:

@@ -24,6 +24,9 @@ TURN_WORKFLOW = "Turn"
 # rules: a RulesOverride as JSON, or absent.
 SEASON_RULES = "season_rules"
 
+# The signal by which the bot tells the season where its opening post is.
+ANNOUNCED = "announced"
+
 # Activity names (activities/seasons.py registers under these; test doubles too).
 DM_OFFER = "season_dm_offer"
 EDIT_OFFER = "season_edit_offer"
@@ -67,6 +70,14 @@ Duration = Annotated[
 
 # --- rules --------------------------------------------------------------------------------------
 
+# The deadlines that each have a warning before them.
+WARNED = ("claim", "writing", "drawing")
+
+
+def fitted_warning(timeout: timedelta) -> timedelta:
+    """The warning a timeout gets when none given fits it: a quarter of it, in whole seconds."""
+    return max(timedelta(seconds=int(timeout.total_seconds() // 4)), timedelta(seconds=1))
+
 
 class RulesOverride(BaseModel):
     """Any subset of the rules: a guild's defaults, or one season's changes to them."""
@@ -101,7 +112,7 @@ class SeasonRules(BaseModel):
             raise ValueError(
                 f"the minimum of {self.min_players} players is above the maximum of {self.max_players}"
             )
-        for what in ("claim", "writing", "drawing"):
+        for what in WARNED:
             timeout, warning = getattr(self, f"{what}_timeout"), getattr(self, f"{what}_warning")
             if warning >= timeout:
                 raise ValueError(
@@ -111,11 +122,19 @@ class SeasonRules(BaseModel):
         return self
 
     def with_overrides(self, *overrides: RulesOverride | None) -> SeasonRules:
-        """These rules with each override's set fields applied in order (validated again)."""
+        """These rules with each override's set fields applied in order (validated again). A
+        timeout given without its warning gets a warning that fits it (`fitted_warning`) when the
+        one it would keep does not: a warning never needs a second command."""
         merged = self.model_dump()
         for override in overrides:
-            if override is not None:
-                merged.update(override.model_dump(exclude_none=True))
+            if override is None:
+                continue
+            given = override.model_dump(exclude_none=True)
+            merged.update(given)
+            for what in WARNED:
+                timeout, warning = f"{what}_timeout", f"{what}_warning"
+                if timeout in given and warning not in given and merged[warning] >= merged[timeout]:
+                    merged[warning] = fitted_warning(merged[timeout])
         return SeasonRules.model_validate(merged)
 
     def kind_of(self, position: int) -> TurnKind:

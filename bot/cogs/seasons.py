@@ -6,8 +6,9 @@ offered in a DM with a Claim button.
     /season join (or the Join button) -> an ephemeral "you joined (k of max)"
     DM "Claim"      -> the previous step (a sentence to draw, or a drawing to describe) and a
                        Submit button; "Submit" opens a modal: text, or an image upload
-    /season claim, /season submit text|drawing -> the same from the server, for the player's
-                       one pending turn
+    /season claim, /season submit text|drawing -> the same from a server, for the player's
+                       pending turn there, or from the bot's DMs (where the buttons are), for the
+                       one pending turn in any server
     /season start, /season end, /season status, /season defaults
 
 Every button is a `DynamicItem` and the modal is answered by the bot's modal router, both keyed
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -46,6 +47,8 @@ from components.seasons import (
 from workflows.seasons_models import (
     TEXT_MAX,
     ClaimResult,
+    GameRecord,
+    PlayerTurn,
     SeasonRules,
     SeasonStatus,
     Submission,
@@ -69,11 +72,19 @@ def seasons_of(interaction: discord.Interaction[Any]) -> Seasons:
 
 
 def rules_text(rules: SeasonRules) -> str:
+    def deadline(timeout: timedelta, warning: timedelta) -> str:
+        return f"{format_duration(timeout)} (warned {format_duration(warning)} before)"
+
     return (
         f"turns {' → '.join(rules.turn_pattern)} · {rules.min_players} to {rules.max_players} players · "
-        f"claim within {format_duration(rules.claim_timeout)} · writing "
-        f"{format_duration(rules.writing_timeout)} · drawing {format_duration(rules.drawing_timeout)}"
+        f"claim within {deadline(rules.claim_timeout, rules.claim_warning)} · writing "
+        f"{deadline(rules.writing_timeout, rules.writing_warning)} · drawing "
+        f"{deadline(rules.drawing_timeout, rules.drawing_warning)}"
     )
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def claim_card(claim: ClaimResult) -> discord.ui.LayoutView:
@@ -229,25 +240,34 @@ async def join(interaction: discord.Interaction[GameBot]) -> None:
 def status_text(status: SeasonStatus) -> str:
     lines = [f"**Season: {status.state}** · hosted by <@{status.host_id}> in <#{status.channel_id}>"]
     lines.append(rules_text(status.rules))
-    lines.append(f"{len(status.players)} players")
+    lines.append(plural(len(status.players), "player"))
     if status.state == "open":
         lines.append(
             f"Joining closes {format_dt(status.open_until, 'F')} ({format_dt(status.open_until, 'R')})."
         )
-    for game in status.games:
-        state = (
-            "complete"
-            if game.complete
-            else f"<@{game.active_player}>'s turn"
-            if game.active_player
-            else "waiting"
-        )
-        lines.append(f"Game {game.game + 1}: {len(game.steps)} steps, {state}")
+    lines += [game_line(game) for game in status.games]
     return "\n".join(lines)[:2000]
 
 
+def game_line(game: GameRecord) -> str:
+    steps = plural(len(game.steps), "step")
+    if game.complete:
+        if not game.steps:
+            return f"Game {game.game + 1}: over with no steps (every turn of it lapsed)"
+        return f"Game {game.game + 1}: complete, {steps}"
+    waiting = f"<@{game.active_player}>'s turn" if game.active_player else "waiting for a free player"
+    return f"Game {game.game + 1}: {steps} so far, {waiting}"
+
+
 class SeasonsCog(commands.Cog, name="Seasons"):
-    season = app_commands.Group(name="season", description="Telephone pictionary seasons", guild_only=True)
+    # In servers, and in the bot's DMs, where the turns' Claim and Submit buttons are: `claim` and
+    # `submit` find the player's turn there; every other command says it works in a server only.
+    season = app_commands.Group(
+        name="season",
+        description="Telephone pictionary seasons",
+        allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True),
+        allowed_installs=app_commands.AppInstallationType(guild=True),
+    )
 
     def __init__(self, bot: GameBot) -> None:
         self.bot = bot
@@ -262,8 +282,11 @@ class SeasonsCog(commands.Cog, name="Seasons"):
         min_players="At least this many players, or the season is cancelled",
         max_players="The season starts as soon as this many have joined",
         claim_timeout="Time to claim an offered turn, like 1d",
+        claim_warning="How long before the claim timeout the player is warned (default fits it)",
         writing_timeout="Time to hand in a writing once claimed",
+        writing_warning="How long before the writing timeout the player is warned",
         drawing_timeout="Time to hand in a drawing once claimed",
+        drawing_warning="How long before the drawing timeout the player is warned",
     )
     async def create(
         self,
@@ -275,8 +298,11 @@ class SeasonsCog(commands.Cog, name="Seasons"):
         min_players: app_commands.Range[int, 2, 30] | None = None,
         max_players: app_commands.Range[int, 2, 30] | None = None,
         claim_timeout: str | None = None,
+        claim_warning: str | None = None,
         writing_timeout: str | None = None,
+        writing_warning: str | None = None,
         drawing_timeout: str | None = None,
+        drawing_warning: str | None = None,
     ) -> None:
         guild_id = await require_host(interaction, "start a season")
         target = channel.id if channel else interaction.channel_id
@@ -292,8 +318,11 @@ class SeasonsCog(commands.Cog, name="Seasons"):
             "min_players": min_players,
             "max_players": max_players,
             "claim_timeout": claim_timeout,
+            "claim_warning": claim_warning,
             "writing_timeout": writing_timeout,
+            "writing_warning": writing_warning,
             "drawing_timeout": drawing_timeout,
+            "drawing_warning": drawing_warning,
         }
         # Starting needs no worker (the guild's defaults are read through describe).
         status = await self.seasons.create(
@@ -306,13 +335,17 @@ class SeasonsCog(commands.Cog, name="Seasons"):
         )
         view = discord.ui.View(timeout=None)
         view.add_item(JoinButton())
-        await interaction.response.send_message(
+        sent = await interaction.response.send_message(
             f"🎨 <@{interaction.user.id}> opened a season of telephone pictionary! Join with the button or "
             f"`/season join` before {format_dt(status.open_until, 'F')} "
             f"({format_dt(status.open_until, 'R')}).\n"
             f"-# {rules_text(status.rules)}",
             view=view,
         )
+        # The season corrects this post (its Join button off) when joining closes.
+        posted = sent.resource
+        if isinstance(posted, discord.InteractionMessage):
+            await self.seasons.announced(guild_id, posted.channel.id, posted.id)
 
     @season.command(name="join", description="Join this server's open season")
     async def join_command(self, interaction: discord.Interaction[GameBot]) -> None:
@@ -341,14 +374,28 @@ class SeasonsCog(commands.Cog, name="Seasons"):
         await interaction.response.defer(ephemeral=True, thinking=True)
         await reply(interaction, status_text(await in_time(self.seasons.status(guild_id))))
 
-    @season.command(name="claim", description="Claim the turn that is waiting for you")
+    async def pending_turn(self, interaction: discord.Interaction[GameBot]) -> PlayerTurn:
+        """The player's turn: in this server's season, or, in a DM, in any server's (the one)."""
+        if interaction.guild_id is not None:
+            return await in_time(self.seasons.player_turn(interaction.guild_id, interaction.user.id))
+        guilds = [guild.id for guild in self.bot.guilds]
+        turns = await in_time(self.seasons.turns_anywhere(guilds, interaction.user.id))
+        if not turns:
+            raise SeasonError("You have no turn waiting for you right now.")
+        if len(turns) > 1:
+            raise SeasonError(
+                f"You have turns waiting in {len(turns)} servers: use the Claim and Submit buttons on "
+                "their messages here, or run the command in the server."
+            )
+        return turns[0]
+
+    @season.command(name="claim", description="Claim the turn that is waiting for you (here or in DMs)")
     async def claim(self, interaction: discord.Interaction[GameBot]) -> None:
-        guild_id = require_guild(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        turn = await in_time(self.seasons.player_turn(guild_id, interaction.user.id))
+        turn = await self.pending_turn(interaction)
         await show_claim(interaction, turn.turn_id)
 
-    @season.command(name="submit", description="Hand in your claimed turn: text or an image")
+    @season.command(name="submit", description="Hand in your claimed turn: text or an image (here or in DMs)")
     @app_commands.describe(text="Your sentence (writing turns)", drawing="Your image (drawing turns)")
     async def submit(
         self,
@@ -356,11 +403,10 @@ class SeasonsCog(commands.Cog, name="Seasons"):
         text: app_commands.Range[str, 1, TEXT_MAX] | None = None,
         drawing: discord.Attachment | None = None,
     ) -> None:
-        guild_id = require_guild(interaction)
         if (text is None) == (drawing is None):
             raise SeasonError("Give either text (a writing turn) or drawing (a drawing turn).")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        turn = await in_time(self.seasons.player_turn(guild_id, interaction.user.id))
+        turn = await self.pending_turn(interaction)
         if drawing is not None:
             submission = Submission(kind="drawing", image_url=drawing.url, content_type=drawing.content_type)
         else:
@@ -372,7 +418,9 @@ class SeasonsCog(commands.Cog, name="Seasons"):
         claim_timeout="like 1d",
         claim_warning="like 1h",
         writing_timeout="like 1d",
+        writing_warning="like 10m",
         drawing_timeout="like 1d",
+        drawing_warning="like 10m",
         open_for="like 7d",
         min_players="at least",
         max_players="at most",
@@ -383,7 +431,9 @@ class SeasonsCog(commands.Cog, name="Seasons"):
         claim_timeout: str | None = None,
         claim_warning: str | None = None,
         writing_timeout: str | None = None,
+        writing_warning: str | None = None,
         drawing_timeout: str | None = None,
+        drawing_warning: str | None = None,
         open_for: str | None = None,
         min_players: app_commands.Range[int, 2, 30] | None = None,
         max_players: app_commands.Range[int, 2, 30] | None = None,
@@ -392,7 +442,9 @@ class SeasonsCog(commands.Cog, name="Seasons"):
             "claim_timeout": claim_timeout,
             "claim_warning": claim_warning,
             "writing_timeout": writing_timeout,
+            "writing_warning": writing_warning,
             "drawing_timeout": drawing_timeout,
+            "drawing_warning": drawing_warning,
             "open_duration": open_for,
             "min_players": min_players,
             "max_players": max_players,

@@ -4,6 +4,7 @@ rules every round must pass (actions from the catalogue, valid payloads, times a
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -141,7 +142,8 @@ def test_every_round_is_checked_before_anything_starts(round_: RoundSpec, expect
 def test_the_chain_itself_is_checked() -> None:
     good = one("post_message", {"content": "x"})
     with pytest.raises(
-        ChallengeError, match="key: may use only letters, digits, _, ., : and - \\(1 to 60 characters\\)"
+        ChallengeError,
+        match=re.escape("key: may use only letters, digits, _, ., : and - (1 to 60 characters)"),
     ):
         validate([good], key="no spaces allowed")
     with pytest.raises(ChallengeError, match="at least one round"):

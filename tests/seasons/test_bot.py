@@ -16,9 +16,12 @@ from simcord import assert_responded
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 
+from activities.jobs import JobsActivities
 from activities.seasons import SeasonActivities
+from bot.cogs.seasons import game_line
 from tests.support.bot_harness import World, answered, bot_env, last_reply
 from worker import build_worker
+from workflows.common import EDIT_ANNOUNCEMENT, AnnouncementEdit
 from workflows.seasons import SeasonWorkflow
 from workflows.seasons_models import (
     DM_OFFER,
@@ -28,17 +31,21 @@ from workflows.seasons_models import (
     POST_GAME,
     ChannelPost,
     GameCard,
+    GameRecord,
     OfferEdit,
     OfferInput,
     OfferMessage,
     PlayerMessage,
     SeasonResult,
+    Step,
+    Submission,
     season_id_for,
 )
 from workflows.seasons_turns import TurnWorkflow
 from workflows.times import wall_clock
 
 QUEUE = "bot-seasons"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 
@@ -75,7 +82,12 @@ class Discordish:
         async def post_game(card: GameCard) -> int:
             return await self._real().post_game(card)
 
-        return [dm_offer, edit_offer, dm_player, post_channel, post_game]
+        @activity.defn(name=EDIT_ANNOUNCEMENT)
+        async def edit_announcement(edit: AnnouncementEdit) -> bool:
+            assert self.world is not None
+            return await JobsActivities(self.world.bot).edit_announcement(edit)
+
+        return [dm_offer, edit_offer, dm_player, post_channel, post_game, edit_announcement]
 
 
 @pytest.fixture
@@ -203,7 +215,7 @@ async def test_a_stale_claim_button_is_answered_too_late(
 ) -> None:
     w, fake = world
     fake.keep_buttons = True
-    bad = answered(await w.host.slash(w.channel, "season create", claim_timeout="1h"))
+    bad = answered(await w.host.slash(w.channel, "season create", claim_timeout="1h", claim_warning="1h"))
     assert_responded(
         bad, contains="the claim warning (1h) must come before the claim timeout (1h)", ephemeral=True
     )
@@ -282,3 +294,79 @@ async def test_a_season_whose_channel_the_bot_cannot_post_in_is_refused(
     assert_responded(refused, contains=f"I cannot post in <#{closed.id}>", ephemeral=True)
     nothing = answered(await w.player.slash(w.channel, "season status"))
     assert_responded(nothing, contains="no season running", ephemeral=True)
+
+
+async def eventually_channel(w: World, predicate: Callable[[discord.Message], bool]) -> discord.Message:
+    end = asyncio.get_running_loop().time() + 15
+    while True:
+        for message in reversed(w.channel.history()):
+            if predicate(message):
+                return message
+        assert asyncio.get_running_loop().time() < end, [m.content for m in w.channel.history()]
+        await asyncio.sleep(0.05)
+
+
+async def test_short_timers_in_one_command_a_start_post_and_turns_from_the_dm(
+    world: tuple[World, Discordish], time_env: WorkflowEnvironment
+) -> None:
+    """What a new host and players tripped over: short timers took three tries (the default
+    1-hour warning refused a shorter claim timeout, and only `/season defaults` could change it);
+    nothing said the season had started (the opening post still invited players to join); and
+    `/season claim` and `submit` were unknown in the DM where the turn's buttons are."""
+    w, _ = world
+    opened = answered(
+        await w.host.slash(
+            w.channel,
+            "season create",
+            min_players=2,
+            max_players=2,
+            claim_timeout="10m",
+            writing_timeout="4m",
+            drawing_timeout="6m",
+            drawing_warning="1m",
+        )
+    )
+    assert opened.response is not None and "opened a season" in opened.response.content
+    rules = opened.response.content
+    assert "claim within 10m (warned 2m30s before)" in rules and "writing 4m (warned 1m before)" in rules
+    assert "drawing 6m (warned 1m before)" in rules
+    opening = opened.response.message
+    answered(await w.player.click(opening, label="Join"))
+    answered(await w.other_player.slash(w.channel, "season join"))
+
+    # The season says it started, and its opening post stops inviting players.
+    started = await eventually_channel(w, lambda m: "The season has started" in m.content)
+    assert "2 players" in started.content
+    edited = await eventually_channel(w, lambda m: m.id == opening.id and "started" in m.content)
+    assert "joining is closed" in edited.content and buttons(edited) == []
+
+    # Claimed and handed in from the DM, by command, where the offer's buttons are.
+    await eventually_dm(w.player, offer_for(1))
+    claimed = answered(await w.player.user.slash("season claim"))
+    assert "starts with you" in card_text(claimed) and last_reply(claimed).ephemeral
+    sent = answered(await w.player.user.slash("season submit", text="a cat plays chess"))
+    assert_responded(sent, contains="Your writing for game 1 is in", ephemeral=True)
+    # Nothing waits for them now; the other commands say they need a server.
+    none = answered(await w.player.user.slash("season claim"))
+    assert "no turn waiting for you" in last_reply(none).content
+    elsewhere = answered(await w.player.user.slash("season status"))
+    assert last_reply(elsewhere).content == "This only works inside a server."
+
+    status = answered(await w.host.slash(w.channel, "season status"))
+    text = last_reply(status).content
+    assert "2 players" in text and "Game 1: 1 step so far" in text and "1 steps" not in text
+
+
+def test_a_games_count_reads_right() -> None:
+    """Once "Game 1: 0 steps, complete" and "1 steps"."""
+    step = Step(position=0, player_id=1, submission=Submission(kind="writing", text="hi"), submitted_at=NOW)
+    assert game_line(GameRecord(game=0, starter_id=1, complete=True)) == (
+        "Game 1: over with no steps (every turn of it lapsed)"
+    )
+    assert (
+        game_line(GameRecord(game=1, starter_id=1, steps=[step], complete=True)) == "Game 2: complete, 1 step"
+    )
+    assert game_line(GameRecord(game=2, starter_id=1, steps=[step, step], active_player=7)) == (
+        "Game 3: 2 steps so far, <@7>'s turn"
+    )
+    assert game_line(GameRecord(game=3, starter_id=1)) == "Game 4: 0 steps so far, waiting for a free player"
