@@ -303,6 +303,25 @@ async def season_ended(env: WorkflowEnvironment) -> str:
     return season_doubles.season_handle(facade).id
 
 
+# Recorded with the code of `workflows.seasons.START_POST_PATCH`.
+
+
+async def season_started_then_ended(env: WorkflowEnvironment) -> str:
+    """The bot says where the opening post is; the season fills, posts its start and corrects
+    the opening post; the host ends it."""
+    facade = season_doubles.seasons(env.client)
+    doubles = season_doubles.Doubles(env)
+    async with season_doubles.season_worker(env.client, doubles):
+        await season_doubles.open_season(facade, min_players=2, max_players=2)
+        await facade.announced(season_doubles.GUILD, season_doubles.CHANNEL, 99)
+        for player in season_doubles.PLAYERS[:2]:
+            await facade.join(season_doubles.GUILD, player)
+        await eventually(lambda: len(doubles.offers) == 2 and bool(doubles.openings))
+        await facade.end(season_doubles.GUILD, by=season_doubles.HOST, reason="replay")
+        await season_doubles.season_handle(facade).result()
+    return season_doubles.season_handle(facade).id
+
+
 async def _two_player_season(facade: Seasons, doubles: season_doubles.Doubles) -> None:
     """A season of two players that starts at once, up to both first offers."""
     players = season_doubles.PLAYERS[:2]
@@ -479,6 +498,7 @@ SCENARIOS: dict[str, Scenario] = {
     "Season-completed_after_a_lapsed_offer": season_completed,
     "Season-cancelled_below_the_minimum": season_cancelled,
     "Season-ended_by_the_host": season_ended,
+    "Season-started_post_and_opening_post_corrected": season_started_then_ended,
     "Turn-submitted_after_both_warnings": turn_submitted,
     "Turn-dismissed": turn_dismissed,
     "Turn-skipped": turn_skipped,

@@ -384,3 +384,42 @@ async def test_every_timer_is_named_for_what_it_waits_for(
         "writing warning",
         "writing timeout",
     ]
+
+
+async def test_the_start_is_posted_and_the_opening_post_corrected(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, facade: Seasons
+) -> None:
+    """Once nothing said a season had started, and its opening post went on inviting players."""
+    handle = await open_season(facade, min_players=2, max_players=2)
+    await facade.announced(GUILD, CHANNEL, 99)
+    for player in (P1, P2):
+        await facade.join(GUILD, player)
+    await offered(doubles, 2)
+    await eventually(lambda: bool(doubles.openings))
+    [opening] = doubles.openings
+    assert (opening.channel_id, opening.message_id) == (CHANNEL, 99)
+    assert "started" in opening.content and "with 2 players: joining is closed" in opening.content
+    [started] = [post for post in doubles.posts if "has started" in post.content]
+    assert started.channel_id == CHANNEL and "2 players, 2 games" in started.content
+    await facade.end(GUILD, by=HOST)
+    await handle.result()
+    assert len(doubles.openings) == 1  # it already said joining was closed
+
+
+@pytest.mark.parametrize("ending", ["too few players", "ended by the host"])
+async def test_a_season_that_never_starts_corrects_its_opening_post(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, facade: Seasons, ending: str
+) -> None:
+    handle = await open_season(facade, players=[P1])
+    await facade.announced(GUILD, CHANNEL, 99)
+    if ending == "too few players":
+        await time_env.sleep(7 * DAY + MINUTE)
+    else:
+        await facade.end(GUILD, by=HOST)
+    await handle.result()
+    [opening] = doubles.openings
+    expected = (
+        "was cancelled: 1 of the 6 players" if ending == "too few players" else "ended before it started"
+    )
+    assert expected in opening.content
+    assert not any("has started" in post.content for post in doubles.posts)

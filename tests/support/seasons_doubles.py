@@ -17,6 +17,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from clients.guild_settings import MemorySettings
 from clients.seasons import Seasons
 from worker import build_worker
+from workflows.common import EDIT_ANNOUNCEMENT, AnnouncementEdit
 from workflows.seasons import SeasonWorkflow
 from workflows.seasons_models import (
     DM_OFFER,
@@ -60,6 +61,8 @@ class Doubles:
     posts: list[ChannelPost] = field(default_factory=list)
     cards: list[GameCard] = field(default_factory=list)
     unreachable: set[int] = field(default_factory=set)
+    # Edits of the opening post (once the bot has said where it is).
+    openings: list[AnnouncementEdit] = field(default_factory=list)
 
     async def now(self) -> datetime:
         return await self.env.get_current_time() if self.env else datetime.now(UTC)
@@ -94,7 +97,12 @@ class Doubles:
             self.cards.append(card)
             return 1
 
-        return [dm_offer, edit_offer, dm_player, post_channel, post_game]
+        @activity.defn(name=EDIT_ANNOUNCEMENT)
+        async def edit_announcement(edit: AnnouncementEdit) -> bool:
+            self.openings.append(edit)
+            return True
+
+        return [dm_offer, edit_offer, dm_player, post_channel, post_game, edit_announcement]
 
     def offers_to(self, player: int) -> list[OfferInput]:
         return [offer for offer, _ in self.offers if offer.player_id == player]
