@@ -20,6 +20,7 @@ from temporalio.client import Client
 
 from bot.checks import HostPolicy
 from bot.jobs_ui import JobListings
+from bot.live_listings import LiveListings
 from bot.modals import ModalRouter
 from bot.options import check_options
 from bot.persistent import answer_unmatched
@@ -114,6 +115,8 @@ class GameBot(commands.AutoShardedBot):
         self.add_listener(answer_unmatched, "on_interaction")
         # The listings whose Cancel buttons redraw them; each cog adds its own when loaded.
         self.job_listings = JobListings()
+        # Posted listings kept true as their jobs fire or are cancelled (bot/live_listings.py).
+        self.live_listings = LiveListings()
 
     async def setup_hook(self) -> None:
         for name in self.features:
@@ -125,6 +128,10 @@ class GameBot(commands.AutoShardedBot):
             await self.load_extension(name)
             log.info("loaded feature %s", name)
         await self.sync_commands()
+
+    async def close(self) -> None:
+        self.live_listings.stop()
+        await super().close()
 
     async def sync_commands(self) -> None:
         guild_id = self.settings.discord_dev_guild

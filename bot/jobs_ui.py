@@ -129,6 +129,7 @@ async def cancel_job(
     except SchedulingError as err:
         await interaction.followup.send(f"Nothing was cancelled: {err}.", ephemeral=True)
         return
+    await bot.live_listings.changed(guild_id, exclude={job_id})  # posted panels that listed it
     renderer = bot.job_listings.get(view_code)
     if renderer is not None:
         await interaction.edit_original_response(view=await renderer(interaction, page, {job_id}))

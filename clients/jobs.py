@@ -43,6 +43,7 @@ from workflows.jobs_models import (
     MAX_DELAY,
     MAX_REMINDERS,
     CancelRequest,
+    JobAnnouncement,
     JobSpec,
     JobStatus,
     Reminder,
@@ -357,6 +358,18 @@ class Jobs:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise JobNotFound("this job is already over or does not exist") from None
             raise
+
+    async def announced(self, job_id: str, *, channel_id: int, message_id: int, title: str) -> None:
+        """Tell a job where its public announcement is, so it edits the post when it fires, fails
+        or is cancelled (a signal: no worker needed). A job already over has nothing to correct."""
+        announcement = JobAnnouncement(channel_id=channel_id, message_id=message_id, title=title[:200])
+        try:
+            await self._client.get_workflow_handle(check_job_id(job_id)).signal(
+                ScheduledJobWorkflow.announced, announcement
+            )
+        except RPCError as err:
+            if err.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+                raise
 
     async def cancel_by_key(
         self, key: str, *, guild_id: int, by: int, as_host: bool = False, reason: str = ""

@@ -8,6 +8,8 @@ SCHEDULE_BUTTON = CustomId("safari:schedule")
 JOIN_BUTTON = CustomId("safari:join")
 STATUS_BUTTON = CustomId("safari:status")
 REFRESH_BUTTON = CustomId("safari:refresh")
+# Opens, for the host who clicks it only, the scheduled results with a Cancel button each.
+MANAGE_BUTTON = CustomId("safari:manage")
 SCHEDULE_MODAL = CustomId("safari:schedule-modal")
 # The modal's inputs: a modal opened before a restart comes back with these.
 HOURS_FIELD, MINUTES_FIELD = "hours", "minutes"

@@ -48,6 +48,7 @@ CONTRACT: list[tuple[CustomId, str, dict[str, Any]]] = [
     (safari.JOIN_BUTTON, "safari:join", {}),
     (safari.STATUS_BUTTON, "safari:status", {}),
     (safari.REFRESH_BUTTON, "safari:refresh", {}),
+    (safari.MANAGE_BUTTON, "safari:manage", {}),
     (safari.SCHEDULE_MODAL, "safari:schedule-modal", {}),
     (challenges.CREATE_MODAL, "challenge:create", {}),
     (custom_actions.TRIGGER_SELECT, f"ca:trigger:{ACTION}", {"action_id": ACTION}),

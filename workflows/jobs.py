@@ -19,7 +19,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError,
 
 with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
-    from workflows.common import DISCORD_RETRY, failure_reason
+    from workflows.common import DISCORD_RETRY, EDIT_ANNOUNCEMENT, AnnouncementEdit, failure_reason
     from workflows.jobs_actions import (
         NOTIFY_JOB_CANCELLED,
         NOTIFY_JOB_FAILED,
@@ -28,12 +28,14 @@ with workflow.unsafe.imports_passed_through():
         action_spec,
     )
     from workflows.jobs_models import (
+        ANNOUNCED,
         JOBS_WORKFLOW,
         MAX_DELAY,
         ActionInput,
         CancelNotice,
         CancelRequest,
         FailureNotice,
+        JobAnnouncement,
         JobOutcome,
         JobResult,
         JobSpec,
@@ -46,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
         ReminderRecord,
         RescheduleRequest,
     )
-    from workflows.times import when
+    from workflows.times import discord_time, when
 
 # Executions started before this patch keep their old paths (tests/replay/histories): reminders
 # as one local activity with the catalogue's budget, the action given up after an hour.
@@ -55,6 +57,9 @@ JOBS_PATCH = "reminders-end-at-deadline-actions-keep-trying"
 # outage or under overload posts only the latest, never "30 minutes left" with 5 left), and a
 # reminder's retries end when its successor falls due.
 SUPERSEDE_PATCH = "reminders-superseded-by-the-next"
+# From this patch on, a job the bot announced publicly (`announced`) edits that post when it ends,
+# so players never read "results in 3 minutes" about results that were cancelled.
+ANNOUNCE_PATCH = "announcements-edited-when-the-job-ends"
 OPERATOR_CANCEL = "operator_cancel"
 TEMPORAL_CANCELLATION = "Temporal cancellation"
 
@@ -194,6 +199,8 @@ class ScheduledJobWorkflow:
         self._waiting: str | None = None
         self._v2 = False
         self._v3 = False
+        # The public post that announced this job, once the bot has said where it is.
+        self._announcement: JobAnnouncement | None = None
 
     @workflow.run
     async def run(self, spec: JobSpec) -> JobResult:
@@ -220,7 +227,9 @@ class ScheduledJobWorkflow:
         while True:
             self._show()
             if self._cancel is not None:
-                return self._finish("cancelled", by=self._cancel.by, reason=self._cancel.reason or None)
+                return await self._finished(
+                    "cancelled", by=self._cancel.by, reason=self._cancel.reason or None
+                )
             if self._operator is not None:
                 return await self._operator_cancelled(self._operator.who(), self._operator.why())
             nxt = self._pending[0] if self._pending else None
@@ -403,8 +412,8 @@ class ScheduledJobWorkflow:
         except (FailureError, UnknownActionError) as err:
             reason = failure_reason(err) if isinstance(err, FailureError) else str(err)
             await self._notify_failure(reason)
-            return self._finish("failed", reason=reason)
-        return self._finish("done", action_result=result)
+            return await self._finished("failed", reason=reason)
+        return await self._finished("done", action_result=result)
 
     def _wait_for_discord(self, reason: str) -> None:
         since, until = workflow.now(), workflow.now() + FINAL_ACTION_BUDGET
@@ -431,7 +440,7 @@ class ScheduledJobWorkflow:
             reason=reason,
         )
         await self._best_effort(NOTIFY_JOB_CANCELLED, notice, "cancel notice")
-        return self._finish("cancelled", operator=by, reason=reason)
+        return await self._finished("cancelled", operator=by, reason=reason)
 
     async def _notify_failure(self, reason: str) -> None:
         notice = FailureNotice(
@@ -471,6 +480,12 @@ class ScheduledJobWorkflow:
         if request.run and not workflow.info().run_id.endswith(request.run):
             raise ApplicationError("that Cancel button was for an earlier run of this job, which is over")
         self._check_may_change(request.by, request.guild_id, request.as_host, "cancel")
+
+    @workflow.signal(name=ANNOUNCED)
+    def announced(self, announcement: JobAnnouncement) -> None:
+        """The bot posted this job's public announcement here (a signal: no worker needed)."""
+        if self._announcement is None:
+            self._announcement = announcement
 
     @workflow.signal(name=OPERATOR_CANCEL)
     def operator_cancel(self, request: OperatorCancel) -> None:
@@ -539,6 +554,32 @@ class ScheduledJobWorkflow:
                 reason=reason,
             )
         )
+
+    async def _finished(
+        self,
+        outcome: JobOutcome,
+        *,
+        by: int | None = None,
+        operator: str | None = None,
+        reason: str | None = None,
+        action_result: JsonValue = None,
+    ) -> JobResult:
+        """`_finish`, then the public announcement (if any) corrected to say how the job ended."""
+        result = self._finish(outcome, by=by, operator=operator, reason=reason, action_result=action_result)
+        post = self._announcement
+        if post is not None and workflow.patched(ANNOUNCE_PATCH):
+            if outcome == "done":
+                ending = f"✅ posted {discord_time(result.at, 'R')}."
+            elif outcome == "failed":
+                ending = "⚠️ could not be posted (the scheduler has said why in this channel)."
+            else:
+                who = f"<@{by}>" if by is not None else (operator or "an operator")
+                ending = f"❌ cancelled by {who} {discord_time(result.at, 'R')}: nothing will be posted."
+            edit = AnnouncementEdit(
+                channel_id=post.channel_id, message_id=post.message_id, content=f"{post.title}: {ending}"
+            )
+            await self._best_effort(EDIT_ANNOUNCEMENT, edit, "edit announcement")
+        return result
 
     def _finish(
         self,

@@ -192,6 +192,19 @@ class ActionInput(BaseModel):
     nonce_key: str | None = None
 
 
+# The signal by which the bot tells a job where it announced it publicly.
+ANNOUNCED = "announced"
+
+
+class JobAnnouncement(BaseModel):
+    """A public post that announced the job ("results in 30 minutes"): the job edits it when it
+    fires, fails or is cancelled, starting with `title` ("🦁 **Safari round 1 results**")."""
+
+    channel_id: Snowflake
+    message_id: Snowflake
+    title: str = Field(min_length=1, max_length=200)
+
+
 class FailureNotice(BaseModel):
     job_id: str
     guild_id: Snowflake

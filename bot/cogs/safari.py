@@ -26,6 +26,7 @@ from discord.ext import commands
 
 from bot.checks import require_guild, require_host
 from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, remaining_text
+from bot.live_listings import Watched
 from bot.modals import modal_values
 from bot.persistent import PersistentItem
 from bot.replies import NotAnswered, guarded, in_time, reply
@@ -35,6 +36,7 @@ from clients.jobs_listing import JobSummary
 from components.safari import (
     HOURS_FIELD,
     JOIN_BUTTON,
+    MANAGE_BUTTON,
     MINUTES_FIELD,
     REFRESH_BUTTON,
     SCHEDULE_BUTTON,
@@ -56,14 +58,11 @@ SAFARI_DESCRIPTION = "Safari Round Results"
 MINUTE = timedelta(minutes=1)
 MAX_HOURS = 168
 MAX_WAIT = timedelta(hours=MAX_HOURS)
-# (reminder offset, added only when the wait is longer than this, message), in minutes.
-REMINDER_RULES: tuple[tuple[int, int, str], ...] = (
-    (30, 45, "30 minutes"),
-    (5, 10, "5 minutes"),
-    (1, 2, "1 minute"),
-)
+# The seed's reminders: (minutes before the results, what the reminder says).
+REMINDER_RULES: tuple[tuple[int, str], ...] = ((30, "30 minutes"), (5, "5 minutes"), (1, "1 minute"))
 
-PANEL_CODE = "s"
+PANEL_CODE = "s"  # Cancel buttons on panels posted before they moved to Manage
+MANAGE_CODE = "m"
 THREAD_TYPES = frozenset(
     {discord.ChannelType.public_thread, discord.ChannelType.private_thread, discord.ChannelType.news_thread}
 )
@@ -107,13 +106,18 @@ def check_channel(interaction: discord.Interaction[Any]) -> None:
 
 
 def safari_reminders(wait: timedelta, unit: timedelta = MINUTE) -> list[Reminder]:
-    """The seed's reminders: 30, 5 and 1 minute before, each only if the wait is long enough
-    (longer than 45, 10 and 2 minutes). `unit` scales minutes, for tests in seconds."""
+    """The seed's reminders, 30, 5 and 1 minute before: each one that falls after the moment of
+    scheduling (a 40-minute wait gets all three). `unit` scales minutes, for tests in seconds."""
     return [
         Reminder(offset=offset * unit, message=message)
-        for offset, longer_than, message in REMINDER_RULES
-        if wait > longer_than * unit
+        for offset, message in REMINDER_RULES
+        if offset * unit < wait
     ]
+
+
+def results_title(round_number: int) -> str:
+    """How the public post names a round's results (the job keeps it, to correct the post)."""
+    return f"🦁 **Safari round {round_number} results**"
 
 
 @dataclass(frozen=True)
@@ -161,17 +165,22 @@ async def schedule_results(
     return Scheduled(job_id, deadline, reminders, round_number)
 
 
+def spoken(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 def confirmation(user_id: int, scheduled: Scheduled) -> str:
     deadline = scheduled.deadline
     when = f"{discord.utils.format_dt(deadline, 'F')} ({discord.utils.format_dt(deadline, 'R')})"
-    if scheduled.reminders:
-        plan = ", ".join(r.message for r in scheduled.reminders)
-        extra = f"Reminders in this channel {plan} before."
+    planned = [r.message for r in scheduled.reminders]
+    left_out = [message for _, message in REMINDER_RULES if message not in planned]
+    if planned:
+        extra = f"Reminders in this channel {spoken(planned)} before."
+        if left_out:
+            extra += f" None {spoken(left_out)} before: the wait is shorter."
     else:
-        extra = "No reminders: the wait is too short."
-    return (
-        f"🦁 **Safari round {scheduled.round_number} results** scheduled by <@{user_id}> for {when}.\n{extra}"
-    )
+        extra = "No reminders: the wait is a minute or less."
+    return f"{results_title(scheduled.round_number)} scheduled by <@{user_id}> for {when}.\n{extra}"
 
 
 def schedule_modal() -> discord.ui.Modal:
@@ -205,31 +214,96 @@ def safari_jobs(jobs: Sequence[JobSummary]) -> list[JobSummary]:
     return [job for job in jobs if job.action == RESULTS_ACTION and job.description == SAFARI_DESCRIPTION]
 
 
-async def render_panel(bot: GameBot, guild_id: int, exclude: Collection[str] = ()) -> discord.ui.LayoutView:
+async def scheduled_results(bot: GameBot, guild_id: int, exclude: Collection[str] = ()) -> list[JobSummary]:
     listed = await in_time(bot.jobs.get_jobs(guild_id, action=RESULTS_ACTION))
-    jobs = [j for j in safari_jobs(listed) if j.job_id not in exclude]
+    return [job for job in safari_jobs(listed) if job.job_id not in exclude]
+
+
+def results_list(
+    container: discord.ui.Container[Any], jobs: list[JobSummary], code: str, manage: bool
+) -> None:
     now = utcnow()
-    view = discord.ui.LayoutView(timeout=None)
-    container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=discord.Colour.dark_green())
-    container.add_item(discord.ui.TextDisplay("## 🦁 Safari\n### Scheduled results"))
     if not jobs:
         container.add_item(discord.ui.TextDisplay("No round results are scheduled."))
     for job in jobs[:PAGE_SIZE]:
-        container.add_item(job_section(job, PANEL_CODE, 0, now))
+        container.add_item(job_section(job, code, 0, now, may_cancel=manage))
     if len(jobs) > PAGE_SIZE:
         container.add_item(
             discord.ui.TextDisplay(f"…and {len(jobs) - PAGE_SIZE} more: see `/schedule list`.")
         )
+
+
+def panel_view(jobs: list[JobSummary]) -> discord.ui.LayoutView:
+    """The public panel: what everyone may read and use. Cancelling is in Manage (hosts)."""
+    view = discord.ui.LayoutView(timeout=None)
+    container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=discord.Colour.dark_green())
+    container.add_item(discord.ui.TextDisplay("## 🦁 Safari\n### Scheduled results"))
+    results_list(container, jobs, PANEL_CODE, manage=False)
     view.add_item(container)
-    view.add_item(discord.ui.ActionRow(ScheduleButton(), JoinButton(), StatusButton(), RefreshPanelButton()))
+    view.add_item(
+        discord.ui.ActionRow(
+            ScheduleButton(), JoinButton(), StatusButton(), ManageButton(), RefreshPanelButton()
+        )
+    )
     return view
+
+
+async def render_panel(bot: GameBot, guild_id: int, exclude: Collection[str] = ()) -> discord.ui.LayoutView:
+    return panel_view(await scheduled_results(bot, guild_id, exclude))
+
+
+async def render_manage(bot: GameBot, guild_id: int, exclude: Collection[str] = ()) -> discord.ui.LayoutView:
+    """What Manage shows the host who clicked it alone: the results, a Cancel button each."""
+    view = discord.ui.LayoutView(timeout=None)
+    container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=discord.Colour.dark_green())
+    container.add_item(discord.ui.TextDisplay("### 🦁 Scheduled Safari results\n-# Only you see this."))
+    results_list(container, await scheduled_results(bot, guild_id, exclude), MANAGE_CODE, manage=True)
+    view.add_item(container)
+    return view
+
+
+def watch_panel(
+    bot: GameBot, guild_id: int, channel_id: int, message_id: int, shown: list[JobSummary] | None
+) -> None:
+    """Keep a posted panel true as its results fire or are cancelled (bot/live_listings.py);
+    `shown` None: what it shows is not known here, so it is looked at soon."""
+
+    async def listing() -> dict[str, datetime]:
+        return {job.job_id: job.deadline for job in await scheduled_results(bot, guild_id)}
+
+    async def redraw(exclude: Collection[str]) -> bool:
+        view = await render_panel(bot, guild_id, exclude)
+        try:
+            await bot.get_partial_messageable(channel_id).get_partial_message(message_id).edit(view=view)
+        except discord.NotFound:
+            return False
+        return True
+
+    known = None if shown is None else {job.job_id: job.deadline for job in shown}
+    bot.live_listings.watch(Watched(guild_id, (channel_id, message_id), known, listing, redraw))
+
+
+def watch_clicked_panel(
+    interaction: discord.Interaction[GameBot], shown: list[JobSummary] | None = None
+) -> None:
+    message = interaction.message
+    if interaction.guild_id is not None and message is not None and not message.flags.ephemeral:
+        watch_panel(interaction.client, interaction.guild_id, message.channel.id, message.id, shown)
 
 
 async def _rerender(
     interaction: discord.Interaction[GameBot], page: int, exclude: Collection[str]
 ) -> discord.ui.LayoutView:
+    """A Cancel on a panel posted before Cancel moved to Manage: the panel, as it is now."""
     assert interaction.guild_id is not None
     return await render_panel(interaction.client, interaction.guild_id, exclude)
+
+
+async def _rerender_manage(
+    interaction: discord.Interaction[GameBot], page: int, exclude: Collection[str]
+) -> discord.ui.LayoutView:
+    assert interaction.guild_id is not None
+    return await render_manage(interaction.client, interaction.guild_id, exclude)
 
 
 class _PanelButton(PersistentItem[discord.ui.Button[Any]]):
@@ -248,6 +322,7 @@ class ScheduleButton(_PanelButton, custom=SCHEDULE_BUTTON):
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
         await open_schedule_modal(interaction)
+        watch_clicked_panel(interaction)
 
 
 class JoinButton(_PanelButton, custom=JOIN_BUTTON):
@@ -257,6 +332,7 @@ class JoinButton(_PanelButton, custom=JOIN_BUTTON):
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
         await join_safari(interaction)
+        watch_clicked_panel(interaction)
 
 
 async def join_safari(interaction: discord.Interaction[GameBot]) -> None:
@@ -333,7 +409,22 @@ class RefreshPanelButton(_PanelButton, custom=REFRESH_BUTTON):
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
         guild_id = require_guild(interaction)
         await interaction.response.defer()
-        await interaction.edit_original_response(view=await render_panel(interaction.client, guild_id))
+        jobs = await scheduled_results(interaction.client, guild_id)
+        await interaction.edit_original_response(view=panel_view(jobs))
+        watch_clicked_panel(interaction, jobs)
+
+
+class ManageButton(_PanelButton, custom=MANAGE_BUTTON):
+    def __init__(self) -> None:
+        super().__init__("Manage", "🛠️", discord.ButtonStyle.secondary)
+
+    @guarded
+    async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
+        guild_id = await require_host(interaction, "cancel scheduled results")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        view = await render_manage(interaction.client, guild_id)
+        await interaction.followup.send(view=view, ephemeral=True)
+        watch_clicked_panel(interaction)
 
 
 class SafariCog(commands.Cog, name="Safari"):
@@ -352,7 +443,9 @@ class SafariCog(commands.Cog, name="Safari"):
     async def panel(self, interaction: discord.Interaction[GameBot]) -> None:
         guild_id = await require_host(interaction, "post the panel")
         await interaction.response.defer(thinking=True)
-        await interaction.followup.send(view=await render_panel(self.bot, guild_id))
+        jobs = await scheduled_results(self.bot, guild_id)
+        posted = await interaction.followup.send(view=panel_view(jobs), wait=True)
+        watch_panel(self.bot, guild_id, posted.channel.id, posted.id, jobs)
 
     @safari.command(name="host-role", description="Set (or clear) the role whose members may host")
     @app_commands.describe(role="Members with this role may host; leave empty to clear")
@@ -405,7 +498,15 @@ class SafariCog(commands.Cog, name="Safari"):
             unit=self.time_unit,
         )
         await reply(interaction, f"✅ Round {scheduled.round_number} results are scheduled.")
-        await reply(interaction, confirmation(interaction.user.id, scheduled), ephemeral=False)
+        posted = await interaction.followup.send(confirmation(interaction.user.id, scheduled), wait=True)
+        # The job corrects this public post when it fires, fails or is cancelled.
+        await self.bot.jobs.announced(
+            scheduled.job_id,
+            channel_id=posted.channel.id,
+            message_id=posted.id,
+            title=results_title(scheduled.round_number),
+        )
+        await self.bot.live_listings.changed(guild_id)
 
     async def next_round(self, guild_id: int) -> SafariGame:
         # Read only: checking a guild that has no game must not start its store.
@@ -415,7 +516,10 @@ class SafariCog(commands.Cog, name="Safari"):
 
 async def setup(bot: GameBot) -> None:
     bot.job_listings.add(PANEL_CODE, _rerender)
-    bot.add_dynamic_items(*DYNAMIC_ITEMS, ScheduleButton, JoinButton, StatusButton, RefreshPanelButton)
+    bot.job_listings.add(MANAGE_CODE, _rerender_manage)
+    bot.add_dynamic_items(
+        *DYNAMIC_ITEMS, ScheduleButton, JoinButton, StatusButton, ManageButton, RefreshPanelButton
+    )
     cog = SafariCog(bot)
     bot.modals.add(SCHEDULE_MODAL, cog.submit_schedule)
     await bot.add_cog(cog)

@@ -13,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from tests.support.jobs_doubles import (
+    CHANNEL,
     GUILD,
     HOST,
     SAFARI_REMINDERS,
@@ -25,6 +26,8 @@ from worker import build_worker
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_models import (
     CancelRequest,
+    JobAnnouncement,
+    OperatorCancel,
     Reminder,
     RescheduleRequest,
 )
@@ -251,3 +254,50 @@ async def test_permanent_action_failure_is_recorded_and_announced(
     assert result.reason is not None and "Unknown Channel" in result.reason
     assert doubles.action_attempts == 1
     assert [n.reason for n in doubles.notices] == [result.reason]
+
+
+def announce() -> JobAnnouncement:
+    return JobAnnouncement(channel_id=CHANNEL, message_id=555, title="🦁 **Safari round 1 results**")
+
+
+@pytest.mark.parametrize("ending", ["fires", "cancelled by the host", "cancelled by an operator", "fails"])
+async def test_a_public_announcement_is_edited_when_its_job_ends(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, ending: str
+) -> None:
+    """Once players were not told a host had cancelled a round: the public "results in 3
+    minutes" post stayed as it was."""
+    if ending == "fails":
+
+        def refused(attempt: int) -> None:
+            raise ApplicationError("Unknown Channel", type="DiscordRejected", non_retryable=True)
+
+        doubles.action_behaviour = refused
+    now = await time_env.get_current_time()
+    handle = await start(time_env, job(now, timedelta(hours=1)))
+    await handle.signal(ScheduledJobWorkflow.announced, announce())
+    await time_env.sleep(timedelta(minutes=40))
+    if ending == "cancelled by the host":
+        await handle.execute_update(ScheduledJobWorkflow.cancel, CancelRequest(by=HOST, guild_id=GUILD))
+    elif ending == "cancelled by an operator":
+        await handle.signal(ScheduledJobWorkflow.operator_cancel, OperatorCancel(by="ops-alice"))
+    result = await handle.result()
+
+    [edit] = doubles.announcements
+    assert (edit.channel_id, edit.message_id) == (CHANNEL, 555)
+    assert edit.content.startswith("🦁 **Safari round 1 results**: ")
+    expected = {
+        "fires": "✅ posted",
+        "cancelled by the host": f"❌ cancelled by <@{HOST}>",
+        "cancelled by an operator": "❌ cancelled by ops-alice",
+        "fails": "⚠️ could not be posted",
+    }[ending]
+    assert expected in edit.content
+    assert result.outcome == {"fires": "done", "fails": "failed"}.get(ending, "cancelled")
+
+
+async def test_a_job_nobody_announced_edits_nothing(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker
+) -> None:
+    now = await time_env.get_current_time()
+    await (await start(time_env, job(now, timedelta(minutes=10)))).result()
+    assert doubles.announcements == []

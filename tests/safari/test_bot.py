@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import discord
 import pytest
@@ -13,6 +13,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from bot.cogs.safari import (
     RESULTS_ACTION,
+    Scheduled,
+    confirmation,
     safari_reminders,
 )
 from bot.modals import modal_values
@@ -35,17 +37,32 @@ def test_reminders_only_when_the_wait_is_long_enough() -> None:
         return [r.message for r in safari_reminders(timedelta(minutes=minutes))]
 
     assert plan(90) == ["30 minutes", "5 minutes", "1 minute"]
-    assert plan(45) == ["5 minutes", "1 minute"]  # not longer than 45
-    assert plan(45.5) == ["30 minutes", "5 minutes", "1 minute"]
-    assert plan(10) == ["1 minute"]
-    assert plan(11) == ["5 minutes", "1 minute"]
-    assert plan(2) == []
-    assert plan(3) == ["1 minute"]
+    # Once a 40-minute wait got no 30-minute reminder (it needed more than 45).
+    assert plan(40) == ["30 minutes", "5 minutes", "1 minute"]
+    assert plan(30) == ["5 minutes", "1 minute"]  # a reminder at the very moment of scheduling: none
+    assert plan(30.5) == ["30 minutes", "5 minutes", "1 minute"]
+    assert plan(5) == ["1 minute"]
+    assert plan(6) == ["5 minutes", "1 minute"]
+    assert plan(1) == []
+    assert plan(2) == ["1 minute"]
     offsets = [r.offset for r in safari_reminders(timedelta(hours=2))]
     assert offsets == [timedelta(minutes=30), timedelta(minutes=5), timedelta(minutes=1)]
     # The unit scales everything, for tests that run in seconds.
     short = safari_reminders(timedelta(seconds=12), unit=timedelta(seconds=1))
     assert [(r.offset.total_seconds(), r.message) for r in short] == [(5, "5 minutes"), (1, "1 minute")]
+
+
+def test_the_reply_says_which_reminders_were_planned() -> None:
+    def said(minutes: int) -> str:
+        wait = timedelta(minutes=minutes)
+        scheduled = Scheduled("job-1-x", datetime(2026, 1, 1, tzinfo=UTC), safari_reminders(wait), 2)
+        return confirmation(7, scheduled).splitlines()[1]
+
+    assert said(40) == "Reminders in this channel 30 minutes, 5 minutes and 1 minute before."
+    assert said(20) == (
+        "Reminders in this channel 5 minutes and 1 minute before. None 30 minutes before: the wait is shorter."
+    )
+    assert said(1) == "No reminders: the wait is a minute or less."
 
 
 def test_modal_values_reads_labels_and_rows() -> None:
@@ -89,7 +106,7 @@ async def test_a_host_schedules_through_the_modal(
     public = last_reply(done)
     assert not public.ephemeral and "Safari round 1 results" in public.content
     text = public.content
-    assert f"<@{w.host.id}>" in text and "30 minutes, 5 minutes, 1 minute" in text
+    assert f"<@{w.host.id}>" in text and "30 minutes, 5 minutes and 1 minute" in text
     shown_f, shown_r = unix_times(text)
     assert shown_f == shown_r
     [job_id] = w.jobs.started
@@ -123,10 +140,11 @@ async def test_a_short_wait_gets_only_the_reminders_that_fit(world: tuple[World,
     await players_join(w)
     shown = answered(await w.host.slash(w.channel, "safari schedule"))
     done = answered(await w.host.submit_modal(shown, {"hours": "0", "minutes": "8"}))
-    assert "Reminders in this channel 1 minute before" in last_reply(done).content
+    said = last_reply(done).content
+    assert "Reminders in this channel 5 minutes and 1 minute before. None 30 minutes before" in said
     [job_id] = w.jobs.started
     status = await w.bot.jobs.status(job_id)
-    assert status.next_reminder is not None and status.next_reminder.message == "1 minute"
+    assert status.next_reminder is not None and status.next_reminder.message == "5 minutes"
 
 
 async def test_a_player_is_refused_and_nothing_is_scheduled(world: tuple[World, Doubles]) -> None:

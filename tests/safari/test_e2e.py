@@ -52,7 +52,7 @@ async def test_a_round_scheduled_in_discord_posts_its_reminders_and_results(
                 done = answered(await w.host.submit_modal(shown, {"hours": "0", "minutes": "12"}))
                 assert_responded(done, contains="Round 1 results are scheduled", ephemeral=True)
                 confirmation = last_reply(done)
-                assert not confirmation.ephemeral and "5 minutes, 1 minute" in confirmation.content
+                assert not confirmation.ephemeral and "5 minutes and 1 minute" in confirmation.content
                 [job_id] = w.jobs.started
 
                 handle = client.get_workflow_handle(job_id, result_type=JobResult)

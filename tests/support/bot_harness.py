@@ -186,13 +186,21 @@ async def raw_slash(
         env._end_operation()
 
 
-async def post_buttons(world: World, *custom_ids: str) -> discord.Message:
+async def post_buttons(world: World, *custom_ids: str, layout: bool = False) -> discord.Message:
     """A message in the world's channel with a button per custom id, posted as the worker posts
-    them (the bot keeps no view for it): old buttons, or buttons of a feature that is gone."""
-    view = discord.ui.View(timeout=None)
-    for custom_id in custom_ids:
-        view.add_item(discord.ui.Button(label=custom_id[:80], custom_id=custom_id))
-    with handle_message_parameters(content="buttons", view=view) as params:
+    them (the bot keeps no view for it): old buttons, or buttons of a feature that is gone.
+    `layout`: a Components V2 message, as the panels are."""
+    buttons = [discord.ui.Button[Any](label=custom_id[:80], custom_id=custom_id) for custom_id in custom_ids]
+    view: discord.ui.View | discord.ui.LayoutView
+    if layout:
+        view = discord.ui.LayoutView(timeout=None)
+        view.add_item(discord.ui.TextDisplay("## 🦁 Safari"))
+        view.add_item(discord.ui.ActionRow(*buttons))
+    else:
+        view = discord.ui.View(timeout=None)
+        for button in buttons:
+            view.add_item(button)
+    with handle_message_parameters(content=None if layout else "buttons", view=view) as params:
         data = await world.bot.http.send_message(world.channel.id, params=params)
     channel = world.bot.get_partial_messageable(world.channel.id)
     return discord.Message(state=world.bot._connection, channel=channel, data=data)

@@ -15,6 +15,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from workflows.common import EDIT_ANNOUNCEMENT, AnnouncementEdit
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_actions import (
     NOTIFY_JOB_CANCELLED,
@@ -67,6 +68,8 @@ class Doubles:
     discord_down: Callable[[datetime], bool] = lambda now: False
     # Whether this reminder attempt gets a 429 (a rate-limit storm).
     reminder_throttled: Callable[[int], bool] = lambda attempt: False
+    # Public announcements edited when their job ended.
+    announcements: list[AnnouncementEdit] = field(default_factory=list)
 
     def _outage(self, now: datetime) -> None:
         if self.discord_down(now):
@@ -107,7 +110,19 @@ class Doubles:
         async def notify_job_cancelled(notice: CancelNotice) -> None:
             self.cancel_notices.append(notice)
 
-        return [send_reminder, post_message, process_round_results, notify_job_failed, notify_job_cancelled]
+        @activity.defn(name=EDIT_ANNOUNCEMENT)
+        async def edit_announcement(edit: AnnouncementEdit) -> bool:
+            self.announcements.append(edit)
+            return True
+
+        return [
+            send_reminder,
+            post_message,
+            process_round_results,
+            notify_job_failed,
+            notify_job_cancelled,
+            edit_announcement,
+        ]
 
 
 def job(now: datetime, delay: timedelta, reminders: list[Reminder] | None = None) -> JobSpec:
