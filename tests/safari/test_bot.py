@@ -60,7 +60,8 @@ def test_the_reply_says_which_reminders_were_planned() -> None:
 
     assert said(40) == "Reminders in this channel 30 minutes, 5 minutes and 1 minute before."
     assert said(20) == (
-        "Reminders in this channel 5 minutes and 1 minute before. None 30 minutes before: the wait is shorter."
+        "Reminders in this channel 5 minutes and 1 minute before. "
+        "None 30 minutes before: the wait is shorter."
     )
     assert said(1) == "No reminders: the wait is a minute or less."
 
