@@ -36,7 +36,14 @@ from workflows.challenges_models import AddRoundRequest, CancelChainRequest, Cha
 from workflows.custom_actions_models import CurrencyOutcome, TextOutcome
 from workflows.health import HealthCheckWorkflow
 from workflows.jobs import ScheduledJobWorkflow
-from workflows.jobs_models import ActionInput, CancelRequest, OperatorCancel, Reminder, RescheduleRequest
+from workflows.jobs_models import (
+    ActionInput,
+    CancelRequest,
+    JobAnnouncement,
+    OperatorCancel,
+    Reminder,
+    RescheduleRequest,
+)
 from workflows.store import StoreWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -168,6 +175,34 @@ async def superseded_reminders(env: WorkflowEnvironment) -> str:
     )
     async with _job_worker(env):
         await handle.result()
+    return handle.id
+
+
+# Recorded with the code of `workflows.jobs.ANNOUNCE_PATCH`.
+
+
+async def announced_then_cancelled(env: WorkflowEnvironment) -> str:
+    """The bot says where it announced the job; the host cancels it: the post is edited."""
+    doubles = Doubles(env)
+    async with _job_worker(env, doubles):
+        handle = await start(env, job(await env.get_current_time(), timedelta(hours=1)))
+        announcement = JobAnnouncement(channel_id=HOST, message_id=555, title="🦁 **Safari round 1 results**")
+        await handle.signal(ScheduledJobWorkflow.announced, announcement)
+        await env.sleep(timedelta(minutes=40))
+        await handle.execute_update(ScheduledJobWorkflow.cancel, CancelRequest(by=HOST, guild_id=GUILD))
+        await handle.result()
+        assert len(doubles.announcements) == 1
+    return handle.id
+
+
+async def announced_then_fired(env: WorkflowEnvironment) -> str:
+    doubles = Doubles(env)
+    async with _job_worker(env, doubles):
+        handle = await start(env, job(await env.get_current_time(), timedelta(minutes=10)))
+        announcement = JobAnnouncement(channel_id=HOST, message_id=555, title="🦁 **Safari round 1 results**")
+        await handle.signal(ScheduledJobWorkflow.announced, announcement)
+        await handle.result()
+        assert len(doubles.announcements) == 1
     return handle.id
 
 
@@ -487,6 +522,8 @@ SCENARIOS: dict[str, Scenario] = {
     "ScheduledJob-temporal_cancellation": temporal_cancellation,
     "ScheduledJob-outage_then_results": outage_then_results,
     "ScheduledJob-superseded_reminders": superseded_reminders,
+    "ScheduledJob-announced_then_cancelled": announced_then_cancelled,
+    "ScheduledJob-announced_then_fired": announced_then_fired,
     "Whisper-read_then_window_closes": whisper_read_then_window_closes,
     "Whisper-expired": whisper_expired,
     "Whisper-unsent": whisper_unsent,
