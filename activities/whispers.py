@@ -77,13 +77,15 @@ class WhisperActivities:
 
     @activity.defn(name=EDIT_NOTIFICATION)
     async def edit_notification(self, edit: NotificationEdit) -> bool:
-        """Replace the notification's text and drop its button; False when it was already gone."""
+        """Replace the notification's text, and drop its button unless the whisper can be read
+        again; False when it was already gone."""
         require_login(self._client)
         message = self._client.get_partial_messageable(edit.channel_id).get_partial_message(edit.message_id)
+        view = read_button_view(edit.keep_read_button) if edit.keep_read_button else None
         try:
             with discord_errors():
                 await message.edit(
-                    content=edit.content, view=None, allowed_mentions=discord.AllowedMentions.none()
+                    content=edit.content, view=view, allowed_mentions=discord.AllowedMentions.none()
                 )
         except ApplicationError as err:
             if already_gone(err):

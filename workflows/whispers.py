@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -28,7 +28,7 @@ from temporalio.exceptions import ApplicationError, FailureError, is_cancelled_e
 
 with workflow.unsafe.imports_passed_through():
     from workflows.common import ATTEMPT_TIMEOUT, BEST_EFFORT_BUDGET, DISCORD_RETRY, failure_reason
-    from workflows.times import when
+    from workflows.times import discord_time, when
     from workflows.whispers_models import (
         DELETE_NOTIFICATION,
         DM_SENDER,
@@ -63,6 +63,9 @@ OVER_MESSAGES: dict[str, str] = {
     "failed": "This whisper could not be delivered.",
 }
 REMOVED = "This whisper was removed by an operator."
+# From this patch on, a read whisper's notification keeps its Read Message button through the
+# re-read window (the recipient's card promises it), and is deleted when the window closes.
+REREAD_PATCH = "whisper-read-button-kept-for-rereading"
 
 
 @workflow.defn(name=WHISPERS_WORKFLOW)
@@ -127,18 +130,29 @@ class WhisperWorkflow:
 
     async def _opened(self) -> WhisperResult:
         assert self._read_at is not None
+        until = self._read_at + self._spec.reread_window
+        keep_button = self._spec.reread_window > timedelta(0) and workflow.patched(REREAD_PATCH)
+        whose = f"💬 <@{self._spec.sender_id}>'s whisper to <@{self._spec.recipient_id}>"
         await asyncio.gather(
-            self._delete_notification(),
+            self._edit_notification(
+                f"{whose} was read. <@{self._spec.recipient_id}> can open it again until "
+                f"{discord_time(until, 'f')}.",
+                keep_read_button=True,
+            )
+            if keep_button
+            else self._delete_notification(),
             self._dm_sender(f"📬 <@{self._spec.recipient_id}> opened your whisper."),
         )
         # Readable again until the window after the first read closes (or an operator closes
         # it); then the workflow ends.
-        remaining = (self._read_at + self._spec.reread_window - workflow.now()).total_seconds()
+        remaining = (until - workflow.now()).total_seconds()
         if remaining > 0 and self._state == "read":
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: self._state != "read", timeout=remaining, timeout_summary="re-read window"
                 )
+        if keep_button:
+            await self._delete_notification()  # its button opens nothing any more
         return self._finish("cancelled" if self._state == "cancelled" else "read")
 
     async def _expire(self) -> WhisperResult:
@@ -202,6 +216,7 @@ class WhisperWorkflow:
             sent_at=self._sent_at,
             first_read_at=self._read_at,
             already_read=already,
+            readable_until=self._read_at + self._spec.reread_window if self._spec.reread_window else None,
         )
 
     @read.validator
@@ -303,10 +318,13 @@ class WhisperWorkflow:
         if self._notice is not None:
             await self._activity(DELETE_NOTIFICATION, self._notice, "delete notification")
 
-    async def _edit_notification(self, content: str) -> None:
+    async def _edit_notification(self, content: str, *, keep_read_button: bool = False) -> None:
         if self._notice is not None:
             edit = NotificationEdit(
-                channel_id=self._notice.channel_id, message_id=self._notice.message_id, content=content
+                channel_id=self._notice.channel_id,
+                message_id=self._notice.message_id,
+                content=content,
+                keep_read_button=workflow.info().workflow_id if keep_read_button else None,
             )
             await self._activity(EDIT_NOTIFICATION, edit, "edit notification")
 

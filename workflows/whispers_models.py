@@ -106,6 +106,8 @@ class ReadResult(BaseModel):
     first_read_at: datetime
     # True on every read after the first (within the re-read window).
     already_read: bool
+    # Until when the Read Message button opens it again (None: no second reading).
+    readable_until: datetime | None = None
 
     def __repr__(self) -> str:
         return f"ReadResult(sender_id={self.sender_id}, already_read={self.already_read}, text=<hidden>)"
@@ -176,6 +178,8 @@ class NotificationEdit(BaseModel):
     channel_id: Snowflake
     message_id: Snowflake
     content: str = Field(min_length=1, max_length=2000)
+    # Set: the notification keeps this whisper's Read Message button (it can be read again).
+    keep_read_button: str | None = None
 
 
 class SenderNotice(BaseModel):

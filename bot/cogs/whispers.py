@@ -89,11 +89,17 @@ def read_card(result: ReadResult) -> discord.ui.LayoutView:
     container.add_item(discord.ui.TextDisplay(f"### 💬 Whisper from <@{result.sender_id}>"))
     container.add_item(discord.ui.TextDisplay(result.text))
     sent = discord.utils.format_dt(result.sent_at, "R")
+    # What the card promises is what the notification's Read Message button does.
+    again = (
+        f" · Read Message opens it again until {discord.utils.format_dt(result.readable_until, 'f')}"
+        if result.readable_until
+        else ""
+    )
     if result.already_read:
         first = discord.utils.format_dt(result.first_read_at, "R")
-        footer = f"-# Already read (first opened {first}) · sent {sent}"
+        footer = f"-# Already read (first opened {first}) · sent {sent}{again}"
     else:
-        footer = f"-# Sent {sent} · you can open it again for 24 hours"
+        footer = f"-# Sent {sent}{again}"
     container.add_item(discord.ui.TextDisplay(footer))
     view.add_item(container)
     view.add_item(discord.ui.ActionRow(ReplyButton(result.sender_id)))

@@ -248,6 +248,12 @@ async def whisper_sealed_read_then_window_closes(env: WorkflowEnvironment) -> st
     return await whisper_read_then_window_closes(env)
 
 
+async def whisper_read_button_kept_then_window_closes(env: WorkflowEnvironment) -> str:
+    """Since `workflows.whispers.REREAD_PATCH`: read, the notification keeps its Read Message
+    button through the re-read window, then is deleted."""
+    return await whisper_read_then_window_closes(env)
+
+
 async def whisper_operator_cancelled(env: WorkflowEnvironment) -> str:
     whispers = Whispers(env.client, whisper_tests.QUEUE, whisper_seal())
     async with _whisper_worker(env):
@@ -529,6 +535,7 @@ SCENARIOS: dict[str, Scenario] = {
     "Whisper-unsent": whisper_unsent,
     "Whisper-sealed_read_then_window_closes": whisper_sealed_read_then_window_closes,
     "Whisper-operator_cancelled": whisper_operator_cancelled,
+    "Whisper-read_button_kept_then_window_closes": whisper_read_button_kept_then_window_closes,
     "Whisper-operator_closes_reread_window": whisper_operator_closes_reread_window,
     "Whisper-temporal_cancelled": whisper_temporal_cancelled,
     "PersistentStore-writes_then_continues_as_new": store_writes_then_continues_as_new,

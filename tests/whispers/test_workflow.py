@@ -152,7 +152,10 @@ async def test_the_recipient_reads_the_text_and_the_sender_hears_it_was_opened(
     assert doubles.deleted == [PostedNotification(channel_id=CHANNEL, message_id=9001)]
     assert [n.content for n, _ in doubles.dms] == [f"📬 <@{BOB}> opened your whisper."]
     assert all(n.sender_id == ALICE for n, _ in doubles.dms)
-    assert doubles.edits == []
+    # Through the re-read window the notification said so and kept its Read Message button.
+    [kept] = doubles.edits
+    assert kept.keep_read_button == whisper_id and "can open it again until <t:" in kept.content
+    assert read.readable_until == read.first_read_at + timedelta(hours=24)
 
 
 async def test_anyone_else_is_refused_and_history_shows_no_read(
@@ -287,7 +290,7 @@ async def test_an_undeliverable_notification_fails_the_whisper_and_tells_the_sen
 async def test_bad_input_is_refused_before_anything_starts(whispers: Whispers) -> None:
     with pytest.raises(WhisperError, match="at most 1000"):
         await send(whispers, text="x" * 1001)
-    with pytest.raises(WhisperError, match="at least 1"):
+    with pytest.raises(WhisperError, match="must not be empty"):
         await send(whispers, text="")
     with pytest.raises(WhisperError, match="yourself"):
         await send(whispers, recipient_id=ALICE)
@@ -420,7 +423,7 @@ async def test_ids_a_whisper_id_cannot_carry_are_refused_and_nothing_starts(
     """Before: `whisper--5-...` started, its notification retried `not a whisper id` for an hour
     while its status said "expired"."""
     client, recorder = recording(time_env.client)
-    with pytest.raises(WhisperError, match=field):
+    with pytest.raises(WhisperError, match=field.replace("_", " ")):
         await send(Whispers(client, QUEUE, whisper_seal()), **{field: value})
     assert recorder.started == []
 
@@ -507,7 +510,8 @@ async def test_an_operator_closes_the_re_read_window(
 
     outcome = await result(time_env.client, whisper_id)
     assert outcome.outcome == "cancelled" and outcome.read_at == status.read_at
-    assert len(doubles.deleted) == 1 and doubles.edits == []  # the notification had gone at the read
+    # Read, the notification kept its button for re-reading; the operator's close deleted it.
+    assert len(doubles.deleted) == 1 and [e.keep_read_button for e in doubles.edits] == [whisper_id]
 
 
 async def test_temporal_cancellation_ends_a_whisper_as_cancelled_with_its_notification_edited(
@@ -541,5 +545,6 @@ async def test_temporal_cancellation_in_the_re_read_window(
 
     assert outcome.outcome == "cancelled" and outcome.read_at is not None
     assert outcome.cancellation is not None and outcome.cancellation.via == "temporal"
-    assert doubles.edits == []  # deleted at the read (and once more, harmlessly, at the cancel)
-    assert all(d.message_id == 9001 for d in doubles.deleted)
+    # Kept for re-reading at the read, deleted at the cancel (a second delete would be harmless).
+    assert [e.keep_read_button for e in doubles.edits] == [whisper_id]
+    assert doubles.deleted and all(d.message_id == 9001 for d in doubles.deleted)
