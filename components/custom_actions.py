@@ -30,6 +30,10 @@ CANCEL_TASK = CustomId("cac:{mode}:{run}:{suffix}", mode=MODE, run=RUN, suffix=T
 # Posted before buttons carried their run: still answered, on the current run.
 EARLIER_CANCEL_TASK = CustomId("ca:cancel:{mode}:{suffix}", mode=MODE, suffix=TASK)
 SCHEDULE_MODAL = CustomId("ca:schedule-modal:{action_id}", action_id=ACTION)
+# The editor's Back button (as the original's), to the menu of the server's actions, whose
+# select opens one's editor.
+BACK_BUTTON = CustomId("ca:back")
+OPEN_SELECT = CustomId("ca:open")
 # The modal's inputs: a modal opened before a restart comes back with them.
 DAYS_FIELD, HOURS_FIELD, MINUTES_FIELD = "days", "hours", "minutes"
 

@@ -55,6 +55,8 @@ CONTRACT: list[tuple[CustomId, str, dict[str, Any]]] = [
     (custom_actions.CHANNEL_SELECT, f"ca:channel:{ACTION}", {"action_id": ACTION}),
     (custom_actions.SCHEDULE_BUTTON, f"ca:schedule:{ACTION}", {"action_id": ACTION}),
     (custom_actions.RUN_BUTTON, f"ca:run:{ACTION}", {"action_id": ACTION}),
+    (custom_actions.BACK_BUTTON, "ca:back", {}),
+    (custom_actions.OPEN_SELECT, "ca:open", {}),
     (custom_actions.SCHEDULE_MODAL, f"ca:schedule-modal:{ACTION}", {"action_id": ACTION}),
     (
         custom_actions.CANCEL_TASK,

@@ -33,12 +33,14 @@ from clients.custom_actions import CustomActionError, CustomActions, checked, ru
 from clients.jobs import SchedulingError, utcnow
 from clients.jobs_listing import JobSummary
 from components.custom_actions import (
+    BACK_BUTTON,
     CANCEL_TASK,
     CHANNEL_SELECT,
     DAYS_FIELD,
     EARLIER_CANCEL_TASK,
     HOURS_FIELD,
     MINUTES_FIELD,
+    OPEN_SELECT,
     RUN_BUTTON,
     SCHEDULE_BUTTON,
     SCHEDULE_MODAL,
@@ -58,7 +60,7 @@ from workflows.custom_actions_models import (
     TextOutcome,
 )
 from workflows.jobs_models import job_id_for, job_suffix, run_tag
-from workflows.times import TimeError, duration_from_fields
+from workflows.times import TimeError, duration_from_fields, format_human
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -104,11 +106,21 @@ def summary(definition: ActionDefinition) -> str:
             verb = "give" if outcome.amount > 0 else "take"
             lines.append(f"{number}. 🪙 {verb} {abs(outcome.amount):,}")
     if definition.delayed is not None:
-        minutes = int(definition.delayed.delay.total_seconds() // 60)
         lines.append(
-            f"**Delayed:** {minutes} min after a player runs it · re-run: {definition.delayed.policy}"
+            f"**Delayed:** {format_human(definition.delayed.delay)} after a player runs it · "
+            f"re-run: {definition.delayed.policy}"
         )
+    lines.append(f"**Trigger:** {trigger_text(definition)}")
     return "\n".join(lines)
+
+
+def trigger_text(definition: ActionDefinition) -> str:
+    """The current trigger in words (the select shows it too, as its chosen option)."""
+    if definition.trigger.type == "button":
+        return "🖱️ Button click (`/action post` posts its button)"
+    channel = definition.trigger.channel_id
+    where = f"post in <#{channel}>" if channel else "need a channel: pick one below"
+    return f"⏰ Scheduled Action · scheduled runs {where} · each runs as the host who schedules it"
 
 
 def task_line(number: int, job: JobSummary) -> str:
@@ -157,8 +169,76 @@ async def render_editor(
         container.add_item(discord.ui.TextDisplay("### Create a New Scheduled Run"))
         container.add_item(discord.ui.ActionRow(ChannelPick(definition.id, definition.trigger.channel_id)))
         container.add_item(discord.ui.ActionRow(ScheduleTaskButton(definition.id)))
+    container.add_item(discord.ui.Separator())
+    container.add_item(discord.ui.ActionRow(BackButton()))
     view.add_item(container)
     return view
+
+
+MENU_SHOWN = 25  # a select holds 25 options
+
+
+async def render_menu(bot: GameBot, guild_id: int) -> discord.ui.LayoutView:
+    """What Back leads to (and `/action list` shows a host): the server's actions, and a
+    select that opens one's editor."""
+    found = await in_time(cog_of_bot(bot).actions.all(guild_id))
+    view = discord.ui.LayoutView(timeout=None)
+    container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=discord.Colour.dark_teal())
+    container.add_item(discord.ui.TextDisplay("## ⚙️ Custom Actions"))
+    if not found:
+        container.add_item(discord.ui.TextDisplay("This server has no custom actions yet: `/action create`."))
+    else:
+        container.add_item(discord.ui.TextDisplay("\n".join(action_line(d) for d in found)[:3000]))
+        container.add_item(discord.ui.ActionRow(OpenActionSelect(found[:MENU_SHOWN])))
+        if len(found) > MENU_SHOWN:
+            more = len(found) - MENU_SHOWN
+            container.add_item(discord.ui.TextDisplay(f"-# {more} more: open them with `/action edit`."))
+    view.add_item(container)
+    return view
+
+
+def action_line(definition: ActionDefinition) -> str:
+    kind = "⏰ scheduled" if definition.trigger.type == "schedule" else "🖱️ button"
+    delayed = " · delayed" if definition.delayed else ""
+    count = len(definition.outcomes)
+    return f"• **{definition.name}** — {count} outcome{'' if count == 1 else 's'} · {kind}{delayed}"
+
+
+class BackButton(PersistentItem[discord.ui.Button[Any]], custom=BACK_BUTTON):
+    def __init__(self) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Back", emoji="⬅️", style=discord.ButtonStyle.secondary, custom_id=self.custom.build()
+            )
+        )
+
+    @guarded
+    async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
+        guild_id = await require_host(interaction, "edit custom actions")
+        await interaction.response.defer()
+        await interaction.edit_original_response(view=await render_menu(interaction.client, guild_id))
+
+
+class OpenActionSelect(PersistentItem[discord.ui.Select[Any]], custom=OPEN_SELECT):
+    def __init__(self, actions: list[ActionDefinition] | None = None) -> None:
+        options = [
+            discord.SelectOption(label=d.name[:100], value=d.id, emoji="⚙️") for d in actions or []
+        ] or [discord.SelectOption(label="none", value="none")]
+        super().__init__(
+            discord.ui.Select(
+                custom_id=self.custom.build(), options=options, placeholder="Open an action's editor"
+            )
+        )
+
+    @guarded
+    async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
+        guild_id = await require_host(interaction, "edit custom actions")
+        await interaction.response.defer()
+        [action_id] = self.item.values
+        definition = await in_time(cog_of(interaction).actions.require(guild_id, action_id))
+        await interaction.edit_original_response(
+            view=await render_editor(interaction.client, definition, guild_id)
+        )
 
 
 def schedule_modal(action_id: str, name: str) -> discord.ui.Modal:
@@ -258,6 +338,9 @@ class ChannelPick(PersistentItem[discord.ui.ChannelSelect[Any]], custom=CHANNEL_
         )
         await interaction.edit_original_response(
             view=await render_editor(interaction.client, definition, guild_id)
+        )
+        await interaction.followup.send(
+            f"📍 Scheduled runs of **{definition.name}** will post in <#{channel_id}>.", ephemeral=True
         )
 
 
@@ -464,11 +547,11 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
     async def list_actions(self, interaction: discord.Interaction[GameBot]) -> None:
         guild_id = require_guild(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
+        if await self.bot.hosts.is_host(interaction):  # with the select that opens an editor
+            await interaction.followup.send(view=await render_menu(self.bot, guild_id), ephemeral=True)
+            return
         found = await in_time(self.actions.all(guild_id))
-        lines = [
-            f"• **{d.name}** — {len(d.outcomes)} outcome(s)" + (" · delayed" if d.delayed else "")
-            for d in found
-        ]
+        lines = [action_line(d) for d in found]
         await reply(
             interaction, "\n".join(lines)[:1900] if lines else "This server has no custom actions yet."
         )
@@ -595,6 +678,20 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
         if refused:
             await reply(interaction, f"Nothing was scheduled. {refused}")
             return
+        # A scheduled run runs for whoever schedules it (as the original's did): checked now,
+        # so a host who could not run it hears so now, not from a public post at the deadline.
+        roles = [role.id for role in getattr(interaction.user, "roles", [])]
+        checked = await in_time(
+            self.actions.check(definition, guild_id=guild_id, user_id=interaction.user.id, role_ids=roles)
+        )
+        if not checked.met:
+            why = checked.blocks[0].text if checked.blocks else "its condition is not met for you."
+            await reply(
+                interaction,
+                f"Nothing was scheduled: a scheduled run of **{definition.name}** runs for you, the "
+                f"host who schedules it, and right now it would not run for you. {why}",
+            )
+            return
         delay = wait / timedelta(minutes=1) * self.time_unit
         task = await self.actions.schedule(
             definition, guild_id=guild_id, channel_id=channel_id, by=interaction.user.id, delay=delay
@@ -631,7 +728,14 @@ def _append(
 
 async def setup(bot: GameBot) -> None:
     bot.add_dynamic_items(
-        TriggerSelect, ChannelPick, ScheduleTaskButton, CancelTaskButton, EarlierCancelTaskButton, RunButton
+        TriggerSelect,
+        ChannelPick,
+        ScheduleTaskButton,
+        CancelTaskButton,
+        EarlierCancelTaskButton,
+        RunButton,
+        BackButton,
+        OpenActionSelect,
     )
     cog = CustomActionsCog(bot)
     bot.modals.add(SCHEDULE_MODAL, cog.submit_schedule)

@@ -134,9 +134,13 @@ function select(c, message) {
     : c.type === 6 ? world.roles.map((r) => [r.id, r.name])
     : c.type === 8 ? world.channels.map((ch) => [ch.id, `#${ch.name}`])
     : world.members.map((m) => [m.id, m.name]);
+  // The values the message marks as chosen, shown as chosen, as Discord's client does.
+  const chosen = new Set(c.type === 3 ? (c.options || []).filter((o) => o.default).map((o) => String(o.value))
+    : (c.default_values || []).map((d) => String(d.id)));
   for (const [value, label] of choices) {
     const o = document.createElement("option");
     o.value = value; o.textContent = label;
+    if (chosen.has(String(value))) { o.selected = true; placeholder.selected = false; }
     s.appendChild(o);
   }
   s.disabled = !!c.disabled;

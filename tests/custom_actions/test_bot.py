@@ -12,6 +12,7 @@ import discord
 import pytest
 import pytest_asyncio
 from simcord import InteractionResult, ResponseMessage
+from simcord.components import walk_components
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -272,3 +273,72 @@ async def test_a_delayed_action_is_refused_where_the_bot_cannot_post_results(
     refused = answered(await w.player.slash(closed, "action run", action="Dig"))
     assert "Nothing was started. I cannot post results in this channel" in text_of(last_reply(refused))
     assert w.jobs.started == []
+
+
+def component(message: ResponseMessage, custom_id: str) -> dict[str, Any]:
+    found = [c for c in walk_components(message.components) if c.get("custom_id") == custom_id]
+    assert found, f"no {custom_id} in {message.components}"
+    return found[0]
+
+
+async def test_the_editor_shows_its_trigger_and_channel_and_goes_back(world: tuple[World, Harness]) -> None:
+    """Once the trigger select snapped back to its placeholder, a channel pick said nothing, and
+    the editor had no way back (the original's editor has a Back button)."""
+    w, _ = world
+    editor = last_reply(answered(await w.host.slash(w.channel, "action create", name="Signpost")))
+    action_id = (await current(w, "Signpost")).id
+    assert "**Trigger:** 🖱️ Button click" in text_of(editor)
+    chosen = [o["value"] for o in component(editor, f"ca:trigger:{action_id}")["options"] if o.get("default")]
+    assert chosen == ["button"]
+
+    editor = await editor_after(
+        await w.host.select(editor, ["schedule"], custom_id=f"ca:trigger:{action_id}")
+    )
+    assert "**Trigger:** ⏰ Scheduled Action · scheduled runs need a channel" in text_of(editor)
+    chosen = [o["value"] for o in component(editor, f"ca:trigger:{action_id}")["options"] if o.get("default")]
+    assert chosen == ["schedule"]
+
+    picked = await w.host.select(editor, [w.channel], custom_id=f"ca:channel:{action_id}")
+    editor = await editor_after(picked)
+    assert f"scheduled runs post in <#{w.channel.id}>" in text_of(editor)
+    assert component(editor, f"ca:channel:{action_id}")["default_values"] == [
+        {"id": w.channel.id, "type": "channel"}
+    ]
+    assert last_reply(picked).content == f"📍 Scheduled runs of **Signpost** will post in <#{w.channel.id}>."
+
+    menu = await editor_after(await w.host.click(editor, label="Back"))
+    assert "## ⚙️ Custom Actions" in text_of(menu) and "**Signpost**" in text_of(menu)
+    again = await editor_after(await w.host.select(menu, [action_id], custom_id="ca:open"))
+    assert "⚙️ Signpost" in text_of(again) and f"<#{w.channel.id}>" in text_of(again)
+    # A player's list has no editor to open.
+    listed = last_reply(answered(await w.player.slash(w.channel, "action list")))
+    assert "**Signpost**" in text_of(listed) and "ca:open" not in text_of(listed)
+
+
+async def test_a_scheduled_run_that_would_not_run_for_its_host_is_refused_when_scheduled(
+    world: tuple[World, Harness],
+) -> None:
+    """Once a host outside the Safari scheduled a currency action, and at the deadline the channel
+    read "You have not joined this server's Safari, so Treasure cannot run for you"."""
+    w, h = world
+    editor = last_reply(answered(await w.host.slash(w.channel, "action create", name="Treasure")))
+    answered(await w.host.slash(w.channel, "action add-currency", action="Treasure", amount=5))
+    action_id = (await current(w, "Treasure")).id
+    editor = await editor_after(
+        await w.host.select(editor, ["schedule"], custom_id=f"ca:trigger:{action_id}")
+    )
+    editor = await editor_after(await w.host.select(editor, [w.channel], custom_id=f"ca:channel:{action_id}"))
+    modal = answered(await w.host.click(editor, label="Schedule Task"))
+    refused = text_of(last_reply(answered(await w.host.submit_modal(modal, {"hours": "1"}))))
+    assert refused.startswith(
+        "Nothing was scheduled: a scheduled run of **Treasure** runs for you, the host who schedules it"
+    )
+    assert "You have not joined this server's Safari" in refused
+    assert w.jobs.started == []
+
+    await h.give(w.guild.id, w.host.id, 0)  # in the Safari now: it would run for them
+    modal = answered(await w.host.click(editor, label="Schedule Task"))
+    done = answered(await w.host.submit_modal(modal, {"hours": "1"}))
+    assert "will run in" in text_of(last_reply(done))
+    [job_id] = w.jobs.started
+    await w.bot.jobs.cancel(job_id, by=w.host.id, guild_id=w.guild.id, as_host=True)
