@@ -138,8 +138,16 @@ class GameBot(commands.AutoShardedBot):
         if guild_id:
             guild = discord.Object(id=guild_id)
             self.tree.copy_global_to(guild=guild)
+            # A guild's commands exist in that guild only: one usable in DMs too stays global
+            # alone (a copy beside it would show twice), every other one is the guild's alone.
+            for command in self.tree.get_commands():
+                in_dms = command.allowed_contexts is not None and command.allowed_contexts.dm_channel
+                self.tree.remove_command(command.name, guild=guild if in_dms else None)
             synced = await self.tree.sync(guild=guild)
-            log.info("synced %d commands to dev guild %s", len(synced), guild_id)
+            synced += await self.tree.sync()
+            log.info(
+                "synced %d commands to dev guild %s (those usable in DMs globally)", len(synced), guild_id
+            )
         else:
             synced = await self.tree.sync()
             log.info("synced %d global commands", len(synced))

@@ -402,6 +402,10 @@ class Interactions:
         for scope in (guild_id, None):
             for command in self.commands.get(scope, []):
                 if command["name"] == name and command.get("type", 1) == 1:
+                    if guild_id is None and not _usable_in_dms(command):
+                        raise InteractionError(
+                            f"/{name} cannot be used in DMs (the bot allows it in servers only)"
+                        )
                     return command
         raise InteractionError(f"/{name} is not a command the bot registered")
 
@@ -489,3 +493,13 @@ def _walk(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if isinstance(c.get("component"), dict):
             found.extend(_walk([c["component"]]))
     return found
+
+
+BOT_DM = 1  # the interaction context of a DM with the bot
+
+
+def _usable_in_dms(command: Mapping[str, Any]) -> bool:
+    """Whether Discord offers this global command in a DM with the bot: its contexts include
+    BOT_DM (no contexts: every context), and the older dm_permission is not false."""
+    contexts = command.get("contexts")
+    return command.get("dm_permission") is not False and (contexts is None or BOT_DM in contexts)

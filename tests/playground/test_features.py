@@ -80,11 +80,25 @@ async def test_a_season_fills_up_starts_and_offers_turns_by_dm(play: PlaygroundS
     clicked = await play.click(PLAYER_ID, claim[0], claim[1])
     assert clicked.refused == []
     await eventually(lambda: any("claimed" in t.lower() for t in texts(play.seen(PLAYER_ID, dm))), 20)
+    # The season says it started, where the opening post no longer invites anyone to join.
+    await eventually(lambda: saw(play, OTHER_PLAYER_ID, SAFARI, "The season has started"), 20)
+    await eventually(lambda: saw(play, OTHER_PLAYER_ID, SAFARI, "joining is closed"), 20)
+
+    # The other player claims and writes by command in the DM, where the turn's buttons are (once
+    # "/season is not a command the bot registered" there).
+    other_dm = int(play.discord.state(OTHER_PLAYER_ID)["dm_channel_id"])
+    await _claim_button(play, other_dm, OTHER_PLAYER_ID)
+    by_command = await play.command(OTHER_PLAYER_ID, other_dm, "season claim")
+    assert by_command.refused == []
+    await eventually(lambda: saw(play, OTHER_PLAYER_ID, other_dm, "starts with you"), 20)
+    wrote = await play.command(OTHER_PLAYER_ID, other_dm, "season submit", {"text": "a cat plays chess"})
+    assert wrote.refused == []
+    await eventually(lambda: saw(play, OTHER_PLAYER_ID, other_dm, "is in"), 20)
 
 
-async def _claim_button(play: PlaygroundStack, dm: int) -> tuple[int, str]:
+async def _claim_button(play: PlaygroundStack, dm: int, player: int = PLAYER_ID) -> tuple[int, str]:
     def find() -> tuple[int, str] | None:
-        for message in reversed(play.seen(PLAYER_ID, dm)):
+        for message in reversed(play.seen(player, dm)):
             for row in message["components"]:
                 for c in row.get("components") or []:
                     if str(c.get("custom_id", "")).startswith(CLAIM_PREFIX):
