@@ -54,6 +54,8 @@ class Watched:
     listing: Listing
     redraw: Redraw
     looked: datetime = field(default_factory=utcnow)
+    # An ephemeral listing can be edited only while its interaction's token lasts (15 minutes).
+    until: datetime | None = None
 
     def due(self) -> datetime:
         """When to look again: just after the first shown deadline, or at the next poll."""
@@ -99,6 +101,8 @@ class LiveListings:
     async def tick(self, now: datetime | None = None) -> None:
         """Look at every listing that is due (`now`: a test's clock)."""
         now = now or self._clock()
+        for key in [key for key, w in self._watched.items() if w.until is not None and w.until <= now]:
+            del self._watched[key]
         await self._look([w for w in self._watched.values() if w.due() <= now], ())
 
     async def _look(self, watched: list[Watched], exclude: Collection[str]) -> None:

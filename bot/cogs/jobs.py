@@ -12,6 +12,7 @@ of jobs lists as fast as one with six.
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import discord
@@ -20,6 +21,7 @@ from discord.ext import commands
 
 from bot.checks import require_guild
 from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section
+from bot.live_listings import Watched
 from bot.persistent import PersistentItem
 from bot.replies import guarded
 from clients.jobs import utcnow
@@ -53,6 +55,14 @@ async def render_dashboard(
     interaction: discord.Interaction[GameBot], page: int, exclude: Collection[str] = ()
 ) -> discord.ui.LayoutView:
     """The page of the listing this viewer may see (call after the interaction is acknowledged)."""
+    view, _ = await dashboard(interaction, page, exclude)
+    return view
+
+
+async def dashboard(
+    interaction: discord.Interaction[GameBot], page: int, exclude: Collection[str] = ()
+) -> tuple[discord.ui.LayoutView, dict[str, datetime]]:
+    """The page, and the jobs it shows with their deadlines."""
     guild_id = require_guild(interaction)
     bot = interaction.client
     as_host = await bot.hosts.is_host(interaction)
@@ -80,7 +90,7 @@ async def render_dashboard(
             PageButton(min(page + 1, pages - 1), "next", disabled=page >= pages - 1),
         )
     )
-    return view
+    return view, {job.job_id: job.deadline for job in listed.jobs}
 
 
 _LABELS: dict[str, tuple[str, str]] = {
@@ -125,8 +135,34 @@ class JobsCog(commands.Cog):
     async def list_jobs(self, interaction: discord.Interaction[GameBot]) -> None:
         assert interaction.guild_id is not None  # guild_only
         await interaction.response.defer(ephemeral=True, thinking=True)
-        view = await render_dashboard(interaction, 0)
-        await interaction.followup.send(view=view, ephemeral=True)
+        view, shown = await dashboard(interaction, 0)
+        posted = await interaction.followup.send(view=view, ephemeral=True, wait=True)
+        watch_listing(interaction, posted.id, shown)
+
+
+def watch_listing(
+    interaction: discord.Interaction[GameBot], message_id: int, shown: dict[str, datetime]
+) -> None:
+    """The first page, kept true while its token lasts (bot/live_listings.py)."""
+    guild_id = interaction.guild_id
+    assert guild_id is not None
+
+    async def listing() -> dict[str, datetime]:
+        _, shown = await dashboard(interaction, 0)
+        return shown
+
+    async def redraw(exclude: Collection[str]) -> bool:
+        try:
+            await interaction.edit_original_response(view=await render_dashboard(interaction, 0, exclude))
+        except discord.NotFound:
+            return False
+        return True
+
+    until = utcnow() + timedelta(minutes=14)
+    watched = Watched(
+        guild_id, (interaction.channel_id or 0, message_id), shown, listing, redraw, until=until
+    )
+    interaction.client.live_listings.watch(watched)
 
 
 async def setup(bot: GameBot) -> None:

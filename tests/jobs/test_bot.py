@@ -18,7 +18,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from bot.replies import NOT_ANSWERED, WORKER_WAIT, NotAnswered, in_time
-from clients.jobs import Jobs
+from clients.jobs import Jobs, utcnow
 from tests.support.bot_harness import World, answered, bot_env, last_reply, post_buttons
 from tests.support.jobs_doubles import Doubles
 from tests.support.temporal import eventually
@@ -181,8 +181,12 @@ async def test_the_dashboard_lists_and_cancels_by_the_rules(world: World) -> Non
     assert_message(last_reply(by_host), contains="Cancelled", ephemeral=True)
     assert (await w.bot.jobs.status(c)).state == "cancelled"
 
-    # A cancel for a job that is already over changes nothing and says so.
-    again = answered(await w.player.click(stale, custom_id=await cancel_id(w, "d", b)))
+    # The player's other open listing was redrawn at their cancel: it no longer shows the job.
+    assert "Player's raid" not in texts(stale)
+    # A cancel for a job that is already over (a button on a message nobody redrew) changes
+    # nothing and says so.
+    old = await post_buttons(w, await cancel_id(w, "d", b))
+    again = answered(await w.player.click(old, custom_id=await cancel_id(w, "d", b)))
     assert_message(last_reply(again), contains="already", ephemeral=True)
 
 
@@ -320,3 +324,22 @@ async def test_in_time_turns_an_update_no_worker_takes_into_not_answered(client:
             await in_time(jobs.cancel(job_id, by=9103, guild_id=9101), seconds=1.0)
     finally:
         await client.get_workflow_handle(job_id).terminate(reason="test clean-up")
+
+
+async def test_an_open_listing_keeps_itself_true(world: World) -> None:
+    """Once a job that had fired, or been cancelled elsewhere, stayed listed (with its Cancel)
+    until someone pressed Refresh."""
+    w = world
+    await schedule(w, w.host.id, "Quiz night", 1)
+    bake_off = await schedule(w, w.host.id, "Bake-off", 2)
+    await eventually(lambda: listed(w.bot.jobs, w.guild.id, 2))
+    shown = answered(await w.player.slash(w.channel, "schedule list"))
+    assert "Bake-off" in texts(last_reply(shown))
+
+    # Cancelled elsewhere (an operator's script): nothing tells the bot, which looks again.
+    await Jobs(w.client, w.task_queue).cancel(bake_off, by=w.host.id, guild_id=w.guild.id, as_host=True)
+    await eventually(lambda: listed(w.bot.jobs, w.guild.id, 1))
+    assert "Bake-off" in texts(last_reply(shown))
+    await w.bot.live_listings.tick(now=utcnow() + timedelta(minutes=6))
+    now = texts(last_reply(shown))
+    assert "Bake-off" not in now and "Quiz night" in now and "1 waiting" in now
