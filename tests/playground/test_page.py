@@ -18,7 +18,7 @@ from tests.support.playground import PlaygroundStack, playground_stack
 
 pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="module")]
 
-GENERAL, SAFARI, _ = CHANNELS
+GENERAL, SAFARI, EVENTS = CHANNELS
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -165,3 +165,33 @@ async def test_a_first_visit_shows_a_guide_and_commands_say_what_they_do(page: P
     assert len(await help_line.inner_text()) > len("/safari schedule ")  # the command's own description
     await page.select_option("#command", "whisper send")
     assert await page.locator("#options .field-help").count() >= 1  # each option's description, inline
+
+
+async def test_a_select_shows_the_chosen_value_and_a_read_whisper_opens_again(page: Page) -> None:
+    """Once the custom action editor's trigger select snapped back to its placeholder after a
+    choice, and a whisper's card promised a second reading no button gave."""
+    await act_as(page, HOST_ID)
+    await open_channel(page, GENERAL)
+    await run(page, "action create", name="Lantern")
+    trigger = page.get_by_label("Trigger").last
+    await trigger.wait_for()
+    assert await trigger.evaluate("el => el.selectedOptions[0].textContent") == "Button click"
+    await trigger.select_option("schedule")
+    await page.get_by_text("scheduled runs need a channel").wait_for()
+    trigger = page.get_by_label("Trigger").last
+    assert await trigger.evaluate("el => el.selectedOptions[0].textContent") == "Scheduled Action"
+    await shot(page, "action-editor-trigger")
+
+    await act_as(page, PLAYER_ID)
+    await open_channel(page, EVENTS)  # a channel of its own: an earlier whisper is in general
+    await run(page, "whisper send", to=str(OTHER_PLAYER_ID))
+    await fill_modal(page, text="the lantern is lit")
+    read = page.get_by_role("button", name="Read Message")
+    await read.wait_for(timeout=30_000)
+    await act_as(page, OTHER_PLAYER_ID)
+    await read.click()
+    await page.get_by_text("the lantern is lit").first.wait_for()
+    await page.get_by_text("can open it again until").wait_for(timeout=30_000)
+    await page.get_by_role("button", name="Read Message").click()
+    await page.get_by_text("Already read").wait_for()
+    await shot(page, "whisper-read-again")
