@@ -19,16 +19,14 @@ was sent). No line of the report, and nothing this module logs, holds a whisper'
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from adoption.jobs import JobPlan, bring_job, digest, origin_key
-from adoption.report import Report
+from adoption.report import Report, load_json
 from adoption.target import Target
 from clients.jobs import SchedulingError, snowflake
 from clients.safari import existing_store, schedulable_round
@@ -80,17 +78,6 @@ class CastBotJob(BaseModel):
 
 def moment(milliseconds: int) -> datetime:
     return datetime.fromtimestamp(milliseconds / 1000, UTC)
-
-
-def load_json(data: bytes, name: str, report: Report) -> Any:
-    """The document, or None after reporting why it cannot be read (with the line and column)."""
-    try:
-        return json.loads(data)
-    except UnicodeDecodeError:
-        report.refused(name, "the file", "it is not UTF-8 text")
-    except json.JSONDecodeError as err:
-        report.refused(f"{name} line {err.lineno} column {err.colno}", "the file", f"not JSON: {err.msg}")
-    return None
 
 
 # --- scheduledJobs.json --------------------------------------------------------------------------

@@ -7,9 +7,10 @@ a whisper's text, which no report, log or output ever holds.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Outcome = Literal["created", "skipped", "refused"]
 
@@ -69,3 +70,14 @@ class Report:
 
     def text(self) -> str:
         return "\n".join(self.lines())
+
+
+def load_json(data: bytes, name: str, report: Report) -> Any:
+    """The document, or None after reporting why it cannot be read (with the line and column)."""
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError:
+        report.refused(name, "the file", "it is not UTF-8 text")
+    except json.JSONDecodeError as err:
+        report.refused(f"{name} line {err.lineno} column {err.colno}", "the file", f"not JSON: {err.msg}")
+    return None

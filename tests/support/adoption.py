@@ -7,7 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,19 +39,25 @@ from workflows.whispers_models import (
 FIXTURES = Path(__file__).resolve().parents[1] / "adoption" / "fixtures"
 # The moment the fixture files were written at (Unix ms): every time in them is relative to it.
 ANCHOR_MS = 1709234567890
-CASTBOT_TIMES = ("executeAt", "createdAt", "timestamp", "readAt")
+# The times that matter: CastBot's (Unix ms) and EPYC's `fireDate` (ISO text).
+TIMES = ("executeAt", "createdAt", "timestamp", "readAt", "fireDate")
 
 
 def at_now(name: str, now: datetime) -> bytes:
-    """A CastBot fixture with its times moved so that the anchor is `now`."""
+    """A fixture file with its times moved so that the anchor is `now`."""
     shift = round(now.timestamp() * 1000) - ANCHOR_MS
+
+    def moved(value: Any) -> Any:
+        if isinstance(value, int):
+            return value + shift
+        if isinstance(value, str):
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00")) + timedelta(milliseconds=shift)
+            return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return value
 
     def move(node: Any) -> Any:
         if isinstance(node, dict):
-            return {
-                key: value + shift if key in CASTBOT_TIMES and isinstance(value, int) else move(value)
-                for key, value in node.items()
-            }
+            return {key: moved(value) if key in TIMES else move(value) for key, value in node.items()}
         if isinstance(node, list):
             return [move(item) for item in node]
         return node
