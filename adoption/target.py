@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from clients.challenges import Challenges
 from clients.custom_actions import CustomActions
 from clients.guild_settings import SettingsBackend, StoreSettings
 from clients.jobs import Jobs, utcnow
@@ -41,6 +42,7 @@ class Target:
     settings: SettingsBackend = field(init=False)
     seasons: Seasons = field(init=False)
     custom_actions: CustomActions = field(init=False)
+    challenges: Challenges = field(init=False)
 
     def __post_init__(self) -> None:
         self.jobs = Jobs(self.client, self.task_queue, clock=self.clock)
@@ -48,6 +50,7 @@ class Target:
         self.settings = StoreSettings(self.client, self.task_queue)
         self.seasons = Seasons(self.client, self.task_queue, self.settings)
         self.custom_actions = CustomActions(self.client, self.task_queue, self.jobs)
+        self.challenges = Challenges(self.client, self.task_queue, clock=self.clock)
 
     def now(self) -> datetime:
         return self.jobs.now()

@@ -18,6 +18,7 @@ from tests.support.jobs_doubles import Clock
 from tests.support.jobs_doubles import Doubles as JobDoubles
 from tests.support.seasons_doubles import Doubles as SeasonDoubles
 from worker import build_worker
+from workflows.challenges import ChallengeChainWorkflow
 from workflows.custom_actions_models import EXECUTE_CUSTOM_ACTION
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_models import ActionInput
@@ -110,7 +111,14 @@ class Recorders:
 async def import_worker(client: Client, queue: str, clock: Clock | None) -> AsyncIterator[Recorders]:
     """A worker of every workflow an import starts; `clock`: the time-skipping server, or None."""
     recorders = Recorders(JobDoubles(clock or _WallClock()), SeasonDoubles(None))
-    workflows = [ScheduledJobWorkflow, WhisperWorkflow, StoreWorkflow, SeasonWorkflow, TurnWorkflow]
+    workflows = [
+        ScheduledJobWorkflow,
+        WhisperWorkflow,
+        StoreWorkflow,
+        SeasonWorkflow,
+        TurnWorkflow,
+        ChallengeChainWorkflow,
+    ]
     async with build_worker(client, queue, recorders.activities(), workflows=workflows):
         yield recorders
 
