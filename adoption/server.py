@@ -227,10 +227,13 @@ async def import_server(
         remap.action(action.id)
     await _settings(target, report, document, remap)
     await _season_defaults(target, report, document, remap)
+    # The custom actions that are (or, in a dry run, would be) here: a job runs one of them.
+    present = {action.id for action in await target.actions_here(guild_id)}
     for position, action in enumerate(document.custom_actions, start=1):
         where = f"custom action {position} ({action.id})"
         try:
-            await _action(target, report, where, action, remap)
+            if await _action(target, report, where, action, remap):
+                present.add(remap.action(action.id))
         except UserError as err:
             report.refused(where, f"custom action {action.name!r}", str(err))
     for position, chain in enumerate(document.chains, start=1):
@@ -256,6 +259,9 @@ async def import_server(
             )
         except UserError as err:
             report.refused(where, f"{job.description or job.action} due {when(job.deadline)}", str(err))
+            continue
+        if job.action == EXECUTE_CUSTOM_ACTION and plan.payload.get("action_id") not in present:
+            report.refused(where, plan.summary(), "its custom action is not here (see above)")
             continue
         await bring_job(target, report, where, plan)
     return report
@@ -302,7 +308,8 @@ async def _season_defaults(target: Target, report: Report, document: ServerExpor
     report.created(where, what)
 
 
-async def _action(target: Target, report: Report, where: str, action: ActionDefinition, remap: Remap) -> None:
+async def _action(target: Target, report: Report, where: str, action: ActionDefinition, remap: Remap) -> bool:
+    """Bring one custom action over; whether it is (or would be) here afterwards."""
     changes: dict[str, Any] = {"id": remap.action(action.id)}
     note = ""
     if action.condition is not None and action.condition.role_id is not None:
@@ -318,15 +325,16 @@ async def _action(target: Target, report: Report, where: str, action: ActionDefi
     what = f"custom action {moved.name!r} ({moved.id})"
     if any(here.id == moved.id for here in await target.actions_here(remap.target)):
         report.skipped(where, what, "already here")
-        return
+        return True
     if not target.dry_run:
         store = await target.custom_actions.store(remap.target)
         try:
             await store.compare_and_set(action_key(moved.id), 0, moved.model_dump(mode="json"))
         except VersionConflict:
             report.skipped(where, what, "already here")
-            return
+            return True
     report.created(where, what, note)
+    return True
 
 
 async def _chain(target: Target, report: Report, where: str, chain: ExportedChain, remap: Remap) -> None:

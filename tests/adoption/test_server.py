@@ -174,6 +174,14 @@ async def test_a_dry_run_starts_nothing_and_names_the_ids_to_map(target: Target)
         sum(f"channel {channel_a} belongs to the other server" in line for line in refused) == 4
     )  # chain, 3 jobs
     assert any(line.startswith("custom action 2") and f"role {role_a}" in line for line in refused)
+    # Its channels mapped but not its role: the action is refused, and its scheduled run with it.
+    partly = await import_server(dry, document, guild_id=c, ids={channel_a: 1})
+    assert [e.where.split(" (")[0] for e in partly.of("refused")] == [
+        "setting host_role",
+        "custom action 2",
+        "job 3",
+    ]
+    assert partly.of("refused")[2].why == "its custom action is not here (see above)"
     mapped = await import_server(dry, document, guild_id=c, ids={channel_a: 1, role_a: 2})
     assert mapped.count("refused") == 0 and mapped.count("created") == 9, mapped.text()
     assert mapped.lines()[-1] == "Dry run, nothing changed. Would create 9, skip 0, refuse 0."
