@@ -121,15 +121,16 @@ async def bring_job(target: Target, report: Report, where: str, plan: JobPlan, n
         return None
     overdue = plan.deadline <= now + SLACK
     kept: list[Reminder] = []
+    dropped: list[tuple[str, str]] = []  # reported after the job itself
     for reminder in sorted(plan.reminders, key=lambda r: r.offset, reverse=True):
         due = plan.deadline - reminder.offset
         label = f"reminder {reminder.message!r} of {plan.job_id}"
         if due <= now + SLACK:
-            report.skipped(where, label, f"its moment ({when(due)}) has passed")
+            dropped.append((label, f"its moment ({when(due)}) has passed"))
         elif reminder.offset in {r.offset for r in kept}:
-            report.skipped(where, label, "another reminder falls at the same moment")
+            dropped.append((label, "another reminder falls at the same moment"))
         elif len(kept) >= MAX_REMINDERS:
-            report.skipped(where, label, f"a job here takes at most {MAX_REMINDERS} reminders")
+            dropped.append((label, f"a job here takes at most {MAX_REMINDERS} reminders"))
         else:
             kept.append(reminder)
     problem = check(dataclasses.replace(plan, reminders=kept))
@@ -138,8 +139,7 @@ async def bring_job(target: Target, report: Report, where: str, plan: JobPlan, n
         return None
     notes = [note] if note else []
     if overdue:
-        late = format_human(now - plan.deadline) if plan.deadline < now else "less than a second"
-        notes.insert(0, LATE_RUN_NOTE.format(late=late))
+        notes.insert(0, LATE_RUN_NOTE.format(late=format_human(now - plan.deadline)))
     if not target.dry_run:
         try:
             await target.jobs.schedule(
@@ -161,4 +161,6 @@ async def bring_job(target: Target, report: Report, where: str, plan: JobPlan, n
                 report.refused(where, plan.summary(), str(err))
             return None
     report.created(where, plan.summary(), "; ".join(notes))
+    for label, why in dropped:
+        report.skipped(where, label, why)
     return plan.job_id
