@@ -76,8 +76,12 @@ class CastBotJob(BaseModel):
     key: str | None = None
 
 
-def moment(milliseconds: int) -> datetime:
-    return datetime.fromtimestamp(milliseconds / 1000, UTC)
+def moment(milliseconds: float) -> datetime:
+    """A Unix time in milliseconds; SchedulingError for one no calendar holds."""
+    try:
+        return datetime.fromtimestamp(milliseconds / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise SchedulingError(f"{milliseconds} is not a time in milliseconds") from None
 
 
 # --- scheduledJobs.json --------------------------------------------------------------------------
@@ -122,8 +126,8 @@ async def _import_job(
     if only_guild is not None and guild_id != only_guild:
         report.skipped(where, what, f"it belongs to server {guild_id}, not {only_guild}")
         return
-    reminders = _reminders(report, where, job)
     if job.action == PROCESS_ROUND_RESULTS:
+        reminders = _reminders(report, where, job)
         note = ""
         try:
             await schedulable_round(existing_store(target.client, guild_id, target.task_queue))
@@ -279,7 +283,7 @@ async def _import_whisper(
     if sender == recipient:
         report.refused(where, what, "its sender and recipient are the same person")
         return
-    expires = moment(int(sent)) + WHISPER_MAX_AGE
+    expires = moment(sent) + WHISPER_MAX_AGE
     left = expires - target.now()
     if left <= timedelta(0):
         report.skipped(where, what, f"it expired at {when(expires)} (30 days after it was sent)")

@@ -77,7 +77,10 @@ CONFIG_FIELDS = {
 def _moment(value: object) -> object:
     """A Prisma or PostgreSQL timestamp (ISO text, UTC when it names no zone) or Unix ms."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, UTC)
+        try:
+            return datetime.fromtimestamp(value / 1000, UTC)
+        except (OverflowError, OSError):
+            raise ValueError(f"{value} is not a time in milliseconds") from None
     if isinstance(value, str):
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -5,6 +5,7 @@ and that an imported whisper's text is nowhere but in the recipient's read."""
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -273,3 +274,19 @@ async def test_whispers_without_a_whisper_key_are_refused_and_a_dry_run_starts_n
     dry_report = await import_whispers(dry, world.whispers_file(), guild_id=GUILD)
     assert dry_report.count("created") == 1 and "ZQX" not in dry_report.text()
     assert starts.started == []
+
+
+async def test_a_time_no_calendar_holds_is_refused_and_the_rest_goes_on(world: World) -> None:
+    later = int((world.now + timedelta(hours=1)).timestamp() * 1000)
+    jobs = [
+        {"id": "j_far", "action": "process_round_results", "guildId": str(GUILD), "channelId": str(CHANNEL)},
+        {"id": "j_ok", "action": "process_round_results", "guildId": str(GUILD), "channelId": str(CHANNEL)},
+    ]
+    jobs[0]["executeAt"] = 10**30  # type: ignore[assignment]
+    jobs[1]["executeAt"] = later  # type: ignore[assignment]
+    report = await import_jobs(world.target, json.dumps(jobs).encode(), by=HOST)
+    assert [(e.outcome, e.where) for e in report.entries] == [
+        ("refused", "scheduledJobs.json entry 1 (j_far)"),
+        ("created", "scheduledJobs.json entry 2 (j_ok)"),
+    ]
+    assert "is not a time in milliseconds" in report.entries[0].why
