@@ -84,7 +84,7 @@ async def test_hosts_skip_pause_resume_and_cancel(world: World) -> None:
     chains = Challenges(w.client, QUEUE)
 
     skipped = answered(await w.host.slash(w.channel, "challenge skip", key="steer"))
-    assert_message(last_reply(skipped), contains="Skipped the current round", ephemeral=True)
+    assert_message(last_reply(skipped), contains="Skipped round 1: **Round 1**", ephemeral=True)
     assert [r.state for r in (await chains.status(w.guild.id, "steer")).rounds][:2] == ["skipped", "current"]
 
     paused = answered(await w.host.slash(w.channel, "challenge pause", key="steer"))
