@@ -298,8 +298,9 @@ class ChallengeChainWorkflow:
             )
         if index < current:
             record = next((r for r in self._p.records if r.index == index), None)
-            if record is not None:
-                raise ApplicationError(f"{self._what_became_of(record)}; {nothing}")
+            if record is None:
+                raise ApplicationError(f"round {index + 1} is over; {nothing}")
+            raise ApplicationError(f"{self._what_became_of(record)}; {nothing}")
         if index >= len(self._rounds):
             raise ApplicationError(f"this chain has no round {index + 1}; {nothing}")
         if index > current:
