@@ -37,7 +37,11 @@ from workflows.challenges_models import (
     OnFailure,
     RoundAction,
     RoundSpec,
+    SkipRequest,
     challenge_id_for,
+    plan_size_problem,
+    round_bytes,
+    round_size_problem,
 )
 from workflows.common import UserError, first_error
 from workflows.jobs_actions import POST_MESSAGE, UnknownActionError, action_spec
@@ -213,6 +217,8 @@ class Challenges:
         now = self._clock()
         for number, round_ in enumerate(rounds, start=1):
             self._check_round(round_, now, f"round {number} ({round_.name})")
+        if (problem := plan_size_problem(sum(round_bytes(r) for r in rounds))) is not None:
+            raise ChallengeError(problem)
         extra = {} if rounds_per_run is None else {"rounds_per_run": rounds_per_run}
         try:
             return ChallengeSpec(rounds=list(rounds), **fields, **extra)
@@ -220,6 +226,8 @@ class Challenges:
             raise ChallengeError(first_error(err)) from None
 
     def _check_round(self, round_: RoundSpec, now: datetime, where: str) -> None:
+        if (problem := round_size_problem(round_)) is not None:
+            raise ChallengeError(f"{where}: {problem}")
         if round_.at is not None:
             try:
                 at = check_instant(round_.at)  # a year that can be meant, before any arithmetic
@@ -255,8 +263,14 @@ class Challenges:
                 raise ChallengeNotFound(f"there is no chain {key!r} in this server") from None
             raise
 
-    async def skip(self, guild_id: int, key: str, *, by: int, as_host: bool = False) -> ChallengeStatus:
-        request = ChainRequest(by=by, guild_id=guild_id, as_host=as_host)
+    async def skip(
+        self, guild_id: int, key: str, *, by: int, as_host: bool = False, round: int | None = None
+    ) -> ChallengeStatus:
+        """Skip round `round` (an index, as `ChallengeStatus.current`), refused with what became of
+        it if it is no longer current; None: the current round."""
+        if round is not None and round < 0:
+            raise ChallengeError(f"there is no round {round + 1}")
+        request = SkipRequest(by=by, guild_id=guild_id, as_host=as_host, round=round)
         return await self._update(guild_id, key, ChallengeChainWorkflow.skip, request)
 
     async def pause(self, guild_id: int, key: str, *, by: int, as_host: bool = False) -> ChallengeStatus:
