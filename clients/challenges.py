@@ -194,6 +194,7 @@ class Challenges:
             rounds_per_run=rounds_per_run,
         )
         challenge_id = challenge_id_for(guild_id, key)
+        await self._calls.check_size(ChallengeInput(spec=spec))  # past the server's limit: never starts
         try:
             await self._client.start_workflow(
                 ChallengeChainWorkflow.run,

@@ -9,6 +9,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import pytest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
@@ -19,16 +20,17 @@ from temporalio.service import RPCError, RPCStatusCode
 from bot.replies import NotAnswered, in_time
 from clients import calls
 from clients.calls import BLOB_LIMIT, NOT_CONFIRMED, Calls, NotConfirmed, Refusals, TooLarge, busy, said
-from clients.challenges import Challenges
+from clients.challenges import ChallengeError, Challenges
 from clients.health import HealthChecks
 from clients.jobs import Jobs
 from clients.jobs import NotConfirmed as JobNotConfirmed
 from clients.seasons import Seasons
 from clients.store import PersistentStore, StoreLimitError
 from clients.whispers import Whispers, whisper_id_for
-from workflows.challenges_models import challenge_id_for
+from workflows.challenges_models import RoundAction, RoundSpec, challenge_id_for
 from workflows.common import UserError
 from workflows.health_models import health_id_for
+from workflows.jobs_actions import POST_MESSAGE
 from workflows.jobs_models import job_id_for
 from workflows.seasons_models import season_id_for
 from workflows.store import StoreWorkflow
@@ -149,6 +151,20 @@ async def test_a_store_too_large_for_the_server_is_a_store_limit_refusal(client:
     store = await PersistentStore.create(client, a_key(), f"none-{uuid.uuid4().hex}")
     with pytest.raises(StoreLimitError, match=rf"store {store.name!r}: this is 5,0\d\d,\d{{3}} bytes"):
         await store.set("k" * 5_000_000, 1)
+
+
+async def test_a_chain_too_large_to_start_is_refused_and_nothing_starts(client: Client) -> None:
+    """300 rounds of 5 full-length posts: about 3 MB, which the server refused with an RPC error."""
+    actions = [RoundAction(action=POST_MESSAGE, payload={"content": "x" * 2000})] * 5
+    rounds = [RoundSpec(name=f"round {n}", after=timedelta(hours=n + 1), actions=actions) for n in range(300)]
+    key = a_key()
+    with pytest.raises(ChallengeError):
+        await Challenges(client, "q").create(
+            key=key, title="Huge", guild_id=GUILD, channel_id=USER, host_id=USER, rounds=rounds
+        )
+    with pytest.raises(RPCError) as missing:
+        await client.get_workflow_handle(challenge_id_for(GUILD, key)).describe()
+    assert missing.value.status == RPCStatusCode.NOT_FOUND
 
 
 def test_the_servers_own_failures_are_told_apart_from_a_refusal() -> None:
