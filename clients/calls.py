@@ -4,11 +4,12 @@ and in time, sent again when the server turned it away unseen, its refusals in t
     calls = Calls(client, Refusals(refused=ChallengeError, over=lambda: ChallengeNotFound("...")))
     status = await calls.update(handle, ChallengeChainWorkflow.skip, request)
 
-- **Size.** A request whose encoded payload is past the server's blob limit (`BLOB_LIMIT`) can
-  never succeed: it is refused before it is sent, with a message that names the limit. Sent, it
-  failed badly: past 4 MiB the server refuses the message as RESOURCE_EXHAUSTED, which reads as
-  "busy", so it was sent again for a minute; between 2 and 4 MiB a worker takes the update but
-  cannot answer it (its refusal carries the request back), and the workflow's task fails.
+- **Size.** A request whose encoded payload is past what the server takes (`MAX_REQUEST_BYTES`,
+  under its 2 MiB blob limit) can never succeed: it is refused before it is sent, with a message
+  that names the limit. Sent, it failed badly: past 4 MiB the server refuses the message as
+  RESOURCE_EXHAUSTED, which reads as "busy", so it was sent again for a minute; near or past
+  2 MiB a worker takes the update but cannot answer it (its refusal carries the request back),
+  and the workflow's task fails.
 - **Time.** A call gets `CALL_TIMEOUT` in all, resends included; past it the feature's "not
   confirmed" error, since an update the server holds may still be applied when a worker returns.
   A caller that gives up first (`bot.replies.in_time`) sees its own cancellation.
@@ -47,10 +48,15 @@ S = TypeVar("S")
 P = TypeVar("P")
 R = TypeVar("R")
 
-# The most a call may carry: the server's `limit.blobSize.error`, which the dev server and
-# Temporal Cloud keep at the default of 2 MiB (DescribeNamespace reports it as
-# `blob_size_limit_error`); the SDK logs a warning from 512 KiB.
+# The server's `limit.blobSize.error`, which the dev server and Temporal Cloud keep at the
+# default of 2 MiB (DescribeNamespace reports it as `blob_size_limit_error`); the SDK logs a
+# warning from 512 KiB.
 BLOB_LIMIT = 2 * 1024 * 1024
+# The most one request may carry. A workflow's refusal of an update carries the request back,
+# with its failure (message and stack trace), in one message that must fit BLOB_LIMIT too: a
+# 2,097,102-byte store write broke the store's workflow task (every call after it failed for
+# a while); 4 KiB under the limit was enough, this leaves 64 KiB.
+MAX_REQUEST_BYTES = BLOB_LIMIT - 64 * 1024
 # How long one call may take, resends included.
 CALL_TIMEOUT = 60.0
 # The server's own failure types for an update: never seen by a worker (safe to send again),
@@ -239,10 +245,10 @@ class Calls:
             return
         encoded = await self._client.data_converter.encode(list(args))
         size = Payloads(payloads=encoded).ByteSize()
-        if size > BLOB_LIMIT:
+        if size > MAX_REQUEST_BYTES:
             raise self.refusals.too_large(
-                f"this is {size:,} bytes, more than the server takes at once: "
-                f"{BLOB_LIMIT:,} bytes ({BLOB_LIMIT // (1024 * 1024)} MiB)"
+                f"this is {size:,} bytes; one request may carry at most {MAX_REQUEST_BYTES:,} bytes "
+                f"(the server takes {BLOB_LIMIT // (1024 * 1024)} MiB at once, answer included)"
             )
 
     # --- plumbing -------------------------------------------------------------------------------

@@ -19,7 +19,17 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from bot.replies import NotAnswered, in_time
 from clients import calls
-from clients.calls import BLOB_LIMIT, NOT_CONFIRMED, Calls, NotConfirmed, Refusals, TooLarge, busy, said
+from clients.calls import (
+    BLOB_LIMIT,
+    MAX_REQUEST_BYTES,
+    NOT_CONFIRMED,
+    Calls,
+    NotConfirmed,
+    Refusals,
+    TooLarge,
+    busy,
+    said,
+)
 from clients.challenges import ChallengeError, Challenges
 from clients.health import HealthChecks
 from clients.jobs import Jobs
@@ -127,13 +137,13 @@ async def test_a_request_past_the_limit_is_refused_before_it_is_sent(client: Cli
     store = client.get_workflow_handle_for(StoreWorkflow.run, workflow_id)
     refusals = Refusals(refused=UserError, over=lambda: UserError("over"))
     started = time.monotonic()
-    with pytest.raises(TooLarge, match=r"more than the server takes at once: 2,097,152 bytes \(2 MiB\)"):
+    with pytest.raises(TooLarge, match=r"one request may carry at most 2,031,616 bytes \(the server"):
         await Calls(client, refusals).signal(handle, "anything", "x" * (3 * 1024 * 1024))
-    with pytest.raises(TooLarge, match=r"2,097,152 bytes \(2 MiB\)"):
+    with pytest.raises(TooLarge, match=r"at most 2,031,616 bytes"):
         await Calls(client, refusals).query(store, StoreWorkflow.get, GetRequest(key="x" * BLOB_LIMIT))
     assert time.monotonic() - started < 5  # refused here: nothing was sent, so nothing waited
     # Just under the limit goes out: the server takes a signal with no worker.
-    await Calls(client, refusals).signal(handle, "anything", "x" * (BLOB_LIMIT - 1024))
+    await Calls(client, refusals).signal(handle, "anything", "x" * (MAX_REQUEST_BYTES - 1024))
     history = await handle.fetch_history()
     assert (
         sum(event.HasField("workflow_execution_signaled_event_attributes") for event in history.events) == 1
@@ -149,7 +159,7 @@ async def test_the_limit_is_the_one_the_server_reports(client: Client) -> None:
 
 async def test_a_store_too_large_for_the_server_is_a_store_limit_refusal(client: Client) -> None:
     store = await PersistentStore.create(client, a_key(), f"none-{uuid.uuid4().hex}")
-    with pytest.raises(StoreLimitError, match=rf"store {store.name!r}: this is 5,0\d\d,\d{{3}} bytes"):
+    with pytest.raises(StoreLimitError, match=rf"store {store.name!r}: this is 5,0\d\d,\d{{3}} bytes; one"):
         await store.set("k" * 5_000_000, 1)
 
 
