@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from clients.calls import Calls, Refusals
 from clients.jobs import WORKFLOW_TASK_TIMEOUT, utcnow
 from clients.jobs_listing import quote
 from workflows import search_attributes as sa
@@ -55,6 +55,14 @@ class ChallengeError(UserError):
 
 class ChallengeNotFound(ChallengeError):
     pass
+
+
+# Each call says which chain is missing (`over=`); this is the fallback.
+REFUSALS = Refusals(
+    refused=ChallengeError,
+    over=lambda: ChallengeNotFound("there is no such chain in this server"),
+    too_large=ChallengeError,
+)
 
 
 @dataclass(frozen=True)
@@ -160,6 +168,7 @@ class Challenges:
         self._client = client
         self._task_queue = task_queue
         self._clock = clock
+        self._calls = Calls(client, REFUSALS)
 
     async def create(
         self,
@@ -185,6 +194,7 @@ class Challenges:
             rounds_per_run=rounds_per_run,
         )
         challenge_id = challenge_id_for(guild_id, key)
+        await self._calls.check_size(ChallengeInput(spec=spec))  # past the server's limit: never starts
         try:
             await self._client.start_workflow(
                 ChallengeChainWorkflow.run,
@@ -256,12 +266,10 @@ class Challenges:
         handle = self._client.get_workflow_handle_for(
             ChallengeChainWorkflow.run, challenge_id_for(guild_id, key)
         )
-        try:
-            return await handle.query(ChallengeChainWorkflow.status)
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise ChallengeNotFound(f"there is no chain {key!r} in this server") from None
-            raise
+        missing = f"there is no chain {key!r} in this server"
+        return await self._calls.query(
+            handle, ChallengeChainWorkflow.status, over=lambda: ChallengeNotFound(missing)
+        )
 
     async def skip(
         self, guild_id: int, key: str, *, by: int, as_host: bool = False, round: int | None = None
@@ -298,18 +306,11 @@ class Challenges:
         handle = self._client.get_workflow_handle_for(
             ChallengeChainWorkflow.run, challenge_id_for(guild_id, key)
         )
-        try:
-            result: ChallengeStatus = await handle.execute_update(update, request)
-            return result
-        except WorkflowUpdateFailedError as err:
-            cause = err.cause
-            raise ChallengeError(
-                cause.message if isinstance(cause, ApplicationError) else str(cause)
-            ) from None
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise ChallengeNotFound(f"there is no running chain {key!r} in this server") from None
-            raise
+        missing = f"there is no running chain {key!r} in this server"
+        result: ChallengeStatus = await self._calls.update(
+            handle, update, request, over=lambda: ChallengeNotFound(missing)
+        )
+        return result
 
     async def running(self, guild_id: int) -> list[ChallengeSummary]:
         """The guild's running chains, from one visibility query."""
