@@ -10,6 +10,7 @@ import logging
 import signal
 from collections.abc import Sequence
 from datetime import timedelta
+from types import ModuleType
 from typing import Any
 
 import discord
@@ -30,6 +31,7 @@ from stack.process import exit_now
 from stack.settings import Settings, load_settings
 from stack.telemetry import JobOutcomes, metrics_runtime, setup_logging
 from stack.temporal import connect, connection
+from workflows import custom_actions_models, safari_engine
 from workflows.challenges import ChallengeChainWorkflow
 from workflows.health import HealthCheckWorkflow
 from workflows.jobs import ScheduledJobWorkflow
@@ -37,6 +39,11 @@ from workflows.seasons import SeasonWorkflow
 from workflows.seasons_turns import TurnWorkflow
 from workflows.store import StoreWorkflow
 from workflows.whispers import WhisperWorkflow
+
+# The features that add actions to the jobs' catalogue (workflows/jobs_actions.py) when their
+# module is imported. Imported here, before any worker or replayer is built, so every worker
+# and every replay sees the same catalogue from its first workflow task on.
+ACTION_FEATURES: Sequence[ModuleType] = (safari_engine, custom_actions_models)
 
 WORKFLOWS: Sequence[type] = (
     ScheduledJobWorkflow,

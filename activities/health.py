@@ -32,7 +32,7 @@ from workflows.health_models import (
     ProbeInput,
     ProbeResult,
 )
-from workflows.jobs import WORKFLOW_NAME as JOB_WORKFLOW
+from workflows.jobs_models import JOBS_WORKFLOW
 
 # Discord answering slower than this is degraded, not failing; not at all within DISCORD_WAIT
 # (discord.py retries 5xx and 429 by itself, for up to a minute), failing.
@@ -46,7 +46,7 @@ ICONS = {"healthy": "🟢", "degraded": "🟡", "failing": "🔴"}
 def failed_jobs_query(probe: ProbeInput) -> str:
     since = probe.since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     clauses = [
-        f"WorkflowType = '{JOB_WORKFLOW}'",
+        f"WorkflowType = '{JOBS_WORKFLOW}'",
         "ExecutionStatus IN ('Failed', 'TimedOut', 'Terminated')",
         f"CloseTime >= '{since}'",
     ]

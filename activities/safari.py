@@ -37,10 +37,10 @@ from activities.discord_rest import already_gone, discord_errors, require_login
 from clients.safari import ATTEMPTS, current_game, players_versioned, safari_store
 from clients.store import PersistentStore, StoreError, VersionConflict
 from stack.settings import DEFAULT_TASK_QUEUE
-from workflows.jobs_actions import PROCESS_ROUND_RESULTS
 from workflows.jobs_models import ActionInput
 from workflows.safari_engine import (
     GAME_KEY,
+    PROCESS_ROUND_RESULTS,
     PostRecord,
     RoundResult,
     RoundResultsPayload,

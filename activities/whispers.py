@@ -42,9 +42,10 @@ class WhisperActivities:
     async def post_notification(self, notice: NotificationInput) -> PostedNotification:
         try:
             view = read_button_view(notice.whisper_id)
-        except ValueError as err:
+        except ValueError:
             # No retry can make this id a whisper id: fail the whisper now, not in an hour.
-            raise ApplicationError(str(err), type=BAD_WHISPER_ID, non_retryable=True) from None
+            reason = f"not a whisper id: {notice.whisper_id!r}"
+            raise ApplicationError(reason, type=BAD_WHISPER_ID, non_retryable=True) from None
         require_login(self._client)
         # The raw call, not `channel.send(view=...)`: that would keep every button's view in
         # this worker's memory for good, and only the bot answers these buttons.

@@ -39,9 +39,9 @@ from workflows.custom_actions_models import (
     ExecuteCustomActionPayload,
     job_key_prefix,
 )
-from workflows.jobs_actions import PROCESS_ROUND_RESULTS, SEND_REMINDER
+from workflows.jobs_actions import SEND_REMINDER
 from workflows.jobs_models import Reminder
-from workflows.safari_engine import SafariError
+from workflows.safari_engine import PROCESS_ROUND_RESULTS, SafariError
 from workflows.times import format_human, when
 from workflows.whispers_models import ID_PREFIX, MAX_EXPIRY, TEXT_MAX
 

@@ -21,6 +21,7 @@ from pydantic import JsonValue, ValidationError
 from adoption.report import Report
 from adoption.target import Target
 from clients.jobs import SchedulingError, check_payload
+from workflows import custom_actions_models, safari_engine
 from workflows.common import first_error
 from workflows.jobs_actions import UnknownActionError, action_spec
 from workflows.jobs_models import KEY_PATTERN, MAX_DELAY, MAX_REMINDERS, JobSpec, Reminder, job_id_for
@@ -32,6 +33,10 @@ KEY_MAX = 80
 # The part of an original id kept readable in a key; a longer or odder id is hashed.
 ORIGIN_MAX = 48
 _ORIGIN = re.compile(r"[A-Za-z0-9_.:-]{1,48}")
+
+# Each feature registers its actions when its models module is imported: the catalogue
+# `check()` reads holds them all, as the worker's does.
+ACTION_FEATURES = (safari_engine, custom_actions_models)
 
 LATE_RUN_NOTE = "overdue by {late}: runs at once (actions have no late-run policy yet)"
 

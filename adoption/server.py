@@ -26,8 +26,7 @@ from adoption.jobs import JobPlan, bring_job, digest
 from adoption.report import Report, load_json
 from adoption.target import Target
 from clients.challenges import ChallengeError
-from clients.guild_settings import HOST_ROLE
-from clients.seasons import SEASON_RULES, SeasonError
+from clients.seasons import SeasonError
 from clients.store import VersionConflict
 from workflows.challenges_models import ChallengeInput, OnFailure, RoundSpec, challenge_id_for
 from workflows.common import Snowflake, UserError, first_error
@@ -38,7 +37,8 @@ from workflows.custom_actions_models import (
     job_key_prefix,
 )
 from workflows.jobs_models import JobSpec, Reminder, job_suffix
-from workflows.seasons_models import RulesOverride
+from workflows.seasons_models import SEASON_RULES, RulesOverride
+from workflows.store_models import HOST_ROLE
 from workflows.times import when
 
 FORMAT: Final = "server-export"

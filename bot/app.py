@@ -19,8 +19,10 @@ from discord.ext import commands
 from temporalio.client import Client
 
 from bot.checks import HostPolicy
+from bot.jobs_ui import JobListings
+from bot.modals import ModalRouter
 from bot.replies import report_error
-from clients.guild_settings import HOST_ROLE, GuildSetting, SettingsBackend, StoreSettings
+from clients.guild_settings import HostRole, SettingsBackend, StoreSettings
 from clients.jobs import Jobs
 from stack.discord_api import point_at
 from stack.process import exit_now
@@ -86,8 +88,13 @@ class GameBot(commands.AutoShardedBot):
         self.jobs = jobs or Jobs(temporal, settings.temporal_task_queue)
         # Per-guild settings, read through describe: answered with no worker running.
         self.guild_settings: SettingsBackend = StoreSettings(temporal, settings.temporal_task_queue)
-        self.hosts = hosts or HostPolicy(GuildSetting(self.guild_settings, HOST_ROLE))
+        self.hosts = hosts or HostPolicy(HostRole(self.guild_settings))
         self.features = tuple(features)
+        # Every modal submission, to the feature that added its custom id (bot/modals.py).
+        self.modals = ModalRouter()
+        self.add_listener(self.modals.on_interaction, "on_interaction")
+        # The listings whose Cancel buttons redraw them; each cog adds its own when loaded.
+        self.job_listings = JobListings()
 
     async def setup_hook(self) -> None:
         for name in self.features:

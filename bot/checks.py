@@ -6,7 +6,7 @@ A host is a member with Manage Roles (Administrator implies it) or with the role
 
 `require_guild` and `require_host` raise discord.py's `NoPrivateMessage` and a `CheckFailure`,
 which `bot.replies.report_error` turns into a short ephemeral answer, whether raised in an app
-command, a DynamicItem callback or a modal listener.
+command, a DynamicItem callback or a modal handler.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from clients.guild_settings import HOST_ROLE, GuildSetting, MemorySettings
+from clients.guild_settings import HostRole, MemorySettings
 
 HOST_RULE = "a host (Manage Roles, or this server's host role)"
 
@@ -27,17 +27,16 @@ class NotHost(app_commands.CheckFailure):
 
 
 class HostPolicy:
-    """Decides `is_host`; the host role is a GuildSetting (the bot gives the store-backed one)."""
+    """Decides `is_host`; the host role is a guild setting (the bot gives the store-backed one)."""
 
-    def __init__(self, role: GuildSetting | None = None) -> None:
-        self.role = role or GuildSetting(MemorySettings(), HOST_ROLE)
+    def __init__(self, role: HostRole | None = None) -> None:
+        self.role = role or HostRole(MemorySettings())
 
     async def host_role(self, guild_id: int) -> int | None:
-        value = await self.role.get(guild_id)
-        return int(value) if isinstance(value, str) and value.isdigit() else None
+        return await self.role.get(guild_id)
 
     async def set_host_role(self, guild_id: int, role_id: int | None) -> None:
-        await self.role.set(guild_id, None if role_id is None else str(role_id))
+        await self.role.set(guild_id, role_id)
 
     async def is_host(self, interaction: discord.Interaction[Any]) -> bool:
         """Manage Roles in this channel (Administrator implies it), or the guild's host role."""

@@ -1,4 +1,5 @@
-"""What every job listing shares: the line that describes a job, and its persistent Cancel button.
+"""The jobs feature's UI API: the line that describes a job, its persistent Cancel button, and
+the listings (`JobListings`, one per bot) that such a button redraws after a cancel.
 
 Buttons are `DynamicItem`s: the custom_id carries everything the click needs (which listing
 to redraw, the page, the job), so a message posted before a restart still works after it.
@@ -16,28 +17,41 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.checks import require_guild
+from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time
 from clients.jobs import SchedulingError, format_remaining
 from clients.jobs_listing import JobSummary
-from workflows.jobs_models import RUN_TAG, job_id_for, job_suffix, run_tag
+from components.jobs import CANCEL_JOB, EARLIER_CANCEL_JOB
+from workflows.jobs_models import job_id_for, job_suffix, run_tag
 
 if TYPE_CHECKING:
     from bot.app import GameBot
 
 # Sections of three components each: 1 container + 1 header + 6 x 3 + 1 row + 3 buttons = 24 of 40.
 PAGE_SIZE = 6
-SUFFIX_PATTERN = r"[A-Za-z0-9_.:-]{1,80}"
 
 # A listing that can redraw itself after a cancel: (interaction, page, ids to leave out) -> view.
 Renderer = Callable[["discord.Interaction[GameBot]", int, Collection[str]], Awaitable[discord.ui.LayoutView]]
-_RENDERERS: dict[str, Renderer] = {}
 
 
-def register_renderer(code: str, renderer: Renderer) -> None:
-    """A listing registers under a one-letter code that its Cancel buttons carry."""
-    if not re.fullmatch(r"[a-z]", code):
-        raise ValueError("a renderer code is one lower-case letter")
-    _RENDERERS[code] = renderer
+class JobListings:
+    """The bot's job listings, each under the one-letter code its Cancel buttons carry. The bot
+    holds one (`GameBot.job_listings`); each cog adds its listing when it is loaded."""
+
+    def __init__(self) -> None:
+        self._renderers: dict[str, Renderer] = {}
+
+    def add(self, code: str, renderer: Renderer) -> None:
+        if not re.fullmatch(r"[a-z]", code):
+            raise ValueError("a listing code is one lower-case letter")
+        known = self._renderers.get(code)
+        # A cog loaded again replaces its own listing; two cogs never share a code.
+        if known is not None and known.__module__ != renderer.__module__:
+            raise ValueError(f"the listing code {code!r} is taken by {known.__module__}")
+        self._renderers[code] = renderer
+
+    def get(self, code: str) -> Renderer | None:
+        return self._renderers.get(code)
 
 
 def remaining_text(deadline: datetime, now: datetime | None = None) -> str:
@@ -54,21 +68,17 @@ def job_line(job: JobSummary, now: datetime | None = None) -> str:
     )
 
 
-class CancelJobButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=rf"jc:(?P<view>[a-z])(?P<page>\d{{1,4}}):(?P<run>[0-9a-f]{{{RUN_TAG}}})?:(?P<suffix>{SUFFIX_PATTERN})",
-):
+class CancelJobButton(PersistentItem[discord.ui.Button[Any]], custom=CANCEL_JOB):
     """Cancel one job, the run it was listed with only (`run`: its `run_tag`; a keyed
-    job's id is reused by its next run, which an old button must not cancel). At most
-    3 + 1 + 4 + 1 + 8 + 1 + 80 = 98 characters, within Discord's 100."""
+    job's id is reused by its next run, which an old button must not cancel)."""
 
-    def __init__(self, view: str, page: int, suffix: str, run: str) -> None:
+    def __init__(self, view: str, page: int, suffix: str, run: str = "") -> None:
         super().__init__(
             discord.ui.Button(
                 label="Cancel",
                 emoji="🗑️",
                 style=discord.ButtonStyle.danger,
-                custom_id=self.custom_id_for(view, page, suffix, run),
+                custom_id=self.custom.build(view=view, page=page, suffix=suffix, run=run),
             )
         )
         self.view_code = view
@@ -76,35 +86,13 @@ class CancelJobButton(
         self.suffix = suffix
         self.run = run
 
-    @staticmethod
-    def custom_id_for(view: str, page: int, suffix: str, run: str) -> str:
-        return f"jc:{view}{page}:{run}:{suffix}"
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> CancelJobButton:
-        return cls(match["view"], int(match["page"]), match["suffix"], match["run"] or "")
-
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
         await cancel_job(interaction, self.suffix, view_code=self.view_code, page=self.page, run=self.run)
 
 
-class EarlierCancelJobButton(
-    CancelJobButton, template=rf"jobs:cancel:(?P<view>[a-z]):(?P<page>\d{{1,4}}):(?P<suffix>{SUFFIX_PATTERN})"
-):
+class EarlierCancelJobButton(CancelJobButton, custom=EARLIER_CANCEL_JOB):
     """A Cancel button posted before buttons carried their run: it still works, on the current run."""
-
-    @staticmethod
-    def custom_id_for(view: str, page: int, suffix: str, run: str) -> str:
-        return f"jobs:cancel:{view}:{page}:{suffix}"
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> EarlierCancelJobButton:
-        return cls(match["view"], int(match["page"]), match["suffix"], "")
 
 
 async def cancel_job(
@@ -133,7 +121,7 @@ async def cancel_job(
     except SchedulingError as err:
         await interaction.followup.send(f"Nothing was cancelled: {err}.", ephemeral=True)
         return
-    renderer = _RENDERERS.get(view_code)
+    renderer = bot.job_listings.get(view_code)
     if renderer is not None:
         await interaction.edit_original_response(view=await renderer(interaction, page, {job_id}))
     title = status.description or status.action

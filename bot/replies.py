@@ -1,9 +1,10 @@
 """Answering interactions: one place that knows whether to respond or follow up, and the
 error path every handler shares.
 
-App command errors reach `GameTree.on_error`; exceptions inside a `DynamicItem` callback, a
-modal or a listener never do (discord.py logs and drops them), so those callbacks are wrapped
-with `guarded`, which answers the user and logs the traceback the same way.
+App command errors reach `GameTree.on_error`; exceptions inside a `DynamicItem` callback or a
+listener never do (discord.py logs and drops them), so those callbacks are wrapped with
+`guarded`, which answers the user and logs the traceback the same way (the modal router,
+`bot/modals.py`, sends its handlers' exceptions to `report_error` itself).
 """
 
 from __future__ import annotations

@@ -15,17 +15,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from clients.calls import Calls, Refusals
 from clients.jobs import WORKFLOW_TASK_TIMEOUT, utcnow
 from clients.jobs_listing import quote
 from workflows import search_attributes as sa
 from workflows.challenges import ChallengeChainWorkflow
 from workflows.challenges_models import (
-    CHALLENGE_WORKFLOW,
+    CHALLENGES_WORKFLOW,
     ID_PREFIX,
     MAX_ROUNDS,
     AddRoundRequest,
@@ -37,7 +37,11 @@ from workflows.challenges_models import (
     OnFailure,
     RoundAction,
     RoundSpec,
+    SkipRequest,
     challenge_id_for,
+    plan_size_problem,
+    round_bytes,
+    round_size_problem,
 )
 from workflows.common import UserError, first_error
 from workflows.jobs_actions import POST_MESSAGE, UnknownActionError, action_spec
@@ -51,6 +55,14 @@ class ChallengeError(UserError):
 
 class ChallengeNotFound(ChallengeError):
     pass
+
+
+# Each call says which chain is missing (`over=`); this is the fallback.
+REFUSALS = Refusals(
+    refused=ChallengeError,
+    over=lambda: ChallengeNotFound("there is no such chain in this server"),
+    too_large=ChallengeError,
+)
 
 
 @dataclass(frozen=True)
@@ -156,6 +168,7 @@ class Challenges:
         self._client = client
         self._task_queue = task_queue
         self._clock = clock
+        self._calls = Calls(client, REFUSALS)
 
     async def create(
         self,
@@ -181,6 +194,7 @@ class Challenges:
             rounds_per_run=rounds_per_run,
         )
         challenge_id = challenge_id_for(guild_id, key)
+        await self._calls.check_size(ChallengeInput(spec=spec))  # past the server's limit: never starts
         try:
             await self._client.start_workflow(
                 ChallengeChainWorkflow.run,
@@ -213,6 +227,8 @@ class Challenges:
         now = self._clock()
         for number, round_ in enumerate(rounds, start=1):
             self._check_round(round_, now, f"round {number} ({round_.name})")
+        if (problem := plan_size_problem(sum(round_bytes(r) for r in rounds))) is not None:
+            raise ChallengeError(problem)
         extra = {} if rounds_per_run is None else {"rounds_per_run": rounds_per_run}
         try:
             return ChallengeSpec(rounds=list(rounds), **fields, **extra)
@@ -220,6 +236,8 @@ class Challenges:
             raise ChallengeError(first_error(err)) from None
 
     def _check_round(self, round_: RoundSpec, now: datetime, where: str) -> None:
+        if (problem := round_size_problem(round_)) is not None:
+            raise ChallengeError(f"{where}: {problem}")
         if round_.at is not None:
             try:
                 at = check_instant(round_.at)  # a year that can be meant, before any arithmetic
@@ -248,15 +266,19 @@ class Challenges:
         handle = self._client.get_workflow_handle_for(
             ChallengeChainWorkflow.run, challenge_id_for(guild_id, key)
         )
-        try:
-            return await handle.query(ChallengeChainWorkflow.status)
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise ChallengeNotFound(f"there is no chain {key!r} in this server") from None
-            raise
+        missing = f"there is no chain {key!r} in this server"
+        return await self._calls.query(
+            handle, ChallengeChainWorkflow.status, over=lambda: ChallengeNotFound(missing)
+        )
 
-    async def skip(self, guild_id: int, key: str, *, by: int, as_host: bool = False) -> ChallengeStatus:
-        request = ChainRequest(by=by, guild_id=guild_id, as_host=as_host)
+    async def skip(
+        self, guild_id: int, key: str, *, by: int, as_host: bool = False, round: int | None = None
+    ) -> ChallengeStatus:
+        """Skip round `round` (an index, as `ChallengeStatus.current`), refused with what became of
+        it if it is no longer current; None: the current round."""
+        if round is not None and round < 0:
+            raise ChallengeError(f"there is no round {round + 1}")
+        request = SkipRequest(by=by, guild_id=guild_id, as_host=as_host, round=round)
         return await self._update(guild_id, key, ChallengeChainWorkflow.skip, request)
 
     async def pause(self, guild_id: int, key: str, *, by: int, as_host: bool = False) -> ChallengeStatus:
@@ -284,23 +306,16 @@ class Challenges:
         handle = self._client.get_workflow_handle_for(
             ChallengeChainWorkflow.run, challenge_id_for(guild_id, key)
         )
-        try:
-            result: ChallengeStatus = await handle.execute_update(update, request)
-            return result
-        except WorkflowUpdateFailedError as err:
-            cause = err.cause
-            raise ChallengeError(
-                cause.message if isinstance(cause, ApplicationError) else str(cause)
-            ) from None
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise ChallengeNotFound(f"there is no running chain {key!r} in this server") from None
-            raise
+        missing = f"there is no running chain {key!r} in this server"
+        result: ChallengeStatus = await self._calls.update(
+            handle, update, request, over=lambda: ChallengeNotFound(missing)
+        )
+        return result
 
     async def running(self, guild_id: int) -> list[ChallengeSummary]:
         """The guild's running chains, from one visibility query."""
         query = (
-            f"WorkflowType = {quote(CHALLENGE_WORKFLOW)} AND ExecutionStatus = 'Running' "
+            f"WorkflowType = {quote(CHALLENGES_WORKFLOW)} AND ExecutionStatus = 'Running' "
             f"AND {sa.GUILD_ID.name} = {quote(str(guild_id))}"
         )
         found = []

@@ -6,7 +6,7 @@ runs are ScheduledJobs with the action `execute_custom_action`; a player's armed
 `ca:<action>:<player>:<slot>` (slot 1 for block and replace, 1 to 5 for stack), so the server
 refuses a second job in a taken slot, with no listing involved.
 
-Currency goes to the Safari store (`safari-<guild>`, key `player:<id>`) exactly once per run: ONE
+Currency goes to the Safari store (its schema: workflows.safari_engine) exactly once per run: ONE
 transact writes the player and a marker `applied:<run>/<outcome index>` per currency outcome,
 each marker only if absent. A retry of the run finds its markers and shows what they recorded,
 without evaluating the condition again (the first attempt's balance already changed).
@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
-from pydantic import JsonValue, ValidationError
+from pydantic import ValidationError
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from clients.jobs import Jobs, SchedulingError
 from clients.jobs_listing import JobSummary
+from clients.safari import player_versioned, safari_store
 from clients.store import PersistentStore, VersionConflict
 from workflows import search_attributes as sa
 from workflows.common import UserError, first_error
@@ -50,6 +51,7 @@ from workflows.custom_actions_models import (
     result_blocks,
 )
 from workflows.jobs_models import job_id_for
+from workflows.safari_engine import player_key
 from workflows.store_models import TransactOp
 from workflows.times import check_duration
 
@@ -91,15 +93,7 @@ def description_for(name: str) -> str:
     return f"Custom Action: {name}"
 
 
-# --- Safari currency (the store schema `safari-<guild>` / `player:<id>`) ---------------------
-
-
-def safari_store_name(guild_id: int) -> str:
-    return f"safari-{guild_id}"
-
-
-def player_key(user_id: int) -> str:
-    return f"player:{user_id}"
+# --- Safari currency --------------------------------------------------------------------------
 
 
 def marker_prefix(run_id: str) -> str:
@@ -125,17 +119,14 @@ async def run_once(
                 key=lambda change: change.index,
             )
             return Evaluation(met=True, blocks=result_blocks(definition, changes), changes=changes)
-        found = await safari.get_versioned(player_key(user_id))
-        record = found.value if found is not None and isinstance(found.value, dict) else None
-        balance = record.get("balance") if record is not None else None
-        player = Player(
-            user_id=user_id, role_ids=role_ids, balance=balance if isinstance(balance, int) else None
-        )
-        evaluation = evaluate(definition, player)
-        if not evaluation.met or not evaluation.changes or found is None or record is None:
+        found = await player_versioned(safari, user_id)
+        balance = None if found is None else found[0].balance
+        evaluation = evaluate(definition, Player(user_id=user_id, role_ids=role_ids, balance=balance))
+        if not evaluation.met or not evaluation.changes or found is None:
             return evaluation
-        updated: dict[str, JsonValue] = {**record, "balance": evaluation.changes[-1].after}
-        ops = [TransactOp(key=player_key(user_id), value=updated, expected_version=found.version)]
+        record, version = found
+        updated = record.model_copy(update={"balance": evaluation.changes[-1].after}).model_dump(mode="json")
+        ops = [TransactOp(key=player_key(user_id), value=updated, expected_version=version)]
         ops += [
             TransactOp(key=marker_key(run_id, c.index), value=c.model_dump(mode="json"), expected_version=0)
             for c in evaluation.changes
@@ -176,7 +167,18 @@ class CustomActions:
         return await PersistentStore.create(self._client, actions_store_name(guild_id), self._task_queue)
 
     async def safari(self, guild_id: int) -> PersistentStore:
-        return await PersistentStore.create(self._client, safari_store_name(guild_id), self._task_queue)
+        return await safari_store(self._client, guild_id, self._task_queue)
+
+    async def check(
+        self, definition: ActionDefinition, *, guild_id: int, user_id: int, role_ids: list[int]
+    ) -> Evaluation:
+        """What running the action would do for this player now (their Safari balance read
+        only when the action needs it); changes nothing."""
+        balance = None
+        if needs_balance(definition):
+            found = await player_versioned(await self.safari(guild_id), user_id)
+            balance = None if found is None else found[0].balance
+        return evaluate(definition, Player(user_id=user_id, role_ids=role_ids, balance=balance))
 
     # --- definitions ----------------------------------------------------------------------
 

@@ -1,10 +1,11 @@
 """Per-guild settings (the host role, the whisper switch, ...): one small store per guild.
 
 Each guild's settings live in the PersistentStore `guild-<guild_id>`, started with its entries
-mirrored into the workflow's memo. Reads go through describe, which the Temporal server
-answers alone, so a handler can read a setting before it opens a modal (the first response,
-due within 3 s) even while no worker runs. Writes are store updates: they need a worker, and
-handlers make them after acknowledging the interaction.
+mirrored into the workflow's memo; its name and the host role's key are in
+workflows.store_models, a feature's own setting in its models module. Reads go through
+describe, which the Temporal server answers alone, so a handler can read a setting before it
+opens a modal (the first response, due within 3 s) even while no worker runs. Writes are
+store updates: they need a worker, and handlers make them after acknowledging the interaction.
 
 One workflow per guild also means no guild count limit (one store holds at most 10,000 keys).
 """
@@ -18,15 +19,9 @@ from pydantic import JsonValue
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from clients.store import PersistentStore, store_workflow_id
-from workflows.store_models import StoreLimits
-
-# Settings are ids and switches: a few hundred bytes. A small cap keeps the memo small.
-LIMITS = StoreLimits(max_value_bytes=1024, max_keys=64, max_total_bytes=16 * 1024)
-
-
-def settings_store_name(guild_id: int) -> str:
-    return f"guild-{guild_id}"
+from clients.store import PersistentStore
+from workflows.store_models import HOST_ROLE, SETTINGS_LIMITS, settings_store_name, store_workflow_id
+from workflows.whispers_models import WHISPERS_ENABLED
 
 
 class SettingsBackend(Protocol):
@@ -55,7 +50,11 @@ class StoreSettings:
 
     async def write(self, guild_id: int, key: str, value: JsonValue | None) -> None:
         store = await PersistentStore.create(
-            self._client, settings_store_name(guild_id), self._task_queue, limits=LIMITS, mirror_to_memo=True
+            self._client,
+            settings_store_name(guild_id),
+            self._task_queue,
+            limits=SETTINGS_LIMITS,
+            mirror_to_memo=True,
         )
         if value is None:
             await store.delete(key)
@@ -95,8 +94,31 @@ class GuildSetting:
         await self.backend.write(guild_id, self.key, value)
 
 
-HOST_ROLE = "host_role"  # a role id as a string, or absent
-WHISPERS_ENABLED = "whispers_enabled"  # absent means on
+class HostRole:
+    """The guild's host role (`/safari host-role`): a role id, or None when it has none."""
+
+    def __init__(self, backend: SettingsBackend) -> None:
+        self._setting = GuildSetting(backend, HOST_ROLE)
+
+    async def get(self, guild_id: int) -> int | None:
+        value = await self._setting.get(guild_id)
+        return int(value) if isinstance(value, str) and value.isdigit() else None
+
+    async def set(self, guild_id: int, role_id: int | None) -> None:
+        await self._setting.set(guild_id, None if role_id is None else str(role_id))
+
+
+class WhispersSwitch:
+    """Whether the guild's members may whisper: on unless a host switched it off."""
+
+    def __init__(self, backend: SettingsBackend) -> None:
+        self._setting = GuildSetting(backend, WHISPERS_ENABLED, True)
+
+    async def get(self, guild_id: int) -> bool:
+        return await self._setting.get(guild_id) is not False
+
+    async def set(self, guild_id: int, enabled: bool) -> None:
+        await self._setting.set(guild_id, enabled)
 
 
 # Wave 1 kept each setting for every guild in one global store; the worker copies them over.

@@ -6,7 +6,6 @@ workflow validates, and lists jobs from the visibility store in one call.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import uuid
@@ -15,12 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, JsonValue, TypeAdapter, ValidationError
-from temporalio.client import (
-    Client,
-    WorkflowQueryFailedError,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-)
+from temporalio.client import Client
 from temporalio.common import (
     Priority,
     SearchAttributePair,
@@ -28,9 +22,9 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from clients.calls import Calls, Refusals
 from clients.jobs_listing import JobPage, JobSummary, PageHints, job_query, list_jobs, page_jobs
 from workflows import search_attributes as sa
 from workflows import times
@@ -76,6 +70,14 @@ class NotConfirmed(SchedulingError):
         super().__init__(
             "the scheduler has not answered (a worker may be restarting), so this is not confirmed"
         )
+
+
+REFUSALS = Refusals(
+    refused=NotAllowed,
+    over=lambda: JobNotFound("this job is already over or does not exist"),
+    not_confirmed=NotConfirmed,
+    too_large=SchedulingError,
+)
 
 
 def utcnow() -> datetime:
@@ -131,6 +133,7 @@ class Jobs:
         self._client = client
         self._task_queue = task_queue
         self._clock = clock
+        self._calls = Calls(client, REFUSALS)
         self._hints = PageHints()  # where the dashboard's recent pages were bounded
 
     def now(self) -> datetime:
@@ -287,14 +290,12 @@ class Jobs:
 
     async def status(self, job_id: str) -> JobStatus:
         handle = self._client.get_workflow_handle_for(ScheduledJobWorkflow.run, check_job_id(job_id))
-        try:
-            return await handle.query(ScheduledJobWorkflow.status)
-        except WorkflowQueryFailedError:
-            raise JobNotFound(f"{job_id} is not a scheduled job") from None
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise JobNotFound(f"no job {job_id}") from None
-            raise
+        return await self._calls.query(
+            handle,
+            ScheduledJobWorkflow.status,
+            over=lambda: JobNotFound(f"no job {job_id}"),
+            failed=lambda: JobNotFound(f"{job_id} is not a scheduled job"),
+        )
 
     async def cancel(
         self,
@@ -339,24 +340,8 @@ class Jobs:
 
     async def _update(self, job_id: str, update: Any, request: Any) -> JobStatus:
         handle = self._client.get_workflow_handle_for(ScheduledJobWorkflow.run, job_id)
-        try:
-            result: JobStatus = await handle.execute_update(update, request)
-            return result
-        except WorkflowUpdateFailedError as err:
-            cause = err.cause
-            message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-            raise NotAllowed(message) from None
-        except WorkflowUpdateRPCTimeoutOrCancelledError:
-            # The SDK turns a cancel into this error; a caller that gave up (bot.replies.in_time)
-            # must see its cancellation again, or its timeout never becomes "not answered".
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise asyncio.CancelledError() from None
-            raise NotConfirmed() from None
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise JobNotFound("this job is already over or does not exist") from None
-            raise
+        result: JobStatus = await self._calls.update(handle, update, request)
+        return result
 
     async def cancel_by_key(
         self, key: str, *, guild_id: int, by: int, as_host: bool = False, reason: str = ""

@@ -89,6 +89,12 @@ async def load_game(store: PersistentStore, *, results: bool = True) -> Safari |
     return Safari(SafariGame.model_validate(found.value), players, dict(sorted(rounds.items())))
 
 
+async def player_versioned(store: PersistentStore, player_id: int) -> tuple[Player, int] | None:
+    """One player's record with its key's version; None when they have not joined."""
+    found = await store.get_versioned(player_key(player_id))
+    return None if found is None else (Player.model_validate(found.value), found.version)
+
+
 async def players_versioned(store: PersistentStore) -> dict[int, tuple[Player, int]]:
     """The players who count (the first MAX_PLAYERS keys), with their keys' versions."""
     return dict(list((await all_players(store)).items())[:MAX_PLAYERS])

@@ -3,13 +3,12 @@ and each guild's default rules (a host's wall-clock time is read by `workflows/t
 
 One Season workflow per guild at a time (`season-<guild>`); its turns are child workflows
 whose ids the bot reads from the Claim button or from the season's `player_turn` query.
-Every refusal comes back as a `SeasonError` whose message is fit to show the user.
+Every refusal comes back as a `SeasonError` (or the shared `NotYours`) whose message is fit to
+show the user.
 """
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,17 +17,18 @@ from temporalio.client import (
     Client,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCStatusCode
 
+from clients.calls import Calls, Refusals, said
 from clients.guild_settings import GuildSetting, SettingsBackend
-from clients.resend import send_update
 from workflows import search_attributes as sa
-from workflows.common import UserError, first_error
+from workflows.common import NotYours, UserError, first_error
 from workflows.seasons import SeasonWorkflow
 from workflows.seasons_models import (
     ALREADY,
     NOT_YOURS,
+    SEASON_RULES,
     TOO_LATE,
     ClaimRequest,
     ClaimResult,
@@ -50,7 +50,6 @@ from workflows.seasons_models import (
 )
 from workflows.seasons_turns import TurnWorkflow
 
-SEASON_RULES = "season_rules"  # the guild's RulesOverride as JSON, or absent
 MAX_OPEN = timedelta(days=60)
 # Updates this process keeps in flight (all seasons and turns together); the server refuses
 # an 11th on one workflow at once, and this facade resends such a refusal.
@@ -63,10 +62,6 @@ class SeasonError(UserError):
     """A refusal; the message is fit to show the user."""
 
 
-class NotYours(SeasonError):
-    pass
-
-
 class TooLate(SeasonError):
     pass
 
@@ -75,11 +70,14 @@ class Already(SeasonError):
     pass
 
 
-def _refusal(cause: BaseException | None, gone: str) -> SeasonError:
-    if isinstance(cause, ApplicationError):
-        kind = {NOT_YOURS: NotYours, TOO_LATE: TooLate, ALREADY: Already}.get(cause.type or "", SeasonError)
-        return kind(cause.message)
-    return TooLate(gone)  # the workflow closed while the update was in flight
+REFUSALS = Refusals(
+    refused=SeasonError,
+    over=lambda: SeasonError(NO_SEASON),
+    kinds={NOT_YOURS: said(NotYours), TOO_LATE: said(TooLate), ALREADY: said(Already)},
+    # A closed (or never started) workflow takes no updates.
+    over_statuses=frozenset({RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION}),
+    too_large=SeasonError,
+)
 
 
 # --- the facade -------------------------------------------------------------------------------
@@ -90,8 +88,7 @@ class Seasons:
         self._client = client
         self._task_queue = task_queue
         self._defaults = GuildSetting(settings, SEASON_RULES) if settings is not None else None
-        self._gate_loop: asyncio.AbstractEventLoop | None = None
-        self._gate_semaphore = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._calls = Calls(client, REFUSALS, max_in_flight=MAX_IN_FLIGHT)
 
     @property
     def client(self) -> Client:
@@ -201,21 +198,13 @@ class Seasons:
 
     async def status(self, guild_id: int) -> SeasonStatus:
         handle = self._client.get_workflow_handle_for(SeasonWorkflow.run, season_id_for(guild_id))
-        try:
-            return await handle.query(SeasonWorkflow.status)
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise SeasonError(NO_SEASON) from None
-            raise
+        return await self._calls.query(handle, SeasonWorkflow.status)
 
     async def player_turn(self, guild_id: int, player_id: int) -> PlayerTurn:
         handle = self._client.get_workflow_handle_for(SeasonWorkflow.run, season_id_for(guild_id))
-        try:
-            turn = await handle.query(SeasonWorkflow.player_turn, PlayerTurnRequest(player_id=player_id))
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise SeasonError(NO_SEASON) from None
-            raise
+        turn = await self._calls.query(
+            handle, SeasonWorkflow.player_turn, PlayerTurnRequest(player_id=player_id)
+        )
         if turn is None:
             raise SeasonError("You have no turn waiting for you right now.")
         return turn
@@ -253,24 +242,4 @@ class Seasons:
     async def _update(self, handle: Any, update: Any, request: Any, gone: str) -> Any:
         """One update, kept below the server's 10 in flight per workflow; one the server turned
         away unseen (too many in flight, e.g. from several bot shards) is resent under its id."""
-
-        def over(err: RPCError) -> TooLate | None:
-            # A closed (or never started) workflow takes no updates.
-            closed = err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
-            return TooLate(gone) if closed else None
-
-        return await send_update(
-            handle,
-            update,
-            request,
-            update_id=f"{update.__name__}-{uuid.uuid4().hex}",
-            gate=self._gate,
-            refusal=lambda cause: _refusal(cause, gone),
-            gone=over,
-        )
-
-    def _gate(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        if self._gate_loop is not loop:
-            self._gate_loop, self._gate_semaphore = loop, asyncio.Semaphore(MAX_IN_FLIGHT)
-        return self._gate_semaphore
+        return await self._calls.update(handle, update, request, over=lambda: TooLate(gone))

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -34,10 +33,10 @@ from pydantic import JsonValue
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
-from clients.resend import send_query, send_update
+from clients.calls import Calls, Refusals, said
+from workflows.common import UserError
 from workflows.store import StoreWorkflow
 from workflows.store_models import (
     CONFLICT_ERROR,
@@ -59,6 +58,7 @@ from workflows.store_models import (
     TransactRequest,
     TransactResult,
     json_size,
+    store_workflow_id,
 )
 
 R = TypeVar("R")
@@ -68,8 +68,9 @@ class StoreError(Exception):
     """A store request that was refused or could not be made; the message says why."""
 
 
-class StoreLimitError(StoreError, ValueError):
-    """The write would break a limit (value size, key count, total size); nothing was written."""
+class StoreLimitError(StoreError, UserError):
+    """The request would break a limit (value size, key count, total size, the server's size of
+    one request); nothing was written. A user may be shown it: a full store is a refusal."""
 
 
 class VersionConflict(StoreError):
@@ -86,10 +87,6 @@ class VersionConflict(StoreError):
 class Versioned:
     value: JsonValue
     version: int
-
-
-def store_workflow_id(name: str) -> str:
-    return f"store-{name}"
 
 
 class PersistentStore:
@@ -113,9 +110,17 @@ class PersistentStore:
         )
         self._ready = False
         self._starting: asyncio.Task[None] | None = None
-        self._gate_loop: asyncio.AbstractEventLoop | None = None
-        self._gate_semaphore = asyncio.Semaphore(self.max_in_flight)
-        self._query_gate_semaphore = asyncio.Semaphore(self.max_queries_in_flight)
+        self._calls = Calls(
+            client,
+            Refusals(
+                refused=StoreError,
+                over=self._missing("is not running (workflow {id}); create it with PersistentStore.create"),
+                kinds={LIMIT_ERROR: said(StoreLimitError), CONFLICT_ERROR: _conflict},
+                too_large=lambda limit: StoreLimitError(f"store {name!r}: {limit}"),
+            ),
+            max_in_flight=self.max_in_flight,
+            max_queries_in_flight=self.max_queries_in_flight,
+        )
 
     @classmethod
     async def create(
@@ -292,56 +297,23 @@ class PersistentStore:
             )
 
     async def _query(self, query: Callable[[StoreWorkflow, Any], R], request: Any) -> R:
-        async def ask() -> R:
-            self._gate()  # (re)binds both gates to this loop
-            async with self._query_gate_semaphore:
-                return await self._handle.query(query, request)
+        return await self._calls.query(
+            self._handle, query, request, over=self._missing("does not exist (workflow {id})")
+        )
 
-        return await send_query(ask, gone=self._missing("does not exist (workflow {id})"))
-
-    def _missing(self, what: str) -> Callable[[RPCError], StoreError | None]:
-        """A NOT_FOUND as the StoreError `store <name> <what>` ({id}: the workflow's id)."""
-
-        def gone(err: RPCError) -> StoreError | None:
-            if err.status != RPCStatusCode.NOT_FOUND:
-                return None
-            return StoreError(f"store {self.name!r} " + what.format(id=self.workflow_id))
-
-        return gone
-
-    def _gate(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        if self._gate_loop is not loop:
-            self._gate_loop, self._gate_semaphore = loop, asyncio.Semaphore(self.max_in_flight)
-            self._query_gate_semaphore = asyncio.Semaphore(self.max_queries_in_flight)
-        return self._gate_semaphore
+    def _missing(self, what: str) -> Callable[[], StoreError]:
+        """`store <name> <what>` ({id}: the workflow's id), for a store whose workflow is gone."""
+        return lambda: StoreError(f"store {self.name!r} " + what.format(id=self.workflow_id))
 
     async def _update(self, update: UpdateMethodMultiParam[[StoreWorkflow, Any], R], request: Any) -> R:
-        # One id for every try of this write: a retry of a write the server already completed
-        # in this run gets that outcome back instead of writing again.
-        result: R = await send_update(
-            self._handle,
-            update,
-            request,
-            update_id=f"write-{uuid.uuid4().hex}",
-            gate=self._gate,
-            refusal=_translate,
-            gone=self._missing("is not running (workflow {id}); create it with PersistentStore.create"),
-        )
-        return result
+        return await self._calls.update(self._handle, update, request)
 
 
-def _translate(cause: BaseException | None) -> StoreError:
-    if not isinstance(cause, ApplicationError):
-        return StoreError(str(cause))
-    if cause.type == LIMIT_ERROR:
-        return StoreLimitError(cause.message)
-    if cause.type == CONFLICT_ERROR:
-        details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
-        return VersionConflict(
-            cause.message,
-            key=str(details.get("key", "")),
-            expected_version=int(details.get("expected_version", -1)),
-            current_version=int(details.get("current_version", -1)),
-        )
-    return StoreError(cause.message)
+def _conflict(cause: ApplicationError) -> VersionConflict:
+    details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+    return VersionConflict(
+        cause.message,
+        key=str(details.get("key", "")),
+        expected_version=int(details.get("expected_version", -1)),
+        current_version=int(details.get("current_version", -1)),
+    )

@@ -1,9 +1,10 @@
 """The whispers facade the bot uses: send, read, unsend, status, on Temporal.
 
-One Whisper workflow per whisper. Every refusal comes back as a `WhisperError` whose message is
-fit to show the user. The text is sealed (stack/sealing.py, WHISPER_KEYS) before the workflow
-starts, for this whisper id and recipient, and opened again only in `read`, whose `ReadResult`
-the bot shows ephemerally to the recipient and nowhere else. Without a seal nothing is sent.
+One Whisper workflow per whisper. Every refusal comes back as a `WhisperError` (or the shared
+`NotYours`) whose message is fit to show the user. The text is sealed (stack/sealing.py,
+WHISPER_KEYS) before the workflow starts, for this whisper id and recipient, and opened again
+only in `read`, whose `ReadResult` the bot shows ephemerally to the recipient and nowhere else.
+Without a seal nothing is sent.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCStatusCode
 
+from clients.calls import Calls, Refusals, said
 from stack.sealing import SealBroken, WhisperSeal
 from workflows import search_attributes as sa
-from workflows.common import UserError, first_error
+from workflows.common import NotYours, UserError, first_error
 from workflows.whispers import WhisperWorkflow
 from workflows.whispers_models import (
     DEFAULT_EXPIRY,
@@ -51,10 +52,6 @@ class NotForYou(WhisperError):
     pass
 
 
-class NotYours(WhisperError):
-    pass
-
-
 class WhisperOver(WhisperError):
     """The whisper is over (expired, unsent, or its re-read window closed) or never existed."""
 
@@ -72,11 +69,22 @@ class NotSetUp(WhisperError):
     """No whisper key: whispers can be neither sent nor (once sealed) opened."""
 
 
+REFUSALS = Refusals(
+    refused=WhisperOver,
+    over=lambda: WhisperOver(EXPIRED),
+    kinds={NOT_FOR_YOU: said(NotForYou), NOT_YOURS: said(NotYours)},
+    # A completed (or never started) workflow takes no updates: the whisper is over.
+    over_statuses=frozenset({RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION}),
+    too_large=WhisperError,
+)
+
+
 class Whispers:
     def __init__(self, client: Client, task_queue: str, seal: WhisperSeal | None = None) -> None:
         self._client = client
         self._task_queue = task_queue
         self._seal = seal
+        self._calls = Calls(client, REFUSALS)
 
     @property
     def can_send(self) -> bool:
@@ -171,22 +179,12 @@ class Whispers:
         except ValidationError as err:
             raise WhisperError(first_error(err)) from None
         handle = self._client.get_workflow_handle_for(WhisperWorkflow.run, whisper_id)
-        try:
-            await handle.signal(OPERATOR_CANCEL, request)
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise WhisperOver(EXPIRED) from None
-            raise
+        await self._calls.signal(handle, OPERATOR_CANCEL, request)
 
     async def status(self, whisper_id: str) -> WhisperStatus:
         self._check_id(whisper_id)
         handle = self._client.get_workflow_handle_for(WhisperWorkflow.run, whisper_id)
-        try:
-            return await handle.query(WhisperWorkflow.status)
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise WhisperOver(EXPIRED) from None
-            raise
+        return await self._calls.query(handle, WhisperWorkflow.status)
 
     @staticmethod
     def _check_id(whisper_id: str) -> None:
@@ -195,22 +193,4 @@ class Whispers:
 
     async def _update(self, whisper_id: str, update: Any, request: Any) -> Any:
         handle = self._client.get_workflow_handle_for(WhisperWorkflow.run, whisper_id)
-        try:
-            return await handle.execute_update(update, request)
-        except WorkflowUpdateFailedError as err:
-            cause = err.cause
-            if isinstance(cause, ApplicationError):
-                if cause.type == NOT_FOR_YOU:
-                    raise NotForYou(cause.message) from None
-                if cause.type == NOT_YOURS:
-                    raise NotYours(cause.message) from None
-                raise WhisperOver(cause.message) from None
-            # The workflow completed while the update was in flight.
-            raise WhisperOver(EXPIRED) from None
-        except WorkflowUpdateRPCTimeoutOrCancelledError:
-            raise
-        except RPCError as err:
-            # A completed (or never started) workflow takes no updates: the whisper is over.
-            if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-                raise WhisperOver(EXPIRED) from None
-            raise
+        return await self._calls.update(handle, update, request)

@@ -1,4 +1,4 @@
-"""A Custom Action's result as a Discord message, and the Run button's custom id.
+"""A Custom Action's result as a Discord message, and the custom ids of the actions' components.
 
 The worker (a scheduled run, through a webhook) and the bot (a player's run) show a result the
 same way: Components V2 when it has a card or is too long for content, plain content otherwise.
@@ -11,20 +11,36 @@ from typing import Any
 
 import discord
 
-from workflows.custom_actions_models import Block
+from components.custom_ids import CustomId, Field
+from components.jobs import RUN
+from workflows.custom_actions_models import ACTION_ID_PATTERN, Block
 
 MAX_CONTENT = 2000
-RUN_PREFIX = "ca:run:"
 
+ACTION = Field(ACTION_ID_PATTERN.removeprefix("^").removesuffix("$"))
+MODE = Field("[ep]")  # a Cancel button on the editor ("e": redraw it) or on a player's answer ("p")
+TASK = Field("ca:[A-Za-z0-9_.:-]{1,77}")  # the guild-local part of the task's job id
 
-def run_custom_id(action_id: str) -> str:
-    return f"{RUN_PREFIX}{action_id}"
+TRIGGER_SELECT = CustomId("ca:trigger:{action_id}", action_id=ACTION)
+CHANNEL_SELECT = CustomId("ca:channel:{action_id}", action_id=ACTION)
+SCHEDULE_BUTTON = CustomId("ca:schedule:{action_id}", action_id=ACTION)
+RUN_BUTTON = CustomId("ca:run:{action_id}", action_id=ACTION)
+# At most 4 + 1 + 1 + 8 + 1 + 80 = 95 characters.
+CANCEL_TASK = CustomId("cac:{mode}:{run}:{suffix}", mode=MODE, run=RUN, suffix=TASK)
+# Posted before buttons carried their run: still answered, on the current run.
+EARLIER_CANCEL_TASK = CustomId("ca:cancel:{mode}:{suffix}", mode=MODE, suffix=TASK)
+SCHEDULE_MODAL = CustomId("ca:schedule-modal:{action_id}", action_id=ACTION)
+# The modal's inputs: a modal opened before a restart comes back with them.
+DAYS_FIELD, HOURS_FIELD, MINUTES_FIELD = "days", "hours", "minutes"
 
 
 def run_button(action_id: str, name: str) -> discord.ui.Button[Any]:
     """Posted by a host; answered by the bot's RunButton DynamicItem, even after a restart."""
     return discord.ui.Button(
-        label=name[:80], emoji="▶️", style=discord.ButtonStyle.primary, custom_id=run_custom_id(action_id)
+        label=name[:80],
+        emoji="▶️",
+        style=discord.ButtonStyle.primary,
+        custom_id=RUN_BUTTON.build(action_id=action_id),
     )
 
 

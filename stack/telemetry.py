@@ -32,7 +32,7 @@ from temporalio.worker import (
 POSTS = "discord_posts"
 DISCORD_ERRORS = "discord_errors"
 JOBS_FAILED = "jobs_failed"
-JOB_WORKFLOW = "ScheduledJob"  # workflows.jobs WORKFLOW_NAME (not imported: keep stack/ below workflows/)
+JOB_WORKFLOW = "ScheduledJob"  # workflows.jobs_models.JOBS_WORKFLOW (stack/ may not import workflows/)
 
 
 def metrics_runtime(host: str, port: int | None) -> Runtime | None:

@@ -52,6 +52,57 @@ def test_no_layer_imports_what_it_must_not(layer: str) -> None:
     assert offences == []
 
 
+def imported_modules(path: Path) -> set[str]:
+    """Every module of ours or not the file imports, by its full name (`from workflows import
+    safari_engine` counts as `workflows.safari_engine`)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(
+                f"{node.module}.{alias.name}"
+                for alias in node.names
+                if ROOT.joinpath(*node.module.split("."), f"{alias.name}.py").is_file()
+            )
+    return found
+
+
+def test_the_jobs_catalogue_imports_no_feature() -> None:
+    # Features register their actions with the catalogue; the catalogue never names them.
+    imported = imported_modules(ROOT / "workflows" / "jobs_actions.py")
+    ours = {module for module in imported if module.split(".")[0] == "workflows"}
+    assert ours <= {"workflows.common", "workflows.jobs_models"}
+
+
+def test_every_workflow_type_is_a_feature_constant_from_its_models_module() -> None:
+    # One rule for registered names: @workflow.defn(name=<FEATURE>_WORKFLOW), the constant
+    # defined in workflows/<feature>_models.py.
+    offences = []
+    for path in sources("workflows"):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        from_models = {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("_models")
+            for alias in node.names
+        }
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            for decorator in node.decorator_list:
+                if not (isinstance(decorator, ast.Call) and ast.unparse(decorator.func) == "workflow.defn"):
+                    continue
+                name = next((k.value for k in decorator.keywords if k.arg == "name"), None)
+                if not (
+                    isinstance(name, ast.Name) and name.id.endswith("_WORKFLOW") and name.id in from_models
+                ):
+                    offences.append(f"{path.relative_to(ROOT)}: {node.name}")
+    assert offences == []
+
+
 def test_nothing_reads_or_links_outside_the_repository() -> None:
     # A fresh clone has nothing beside it: no file may point at a sibling folder.
     needle = "../" + "shared"

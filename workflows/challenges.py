@@ -5,6 +5,11 @@ whole chain, so a skip, a pause or a cancel reaches the round that is waiting, a
 visible in the Web UI. A round's actions are the jobs' catalogue actions, run with `run_action`.
 The chain continues as new every `rounds_per_run` rounds (or when the server suggests it),
 carrying its progress, so a chain of hundreds of rounds keeps a short history per run.
+
+What a reply says is what happens: a skip names the round it is for, and one for a round that is
+no longer current is refused with what became of that round; a cancel during a round stops the
+round's remaining actions (only a post already on its way may still appear, and the reply says
+so); the plan is bounded in bytes (MAX_PLAN_BYTES), so no run's input outgrows the server's limits.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.challenges_models import (
-        CHALLENGE_WORKFLOW,
+        CHALLENGES_WORKFLOW,
+        JUST_ENDED,
+        MAX_REASON_CHARS,
         MAX_ROUNDS,
         AddRoundRequest,
         CancelChainRequest,
@@ -34,6 +41,10 @@ with workflow.unsafe.imports_passed_through():
         RoundRecord,
         RoundSpec,
         RoundView,
+        SkipRequest,
+        plan_size_problem,
+        round_bytes,
+        round_size_problem,
     )
     from workflows.common import failure_reason
     from workflows.jobs import run_action
@@ -49,9 +60,11 @@ with workflow.unsafe.imports_passed_through():
 
 # Rounds ahead listed one by one in the details; the rest are counted.
 DETAILS_AHEAD = 15
+# Since this patch a cancel that arrives while a round runs its actions stops the ones not started.
+CANCEL_STOPS_ROUND = "chain-cancel-stops-round"
 
 
-@workflow.defn(name=CHALLENGE_WORKFLOW)
+@workflow.defn(name=CHALLENGES_WORKFLOW)
 class ChallengeChainWorkflow:
     @workflow.init
     def __init__(self, inp: ChallengeInput) -> None:
@@ -67,6 +80,10 @@ class ChallengeChainWorkflow:
         # Bumped by every message that changes the plan: wakes the current wait.
         self._changes = 0
         self._finished_this_run = 0
+        # The plan's size as JSON, checked against MAX_PLAN_BYTES when a round is added.
+        self._plan_bytes = sum(round_bytes(r) for r in self._rounds)
+        # What is on its way to Discord now, told in the answer to a cancel.
+        self._in_flight: str | None = None
 
     @workflow.run
     async def run(self, inp: ChallengeInput) -> ChallengeResult:
@@ -165,6 +182,7 @@ class ChallengeChainWorkflow:
             deadline=self._p.deadline,
             description=f"{self._spec.title}: {round_.name}",
         )
+        self._in_flight = f"the {message} reminder before {round_.name}"
         try:
             # A reminder retried past its round's start is worthless: its budget ends there.
             await run_action(
@@ -174,6 +192,8 @@ class ChallengeChainWorkflow:
             reason = failure_reason(err) if isinstance(err, FailureError) else str(err)
             self._record_reminder(message, due, "failed", reason, index)
             return
+        finally:
+            self._in_flight = None
         self._record_reminder(message, due, "sent", index=index)
 
     async def _run_round(self, round_: RoundSpec) -> str | None:
@@ -181,7 +201,12 @@ class ChallengeChainWorkflow:
         self._running = True
         self._show()
         failure: str | None = None
-        for step in round_.actions:
+        stopped = None
+        for number, step in enumerate(round_.actions, start=1):
+            if self._cancelled and workflow.patched(CANCEL_STOPS_ROUND):
+                # The reply to the cancel promised nothing more: the actions not started stay so.
+                stopped = f"the chain was cancelled during this round, after {number - 1} of its actions"
+                break
             action_input = ActionInput(
                 job_id=workflow.info().workflow_id,
                 action=step.action,
@@ -193,6 +218,7 @@ class ChallengeChainWorkflow:
                 description=f"{self._spec.title}: {round_.name}",
             )
             self._action = step.action
+            self._in_flight = f"{round_.name} (action {number} of {len(round_.actions)})"
             self._show()
             try:
                 await run_action(action_spec(step.action), action_input)
@@ -200,7 +226,12 @@ class ChallengeChainWorkflow:
                 reason = failure_reason(err) if isinstance(err, FailureError) else str(err)
                 failure = f"{step.action}: {reason}"
                 break
+            finally:
+                self._in_flight = None
         self._running, self._action = False, None
+        if stopped is not None:
+            self._end_round("skipped", reason=stopped)
+            return None
         if failure is None:
             self._end_round("done")
             return None
@@ -233,7 +264,7 @@ class ChallengeChainWorkflow:
     # --- messages ------------------------------------------------------------------------------
 
     @workflow.update
-    def skip(self, request: ChainRequest) -> ChallengeStatus:
+    def skip(self, request: SkipRequest) -> ChallengeStatus:
         self._end_round("skipped", reason="skipped by a host")
         if self._p.index < len(self._rounds):
             # Planned now, so the answer shows when the next round comes (or, paused, how long after resume).
@@ -242,10 +273,48 @@ class ChallengeChainWorkflow:
         return self.status()
 
     @skip.validator
-    def _validate_skip(self, request: ChainRequest) -> None:
+    def _validate_skip(self, request: SkipRequest) -> None:
+        # Validators do not run on replay (an accepted update is in the history): no patch needed.
         self._check_may_change(request, "skip a round of")
+        self._check_round_named(request.round, "nothing was skipped")
         if self._running:
-            raise ApplicationError("the current round is already running; it cannot be skipped now")
+            raise ApplicationError(
+                f"round {self._p.index + 1} ({self._rounds[self._p.index].name}) is running now; "
+                "nothing was skipped"
+            )
+
+    def _check_round_named(self, index: int | None, nothing: str) -> None:
+        """Refuse a request for a round that is not the current one, saying what became of it.
+        A request that names no round is for the current one, unless the round before it ended
+        only just now (JUST_ENDED): it may have been sent for that one, so it is not guessed."""
+        current = self._p.index
+        if index is None:
+            last = self._p.records[-1] if self._p.records else None
+            if last is None or workflow.now() - last.at >= JUST_ENDED:
+                return
+            upcoming = f"round {current + 1} ({self._rounds[current].name})"
+            raise ApplicationError(
+                f"{self._what_became_of(last)}, just before your request; {nothing}. "
+                f"If you meant {upcoming}, name it: round {current + 1}"
+            )
+        if index < current:
+            record = next((r for r in self._p.records if r.index == index), None)
+            if record is None:
+                raise ApplicationError(f"round {index + 1} is over; {nothing}")
+            raise ApplicationError(f"{self._what_became_of(record)}; {nothing}")
+        if index >= len(self._rounds):
+            raise ApplicationError(f"this chain has no round {index + 1}; {nothing}")
+        if index > current:
+            raise ApplicationError(
+                f"round {index + 1} ({self._rounds[index].name}) has not come yet: round "
+                f"{current + 1} ({self._rounds[current].name}) is the current one; {nothing}"
+            )
+
+    @staticmethod
+    def _what_became_of(record: RoundRecord) -> str:
+        moment = f"<t:{int(record.at.timestamp())}:f>"
+        past = {"done": "already ran", "skipped": "was already skipped", "failed": "already ran and failed"}
+        return f"round {record.index + 1} ({record.name}) {past[record.outcome]} at {moment}"
 
     @workflow.update
     def pause(self, request: ChainRequest) -> ChallengeStatus:
@@ -289,6 +358,7 @@ class ChallengeChainWorkflow:
     @workflow.update
     def add_round(self, request: AddRoundRequest) -> ChallengeStatus:
         self._rounds.append(request.round)
+        self._plan_bytes += round_bytes(request.round)
         self._changes += 1
         return self.status()
 
@@ -299,6 +369,11 @@ class ChallengeChainWorkflow:
             raise ApplicationError(f"a chain has at most {MAX_ROUNDS} rounds")
         if request.round.at is not None and request.round.at <= workflow.now():
             raise ApplicationError("the new round's time is in the past")
+        problem = round_size_problem(request.round) or plan_size_problem(
+            self._plan_bytes, round_bytes(request.round)
+        )
+        if problem is not None:
+            raise ApplicationError(f"the round was not added: {problem}")
 
     @workflow.update
     def cancel(self, request: CancelChainRequest) -> ChallengeStatus:
@@ -353,6 +428,7 @@ class ChallengeChainWorkflow:
             rounds=self._views(),
             remaining=self._p.remaining,
             generation=self._p.generation,
+            in_flight=self._in_flight,
         )
 
     def _views(self) -> list[RoundView]:
@@ -421,6 +497,8 @@ class ChallengeChainWorkflow:
     ) -> None:
         if index is not None and index != self._p.index:
             return  # the round was skipped while its reminder was posting: it belongs to no round now
+        if reason is not None:
+            reason = reason[:MAX_REASON_CHARS]
         self._p.reminders.append(
             ReminderRecord(message=message, due=due, at=workflow.now(), outcome=outcome, reason=reason)
         )
@@ -434,7 +512,7 @@ class ChallengeChainWorkflow:
                 outcome=outcome,
                 due=self._p.deadline or now,
                 at=now,
-                reason=reason,
+                reason=None if reason is None else reason[:MAX_REASON_CHARS],
                 reminders=list(self._p.reminders),
             )
         )

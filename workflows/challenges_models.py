@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, Field, JsonValue, model_validator
 from workflows.common import Snowflake
 from workflows.jobs_models import DEFAULT_REMINDER_GRACE, MAX_DELAY, Reminder, ReminderRecord
 
-CHALLENGE_WORKFLOW = "ChallengeChain"
+CHALLENGES_WORKFLOW = "ChallengeChain"
 # Ids are business keys: `challenge-<guild>-<key>`, computed again from guild and key.
 ID_PREFIX = "challenge-"
 KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,60}$"
@@ -25,10 +25,47 @@ MAX_ACTIONS_PER_ROUND = 5
 MAX_REMINDERS_PER_ROUND = 5
 # Rounds finished per run before the chain continues as new (sooner if the server suggests it).
 DEFAULT_ROUNDS_PER_RUN = 25
+# What a chain may carry, as JSON. Every continue-as-new carries the whole plan and the records of
+# the rounds done (names and reminder messages again, failure reasons cut to MAX_REASON_CHARS), and
+# the server refuses a payload over 2 MB: a plan of 256 KB leaves its records room below that,
+# whatever is added later. A round fits five messages of Discord's 2,000 characters in any script.
+MAX_ROUND_BYTES = 48 * 1024
+MAX_PLAN_BYTES = 256 * 1024
+MAX_REASON_CHARS = 300
+# A request that names no round means the current one, unless the round before it ended this
+# recently: then it may have been meant for that round, and is refused rather than guessed.
+JUST_ENDED = timedelta(seconds=10)
 
 
 def challenge_id_for(guild_id: int, key: str) -> str:
     return f"{ID_PREFIX}{guild_id}-{key}"
+
+
+def round_bytes(round_: RoundSpec) -> int:
+    return len(round_.model_dump_json().encode())
+
+
+def kilobytes(size: int) -> str:
+    return f"{size / 1024:.0f} KB" if size >= 1024 else f"{size} bytes"
+
+
+def round_size_problem(round_: RoundSpec) -> str | None:
+    size = round_bytes(round_)
+    if size > MAX_ROUND_BYTES:
+        return f"it takes {kilobytes(size)}, and a round may take at most {kilobytes(MAX_ROUND_BYTES)}"
+    return None
+
+
+def plan_size_problem(total: int, added: int | None = None) -> str | None:
+    """What is wrong with a plan of `total` bytes (or with adding `added` bytes to it), if anything."""
+    if added is None and total > MAX_PLAN_BYTES:
+        return f"the rounds take {kilobytes(total)}, and a chain may take at most {kilobytes(MAX_PLAN_BYTES)}"
+    if added is not None and total + added > MAX_PLAN_BYTES:
+        return (
+            f"this chain's rounds take {kilobytes(total)} already, and with this round they would "
+            f"pass the {kilobytes(MAX_PLAN_BYTES)} a chain may take"
+        )
+    return None
 
 
 ChainState = Literal["waiting", "paused", "running", "done", "cancelled", "failed"]
@@ -112,6 +149,14 @@ class ChainRequest(BaseModel):
     as_host: bool = False
 
 
+class SkipRequest(ChainRequest):
+    """`round` is the index of the round the skip is for (as `ChallengeStatus.current`): a skip
+    for a round that is over, running or not current yet is refused with what happened instead.
+    None (requests sent before rounds were named): the current round, see JUST_ENDED."""
+
+    round: int | None = Field(default=None, ge=0)
+
+
 class CancelChainRequest(ChainRequest):
     reason: str = Field(default="", max_length=200)
 
@@ -147,6 +192,9 @@ class ChallengeStatus(BaseModel):
     rounds: list[RoundView]
     remaining: timedelta | None = None
     generation: int = 0
+    # What was on its way to Discord when this was answered (a round's action, a reminder): a
+    # cancel does not call it back, so the reply says it may still appear.
+    in_flight: str | None = None
 
 
 class ChallengeResult(BaseModel):

@@ -37,6 +37,11 @@ class UserError(ValueError):
     from it, and the bot answers them all the same way)."""
 
 
+class NotYours(UserError):
+    """A request about something that belongs to someone else (a whisper, a season, a turn):
+    only its owner or host may do it. Every feature refuses with this one class."""
+
+
 def first_error(err: ValidationError) -> str:
     """Pydantic's first complaint as one line a user can read: `field: message`."""
     first = err.errors()[0]

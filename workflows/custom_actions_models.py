@@ -3,7 +3,8 @@
 Pure and deterministic: the bot, the clients and the `execute_custom_action` activity all
 evaluate an action with `evaluate()`, given what they know about the player (roles, Safari
 balance). The definition is kept in the guild's store `custom-actions-<guild>`, one key per
-action (`action:<id>`).
+action (`action:<id>`). A scheduled or armed run is the jobs action `execute_custom_action`,
+registered here in the jobs' catalogue.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from workflows.common import Snowflake
+from workflows.jobs_actions import ActionSpec, register
 
 EXECUTE_CUSTOM_ACTION = "execute_custom_action"
 
@@ -185,6 +187,20 @@ class ExecuteCustomActionPayload(BaseModel):
     action_name: str = Field(min_length=1, max_length=MAX_NAME)
     # "host": a host scheduled it from the editor; "player": a player's run armed it.
     origin: Literal["host", "player"] = "host"
+
+
+register(
+    ActionSpec(
+        EXECUTE_CUSTOM_ACTION,
+        # Store reads and writes, then create, post and delete a webhook: a regular activity.
+        local=False,
+        start_to_close=timedelta(seconds=60),
+        heartbeat=timedelta(seconds=15),
+        # A scheduled result keeps trying through a Discord outage of up to two days.
+        schedule_to_close=timedelta(days=2),
+        payload=ExecuteCustomActionPayload,
+    )
+)
 
 
 # --- evaluation -----------------------------------------------------------------------------

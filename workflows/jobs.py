@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         action_spec,
     )
     from workflows.jobs_models import (
+        JOBS_WORKFLOW,
         MAX_DELAY,
         ActionInput,
         CancelNotice,
@@ -47,7 +48,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.times import when
 
-WORKFLOW_NAME = "ScheduledJob"
 # Executions started before this patch keep their old paths (tests/replay/histories): reminders
 # as one local activity with the catalogue's budget, the action given up after an hour.
 JOBS_PATCH = "reminders-end-at-deadline-actions-keep-trying"
@@ -176,7 +176,7 @@ async def run_action(spec: ActionSpec, arg: object, *, deadline: timedelta | Non
     return result
 
 
-@workflow.defn(name=WORKFLOW_NAME)
+@workflow.defn(name=JOBS_WORKFLOW)
 class ScheduledJobWorkflow:
     @workflow.init
     def __init__(self, spec: JobSpec) -> None:

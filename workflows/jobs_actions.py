@@ -1,8 +1,12 @@
 """The catalogue of schedulable actions: names and how the workflow calls them.
 
-The activities that implement them register under the same names (activities/, worker.py), and
-the client refuses a name that is not here, so a typo fails at schedule time, not at the deadline.
-Short Discord posts run as local activities: one workflow task per fire instead of three.
+This module holds only the jobs feature's own actions. Every other feature registers its
+actions from its own models module when that module is imported (`register`); worker.py
+imports those modules, so every worker and every replay has the same catalogue before its
+first workflow task. The activities that implement the actions register under the same names
+(activities/, worker.py), and the client refuses a name that is not here, so a typo fails at
+schedule time, not at the deadline. Short Discord posts run as local activities: one workflow
+task per fire instead of three.
 """
 
 from __future__ import annotations
@@ -13,9 +17,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workflows.custom_actions_models import EXECUTE_CUSTOM_ACTION, ExecuteCustomActionPayload
 from workflows.jobs_models import ACTION_NAME_PATTERN
-from workflows.safari_engine import RoundResultsPayload
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class ActionSpec:
     # Short, so an attempt held by a crashed worker is retried within seconds.
     start_to_close: timedelta = timedelta(seconds=15)
     # The whole retry budget for transient failures (Discord 5xx, 429, network) on the old path
-    # (executions started before `workflows.jobs.ACTION_PATCH`); a job's final action now keeps
+    # (executions started before `workflows.jobs.JOBS_PATCH`); a job's final action now keeps
     # trying for FINAL_ACTION_BUDGET, a reminder until its deadline.
     schedule_to_close: timedelta = timedelta(hours=1)
     # A reminder action takes a ReminderInput and may only be a job's reminder action; every
@@ -48,43 +50,26 @@ SEND_REMINDER = "send_reminder"
 POST_MESSAGE = "post_message"
 NOTIFY_JOB_FAILED = "notify_job_failed"
 NOTIFY_JOB_CANCELLED = "notify_job_cancelled"
-PROCESS_ROUND_RESULTS = "process_round_results"
 
-ACTIONS: dict[str, ActionSpec] = {
-    spec.name: spec
-    for spec in (
-        ActionSpec(SEND_REMINDER, reminder=True),
-        ActionSpec(POST_MESSAGE, payload=PostMessagePayload),
-        ActionSpec(
-            PROCESS_ROUND_RESULTS,
-            # Several HTTP calls and store writes: a regular activity with its own retries.
-            local=False,
-            start_to_close=timedelta(seconds=60),
-            heartbeat=timedelta(seconds=15),
-            payload=RoundResultsPayload,
-        ),
-        ActionSpec(
-            EXECUTE_CUSTOM_ACTION,
-            # Store reads and writes, then create, post and delete a webhook: a regular activity.
-            local=False,
-            start_to_close=timedelta(seconds=60),
-            heartbeat=timedelta(seconds=15),
-            # A scheduled result keeps trying through a Discord outage of up to two days.
-            schedule_to_close=timedelta(days=2),
-            payload=ExecuteCustomActionPayload,
-        ),
-    )
-}
+ACTIONS: dict[str, ActionSpec] = {}
 
 
-def register(spec: ActionSpec) -> None:
-    """Add an action to the catalogue, like the seed's `registerAction` (a bot built on this one
-    calls it for its own actions, and hosts their activities on its worker)."""
+def register(spec: ActionSpec) -> ActionSpec:
+    """Add an action to the catalogue; a feature calls it at import for each of its actions.
+    Registering the same spec again changes nothing; another spec under a taken name is refused,
+    so two features can never share an action name."""
     if not re.fullmatch(ACTION_NAME_PATTERN, spec.name):
         raise ValueError(
             f"an action name is a-z, 0-9 and _ (64 at most), starting with a letter: {spec.name!r}"
         )
-    ACTIONS[spec.name] = spec
+    known = ACTIONS.setdefault(spec.name, spec)
+    if known != spec:
+        raise ValueError(f"the action {spec.name!r} is registered already, with other settings")
+    return spec
+
+
+register(ActionSpec(SEND_REMINDER, reminder=True))
+register(ActionSpec(POST_MESSAGE, payload=PostMessagePayload))
 
 
 def action_spec(name: str) -> ActionSpec:

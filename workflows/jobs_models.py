@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, mod
 
 from workflows.common import Snowflake
 
+JOBS_WORKFLOW = "ScheduledJob"
 MAX_DELAY = timedelta(days=365)
 # Each reminder is a post in the channel: a handful is useful, a hundred is spam.
 MAX_REMINDERS = 10

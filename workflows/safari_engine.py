@@ -29,19 +29,21 @@ actions filled with huge balances is refused then, not at the deadline.
 Games stored in the first layout (everything under `game`) are read as they are and moved to
 this layout by the first write (`clients.safari.migrate`, one transaction).
 
-Nothing here does I/O or draws random numbers: the roll comes in as an argument.
+Nothing here does I/O or draws random numbers: the roll comes in as an argument. A round is
+resolved by the jobs action `process_round_results`, registered here in the jobs' catalogue.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from workflows.common import Snowflake, UserError
+from workflows.jobs_actions import ActionSpec, register
 
 GAME_KEY = "game"
 PLAYER_PREFIX = "player:"
@@ -203,6 +205,20 @@ class RoundResultsPayload(BaseModel):
     """The scheduled job's payload: which round to resolve; None resolves the next one."""
 
     round: int | None = Field(default=None, ge=1, le=MAX_ROUNDS)
+
+
+# The jobs action that resolves a round and posts its card (activities/safari.py).
+PROCESS_ROUND_RESULTS = "process_round_results"
+register(
+    ActionSpec(
+        PROCESS_ROUND_RESULTS,
+        # Several HTTP calls and store writes: a regular activity with its own retries.
+        local=False,
+        start_to_close=timedelta(seconds=60),
+        heartbeat=timedelta(seconds=15),
+        payload=RoundResultsPayload,
+    )
+)
 
 
 # --- the first layout (everything under `game`) ---------------------------------------------

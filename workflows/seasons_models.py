@@ -18,8 +18,11 @@ from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, model_v
 from workflows.common import Snowflake
 from workflows.times import check_duration, format_duration, parse_duration
 
-SEASON_WORKFLOW = "Season"
+SEASONS_WORKFLOW = "Season"
 TURN_WORKFLOW = "Turn"
+# The guild setting (workflows.store_models.settings_store_name) holding the guild's default
+# rules: a RulesOverride as JSON, or absent.
+SEASON_RULES = "season_rules"
 
 # Activity names (activities/seasons.py registers under these; test doubles too).
 DM_OFFER = "season_dm_offer"
@@ -125,15 +128,12 @@ class SeasonRules(BaseModel):
         return self.writing_warning if kind == "writing" else self.drawing_warning
 
 
-# --- ids and custom ids -------------------------------------------------------------------------
+# --- ids ---------------------------------------------------------------------------------------
 
 SEASON_PREFIX = "season-"
-# `turn-<guild>-<season start, unix s>-g<game>-s<step>-o<offer>`: everything the bot needs.
+# `turn-<guild>-<season start, unix s>-g<game>-s<step>-o<offer>`: everything the bot needs
+# (the turn's buttons carry it: components/seasons.py).
 TURN_ID_PATTERN = r"turn-[0-9]{1,20}-[0-9]{1,12}-g[0-9]{1,2}-s[0-9]{1,2}-o[0-9]{1,2}"
-CLAIM_PREFIX = "season:claim:"
-CLAIM_TEMPLATE = re.escape(CLAIM_PREFIX) + r"(?P<turn>" + TURN_ID_PATTERN + r")"
-SUBMIT_PREFIX = "season:submit:"
-SUBMIT_TEMPLATE = re.escape(SUBMIT_PREFIX) + r"(?P<turn>" + TURN_ID_PATTERN + r"):(?P<kind>writing|drawing)"
 
 
 def season_id_for(guild_id: int) -> str:
@@ -147,18 +147,6 @@ def turn_id_for(guild_id: int, season_started: datetime, game: int, step: int, o
 
 def is_turn_id(text: str) -> bool:
     return re.fullmatch(TURN_ID_PATTERN, text) is not None
-
-
-def claim_custom_id(turn_id: str) -> str:
-    if not is_turn_id(turn_id):
-        raise ValueError(f"not a turn id: {turn_id!r}")
-    return CLAIM_PREFIX + turn_id
-
-
-def submit_custom_id(turn_id: str, kind: TurnKind) -> str:
-    if not is_turn_id(turn_id):
-        raise ValueError(f"not a turn id: {turn_id!r}")
-    return f"{SUBMIT_PREFIX}{turn_id}:{kind}"
 
 
 # --- submissions --------------------------------------------------------------------------------

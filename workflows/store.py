@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
         KEY_ERROR,
         LIMIT_ERROR,
         MAX_KEY_BYTES,
-        STORE_WORKFLOW_NAME,
+        STORE_WORKFLOW,
         CompareAndSetRequest,
         DeleteRequest,
         DeleteResult,
@@ -50,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
-@workflow.defn(name=STORE_WORKFLOW_NAME)
+@workflow.defn(name=STORE_WORKFLOW)
 class StoreWorkflow:
     @workflow.init
     def __init__(self, inp: StoreInput) -> None:

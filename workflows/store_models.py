@@ -16,7 +16,13 @@ import json
 
 from pydantic import BaseModel, Field, JsonValue
 
-STORE_WORKFLOW_NAME = "PersistentStore"
+STORE_WORKFLOW = "PersistentStore"
+
+
+def store_workflow_id(name: str) -> str:
+    """The workflow of the store named `name`: a business key any process computes again."""
+    return f"store-{name}"
+
 
 # Hard limits. The whole map travels in the continue-as-new input, and the server refuses a
 # payload past 2 MiB: 1 MiB of keys and values plus per-entry overhead stays well under.
@@ -177,3 +183,18 @@ class SizeResult(BaseModel):
     bytes: int
     revision: int
     limits: StoreLimits
+
+
+# --- each guild's settings (clients/guild_settings.py) -------------------------------------
+# One small store per guild, mirrored into its memo, one key per setting. A feature's own
+# setting is named in its models module (whispers_models.WHISPERS_ENABLED,
+# seasons_models.SEASON_RULES); the host role, which every feature's checks share, is here.
+
+
+def settings_store_name(guild_id: int) -> str:
+    return f"guild-{guild_id}"
+
+
+# Settings are ids and switches: a few hundred bytes. A small cap keeps the memo small.
+SETTINGS_LIMITS = StoreLimits(max_value_bytes=1024, max_keys=64, max_total_bytes=16 * 1024)
+HOST_ROLE = "host_role"  # a role id as a string, or absent

@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         POST_NOTIFICATION,
         TEMPORAL_CANCEL_REASON,
         WHISPER_OVER,
-        WORKFLOW_NAME,
+        WHISPERS_WORKFLOW,
         Cancellation,
         CancelWhisperRequest,
         NotificationEdit,
@@ -65,7 +65,7 @@ OVER_MESSAGES: dict[str, str] = {
 REMOVED = "This whisper was removed by an operator."
 
 
-@workflow.defn(name=WORKFLOW_NAME)
+@workflow.defn(name=WHISPERS_WORKFLOW)
 class WhisperWorkflow:
     @workflow.init
     def __init__(self, spec: WhisperSpec) -> None:

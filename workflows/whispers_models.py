@@ -17,7 +17,10 @@ from pydantic import BaseModel, Field, model_validator
 
 from workflows.common import Snowflake
 
-WORKFLOW_NAME = "Whisper"
+WHISPERS_WORKFLOW = "Whisper"
+# The guild setting (workflows.store_models.settings_store_name) that switches whispers off;
+# absent means on.
+WHISPERS_ENABLED = "whispers_enabled"
 ID_PREFIX = "whisper-"
 TEXT_MAX = 1000
 # A sealed TEXT_MAX text: 4 bytes a character at most, nonce and tag, base64, key id prefix.
@@ -26,12 +29,8 @@ DEFAULT_EXPIRY = timedelta(days=30)
 MAX_EXPIRY = timedelta(days=365)
 DEFAULT_REREAD_WINDOW = timedelta(hours=24)
 
-# The "Read Message" button: `whisper:read:<workflow id>`; the bot's DynamicItem parses it.
-READ_PREFIX = "whisper:read:"
-CUSTOM_ID_MAX = 100
-# Workflow ids the bot accepts from a button: `whisper-<guild>-<sender>-<hex>`, nothing else.
+# Workflow ids the bot accepts from a button (components/whispers.py): `whisper-<guild>-<sender>-<hex>`.
 ID_PATTERN = r"whisper-[0-9]{1,20}-[0-9]{1,20}-[0-9a-f]{8,32}"
-READ_TEMPLATE = re.escape(READ_PREFIX) + r"(?P<id>" + ID_PATTERN + r")"
 
 # Activity names (activities/whispers.py registers under these; test doubles too).
 POST_NOTIFICATION = "whisper_post_notification"
@@ -53,13 +52,6 @@ TEMPORAL_CANCEL_REASON = "cancelled through Temporal"
 
 WhisperState = Literal["posting", "unread", "read", "expired", "cancelled", "failed"]
 WhisperOutcome = Literal["read", "expired", "cancelled", "failed"]
-
-
-def read_custom_id(whisper_id: str) -> str:
-    custom_id = READ_PREFIX + whisper_id
-    if len(custom_id) > CUSTOM_ID_MAX or not re.fullmatch(READ_TEMPLATE, custom_id):
-        raise ValueError(f"not a whisper id: {whisper_id!r}")
-    return custom_id
 
 
 def guild_of(whisper_id: str) -> int | None:

@@ -6,15 +6,17 @@
     /challenge list        -> the chains running in this server (visibility)
     /challenge show <key>  -> the plan, done, current and ahead, as Discord timestamps
     /challenge add <key> <round>               (hosts) one more round at the end
-    /challenge skip|pause|resume|cancel <key>  (hosts)
+    /challenge skip <key> [round]              (hosts) the current round, or the round named
+    /challenge pause|resume|cancel <key>       (hosts)
 
-Bad input is refused with one line and starts nothing. The modal is answered by a listener keyed
-on its custom_id, so a modal opened before a restart is still handled after it. Updates and
-queries wait for a worker: they come after a defer, inside `in_time`.
+Bad input is refused with one line and starts nothing. The modal is answered by the bot's modal
+router, keyed on its custom id, so a modal opened before a restart is still handled after it.
+Updates and queries wait for a worker: they come after a defer, inside `in_time`.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,7 +27,7 @@ from discord.ext import commands
 
 from bot.checks import require_guild, require_host
 from bot.modals import modal_values
-from bot.replies import guarded, in_time, reply
+from bot.replies import in_time, reply
 from clients.challenges import (
     ChallengeError,
     Challenges,
@@ -33,14 +35,13 @@ from clients.challenges import (
     parse_rounds,
     rounds_from_json,
 )
-from workflows.challenges_models import ChallengeStatus, RoundView
+from components.challenges import CREATE_MODAL, KEY_FIELD, REMINDERS_FIELD, ROUNDS_FIELD, TITLE_FIELD
+from workflows.challenges_models import MAX_ROUNDS, ChallengeStatus, RoundView
 from workflows.times import format_human
 
 if TYPE_CHECKING:
     from bot.app import GameBot
 
-MODAL_ID = "challenge:create"
-KEY_FIELD, TITLE_FIELD, ROUNDS_FIELD, REMINDERS_FIELD = "key", "title", "rounds", "reminders"
 MAX_FILE_BYTES = 256 * 1024
 # Rounds listed by /challenge show: the last few done, then the ones ahead.
 SHOW_DONE, SHOW_AHEAD = 5, 15
@@ -50,7 +51,7 @@ Update = Callable[..., Awaitable[ChallengeStatus]]
 
 
 def create_modal() -> discord.ui.Modal:
-    modal = discord.ui.Modal(title="New challenge chain", custom_id=MODAL_ID, timeout=900)
+    modal = discord.ui.Modal(title="New challenge chain", custom_id=CREATE_MODAL.build(), timeout=900)
     fields = (
         ("Key", "Letters, digits, - or _: how you name it later", KEY_FIELD, discord.TextStyle.short, 60),
         ("Title", "Shown in every reminder", TITLE_FIELD, discord.TextStyle.short, 100),
@@ -113,6 +114,21 @@ def plan_text(status: ChallengeStatus) -> str:
         lines.append(f"-# … and {len(ahead) - SHOW_AHEAD} more rounds")
     lines.append(f"-# in <#{status.channel_id}> · by <@{status.host_id}>")
     return "\n".join(lines)[:2000]
+
+
+def skipped_text(status: ChallengeStatus) -> str:
+    """The round a skip took (the one before the current), by number and name."""
+    skipped = [v for v in status.rounds if v.index == status.current - 1 and v.state == "skipped"]
+    return f"⏭️ Skipped round {skipped[0].index + 1}: **{skipped[0].name}**." if skipped else "⏭️ Skipped."
+
+
+def cancelled_text(status: ChallengeStatus) -> str:
+    if status.in_flight is None:
+        return "🛑 Cancelled."
+    return (
+        f"🛑 Cancelled. {status.in_flight} was already on its way to Discord and may still appear; "
+        "nothing after it will."
+    )
 
 
 class ChallengesCog(commands.Cog, name="Challenges"):
@@ -211,11 +227,19 @@ class ChallengesCog(commands.Cog, name="Challenges"):
         await reply(interaction, f"🆕 Added **{new.name}**.\n{plan_text(status)}")
 
     @challenge.command(name="skip", description="Skip the current round (hosts)")
-    @app_commands.describe(key="The chain's key")
-    async def skip(self, interaction: discord.Interaction[GameBot], key: str) -> None:
-        await self._steer(
-            interaction, key, "skip a round", self.challenges.skip, "⏭️ Skipped the current round."
-        )
+    @app_commands.describe(
+        key="The chain's key",
+        round="The round's number, as /challenge show lists it: nothing is skipped if it is over",
+    )
+    async def skip(
+        self,
+        interaction: discord.Interaction[GameBot],
+        key: str,
+        round: app_commands.Range[int, 1, MAX_ROUNDS] | None = None,
+    ) -> None:
+        # The round travels with the request, so a skip sent as a round ends never takes the next.
+        update = functools.partial(self.challenges.skip, round=None if round is None else round - 1)
+        await self._steer(interaction, key, "skip a round", update, skipped_text)
 
     @challenge.command(name="pause", description="Pause a chain, keeping the time left (hosts)")
     @app_commands.describe(key="The chain's key")
@@ -230,10 +254,15 @@ class ChallengesCog(commands.Cog, name="Challenges"):
     @challenge.command(name="cancel", description="Cancel a chain (hosts)")
     @app_commands.describe(key="The chain's key")
     async def cancel(self, interaction: discord.Interaction[GameBot], key: str) -> None:
-        await self._steer(interaction, key, "cancel a challenge", self.challenges.cancel, "🛑 Cancelled.")
+        await self._steer(interaction, key, "cancel a challenge", self.challenges.cancel, cancelled_text)
 
     async def _steer(
-        self, interaction: discord.Interaction[GameBot], key: str, what: str, update: Update, done: str
+        self,
+        interaction: discord.Interaction[GameBot],
+        key: str,
+        what: str,
+        update: Update,
+        done: str | Callable[[ChallengeStatus], str],
     ) -> None:
         guild_id = await require_host(interaction, what)
         # The update waits for a worker: acknowledge first (within 3 s).
@@ -243,15 +272,9 @@ class ChallengesCog(commands.Cog, name="Challenges"):
         except ChallengeError as err:
             await reply(interaction, f"Nothing changed: {err}.")
             return
-        await reply(interaction, f"{done}\n{plan_text(status)}")
+        headline = done if isinstance(done, str) else done(status)
+        await reply(interaction, f"{headline}\n{plan_text(status)}")
 
-    @commands.Cog.listener()
-    async def on_interaction(self, interaction: discord.Interaction[GameBot]) -> None:
-        data: Mapping[str, Any] = interaction.data or {}
-        if interaction.type is discord.InteractionType.modal_submit and data.get("custom_id") == MODAL_ID:
-            await self.submit(interaction)
-
-    @guarded
     async def submit(self, interaction: discord.Interaction[GameBot]) -> None:
         """The modal's submission, from the raw data so it works across restarts."""
         guild_id = await require_host(interaction, "create a challenge")
@@ -290,4 +313,6 @@ class ChallengesCog(commands.Cog, name="Challenges"):
 
 
 async def setup(bot: GameBot) -> None:
-    await bot.add_cog(ChallengesCog(bot))
+    cog = ChallengesCog(bot)
+    bot.modals.add(CREATE_MODAL, cog.submit)
+    await bot.add_cog(cog)

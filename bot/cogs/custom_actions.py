@@ -8,14 +8,14 @@ run them from a posted button or `/action run`.
     /action run, the Run button -> the result (ephemeral), or, for a delayed action, armed
         under its re-trigger policy (block: the time left and a Cancel button)
 
-Every button and select is a `DynamicItem`, the modal is answered by a listener keyed on its
-custom_id, and nothing is read before a modal opens, so all of it works across restarts and
-without a worker until after the interaction is acknowledged.
+Every button and select is a `DynamicItem`, the modal is answered by the bot's modal router,
+both keyed on custom ids (components/custom_actions.py), and nothing is read before a modal
+opens, so all of it works across restarts and without a worker until after the interaction is
+acknowledged.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -27,11 +27,25 @@ from discord.ext import commands
 from bot.checks import require_guild, require_host
 from bot.jobs_ui import remaining_text
 from bot.modals import modal_values
+from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time, reply
-from clients.custom_actions import CustomActionError, CustomActions, checked, player_key, run_once
+from clients.custom_actions import CustomActionError, CustomActions, checked, run_once
 from clients.jobs import SchedulingError, utcnow
 from clients.jobs_listing import JobSummary
-from components.custom_actions import RUN_PREFIX, result_message, run_button
+from components.custom_actions import (
+    CANCEL_TASK,
+    CHANNEL_SELECT,
+    DAYS_FIELD,
+    EARLIER_CANCEL_TASK,
+    HOURS_FIELD,
+    MINUTES_FIELD,
+    RUN_BUTTON,
+    SCHEDULE_BUTTON,
+    SCHEDULE_MODAL,
+    TRIGGER_SELECT,
+    result_message,
+    run_button,
+)
 from workflows.custom_actions_models import (
     MAX_OUTCOMES,
     MAX_SCHEDULE,
@@ -41,20 +55,14 @@ from workflows.custom_actions_models import (
     Condition,
     CurrencyOutcome,
     Delayed,
-    Player,
     TextOutcome,
-    evaluate,
-    needs_balance,
 )
-from workflows.jobs_models import RUN_TAG, job_id_for, job_suffix, run_tag
+from workflows.jobs_models import job_id_for, job_suffix, run_tag
 from workflows.times import TimeError, duration_from_fields
 
 if TYPE_CHECKING:
     from bot.app import GameBot
 
-ID = r"a[0-9a-f]{10}"
-SUFFIX = r"ca:[A-Za-z0-9_.:-]{1,77}"
-MODAL_RE = re.compile(rf"ca:schedule-modal:(?P<id>{ID})")
 TASKS_SHOWN = 6
 NO_WEBHOOKS = "I cannot post results in {where}: I need the **Manage Webhooks** permission there."
 
@@ -155,12 +163,12 @@ async def render_editor(
 
 def schedule_modal(action_id: str, name: str) -> discord.ui.Modal:
     modal = discord.ui.Modal(
-        title=f"Schedule {name}"[:45], custom_id=f"ca:schedule-modal:{action_id}", timeout=900
+        title=f"Schedule {name}"[:45], custom_id=SCHEDULE_MODAL.build(action_id=action_id), timeout=900
     )
     for field, label, top in (
-        ("days", "Days (0-30)", 30),
-        ("hours", "Hours (0-23)", 23),
-        ("minutes", "Minutes (0-59)", 59),
+        (DAYS_FIELD, "Days (0-30)", 30),
+        (HOURS_FIELD, "Hours (0-23)", 23),
+        (MINUTES_FIELD, "Minutes (0-59)", 59),
     ):
         modal.add_item(
             discord.ui.Label(
@@ -185,7 +193,7 @@ def webhook_refusal(channel: Any, where: str) -> str | None:
     return None
 
 
-class TriggerSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=rf"ca:trigger:(?P<id>{ID})"):
+class TriggerSelect(PersistentItem[discord.ui.Select[Any]], custom=TRIGGER_SELECT):
     def __init__(self, action_id: str, current: str = "button") -> None:
         options = [
             discord.SelectOption(
@@ -196,15 +204,11 @@ class TriggerSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=rf"
             ),
         ]
         super().__init__(
-            discord.ui.Select(custom_id=f"ca:trigger:{action_id}", options=options, placeholder="Trigger")
+            discord.ui.Select(
+                custom_id=self.custom.build(action_id=action_id), options=options, placeholder="Trigger"
+            )
         )
         self.action_id = action_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> TriggerSelect:
-        return cls(match["id"])
 
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
@@ -223,25 +227,17 @@ class TriggerSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=rf"
         )
 
 
-class ChannelPick(
-    discord.ui.DynamicItem[discord.ui.ChannelSelect[Any]], template=rf"ca:channel:(?P<id>{ID})"
-):
+class ChannelPick(PersistentItem[discord.ui.ChannelSelect[Any]], custom=CHANNEL_SELECT):
     def __init__(self, action_id: str, current: int | None = None) -> None:
         super().__init__(
             discord.ui.ChannelSelect(
-                custom_id=f"ca:channel:{action_id}",
+                custom_id=self.custom.build(action_id=action_id),
                 channel_types=[discord.ChannelType.text],
                 placeholder="Channel for the scheduled run",
                 default_values=[discord.Object(current, type=discord.abc.GuildChannel)] if current else [],
             )
         )
         self.action_id = action_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> ChannelPick:
-        return cls(match["id"])
 
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
@@ -265,25 +261,17 @@ class ChannelPick(
         )
 
 
-class ScheduleTaskButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"ca:schedule:(?P<id>{ID})"
-):
+class ScheduleTaskButton(PersistentItem[discord.ui.Button[Any]], custom=SCHEDULE_BUTTON):
     def __init__(self, action_id: str) -> None:
         super().__init__(
             discord.ui.Button(
                 label="Schedule Task",
                 emoji="⏰",
                 style=discord.ButtonStyle.success,
-                custom_id=f"ca:schedule:{action_id}",
+                custom_id=self.custom.build(action_id=action_id),
             )
         )
         self.action_id = action_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> ScheduleTaskButton:
-        return cls(match["id"])
 
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
@@ -293,13 +281,10 @@ class ScheduleTaskButton(
         await interaction.response.send_modal(schedule_modal(self.action_id, "custom action"))
 
 
-class CancelTaskButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=rf"cac:(?P<mode>[ep]):(?P<run>[0-9a-f]{{{RUN_TAG}}})?:(?P<suffix>{SUFFIX})",
-):
+class CancelTaskButton(PersistentItem[discord.ui.Button[Any]], custom=CANCEL_TASK):
     """Cancel one task: on the editor ("e": redraw it) or on a player's answer ("p"); with `run`
     (its `run_tag`, when the button was drawn from a listing) that run only, so an old
-    button cannot cancel a later run that reuses the task's key. At most 95 characters."""
+    button cannot cancel a later run that reuses the task's key."""
 
     def __init__(self, mode: str, suffix: str, run: str = "") -> None:
         super().__init__(
@@ -307,22 +292,12 @@ class CancelTaskButton(
                 label="Cancel",
                 emoji="🗑️",
                 style=discord.ButtonStyle.danger,
-                custom_id=self.custom_id_for(mode, suffix, run),
+                custom_id=self.custom.build(mode=mode, suffix=suffix, run=run),
             )
         )
         self.mode = mode
         self.suffix = suffix
         self.run = run
-
-    @staticmethod
-    def custom_id_for(mode: str, suffix: str, run: str) -> str:
-        return f"cac:{mode}:{run}:{suffix}"
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> CancelTaskButton:
-        return cls(match["mode"], match["suffix"], match["run"] or "")
 
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
@@ -359,32 +334,14 @@ class CancelTaskButton(
             await interaction.edit_original_response(content=done, view=None)
 
 
-class EarlierCancelTaskButton(CancelTaskButton, template=rf"ca:cancel:(?P<mode>[ep]):(?P<suffix>{SUFFIX})"):
+class EarlierCancelTaskButton(CancelTaskButton, custom=EARLIER_CANCEL_TASK):
     """A Cancel button posted before buttons carried their run: it still works, on the current run."""
 
-    @staticmethod
-    def custom_id_for(mode: str, suffix: str, run: str) -> str:
-        return f"ca:cancel:{mode}:{suffix}"
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> EarlierCancelTaskButton:
-        return cls(match["mode"], match["suffix"])
-
-
-class RunButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"{re.escape(RUN_PREFIX)}(?P<id>{ID})"
-):
+class RunButton(PersistentItem[discord.ui.Button[Any]], custom=RUN_BUTTON):
     def __init__(self, action_id: str, name: str = "Run") -> None:
         super().__init__(run_button(action_id, name))
         self.action_id = action_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> RunButton:
-        return cls(match["id"])
 
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
@@ -431,13 +388,10 @@ async def arm_action(
         await reply(interaction, f"Nothing was started. {NO_WEBHOOKS.format(where='this channel')}")
         return
     actions = cog_of(interaction).actions
-    balance = None
-    if needs_balance(definition):
-        record = await in_time((await actions.safari(guild_id)).get(player_key(interaction.user.id)))
-        found = record.get("balance") if isinstance(record, dict) else None
-        balance = found if isinstance(found, int) else None
     # Checked now as well as at the deadline: a player who may not run it arms nothing.
-    checked = evaluate(definition, Player(user_id=interaction.user.id, role_ids=roles, balance=balance))
+    checked = await in_time(
+        actions.check(definition, guild_id=guild_id, user_id=interaction.user.id, role_ids=roles)
+    )
     if not checked.met:
         text = (
             checked.blocks[0].text if checked.blocks else f"You cannot run **{definition.name}** right now."
@@ -611,24 +565,15 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
         view.add_item(RunButton(found.id, found.name))
         await interaction.followup.send(f"▶️ **{found.name}**", view=view)
 
-    @commands.Cog.listener()
-    async def on_interaction(self, interaction: discord.Interaction[GameBot]) -> None:
-        data: Mapping[str, Any] = interaction.data or {}
-        if interaction.type is discord.InteractionType.modal_submit:
-            found = MODAL_RE.fullmatch(str(data.get("custom_id", "")))
-            if found:
-                await self.submit_schedule(interaction, found["id"])
-
-    @guarded
     async def submit_schedule(self, interaction: discord.Interaction[GameBot], action_id: str) -> None:
         guild_id = await require_host(interaction, "schedule custom actions")
         data: Mapping[str, Any] = interaction.data or {}
         values = modal_values(data.get("components") or [])
         try:
             wait = duration_from_fields(
-                days=values.get("days", ""),
-                hours=values.get("hours", ""),
-                minutes=values.get("minutes", ""),
+                days=values.get(DAYS_FIELD, ""),
+                hours=values.get(HOURS_FIELD, ""),
+                minutes=values.get(MINUTES_FIELD, ""),
                 maximum=MAX_SCHEDULE,
             )
         except TimeError as err:
@@ -683,4 +628,6 @@ async def setup(bot: GameBot) -> None:
     bot.add_dynamic_items(
         TriggerSelect, ChannelPick, ScheduleTaskButton, CancelTaskButton, EarlierCancelTaskButton, RunButton
     )
-    await bot.add_cog(CustomActionsCog(bot))
+    cog = CustomActionsCog(bot)
+    bot.modals.add(SCHEDULE_MODAL, cog.submit_schedule)
+    await bot.add_cog(cog)

@@ -11,7 +11,6 @@ of jobs lists as fast as one with six.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,9 +19,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import require_guild
-from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, register_renderer
+from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section
+from bot.persistent import PersistentItem
 from bot.replies import guarded
 from clients.jobs import utcnow
+from components.jobs import PAGE_BUTTON
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -79,8 +80,6 @@ async def render_dashboard(
     return view
 
 
-register_renderer(VIEW_CODE, render_dashboard)
-
 _LABELS: dict[str, tuple[str, str]] = {
     "prev": ("Previous", "◀️"),
     "next": ("Next", "▶️"),
@@ -88,10 +87,7 @@ _LABELS: dict[str, tuple[str, str]] = {
 }
 
 
-class PageButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"jobs:page:(?P<page>\d{1,4}):(?P<direction>prev|next|refresh)",
-):
+class PageButton(PersistentItem[discord.ui.Button[Any]], custom=PAGE_BUTTON):
     def __init__(self, page: int, direction: str, *, disabled: bool = False) -> None:
         label, emoji = _LABELS[direction]
         super().__init__(
@@ -99,17 +95,11 @@ class PageButton(
                 label=label,
                 emoji=emoji,
                 style=discord.ButtonStyle.secondary,
-                custom_id=f"jobs:page:{page}:{direction}",
+                custom_id=self.custom.build(page=page, direction=direction),
                 disabled=disabled,
             )
         )
         self.page = page
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> PageButton:
-        return cls(int(match["page"]), match["direction"])
 
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
@@ -137,5 +127,6 @@ class JobsCog(commands.Cog):
 
 
 async def setup(bot: GameBot) -> None:
+    bot.job_listings.add(VIEW_CODE, render_dashboard)
     bot.add_dynamic_items(*DYNAMIC_ITEMS, PageButton)
     await bot.add_cog(JobsCog(bot))

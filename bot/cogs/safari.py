@@ -2,8 +2,8 @@
 the bot starts a scheduled job with reminders 30, 5 and 1 minute before, and the panel lists
 the guild's scheduled results with a Cancel button each.
 
-Every button is a `DynamicItem` and the modal is answered by a listener keyed on its custom_id,
-so nothing here depends on state held by a running bot process.
+Every button is a `DynamicItem` and the modal is answered by the bot's modal router, both keyed
+on custom ids (components/safari.py), so nothing here depends on state held by a running bot process.
 
 What would make a round fail at its deadline is refused when it is scheduled: a thread (no
 webhooks there), the bot missing Manage Webhooks, Send Messages or View Channel (checked before
@@ -15,28 +15,35 @@ Every call that needs a worker comes after the interaction is acknowledged, with
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import replies
 from bot.checks import require_guild, require_host
-from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, register_renderer, remaining_text
+from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, remaining_text
 from bot.modals import modal_values
-from bot.replies import NotAnswered, guarded, reply
+from bot.persistent import PersistentItem
+from bot.replies import NotAnswered, guarded, in_time, reply
 from clients import safari as game_store
 from clients.jobs import SchedulingError, utcnow
 from clients.jobs_listing import JobSummary
+from components.safari import (
+    HOURS_FIELD,
+    JOIN_BUTTON,
+    MINUTES_FIELD,
+    REFRESH_BUTTON,
+    SCHEDULE_BUTTON,
+    SCHEDULE_MODAL,
+    STATUS_BUTTON,
+)
 from workflows.common import UserError
-from workflows.jobs_actions import PROCESS_ROUND_RESULTS
 from workflows.jobs_models import Reminder
-from workflows.safari_engine import SafariError, SafariGame, standings
+from workflows.safari_engine import PROCESS_ROUND_RESULTS, SafariError, SafariGame, standings
 from workflows.times import TimeError, duration_from_fields
 
 if TYPE_CHECKING:
@@ -56,13 +63,10 @@ REMINDER_RULES: tuple[tuple[int, int, str], ...] = (
     (1, 2, "1 minute"),
 )
 
-MODAL_ID = "safari:schedule-modal"
 PANEL_CODE = "s"
 THREAD_TYPES = frozenset(
     {discord.ChannelType.public_thread, discord.ChannelType.private_thread, discord.ChannelType.news_thread}
 )
-
-T = TypeVar("T")
 
 
 class CannotSchedule(UserError):
@@ -75,11 +79,6 @@ class CannotSchedule(UserError):
 def round_job_key(round_number: int) -> str:
     """One job per round: the scheduler refuses a second job under the same key."""
     return f"safari-round-{round_number}"
-
-
-def with_worker(awaitable: Awaitable[T]) -> Awaitable[T]:
-    """A call that needs a worker, made after the interaction is acknowledged."""
-    return replies.in_time(awaitable, replies.WORKER_WAIT)
 
 
 def check_channel(interaction: discord.Interaction[Any]) -> None:
@@ -176,18 +175,20 @@ def confirmation(user_id: int, scheduled: Scheduled) -> str:
 
 
 def schedule_modal() -> discord.ui.Modal:
-    modal = discord.ui.Modal(title="Schedule Safari results", custom_id=MODAL_ID, timeout=900)
+    modal = discord.ui.Modal(title="Schedule Safari results", custom_id=SCHEDULE_MODAL.build(), timeout=900)
     modal.add_item(
         discord.ui.Label(
             text=f"Hours (0-{MAX_HOURS})",
-            component=discord.ui.TextInput(custom_id="hours", placeholder="0", required=False, max_length=3),
+            component=discord.ui.TextInput(
+                custom_id=HOURS_FIELD, placeholder="0", required=False, max_length=3
+            ),
         )
     )
     modal.add_item(
         discord.ui.Label(
             text="Minutes (0-59)",
             component=discord.ui.TextInput(
-                custom_id="minutes", placeholder="0", required=False, max_length=2
+                custom_id=MINUTES_FIELD, placeholder="0", required=False, max_length=2
             ),
         )
     )
@@ -205,7 +206,7 @@ def safari_jobs(jobs: Sequence[JobSummary]) -> list[JobSummary]:
 
 
 async def render_panel(bot: GameBot, guild_id: int, exclude: Collection[str] = ()) -> discord.ui.LayoutView:
-    listed = await with_worker(bot.jobs.get_jobs(guild_id, action=RESULTS_ACTION))
+    listed = await in_time(bot.jobs.get_jobs(guild_id, action=RESULTS_ACTION))
     jobs = [j for j in safari_jobs(listed) if j.job_id not in exclude]
     now = utcnow()
     view = discord.ui.LayoutView(timeout=None)
@@ -231,29 +232,16 @@ async def _rerender(
     return await render_panel(interaction.client, interaction.guild_id, exclude)
 
 
-register_renderer(PANEL_CODE, _rerender)
-
-
-class _FixedButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"safari:(?!x)x"):
-    """A button whose custom_id is a constant: the template matches exactly that id."""
-
-    custom_id_value: str = ""
+class _PanelButton(PersistentItem[discord.ui.Button[Any]]):
+    """A button of the panel: its custom id carries nothing but which button it is."""
 
     def __init__(self, label: str, emoji: str, style: discord.ButtonStyle) -> None:
         super().__init__(
-            discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=self.custom_id_value)
+            discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=self.custom.build())
         )
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> _FixedButton:
-        return cls()  # type: ignore[call-arg]
 
-
-class ScheduleButton(_FixedButton, template=r"safari:schedule"):
-    custom_id_value = "safari:schedule"
-
+class ScheduleButton(_PanelButton, custom=SCHEDULE_BUTTON):
     def __init__(self) -> None:
         super().__init__("Schedule results", "⏰", discord.ButtonStyle.success)
 
@@ -262,9 +250,7 @@ class ScheduleButton(_FixedButton, template=r"safari:schedule"):
         await open_schedule_modal(interaction)
 
 
-class JoinButton(_FixedButton, template=r"safari:join"):
-    custom_id_value = "safari:join"
-
+class JoinButton(_PanelButton, custom=JOIN_BUTTON):
     def __init__(self) -> None:
         super().__init__("Join", "🙋", discord.ButtonStyle.primary)
 
@@ -285,7 +271,7 @@ async def join_safari(interaction: discord.Interaction[GameBot]) -> None:
         return await game_store.join(store, interaction.user.id, interaction.user.display_name)
 
     try:
-        result = await with_worker(join())
+        result = await in_time(join())
     except SafariError as err:
         await reply(interaction, f"You could not join: {err}")
         return
@@ -313,9 +299,7 @@ async def game_line(bot: GameBot, guild_id: int, user_id: int) -> str:
     return line
 
 
-class StatusButton(_FixedButton, template=r"safari:status"):
-    custom_id_value = "safari:status"
-
+class StatusButton(_PanelButton, custom=STATUS_BUTTON):
     def __init__(self) -> None:
         super().__init__("Status", "📋", discord.ButtonStyle.secondary)
 
@@ -324,9 +308,9 @@ class StatusButton(_FixedButton, template=r"safari:status"):
         guild_id = require_guild(interaction)
         bot = interaction.client
         await interaction.response.defer(ephemeral=True, thinking=True)
-        jobs = safari_jobs(await with_worker(bot.jobs.get_jobs(guild_id, action=RESULTS_ACTION)))
+        jobs = safari_jobs(await in_time(bot.jobs.get_jobs(guild_id, action=RESULTS_ACTION)))
         try:
-            summary = await with_worker(game_line(bot, guild_id, interaction.user.id))
+            summary = await in_time(game_line(bot, guild_id, interaction.user.id))
         except NotAnswered:
             summary = "⏳ The game's standings are not available right now (a worker may be restarting)."
         if not jobs:
@@ -341,9 +325,7 @@ class StatusButton(_FixedButton, template=r"safari:status"):
         await reply(interaction, f"{summary}\n**Next Safari round results**\n" + "\n".join(lines))
 
 
-class RefreshPanelButton(_FixedButton, template=r"safari:refresh"):
-    custom_id_value = "safari:refresh"
-
+class RefreshPanelButton(_PanelButton, custom=REFRESH_BUTTON):
     def __init__(self) -> None:
         super().__init__("Refresh", "🔄", discord.ButtonStyle.secondary)
 
@@ -384,7 +366,7 @@ class SafariCog(commands.Cog, name="Safari"):
             raise app_commands.MissingPermissions(["manage_roles"])
         # The setting is a store update that waits for a worker: acknowledge first.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await with_worker(self.bot.hosts.set_host_role(guild_id, role.id if role else None))
+        await in_time(self.bot.hosts.set_host_role(guild_id, role.id if role else None))
         text = (
             f"Members with {role.mention} can now host Safari rounds."
             if role
@@ -392,13 +374,6 @@ class SafariCog(commands.Cog, name="Safari"):
         )
         await reply(interaction, text)
 
-    @commands.Cog.listener()
-    async def on_interaction(self, interaction: discord.Interaction[GameBot]) -> None:
-        data: Mapping[str, Any] = interaction.data or {}
-        if interaction.type is discord.InteractionType.modal_submit and data.get("custom_id") == MODAL_ID:
-            await self.submit_schedule(interaction)
-
-    @guarded
     async def submit_schedule(self, interaction: discord.Interaction[GameBot]) -> None:
         """The modal's submission, handled from the raw data so it works across restarts."""
         guild_id, channel_id = await require_host(interaction, "schedule results"), interaction.channel_id
@@ -408,7 +383,7 @@ class SafariCog(commands.Cog, name="Safari"):
         values = modal_values(data.get("components") or [])
         try:
             typed = duration_from_fields(
-                hours=values.get("hours", ""), minutes=values.get("minutes", ""), maximum=MAX_WAIT
+                hours=values.get(HOURS_FIELD, ""), minutes=values.get(MINUTES_FIELD, ""), maximum=MAX_WAIT
             )
         except TimeError as err:
             await reply(interaction, f"Nothing was scheduled. {err}")
@@ -417,7 +392,7 @@ class SafariCog(commands.Cog, name="Safari"):
         # Reading the game needs a worker: acknowledge first (refusals stay ephemeral).
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            game = await with_worker(self.next_round(guild_id))
+            game = await in_time(self.next_round(guild_id))
         except SafariError as err:
             raise CannotSchedule(str(err)) from None
         scheduled = await schedule_results(
@@ -439,5 +414,8 @@ class SafariCog(commands.Cog, name="Safari"):
 
 
 async def setup(bot: GameBot) -> None:
+    bot.job_listings.add(PANEL_CODE, _rerender)
     bot.add_dynamic_items(*DYNAMIC_ITEMS, ScheduleButton, JoinButton, StatusButton, RefreshPanelButton)
-    await bot.add_cog(SafariCog(bot))
+    cog = SafariCog(bot)
+    bot.modals.add(SCHEDULE_MODAL, cog.submit_schedule)
+    await bot.add_cog(cog)

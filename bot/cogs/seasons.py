@@ -10,15 +10,15 @@ offered in a DM with a Claim button.
                        one pending turn
     /season start, /season end, /season status, /season defaults
 
-Every button is a `DynamicItem` and the modal is answered by a listener keyed on its custom id,
-so all of it works after the bot restarts. A modal opens before anything that needs a worker
-(the turn id and kind are in the button's custom id); updates come after a defer, in `in_time`.
+Every button is a `DynamicItem` and the modal is answered by the bot's modal router, both keyed
+on custom ids (components/seasons.py), so all of it works after the bot restarts. A modal opens
+before anything that needs a worker (the turn id and kind are in the button's custom id);
+updates come after a defer, in `in_time`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -30,14 +30,21 @@ from discord.utils import format_dt
 
 from bot.checks import require_guild, require_host
 from bot.modals import modal_values
+from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time, reply
 from clients.seasons import SeasonError, Seasons
-from components.seasons import claim_button, submit_button
+from components.seasons import (
+    CLAIM_BUTTON,
+    IMAGE_FIELD,
+    JOIN_BUTTON,
+    SUBMIT_BUTTON,
+    SUBMIT_MODAL,
+    TEXT_FIELD,
+    claim_button,
+    submit_button,
+)
 from workflows.seasons_models import (
-    CLAIM_TEMPLATE,
-    SUBMIT_TEMPLATE,
     TEXT_MAX,
-    TURN_ID_PATTERN,
     ClaimResult,
     SeasonRules,
     SeasonStatus,
@@ -51,12 +58,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bot.seasons")
 
-JOIN_ID = "season:join"
-MODAL_PREFIX = "season:modal:"
-MODAL_RE = re.compile(
-    re.escape(MODAL_PREFIX) + r"(?P<turn>" + TURN_ID_PATTERN + r"):(?P<kind>writing|drawing)"
-)
-TEXT_FIELD, IMAGE_FIELD = "text", "image"
 FILE_UPLOAD = 19  # Discord's component type of a file upload in a modal
 
 
@@ -105,7 +106,7 @@ def claim_card(claim: ClaimResult) -> discord.ui.LayoutView:
 def submit_modal(turn_id: str, kind: TurnKind) -> discord.ui.Modal:
     modal = discord.ui.Modal(
         title="Your writing" if kind == "writing" else "Your drawing",
-        custom_id=f"{MODAL_PREFIX}{turn_id}:{kind}",
+        custom_id=SUBMIT_MODAL.build(turn_id=turn_id, kind=kind),
         timeout=900,
     )
     if kind == "writing":
@@ -167,37 +168,27 @@ async def hand_in(interaction: discord.Interaction[GameBot], turn_id: str, submi
     await reply(interaction, f"📨 Your {what} for game {result.game + 1} is in. The next player will see it.")
 
 
-class JoinButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=re.escape(JOIN_ID)):
+class JoinButton(PersistentItem[discord.ui.Button[Any]], custom=JOIN_BUTTON):
     """Under the season's announcement."""
 
     def __init__(self) -> None:
         super().__init__(
-            discord.ui.Button(label="Join", emoji="🙋", style=discord.ButtonStyle.primary, custom_id=JOIN_ID)
+            discord.ui.Button(
+                label="Join", emoji="🙋", style=discord.ButtonStyle.primary, custom_id=self.custom.build()
+            )
         )
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> JoinButton:
-        return cls()
 
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
         await join(interaction)
 
 
-class ClaimButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CLAIM_TEMPLATE):
+class ClaimButton(PersistentItem[discord.ui.Button[Any]], custom=CLAIM_BUTTON):
     """On the turn's offer DM (posted by the worker)."""
 
     def __init__(self, turn_id: str) -> None:
         super().__init__(claim_button(turn_id))
         self.turn_id = turn_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> ClaimButton:
-        return cls(match["turn"])
 
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
@@ -205,19 +196,12 @@ class ClaimButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CLAIM
         await show_claim(interaction, self.turn_id)
 
 
-class SubmitButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=SUBMIT_TEMPLATE):
+class SubmitButton(PersistentItem[discord.ui.Button[Any]], custom=SUBMIT_BUTTON):
     """On the claim card and on the offer DM once claimed: opens the modal at once (no worker)."""
 
     def __init__(self, turn_id: str, kind: TurnKind) -> None:
         super().__init__(submit_button(turn_id, kind))
         self.turn_id, self.kind = turn_id, kind
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> SubmitButton:
-        kind: TurnKind = "writing" if match["kind"] == "writing" else "drawing"
-        return cls(match["turn"], kind)
 
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
@@ -426,16 +410,6 @@ class SeasonsCog(commands.Cog, name="Seasons"):
         rules = await in_time(self.seasons.set_guild_rules(guild_id, changes))
         await reply(interaction, f"📏 New seasons here now use: {rules_text(rules)}")
 
-    @commands.Cog.listener()
-    async def on_interaction(self, interaction: discord.Interaction[GameBot]) -> None:
-        if interaction.type is not discord.InteractionType.modal_submit:
-            return
-        data: Mapping[str, Any] = interaction.data or {}
-        found = MODAL_RE.fullmatch(str(data.get("custom_id", "")))
-        if found:
-            await self.submitted(interaction, found["turn"], found["kind"])
-
-    @guarded
     async def submitted(self, interaction: discord.Interaction[GameBot], turn_id: str, kind: str) -> None:
         """The modal's submission, handled from the raw data so it works across restarts."""
         data: Mapping[str, Any] = interaction.data or {}
@@ -451,4 +425,6 @@ class SeasonsCog(commands.Cog, name="Seasons"):
 
 async def setup(bot: GameBot) -> None:
     bot.add_dynamic_items(JoinButton, ClaimButton, SubmitButton)
-    await bot.add_cog(SeasonsCog(bot))
+    cog = SeasonsCog(bot)
+    bot.modals.add(SUBMIT_MODAL, cog.submitted)
+    await bot.add_cog(cog)

@@ -6,17 +6,17 @@ recipient presses "Read Message".
                       anyone else: "This whisper is not for you."
     /whisper toggle -> a host switches sending whispers on or off for the server
 
-Every button and select is a `DynamicItem` and the modal is answered by a listener keyed on its
-custom_id, so all of it keeps working after the bot restarts. The text is only ever in the
-modal submission and the recipient's ephemeral card: never in a custom_id, a log line or a
-public message. The bot seals it with WHISPER_KEYS before the workflow starts (stack/sealing.py)
-and opens it for the recipient; without that key it sends no whisper, and says why.
+Every button and select is a `DynamicItem` and the modal is answered by the bot's modal router,
+both keyed on custom ids (components/whispers.py), so all of it keeps working after the bot
+restarts. The text is only ever in the modal submission and the recipient's ephemeral card:
+never in a custom_id, a log line or a public message. The bot seals it with WHISPER_KEYS before
+the workflow starts (stack/sealing.py) and opens it for the recipient; without that key it sends
+no whisper, and says why.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,23 +26,27 @@ from discord.ext import commands
 
 from bot.checks import require_guild, require_host
 from bot.modals import modal_values
+from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time, reply
-from clients.guild_settings import WHISPERS_ENABLED, GuildSetting
+from clients.guild_settings import WhispersSwitch
 from clients.whispers import NO_KEY, WhisperError, Whispers
-from components.whispers import read_button
+from components.whispers import (
+    PICK_SELECT,
+    READ_BUTTON,
+    REPLY_BUTTON,
+    SEND_MODAL,
+    TEXT_FIELD,
+    UNSEND_BUTTON,
+    read_button,
+)
 from stack.sealing import whisper_seal
-from workflows.whispers_models import ID_PATTERN, READ_TEMPLATE, TEXT_MAX, ReadResult
+from workflows.whispers_models import TEXT_MAX, ReadResult
 
 if TYPE_CHECKING:
     from bot.app import GameBot
 
 log = logging.getLogger("bot.whispers")
 T = TypeVar("T")
-
-PICK_ID = "whisper:pick"
-MODAL_PREFIX = "whisper:send:"
-MODAL_RE = re.compile(r"whisper:send:(?P<user>[0-9]{1,20})")
-TEXT_FIELD = "text"
 
 SWITCHED_OFF = "Whispers are switched off in this server."
 
@@ -57,7 +61,9 @@ def whisper_cog(interaction: discord.Interaction[Any]) -> WhispersCog:
 def send_modal(recipient_id: int, recipient_name: str) -> discord.ui.Modal:
     """The text of a whisper to `recipient_id` (named in the custom_id, so a restart loses nothing)."""
     modal = discord.ui.Modal(
-        title=f"Whisper to {recipient_name}"[:45], custom_id=f"{MODAL_PREFIX}{recipient_id}", timeout=900
+        title=f"Whisper to {recipient_name}"[:45],
+        custom_id=SEND_MODAL.build(recipient_id=recipient_id),
+        timeout=900,
     )
     modal.add_item(
         discord.ui.Label(
@@ -116,19 +122,15 @@ async def open_send_modal(
     await interaction.response.send_modal(send_modal(recipient_id, name))
 
 
-class PickRecipient(discord.ui.DynamicItem[discord.ui.UserSelect[Any]], template=re.escape(PICK_ID)):
+class PickRecipient(PersistentItem[discord.ui.UserSelect[Any]], custom=PICK_SELECT):
     """The user select of `/whisper send`."""
 
     def __init__(self) -> None:
         super().__init__(
-            discord.ui.UserSelect(custom_id=PICK_ID, placeholder="Who is it for?", min_values=1, max_values=1)
+            discord.ui.UserSelect(
+                custom_id=self.custom.build(), placeholder="Who is it for?", min_values=1, max_values=1
+            )
         )
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> PickRecipient:
-        return cls()
 
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
@@ -139,18 +141,12 @@ class PickRecipient(discord.ui.DynamicItem[discord.ui.UserSelect[Any]], template
         await open_send_modal(interaction, recipient.id, recipient)
 
 
-class ReadButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=READ_TEMPLATE):
+class ReadButton(PersistentItem[discord.ui.Button[Any]], custom=READ_BUTTON):
     """The "Read Message" button under a whisper's public notification (posted by the worker)."""
 
     def __init__(self, whisper_id: str) -> None:
         super().__init__(read_button(whisper_id))
         self.whisper_id = whisper_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> ReadButton:
-        return cls(match["id"])
 
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
@@ -165,9 +161,7 @@ class ReadButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=READ_T
         await interaction.followup.send(view=read_card(result), ephemeral=True)
 
 
-class ReplyButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"whisper:reply:(?P<user>[0-9]{1,20})"
-):
+class ReplyButton(PersistentItem[discord.ui.Button[Any]], custom=REPLY_BUTTON):
     """On the recipient's card: whisper back to the sender."""
 
     def __init__(self, user_id: int) -> None:
@@ -176,16 +170,10 @@ class ReplyButton(
                 label="Reply",
                 emoji="↩️",
                 style=discord.ButtonStyle.secondary,
-                custom_id=f"whisper:reply:{user_id}",
+                custom_id=self.custom.build(user_id=user_id),
             )
         )
         self.user_id = user_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> ReplyButton:
-        return cls(int(match["user"]))
 
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
@@ -193,9 +181,7 @@ class ReplyButton(
         await open_send_modal(interaction, self.user_id, member)
 
 
-class UnsendButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"whisper:unsend:(?P<id>" + ID_PATTERN + ")"
-):
+class UnsendButton(PersistentItem[discord.ui.Button[Any]], custom=UNSEND_BUTTON):
     """On the sender's "Whisper sent" message: take it back before it is read."""
 
     def __init__(self, whisper_id: str) -> None:
@@ -204,16 +190,10 @@ class UnsendButton(
                 label="Unsend",
                 emoji="🗑️",
                 style=discord.ButtonStyle.danger,
-                custom_id=f"whisper:unsend:{whisper_id}",
+                custom_id=self.custom.build(whisper_id=whisper_id),
             )
         )
         self.whisper_id = whisper_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> UnsendButton:
-        return cls(match["id"])
 
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
@@ -230,20 +210,20 @@ class UnsendButton(
 class WhispersCog(commands.Cog, name="Whispers"):
     whisper = app_commands.Group(name="whisper", description="Secret messages", guild_only=True)
 
-    def __init__(self, bot: GameBot, *, switch: GuildSetting | None = None) -> None:
+    def __init__(self, bot: GameBot, *, switch: WhispersSwitch | None = None) -> None:
         self.bot = bot
         self.whispers = Whispers(bot.temporal, bot.settings.temporal_task_queue, whisper_seal(bot.settings))
         if not self.whispers.can_send:
             log.warning("WHISPER_KEYS is not set: whispers cannot be sent (`make run` generates one)")
         # On unless a host switched it off; read through describe, so it needs no worker.
-        self.switch = switch or GuildSetting(bot.guild_settings, WHISPERS_ENABLED, True)
+        self.switch = switch or WhispersSwitch(bot.guild_settings)
 
     async def in_time(self, call: Awaitable[T]) -> T:
         """`bot.replies.in_time`, as a method so a test can wrap the bot's wait."""
         return await in_time(call)
 
     async def enabled(self, guild_id: int) -> bool:
-        return await self.switch.get(guild_id) is not False
+        return await self.switch.get(guild_id)
 
     @whisper.command(name="send", description="Send someone a secret message only they can read")
     @app_commands.describe(to="Who it is for (or pick them from a list)")
@@ -277,15 +257,6 @@ class WhispersCog(commands.Cog, name="Whispers"):
             interaction, "🤫 Whispers are now **on** in this server." if enabled else f"🔇 {SWITCHED_OFF}"
         )
 
-    @commands.Cog.listener()
-    async def on_interaction(self, interaction: discord.Interaction[GameBot]) -> None:
-        data: Mapping[str, Any] = interaction.data or {}
-        if interaction.type is discord.InteractionType.modal_submit:
-            found = MODAL_RE.fullmatch(str(data.get("custom_id", "")))
-            if found:
-                await self.submit(interaction, int(found["user"]))
-
-    @guarded
     async def submit(self, interaction: discord.Interaction[GameBot], recipient_id: int) -> None:
         """The modal's submission, handled from the raw data so it works across restarts."""
         guild_id, channel_id = require_guild(interaction), interaction.channel_id
@@ -318,4 +289,6 @@ class WhispersCog(commands.Cog, name="Whispers"):
 
 async def setup(bot: GameBot) -> None:
     bot.add_dynamic_items(PickRecipient, ReadButton, ReplyButton, UnsendButton)
-    await bot.add_cog(WhispersCog(bot))
+    cog = WhispersCog(bot)
+    bot.modals.add(SEND_MODAL, cog.submit)
+    await bot.add_cog(cog)

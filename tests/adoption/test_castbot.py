@@ -21,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from adoption.castbot import import_jobs, import_whispers, whisper_id_from
 from adoption.report import Report
 from adoption.target import Target
+from clients.whispers import WhisperError
 from stack.codec_server import create_app, serve
 from stack.devserver import free_port
 from tests.support.adoption import Recorders, at_now, import_worker
@@ -290,3 +291,18 @@ async def test_a_time_no_calendar_holds_is_refused_and_the_rest_goes_on(world: W
         ("created", "scheduledJobs.json entry 2 (j_ok)"),
     ]
     assert "is not a time in milliseconds" in report.entries[0].why
+
+
+async def test_a_derived_whisper_id_must_be_of_its_server_and_sender(world: World) -> None:
+    client, starts = recording(world.env.client)
+    whispers = Target(client, QUEUE, seal=whisper_seal()).whispers
+    with pytest.raises(WhisperError, match="not one of this server and sender"):
+        await whispers.send(
+            guild_id=GUILD,
+            channel_id=CHANNEL,
+            sender_id=HANA,
+            recipient_id=PAX,
+            text="hello",
+            whisper_id=whisper_id_from(GUILD, PAX, "someone else's"),
+        )
+    assert starts.started == []

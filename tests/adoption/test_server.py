@@ -20,12 +20,13 @@ from temporalio.client import Client
 from adoption.server import ServerExport, export_server, import_server, schema, to_json
 from adoption.target import Target
 from clients.challenges import parse_reminders, parse_rounds
-from clients.guild_settings import HOST_ROLE, WHISPERS_ENABLED
 from tests.support.adoption import import_worker
 from tests.support.temporal import eventually
 from tests.support.whispers import recording
 from workflows.custom_actions_models import Condition, TextOutcome, Trigger
 from workflows.jobs_models import Reminder
+from workflows.store_models import HOST_ROLE
+from workflows.whispers_models import WHISPERS_ENABLED
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 HOST = 930000000000000099

@@ -84,7 +84,15 @@ async def test_hosts_skip_pause_resume_and_cancel(world: World) -> None:
     chains = Challenges(w.client, QUEUE)
 
     skipped = answered(await w.host.slash(w.channel, "challenge skip", key="steer"))
-    assert_message(last_reply(skipped), contains="Skipped the current round", ephemeral=True)
+    assert_message(last_reply(skipped), contains="Skipped round 1: **Round 1**", ephemeral=True)
+    assert [r.state for r in (await chains.status(w.guild.id, "steer")).rounds][:2] == ["skipped", "current"]
+    # A skip names the round it is for: one for a round that is over skips nothing, and says why.
+    late = answered(await w.host.slash(w.channel, "challenge skip", key="steer", round=1))
+    assert_message(
+        last_reply(late),
+        contains="Nothing changed: round 1 (Round 1) was already skipped at <t:",
+        ephemeral=True,
+    )
     assert [r.state for r in (await chains.status(w.guild.id, "steer")).rounds][:2] == ["skipped", "current"]
 
     paused = answered(await w.host.slash(w.channel, "challenge pause", key="steer"))

@@ -9,11 +9,12 @@ from datetime import timedelta
 
 import pytest
 
-from clients.custom_actions import CustomActions, player_key, safari_store_name
+from clients.custom_actions import CustomActions
 from clients.store import PersistentStore
 from tests.support.stack import CHANNEL, GUILD, Stack
 from workflows.custom_actions_models import CardOutcome, CurrencyOutcome, TextOutcome
 from workflows.jobs_models import JobResult
+from workflows.safari_engine import player_key, store_name
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -31,7 +32,7 @@ async def finished(stack: Stack, job_id: str) -> JobResult:
 
 async def test_a_scheduled_card_is_posted_through_a_webhook_that_is_then_deleted(stack: Stack) -> None:
     actions = CustomActions(stack.client, stack.task_queue)
-    safari = await PersistentStore.create(stack.client, safari_store_name(GUILD), stack.task_queue)
+    safari = await PersistentStore.create(stack.client, store_name(GUILD), stack.task_queue)
     await safari.set(player_key(PLAYER), {"balance": 40, "name": "player", "joined_round": 1})
     created = await actions.create(GUILD, "Treasure Hunt", by=HOST)
     outcomes = [

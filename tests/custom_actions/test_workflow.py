@@ -10,7 +10,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from clients.custom_actions import marker_prefix, safari_store_name
+from clients.custom_actions import marker_prefix
 from clients.store import PersistentStore
 from tests.support.custom_actions_doubles import Harness, custom_actions_worker
 from tests.support.jobs_doubles import assert_near
@@ -27,6 +27,7 @@ from workflows.custom_actions_models import (
     armed_key,
 )
 from workflows.jobs_models import JobResult, job_id_for
+from workflows.safari_engine import store_name
 from workflows.times import TimeError
 
 QUEUE = "custom-actions"
@@ -225,7 +226,7 @@ async def test_currency_is_applied_once_across_a_retried_activity(
         "🪙 gained 10 (balance 30 → **40**)\n"
         "Bought a map"
     )
-    safari = await PersistentStore.create(h.client, safari_store_name(GUILD), QUEUE)
+    safari = await PersistentStore.create(h.client, store_name(GUILD), QUEUE)
     description = await time_env.client.get_workflow_handle(job_id).describe()
     markers = await safari.keys(marker_prefix(f"{job_id}:{description.run_id}"))
     assert sorted(markers) == [f"applied:{job_id}:{description.run_id}/{i}" for i in (0, 1)]

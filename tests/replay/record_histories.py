@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -32,10 +33,18 @@ from tests.support.whispers import whisper_seal
 from tests.whispers import test_workflow as whisper_tests
 from worker import build_worker
 from workflows.challenges import ChallengeChainWorkflow
-from workflows.challenges_models import AddRoundRequest, CancelChainRequest, ChainRequest
+from workflows.challenges_models import (
+    AddRoundRequest,
+    CancelChainRequest,
+    ChainRequest,
+    RoundAction,
+    RoundSpec,
+    SkipRequest,
+)
 from workflows.custom_actions_models import CurrencyOutcome, TextOutcome
 from workflows.health import HealthCheckWorkflow
 from workflows.jobs import ScheduledJobWorkflow
+from workflows.jobs_actions import POST_MESSAGE
 from workflows.jobs_models import ActionInput, CancelRequest, OperatorCancel, Reminder, RescheduleRequest
 from workflows.store import StoreWorkflow
 
@@ -457,6 +466,91 @@ async def health_outage_pause_then_continues_as_new(env: WorkflowEnvironment) ->
     return f"{workflow_id}@{first_run}"
 
 
+# Recorded with the code of `workflows.challenges.CANCEL_STOPS_ROUND`, `workflows.health.SETTLE_PATCH`,
+# `workflows.seasons.END_PATCH` and `workflows.seasons_turns.CANCEL_PATCH`.
+
+
+async def chain_named_skip_then_cancel_during_a_round(env: WorkflowEnvironment) -> str:
+    """A skip naming round 1 after it ran (refused), one naming round 2, then a cancel while
+    round 3's first of two posts is on its way: the second is never posted."""
+    host = SkipRequest(by=chains.HOST, guild_id=chains.GUILD)
+    two_posts = RoundSpec(
+        name="Round 3",
+        after=timedelta(minutes=10),
+        actions=[
+            RoundAction(action=POST_MESSAGE, payload={"content": "first"}),
+            RoundAction(action=POST_MESSAGE, payload={"content": "second"}),
+        ],
+    )
+    posts = chains.Posts(env)
+    rounds = [chains.round_("Round 1", timedelta(hours=1)), chains.round_("Round 2", timedelta(hours=1))]
+    async with _chain_worker(env, posts):
+        spec = chains.chain([*rounds, two_posts], key="replay-named")
+        handle = await chains.start(env, spec, task_timeout=timedelta(seconds=2))
+        await env.sleep(timedelta(minutes=70))
+        with contextlib.suppress(WorkflowUpdateFailedError):
+            await handle.execute_update(ChallengeChainWorkflow.skip, host.model_copy(update={"round": 0}))
+        await handle.execute_update(ChallengeChainWorkflow.skip, host.model_copy(update={"round": 1}))
+        posts.gate = asyncio.Event()
+        await env.sleep(timedelta(minutes=10))
+        await eventually(lambda: posts.started == 2)
+        await handle.execute_update(
+            ChallengeChainWorkflow.cancel, CancelChainRequest(by=chains.HOST, guild_id=chains.GUILD)
+        )
+        posts.gate.set()
+        await handle.result()
+        assert posts.actions() == ["Round 1 starts now!", "first"]
+    return handle.id
+
+
+async def health_flapping_then_settles(env: WorkflowEnvironment) -> str:
+    """Hourly checks that flap (posting nothing), then fail twice (posted), then recover."""
+    probes = health_doubles.Probes(env)
+    now = await env.get_current_time()
+    minute = timedelta(minutes=1)
+    probes.outages = [
+        (now + timedelta(hours=h) - minute, now + timedelta(hours=h) + minute) for h in (1, 3, 5, 6)
+    ]
+    checks = HealthChecks(env.client, health_doubles.QUEUE)
+    async with build_worker(
+        env.client, health_doubles.QUEUE, probes.activities(), workflows=[HealthCheckWorkflow]
+    ):
+        workflow_id = await checks.start(
+            guild_id=health_doubles.GUILD,
+            admin_channel_id=health_doubles.ADMIN_CHANNEL,
+            interval=timedelta(hours=1),
+            checks_per_run=10,
+        )
+        first_run = (await env.client.get_workflow_handle(workflow_id).describe()).run_id
+        await env.sleep(timedelta(hours=10, minutes=30))
+        assert [r.state for r in probes.reports] == ["healthy", "failing", "healthy"]
+    return f"{workflow_id}@{first_run}"
+
+
+async def _ended_while_edits_fail(env: WorkflowEnvironment) -> tuple[str, str]:
+    """A season ended while its first turn's claim edit waits on Discord, which refuses every
+    edit: the season posts and closes within seconds, each turn is cancelled."""
+    facade = season_doubles.seasons(env.client)
+    doubles = season_doubles.Doubles(env)
+    async with season_doubles.season_worker(env.client, doubles):
+        await _two_player_season(facade, doubles)
+        offer = doubles.offers[0][0]
+        doubles.edits_fail = True
+        await facade.claim(offer.turn_id, offer.player_id)
+        await facade.end(season_doubles.GUILD, by=season_doubles.HOST, reason="replay")
+        await env.sleep(timedelta(minutes=1))
+        await season_doubles.season_handle(facade).result()
+    return season_doubles.season_handle(facade).id, offer.turn_id
+
+
+async def season_ended_while_edits_fail(env: WorkflowEnvironment) -> str:
+    return (await _ended_while_edits_fail(env))[0]
+
+
+async def turn_cancelled_while_its_edit_waits(env: WorkflowEnvironment) -> str:
+    return (await _ended_while_edits_fail(env))[1]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "ScheduledJob-reminders_then_action": reminders_then_action,
     "ScheduledJob-cancelled": cancelled,
@@ -487,6 +581,10 @@ SCENARIOS: dict[str, Scenario] = {
     "ChallengeChain-failed_round_then_continues_as_new": chain_failed_round_then_continues_as_new,
     "ChallengeChain-second_run_after_continue_as_new": chain_second_run_after_continue_as_new,
     "HealthCheck-outage_pause_then_continues_as_new": health_outage_pause_then_continues_as_new,
+    "ChallengeChain-named_skip_then_cancel_during_a_round": chain_named_skip_then_cancel_during_a_round,
+    "HealthCheck-flapping_then_settles": health_flapping_then_settles,
+    "Season-ended_while_edits_fail": season_ended_while_edits_fail,
+    "Turn-cancelled_while_its_edit_waits": turn_cancelled_while_its_edit_waits,
 }
 
 

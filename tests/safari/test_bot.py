@@ -19,6 +19,7 @@ from bot.modals import modal_values
 from clients import safari as safari_client
 from clients.safari import join, safari_store, setup_game
 from clients.store import PersistentStore
+from components.safari import SCHEDULE_MODAL
 from tests.support.bot_harness import World, answered, bot_env, last_reply, unix_times
 from tests.support.jobs_doubles import Doubles, assert_near
 from worker import build_worker
@@ -191,6 +192,17 @@ async def test_an_unexpected_error_is_answered_and_logged(world: tuple[World, Do
     shown = answered(await w.host.slash(w.channel, "safari schedule"))
     done = answered(await w.host.submit_modal(shown, {"hours": "1", "minutes": "0"}))
     assert_responded(done, contains="Something went wrong", ephemeral=True)
+
+
+async def test_a_modal_no_feature_answers_any_more_is_still_answered(world: tuple[World, Doubles]) -> None:
+    """A modal opened under an id the bot no longer routes (say, a feature since removed) gets a
+    reply instead of Discord's "This interaction failed"."""
+    w, _ = world
+    shown = answered(await w.host.slash(w.channel, "safari schedule"))
+    w.bot.modals.remove(SCHEDULE_MODAL)
+    done = answered(await w.host.submit_modal(shown, {"hours": "1", "minutes": "0"}))
+    assert_responded(done, contains="open it again", ephemeral=True)
+    assert w.jobs.started == []
 
 
 # --- what would fail at the deadline is refused when scheduled ------------------------------

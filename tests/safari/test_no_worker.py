@@ -8,6 +8,7 @@ simcord's clock, and the test moves that clock past the wait with `advance_time`
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -32,7 +33,8 @@ def declare_temporal_waits(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
         call = w.env.external_wait(awaitable, reason="a Temporal call")
         return await w.env.external_wait(real(call, seconds), reason="in_time")  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(replies, "in_time", in_time)
+    # The module the bot loaded the cog from: discord.py makes a fresh one for each load.
+    monkeypatch.setattr(sys.modules["bot.cogs.safari"], "in_time", in_time)
 
 
 async def waited(w: World, interaction: Awaitable[simcord.InteractionResult]) -> simcord.InteractionResult:

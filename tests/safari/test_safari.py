@@ -36,11 +36,12 @@ from clients.store import PersistentStore
 from local_discord import FakeDiscord, FakeMessage
 from stack.devserver import DevServer
 from worker import activities_for, build_worker
-from workflows.jobs_actions import PROCESS_ROUND_RESULTS, action_spec
+from workflows.jobs_actions import action_spec
 from workflows.jobs_models import JobResult
 from workflows.safari_engine import (
     GAME_KEY,
     MAX_PLAYERS,
+    PROCESS_ROUND_RESULTS,
     GameFull,
     GameOver,
     Player,

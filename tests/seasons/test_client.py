@@ -10,12 +10,11 @@ from pydantic import ValidationError
 
 from clients.guild_settings import MemorySettings
 from clients.seasons import SeasonError, Seasons
+from components.seasons import CLAIM_BUTTON, SUBMIT_BUTTON
 from workflows.seasons_models import (
     RulesOverride,
     SeasonRules,
     Submission,
-    claim_custom_id,
-    submit_custom_id,
     turn_id_for,
 )
 from workflows.times import TimeError, wall_clock
@@ -153,6 +152,7 @@ def test_submissions_are_checked(submission: Submission, problem: str) -> None:
 
 def test_button_ids_name_the_turn_within_discords_limit() -> None:
     turn = turn_id_for(2**63 - 1, datetime(2026, 1, 1, tzinfo=UTC), 29, 29, 29)
-    assert len(submit_custom_id(turn, "drawing")) <= 100 and len(claim_custom_id(turn)) <= 100
+    assert len(SUBMIT_BUTTON.build(turn_id=turn, kind="drawing")) <= 100
+    assert len(CLAIM_BUTTON.build(turn_id=turn)) <= 100
     with pytest.raises(ValueError):
-        claim_custom_id("whisper-1-2-abcdef12")
+        CLAIM_BUTTON.build(turn_id="whisper-1-2-abcdef12")

@@ -14,7 +14,9 @@ from clients.seasons import Seasons
 from tests.support.seasons_doubles import drawing, writing
 from tests.support.stack import CHANNEL, GUILD, Stack
 from tests.support.temporal import eventually
-from workflows.seasons_models import CLAIM_PREFIX, SeasonResult, season_id_for
+from workflows.seasons_models import SeasonResult, season_id_for
+
+CLAIM_PREFIX = "season:claim:"  # the Claim button's custom id, a contract (components/seasons.py)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -8,16 +8,12 @@ import uuid
 
 from temporalio.testing import WorkflowEnvironment
 
-from clients.guild_settings import (
-    HOST_ROLE,
-    WHISPERS_ENABLED,
-    GuildSetting,
-    StoreSettings,
-    migrate_legacy_settings,
-)
+from clients.guild_settings import GuildSetting, StoreSettings, migrate_legacy_settings
 from clients.store import PersistentStore
 from worker import build_worker
 from workflows.store import StoreWorkflow
+from workflows.store_models import HOST_ROLE
+from workflows.whispers_models import WHISPERS_ENABLED
 
 QUEUE = "guild-settings"
 

@@ -3,6 +3,7 @@ chain builders for tests on the time-skipping server."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,8 +22,9 @@ from workflows.challenges_models import (
     RoundSpec,
     challenge_id_for,
 )
-from workflows.jobs_actions import NOTIFY_JOB_FAILED, POST_MESSAGE, PROCESS_ROUND_RESULTS, SEND_REMINDER
+from workflows.jobs_actions import NOTIFY_JOB_FAILED, POST_MESSAGE, SEND_REMINDER
 from workflows.jobs_models import ActionInput, FailureNotice, Reminder, ReminderInput
+from workflows.safari_engine import PROCESS_ROUND_RESULTS
 
 GUILD = 111
 CHANNEL = 222
@@ -39,6 +41,9 @@ class Posts:
     notices: list[FailureNotice] = field(default_factory=list)
     # Decides per post what the action does: return None to succeed, or raise.
     action_behaviour: Callable[[ActionInput], None] = lambda action: None
+    # When set, a posted message waits for it first (an action still on its way to Discord).
+    gate: asyncio.Event | None = None
+    started: int = 0
 
     def activities(self) -> list[object]:
         @activity.defn(name=SEND_REMINDER)
@@ -49,6 +54,9 @@ class Posts:
 
         @activity.defn(name=POST_MESSAGE)
         async def post_message(action: ActionInput) -> dict[str, str]:
+            self.started += 1
+            if self.gate is not None:
+                await self.gate.wait()
             self.action_behaviour(action)
             self.log.append(("action", str(action.payload["content"]), await self.env.get_current_time()))
             return {"message_id": "2"}
@@ -99,11 +107,12 @@ def chain(rounds: list[RoundSpec], key: str = "quiz", **fields: object) -> Chall
 
 
 async def start(
-    env: WorkflowEnvironment, spec: ChallengeSpec
+    env: WorkflowEnvironment, spec: ChallengeSpec, task_timeout: timedelta | None = None
 ) -> WorkflowHandle[ChallengeChainWorkflow, ChallengeResult]:
     return await env.client.start_workflow(
         ChallengeChainWorkflow.run,
         ChallengeInput(spec=spec),
         id=challenge_id_for(GUILD, spec.key),
         task_queue=QUEUE,
+        task_timeout=task_timeout,
     )

@@ -14,7 +14,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.custom_actions import CustomActionActivities
-from clients.custom_actions import CustomActions, player_key, safari_store_name
+from clients.custom_actions import CustomActions
 from clients.jobs import Jobs
 from clients.store import PersistentStore
 from components.custom_actions import ResultMessage
@@ -22,6 +22,7 @@ from worker import build_worker
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_actions import NOTIFY_JOB_FAILED
 from workflows.jobs_models import FailureNotice
+from workflows.safari_engine import player_key, store_name
 from workflows.store import StoreWorkflow
 
 
@@ -90,11 +91,11 @@ class Harness:
 
     async def give(self, guild_id: int, user_id: int, balance: int) -> None:
         """Put a player in the guild's Safari with this balance (the Safari store schema)."""
-        store = await PersistentStore.create(self.client, safari_store_name(guild_id), self.queue)
+        store = await PersistentStore.create(self.client, store_name(guild_id), self.queue)
         await store.set(player_key(user_id), {"balance": balance, "name": "player", "joined_round": 0})
 
     async def balance(self, guild_id: int, user_id: int) -> int | None:
-        store = await PersistentStore.create(self.client, safari_store_name(guild_id), self.queue)
+        store = await PersistentStore.create(self.client, store_name(guild_id), self.queue)
         value = await store.get(player_key(user_id))
         return value.get("balance") if isinstance(value, dict) else None  # type: ignore[return-value]
 

@@ -20,7 +20,6 @@ from workflows.jobs_actions import (
     NOTIFY_JOB_CANCELLED,
     NOTIFY_JOB_FAILED,
     POST_MESSAGE,
-    PROCESS_ROUND_RESULTS,
     SEND_REMINDER,
 )
 from workflows.jobs_models import (
@@ -33,6 +32,7 @@ from workflows.jobs_models import (
     ReminderInput,
     job_id_for,
 )
+from workflows.safari_engine import PROCESS_ROUND_RESULTS
 
 GUILD = 111
 CHANNEL = 222

@@ -60,6 +60,8 @@ class Doubles:
     posts: list[ChannelPost] = field(default_factory=list)
     cards: list[GameCard] = field(default_factory=list)
     unreachable: set[int] = field(default_factory=set)
+    # When set, Discord refuses every DM edit with a 503 (retried, never taken).
+    edits_fail: bool = False
 
     async def now(self) -> datetime:
         return await self.env.get_current_time() if self.env else datetime.now(UTC)
@@ -78,6 +80,8 @@ class Doubles:
 
         @activity.defn(name=EDIT_OFFER)
         async def edit_offer(edit: OfferEdit) -> bool:
+            if self.edits_fail:
+                raise ApplicationError("Discord is unavailable (503)", type="DiscordUnavailable")
             self.edits.append((edit, await self.now()))
             return True
 

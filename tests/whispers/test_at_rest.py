@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from clients.whispers import NotForYou, WhisperOver, Whispers, whisper_id_for
+from components.whispers import READ_BUTTON
 from local_discord import FakeDiscord
 from stack.codec_server import codec_endpoint, create_app, serve
 from stack.devserver import DevServer, free_port, temporal_cli_path
@@ -27,7 +28,7 @@ from stack.temporal import data_converter
 from tests.support.temporal import TEST_KEY, eventually
 from tests.support.whispers import whisper_seal
 from tests.support.worker_process import WorkerProcess
-from workflows.whispers_models import WhisperResult, read_custom_id
+from workflows.whispers_models import WhisperResult
 
 GUILD, CHANNEL, ALICE, BOB, EVE = 8001, 8002, 8003, 8004, 8005
 TOKEN = "at-rest-codec-token"
@@ -154,7 +155,9 @@ async def test_whisper_text_is_encrypted_at_rest_and_only_the_codec_server_opens
     assert notice.content == f"💬 <@{ALICE}> whispers to <@{BOB}>"
     [row] = notice.components
     [button] = row["components"]
-    assert button["custom_id"] == read_custom_id(whisper_id) and button["label"] == "Read Message"
+    assert (
+        button["custom_id"] == READ_BUTTON.build(whisper_id=whisper_id) and button["label"] == "Read Message"
+    )
     assert notice.nonce and len(str(notice.nonce)) <= 25
 
     with pytest.raises(NotForYou):

@@ -26,6 +26,7 @@ from activities.whispers import WhisperActivities
 from bot.cogs.whispers import PickRecipient, ReadButton, ReplyButton, UnsendButton
 from bot.replies import WORKER_WAIT
 from clients.whispers import Whispers
+from components.whispers import READ_BUTTON
 from stack.codec_server import create_app
 from tests.support.bot_harness import World, answered, bot_env, last_reply
 from tests.support.temporal import TEST_KEY
@@ -41,7 +42,6 @@ from workflows.whispers_models import (
     PostedNotification,
     SenderNotice,
     WhisperResult,
-    read_custom_id,
 )
 
 QUEUE = "bot-whispers"
@@ -150,7 +150,7 @@ async def send_whisper_reply(
 def notification_for(whisper_id: str) -> Any:
     def match(message: discord.Message) -> bool:
         return any(
-            getattr(child, "custom_id", None) == read_custom_id(whisper_id)
+            getattr(child, "custom_id", None) == READ_BUTTON.build(whisper_id=whisper_id)
             for row in message.components
             for child in getattr(row, "children", [])
         )

@@ -19,18 +19,18 @@ from temporalio.worker import Replayer, Worker
 
 from activities.whispers import WhisperActivities
 from clients.whispers import NotForYou, NotYours, WhisperError, WhisperOver, Whispers, whisper_id_for
+from components.custom_ids import CUSTOM_ID_MAX
+from components.whispers import READ_BUTTON
 from stack.sealing import WhisperSeal
 from tests.support.whispers import OTHER_WHISPER_KEY, recording, whisper_seal
 from worker import build_worker
 from workflows.whispers import WhisperWorkflow
 from workflows.whispers_models import (
     BAD_WHISPER_ID,
-    CUSTOM_ID_MAX,
     DELETE_NOTIFICATION,
     DM_SENDER,
     EDIT_NOTIFICATION,
     POST_NOTIFICATION,
-    READ_TEMPLATE,
     Cancellation,
     NotificationEdit,
     NotificationInput,
@@ -38,7 +38,6 @@ from workflows.whispers_models import (
     SenderNotice,
     WhisperResult,
     WhisperSpec,
-    read_custom_id,
 )
 
 GUILD, CHANNEL, ALICE, BOB, EVE = 1111, 2222, 3333, 4444, 5555
@@ -296,15 +295,12 @@ async def test_bad_input_is_refused_before_anything_starts(whispers: Whispers) -
 
 def test_the_read_button_names_the_whisper_within_discords_limit() -> None:
     longest = f"whisper-{2**64 - 1}-{2**64 - 1}-{'f' * 16}"
-    custom_id = read_custom_id(longest)
+    custom_id = READ_BUTTON.build(whisper_id=longest)
     assert len(custom_id) <= CUSTOM_ID_MAX
     assert custom_id == f"whisper:read:{longest}"
-    import re
-
-    found = re.fullmatch(READ_TEMPLATE, custom_id)
-    assert found is not None and found["id"] == longest
+    assert READ_BUTTON.match(custom_id) == {"whisper_id": longest}
     with pytest.raises(ValueError):
-        read_custom_id("job-1-abc")
+        READ_BUTTON.build(whisper_id="job-1-abc")
 
 
 async def test_finished_histories_replay_deterministically(

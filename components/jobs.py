@@ -1,0 +1,26 @@
+"""The custom ids of the job listings' buttons (`/schedule list`, and listings that reuse its
+Cancel button, like the Safari panel)."""
+
+from __future__ import annotations
+
+from components.custom_ids import CustomId, Field
+from workflows.jobs_models import RUN_TAG
+
+PAGE = Field(r"\d{1,4}", number=True)
+VIEW = Field("[a-z]")  # the one-letter code of the listing to redraw
+SUFFIX = Field("[A-Za-z0-9_.:-]{1,80}")  # the guild-local part of the job id
+# The listed run's `run_tag`, so an old button cannot cancel the job's next run (which reuses
+# its key); empty when the button was drawn without one.
+RUN = Field(f"[0-9a-f]{{{RUN_TAG}}}", optional=True)
+
+PAGE_BUTTON = CustomId("jobs:page:{page}:{direction}", page=PAGE, direction=Field("prev|next|refresh"))
+# At most 3 + 1 + 4 + 1 + 8 + 1 + 80 = 98 characters, within Discord's 100.
+CANCEL_JOB = CustomId(
+    "jc:{view}{page}:{run}:{suffix}",
+    view=VIEW,
+    page=PAGE,
+    run=RUN,
+    suffix=SUFFIX,
+)
+# Posted before buttons carried their run: still answered, on the current run.
+EARLIER_CANCEL_JOB = CustomId("jobs:cancel:{view}:{page}:{suffix}", view=VIEW, page=PAGE, suffix=SUFFIX)

@@ -1,0 +1,13 @@
+"""The custom ids of the Safari panel's buttons and its scheduling modal."""
+
+from __future__ import annotations
+
+from components.custom_ids import CustomId
+
+SCHEDULE_BUTTON = CustomId("safari:schedule")
+JOIN_BUTTON = CustomId("safari:join")
+STATUS_BUTTON = CustomId("safari:status")
+REFRESH_BUTTON = CustomId("safari:refresh")
+SCHEDULE_MODAL = CustomId("safari:schedule-modal")
+# The modal's inputs: a modal opened before a restart comes back with these.
+HOURS_FIELD, MINUTES_FIELD = "hours", "minutes"
