@@ -18,12 +18,12 @@ from discord.utils import snowflake_time
 from adoption.castbot import whisper_id_from
 from clients.safari import join, safari_store
 from clients.whispers import Whispers
+from components.whispers import READ_BUTTON
 from tests.support.stack import CHANNEL, GUILD, Stack
 from tests.support.temporal import TEST_KEY, eventually
 from tests.support.whispers import WHISPER_KEYS, whisper_seal
 from tests.support.worker_process import REPO
 from workflows.jobs_models import JobResult, job_id_for
-from workflows.whispers_models import read_custom_id
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -125,7 +125,7 @@ async def test_an_imported_round_and_whisper_run_through_the_local_discord(
     [reminder] = [p for p in posts if p.content.startswith("⏰")]
     [card] = [p for p in posts if p.webhook_id is not None]
     assert notice.content == f"💬 <@{HANA}> whispers to <@{PAX}>"
-    assert notice.components[0]["components"][0]["custom_id"] == read_custom_id(whisper_id)
+    assert notice.components[0]["components"][0]["custom_id"] == READ_BUTTON.build(whisper_id=whisper_id)
     assert reminder.content.startswith("⏰ **Safari Round Results** in 6 seconds (<t:")
     assert card.webhook_id is not None and "Safari: round 1" in str(card.components)
     # On time: a post's id is a snowflake, which holds the moment Discord took it.
