@@ -8,7 +8,7 @@ through a temporary webhook named after the action, deleted afterwards (404 coun
 Once the result is posted, the activity does not fail over the webhook's delete (that retry
 would post the result twice): the delete is retried inside the activity, then only logged.
 
-The seed treated a successful result as an error and never posted it; here the result is
+CastBot treated a successful result as an error and never posted it; here the result is
 posted whenever there is something to show (tests/custom_actions: the regression test).
 A fired job only runs the outcomes: it never arms the action again, whatever its settings.
 

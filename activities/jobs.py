@@ -1,7 +1,7 @@
 """The scheduler's own actions: reminders, plain posts, and the notice when a job fails.
 
 Each is an activity registered under its catalogue name (workflows/jobs_actions.py), the Python
-form of the seed's `scheduler.registerAction(name, fn)`.
+form of CastBot's `scheduler.registerAction(name, fn)`.
 """
 
 from __future__ import annotations

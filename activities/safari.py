@@ -1,6 +1,6 @@
 """The `process_round_results` action: resolve a Safari round once, then post its card.
 
-The seed mutated balances and then posted, so a failed post retried paid everyone twice. Here
+CastBot mutated balances and then posted, so a failed post retried paid everyone twice. Here
 the order is: resolve (roll the event, apply it to every player, record the result and
 advance the round in ONE store transaction: the changed `player:*` keys, `round:<n>` only if
 absent, `game`), then post what was recorded. A retry finds `round:<n>` recorded and posts

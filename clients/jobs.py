@@ -1,4 +1,4 @@
-"""The scheduler facade the bot uses: the seed's `scheduler` API, on Temporal.
+"""The scheduler facade the bot uses: CastBot's `scheduler` API, on Temporal.
 
 It starts one ScheduledJob workflow per job, cancels and reschedules through updates the
 workflow validates, and lists jobs from the visibility store in one call.

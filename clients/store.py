@@ -1,4 +1,4 @@
-"""PersistentStore: the seed's named, persistent map, kept by one Temporal workflow per name.
+"""PersistentStore: CastBot's named, persistent map, kept by one Temporal workflow per name.
 
     store = await PersistentStore.create(client, "whispers", task_queue)
     await store.set("w-1", {"to": 42, "text": "psst"})
@@ -9,7 +9,7 @@ survives a crash of any process. Reads are queries to the workflow, with no cach
 process, so the bot and the worker (or any number of replicas) see each other's writes at once.
 `compare_and_set` (and `modify`, a loop over it) is how two processes change one key safely.
 
-The seed's `load()` and `flush()` are gone: there is nothing to load and nothing to flush.
+CastBot's `load()` and `flush()` are gone: there is nothing to load and nothing to flush.
 
 Throughput: the server admits at most 10 updates in flight on one workflow, so this process
 keeps at most `max_in_flight` (8) writes in flight per store, and a write the server turns
@@ -92,7 +92,7 @@ class Versioned:
 class PersistentStore:
     """One named store. Get it with `await PersistentStore.create(...)`, never the constructor."""
 
-    # One object per (Temporal client, name) in this process, like the seed's singleton per name.
+    # One object per (Temporal client, name) in this process, like CastBot's singleton per name.
     _registry: ClassVar[dict[tuple[int, str], PersistentStore]] = {}
     # Writes this process keeps in flight on one store; the server refuses an 11th at once.
     max_in_flight: ClassVar[int] = 8
@@ -225,7 +225,7 @@ class PersistentStore:
         return [e.value for e in (await self.snapshot(prefix)).entries.values()]
 
     async def size(self) -> int:
-        """How many keys the store holds (the seed's `store.size`)."""
+        """How many keys the store holds (CastBot's `store.size`)."""
         return (await self.usage()).keys
 
     async def usage(self) -> SizeResult:

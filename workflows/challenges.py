@@ -1,6 +1,6 @@
 """The challenge chain: rounds run in order, each with its reminders, then its actions.
 
-The seed planned `advance_challenge_round` re-scheduling itself; here one workflow holds the
+CastBot planned `advance_challenge_round` re-scheduling itself; here one workflow holds the
 whole chain, so a skip, a pause or a cancel reaches the round that is waiting, and the plan is
 visible in the Web UI. A round's actions are the jobs' catalogue actions, run with `run_action`.
 The chain continues as new every `rounds_per_run` rounds (or when the server suggests it),

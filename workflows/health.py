@@ -1,6 +1,6 @@
 """The health check: probes every interval, a post only when the overall state changes.
 
-The seed's health monitor re-scheduled itself forever; here one workflow per guild (or for the
+CastBot's health monitor re-scheduled itself forever; here one workflow per guild (or for the
 deployment) loops on a durable timer and continues as new every `checks_per_run` checks, so its
 history stays bounded however long it runs. The state is announced to the admin channel when it
 differs from the last state announced (a post that fails is tried again at the next check, and

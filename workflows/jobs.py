@@ -1,6 +1,6 @@
 """The scheduled job: reminders before a deadline, then one named action.
 
-Replaces the seed's `scheduler.js` job: the deadline and reminders are durable timers, so a
+Replaces CastBot's `scheduler.js` job: the deadline and reminders are durable timers, so a
 restart neither loses nor repeats them, and the Web UI names every pending timer.
 """
 

@@ -1,6 +1,6 @@
 """The whisper: a secret message that lives in a workflow until its recipient reads it.
 
-Replaces the seed's `global.activeWhispers` / `data_whispers.json`: the text is the workflow's
+Replaces CastBot's `global.activeWhispers` / `data_whispers.json`: the text is the workflow's
 (encrypted) input, the expiry is a durable timer, and only the recipient gets the text back,
 through the `read` update whose validator refuses everyone else before anything is recorded.
 

@@ -1,4 +1,4 @@
-"""Safari scheduling (the seed's "Schedule Results"): a host picks hours and minutes in a modal,
+"""Safari scheduling (CastBot's "Schedule Results"): a host picks hours and minutes in a modal,
 the bot starts a scheduled job with reminders 30, 5 and 1 minute before, and the panel lists
 the guild's scheduled results with a Cancel button each.
 
@@ -107,7 +107,7 @@ def check_channel(interaction: discord.Interaction[Any]) -> None:
 
 
 def safari_reminders(wait: timedelta, unit: timedelta = MINUTE) -> list[Reminder]:
-    """The seed's reminders: 30, 5 and 1 minute before, each only if the wait is long enough
+    """CastBot's reminders: 30, 5 and 1 minute before, each only if the wait is long enough
     (longer than 45, 10 and 2 minutes). `unit` scales minutes, for tests in seconds."""
     return [
         Reminder(offset=offset * unit, message=message)
