@@ -65,7 +65,7 @@ async def test_an_imported_round_and_whisper_run_through_the_local_discord(
     for player in (HANA, PAX):
         await join(store, player, f"player {player}")
     now = datetime.now(UTC)
-    deadline = now + timedelta(seconds=12)
+    deadline = now + timedelta(seconds=20)
     jobs_file, whispers_file = tmp_path / "scheduledJobs.json", tmp_path / "data_whispers.json"
     jobs_file.write_text(
         json.dumps(
@@ -79,7 +79,7 @@ async def test_an_imported_round_and_whisper_run_through_the_local_discord(
                     "executeAt": ms(deadline),
                     "reminders": [
                         {"offsetMs": 1_800_000, "message": "30 minutes"},
-                        {"offsetMs": 6_000, "message": "6 seconds"},
+                        {"offsetMs": 10_000, "message": "10 seconds"},
                     ],
                     "reminderAction": "send_reminder",
                     "description": "Safari Round Results",
@@ -126,10 +126,10 @@ async def test_an_imported_round_and_whisper_run_through_the_local_discord(
     [card] = [p for p in posts if p.webhook_id is not None]
     assert notice.content == f"💬 <@{HANA}> whispers to <@{PAX}>"
     assert notice.components[0]["components"][0]["custom_id"] == READ_BUTTON.build(whisper_id=whisper_id)
-    assert reminder.content.startswith("⏰ **Safari Round Results** in 6 seconds (<t:")
+    assert reminder.content.startswith("⏰ **Safari Round Results** in 10 seconds (<t:")
     assert card.webhook_id is not None and "Safari: round 1" in str(card.components)
     # On time: a post's id is a snowflake, which holds the moment Discord took it.
-    assert abs(snowflake_time(reminder.id) - (deadline - timedelta(seconds=6))) < timedelta(seconds=3)
+    assert abs(snowflake_time(reminder.id) - (deadline - timedelta(seconds=10))) < timedelta(seconds=3)
     assert abs(snowflake_time(card.id) - deadline) < timedelta(seconds=3)
     assert f"<@{HANA}>" in str(card.components) and f"<@{PAX}>" in str(card.components)
     assert all(SECRET not in json.dumps(r.json) for r in stack.discord.requests())
