@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         ReminderRecord,
         RescheduleRequest,
     )
+    from workflows.outcomes import record_outcome
     from workflows.times import when
 
 # Executions started before this patch keep their old paths (tests/replay/histories): reminders
@@ -552,6 +553,7 @@ class ScheduledJobWorkflow:
         self._state = outcome
         self._waiting = None
         self._show()
+        record_outcome(outcome)
         return JobResult(
             outcome=outcome,
             at=workflow.now(),

@@ -585,6 +585,16 @@ SCENARIOS: dict[str, Scenario] = {
     "HealthCheck-flapping_then_settles": health_flapping_then_settles,
     "Season-ended_while_edits_fail": season_ended_while_edits_fail,
     "Turn-cancelled_while_its_edit_waits": turn_cancelled_while_its_edit_waits,
+    # Closed with the Outcome search attribute (workflows/outcomes.py).
+    "ScheduledJob-told_done_with_outcome": reminders_then_action,
+    "ScheduledJob-told_failed_with_outcome": failed,
+    "ScheduledJob-told_operator_cancelled_with_outcome": operator_signal,
+    "Whisper-told_read_with_outcome": whisper_read_then_window_closes,
+    "Whisper-told_expired_with_outcome": whisper_expired,
+    "Season-told_completed_with_outcome": season_completed,
+    "Season-told_ended_with_outcome": season_ended,
+    "ChallengeChain-told_cancelled_with_outcome": chain_skip_pause_resume_cancel,
+    "ChallengeChain-told_failed_round_with_outcome": chain_second_run_after_continue_as_new,
 }
 
 
