@@ -195,6 +195,7 @@ class ScheduledJobWorkflow:
         self._waiting: str | None = None
         self._v2 = False
         self._v3 = False
+        self._ran_at: datetime | None = None
 
     @workflow.run
     async def run(self, spec: JobSpec) -> JobResult:
@@ -376,6 +377,7 @@ class ScheduledJobWorkflow:
 
     async def _fire_action(self) -> JobResult:
         self._state = "running"
+        self._ran_at = workflow.now()
         self._show()
         action_input = ActionInput(
             job_id=workflow.info().workflow_id,
@@ -387,6 +389,7 @@ class ScheduledJobWorkflow:
             scheduled_by=self._spec.scheduled_by,
             description=self._spec.description,
             nonce_key="action",
+            retry_of=self._spec.retry_of,
         )
         try:
             if self._v2:
@@ -562,6 +565,8 @@ class ScheduledJobWorkflow:
             reason=reason,
             reminders=list(self._records),
             action_result=action_result,
+            ran_at=self._ran_at,
+            deadline=self._deadline,
         )
 
     def _show(self) -> None:
