@@ -200,6 +200,9 @@ class ActionInput(BaseModel):
     nonce_key: str | None = None
     # JobSpec.retry_of: the run whose state changes this one must not repeat.
     retry_of: str | None = None
+    # Set when it runs more than a minute after its moment: the line its post ends with
+    # ("due <t:…>, posted <t:…>: the bot was offline").
+    late_note: str | None = None
 
 
 class FailureNotice(BaseModel):
