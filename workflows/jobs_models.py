@@ -31,6 +31,16 @@ DEFAULT_REMINDER_GRACE = timedelta(seconds=60)
 # key), `job-<guild>-<random hex>` otherwise. The guild part is what every client checks first.
 JOB_ID_PREFIX = "job-"
 
+# The server's time zone (`/schedule timezone`), an IANA name in the guild's settings store.
+TIME_ZONE = "time_zone"
+DEFAULT_TIME_ZONE = "UTC"
+
+
+def member_zones_store_name(guild_id: int) -> str:
+    """The store of the guild's members' own time zones (`/schedule my-timezone`), keyed by user
+    id: apart from the settings store, whose memo holds a few dozen keys, not one per member."""
+    return f"time-zones-{guild_id}"
+
 
 def job_prefix(guild_id: int) -> str:
     return f"{JOB_ID_PREFIX}{guild_id}-"
