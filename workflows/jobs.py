@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         CancelNotice,
         CancelRequest,
         FailureNotice,
+        JobChange,
         JobOutcome,
         JobResult,
         JobSpec,
@@ -45,8 +46,10 @@ with workflow.unsafe.imports_passed_through():
         ReminderPlan,
         ReminderRecord,
         RescheduleRequest,
+        ShiftRequest,
+        SteerRequest,
     )
-    from workflows.times import when
+    from workflows.times import format_human, when
 
 # Executions started before this patch keep their old paths (tests/replay/histories): reminders
 # as one local activity with the catalogue's budget, the action given up after an hour.
@@ -55,6 +58,9 @@ JOBS_PATCH = "reminders-end-at-deadline-actions-keep-trying"
 # outage or under overload posts only the latest, never "30 minutes left" with 5 left), and a
 # reminder's retries end when its successor falls due.
 SUPERSEDE_PATCH = "reminders-superseded-by-the-next"
+# From this patch on, a reschedule does not plan again a reminder already sent for the same
+# deadline (moved away and back, it is not posted twice).
+REMINDERS_ONCE_PATCH = "steer-reminders-once"
 OPERATOR_CANCEL = "operator_cancel"
 TEMPORAL_CANCELLATION = "Temporal cancellation"
 
@@ -194,6 +200,11 @@ class ScheduledJobWorkflow:
         self._waiting: str | None = None
         self._v2 = False
         self._v3 = False
+        # Steering (pause, resume, run now, shift): time left while paused, who asked to run
+        # now, and every change members made, with who made it.
+        self._paused_left: timedelta | None = None
+        self._run_now: int | None = None
+        self._changes: list[JobChange] = []
 
     @workflow.run
     async def run(self, spec: JobSpec) -> JobResult:
@@ -223,6 +234,14 @@ class ScheduledJobWorkflow:
                 return self._finish("cancelled", by=self._cancel.by, reason=self._cancel.reason or None)
             if self._operator is not None:
                 return await self._operator_cancelled(self._operator.who(), self._operator.why())
+            if self._run_now is not None:
+                return await self._fire_now()
+            if self._paused_left is not None:
+                # Nothing fires while paused: no timer is running, only this wait.
+                await workflow.wait_condition(
+                    lambda: self._cancelled() or self._paused_left is None or self._run_now is not None
+                )
+                continue
             nxt = self._pending[0] if self._pending else None
             target = nxt.due if nxt else self._deadline
             summary = f"{nxt.message} reminder" if nxt else "deadline"
@@ -231,7 +250,7 @@ class ScheduledJobWorkflow:
                 self._replanned = False
                 try:
                     await workflow.wait_condition(
-                        lambda: self._cancelled() or self._replanned,
+                        lambda: self._cancelled() or self._replanned or self._run_now is not None,
                         timeout=wait,
                         timeout_summary=summary,
                     )
@@ -239,7 +258,7 @@ class ScheduledJobWorkflow:
                 except TimeoutError:
                     # A cancel or reschedule handled in the same task as the timer wins, however
                     # the SDK orders them.
-                    if self._v2 and (self._cancelled() or self._replanned):
+                    if self._v2 and (self._cancelled() or self._replanned or self._run_now is not None):
                         continue
             if nxt is not None:
                 self._pending.pop(0)
@@ -373,6 +392,14 @@ class ScheduledJobWorkflow:
             return
         self._record(plan, "sent")
 
+    async def _fire_now(self) -> JobResult:
+        """Run now (a member asked): the reminders still planned are recorded as not needed."""
+        for plan in self._pending:
+            self._record(plan, "skipped", reason="the job was run early, before this reminder")
+        self._pending = []
+        self._deadline = workflow.now()
+        return await self._fire_action()
+
     async def _fire_action(self) -> JobResult:
         self._state = "running"
         self._show()
@@ -481,20 +508,100 @@ class ScheduledJobWorkflow:
 
     @workflow.update
     def reschedule(self, request: RescheduleRequest) -> JobStatus:
-        self._deadline = request.deadline
-        self._plan(since=workflow.now())
-        self._replanned = True
-        workflow.upsert_search_attributes([sa.JOB_DEADLINE.value_set(self._deadline)])
+        self._move_to(request.deadline, once=workflow.patched(REMINDERS_ONCE_PATCH))
+        self._note(request.by, f"moved to {when(self._deadline)}")
         return self.status()
 
     @reschedule.validator
     def _validate_reschedule(self, request: RescheduleRequest) -> None:
         self._check_may_change(request.by, request.guild_id, request.as_host, "reschedule")
+        self._check_not_paused("move")
+        self._check_deadline(request.deadline)
+
+    def _check_deadline(self, deadline: datetime) -> None:
         now = workflow.now()
-        if request.deadline <= now:
+        if deadline <= now:
             raise ValueError("the new deadline is in the past")
-        if request.deadline - now > MAX_DELAY:
+        if deadline - now > MAX_DELAY:
             raise ValueError(f"the new deadline is more than {MAX_DELAY.days} days away")
+
+    def _check_not_paused(self, verb: str) -> None:
+        if self._paused_left is not None:
+            raise ApplicationError(f"this job is paused; resume it before you {verb} it")
+
+    def _move_to(self, deadline: datetime, *, once: bool = True) -> None:
+        self._deadline = deadline
+        self._plan(since=workflow.now(), once=once)
+        self._replanned = True
+        workflow.upsert_search_attributes([sa.JOB_DEADLINE.value_set(self._deadline)])
+
+    def _note(self, by: int, what: str) -> None:
+        self._changes.append(JobChange(at=workflow.now(), by=by, what=what))
+        self._show()
+
+    # Steering: new updates beside the old ones (their names are a contract too).
+
+    @workflow.update
+    def shift(self, request: ShiftRequest) -> JobStatus:
+        """Extend (positive) or bring forward (negative) by a duration."""
+        self._move_to(self._deadline + request.by_how_much)
+        sign = "later" if request.by_how_much > timedelta(0) else "earlier"
+        self._note(
+            request.by, f"moved {format_human(abs(request.by_how_much))} {sign}, to {when(self._deadline)}"
+        )
+        return self.status()
+
+    @shift.validator
+    def _validate_shift(self, request: ShiftRequest) -> None:
+        self._check_may_change(request.by, request.guild_id, request.as_host, "move")
+        self._check_not_paused("move")
+        if request.by_how_much == timedelta(0):
+            raise ValueError("moving it by nothing changes nothing")
+        if abs(request.by_how_much) > MAX_DELAY:
+            raise ValueError(f"a job can be moved by at most {MAX_DELAY.days} days")
+        self._check_deadline(self._deadline + request.by_how_much)
+
+    @workflow.update
+    def pause(self, request: SteerRequest) -> JobStatus:
+        """Stop the clock: nothing fires until resume, which keeps the time that was left."""
+        self._paused_left = self._deadline - workflow.now()
+        self._pending = []
+        self._replanned = True
+        self._note(request.by, f"paused with {format_human(self._paused_left)} left")
+        return self.status()
+
+    @pause.validator
+    def _validate_pause(self, request: SteerRequest) -> None:
+        self._check_may_change(request.by, request.guild_id, request.as_host, "pause")
+        if self._paused_left is not None:
+            raise ApplicationError("this job is already paused")
+
+    @workflow.update
+    def resume(self, request: SteerRequest) -> JobStatus:
+        assert self._paused_left is not None  # the validator checked
+        left, self._paused_left = self._paused_left, None
+        self._move_to(workflow.now() + left)
+        self._note(request.by, f"resumed, due {when(self._deadline)}")
+        return self.status()
+
+    @resume.validator
+    def _validate_resume(self, request: SteerRequest) -> None:
+        self._check_may_change(request.by, request.guild_id, request.as_host, "resume")
+        if self._paused_left is None:
+            raise ApplicationError("this job is not paused")
+
+    @workflow.update
+    def run_now(self, request: SteerRequest) -> JobStatus:
+        """Run the action now, once; a cancel after this is refused (the job is running)."""
+        self._run_now = request.by
+        self._paused_left = None
+        self._state = "running"
+        self._note(request.by, "run now")
+        return self.status()
+
+    @run_now.validator
+    def _validate_run_now(self, request: SteerRequest) -> None:
+        self._check_may_change(request.by, request.guild_id, request.as_host, "run")
 
     @workflow.query
     def status(self) -> JobStatus:
@@ -508,6 +615,8 @@ class ScheduledJobWorkflow:
             scheduled_by=self._spec.scheduled_by,
             next_reminder=self._pending[0] if self._pending else None,
             reminders=list(self._records),
+            paused_left=self._paused_left,
+            changes=list(self._changes),
         )
 
     def _check_may_change(self, by: int, guild_id: int, as_host: bool, verb: str) -> None:
@@ -521,11 +630,13 @@ class ScheduledJobWorkflow:
 
     # --- bookkeeping ----------------------------------------------------------------------
 
-    def _plan(self, since: datetime) -> None:
+    def _plan(self, since: datetime, *, once: bool = False) -> None:
+        # once: a reminder already sent for this same deadline is not planned again.
+        sent = {(r.message, r.due) for r in self._records if r.outcome == "sent"} if once else set()
         planned = [
             ReminderPlan(message=r.message, due=self._deadline - r.offset)
             for r in self._spec.reminders
-            if self._deadline - r.offset >= since
+            if self._deadline - r.offset >= since and (r.message, self._deadline - r.offset) not in sent
         ]
         self._pending = sorted(planned, key=lambda plan: plan.due)
 
@@ -568,6 +679,8 @@ class ScheduledJobWorkflow:
             f"**{self._state}** · `{self._spec.action}` in channel {self._spec.channel_id}",
             f"deadline {when(self._deadline)}",
         ]
+        if self._paused_left is not None:
+            lines.append(f"paused, {format_human(self._paused_left)} left")
         if self._waiting:
             lines.append(self._waiting)
         if self._operator is not None and self._state == "cancelled":
@@ -578,4 +691,5 @@ class ScheduledJobWorkflow:
         for record in self._records:
             line = f"- {record.message} reminder {record.outcome} at {when(record.at)}"
             lines.append(line + (f" ({record.reason})" if record.reason and record.outcome != "sent" else ""))
+        lines.extend(f"- {when(c.at)}: {c.what} by {c.by}" for c in self._changes)
         workflow.set_current_details("\n".join(lines))

@@ -104,6 +104,14 @@ class ReminderPlan(BaseModel):
     due: datetime
 
 
+class JobChange(BaseModel):
+    """One change a member made to a waiting job (moved, paused, run now...), kept in its history."""
+
+    at: datetime
+    by: Snowflake
+    what: str
+
+
 class JobStatus(BaseModel):
     state: JobState
     action: str
@@ -114,6 +122,9 @@ class JobStatus(BaseModel):
     scheduled_by: Snowflake
     next_reminder: ReminderPlan | None
     reminders: list[ReminderRecord]
+    # Time left when it was paused (nothing fires until it is resumed); None when not paused.
+    paused_left: timedelta | None = None
+    changes: list[JobChange] = Field(default_factory=list)
 
 
 class CancelRequest(BaseModel):
@@ -142,6 +153,24 @@ def run_tag(run_id: str) -> str:
 
 class RescheduleRequest(BaseModel):
     deadline: AwareDatetime
+    by: Snowflake
+    guild_id: Snowflake
+    as_host: bool = False
+
+
+class ShiftRequest(BaseModel):
+    """The `shift` update: the deadline moved by `by_how_much` (later if positive, earlier if
+    negative), computed in the workflow from the deadline it has, so two shifts add up."""
+
+    by_how_much: timedelta
+    by: Snowflake
+    guild_id: Snowflake
+    as_host: bool = False
+
+
+class SteerRequest(BaseModel):
+    """The `pause`, `resume` and `run_now` updates: who asks, checked as a cancel is."""
+
     by: Snowflake
     guild_id: Snowflake
     as_host: bool = False
