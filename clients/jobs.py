@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, JsonValue, TypeAdapter, ValidationError
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import (
     Priority,
     SearchAttributePair,
@@ -23,6 +23,7 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from clients.calls import Calls, Refusals
 from clients.jobs_listing import JobPage, JobSummary, PageHints, job_query, list_jobs, page_jobs
@@ -339,6 +340,20 @@ class Jobs:
         except ValidationError as err:
             raise SchedulingError(first_error(err)) from None
         return await self._update(job_id, ScheduledJobWorkflow.reschedule, request)
+
+    async def owner(self, job_id: str) -> tuple[str, int | None, bool]:
+        """(run id, who scheduled it, whether it still runs) from describe: answered by the server
+        alone, so the bot can check who may change a job before it opens a form."""
+        handle = self._client.get_workflow_handle(check_job_id(job_id))
+        try:
+            described = await handle.describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise JobNotFound("this job is already over or does not exist") from None
+            raise
+        by = described.typed_search_attributes.get(sa.SCHEDULED_BY)
+        running = described.status == WorkflowExecutionStatus.RUNNING
+        return described.run_id, int(by) if by and by.isdigit() else None, running
 
     async def shift(
         self, job_id: str, by_how_much: timedelta, *, by: int, guild_id: int, as_host: bool = False

@@ -18,12 +18,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import require_guild
+from bot.checks import require_guild, require_host
+from bot.jobs_steer import DYNAMIC_ITEMS as STEER_ITEMS
+from bot.jobs_steer import SteerSelect, submit_steer
 from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section
 from bot.persistent import PersistentItem
-from bot.replies import guarded
+from bot.replies import guarded, in_time
 from clients.jobs import utcnow
-from components.jobs import PAGE_BUTTON
+from clients.time_zones import known_zones
+from components.jobs import PAGE_BUTTON, STEER_MODAL
+from workflows.jobs_models import DEFAULT_TIME_ZONE
+from workflows.times import suggest_zones
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -70,6 +75,8 @@ async def render_dashboard(
     for job in listed.jobs:
         container.add_item(job_section(job, VIEW_CODE, page, now))
     view.add_item(container)
+    if listed.jobs:
+        view.add_item(discord.ui.ActionRow(SteerSelect(page, listed.jobs)))
     view.add_item(
         discord.ui.ActionRow(
             PageButton(max(page - 1, 0), "prev", disabled=page == 0),
@@ -125,8 +132,57 @@ class JobsCog(commands.Cog):
         view = await render_dashboard(interaction, 0)
         await interaction.followup.send(view=view, ephemeral=True)
 
+    @schedule.command(name="timezone", description="The server's time zone, for times members type")
+    @app_commands.describe(zone="An IANA name like Europe/Paris or America/New_York; empty to show it")
+    async def timezone(self, interaction: discord.Interaction[GameBot], zone: str | None = None) -> None:
+        zones = self.bot.time_zones
+        if zone is None:
+            guild_id = require_guild(interaction)
+            shown = await zones.server(guild_id)
+            await interaction.response.send_message(
+                f"This server's time zone is **{shown}**.", ephemeral=True
+            )
+            return
+        guild_id = await require_host(interaction, "set the server's time zone")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        chosen = await in_time(zones.set_server(guild_id, zone))
+        await interaction.followup.send(
+            f"This server's time zone is now **{chosen}**: `Friday 20:00` means 20:00 there.", ephemeral=True
+        )
+
+    @schedule.command(name="my-timezone", description="Your own time zone, for times you type")
+    @app_commands.describe(
+        zone=f"An IANA name like Europe/Paris; `server` to use the server's ({DEFAULT_TIME_ZONE} unless set)"
+    )
+    async def my_timezone(self, interaction: discord.Interaction[GameBot], zone: str) -> None:
+        guild_id = require_guild(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        zones = self.bot.time_zones
+        if zone.strip().lower() == "server":
+            await in_time(zones.set_member(guild_id, interaction.user.id, None))
+            server = await zones.server(guild_id)
+            await interaction.followup.send(
+                f"Your times are read in the server's zone, **{server}**.", ephemeral=True
+            )
+            return
+        chosen = await in_time(zones.set_member(guild_id, interaction.user.id, zone))
+        await interaction.followup.send(f"Your times are now read in **{chosen}**.", ephemeral=True)
+
+    @timezone.autocomplete("zone")
+    @my_timezone.autocomplete("zone")
+    async def _zones(
+        self, interaction: discord.Interaction[GameBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        names = (
+            suggest_zones(current, known_zones(), 25)
+            if current
+            else ["UTC", "Europe/London", "Europe/Paris", "America/New_York", "America/Los_Angeles"]
+        )
+        return [app_commands.Choice(name=name, value=name) for name in names]
+
 
 async def setup(bot: GameBot) -> None:
     bot.job_listings.add(VIEW_CODE, render_dashboard)
-    bot.add_dynamic_items(*DYNAMIC_ITEMS, PageButton)
+    bot.add_dynamic_items(*DYNAMIC_ITEMS, *STEER_ITEMS, PageButton)
+    bot.modals.add(STEER_MODAL, submit_steer)
     await bot.add_cog(JobsCog(bot))
