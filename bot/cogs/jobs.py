@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import discord
 from discord import app_commands
 from discord.ext import commands
+from discord.utils import format_dt
 
 from bot.checks import require_guild, require_host
 from bot.jobs_steer import DYNAMIC_ITEMS as STEER_ITEMS
@@ -24,11 +25,12 @@ from bot.jobs_steer import SteerSelect, submit_steer
 from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section
 from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time
-from clients.jobs import utcnow
+from clients.jobs import SchedulingError, utcnow
 from clients.time_zones import known_zones
 from components.jobs import PAGE_BUTTON, STEER_MODAL
-from workflows.jobs_models import DEFAULT_TIME_ZONE
-from workflows.times import suggest_zones
+from workflows.jobs_actions import POST_MESSAGE
+from workflows.jobs_models import DEFAULT_TIME_ZONE, MAX_DELAY, Reminder
+from workflows.times import TimeError, parse_duration, parse_when, suggest_zones
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -131,6 +133,63 @@ class JobsCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         view = await render_dashboard(interaction, 0)
         await interaction.followup.send(view=view, ephemeral=True)
+
+    @schedule.command(
+        name="post", description="Post a message in a channel at a time, with reminders before it"
+    )
+    @app_commands.describe(
+        channel="Where to post it",
+        message="What to post (up to 2000 characters)",
+        when="A wait like 90m or a time like Friday 20:00, 2026-12-24 18:00 (in your time zone)",
+        reminders="Reminders before it, like `1h, 10m` (optional)",
+    )
+    async def post(
+        self,
+        interaction: discord.Interaction[GameBot],
+        channel: discord.TextChannel,
+        message: app_commands.Range[str, 1, 2000],
+        when: str,
+        reminders: str = "",
+    ) -> None:
+        guild_id = await require_host(interaction, "schedule a post")
+        member = interaction.user
+        if isinstance(member, discord.Member) and not channel.permissions_for(member).send_messages:
+            raise SchedulingError(
+                f"you cannot post in {channel.mention}, so you cannot schedule a post there"
+            )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        bot = self.bot
+        now = bot.jobs.now()
+        try:
+            zone = await in_time(bot.time_zones.for_user(guild_id, member.id))
+            at = parse_when(when, zone, now, maximum=MAX_DELAY)
+            planned = [
+                Reminder(offset=parse_duration(part, maximum=MAX_DELAY), message=part.strip())
+                for part in reminders.split(",")
+                if part.strip()
+            ]
+            await in_time(
+                bot.jobs.schedule(
+                    POST_MESSAGE,
+                    {"content": message},
+                    guild_id=guild_id,
+                    channel_id=channel.id,
+                    scheduled_by=member.id,
+                    at=at,
+                    reminders=planned,
+                    description=f"Post: {message[:60]}",
+                )
+            )
+        except (SchedulingError, TimeError) as err:
+            await interaction.followup.send(f"Nothing was scheduled: {err}", ephemeral=True)
+            return
+        before = f" Reminders: {', '.join(r.message for r in planned)} before." if planned else ""
+        stamp = f"{format_dt(at, 'F')} ({format_dt(at, 'R')})"
+        await interaction.followup.send(
+            f"Scheduled a post in {channel.mention} for {stamp}.{before}\n"
+            "Move, pause or cancel it from `/schedule list`.",
+            ephemeral=True,
+        )
 
     @schedule.command(name="timezone", description="The server's time zone, for times members type")
     @app_commands.describe(zone="An IANA name like Europe/Paris or America/New_York; empty to show it")

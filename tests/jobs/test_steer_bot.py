@@ -142,3 +142,40 @@ async def test_a_player_steers_their_own_job_in_their_own_zone(world: World) -> 
     expected = parse_when("tomorrow 9:00", "America/New_York", before)
     assert as_datetime(unix_times(last_reply(moved).content)[0]) == expected
     assert (await w.bot.jobs.status(job_id)).deadline == expected
+
+
+async def test_a_host_schedules_a_post_with_reminders_and_a_player_may_not(world: World) -> None:
+    w = world
+    await w.bot.time_zones.set_server(w.guild.id, "Europe/Paris")
+    before = w.bot.jobs.now()
+    done = answered(
+        await w.host.slash(
+            w.channel,
+            "schedule post",
+            channel=w.channel,
+            message="Doors open!",
+            when="tomorrow 20:00",
+            reminders="1h, 10m",
+        )
+    )
+    reply = last_reply(done)
+    assert_message(reply, contains="Scheduled a post in", ephemeral=True)
+    expected = parse_when("tomorrow 20:00", "Europe/Paris", before)
+    assert as_datetime(unix_times(reply.content)[0]) == expected
+    await eventually(lambda: listed(w.bot.jobs, w.guild.id, 1))
+    (job,) = await w.bot.jobs.get_jobs(w.guild.id)
+    status = await w.bot.jobs.status(job.job_id)
+    assert status.action == "post_message" and status.deadline == expected
+    assert status.next_reminder is not None and status.next_reminder.message == "1h"
+
+    bad = answered(
+        await w.host.slash(
+            w.channel, "schedule post", channel=w.channel, message="x", when="2026-02-30 10:00"
+        )
+    )
+    assert_message(last_reply(bad), contains="Nothing was scheduled", ephemeral=True)
+    refused = answered(
+        await w.player.slash(w.channel, "schedule post", channel=w.channel, message="spam", when="10m")
+    )
+    assert_message(last_reply(refused), contains="Only a host", ephemeral=True)
+    assert len(await w.bot.jobs.get_jobs(w.guild.id)) == 1
