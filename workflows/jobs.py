@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import JsonValue
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError, RetryState
 
 with workflow.unsafe.imports_passed_through():
@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.jobs_models import (
         JOBS_WORKFLOW,
         MAX_DELAY,
+        SCHEDULED_START,
         ActionInput,
         CancelNotice,
         CancelRequest,
@@ -188,6 +189,11 @@ class ScheduledJobWorkflow:
     def __init__(self, spec: JobSpec) -> None:
         self._spec = spec
         self._deadline = spec.deadline
+        if spec.lead is not None:
+            # A repeat's occurrence: due `lead` after the time its schedule fired for.
+            info = workflow.info()
+            scheduled = info.typed_search_attributes.get(SearchAttributeKey.for_datetime(SCHEDULED_START))
+            self._deadline = (scheduled or info.workflow_start_time) + spec.lead
         self._state: JobState = "waiting"
         self._records: list[ReminderRecord] = []
         self._pending: list[ReminderPlan] = []
@@ -228,6 +234,8 @@ class ScheduledJobWorkflow:
         # Reminders that would have fallen before the job existed are never planned; ones that
         # fall due while no worker runs are planned, then skipped (see _fire_reminder).
         self._plan(since=workflow.info().workflow_start_time)
+        if self._spec.lead is not None:
+            workflow.upsert_search_attributes([sa.JOB_DEADLINE.value_set(self._deadline)])
         while True:
             self._show()
             if self._cancel is not None:

@@ -31,6 +31,13 @@ DEFAULT_REMINDER_GRACE = timedelta(seconds=60)
 # key), `job-<guild>-<random hex>` otherwise. The guild part is what every client checks first.
 JOB_ID_PREFIX = "job-"
 
+# A repeat (clients/repeats.py) is a Temporal Schedule `repeat-<guild>-<name>`; each occurrence
+# starts a job `job-<guild>-rp.<name>-<time>` (the server appends the time).
+REPEAT_ID_PREFIX = "repeat-"
+REPEAT_JOB_KEY = "rp."
+# The search attribute the server sets on a workflow a schedule started: its scheduled time.
+SCHEDULED_START = "TemporalScheduledStartTime"
+
 # The server's time zone (`/schedule timezone`), an IANA name in the guild's settings store.
 TIME_ZONE = "time_zone"
 DEFAULT_TIME_ZONE = "UTC"
@@ -82,6 +89,9 @@ class JobSpec(BaseModel):
     key: str | None = Field(default=None, max_length=80, pattern=KEY_PATTERN)
     scheduled_by: Snowflake
     reminder_grace: timedelta = DEFAULT_REMINDER_GRACE
+    # A repeat's occurrence (started by a Temporal Schedule `lead` before it): the deadline is
+    # the scheduled start plus `lead`, and `deadline` above is only the repeat's first one.
+    lead: timedelta | None = Field(default=None, ge=timedelta(0), le=timedelta(days=1))
 
     @model_validator(mode="after")
     def _distinct_reminders(self) -> JobSpec:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -433,3 +434,82 @@ def check_zone(name: str, names: list[str]) -> str:
     raise TimeError(
         f"“{_clip(typed)}” is not a time zone: use a name like Europe/Paris or America/New_York.{hint}"
     )
+
+
+# --- repeats -----------------------------------------------------------------------------------
+
+EVERY_HELP = (
+    "write it like `every day at 09:00`, `every Friday 20:00`, `every mon,wed 18:00`, "
+    "`every month on the 15th at 09:00` or `every 6h`"
+)
+_EVERY_AT = re.compile(r"(?:at\s+)?([0-9]{1,2}):([0-9]{2})")
+_MONTHLY = re.compile(r"month\s+(?:on\s+)?(?:the\s+)?([0-9]{1,2})(?:st|nd|rd|th)?\s+(.+)")
+# The shortest repeat: one a minute (a post every few seconds is spam, and tests use triggers).
+SHORTEST_REPEAT = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Every:
+    """A repeat as typed: at a wall-clock time on some days (`weekdays`, Monday 0; or one
+    `day_of_month`), or every `interval`. What clients/repeats.py turns into a Temporal spec."""
+
+    interval: timedelta | None = None
+    weekdays: tuple[int, ...] = ()
+    day_of_month: int | None = None
+    hour: int = 0
+    minute: int = 0
+
+    def describe(self) -> str:
+        if self.interval is not None:
+            return f"every {format_human(self.interval)}"
+        at = f"{self.hour:02d}:{self.minute:02d}"
+        if self.day_of_month is not None:
+            return f"every month on day {self.day_of_month} at {at}"
+        if len(self.weekdays) == 7:
+            return f"every day at {at}"
+        days = ", ".join(WEEKDAYS[d].capitalize() for d in self.weekdays)
+        return f"every {days} at {at}"
+
+
+def parse_every(text: str, *, shortest: timedelta = SHORTEST_REPEAT) -> Every:
+    """`every day at 09:00`, `every Friday 20:00`, `every mon,wed 18:00`, `every weekday 9:00`,
+    `every month on the 15th at 09:00`, `every 6h` -> Every; TimeError saying what is allowed."""
+    cleaned = _SPACES.sub(" ", text.strip().lower())
+    if not cleaned.isascii():
+        raise TimeError(f"“{_clip(text)}” is not a repeat: {EVERY_HELP}.")
+    rest = cleaned.removeprefix("every ").strip()
+    if rest[:1].isdigit() and ":" not in rest:
+        return Every(interval=_parse(rest, f"“{_clip(text)}”", shortest, LONGEST))
+    monthly = _MONTHLY.fullmatch(rest)
+    if monthly:
+        day = int(monthly[1])
+        if not 1 <= day <= 28:
+            raise TimeError("A monthly repeat falls on day 1 to 28, which every month has.")
+        hour, minute = _every_time(monthly[2], text)
+        return Every(day_of_month=day, hour=hour, minute=minute)
+    days_text, _, time_text = rest.rpartition(" ")
+    if _EVERY_AT.fullmatch(time_text) and days_text.endswith(" at"):
+        days_text = days_text.removesuffix(" at")
+    hour, minute = _every_time(time_text, text)
+    days_text = days_text.strip() or "day"
+    if days_text in ("day", "daily"):
+        return Every(weekdays=tuple(range(7)), hour=hour, minute=minute)
+    if days_text in ("weekday", "weekdays"):
+        return Every(weekdays=tuple(range(5)), hour=hour, minute=minute)
+    weekdays: list[int] = []
+    for word in re.split(r"\s*(?:,|\band\b)\s*", days_text):
+        matching = [n for n, name in enumerate(WEEKDAYS) if len(word) >= 3 and name.startswith(word.strip())]
+        if len(matching) != 1:
+            raise TimeError(f"“{_clip(word)}” is not a day of the week: {EVERY_HELP}.")
+        weekdays.append(matching[0])
+    return Every(weekdays=tuple(sorted(set(weekdays))), hour=hour, minute=minute)
+
+
+def _every_time(text: str, typed: str) -> tuple[int, int]:
+    found = _EVERY_AT.fullmatch(text.strip())
+    if found is None:
+        raise TimeError(f"“{_clip(typed)}” is not a repeat: {EVERY_HELP}.")
+    hour, minute = int(found[1]), int(found[2])
+    if hour > 23 or minute > 59:
+        raise TimeError(f"“{_clip(typed)}” has no time of day: hours go to 23 and minutes to 59.")
+    return hour, minute
