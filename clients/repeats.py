@@ -141,9 +141,12 @@ class RepeatInfo:
 
 
 class Repeats:
-    def __init__(self, client: Client, task_queue: str) -> None:
+    def __init__(
+        self, client: Client, task_queue: str, *, shortest: timedelta = times.SHORTEST_REPEAT
+    ) -> None:
         self._client = client
         self._task_queue = task_queue
+        self._shortest = shortest  # tests repeat every few seconds
 
     def handle(self, guild_id: int, name: str) -> ScheduleHandle:
         return self._client.get_schedule_handle(repeat_id(snowflake(guild_id, "guild_id"), check_name(name)))
@@ -167,7 +170,7 @@ class Repeats:
     ) -> RepeatInfo:
         """Start repeating; refuses bad input before anything is created."""
         name = check_name(name)
-        pattern = times.parse_every(every)
+        pattern = times.parse_every(every, shortest=self._shortest)
         guild_id = snowflake(guild_id, "guild_id")
         lead = max((r.offset for r in reminders), default=timedelta(0))
         if lead > timedelta(days=1):
@@ -302,7 +305,7 @@ class Repeats:
 
     async def change(self, guild_id: int, name: str, every: str, *, zone: str) -> RepeatInfo:
         """A new pattern (and zone), keeping the reminders, the end and the skips."""
-        pattern = times.parse_every(every)
+        pattern = times.parse_every(every, shortest=self._shortest)
         described = await self._describe(guild_id, name)
         seconds = await described.memo_value(LEAD_MEMO, 0.0)
         lead = timedelta(seconds=seconds if isinstance(seconds, int | float) else 0)
