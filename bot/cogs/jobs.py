@@ -11,6 +11,7 @@ of jobs lists as fast as one with six.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -142,14 +143,19 @@ class JobsCog(commands.Cog):
         message="What to post (up to 2000 characters)",
         when="A wait like 90m or a time like Friday 20:00, 2026-12-24 18:00 (in your time zone)",
         reminders="Reminders before it, like `1h, 10m` (optional)",
+        repeat="Post it again: `every day at 09:00`, `every Friday 20:00`, `every 6h` (name it first: "
+        "`news: every day at 09:00`)",
+        ends="For a repeat: a time like 2027-01-31 18:00, or a count like `5 times` (optional)",
     )
     async def post(
         self,
         interaction: discord.Interaction[GameBot],
         channel: discord.TextChannel,
         message: app_commands.Range[str, 1, 2000],
-        when: str,
+        when: str = "",
         reminders: str = "",
+        repeat: str = "",
+        ends: str = "",
     ) -> None:
         guild_id = await require_host(interaction, "schedule a post")
         member = interaction.user
@@ -162,12 +168,18 @@ class JobsCog(commands.Cog):
         now = bot.jobs.now()
         try:
             zone = await in_time(bot.time_zones.for_user(guild_id, member.id))
-            at = parse_when(when, zone, now, maximum=MAX_DELAY)
             planned = [
                 Reminder(offset=parse_duration(part, maximum=MAX_DELAY), message=part.strip())
                 for part in reminders.split(",")
                 if part.strip()
             ]
+            if repeat.strip():
+                text = await self._repeat_post(interaction, channel, message, repeat, ends, planned, zone)
+                await interaction.followup.send(text, ephemeral=True)
+                return
+            if not when.strip():
+                raise SchedulingError("give a time (`when`) or a repeat (`repeat`)")
+            at = parse_when(when, zone, now, maximum=MAX_DELAY)
             await in_time(
                 bot.jobs.schedule(
                     POST_MESSAGE,
@@ -190,6 +202,109 @@ class JobsCog(commands.Cog):
             "Move, pause or cancel it from `/schedule list`.",
             ephemeral=True,
         )
+
+    async def _repeat_post(
+        self,
+        interaction: discord.Interaction[GameBot],
+        channel: discord.TextChannel,
+        message: str,
+        repeat: str,
+        ends: str,
+        planned: list[Reminder],
+        zone: str,
+    ) -> str:
+        name, _, every = repeat.partition(":")
+        if not every.strip():
+            raise SchedulingError("name the repeat first, like `news: every day at 09:00`")
+        until, count = None, None
+        counted = re.fullmatch(r"\s*([0-9]{1,4})\s*(?:times?|x)?\s*", ends)
+        if counted:
+            count = int(counted[1])
+        elif ends.strip():
+            until = parse_when(ends, zone, self.bot.jobs.now(), maximum=MAX_DELAY)
+        assert interaction.guild_id is not None
+        info = await in_time(
+            self.bot.repeats.create(
+                name,
+                every,
+                zone=zone,
+                guild_id=interaction.guild_id,
+                channel_id=channel.id,
+                scheduled_by=interaction.user.id,
+                action=POST_MESSAGE,
+                payload={"content": message},
+                reminders=planned,
+                description=f"Post: {message[:60]}",
+                until=until,
+                count=count,
+            )
+        )
+        nxt = f"next {format_dt(info.next_times[0], 'F')}" if info.next_times else "no time left"
+        end = f", {count} times" if count else (f", until {format_dt(until, 'F')}" if until else "")
+        return (
+            f"Repeat **{info.name}**: a post in {channel.mention} {info.every} ({info.zone}){end}; {nxt}.\n"
+            f"Pause, skip, change or end it with `/schedule repeat name:{info.name}`."
+        )
+
+    @schedule.command(name="repeat", description="Pause, resume, skip, change or end a repeat")
+    @app_commands.describe(
+        name="The repeat's name",
+        do="What to do with it",
+        every="The new pattern, for `change` (like `every Friday 20:00`)",
+    )
+    async def repeat_command(
+        self,
+        interaction: discord.Interaction[GameBot],
+        name: str,
+        do: Literal["show", "pause", "resume", "skip-next", "run-now", "change", "end"] = "show",
+        every: str = "",
+    ) -> None:
+        guild_id = await require_host(interaction, "change a repeat")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        repeats, by = self.bot.repeats, interaction.user.id
+        try:
+            if do == "pause":
+                await in_time(repeats.pause(guild_id, name, by=by))
+            elif do == "resume":
+                await in_time(repeats.resume(guild_id, name, by=by))
+            elif do == "skip-next":
+                skipped = await in_time(repeats.skip_next(guild_id, name))
+                await interaction.followup.send(
+                    f"Skipped the occurrence of {format_dt(skipped, 'F')}.", ephemeral=True
+                )
+                return
+            elif do == "run-now":
+                await in_time(repeats.run_now(guild_id, name))
+            elif do == "change":
+                zone = await in_time(self.bot.time_zones.for_user(guild_id, by))
+                await in_time(repeats.change(guild_id, name, every, zone=zone))
+            elif do == "end":
+                await in_time(repeats.end(guild_id, name))
+                await interaction.followup.send(
+                    f"Ended **{name}**: nothing more is started (occurrences already listed stay).",
+                    ephemeral=True,
+                )
+                return
+            info = await in_time(repeats.info(guild_id, name))
+        except (SchedulingError, TimeError) as err:
+            await interaction.followup.send(f"Nothing was changed: {err}", ephemeral=True)
+            return
+        state = "⏸️ paused" if info.paused else "active"
+        nxt = ", ".join(format_dt(t, "F") for t in info.next_times[:3]) or "none"
+        left = f" · {info.remaining} left" if info.remaining is not None else ""
+        await interaction.followup.send(
+            f"Repeat **{info.name}**: {info.every} ({info.zone}), {state}{left}.\nNext: {nxt}.",
+            ephemeral=True,
+        )
+
+    @repeat_command.autocomplete("name")
+    async def _repeat_names(
+        self, interaction: discord.Interaction[GameBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        names = await self.bot.repeats.names(interaction.guild_id)
+        return [app_commands.Choice(name=n, value=n) for n in names if current.lower() in n][:25]
 
     @schedule.command(name="timezone", description="The server's time zone, for times members type")
     @app_commands.describe(zone="An IANA name like Europe/Paris or America/New_York; empty to show it")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import discord
 import pytest
@@ -179,3 +180,48 @@ async def test_a_host_schedules_a_post_with_reminders_and_a_player_may_not(world
     )
     assert_message(last_reply(refused), contains="Only a host", ephemeral=True)
     assert len(await w.bot.jobs.get_jobs(w.guild.id)) == 1
+
+
+async def test_a_host_repeats_a_post_then_skips_changes_pauses_and_ends_it(world: World) -> None:
+    w = world
+    await w.bot.time_zones.set_server(w.guild.id, "Europe/Paris")
+    made = answered(
+        await w.host.slash(
+            w.channel,
+            "schedule post",
+            channel=w.channel,
+            message="Weekly quiz!",
+            repeat="quiz: every Friday 20:00",
+            ends="3 times",
+            reminders="1h",
+        )
+    )
+    reply = last_reply(made)
+    assert_message(reply, contains="Repeat **quiz**", ephemeral=True)
+    assert "every Friday at 20:00 (Europe/Paris), 3 times" in reply.content
+    first = as_datetime(unix_times(reply.content)[0])
+    # The schedule fires an hour before 20:00 Paris time, for the reminder.
+    assert first.astimezone(ZoneInfo("Europe/Paris")).strftime("%A %H:%M") == "Friday 19:00"
+
+    shown = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="quiz")))
+    assert "active · 3 left" in shown.content
+    skipped = last_reply(
+        answered(await w.host.slash(w.channel, "schedule repeat", name="quiz", do="skip-next"))
+    )
+    assert as_datetime(unix_times(skipped.content)[0]) == first
+    paused = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="quiz", do="pause")))
+    assert "paused" in paused.content
+    changed = last_reply(
+        answered(
+            await w.host.slash(
+                w.channel, "schedule repeat", name="quiz", do="change", every="every day at 09:00"
+            )
+        )
+    )
+    assert "every day at 09:00 (Europe/Paris)" in changed.content
+    refused = answered(await w.player.slash(w.channel, "schedule repeat", name="quiz", do="end"))
+    assert_message(last_reply(refused), contains="Only a host", ephemeral=True)
+    ended = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="quiz", do="end")))
+    assert "Ended **quiz**" in ended.content
+    gone = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="quiz")))
+    assert "no repeat named" in gone.content
