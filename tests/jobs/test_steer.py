@@ -203,3 +203,19 @@ async def test_resume_when_not_paused_and_move_while_paused_are_refused(
             ShiftRequest(by_how_much=timedelta(minutes=5), by=HOST, guild_id=GUILD),
         )
     assert "resume it" in str(refused.value.cause)
+
+
+async def test_a_repeat_occurrence_is_due_lead_after_it_starts_with_its_reminders_before(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker
+) -> None:
+    now = await time_env.get_current_time()
+    # The spec's own deadline is the repeat's first; an occurrence computes its own.
+    spec = job(now, timedelta(days=3)).model_copy(update={"lead": timedelta(minutes=40)})
+    handle = await start(time_env, spec)
+    status = await handle.query(ScheduledJobWorkflow.status)
+    assert_near(status.deadline, now + timedelta(minutes=40))
+    await handle.result()
+
+    assert [m for m, _ in doubles.reminders] == ["30 minutes", "5 minutes", "1 minute"]
+    assert_near(doubles.reminders[0][1], now + timedelta(minutes=10))
+    assert_near(doubles.actions[0][1], now + timedelta(minutes=40))

@@ -113,6 +113,16 @@ async def steered(env: WorkflowEnvironment) -> str:
     return handle.id
 
 
+async def repeat_occurrence(env: WorkflowEnvironment) -> str:
+    """An occurrence of a repeat: due `lead` after it started (the schedule fired that early)."""
+    async with _job_worker(env):
+        now = await env.get_current_time()
+        spec = job(now, timedelta(hours=1)).model_copy(update={"lead": timedelta(minutes=40)})
+        handle = await start(env, spec)
+        await handle.result()
+    return handle.id
+
+
 async def failed(env: WorkflowEnvironment) -> str:
     def gone(attempt: int) -> None:
         raise ApplicationError("Unknown Channel", type="DiscordRejected", non_retryable=True)
@@ -591,6 +601,7 @@ SCENARIOS: dict[str, Scenario] = {
     "ScheduledJob-outage_then_results": outage_then_results,
     "ScheduledJob-superseded_reminders": superseded_reminders,
     "ScheduledJob-steered": steered,
+    "ScheduledJob-repeat_occurrence": repeat_occurrence,
     "Whisper-read_then_window_closes": whisper_read_then_window_closes,
     "Whisper-expired": whisper_expired,
     "Whisper-unsent": whisper_unsent,
