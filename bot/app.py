@@ -24,6 +24,8 @@ from bot.modals import ModalRouter
 from bot.replies import report_error
 from clients.guild_settings import HostRole, SettingsBackend, StoreSettings
 from clients.jobs import Jobs
+from clients.repeats import Repeats
+from clients.time_zones import StoreMemberZones, TimeZones
 from stack.discord_api import point_at
 from stack.process import exit_now
 from stack.settings import Settings, load_settings
@@ -89,6 +91,11 @@ class GameBot(commands.AutoShardedBot):
         # Per-guild settings, read through describe: answered with no worker running.
         self.guild_settings: SettingsBackend = StoreSettings(temporal, settings.temporal_task_queue)
         self.hosts = hosts or HostPolicy(HostRole(self.guild_settings))
+        # What a member's typed times mean: their zone, else the server's (clients/time_zones.py).
+        self.repeats = Repeats(temporal, settings.temporal_task_queue)
+        self.time_zones = TimeZones(
+            self.guild_settings, StoreMemberZones(temporal, settings.temporal_task_queue)
+        )
         self.features = tuple(features)
         # Every modal submission, to the feature that added its custom id (bot/modals.py).
         self.modals = ModalRouter()

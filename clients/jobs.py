@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, JsonValue, TypeAdapter, ValidationError
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import (
     Priority,
     SearchAttributePair,
@@ -23,6 +23,7 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from clients.calls import Calls, Refusals
 from clients.jobs_listing import JobPage, JobSummary, PageHints, job_query, list_jobs, page_jobs
@@ -41,6 +42,8 @@ from workflows.jobs_models import (
     JobStatus,
     Reminder,
     RescheduleRequest,
+    ShiftRequest,
+    SteerRequest,
     job_id_for,
     job_prefix,
 )
@@ -339,6 +342,54 @@ class Jobs:
         except ValidationError as err:
             raise SchedulingError(first_error(err)) from None
         return await self._update(job_id, ScheduledJobWorkflow.reschedule, request)
+
+    async def owner(self, job_id: str) -> tuple[str, int | None, bool]:
+        """(run id, who scheduled it, whether it still runs) from describe: answered by the server
+        alone, so the bot can check who may change a job before it opens a form."""
+        handle = self._client.get_workflow_handle(check_job_id(job_id))
+        try:
+            described = await handle.describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise JobNotFound("this job is already over or does not exist") from None
+            raise
+        by = described.typed_search_attributes.get(sa.SCHEDULED_BY)
+        running = described.status == WorkflowExecutionStatus.RUNNING
+        return described.run_id, int(by) if by and by.isdigit() else None, running
+
+    async def shift(
+        self, job_id: str, by_how_much: timedelta, *, by: int, guild_id: int, as_host: bool = False
+    ) -> JobStatus:
+        """Move a job later (positive) or earlier (negative) from the deadline it has."""
+        guild_id = self._own(job_id, guild_id, "move")
+        if not isinstance(by_how_much, timedelta) or abs(by_how_much) > MAX_DELAY:
+            raise SchedulingError(f"a job can be moved by at most {MAX_DELAY.days} days")
+        request = ShiftRequest(by_how_much=by_how_much, by=by, guild_id=guild_id, as_host=as_host)
+        return await self._update(job_id, ScheduledJobWorkflow.shift, request)
+
+    async def pause(self, job_id: str, *, by: int, guild_id: int, as_host: bool = False) -> JobStatus:
+        """Stop a job's clock: nothing fires until it is resumed with the time it had left."""
+        guild_id = self._own(job_id, guild_id, "pause")
+        request = SteerRequest(by=by, guild_id=guild_id, as_host=as_host)
+        return await self._update(job_id, ScheduledJobWorkflow.pause, request)
+
+    async def resume(self, job_id: str, *, by: int, guild_id: int, as_host: bool = False) -> JobStatus:
+        guild_id = self._own(job_id, guild_id, "resume")
+        request = SteerRequest(by=by, guild_id=guild_id, as_host=as_host)
+        return await self._update(job_id, ScheduledJobWorkflow.resume, request)
+
+    async def run_now(self, job_id: str, *, by: int, guild_id: int, as_host: bool = False) -> JobStatus:
+        """Run a job's action now, once, instead of at its deadline."""
+        guild_id = self._own(job_id, guild_id, "run")
+        request = SteerRequest(by=by, guild_id=guild_id, as_host=as_host)
+        return await self._update(job_id, ScheduledJobWorkflow.run_now, request)
+
+    @staticmethod
+    def _own(job_id: str, guild_id: int, verb: str) -> int:
+        guild_id = snowflake(guild_id, "guild_id")
+        if not check_job_id(job_id).startswith(job_prefix(guild_id)):
+            raise NotAllowed(f"this job belongs to another server; you cannot {verb} it")
+        return guild_id
 
     async def _update(self, job_id: str, update: Any, request: Any) -> JobStatus:
         handle = self._client.get_workflow_handle_for(ScheduledJobWorkflow.run, job_id)

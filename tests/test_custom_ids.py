@@ -61,6 +61,18 @@ CONTRACT: list[tuple[CustomId, str, dict[str, Any]]] = [
         "jobs:cancel:d:2:safari-round-3",
         {"view": "d", "page": 2, "suffix": "safari-round-3"},
     ),
+    (jobs.STEER_SELECT, "jss:3", {"page": 3}),
+    (
+        jobs.STEER_BUTTON,
+        f"js:pause:{RUN}:safari-round-1",
+        {"verb": "pause", "run": RUN, "suffix": "safari-round-1"},
+    ),
+    (
+        jobs.STEER_BUTTON,
+        f"js:resume:{RUN}:ca:{ACTION}:h1",
+        {"verb": "resume", "run": RUN, "suffix": f"ca:{ACTION}:h1"},
+    ),
+    (jobs.STEER_MODAL, f"jsm:shift:{RUN}:post.7", {"verb": "shift", "run": RUN, "suffix": "post.7"}),
     (safari.SCHEDULE_BUTTON, "safari:schedule", {}),
     (safari.JOIN_BUTTON, "safari:join", {}),
     (safari.STATUS_BUTTON, "safari:status", {}),

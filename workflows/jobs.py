@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import JsonValue
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError, RetryState
 
 with workflow.unsafe.imports_passed_through():
@@ -30,10 +30,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.jobs_models import (
         JOBS_WORKFLOW,
         MAX_DELAY,
+        SCHEDULED_START,
         ActionInput,
         CancelNotice,
         CancelRequest,
         FailureNotice,
+        JobChange,
         JobOutcome,
         JobResult,
         JobSpec,
@@ -45,6 +47,8 @@ with workflow.unsafe.imports_passed_through():
         ReminderPlan,
         ReminderRecord,
         RescheduleRequest,
+        ShiftRequest,
+        SteerRequest,
     )
     from workflows.outcomes import record_outcome
     from workflows.times import discord_time, format_human, when
@@ -60,6 +64,9 @@ SUPERSEDE_PATCH = "reminders-superseded-by-the-next"
 # missed (the host told), and one that runs over LATE_NOTE late says so in its post.
 LATE_PATCH = "told-late-run-policy"
 LATE_NOTE = timedelta(minutes=1)
+# From this patch on, a reschedule does not plan again a reminder already sent for the same
+# deadline (moved away and back, it is not posted twice).
+REMINDERS_ONCE_PATCH = "steer-reminders-once"
 OPERATOR_CANCEL = "operator_cancel"
 TEMPORAL_CANCELLATION = "Temporal cancellation"
 
@@ -187,6 +194,11 @@ class ScheduledJobWorkflow:
     def __init__(self, spec: JobSpec) -> None:
         self._spec = spec
         self._deadline = spec.deadline
+        if spec.lead is not None:
+            # A repeat's occurrence: due `lead` after the time its schedule fired for.
+            info = workflow.info()
+            scheduled = info.typed_search_attributes.get(SearchAttributeKey.for_datetime(SCHEDULED_START))
+            self._deadline = (scheduled or info.workflow_start_time) + spec.lead
         self._state: JobState = "waiting"
         self._records: list[ReminderRecord] = []
         self._pending: list[ReminderPlan] = []
@@ -200,6 +212,11 @@ class ScheduledJobWorkflow:
         self._v2 = False
         self._v3 = False
         self._ran_at: datetime | None = None
+        # Steering (pause, resume, run now, shift): time left while paused, who asked to run
+        # now, and every change members made, with who made it.
+        self._paused_left: timedelta | None = None
+        self._run_now: int | None = None
+        self._changes: list[JobChange] = []
 
     @workflow.run
     async def run(self, spec: JobSpec) -> JobResult:
@@ -223,12 +240,22 @@ class ScheduledJobWorkflow:
         # Reminders that would have fallen before the job existed are never planned; ones that
         # fall due while no worker runs are planned, then skipped (see _fire_reminder).
         self._plan(since=workflow.info().workflow_start_time)
+        if self._spec.lead is not None:
+            workflow.upsert_search_attributes([sa.JOB_DEADLINE.value_set(self._deadline)])
         while True:
             self._show()
             if self._cancel is not None:
                 return self._finish("cancelled", by=self._cancel.by, reason=self._cancel.reason or None)
             if self._operator is not None:
                 return await self._operator_cancelled(self._operator.who(), self._operator.why())
+            if self._run_now is not None:
+                return await self._fire_now()
+            if self._paused_left is not None:
+                # Nothing fires while paused: no timer is running, only this wait.
+                await workflow.wait_condition(
+                    lambda: self._cancelled() or self._paused_left is None or self._run_now is not None
+                )
+                continue
             nxt = self._pending[0] if self._pending else None
             target = nxt.due if nxt else self._deadline
             summary = f"{nxt.message} reminder" if nxt else "deadline"
@@ -237,7 +264,7 @@ class ScheduledJobWorkflow:
                 self._replanned = False
                 try:
                     await workflow.wait_condition(
-                        lambda: self._cancelled() or self._replanned,
+                        lambda: self._cancelled() or self._replanned or self._run_now is not None,
                         timeout=wait,
                         timeout_summary=summary,
                     )
@@ -245,7 +272,7 @@ class ScheduledJobWorkflow:
                 except TimeoutError:
                     # A cancel or reschedule handled in the same task as the timer wins, however
                     # the SDK orders them.
-                    if self._v2 and (self._cancelled() or self._replanned):
+                    if self._v2 and (self._cancelled() or self._replanned or self._run_now is not None):
                         continue
             if nxt is not None:
                 self._pending.pop(0)
@@ -378,6 +405,14 @@ class ScheduledJobWorkflow:
             self._record(plan, "failed", reason=reason)
             return
         self._record(plan, "sent")
+
+    async def _fire_now(self) -> JobResult:
+        """Run now (a member asked): the reminders still planned are recorded as not needed."""
+        for plan in self._pending:
+            self._record(plan, "skipped", reason="the job was run early, before this reminder")
+        self._pending = []
+        self._deadline = workflow.now()
+        return await self._fire_action()
 
     async def _fire_action(self) -> JobResult:
         late_note: str | None = None
@@ -514,20 +549,100 @@ class ScheduledJobWorkflow:
 
     @workflow.update
     def reschedule(self, request: RescheduleRequest) -> JobStatus:
-        self._deadline = request.deadline
-        self._plan(since=workflow.now())
-        self._replanned = True
-        workflow.upsert_search_attributes([sa.JOB_DEADLINE.value_set(self._deadline)])
+        self._move_to(request.deadline, once=workflow.patched(REMINDERS_ONCE_PATCH))
+        self._note(request.by, f"moved to {when(self._deadline)}")
         return self.status()
 
     @reschedule.validator
     def _validate_reschedule(self, request: RescheduleRequest) -> None:
         self._check_may_change(request.by, request.guild_id, request.as_host, "reschedule")
+        self._check_not_paused("move")
+        self._check_deadline(request.deadline)
+
+    def _check_deadline(self, deadline: datetime) -> None:
         now = workflow.now()
-        if request.deadline <= now:
+        if deadline <= now:
             raise ValueError("the new deadline is in the past")
-        if request.deadline - now > MAX_DELAY:
+        if deadline - now > MAX_DELAY:
             raise ValueError(f"the new deadline is more than {MAX_DELAY.days} days away")
+
+    def _check_not_paused(self, verb: str) -> None:
+        if self._paused_left is not None:
+            raise ApplicationError(f"this job is paused; resume it before you {verb} it")
+
+    def _move_to(self, deadline: datetime, *, once: bool = True) -> None:
+        self._deadline = deadline
+        self._plan(since=workflow.now(), once=once)
+        self._replanned = True
+        workflow.upsert_search_attributes([sa.JOB_DEADLINE.value_set(self._deadline)])
+
+    def _note(self, by: int, what: str) -> None:
+        self._changes.append(JobChange(at=workflow.now(), by=by, what=what))
+        self._show()
+
+    # Steering: new updates beside the old ones (their names are a contract too).
+
+    @workflow.update
+    def shift(self, request: ShiftRequest) -> JobStatus:
+        """Extend (positive) or bring forward (negative) by a duration."""
+        self._move_to(self._deadline + request.by_how_much)
+        sign = "later" if request.by_how_much > timedelta(0) else "earlier"
+        self._note(
+            request.by, f"moved {format_human(abs(request.by_how_much))} {sign}, to {when(self._deadline)}"
+        )
+        return self.status()
+
+    @shift.validator
+    def _validate_shift(self, request: ShiftRequest) -> None:
+        self._check_may_change(request.by, request.guild_id, request.as_host, "move")
+        self._check_not_paused("move")
+        if request.by_how_much == timedelta(0):
+            raise ValueError("moving it by nothing changes nothing")
+        if abs(request.by_how_much) > MAX_DELAY:
+            raise ValueError(f"a job can be moved by at most {MAX_DELAY.days} days")
+        self._check_deadline(self._deadline + request.by_how_much)
+
+    @workflow.update
+    def pause(self, request: SteerRequest) -> JobStatus:
+        """Stop the clock: nothing fires until resume, which keeps the time that was left."""
+        self._paused_left = self._deadline - workflow.now()
+        self._pending = []
+        self._replanned = True
+        self._note(request.by, f"paused with {format_human(self._paused_left)} left")
+        return self.status()
+
+    @pause.validator
+    def _validate_pause(self, request: SteerRequest) -> None:
+        self._check_may_change(request.by, request.guild_id, request.as_host, "pause")
+        if self._paused_left is not None:
+            raise ApplicationError("this job is already paused")
+
+    @workflow.update
+    def resume(self, request: SteerRequest) -> JobStatus:
+        assert self._paused_left is not None  # the validator checked
+        left, self._paused_left = self._paused_left, None
+        self._move_to(workflow.now() + left)
+        self._note(request.by, f"resumed, due {when(self._deadline)}")
+        return self.status()
+
+    @resume.validator
+    def _validate_resume(self, request: SteerRequest) -> None:
+        self._check_may_change(request.by, request.guild_id, request.as_host, "resume")
+        if self._paused_left is None:
+            raise ApplicationError("this job is not paused")
+
+    @workflow.update
+    def run_now(self, request: SteerRequest) -> JobStatus:
+        """Run the action now, once; a cancel after this is refused (the job is running)."""
+        self._run_now = request.by
+        self._paused_left = None
+        self._state = "running"
+        self._note(request.by, "run now")
+        return self.status()
+
+    @run_now.validator
+    def _validate_run_now(self, request: SteerRequest) -> None:
+        self._check_may_change(request.by, request.guild_id, request.as_host, "run")
 
     @workflow.query
     def status(self) -> JobStatus:
@@ -541,6 +656,8 @@ class ScheduledJobWorkflow:
             scheduled_by=self._spec.scheduled_by,
             next_reminder=self._pending[0] if self._pending else None,
             reminders=list(self._records),
+            paused_left=self._paused_left,
+            changes=list(self._changes),
         )
 
     def _check_may_change(self, by: int, guild_id: int, as_host: bool, verb: str) -> None:
@@ -554,11 +671,13 @@ class ScheduledJobWorkflow:
 
     # --- bookkeeping ----------------------------------------------------------------------
 
-    def _plan(self, since: datetime) -> None:
+    def _plan(self, since: datetime, *, once: bool = False) -> None:
+        # once: a reminder already sent for this same deadline is not planned again.
+        sent = {(r.message, r.due) for r in self._records if r.outcome == "sent"} if once else set()
         planned = [
             ReminderPlan(message=r.message, due=self._deadline - r.offset)
             for r in self._spec.reminders
-            if self._deadline - r.offset >= since
+            if self._deadline - r.offset >= since and (r.message, self._deadline - r.offset) not in sent
         ]
         self._pending = sorted(planned, key=lambda plan: plan.due)
 
@@ -604,6 +723,8 @@ class ScheduledJobWorkflow:
             f"**{self._state}** · `{self._spec.action}` in channel {self._spec.channel_id}",
             f"deadline {when(self._deadline)}",
         ]
+        if self._paused_left is not None:
+            lines.append(f"paused, {format_human(self._paused_left)} left")
         if self._waiting:
             lines.append(self._waiting)
         if self._operator is not None and self._state == "cancelled":
@@ -614,4 +735,5 @@ class ScheduledJobWorkflow:
         for record in self._records:
             line = f"- {record.message} reminder {record.outcome} at {when(record.at)}"
             lines.append(line + (f" ({record.reason})" if record.reason and record.outcome != "sent" else ""))
+        lines.extend(f"- {when(c.at)}: {c.what} by {c.by}" for c in self._changes)
         workflow.set_current_details("\n".join(lines))

@@ -45,7 +45,15 @@ from workflows.custom_actions_models import CurrencyOutcome, TextOutcome
 from workflows.health import HealthCheckWorkflow
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_actions import POST_MESSAGE
-from workflows.jobs_models import ActionInput, CancelRequest, OperatorCancel, Reminder, RescheduleRequest
+from workflows.jobs_models import (
+    ActionInput,
+    CancelRequest,
+    OperatorCancel,
+    Reminder,
+    RescheduleRequest,
+    ShiftRequest,
+    SteerRequest,
+)
 from workflows.store import StoreWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -81,6 +89,36 @@ async def rescheduled(env: WorkflowEnvironment) -> str:
         await env.sleep(timedelta(minutes=40))
         request = RescheduleRequest(deadline=now + timedelta(hours=3), by=HOST, guild_id=GUILD)
         await handle.execute_update(ScheduledJobWorkflow.reschedule, request)
+        await handle.result()
+    return handle.id
+
+
+async def steered(env: WorkflowEnvironment) -> str:
+    """Moved (steer-reminders-once), moved later by a duration, paused, resumed, then run now."""
+    async with _job_worker(env):
+        now = await env.get_current_time()
+        handle = await start(env, job(now, timedelta(hours=1)))
+        await env.sleep(timedelta(minutes=40))
+        request = RescheduleRequest(deadline=now + timedelta(hours=2), by=HOST, guild_id=GUILD)
+        await handle.execute_update(ScheduledJobWorkflow.reschedule, request)
+        shift = ShiftRequest(by_how_much=timedelta(minutes=30), by=HOST, guild_id=GUILD)
+        await handle.execute_update(ScheduledJobWorkflow.shift, shift)
+        await env.sleep(timedelta(minutes=50))
+        await handle.execute_update(ScheduledJobWorkflow.pause, SteerRequest(by=HOST, guild_id=GUILD))
+        await env.sleep(timedelta(hours=3))
+        await handle.execute_update(ScheduledJobWorkflow.resume, SteerRequest(by=HOST, guild_id=GUILD))
+        await env.sleep(timedelta(minutes=45))
+        await handle.execute_update(ScheduledJobWorkflow.run_now, SteerRequest(by=HOST, guild_id=GUILD))
+        await handle.result()
+    return handle.id
+
+
+async def repeat_occurrence(env: WorkflowEnvironment) -> str:
+    """An occurrence of a repeat: due `lead` after it started (the schedule fired that early)."""
+    async with _job_worker(env):
+        now = await env.get_current_time()
+        spec = job(now, timedelta(hours=1)).model_copy(update={"lead": timedelta(minutes=40)})
+        handle = await start(env, spec)
         await handle.result()
     return handle.id
 
@@ -581,6 +619,8 @@ SCENARIOS: dict[str, Scenario] = {
     "ScheduledJob-temporal_cancellation": temporal_cancellation,
     "ScheduledJob-outage_then_results": outage_then_results,
     "ScheduledJob-superseded_reminders": superseded_reminders,
+    "ScheduledJob-steered": steered,
+    "ScheduledJob-repeat_occurrence": repeat_occurrence,
     "Whisper-read_then_window_closes": whisper_read_then_window_closes,
     "Whisper-expired": whisper_expired,
     "Whisper-unsent": whisper_unsent,
