@@ -69,7 +69,7 @@ DETAILS_AHEAD = 15
 CANCEL_STOPS_ROUND = "chain-cancel-stops-round"
 # Since this patch a round's post starts with a line naming the chain and the round.
 ROUND_HEADER = "chain-round-header"
-# Since this patch a pause, a resume and a skip are told in the chain's channel, for the players.
+# Since this patch a pause, a resume, a skip and a cancel are told in the chain's channel, for the players.
 ANNOUNCE_STEERING = "chain-announce-steering"
 # A Discord message's length: a post that cannot take the header line is posted without it.
 MESSAGE_LIMIT = 2000
@@ -95,24 +95,25 @@ class ChallengeChainWorkflow:
         self._plan_bytes = sum(round_bytes(r) for r in self._rounds)
         # What is on its way to Discord now, told in the answer to a cancel.
         self._in_flight: str | None = None
-        # Lines for the chain's channel (a pause, a resume, a skip), posted by the main loop.
+        # Lines for the chain's channel (a pause, a resume, a skip, a cancel), posted by the main loop.
         self._announcements: list[str] = []
 
     @workflow.run
     async def run(self, inp: ChallengeInput) -> ChallengeResult:
-        while self._p.index < len(self._rounds):
-            if self._cancelled:
-                return self._finish("cancelled", by=self._cancel_by, reason=self._cancel_reason or None)
+        while True:
+            # First, so that whatever arrives while it posts is looked at below.
             await self._announce()
+            if self._p.index >= len(self._rounds):
+                return self._finish("done")
+            if self._cancelled:
+                await self._announce()  # the cancel, if it came while the line before was posting
+                return self._finish("cancelled", by=self._cancel_by, reason=self._cancel_reason or None)
             if self._should_continue():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._next_input())
             stop = await self._advance()
             if stop is not None:
                 return self._finish("failed", reason=stop)
-        if not self._cancelled:
-            await self._announce()  # a skip of the last round
-        return self._finish("done")
 
     def _should_continue(self) -> bool:
         return (
@@ -473,6 +474,8 @@ class ChallengeChainWorkflow:
         self._cancel_by = by
         self._cancel_reason = reason
         self._changes += 1
+        # What was announced before it no longer holds: players only need to know no round will come.
+        self._announcements = [f"🛑 **{self._spec.title}** is cancelled: no more rounds will come."]
 
     def _check_may_change(self, request: ChainRequest, verb: str) -> None:
         # The bot checks roles; these are the checks the workflow itself can make.

@@ -470,7 +470,7 @@ async def test_a_round_posts_its_reminders_and_its_post_in_its_own_channel(
     assert posts.channels == [CHANNEL, CHANNEL, elsewhere, elsewhere]
 
 
-async def test_players_are_told_of_a_pause_a_resume_and_a_skip_in_the_chain_s_channel(
+async def test_players_are_told_of_a_pause_a_resume_a_skip_and_a_cancel_in_the_chain_s_channel(
     time_env: WorkflowEnvironment, posts: Posts, worker: Worker
 ) -> None:
     rounds = [round_("Round 1", timedelta(minutes=1)), round_("Round 2", timedelta(hours=1))]
@@ -485,8 +485,9 @@ async def test_players_are_told_of_a_pause_a_resume_and_a_skip_in_the_chain_s_ch
     await handle.execute_update(ChallengeChainWorkflow.skip, AS_HOST)
     await eventually(lambda: len(posts.announcements) == 3)
     await handle.execute_update(ChallengeChainWorkflow.cancel, CancelChainRequest(by=HOST, guild_id=GUILD))
+    await handle.result()
 
-    paused, resumed, skipped = (text for text, _, _ in posts.announcements)
+    paused, resumed, skipped, cancelled = (text for text, _, _ in posts.announcements)
     assert {channel for _, _, channel in posts.announcements} == {CHANNEL}
     # The time left is said as it is kept: 30 s, not rounded up to a minute.
     assert paused == (
@@ -496,6 +497,7 @@ async def test_players_are_told_of_a_pause_a_resume_and_a_skip_in_the_chain_s_ch
     assert resumed.startswith("▶️ **Quiz** is resumed. Round 1 (Round 1) comes <t:")
     assert abs(int(stamp) - (resumed_at + timedelta(seconds=30)).timestamp()) < 3
     assert skipped.startswith("⏭️ **Quiz**: round 1 (Round 1) was skipped. Round 2 (Round 2) comes <t:")
+    assert cancelled == "🛑 **Quiz** is cancelled: no more rounds will come."
     assert posts.log == []
 
 

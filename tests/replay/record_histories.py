@@ -505,8 +505,7 @@ async def chain_named_skip_then_cancel_during_a_round(env: WorkflowEnvironment) 
 
 async def chain_told_to_players_with_round_headers(env: WorkflowEnvironment) -> str:
     """Round posts under a line naming the chain and round (`ROUND_HEADER`), one round in its own
-    channel, a pause, a resume and two skips (the last round's) told in the chain's channel
-    (`ANNOUNCE_STEERING`)."""
+    channel, a pause, a resume, a skip and a cancel told in the chain's channel (`ANNOUNCE_STEERING`)."""
     host = ChainRequest(by=chains.HOST, guild_id=chains.GUILD)
     rounds = [
         chains.round_("Round 1", timedelta(minutes=10)),
@@ -524,11 +523,14 @@ async def chain_told_to_players_with_round_headers(env: WorkflowEnvironment) -> 
         await handle.execute_update(ChallengeChainWorkflow.resume, host)
         await eventually(lambda: len(posts.announcements) == 2)
         await env.sleep(timedelta(minutes=10))
-        for index in (2, 3):
-            named = SkipRequest(by=chains.HOST, guild_id=chains.GUILD, round=index)
-            await handle.execute_update(ChallengeChainWorkflow.skip, named)
-            await eventually(lambda: len(posts.announcements) == index + 1)  # noqa: B023
+        await handle.execute_update(ChallengeChainWorkflow.skip, host)
+        await eventually(lambda: len(posts.announcements) == 3)
+        await env.sleep(timedelta(minutes=10))
+        await handle.execute_update(
+            ChallengeChainWorkflow.cancel, CancelChainRequest(by=chains.HOST, guild_id=chains.GUILD)
+        )
         await handle.result()
+        assert len(posts.announcements) == 4
         assert posts.headers == ["**Quiz** · Round 1 of 4", "**Quiz** · Round 2 of 4"]
         assert posts.channels == [chains.CHANNEL, chains.CHANNEL + 1]
     return handle.id
