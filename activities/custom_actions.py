@@ -154,7 +154,7 @@ class CustomActionActivities:
             raise ApplicationError("the payload names another server than the job", non_retryable=True)
         info = activity.info()
         # One id per execution of this job (a re-armed key is a new run): the currency markers'.
-        run_id = f"{info.workflow_id}:{info.workflow_run_id}"
+        run_id = f"{info.workflow_id}:{action.retry_of or info.workflow_run_id}"  # a Retry: the same
         try:
             definition = await self._actions.get(payload.guild_id, payload.action_id)
             if definition is None:

@@ -85,7 +85,11 @@ class JobsActivities:
             payload = PostMessagePayload.model_validate(action.payload)
         except ValidationError as err:
             raise ApplicationError(f"bad payload for post_message: {err}", non_retryable=True) from err
-        message = await self.send(action.channel_id, payload.content, action.nonce_key)
+        content = payload.content
+        if action.late_note:
+            note = f"\n-# {action.late_note}"
+            content = content[: 2000 - len(note)] + note
+        message = await self.send(action.channel_id, content, action.nonce_key)
         return {"message_id": str(message.id)}
 
     @activity.defn(name=NOTIFY_JOB_CANCELLED)

@@ -193,7 +193,8 @@ class SafariActivities:
                 f"bad payload for {PROCESS_ROUND_RESULTS}: {err}", non_retryable=True
             ) from err
         info = activity.info()
-        resolver = f"{info.workflow_id}/{info.workflow_run_id}"
+        # A Retry resolves as the run it retries: a round it resolved stays resolved once.
+        resolver = f"{info.workflow_id}/{action.retry_of or info.workflow_run_id}"
         try:
             store = await safari_store(self._temporal, action.guild_id, self._task_queue)
             game, result = await self.resolve(store, payload.round, resolver)

@@ -41,6 +41,7 @@ FEATURES: tuple[str, ...] = (
     "bot.cogs.seasons",
     "bot.cogs.challenges",
     "bot.cogs.health",
+    "bot.cogs.admin",
 )
 
 

@@ -154,6 +154,7 @@ class Jobs:
         reminder_action: str = "send_reminder",
         description: str = "",
         key: str | None = None,
+        retry_of: str | None = None,
     ) -> str:
         """Start a job; returns its id. Refuses bad input before anything is started."""
         spec = self._validate(
@@ -168,6 +169,7 @@ class Jobs:
             reminder_action=reminder_action,
             description=description,
             key=key,
+            retry_of=retry_of,
         )
         job_id = job_id_for(spec.guild_id, spec.key or uuid.uuid4().hex[:12])
         attributes: list[SearchAttributePair[Any]] = [

@@ -100,9 +100,11 @@ class Whispers:
         text: str,
         expires_after: timedelta = DEFAULT_EXPIRY,
         reread_window: timedelta | None = None,
+        whisper_id: str | None = None,
     ) -> str:
         """Start a whisper; returns its id. Refuses bad input (and, with no seal, everything)
-        before anything is started."""
+        before anything is started. `whisper_id`: an id of this guild and sender to use instead
+        of a random one (an import derives it from the original's, so it never starts twice)."""
         if self._seal is None:
             raise NotSetUp(NO_KEY)
         extra: dict[str, Any] = {} if reread_window is None else {"reread_window": reread_window}
@@ -118,7 +120,10 @@ class Whispers:
             )
         except ValidationError as err:
             raise WhisperError(first_error(err)) from None
-        whisper_id = whisper_id_for(draft.guild_id, draft.sender_id)
+        if whisper_id is None:
+            whisper_id = whisper_id_for(draft.guild_id, draft.sender_id)
+        elif not whisper_id.startswith(f"{ID_PREFIX}{draft.guild_id}-{draft.sender_id}-"):
+            raise WhisperError("that whisper id is not one of this server and sender")
         if guild_of(whisper_id) is None:  # the id the Read button must carry, checked up front
             raise WhisperError(f"cannot make a whisper id from guild {guild_id} and sender {sender_id}")
         sealed = self._seal.seal(text, whisper_id=whisper_id, recipient_id=draft.recipient_id)

@@ -17,6 +17,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "clients": {"bot", "activities", "components", "discord"},
     "activities": {"bot"},
     "worker.py": {"bot"},
+    # Operators' imports and exports go through the clients, like any operator's script.
+    "adoption": {"bot", "activities", "components", "discord", "worker"},
     # The local Discord stands in for Discord: it knows nothing of the bot it serves.
     "local_discord": {"bot", "clients", "activities", "components", "workflows", "worker"},
     # Discord UI only: it talks to workflows through clients, never runs their side effects.

@@ -40,6 +40,23 @@ CONTRACT: list[tuple[CustomId, str, dict[str, Any]]] = [
     ),
     (jobs.CANCEL_JOB, "jc:s12::reminder.42", {"view": "s", "page": 12, "run": "", "suffix": "reminder.42"}),
     (
+        jobs.HISTORY_PAGE,
+        "jh:n2:failed:987654321098765432:post_message",
+        {
+            "direction": "n",
+            "page": 2,
+            "outcome": "failed",
+            "channel": "987654321098765432",
+            "action": "post_message",
+        },
+    ),
+    (
+        jobs.HISTORY_PAGE,
+        "jh:r0:::",
+        {"direction": "r", "page": 0, "outcome": "", "channel": "", "action": ""},
+    ),
+    (jobs.RETRY_JOB, f"jr:{RUN}:safari-round-1", {"run": RUN, "suffix": "safari-round-1"}),
+    (
         jobs.EARLIER_CANCEL_JOB,
         "jobs:cancel:d:2:safari-round-3",
         {"view": "d", "page": 2, "suffix": "safari-round-3"},

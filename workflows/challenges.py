@@ -61,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         ReminderOutcome,
         ReminderRecord,
     )
+    from workflows.outcomes import record_outcome
     from workflows.times import discord_time, format_human, when
 
 # Rounds ahead listed one by one in the details; the rest are counted.
@@ -630,6 +631,7 @@ class ChallengeChainWorkflow:
         self, outcome: ChainOutcome, *, by: int | None = None, reason: str | None = None
     ) -> ChallengeResult:
         self._show()
+        record_outcome(outcome)
         return ChallengeResult(
             outcome=outcome, at=workflow.now(), by=by, reason=reason, rounds=list(self._p.records)
         )

@@ -46,7 +46,8 @@ with workflow.unsafe.imports_passed_through():
         ReminderRecord,
         RescheduleRequest,
     )
-    from workflows.times import when
+    from workflows.outcomes import record_outcome
+    from workflows.times import discord_time, format_human, when
 
 # Executions started before this patch keep their old paths (tests/replay/histories): reminders
 # as one local activity with the catalogue's budget, the action given up after an hour.
@@ -55,6 +56,10 @@ JOBS_PATCH = "reminders-end-at-deadline-actions-keep-trying"
 # outage or under overload posts only the latest, never "30 minutes left" with 5 left), and a
 # reminder's retries end when its successor falls due.
 SUPERSEDE_PATCH = "reminders-superseded-by-the-next"
+# From this patch on, an action that falls due too late for its ActionSpec.late window is recorded
+# missed (the host told), and one that runs over LATE_NOTE late says so in its post.
+LATE_PATCH = "told-late-run-policy"
+LATE_NOTE = timedelta(minutes=1)
 OPERATOR_CANCEL = "operator_cancel"
 TEMPORAL_CANCELLATION = "Temporal cancellation"
 
@@ -194,6 +199,7 @@ class ScheduledJobWorkflow:
         self._waiting: str | None = None
         self._v2 = False
         self._v3 = False
+        self._ran_at: datetime | None = None
 
     @workflow.run
     async def run(self, spec: JobSpec) -> JobResult:
@@ -374,7 +380,22 @@ class ScheduledJobWorkflow:
         self._record(plan, "sent")
 
     async def _fire_action(self) -> JobResult:
+        late_note: str | None = None
+        if workflow.patched(LATE_PATCH):
+            late = workflow.now() - self._deadline
+            try:
+                window = action_spec(self._spec.action).late
+            except UnknownActionError:
+                window = None
+            if window is not None and late > window:
+                return await self._missed(late, window)
+            if late > LATE_NOTE:
+                late_note = (
+                    f"due {discord_time(self._deadline, 't')}, posted {discord_time(workflow.now(), 't')}:"
+                    " the bot was offline"
+                )
         self._state = "running"
+        self._ran_at = workflow.now()
         self._show()
         action_input = ActionInput(
             job_id=workflow.info().workflow_id,
@@ -386,6 +407,8 @@ class ScheduledJobWorkflow:
             scheduled_by=self._spec.scheduled_by,
             description=self._spec.description,
             nonce_key="action",
+            retry_of=self._spec.retry_of,
+            late_note=late_note,
         )
         try:
             if self._v2:
@@ -405,6 +428,16 @@ class ScheduledJobWorkflow:
             await self._notify_failure(reason)
             return self._finish("failed", reason=reason)
         return self._finish("done", action_result=result)
+
+    async def _missed(self, late: timedelta, window: timedelta) -> JobResult:
+        """Due while it could not run, and later than its action allows: not run, the host told."""
+        reason = (
+            f"due {discord_time(self._deadline)}, the bot could not run it until "
+            f"{discord_time(workflow.now())}; "
+            f"this kind of job runs at most {format_human(window)} late, so it was not run"
+        )
+        await self._notify_failure(reason)
+        return self._finish("missed", reason=reason)
 
     def _wait_for_discord(self, reason: str) -> None:
         since, until = workflow.now(), workflow.now() + FINAL_ACTION_BUDGET
@@ -552,6 +585,7 @@ class ScheduledJobWorkflow:
         self._state = outcome
         self._waiting = None
         self._show()
+        record_outcome(outcome)
         return JobResult(
             outcome=outcome,
             at=workflow.now(),
@@ -560,6 +594,8 @@ class ScheduledJobWorkflow:
             reason=reason,
             reminders=list(self._records),
             action_result=action_result,
+            ran_at=self._ran_at,
+            deadline=self._deadline,
         )
 
     def _show(self) -> None:

@@ -38,6 +38,10 @@ class ActionSpec:
     heartbeat: timedelta | None = None
     # The payload's shape, checked when the job is scheduled rather than at the deadline.
     payload: type[BaseModel] | None = None
+    # When it falls due while it could not run (worker stopped, Discord down): None runs it however
+    # late (Safari results, turn timeouts); a window runs it up to that late, else the job is
+    # recorded `missed` and the host told (workflows.jobs.LATE_PATCH).
+    late: timedelta | None = None
 
 
 class PostMessagePayload(BaseModel):
@@ -69,7 +73,8 @@ def register(spec: ActionSpec) -> ActionSpec:
 
 
 register(ActionSpec(SEND_REMINDER, reminder=True))
-register(ActionSpec(POST_MESSAGE, payload=PostMessagePayload))
+# A scheduled post an hour late is worse than none: missed, and the host told.
+register(ActionSpec(POST_MESSAGE, payload=PostMessagePayload, late=timedelta(hours=1)))
 
 
 def action_spec(name: str) -> ActionSpec:

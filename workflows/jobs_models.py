@@ -48,8 +48,9 @@ def job_suffix(job_id: str, guild_id: int) -> str:
     return job_id[len(job_prefix(guild_id)) :]
 
 
-JobOutcome = Literal["done", "cancelled", "failed"]
-JobState = Literal["waiting", "running", "done", "cancelled", "failed"]
+# missed: due while the bot could not run it, and later than its action allows (ActionSpec.late).
+JobOutcome = Literal["done", "cancelled", "failed", "missed"]
+JobState = Literal["waiting", "running", "done", "cancelled", "failed", "missed"]
 ReminderOutcome = Literal["sent", "skipped", "failed"]
 
 
@@ -72,6 +73,9 @@ class JobSpec(BaseModel):
     key: str | None = Field(default=None, max_length=80, pattern=KEY_PATTERN)
     scheduled_by: Snowflake
     reminder_grace: timedelta = DEFAULT_REMINDER_GRACE
+    # A host's Retry of a failed or missed run: that run's id (the first one's, for a retry of a
+    # retry). Actions key what they applied on it, so the retry never applies it twice.
+    retry_of: str | None = Field(default=None, max_length=64)
 
     @model_validator(mode="after")
     def _distinct_reminders(self) -> JobSpec:
@@ -163,6 +167,10 @@ class JobResult(BaseModel):
     reason: str | None = None
     reminders: list[ReminderRecord] = Field(default_factory=list)
     action_result: JsonValue = None
+    # When the action was started (None: it never was); how late it ran is this minus the deadline.
+    ran_at: datetime | None = None
+    # The deadline it ran for (after any reschedule).
+    deadline: datetime | None = None
 
 
 class ReminderInput(BaseModel):
@@ -190,6 +198,11 @@ class ActionInput(BaseModel):
     description: str
     # The same for the short local try and the long regular one: one post, whichever lands it.
     nonce_key: str | None = None
+    # JobSpec.retry_of: the run whose state changes this one must not repeat.
+    retry_of: str | None = None
+    # Set when it runs more than a minute after its moment: the line its post ends with
+    # ("due <t:…>, posted <t:…>: the bot was offline").
+    late_note: str | None = None
 
 
 class FailureNotice(BaseModel):

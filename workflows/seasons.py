@@ -30,6 +30,7 @@ from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.common import ATTEMPT_TIMEOUT, BEST_EFFORT_BUDGET, DISCORD_RETRY
+    from workflows.outcomes import record_outcome
     from workflows.seasons_models import (
         ALREADY,
         DM_PLAYER,
@@ -243,6 +244,7 @@ class SeasonWorkflow:
                 "post cancellation",
             ),
         )
+        record_outcome("cancelled")
         return SeasonResult(outcome="cancelled", players=self._players, games=[], reason="too few players")
 
     async def _ended(self) -> SeasonResult:
@@ -273,6 +275,7 @@ class SeasonWorkflow:
             await workflow.wait_condition(lambda: not self._turns)
             self._apply_finished()
             await self._activity(POST_CHANNEL, post, BEST_EFFORT_BUDGET, "post season ended")
+        record_outcome("cancelled")
         return SeasonResult(outcome="ended", players=self._players, games=self._games, reason=reason)
 
     async def _completed(self) -> SeasonResult:
@@ -305,6 +308,7 @@ class SeasonWorkflow:
             )
             await self._activity(POST_GAME, card, RESULTS_BUDGET, f"post game {game.game + 1}")
         self._show()
+        record_outcome("done")
         return SeasonResult(outcome="completed", players=self._players, games=self._games)
 
     # --- messages -------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from temporalio.exceptions import ApplicationError, FailureError, is_cancelled_e
 
 with workflow.unsafe.imports_passed_through():
     from workflows.common import ATTEMPT_TIMEOUT, BEST_EFFORT_BUDGET, DISCORD_RETRY, failure_reason
+    from workflows.outcomes import Outcome, record_outcome
     from workflows.times import when
     from workflows.whispers_models import (
         DELETE_NOTIFICATION,
@@ -63,6 +64,13 @@ OVER_MESSAGES: dict[str, str] = {
     "failed": "This whisper could not be delivered.",
 }
 REMOVED = "This whisper was removed by an operator."
+# A whisper that expired unread ran its course: nothing failed.
+WHISPER_OUTCOMES: dict[str, Outcome] = {
+    "read": "done",
+    "expired": "done",
+    "cancelled": "cancelled",
+    "failed": "failed",
+}
 
 
 @workflow.defn(name=WHISPERS_WORKFLOW)
@@ -320,6 +328,7 @@ class WhisperWorkflow:
     def _finish(self, outcome: WhisperOutcome, reason: str | None = None) -> WhisperResult:
         self._state = outcome
         self._show()
+        record_outcome(WHISPER_OUTCOMES[outcome])
         return WhisperResult(
             outcome=outcome,
             at=workflow.now(),

@@ -19,11 +19,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import require_guild
+from bot.jobs_history import HISTORY_ITEMS, show_history
 from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section
 from bot.persistent import PersistentItem
 from bot.replies import guarded
 from clients.jobs import utcnow
 from components.jobs import PAGE_BUTTON
+from workflows.outcomes import OUTCOMES
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -125,8 +127,26 @@ class JobsCog(commands.Cog):
         view = await render_dashboard(interaction, 0)
         await interaction.followup.send(view=view, ephemeral=True)
 
+    @schedule.command(
+        name="history", description="What ran in this server, what failed or was missed, and why"
+    )
+    @app_commands.describe(
+        outcome="Only jobs that ended this way",
+        channel="Only jobs of this channel",
+        action="Only jobs that run this action (as /schedule list names it)",
+    )
+    @app_commands.choices(outcome=[app_commands.Choice(name=o, value=o) for o in OUTCOMES])
+    async def history(
+        self,
+        interaction: discord.Interaction[GameBot],
+        outcome: str | None = None,
+        channel: discord.TextChannel | None = None,
+        action: str | None = None,
+    ) -> None:
+        await show_history(interaction, outcome=outcome, channel=channel, action=action)
+
 
 async def setup(bot: GameBot) -> None:
     bot.job_listings.add(VIEW_CODE, render_dashboard)
-    bot.add_dynamic_items(*DYNAMIC_ITEMS, PageButton)
+    bot.add_dynamic_items(*DYNAMIC_ITEMS, PageButton, *HISTORY_ITEMS)
     await bot.add_cog(JobsCog(bot))

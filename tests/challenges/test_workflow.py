@@ -22,6 +22,7 @@ from tests.support.histories import run_histories
 from tests.support.jobs_doubles import assert_near
 from tests.support.temporal import eventually
 from worker import build_worker
+from workflows import search_attributes as sa
 from workflows.challenges import ChallengeChainWorkflow
 from workflows.challenges_models import (
     AddRoundRequest,
@@ -214,6 +215,7 @@ async def test_cancel_stops_everything_after_it(
 
     assert status.state == "cancelled"
     assert result.outcome == "cancelled" and result.by == HOST and result.reason == "rained off"
+    assert (await handle.describe()).typed_search_attributes[sa.OUTCOME] == "cancelled"
     assert posts.actions() == ["Round 1 starts now!"]
 
 

@@ -162,6 +162,25 @@ async def outage_then_results(env: WorkflowEnvironment) -> str:
     return handle.id
 
 
+async def _late(env: WorkflowEnvironment, lateness: timedelta) -> str:
+    now = await env.get_current_time()
+    spec = job(now, timedelta(minutes=10), reminders=[])
+    async with _job_worker(env):
+        handle = await start(env, spec, start_delay=timedelta(minutes=10) + lateness)
+        await handle.result()
+    return handle.id
+
+
+async def told_missed_after_outage(env: WorkflowEnvironment) -> str:
+    """No worker until two hours after a post's moment (`workflows.jobs.LATE_PATCH`): missed."""
+    return await _late(env, timedelta(hours=2))
+
+
+async def told_posted_late(env: WorkflowEnvironment) -> str:
+    """No worker until ten minutes after a post's moment: posted with the late line."""
+    return await _late(env, timedelta(minutes=10))
+
+
 # Recorded with the code of `workflows.jobs.SUPERSEDE_PATCH`.
 
 
@@ -619,6 +638,18 @@ SCENARIOS: dict[str, Scenario] = {
     "ChallengeChain-told_to_players_with_round_headers": chain_told_to_players_with_round_headers,
     "Season-ended_while_edits_fail": season_ended_while_edits_fail,
     "Turn-cancelled_while_its_edit_waits": turn_cancelled_while_its_edit_waits,
+    # Closed with the Outcome search attribute (workflows/outcomes.py).
+    "ScheduledJob-told_missed_after_outage": told_missed_after_outage,
+    "ScheduledJob-told_posted_late": told_posted_late,
+    "ScheduledJob-told_done_with_outcome": reminders_then_action,
+    "ScheduledJob-told_failed_with_outcome": failed,
+    "ScheduledJob-told_operator_cancelled_with_outcome": operator_signal,
+    "Whisper-told_read_with_outcome": whisper_read_then_window_closes,
+    "Whisper-told_expired_with_outcome": whisper_expired,
+    "Season-told_completed_with_outcome": season_completed,
+    "Season-told_ended_with_outcome": season_ended,
+    "ChallengeChain-told_cancelled_with_outcome": chain_skip_pause_resume_cancel,
+    "ChallengeChain-told_failed_round_with_outcome": chain_second_run_after_continue_as_new,
 }
 
 

@@ -368,6 +368,7 @@ async def test_one_season_at_a_time_per_server(
         await open_season(facade)
     await facade.end(GUILD, by=HOST)
     assert (await handle.result()).outcome == "ended"
+    assert (await handle.describe()).typed_search_attributes[sa.OUTCOME] == "cancelled"
     # Once it is over, the next one can start.
     await open_season(facade, players=[P1])
     assert (await facade.status(GUILD)).players == [P1]
