@@ -560,6 +560,39 @@ async def chain_named_skip_then_cancel_during_a_round(env: WorkflowEnvironment) 
     return handle.id
 
 
+async def chain_told_to_players_with_round_headers(env: WorkflowEnvironment) -> str:
+    """Round posts under a line naming the chain and round (`ROUND_HEADER`), one round in its own
+    channel, a pause, a resume, a skip and a cancel told in the chain's channel (`ANNOUNCE_STEERING`)."""
+    host = ChainRequest(by=chains.HOST, guild_id=chains.GUILD)
+    rounds = [
+        chains.round_("Round 1", timedelta(minutes=10)),
+        chains.round_("Photos", timedelta(minutes=10), channel_id=chains.CHANNEL + 1),
+        chains.round_("Round 3", timedelta(hours=1)),
+        chains.round_("Finale", timedelta(hours=1)),
+    ]
+    posts = chains.Posts(env)
+    async with _chain_worker(env, posts):
+        handle = await chains.start(env, chains.chain(rounds, key="replay-told"))
+        await env.sleep(timedelta(minutes=15))
+        await handle.execute_update(ChallengeChainWorkflow.pause, host)
+        await eventually(lambda: len(posts.announcements) == 1)
+        await env.sleep(timedelta(hours=1))
+        await handle.execute_update(ChallengeChainWorkflow.resume, host)
+        await eventually(lambda: len(posts.announcements) == 2)
+        await env.sleep(timedelta(minutes=10))
+        await handle.execute_update(ChallengeChainWorkflow.skip, host)
+        await eventually(lambda: len(posts.announcements) == 3)
+        await env.sleep(timedelta(minutes=10))
+        await handle.execute_update(
+            ChallengeChainWorkflow.cancel, CancelChainRequest(by=chains.HOST, guild_id=chains.GUILD)
+        )
+        await handle.result()
+        assert len(posts.announcements) == 4
+        assert posts.headers == ["**Quiz** · Round 1 of 4", "**Quiz** · Round 2 of 4"]
+        assert posts.channels == [chains.CHANNEL, chains.CHANNEL + 1]
+    return handle.id
+
+
 async def health_flapping_then_settles(env: WorkflowEnvironment) -> str:
     """Hourly checks that flap (posting nothing), then fail twice (posted), then recover."""
     probes = health_doubles.Probes(env)
@@ -642,6 +675,7 @@ SCENARIOS: dict[str, Scenario] = {
     "HealthCheck-outage_pause_then_continues_as_new": health_outage_pause_then_continues_as_new,
     "ChallengeChain-named_skip_then_cancel_during_a_round": chain_named_skip_then_cancel_during_a_round,
     "HealthCheck-flapping_then_settles": health_flapping_then_settles,
+    "ChallengeChain-told_to_players_with_round_headers": chain_told_to_players_with_round_headers,
     "Season-ended_while_edits_fail": season_ended_while_edits_fail,
     "Turn-cancelled_while_its_edit_waits": turn_cancelled_while_its_edit_waits,
     # Closed with the Outcome search attribute (workflows/outcomes.py).
