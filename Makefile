@@ -12,7 +12,7 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
 # Type-checked package code; a directory counts once it holds Python files.
-MYPY_PATHS = $(strip $(foreach d,stack workflows activities clients components local_discord bot,$(if $(wildcard $(d)/*.py),$(d))) \
+MYPY_PATHS = $(strip $(foreach d,stack workflows activities clients components local_discord bot adoption,$(if $(wildcard $(d)/*.py),$(d))) \
 	$(wildcard worker.py))
 
 .PHONY: help install run test lint fmt bench clean

@@ -8,7 +8,7 @@ through a temporary webhook named after the action, deleted afterwards (404 coun
 Once the result is posted, the activity does not fail over the webhook's delete (that retry
 would post the result twice): the delete is retried inside the activity, then only logged.
 
-The seed treated a successful result as an error and never posted it; here the result is
+CastBot treated a successful result as an error and never posted it; here the result is
 posted whenever there is something to show (tests/custom_actions: the regression test).
 A fired job only runs the outcomes: it never arms the action again, whatever its settings.
 
@@ -154,7 +154,7 @@ class CustomActionActivities:
             raise ApplicationError("the payload names another server than the job", non_retryable=True)
         info = activity.info()
         # One id per execution of this job (a re-armed key is a new run): the currency markers'.
-        run_id = f"{info.workflow_id}:{info.workflow_run_id}"
+        run_id = f"{info.workflow_id}:{action.retry_of or info.workflow_run_id}"  # a Retry: the same
         try:
             definition = await self._actions.get(payload.guild_id, payload.action_id)
             if definition is None:

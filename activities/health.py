@@ -1,10 +1,10 @@
 """The health check's probes and its report, as activities given the worker's clients.
 
 Each probe answers a `ProbeResult` rather than raising: what it saw (Discord refused, no poller)
-is the answer, not an error to retry. What the failed-jobs probe can count: a ScheduledJob whose
-action fails for good *completes* (its result says "failed"), so visibility cannot see it; what
-visibility sees is a job workflow that failed, timed out or was terminated (a bug, a worker
-that could not replay it, an operator's terminate). Those are counted.
+is the answer, not an error to retry. The failed-jobs probe counts through visibility: a
+ScheduledJob whose action failed for good completes with the `Outcome` search attribute
+'failed', and a job workflow that failed, timed out or was terminated (a bug, a worker that
+could not replay it, an operator's terminate) has that status.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from activities.discord_rest import activity_nonce, discord_errors, require_login
+from workflows import search_attributes as sa
 from workflows.health_models import (
     POST_HEALTH_REPORT,
     PROBE_DISCORD,
@@ -45,9 +46,11 @@ ICONS = {"healthy": "🟢", "degraded": "🟡", "failing": "🔴"}
 
 def failed_jobs_query(probe: ProbeInput) -> str:
     since = probe.since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # A job whose action failed completes, with Outcome 'failed' (a run from before that
+    # attribute is not seen); a job workflow that broke ends Failed, TimedOut or Terminated.
     clauses = [
         f"WorkflowType = '{JOBS_WORKFLOW}'",
-        "ExecutionStatus IN ('Failed', 'TimedOut', 'Terminated')",
+        f"(ExecutionStatus IN ('Failed', 'TimedOut', 'Terminated') OR {sa.OUTCOME.name} = 'failed')",
         f"CloseTime >= '{since}'",
     ]
     if probe.guild_id is not None:
@@ -134,11 +137,11 @@ class HealthActivities:
         """Scheduled job workflows that failed, timed out or were terminated since the last check."""
         counted = await self._temporal.count_workflows(failed_jobs_query(probe))
         if counted.count == 0:
-            return ProbeResult(name=PROBE_FAILED_JOBS, state="healthy", detail="no job workflow failed")
+            return ProbeResult(name=PROBE_FAILED_JOBS, state="healthy", detail="no job failed")
         return ProbeResult(
             name=PROBE_FAILED_JOBS,
             state="degraded",
-            detail=f"{counted.count} job workflow(s) failed, timed out or were terminated since last check",
+            detail=f"{counted.count} job(s) failed since the last check",
         )
 
     @activity.defn(name=POST_HEALTH_REPORT)

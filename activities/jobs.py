@@ -1,7 +1,7 @@
 """The scheduler's own actions: reminders, plain posts, and the notice when a job fails.
 
 Each is an activity registered under its catalogue name (workflows/jobs_actions.py), the Python
-form of the seed's `scheduler.registerAction(name, fn)`.
+form of CastBot's `scheduler.registerAction(name, fn)`.
 """
 
 from __future__ import annotations
@@ -86,7 +86,11 @@ class JobsActivities:
             payload = PostMessagePayload.model_validate(action.payload)
         except ValidationError as err:
             raise ApplicationError(f"bad payload for post_message: {err}", non_retryable=True) from err
-        message = await self.send(action.channel_id, payload.content, action.nonce_key)
+        content = payload.content
+        if action.late_note:
+            note = f"\n-# {action.late_note}"
+            content = content[: 2000 - len(note)] + note
+        message = await self.send(action.channel_id, content, action.nonce_key)
         return {"message_id": str(message.id)}
 
     @activity.defn(name=EDIT_ANNOUNCEMENT)

@@ -1,6 +1,6 @@
 """The `process_round_results` action: resolve a Safari round once, then post its card.
 
-The seed mutated balances and then posted, so a failed post retried paid everyone twice. Here
+CastBot mutated balances and then posted, so a failed post retried paid everyone twice. Here
 the order is: resolve (roll the event, apply it to every player, record the result and
 advance the round in ONE store transaction: the changed `player:*` keys, `round:<n>` only if
 absent, `game`), then post what was recorded. A retry finds `round:<n>` recorded and posts
@@ -193,7 +193,8 @@ class SafariActivities:
                 f"bad payload for {PROCESS_ROUND_RESULTS}: {err}", non_retryable=True
             ) from err
         info = activity.info()
-        resolver = f"{info.workflow_id}/{info.workflow_run_id}"
+        # A Retry resolves as the run it retries: a round it resolved stays resolved once.
+        resolver = f"{info.workflow_id}/{action.retry_of or info.workflow_run_id}"
         try:
             store = await safari_store(self._temporal, action.guild_id, self._task_queue)
             game, result = await self.resolve(store, payload.round, resolver)

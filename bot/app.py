@@ -27,6 +27,8 @@ from bot.persistent import answer_unmatched
 from bot.replies import answer_unanswered, report_error
 from clients.guild_settings import HostRole, SettingsBackend, StoreSettings
 from clients.jobs import Jobs
+from clients.repeats import Repeats
+from clients.time_zones import StoreMemberZones, TimeZones
 from stack.discord_api import point_at
 from stack.process import exit_now
 from stack.settings import Settings, load_settings
@@ -44,6 +46,7 @@ FEATURES: tuple[str, ...] = (
     "bot.cogs.seasons",
     "bot.cogs.challenges",
     "bot.cogs.health",
+    "bot.cogs.admin",
 )
 
 
@@ -107,6 +110,11 @@ class GameBot(commands.AutoShardedBot):
         # Per-guild settings, read through describe: answered with no worker running.
         self.guild_settings: SettingsBackend = StoreSettings(temporal, settings.temporal_task_queue)
         self.hosts = hosts or HostPolicy(HostRole(self.guild_settings))
+        # What a member's typed times mean: their zone, else the server's (clients/time_zones.py).
+        self.repeats = Repeats(temporal, settings.temporal_task_queue)
+        self.time_zones = TimeZones(
+            self.guild_settings, StoreMemberZones(temporal, settings.temporal_task_queue)
+        )
         self.features = tuple(features)
         # Every modal submission, to the feature that added its custom id (bot/modals.py).
         self.modals = ModalRouter()

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from clients.calls import Calls, Refusals
 from clients.jobs import WORKFLOW_TASK_TIMEOUT, utcnow
 from clients.jobs_listing import quote
 from workflows import search_attributes as sa
@@ -27,6 +27,8 @@ from workflows.challenges import ChallengeChainWorkflow
 from workflows.challenges_models import (
     CHALLENGES_WORKFLOW,
     ID_PREFIX,
+    KEY_HELP,
+    KEY_PATTERN,
     MAX_ROUNDS,
     AddRoundRequest,
     CancelChainRequest,
@@ -37,7 +39,13 @@ from workflows.challenges_models import (
     OnFailure,
     RoundAction,
     RoundSpec,
+    SkipRequest,
     challenge_id_for,
+    message_problem,
+    plan_size_problem,
+    reminder_problem,
+    round_bytes,
+    round_size_problem,
 )
 from workflows.common import UserError, first_error
 from workflows.jobs_actions import POST_MESSAGE, UnknownActionError, action_spec
@@ -51,6 +59,14 @@ class ChallengeError(UserError):
 
 class ChallengeNotFound(ChallengeError):
     pass
+
+
+# Each call says which chain is missing (`over=`); this is the fallback.
+REFUSALS = Refusals(
+    refused=ChallengeError,
+    over=lambda: ChallengeNotFound("there is no such chain in this server"),
+    too_large=ChallengeError,
+)
 
 
 @dataclass(frozen=True)
@@ -80,11 +96,29 @@ def parse_reminders(text: str) -> list[Reminder]:
     return reminders
 
 
-def parse_rounds(text: str, reminders: Sequence[Reminder] = ()) -> list[RoundSpec]:
-    """The short form, one round a line: `<wait> <name>[ | <message>]` or `at <ISO time> <name>`.
+# A round's own channel, last in its line: `in #photos` (the bot resolves names) or `in <#123>`.
+_CHANNEL = re.compile(r"#\S+|<#[0-9]+>")
+_MENTION = re.compile(r"<#([0-9]{1,20})>")
+CHANNEL_HELP = "name a round's channel last, like `2h Round 1 in #photos`"
+
+
+def channel_mention(text: str) -> int:
+    """A channel mention (`<#123>`) as its id; the bot resolves `#name` itself."""
+    found = _MENTION.fullmatch(text)
+    if found is None:
+        raise ChallengeError(f"{text[:40]} is not a channel I know: {CHANNEL_HELP}")
+    return int(found[1])
+
+
+def parse_rounds(
+    text: str, reminders: Sequence[Reminder] = (), channel: Callable[[str], int] = channel_mention
+) -> list[RoundSpec]:
+    """The short form, one round a line: `<wait> <name>[ in #channel][ | <message>]` or
+    `at <ISO time> <name>[ in #channel]`.
 
     `2h Round 1 | Show us your best photo!` starts 2 hours after the previous round (the first:
     after the chain starts) and posts the message, or "Round 1 starts now!" without one.
+    `channel` turns a `#name` or `<#id>` into the channel's id (the bot checks it is postable).
     """
     rounds = []
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -96,6 +130,9 @@ def parse_rounds(text: str, reminders: Sequence[Reminder] = ()) -> list[RoundSpe
         head, _, message = line.partition("|")
         words = head.split()
         try:
+            place: dict[str, int] = {}
+            if len(words) >= 4 and words[-2].lower() == "in" and _CHANNEL.fullmatch(words[-1]):
+                place, words = {"channel_id": channel(words[-1])}, words[:-2]
             if words and words[0].lower() == "at" and len(words) >= 3:
                 start: dict[str, Any] = {"at": parse_instant(words[1])}
                 name = " ".join(words[2:])
@@ -105,16 +142,13 @@ def parse_rounds(text: str, reminders: Sequence[Reminder] = ()) -> list[RoundSpe
             else:
                 raise ChallengeError("write a wait and a name, like `2h Round 1`")
             content = message.strip() or f"🏁 **{name}** starts now!"
-            # A reminder longer before the round than its whole wait would fall before the round
-            # is even current (the workflow would never send it): it is left off that round.
-            wait = start.get("after")
-            fitting = [r for r in reminders if wait is None or r.offset <= wait]
             rounds.append(
                 RoundSpec(
                     name=name,
-                    reminders=fitting,
+                    reminders=list(reminders),
                     actions=[RoundAction(action=POST_MESSAGE, payload={"content": content})],
                     **start,
+                    **place,
                 )
             )
         except UserError as err:  # ours, or a time the grammar refused
@@ -156,6 +190,7 @@ class Challenges:
         self._client = client
         self._task_queue = task_queue
         self._clock = clock
+        self._calls = Calls(client, REFUSALS)
 
     async def create(
         self,
@@ -181,6 +216,7 @@ class Challenges:
             rounds_per_run=rounds_per_run,
         )
         challenge_id = challenge_id_for(guild_id, key)
+        await self._calls.check_size(ChallengeInput(spec=spec))  # past the server's limit: never starts
         try:
             await self._client.start_workflow(
                 ChallengeChainWorkflow.run,
@@ -206,6 +242,10 @@ class Challenges:
     def validate(
         self, *, rounds: Sequence[RoundSpec], rounds_per_run: int | None, **fields: Any
     ) -> ChallengeSpec:
+        if not isinstance(key := fields.get("key"), str) or not re.fullmatch(KEY_PATTERN, key):
+            raise ChallengeError(f"“{str(key)[:40]}” cannot be a chain's key: {KEY_HELP}")
+        if not 1 <= len(title := str(fields.get("title", ""))) <= 100:
+            raise ChallengeError(f"a chain's title has 1 to 100 characters, not {len(title)}")
         if not rounds:
             raise ChallengeError("a chain needs at least one round")
         if len(rounds) > MAX_ROUNDS:
@@ -213,6 +253,8 @@ class Challenges:
         now = self._clock()
         for number, round_ in enumerate(rounds, start=1):
             self._check_round(round_, now, f"round {number} ({round_.name})")
+        if (problem := plan_size_problem(sum(round_bytes(r) for r in rounds))) is not None:
+            raise ChallengeError(problem)
         extra = {} if rounds_per_run is None else {"rounds_per_run": rounds_per_run}
         try:
             return ChallengeSpec(rounds=list(rounds), **fields, **extra)
@@ -220,6 +262,8 @@ class Challenges:
             raise ChallengeError(first_error(err)) from None
 
     def _check_round(self, round_: RoundSpec, now: datetime, where: str) -> None:
+        if (problem := round_size_problem(round_)) is not None:
+            raise ChallengeError(f"{where}: {problem}")
         if round_.at is not None:
             try:
                 at = check_instant(round_.at)  # a year that can be meant, before any arithmetic
@@ -229,6 +273,8 @@ class Challenges:
                 raise ChallengeError(f"{where} is at {at:%Y-%m-%d %H:%M} UTC, which is in the past")
             if at - now > MAX_DELAY:
                 raise ChallengeError(f"{where} is more than {MAX_DELAY.days} days away")
+        if (problem := reminder_problem(round_, now) or message_problem(round_)) is not None:
+            raise ChallengeError(f"{where}: {problem}")
         for step in round_.actions:
             try:
                 spec = action_spec(step.action)
@@ -248,15 +294,19 @@ class Challenges:
         handle = self._client.get_workflow_handle_for(
             ChallengeChainWorkflow.run, challenge_id_for(guild_id, key)
         )
-        try:
-            return await handle.query(ChallengeChainWorkflow.status)
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise ChallengeNotFound(f"there is no chain {key!r} in this server") from None
-            raise
+        missing = f"there is no chain {key!r} in this server"
+        return await self._calls.query(
+            handle, ChallengeChainWorkflow.status, over=lambda: ChallengeNotFound(missing)
+        )
 
-    async def skip(self, guild_id: int, key: str, *, by: int, as_host: bool = False) -> ChallengeStatus:
-        request = ChainRequest(by=by, guild_id=guild_id, as_host=as_host)
+    async def skip(
+        self, guild_id: int, key: str, *, by: int, as_host: bool = False, round: int | None = None
+    ) -> ChallengeStatus:
+        """Skip round `round` (an index, as `ChallengeStatus.current`), refused with what became of
+        it if it is no longer current; None: the current round."""
+        if round is not None and round < 0:
+            raise ChallengeError(f"there is no round {round + 1}")
+        request = SkipRequest(by=by, guild_id=guild_id, as_host=as_host, round=round)
         return await self._update(guild_id, key, ChallengeChainWorkflow.skip, request)
 
     async def pause(self, guild_id: int, key: str, *, by: int, as_host: bool = False) -> ChallengeStatus:
@@ -284,18 +334,11 @@ class Challenges:
         handle = self._client.get_workflow_handle_for(
             ChallengeChainWorkflow.run, challenge_id_for(guild_id, key)
         )
-        try:
-            result: ChallengeStatus = await handle.execute_update(update, request)
-            return result
-        except WorkflowUpdateFailedError as err:
-            cause = err.cause
-            raise ChallengeError(
-                cause.message if isinstance(cause, ApplicationError) else str(cause)
-            ) from None
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise ChallengeNotFound(f"there is no running chain {key!r} in this server") from None
-            raise
+        missing = f"there is no running chain {key!r} in this server"
+        result: ChallengeStatus = await self._calls.update(
+            handle, update, request, over=lambda: ChallengeNotFound(missing)
+        )
+        return result
 
     async def running(self, guild_id: int) -> list[ChallengeSummary]:
         """The guild's running chains, from one visibility query."""

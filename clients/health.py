@@ -10,11 +10,11 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from clients.calls import Calls, Refusals
 from clients.jobs import WORKFLOW_TASK_TIMEOUT
 from workflows import search_attributes as sa
 from workflows.common import UserError, first_error
@@ -37,10 +37,18 @@ class HealthNotRunning(HealthError):
     pass
 
 
+REFUSALS = Refusals(
+    refused=HealthError,
+    over=lambda: HealthNotRunning("no health check runs here; start one with /health start"),
+    too_large=HealthError,
+)
+
+
 class HealthChecks:
     def __init__(self, client: Client, task_queue: str) -> None:
         self._client = client
         self._task_queue = task_queue
+        self._calls = Calls(client, REFUSALS)
 
     async def start(
         self,
@@ -94,12 +102,7 @@ class HealthChecks:
 
     async def status(self, guild_id: int | None) -> HealthStatus:
         handle = self._client.get_workflow_handle_for(HealthCheckWorkflow.run, health_id_for(guild_id))
-        try:
-            return await handle.query(HealthCheckWorkflow.status)
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise HealthNotRunning("no health check runs here; start one with /health start") from None
-            raise
+        return await self._calls.query(handle, HealthCheckWorkflow.status)
 
     async def pause(self, guild_id: int | None, *, by: int) -> HealthStatus:
         return await self._update(
@@ -118,13 +121,5 @@ class HealthChecks:
 
     async def _update(self, guild_id: int | None, update: Any, request: HealthRequest) -> HealthStatus:
         handle = self._client.get_workflow_handle_for(HealthCheckWorkflow.run, health_id_for(guild_id))
-        try:
-            result: HealthStatus = await handle.execute_update(update, request)
-            return result
-        except WorkflowUpdateFailedError as err:
-            cause = err.cause
-            raise HealthError(cause.message if isinstance(cause, ApplicationError) else str(cause)) from None
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise HealthNotRunning("no health check runs here; start one with /health start") from None
-            raise
+        result: HealthStatus = await self._calls.update(handle, update, request)
+        return result

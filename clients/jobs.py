@@ -1,4 +1,4 @@
-"""The scheduler facade the bot uses: the seed's `scheduler` API, on Temporal.
+"""The scheduler facade the bot uses: CastBot's `scheduler` API, on Temporal.
 
 It starts one ScheduledJob workflow per job, cancels and reschedules through updates the
 workflow validates, and lists jobs from the visibility store in one call.
@@ -6,7 +6,7 @@ workflow validates, and lists jobs from the visibility store in one call.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 import re
 import uuid
@@ -15,12 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, JsonValue, TypeAdapter, ValidationError
-from temporalio.client import (
-    Client,
-    WorkflowQueryFailedError,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-)
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import (
     Priority,
     SearchAttributePair,
@@ -28,9 +23,10 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from clients.calls import Calls, Refusals
 from clients.jobs_listing import JobPage, JobSummary, PageHints, job_query, list_jobs, page_jobs
 from workflows import search_attributes as sa
 from workflows import times
@@ -48,6 +44,8 @@ from workflows.jobs_models import (
     JobStatus,
     Reminder,
     RescheduleRequest,
+    ShiftRequest,
+    SteerRequest,
     job_id_for,
     job_prefix,
 )
@@ -77,6 +75,14 @@ class NotConfirmed(SchedulingError):
         super().__init__(
             "the scheduler has not answered (a worker may be restarting), so this is not confirmed"
         )
+
+
+REFUSALS = Refusals(
+    refused=NotAllowed,
+    over=lambda: JobNotFound("this job is already over or does not exist"),
+    not_confirmed=NotConfirmed,
+    too_large=SchedulingError,
+)
 
 
 def utcnow() -> datetime:
@@ -132,6 +138,7 @@ class Jobs:
         self._client = client
         self._task_queue = task_queue
         self._clock = clock
+        self._calls = Calls(client, REFUSALS)
         self._hints = PageHints()  # where the dashboard's recent pages were bounded
 
     def now(self) -> datetime:
@@ -152,6 +159,7 @@ class Jobs:
         reminder_action: str = "send_reminder",
         description: str = "",
         key: str | None = None,
+        retry_of: str | None = None,
     ) -> str:
         """Start a job; returns its id. Refuses bad input before anything is started."""
         spec = self._validate(
@@ -166,6 +174,7 @@ class Jobs:
             reminder_action=reminder_action,
             description=description,
             key=key,
+            retry_of=retry_of,
         )
         job_id = job_id_for(spec.guild_id, spec.key or uuid.uuid4().hex[:12])
         attributes: list[SearchAttributePair[Any]] = [
@@ -288,14 +297,12 @@ class Jobs:
 
     async def status(self, job_id: str) -> JobStatus:
         handle = self._client.get_workflow_handle_for(ScheduledJobWorkflow.run, check_job_id(job_id))
-        try:
-            return await handle.query(ScheduledJobWorkflow.status)
-        except WorkflowQueryFailedError:
-            raise JobNotFound(f"{job_id} is not a scheduled job") from None
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise JobNotFound(f"no job {job_id}") from None
-            raise
+        return await self._calls.query(
+            handle,
+            ScheduledJobWorkflow.status,
+            over=lambda: JobNotFound(f"no job {job_id}"),
+            failed=lambda: JobNotFound(f"{job_id} is not a scheduled job"),
+        )
 
     async def cancel(
         self,
@@ -338,38 +345,66 @@ class Jobs:
             raise SchedulingError(first_error(err)) from None
         return await self._update(job_id, ScheduledJobWorkflow.reschedule, request)
 
-    async def _update(self, job_id: str, update: Any, request: Any) -> JobStatus:
-        handle = self._client.get_workflow_handle_for(ScheduledJobWorkflow.run, job_id)
+    async def owner(self, job_id: str) -> tuple[str, int | None, bool]:
+        """(run id, who scheduled it, whether it still runs) from describe: answered by the server
+        alone, so the bot can check who may change a job before it opens a form."""
+        handle = self._client.get_workflow_handle(check_job_id(job_id))
         try:
-            result: JobStatus = await handle.execute_update(update, request)
-            return result
-        except WorkflowUpdateFailedError as err:
-            cause = err.cause
-            message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-            raise NotAllowed(message) from None
-        except WorkflowUpdateRPCTimeoutOrCancelledError:
-            # The SDK turns a cancel into this error; a caller that gave up (bot.replies.in_time)
-            # must see its cancellation again, or its timeout never becomes "not answered".
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise asyncio.CancelledError() from None
-            raise NotConfirmed() from None
+            described = await handle.describe()
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise JobNotFound("this job is already over or does not exist") from None
             raise
+        by = described.typed_search_attributes.get(sa.SCHEDULED_BY)
+        running = described.status == WorkflowExecutionStatus.RUNNING
+        return described.run_id, int(by) if by and by.isdigit() else None, running
+
+    async def shift(
+        self, job_id: str, by_how_much: timedelta, *, by: int, guild_id: int, as_host: bool = False
+    ) -> JobStatus:
+        """Move a job later (positive) or earlier (negative) from the deadline it has."""
+        guild_id = self._own(job_id, guild_id, "move")
+        if not isinstance(by_how_much, timedelta) or abs(by_how_much) > MAX_DELAY:
+            raise SchedulingError(f"a job can be moved by at most {MAX_DELAY.days} days")
+        request = ShiftRequest(by_how_much=by_how_much, by=by, guild_id=guild_id, as_host=as_host)
+        return await self._update(job_id, ScheduledJobWorkflow.shift, request)
+
+    async def pause(self, job_id: str, *, by: int, guild_id: int, as_host: bool = False) -> JobStatus:
+        """Stop a job's clock: nothing fires until it is resumed with the time it had left."""
+        guild_id = self._own(job_id, guild_id, "pause")
+        request = SteerRequest(by=by, guild_id=guild_id, as_host=as_host)
+        return await self._update(job_id, ScheduledJobWorkflow.pause, request)
+
+    async def resume(self, job_id: str, *, by: int, guild_id: int, as_host: bool = False) -> JobStatus:
+        guild_id = self._own(job_id, guild_id, "resume")
+        request = SteerRequest(by=by, guild_id=guild_id, as_host=as_host)
+        return await self._update(job_id, ScheduledJobWorkflow.resume, request)
+
+    async def run_now(self, job_id: str, *, by: int, guild_id: int, as_host: bool = False) -> JobStatus:
+        """Run a job's action now, once, instead of at its deadline."""
+        guild_id = self._own(job_id, guild_id, "run")
+        request = SteerRequest(by=by, guild_id=guild_id, as_host=as_host)
+        return await self._update(job_id, ScheduledJobWorkflow.run_now, request)
+
+    @staticmethod
+    def _own(job_id: str, guild_id: int, verb: str) -> int:
+        guild_id = snowflake(guild_id, "guild_id")
+        if not check_job_id(job_id).startswith(job_prefix(guild_id)):
+            raise NotAllowed(f"this job belongs to another server; you cannot {verb} it")
+        return guild_id
+
+    async def _update(self, job_id: str, update: Any, request: Any) -> JobStatus:
+        handle = self._client.get_workflow_handle_for(ScheduledJobWorkflow.run, job_id)
+        result: JobStatus = await self._calls.update(handle, update, request)
+        return result
 
     async def announced(self, job_id: str, *, channel_id: int, message_id: int, title: str) -> None:
         """Tell a job where its public announcement is, so it edits the post when it fires, fails
         or is cancelled (a signal: no worker needed). A job already over has nothing to correct."""
         announcement = JobAnnouncement(channel_id=channel_id, message_id=message_id, title=title[:200])
-        try:
-            await self._client.get_workflow_handle(check_job_id(job_id)).signal(
-                ScheduledJobWorkflow.announced, announcement
-            )
-        except RPCError as err:
-            if err.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-                raise
+        handle = self._client.get_workflow_handle_for(ScheduledJobWorkflow.run, check_job_id(job_id))
+        with contextlib.suppress(JobNotFound):
+            await self._calls.signal(handle, ScheduledJobWorkflow.announced, announcement)
 
     async def cancel_by_key(
         self, key: str, *, guild_id: int, by: int, as_host: bool = False, reason: str = ""

@@ -10,18 +10,18 @@ show the user.
 from __future__ import annotations
 
 import asyncio
-import uuid
+import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import JsonValue, ValidationError
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from clients.calls import Calls, Refusals, said
 from clients.guild_settings import GuildSetting, SettingsBackend
-from clients.resend import send_update
 from workflows import search_attributes as sa
 from workflows.common import Announcement, NotYours, UserError, first_error
 from workflows.seasons import SeasonWorkflow
@@ -70,11 +70,14 @@ class Already(SeasonError):
     pass
 
 
-def _refusal(cause: BaseException | None, gone: str) -> UserError:
-    if isinstance(cause, ApplicationError):
-        kind = {NOT_YOURS: NotYours, TOO_LATE: TooLate, ALREADY: Already}.get(cause.type or "", SeasonError)
-        return kind(cause.message)
-    return TooLate(gone)  # the workflow closed while the update was in flight
+REFUSALS = Refusals(
+    refused=SeasonError,
+    over=lambda: SeasonError(NO_SEASON),
+    kinds={NOT_YOURS: said(NotYours), TOO_LATE: said(TooLate), ALREADY: said(Already)},
+    # A closed (or never started) workflow takes no updates.
+    over_statuses=frozenset({RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION}),
+    too_large=SeasonError,
+)
 
 
 # --- the facade -------------------------------------------------------------------------------
@@ -85,8 +88,7 @@ class Seasons:
         self._client = client
         self._task_queue = task_queue
         self._defaults = GuildSetting(settings, SEASON_RULES) if settings is not None else None
-        self._gate_loop: asyncio.AbstractEventLoop | None = None
-        self._gate_semaphore = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._calls = Calls(client, REFUSALS, max_in_flight=MAX_IN_FLIGHT)
 
     @property
     def client(self) -> Client:
@@ -196,21 +198,13 @@ class Seasons:
 
     async def status(self, guild_id: int) -> SeasonStatus:
         handle = self._client.get_workflow_handle_for(SeasonWorkflow.run, season_id_for(guild_id))
-        try:
-            return await handle.query(SeasonWorkflow.status)
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise SeasonError(NO_SEASON) from None
-            raise
+        return await self._calls.query(handle, SeasonWorkflow.status)
 
     async def player_turn(self, guild_id: int, player_id: int) -> PlayerTurn:
         handle = self._client.get_workflow_handle_for(SeasonWorkflow.run, season_id_for(guild_id))
-        try:
-            turn = await handle.query(SeasonWorkflow.player_turn, PlayerTurnRequest(player_id=player_id))
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise SeasonError(NO_SEASON) from None
-            raise
+        turn = await self._calls.query(
+            handle, SeasonWorkflow.player_turn, PlayerTurnRequest(player_id=player_id)
+        )
         if turn is None:
             raise SeasonError("You have no turn waiting for you right now.")
         return turn
@@ -219,13 +213,13 @@ class Seasons:
         """Tell the season where its opening post is, so it corrects it when joining closes (a
         signal: no worker needed). A season already over has nothing left to correct."""
         handle = self._client.get_workflow_handle_for(SeasonWorkflow.run, season_id_for(guild_id))
-        try:
-            await handle.signal(
-                SeasonWorkflow.announced, Announcement(channel_id=channel_id, message_id=message_id)
+        with contextlib.suppress(TooLate):
+            await self._calls.signal(
+                handle,
+                SeasonWorkflow.announced,
+                Announcement(channel_id=channel_id, message_id=message_id),
+                over=lambda: TooLate(NO_SEASON),
             )
-        except RPCError as err:
-            if err.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-                raise
 
     async def turns_anywhere(self, guild_ids: list[int], player_id: int) -> list[PlayerTurn]:
         """The player's pending turns in every running season of these guilds (in a DM, where no
@@ -242,10 +236,10 @@ class Seasons:
                     return await self.player_turn(guild_id, player_id)
                 except RPCError as err:
                     if err.status == RPCStatusCode.NOT_FOUND:
-                        return None
+                        return None  # no season in that server
                     raise
                 except SeasonError:
-                    return None  # no season, or no turn waiting there
+                    return None  # over since, or no turn waiting there
 
         found = await asyncio.gather(*(turn_in(guild_id) for guild_id in guild_ids))
         return [turn for turn in found if turn is not None]
@@ -283,24 +277,4 @@ class Seasons:
     async def _update(self, handle: Any, update: Any, request: Any, gone: str) -> Any:
         """One update, kept below the server's 10 in flight per workflow; one the server turned
         away unseen (too many in flight, e.g. from several bot shards) is resent under its id."""
-
-        def over(err: RPCError) -> TooLate | None:
-            # A closed (or never started) workflow takes no updates.
-            closed = err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
-            return TooLate(gone) if closed else None
-
-        return await send_update(
-            handle,
-            update,
-            request,
-            update_id=f"{update.__name__}-{uuid.uuid4().hex}",
-            gate=self._gate,
-            refusal=lambda cause: _refusal(cause, gone),
-            gone=over,
-        )
-
-    def _gate(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        if self._gate_loop is not loop:
-            self._gate_loop, self._gate_semaphore = loop, asyncio.Semaphore(MAX_IN_FLIGHT)
-        return self._gate_semaphore
+        return await self._calls.update(handle, update, request, over=lambda: TooLate(gone))

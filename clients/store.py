@@ -1,4 +1,4 @@
-"""PersistentStore: the seed's named, persistent map, kept by one Temporal workflow per name.
+"""PersistentStore: CastBot's named, persistent map, kept by one Temporal workflow per name.
 
     store = await PersistentStore.create(client, "whispers", task_queue)
     await store.set("w-1", {"to": 42, "text": "psst"})
@@ -9,7 +9,7 @@ survives a crash of any process. Reads are queries to the workflow, with no cach
 process, so the bot and the worker (or any number of replicas) see each other's writes at once.
 `compare_and_set` (and `modify`, a loop over it) is how two processes change one key safely.
 
-The seed's `load()` and `flush()` are gone: there is nothing to load and nothing to flush.
+CastBot's `load()` and `flush()` are gone: there is nothing to load and nothing to flush.
 
 Throughput: the server admits at most 10 updates in flight on one workflow, so this process
 keeps at most `max_in_flight` (8) writes in flight per store, and a write the server turns
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -34,10 +33,10 @@ from pydantic import JsonValue
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
-from clients.resend import send_query, send_update
+from clients.calls import Calls, Refusals, said
+from workflows.common import UserError
 from workflows.store import StoreWorkflow
 from workflows.store_models import (
     CONFLICT_ERROR,
@@ -69,8 +68,9 @@ class StoreError(Exception):
     """A store request that was refused or could not be made; the message says why."""
 
 
-class StoreLimitError(StoreError, ValueError):
-    """The write would break a limit (value size, key count, total size); nothing was written."""
+class StoreLimitError(StoreError, UserError):
+    """The request would break a limit (value size, key count, total size, the server's size of
+    one request); nothing was written. A user may be shown it: a full store is a refusal."""
 
 
 class VersionConflict(StoreError):
@@ -92,7 +92,7 @@ class Versioned:
 class PersistentStore:
     """One named store. Get it with `await PersistentStore.create(...)`, never the constructor."""
 
-    # One object per (Temporal client, name) in this process, like the seed's singleton per name.
+    # One object per (Temporal client, name) in this process, like CastBot's singleton per name.
     _registry: ClassVar[dict[tuple[int, str], PersistentStore]] = {}
     # Writes this process keeps in flight on one store; the server refuses an 11th at once.
     max_in_flight: ClassVar[int] = 8
@@ -110,9 +110,17 @@ class PersistentStore:
         )
         self._ready = False
         self._starting: asyncio.Task[None] | None = None
-        self._gate_loop: asyncio.AbstractEventLoop | None = None
-        self._gate_semaphore = asyncio.Semaphore(self.max_in_flight)
-        self._query_gate_semaphore = asyncio.Semaphore(self.max_queries_in_flight)
+        self._calls = Calls(
+            client,
+            Refusals(
+                refused=StoreError,
+                over=self._missing("is not running (workflow {id}); create it with PersistentStore.create"),
+                kinds={LIMIT_ERROR: said(StoreLimitError), CONFLICT_ERROR: _conflict},
+                too_large=lambda limit: StoreLimitError(f"store {name!r}: {limit}"),
+            ),
+            max_in_flight=self.max_in_flight,
+            max_queries_in_flight=self.max_queries_in_flight,
+        )
 
     @classmethod
     async def create(
@@ -217,7 +225,7 @@ class PersistentStore:
         return [e.value for e in (await self.snapshot(prefix)).entries.values()]
 
     async def size(self) -> int:
-        """How many keys the store holds (the seed's `store.size`)."""
+        """How many keys the store holds (CastBot's `store.size`)."""
         return (await self.usage()).keys
 
     async def usage(self) -> SizeResult:
@@ -289,56 +297,23 @@ class PersistentStore:
             )
 
     async def _query(self, query: Callable[[StoreWorkflow, Any], R], request: Any) -> R:
-        async def ask() -> R:
-            self._gate()  # (re)binds both gates to this loop
-            async with self._query_gate_semaphore:
-                return await self._handle.query(query, request)
+        return await self._calls.query(
+            self._handle, query, request, over=self._missing("does not exist (workflow {id})")
+        )
 
-        return await send_query(ask, gone=self._missing("does not exist (workflow {id})"))
-
-    def _missing(self, what: str) -> Callable[[RPCError], StoreError | None]:
-        """A NOT_FOUND as the StoreError `store <name> <what>` ({id}: the workflow's id)."""
-
-        def gone(err: RPCError) -> StoreError | None:
-            if err.status != RPCStatusCode.NOT_FOUND:
-                return None
-            return StoreError(f"store {self.name!r} " + what.format(id=self.workflow_id))
-
-        return gone
-
-    def _gate(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        if self._gate_loop is not loop:
-            self._gate_loop, self._gate_semaphore = loop, asyncio.Semaphore(self.max_in_flight)
-            self._query_gate_semaphore = asyncio.Semaphore(self.max_queries_in_flight)
-        return self._gate_semaphore
+    def _missing(self, what: str) -> Callable[[], StoreError]:
+        """`store <name> <what>` ({id}: the workflow's id), for a store whose workflow is gone."""
+        return lambda: StoreError(f"store {self.name!r} " + what.format(id=self.workflow_id))
 
     async def _update(self, update: UpdateMethodMultiParam[[StoreWorkflow, Any], R], request: Any) -> R:
-        # One id for every try of this write: a retry of a write the server already completed
-        # in this run gets that outcome back instead of writing again.
-        result: R = await send_update(
-            self._handle,
-            update,
-            request,
-            update_id=f"write-{uuid.uuid4().hex}",
-            gate=self._gate,
-            refusal=_translate,
-            gone=self._missing("is not running (workflow {id}); create it with PersistentStore.create"),
-        )
-        return result
+        return await self._calls.update(self._handle, update, request)
 
 
-def _translate(cause: BaseException | None) -> StoreError:
-    if not isinstance(cause, ApplicationError):
-        return StoreError(str(cause))
-    if cause.type == LIMIT_ERROR:
-        return StoreLimitError(cause.message)
-    if cause.type == CONFLICT_ERROR:
-        details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
-        return VersionConflict(
-            cause.message,
-            key=str(details.get("key", "")),
-            expected_version=int(details.get("expected_version", -1)),
-            current_version=int(details.get("current_version", -1)),
-        )
-    return StoreError(cause.message)
+def _conflict(cause: ApplicationError) -> VersionConflict:
+    details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+    return VersionConflict(
+        cause.message,
+        key=str(details.get("key", "")),
+        expected_version=int(details.get("expected_version", -1)),
+        current_version=int(details.get("current_version", -1)),
+    )

@@ -14,11 +14,11 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCStatusCode
 
+from clients.calls import Calls, Refusals, said
 from stack.sealing import SealBroken, WhisperSeal
 from workflows import search_attributes as sa
 from workflows.common import NotYours, UserError, first_error
@@ -69,11 +69,22 @@ class NotSetUp(WhisperError):
     """No whisper key: whispers can be neither sent nor (once sealed) opened."""
 
 
+REFUSALS = Refusals(
+    refused=WhisperOver,
+    over=lambda: WhisperOver(EXPIRED),
+    kinds={NOT_FOR_YOU: said(NotForYou), NOT_YOURS: said(NotYours)},
+    # A completed (or never started) workflow takes no updates: the whisper is over.
+    over_statuses=frozenset({RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION}),
+    too_large=WhisperError,
+)
+
+
 class Whispers:
     def __init__(self, client: Client, task_queue: str, seal: WhisperSeal | None = None) -> None:
         self._client = client
         self._task_queue = task_queue
         self._seal = seal
+        self._calls = Calls(client, REFUSALS)
 
     @property
     def can_send(self) -> bool:
@@ -89,9 +100,11 @@ class Whispers:
         text: str,
         expires_after: timedelta = DEFAULT_EXPIRY,
         reread_window: timedelta | None = None,
+        whisper_id: str | None = None,
     ) -> str:
         """Start a whisper; returns its id. Refuses bad input (and, with no seal, everything)
-        before anything is started."""
+        before anything is started. `whisper_id`: an id of this guild and sender to use instead
+        of a random one (an import derives it from the original's, so it never starts twice)."""
         if self._seal is None:
             raise NotSetUp(NO_KEY)
         extra: dict[str, Any] = {} if reread_window is None else {"reread_window": reread_window}
@@ -107,7 +120,10 @@ class Whispers:
             )
         except ValidationError as err:
             raise WhisperError(first_error(err)) from None
-        whisper_id = whisper_id_for(draft.guild_id, draft.sender_id)
+        if whisper_id is None:
+            whisper_id = whisper_id_for(draft.guild_id, draft.sender_id)
+        elif not whisper_id.startswith(f"{ID_PREFIX}{draft.guild_id}-{draft.sender_id}-"):
+            raise WhisperError("that whisper id is not one of this server and sender")
         if guild_of(whisper_id) is None:  # the id the Read button must carry, checked up front
             raise WhisperError(f"cannot make a whisper id from guild {guild_id} and sender {sender_id}")
         sealed = self._seal.seal(text, whisper_id=whisper_id, recipient_id=draft.recipient_id)
@@ -163,22 +179,12 @@ class Whispers:
         except ValidationError as err:
             raise WhisperError(first_error(err)) from None
         handle = self._client.get_workflow_handle_for(WhisperWorkflow.run, whisper_id)
-        try:
-            await handle.signal(OPERATOR_CANCEL, request)
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise WhisperOver(EXPIRED) from None
-            raise
+        await self._calls.signal(handle, OPERATOR_CANCEL, request)
 
     async def status(self, whisper_id: str) -> WhisperStatus:
         self._check_id(whisper_id)
         handle = self._client.get_workflow_handle_for(WhisperWorkflow.run, whisper_id)
-        try:
-            return await handle.query(WhisperWorkflow.status)
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise WhisperOver(EXPIRED) from None
-            raise
+        return await self._calls.query(handle, WhisperWorkflow.status)
 
     @staticmethod
     def _check_id(whisper_id: str) -> None:
@@ -187,22 +193,4 @@ class Whispers:
 
     async def _update(self, whisper_id: str, update: Any, request: Any) -> Any:
         handle = self._client.get_workflow_handle_for(WhisperWorkflow.run, whisper_id)
-        try:
-            return await handle.execute_update(update, request)
-        except WorkflowUpdateFailedError as err:
-            cause = err.cause
-            if isinstance(cause, ApplicationError):
-                if cause.type == NOT_FOR_YOU:
-                    raise NotForYou(cause.message) from None
-                if cause.type == NOT_YOURS:
-                    raise NotYours(cause.message) from None
-                raise WhisperOver(cause.message) from None
-            # The workflow completed while the update was in flight.
-            raise WhisperOver(EXPIRED) from None
-        except WorkflowUpdateRPCTimeoutOrCancelledError:
-            raise
-        except RPCError as err:
-            # A completed (or never started) workflow takes no updates: the whisper is over.
-            if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-                raise WhisperOver(EXPIRED) from None
-            raise
+        return await self._calls.update(handle, update, request)

@@ -1,7 +1,10 @@
-"""A fake Discord REST API for tests: discord.py talks real HTTP to it (set ``discord.http.Route.BASE``).
+"""The local Discord: Discord's REST API, gateway and interactions on loopback, which discord.py talks
+to unchanged (``discord.http.Route.BASE``). It is the playground that `make run` starts without a token
+(``python -m local_discord --playground``) and what the end-to-end tests run against; every request is
+checked against Discord's OpenAPI document and refused where Discord would refuse it.
 
 In-process: ``async with FakeDiscord() as fake``. Out of process: ``python -m local_discord --port-file
-PATH`` and ``FakeDiscordRemote(base_url)``. Every request body is checked against Discord's OpenAPI spec.
+PATH`` and ``FakeDiscordRemote(base_url)``.
 """
 
 from .models import FakeMessage, FakeWebhook, Fault, RecordedRequest, Violation

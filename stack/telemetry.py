@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from temporalio import activity, workflow
+from temporalio.common import SearchAttributeKey
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import (
     ExecuteWorkflowInput,
@@ -33,6 +34,7 @@ POSTS = "discord_posts"
 DISCORD_ERRORS = "discord_errors"
 JOBS_FAILED = "jobs_failed"
 JOB_WORKFLOW = "ScheduledJob"  # workflows.jobs_models.JOBS_WORKFLOW (stack/ may not import workflows/)
+OUTCOME = SearchAttributeKey.for_keyword("Outcome")  # workflows.search_attributes.OUTCOME
 
 
 def metrics_runtime(host: str, port: int | None) -> Runtime | None:
@@ -63,7 +65,9 @@ class JobOutcomes(Interceptor):
 class _CountFailedJobs(WorkflowInboundInterceptor):
     async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
         result = await super().execute_workflow(input)
-        if workflow.info().workflow_type == JOB_WORKFLOW and getattr(result, "outcome", None) == "failed":
+        # The Outcome search attribute the job set as it closed (a run from before it: its result).
+        outcome = workflow.info().typed_search_attributes.get(OUTCOME, getattr(result, "outcome", None))
+        if workflow.info().workflow_type == JOB_WORKFLOW and outcome == "failed":
             workflow.metric_meter().create_counter(JOBS_FAILED, "scheduled jobs that ended failed").add(1)
         return result
 

@@ -17,8 +17,14 @@ FORBIDDEN: dict[str, set[str]] = {
     "clients": {"bot", "activities", "components", "discord"},
     "activities": {"bot"},
     "worker.py": {"bot"},
+    # Operators' imports and exports go through the clients, like any operator's script.
+    "adoption": {"bot", "activities", "components", "discord", "worker"},
     # The local Discord stands in for Discord: it knows nothing of the bot it serves.
     "local_discord": {"bot", "clients", "activities", "components", "workflows", "worker"},
+    # Discord UI only: it talks to workflows through clients, never runs their side effects.
+    "bot": {"activities", "worker", "local_discord"},
+    # Used by every process, so below all of them (see the next test for its one workflows import).
+    "stack": {"bot", "clients", "activities", "components", "worker"},
 }
 
 
@@ -66,6 +72,22 @@ def imported_modules(path: Path) -> set[str]:
                 if ROOT.joinpath(*node.module.split("."), f"{alias.name}.py").is_file()
             )
     return found
+
+
+def test_stack_takes_from_workflows_only_the_search_attributes_it_starts_the_server_with() -> None:
+    imported = {m for path in sources("stack") for m in imported_modules(path)}
+    assert {m for m in imported if m.split(".")[0] == "workflows"} <= {"workflows.search_attributes"}
+
+
+def test_the_bot_reads_no_store_record() -> None:
+    # A store's records are read by its feature's client, which hands the bot typed values.
+    offences = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in sources("bot")
+        for module in sorted(imported_modules(path))
+        if module in {"clients.store", "workflows.store", "workflows.store_models"}
+    ]
+    assert offences == []
 
 
 def test_the_jobs_catalogue_imports_no_feature() -> None:

@@ -3,10 +3,12 @@ bounds, the two printed forms, Discord timestamps, and absolute times a user typ
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from workflows import times
 from workflows.common import UserError
 from workflows.times import (
     TimeError,
@@ -208,3 +210,68 @@ def test_a_zone_name_that_is_no_zone() -> None:
     for name in ("Mars/Olympus", "", "../etc", "a" * 5000):
         with pytest.raises(TimeError, match="is not a time zone"):
             wall_clock("18:00", name, datetime(2026, 10, 22, 12, 0, tzinfo=UTC))
+
+
+# --- parse_when: the one reading of a typed time ------------------------------------------------
+
+FRIDAY_NOON = datetime(2026, 3, 27, 12, 0, tzinfo=UTC)  # Paris is on winter time until Sunday 02:00
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("90m", datetime(2026, 3, 27, 13, 30, tzinfo=UTC)),
+        ("in 2h", datetime(2026, 3, 27, 14, 0, tzinfo=UTC)),
+        ("20:00", datetime(2026, 3, 27, 19, 0, tzinfo=UTC)),
+        ("Friday 20:00", datetime(2026, 3, 27, 19, 0, tzinfo=UTC)),
+        ("friday 11:00", datetime(2026, 4, 3, 9, 0, tzinfo=UTC)),  # passed today: next week, summer time
+        ("tomorrow 9:00", datetime(2026, 3, 28, 8, 0, tzinfo=UTC)),
+        ("Sunday 9:00", datetime(2026, 3, 29, 7, 0, tzinfo=UTC)),  # after the change: UTC+2
+        ("2026-12-24 18:00", datetime(2026, 12, 24, 17, 0, tzinfo=UTC)),
+        ("2026-12-24T18:00Z", datetime(2026, 12, 24, 18, 0, tzinfo=UTC)),
+        ("2026-10-25 02:30+01:00", datetime(2026, 10, 25, 1, 30, tzinfo=UTC)),
+        ("2026-10-25 02:30+02:00", datetime(2026, 10, 25, 0, 30, tzinfo=UTC)),
+    ],
+)
+def test_parse_when_reads_waits_and_local_times(typed: str, expected: datetime) -> None:
+    assert times.parse_when(typed, "Europe/Paris", FRIDAY_NOON) == expected
+
+
+def test_a_skipped_hour_is_refused_with_the_time_after_the_gap() -> None:
+    with pytest.raises(times.TimeError, match=r"Paris has no 02:30 on 29 March .*did you mean 03:30\?"):
+        times.parse_when("Sunday 2:30", "Europe/Paris", FRIDAY_NOON)
+
+
+def test_a_repeated_hour_is_refused_naming_both_instants_and_how_to_choose() -> None:
+    with pytest.raises(times.TimeError) as caught:
+        times.parse_when("2026-10-25 02:30", "Europe/Paris", FRIDAY_NOON)
+    message = str(caught.value)
+    assert "twice on 25 October" in message
+    assert "00:30 UTC" in message and "01:30 UTC" in message
+    assert "02:30+02:00" in message and "02:30+01:00" in message
+
+
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [
+        ("", "Give a time"),
+        ("soon", "is not a time"),
+        ("25:00", "not a time of day"),
+        ("2026-03-27 12:00", "has already passed"),
+        ("2028-01-01 12:00", "too far away"),
+        ("Funday 20:00", "not a day of the week"),
+        ("9០m", "digits 0 to 9"),
+    ],
+)
+def test_parse_when_refuses_with_a_reason(typed: str, says: str) -> None:
+    with pytest.raises(times.TimeError, match=says):
+        times.parse_when(typed, "Europe/Paris", FRIDAY_NOON)
+
+
+def test_zone_names_are_checked_with_suggestions() -> None:
+    names = sorted(zoneinfo.available_timezones())
+    assert times.check_zone("europe/paris", names) == "Europe/Paris"
+    with pytest.raises(times.TimeError, match="Did you mean `Europe/Paris`"):
+        times.check_zone("Paris", names)
+    with pytest.raises(times.TimeError, match="`America/New_York`"):
+        times.check_zone("Amercia/New_York", names)

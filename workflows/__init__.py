@@ -1,1 +1,2 @@
-"""Deterministic workflow code only: no I/O, no clock, no randomness (see DESIGN.md)."""
+"""Deterministic workflow code only: no I/O, no clock, no randomness (docs/architecture.md: the rules
+every workflow follows)."""

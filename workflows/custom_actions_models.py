@@ -136,7 +136,7 @@ class Delayed(BaseModel):
 
 class Trigger(BaseModel):
     type: TriggerType = "button"
-    # The last channel the host picked for a scheduled run (the seed's trigger.schedule.channelId).
+    # The last channel the host picked for a scheduled run (CastBot's trigger.schedule.channelId).
     channel_id: Snowflake | None = None
 
 
@@ -178,7 +178,7 @@ class ActionDefinition(BaseModel):
 
 
 class ExecuteCustomActionPayload(BaseModel):
-    """The scheduled job's payload (the seed's {channelId, guildId, actionId, userId, actionName})."""
+    """The scheduled job's payload (CastBot's {channelId, guildId, actionId, userId, actionName})."""
 
     guild_id: Snowflake
     channel_id: Snowflake

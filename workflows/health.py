@@ -1,11 +1,17 @@
 """The health check: probes every interval, a post only when the overall state changes.
 
-The seed's health monitor re-scheduled itself forever; here one workflow per guild (or for the
+CastBot's health monitor re-scheduled itself forever; here one workflow per guild (or for the
 deployment) loops on a durable timer and continues as new every `checks_per_run` checks, so its
 history stays bounded however long it runs. The state is announced to the admin channel when it
 differs from the last state announced (a post that fails is tried again at the next check, and
 a state that could never be posted, such as an outage of Discord itself, is told by the next post
 that gets through) and once a day as a heartbeat, never on every run.
+
+A change is posted only once it persists (since SETTLE_PATCH): the first check announces its
+state; after that the announced state moves only when the last CONFIRM_CHECKS (2) checks in a
+row all moved away from it the same way: all worse (it becomes the least bad of them) or all
+better (the worst of them). A single odd result, or results that flap from check to check, post
+nothing; a recovery is posted once, when two checks in a row are better.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from temporalio.exceptions import ApplicationError, FailureError
 with workflow.unsafe.imports_passed_through():
     from workflows.common import failure_reason
     from workflows.health_models import (
+        CONFIRM_CHECKS,
         HEALTH_WORKFLOW,
         POST_HEALTH_REPORT,
         PROBES,
@@ -33,7 +40,9 @@ with workflow.unsafe.imports_passed_through():
         Posted,
         ProbeInput,
         ProbeResult,
+        Seen,
         overall,
+        settled,
         worse,
     )
     from workflows.times import when
@@ -43,6 +52,8 @@ PROBE_BUDGET = timedelta(seconds=30)
 # A report that cannot be posted now is posted at a later check: its budget stays short.
 REPORT_BUDGET = timedelta(minutes=2)
 REPORT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=2)
+# Since this patch a change of state is posted only once it persists (the module docstring).
+SETTLE_PATCH = "health-settled-state"
 
 
 @workflow.defn(name=HEALTH_WORKFLOW)
@@ -55,9 +66,11 @@ class HealthCheckWorkflow:
         self._changes = 0
         self._checks_this_run = 0
         self._checking = False
+        self._settle = False
 
     @workflow.run
     async def run(self, inp: HealthInput) -> None:
+        self._settle = workflow.patched(SETTLE_PATCH)
         last = self._c.last_checked
         next_check = workflow.now() if last is None else max(last + self._spec.interval, workflow.now())
         while True:
@@ -104,7 +117,13 @@ class HealthCheckWorkflow:
             since=self._c.last_checked or workflow.info().workflow_start_time,
         )
         results = list(await asyncio.gather(*(self._probe(name, probe) for name in PROBES)))
-        state = overall(results)
+        seen = overall(results)
+        state, began = seen, None
+        if self._settle:
+            self._c.recent = [*self._c.recent, Seen(state=seen, at=now)][-CONFIRM_CHECKS:]
+            # What is posted is the state that persisted, from the first check that showed it.
+            state = settled(self._c.announced, [r.state for r in self._c.recent]) or seen
+            began = self._c.recent[0].at
         self._c.last_results = results
         self._c.last_checked = now
         self._c.checks += 1
@@ -115,9 +134,9 @@ class HealthCheckWorkflow:
         elif self._c.last_posted is None or now - self._c.last_posted >= self._spec.heartbeat_every:
             kind = "heartbeat"
         previous = self._c.announced
-        self._c.last_state = state
+        self._c.last_state = seen
         if kind is not None and self._spec.admin_channel_id is not None:
-            await self._post(state, previous, kind, results)
+            await self._post(state, previous, kind, results, began)
         self._checking = False
 
     async def _probe(self, name: str, probe: ProbeInput) -> ProbeResult:
@@ -139,7 +158,12 @@ class HealthCheckWorkflow:
             )
 
     async def _post(
-        self, state: Health, previous: Health | None, kind: Posted, results: list[ProbeResult]
+        self,
+        state: Health,
+        previous: Health | None,
+        kind: Posted,
+        results: list[ProbeResult],
+        began: datetime | None,
     ) -> None:
         assert self._spec.admin_channel_id is not None
         report = HealthReport(
@@ -168,7 +192,7 @@ class HealthCheckWorkflow:
             )
             if state != self._c.announced:
                 self._c.unposted = worse(state, self._c.unposted)
-                self._c.unposted_since = self._c.unposted_since or report.at
+                self._c.unposted_since = self._c.unposted_since or began or report.at
             return
         self._c.unposted, self._c.unposted_since = None, None
         self._c.announced = state

@@ -29,6 +29,8 @@ DEFAULT_INTERVAL = timedelta(minutes=5)
 DEFAULT_HEARTBEAT = timedelta(days=1)
 # Checks per run before continuing as new (sooner when the server suggests it).
 DEFAULT_CHECKS_PER_RUN = 100
+# Checks in a row that must agree before a change of state is posted (workflows/health.py).
+CONFIRM_CHECKS = 2
 
 
 def health_id_for(guild_id: int | None) -> str:
@@ -42,6 +44,21 @@ _RANK: dict[Health, int] = {"healthy": 0, "degraded": 1, "failing": 2}
 
 def worse(a: Health, b: Health | None) -> Health:
     return b if b is not None and _RANK[b] > _RANK[a] else a
+
+
+def settled(announced: Health | None, recent: list[Health]) -> Health | None:
+    """The state to announce after the last checks (`recent`, oldest first), by the rule in
+    workflows/health.py: moved only when the last CONFIRM_CHECKS all moved the same way."""
+    if announced is None:
+        return recent[-1] if recent else None
+    last = recent[-CONFIRM_CHECKS:]
+    if len(last) < CONFIRM_CHECKS:
+        return announced
+    if all(_RANK[s] > _RANK[announced] for s in last):
+        return min(last, key=_RANK.__getitem__)
+    if all(_RANK[s] < _RANK[announced] for s in last):
+        return max(last, key=_RANK.__getitem__)
+    return announced
 
 
 def overall(results: list[ProbeResult]) -> Health:
@@ -77,10 +94,17 @@ class ProbeResult(BaseModel):
     latency_ms: float | None = None
 
 
+class Seen(BaseModel):
+    state: Health
+    at: datetime
+
+
 class HealthCarry(BaseModel):
     """What a run hands to the next one through continue-as-new."""
 
     last_state: Health | None = None
+    # The last CONFIRM_CHECKS overall states, oldest first: what a change must persist through.
+    recent: list[Seen] = Field(default_factory=list)
     # The state last posted to the admin channel: only a successful post changes it, so a change
     # whose post failed is posted at a later check.
     announced: Health | None = None

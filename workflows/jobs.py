@@ -1,6 +1,6 @@
 """The scheduled job: reminders before a deadline, then one named action.
 
-Replaces the seed's `scheduler.js` job: the deadline and reminders are durable timers, so a
+Replaces CastBot's `scheduler.js` job: the deadline and reminders are durable timers, so a
 restart neither loses nor repeats them, and the Web UI names every pending timer.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import JsonValue
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError, RetryState
 
 with workflow.unsafe.imports_passed_through():
@@ -31,11 +31,13 @@ with workflow.unsafe.imports_passed_through():
         ANNOUNCED,
         JOBS_WORKFLOW,
         MAX_DELAY,
+        SCHEDULED_START,
         ActionInput,
         CancelNotice,
         CancelRequest,
         FailureNotice,
         JobAnnouncement,
+        JobChange,
         JobOutcome,
         JobResult,
         JobSpec,
@@ -47,8 +49,11 @@ with workflow.unsafe.imports_passed_through():
         ReminderPlan,
         ReminderRecord,
         RescheduleRequest,
+        ShiftRequest,
+        SteerRequest,
     )
-    from workflows.times import discord_time, when
+    from workflows.outcomes import record_outcome
+    from workflows.times import discord_time, format_human, when
 
 # Executions started before this patch keep their old paths (tests/replay/histories): reminders
 # as one local activity with the catalogue's budget, the action given up after an hour.
@@ -60,6 +65,13 @@ SUPERSEDE_PATCH = "reminders-superseded-by-the-next"
 # From this patch on, a job the bot announced publicly (`announced`) edits that post when it ends,
 # so players never read "results in 3 minutes" about results that were cancelled.
 ANNOUNCE_PATCH = "announcements-edited-when-the-job-ends"
+# From this patch on, an action that falls due too late for its ActionSpec.late window is recorded
+# missed (the host told), and one that runs over LATE_NOTE late says so in its post.
+LATE_PATCH = "told-late-run-policy"
+LATE_NOTE = timedelta(minutes=1)
+# From this patch on, a reschedule does not plan again a reminder already sent for the same
+# deadline (moved away and back, it is not posted twice).
+REMINDERS_ONCE_PATCH = "steer-reminders-once"
 OPERATOR_CANCEL = "operator_cancel"
 TEMPORAL_CANCELLATION = "Temporal cancellation"
 
@@ -187,6 +199,11 @@ class ScheduledJobWorkflow:
     def __init__(self, spec: JobSpec) -> None:
         self._spec = spec
         self._deadline = spec.deadline
+        if spec.lead is not None:
+            # A repeat's occurrence: due `lead` after the time its schedule fired for.
+            info = workflow.info()
+            scheduled = info.typed_search_attributes.get(SearchAttributeKey.for_datetime(SCHEDULED_START))
+            self._deadline = (scheduled or info.workflow_start_time) + spec.lead
         self._state: JobState = "waiting"
         self._records: list[ReminderRecord] = []
         self._pending: list[ReminderPlan] = []
@@ -199,8 +216,16 @@ class ScheduledJobWorkflow:
         self._waiting: str | None = None
         self._v2 = False
         self._v3 = False
-        # The public post that announced this job, once the bot has said where it is.
+        # The public post that announced this job, once the bot has said where it is, and who
+        # last steered the job since the post was last corrected.
         self._announcement: JobAnnouncement | None = None
+        self._steered_by: int | None = None
+        self._ran_at: datetime | None = None
+        # Steering (pause, resume, run now, shift): time left while paused, who asked to run
+        # now, and every change members made, with who made it.
+        self._paused_left: timedelta | None = None
+        self._run_now: int | None = None
+        self._changes: list[JobChange] = []
 
     @workflow.run
     async def run(self, spec: JobSpec) -> JobResult:
@@ -224,6 +249,8 @@ class ScheduledJobWorkflow:
         # Reminders that would have fallen before the job existed are never planned; ones that
         # fall due while no worker runs are planned, then skipped (see _fire_reminder).
         self._plan(since=workflow.info().workflow_start_time)
+        if self._spec.lead is not None:
+            workflow.upsert_search_attributes([sa.JOB_DEADLINE.value_set(self._deadline)])
         while True:
             self._show()
             if self._cancel is not None:
@@ -232,6 +259,16 @@ class ScheduledJobWorkflow:
                 )
             if self._operator is not None:
                 return await self._operator_cancelled(self._operator.who(), self._operator.why())
+            if self._run_now is not None:
+                return await self._fire_now()
+            if self._steered_by is not None:
+                await self._announce_steering()
+            if self._paused_left is not None:
+                # Nothing fires while paused: no timer is running, only this wait.
+                await workflow.wait_condition(
+                    lambda: self._cancelled() or self._paused_left is None or self._run_now is not None
+                )
+                continue
             nxt = self._pending[0] if self._pending else None
             target = nxt.due if nxt else self._deadline
             summary = f"{nxt.message} reminder" if nxt else "deadline"
@@ -240,7 +277,7 @@ class ScheduledJobWorkflow:
                 self._replanned = False
                 try:
                     await workflow.wait_condition(
-                        lambda: self._cancelled() or self._replanned,
+                        lambda: self._cancelled() or self._replanned or self._run_now is not None,
                         timeout=wait,
                         timeout_summary=summary,
                     )
@@ -248,7 +285,7 @@ class ScheduledJobWorkflow:
                 except TimeoutError:
                     # A cancel or reschedule handled in the same task as the timer wins, however
                     # the SDK orders them.
-                    if self._v2 and (self._cancelled() or self._replanned):
+                    if self._v2 and (self._cancelled() or self._replanned or self._run_now is not None):
                         continue
             if nxt is not None:
                 self._pending.pop(0)
@@ -382,8 +419,31 @@ class ScheduledJobWorkflow:
             return
         self._record(plan, "sent")
 
+    async def _fire_now(self) -> JobResult:
+        """Run now (a member asked): the reminders still planned are recorded as not needed."""
+        for plan in self._pending:
+            self._record(plan, "skipped", reason="the job was run early, before this reminder")
+        self._pending = []
+        self._deadline = workflow.now()
+        return await self._fire_action()
+
     async def _fire_action(self) -> JobResult:
+        late_note: str | None = None
+        if workflow.patched(LATE_PATCH):
+            late = workflow.now() - self._deadline
+            try:
+                window = action_spec(self._spec.action).late
+            except UnknownActionError:
+                window = None
+            if window is not None and late > window:
+                return await self._missed(late, window)
+            if late > LATE_NOTE:
+                late_note = (
+                    f"due {discord_time(self._deadline, 't')}, posted {discord_time(workflow.now(), 't')}:"
+                    " the bot was offline"
+                )
         self._state = "running"
+        self._ran_at = workflow.now()
         self._show()
         action_input = ActionInput(
             job_id=workflow.info().workflow_id,
@@ -395,6 +455,8 @@ class ScheduledJobWorkflow:
             scheduled_by=self._spec.scheduled_by,
             description=self._spec.description,
             nonce_key="action",
+            retry_of=self._spec.retry_of,
+            late_note=late_note,
         )
         try:
             if self._v2:
@@ -414,6 +476,16 @@ class ScheduledJobWorkflow:
             await self._notify_failure(reason)
             return await self._finished("failed", reason=reason)
         return await self._finished("done", action_result=result)
+
+    async def _missed(self, late: timedelta, window: timedelta) -> JobResult:
+        """Due while it could not run, and later than its action allows: not run, the host told."""
+        reason = (
+            f"due {discord_time(self._deadline)}, the bot could not run it until "
+            f"{discord_time(workflow.now())}; "
+            f"this kind of job runs at most {format_human(window)} late, so it was not run"
+        )
+        await self._notify_failure(reason)
+        return await self._finished("missed", reason=reason)
 
     def _wait_for_discord(self, reason: str) -> None:
         since, until = workflow.now(), workflow.now() + FINAL_ACTION_BUDGET
@@ -496,20 +568,101 @@ class ScheduledJobWorkflow:
 
     @workflow.update
     def reschedule(self, request: RescheduleRequest) -> JobStatus:
-        self._deadline = request.deadline
-        self._plan(since=workflow.now())
-        self._replanned = True
-        workflow.upsert_search_attributes([sa.JOB_DEADLINE.value_set(self._deadline)])
+        self._move_to(request.deadline, once=workflow.patched(REMINDERS_ONCE_PATCH))
+        self._note(request.by, f"moved to {when(self._deadline)}")
         return self.status()
 
     @reschedule.validator
     def _validate_reschedule(self, request: RescheduleRequest) -> None:
         self._check_may_change(request.by, request.guild_id, request.as_host, "reschedule")
+        self._check_not_paused("move")
+        self._check_deadline(request.deadline)
+
+    def _check_deadline(self, deadline: datetime) -> None:
         now = workflow.now()
-        if request.deadline <= now:
+        if deadline <= now:
             raise ValueError("the new deadline is in the past")
-        if request.deadline - now > MAX_DELAY:
+        if deadline - now > MAX_DELAY:
             raise ValueError(f"the new deadline is more than {MAX_DELAY.days} days away")
+
+    def _check_not_paused(self, verb: str) -> None:
+        if self._paused_left is not None:
+            raise ApplicationError(f"this job is paused; resume it before you {verb} it")
+
+    def _move_to(self, deadline: datetime, *, once: bool = True) -> None:
+        self._deadline = deadline
+        self._plan(since=workflow.now(), once=once)
+        self._replanned = True
+        workflow.upsert_search_attributes([sa.JOB_DEADLINE.value_set(self._deadline)])
+
+    def _note(self, by: int, what: str) -> None:
+        self._changes.append(JobChange(at=workflow.now(), by=by, what=what))
+        self._steered_by = by
+        self._show()
+
+    # Steering: new updates beside the old ones (their names are a contract too).
+
+    @workflow.update
+    def shift(self, request: ShiftRequest) -> JobStatus:
+        """Extend (positive) or bring forward (negative) by a duration."""
+        self._move_to(self._deadline + request.by_how_much)
+        sign = "later" if request.by_how_much > timedelta(0) else "earlier"
+        self._note(
+            request.by, f"moved {format_human(abs(request.by_how_much))} {sign}, to {when(self._deadline)}"
+        )
+        return self.status()
+
+    @shift.validator
+    def _validate_shift(self, request: ShiftRequest) -> None:
+        self._check_may_change(request.by, request.guild_id, request.as_host, "move")
+        self._check_not_paused("move")
+        if request.by_how_much == timedelta(0):
+            raise ValueError("moving it by nothing changes nothing")
+        if abs(request.by_how_much) > MAX_DELAY:
+            raise ValueError(f"a job can be moved by at most {MAX_DELAY.days} days")
+        self._check_deadline(self._deadline + request.by_how_much)
+
+    @workflow.update
+    def pause(self, request: SteerRequest) -> JobStatus:
+        """Stop the clock: nothing fires until resume, which keeps the time that was left."""
+        self._paused_left = self._deadline - workflow.now()
+        self._pending = []
+        self._replanned = True
+        self._note(request.by, f"paused with {format_human(self._paused_left)} left")
+        return self.status()
+
+    @pause.validator
+    def _validate_pause(self, request: SteerRequest) -> None:
+        self._check_may_change(request.by, request.guild_id, request.as_host, "pause")
+        if self._paused_left is not None:
+            raise ApplicationError("this job is already paused")
+
+    @workflow.update
+    def resume(self, request: SteerRequest) -> JobStatus:
+        assert self._paused_left is not None  # the validator checked
+        left, self._paused_left = self._paused_left, None
+        self._move_to(workflow.now() + left)
+        self._note(request.by, f"resumed, due {when(self._deadline)}")
+        return self.status()
+
+    @resume.validator
+    def _validate_resume(self, request: SteerRequest) -> None:
+        self._check_may_change(request.by, request.guild_id, request.as_host, "resume")
+        if self._paused_left is None:
+            raise ApplicationError("this job is not paused")
+
+    @workflow.update
+    def run_now(self, request: SteerRequest) -> JobStatus:
+        """Run the action now, once; a cancel after this is refused (the job is running)."""
+        self._run_now = request.by
+        self._paused_left = None
+        self._state = "running"
+        self._note(request.by, "run now")
+        return self.status()
+
+    @run_now.validator
+    def _validate_run_now(self, request: SteerRequest) -> None:
+        self._check_may_change(request.by, request.guild_id, request.as_host, "run")
 
     @workflow.query
     def status(self) -> JobStatus:
@@ -523,6 +676,8 @@ class ScheduledJobWorkflow:
             scheduled_by=self._spec.scheduled_by,
             next_reminder=self._pending[0] if self._pending else None,
             reminders=list(self._records),
+            paused_left=self._paused_left,
+            changes=list(self._changes),
         )
 
     def _check_may_change(self, by: int, guild_id: int, as_host: bool, verb: str) -> None:
@@ -536,11 +691,13 @@ class ScheduledJobWorkflow:
 
     # --- bookkeeping ----------------------------------------------------------------------
 
-    def _plan(self, since: datetime) -> None:
+    def _plan(self, since: datetime, *, once: bool = False) -> None:
+        # once: a reminder already sent for this same deadline is not planned again.
+        sent = {(r.message, r.due) for r in self._records if r.outcome == "sent"} if once else set()
         planned = [
             ReminderPlan(message=r.message, due=self._deadline - r.offset)
             for r in self._spec.reminders
-            if self._deadline - r.offset >= since
+            if self._deadline - r.offset >= since and (r.message, self._deadline - r.offset) not in sent
         ]
         self._pending = sorted(planned, key=lambda plan: plan.due)
 
@@ -566,20 +723,35 @@ class ScheduledJobWorkflow:
     ) -> JobResult:
         """`_finish`, then the public announcement (if any) corrected to say how the job ended."""
         result = self._finish(outcome, by=by, operator=operator, reason=reason, action_result=action_result)
+        if outcome == "done":
+            ending = f"✅ posted {discord_time(result.at, 'R')}."
+        elif outcome == "failed":
+            ending = "⚠️ could not be posted (the scheduler has said why in this channel)."
+        elif outcome == "missed":
+            ending = "⚠️ not posted: it fell due while the bot was offline, too late to be run."
+        else:
+            who = f"<@{by}>" if by is not None else (operator or "an operator")
+            ending = f"❌ cancelled by {who} {discord_time(result.at, 'R')}: nothing will be posted."
+        await self._edit_announcement(ending)
+        return result
+
+    async def _announce_steering(self) -> None:
+        """A member moved, paused or resumed the job: its public post says so and when it is due."""
+        by, self._steered_by = self._steered_by, None
+        if self._paused_left is not None:
+            what = f"⏸️ paused by <@{by}> with {format_human(self._paused_left)} left."
+        else:
+            due = f"{discord_time(self._deadline, 'F')} ({discord_time(self._deadline, 'R')})"
+            what = f"🕒 changed by <@{by}>: now due {due}."
+        await self._edit_announcement(what)
+
+    async def _edit_announcement(self, what: str) -> None:
         post = self._announcement
         if post is not None and workflow.patched(ANNOUNCE_PATCH):
-            if outcome == "done":
-                ending = f"✅ posted {discord_time(result.at, 'R')}."
-            elif outcome == "failed":
-                ending = "⚠️ could not be posted (the scheduler has said why in this channel)."
-            else:
-                who = f"<@{by}>" if by is not None else (operator or "an operator")
-                ending = f"❌ cancelled by {who} {discord_time(result.at, 'R')}: nothing will be posted."
             edit = AnnouncementEdit(
-                channel_id=post.channel_id, message_id=post.message_id, content=f"{post.title}: {ending}"
+                channel_id=post.channel_id, message_id=post.message_id, content=f"{post.title}: {what}"
             )
             await self._best_effort(EDIT_ANNOUNCEMENT, edit, "edit announcement")
-        return result
 
     def _finish(
         self,
@@ -593,6 +765,7 @@ class ScheduledJobWorkflow:
         self._state = outcome
         self._waiting = None
         self._show()
+        record_outcome(outcome)
         return JobResult(
             outcome=outcome,
             at=workflow.now(),
@@ -601,6 +774,8 @@ class ScheduledJobWorkflow:
             reason=reason,
             reminders=list(self._records),
             action_result=action_result,
+            ran_at=self._ran_at,
+            deadline=self._deadline,
         )
 
     def _show(self) -> None:
@@ -609,6 +784,8 @@ class ScheduledJobWorkflow:
             f"**{self._state}** · `{self._spec.action}` in channel {self._spec.channel_id}",
             f"deadline {when(self._deadline)}",
         ]
+        if self._paused_left is not None:
+            lines.append(f"paused, {format_human(self._paused_left)} left")
         if self._waiting:
             lines.append(self._waiting)
         if self._operator is not None and self._state == "cancelled":
@@ -619,4 +796,5 @@ class ScheduledJobWorkflow:
         for record in self._records:
             line = f"- {record.message} reminder {record.outcome} at {when(record.at)}"
             lines.append(line + (f" ({record.reason})" if record.reason and record.outcome != "sent" else ""))
+        lines.extend(f"- {when(c.at)}: {c.what} by {c.by}" for c in self._changes)
         workflow.set_current_details("\n".join(lines))

@@ -38,6 +38,10 @@ class ActionSpec:
     heartbeat: timedelta | None = None
     # The payload's shape, checked when the job is scheduled rather than at the deadline.
     payload: type[BaseModel] | None = None
+    # When it falls due while it could not run (worker stopped, Discord down): None runs it however
+    # late (Safari results, turn timeouts); a window runs it up to that late, else the job is
+    # recorded `missed` and the host told (workflows.jobs.LATE_PATCH).
+    late: timedelta | None = None
     # What people read where the job is listed ("Safari round results"); the name is for code.
     label: str = ""
 
@@ -71,7 +75,8 @@ def register(spec: ActionSpec) -> ActionSpec:
 
 
 register(ActionSpec(SEND_REMINDER, reminder=True, label="Reminder"))
-register(ActionSpec(POST_MESSAGE, payload=PostMessagePayload, label="Message"))
+# A scheduled post an hour late is worse than none: missed, and the host told.
+register(ActionSpec(POST_MESSAGE, payload=PostMessagePayload, late=timedelta(hours=1), label="Message"))
 
 
 def action_spec(name: str) -> ActionSpec:

@@ -31,6 +31,23 @@ DEFAULT_REMINDER_GRACE = timedelta(seconds=60)
 # key), `job-<guild>-<random hex>` otherwise. The guild part is what every client checks first.
 JOB_ID_PREFIX = "job-"
 
+# A repeat (clients/repeats.py) is a Temporal Schedule `repeat-<guild>-<name>`; each occurrence
+# starts a job `job-<guild>-rp.<name>-<time>` (the server appends the time).
+REPEAT_ID_PREFIX = "repeat-"
+REPEAT_JOB_KEY = "rp."
+# The search attribute the server sets on a workflow a schedule started: its scheduled time.
+SCHEDULED_START = "TemporalScheduledStartTime"
+
+# The server's time zone (`/schedule timezone`), an IANA name in the guild's settings store.
+TIME_ZONE = "time_zone"
+DEFAULT_TIME_ZONE = "UTC"
+
+
+def member_zones_store_name(guild_id: int) -> str:
+    """The store of the guild's members' own time zones (`/schedule my-timezone`), keyed by user
+    id: apart from the settings store, whose memo holds a few dozen keys, not one per member."""
+    return f"time-zones-{guild_id}"
+
 
 def job_prefix(guild_id: int) -> str:
     return f"{JOB_ID_PREFIX}{guild_id}-"
@@ -48,8 +65,9 @@ def job_suffix(job_id: str, guild_id: int) -> str:
     return job_id[len(job_prefix(guild_id)) :]
 
 
-JobOutcome = Literal["done", "cancelled", "failed"]
-JobState = Literal["waiting", "running", "done", "cancelled", "failed"]
+# missed: due while the bot could not run it, and later than its action allows (ActionSpec.late).
+JobOutcome = Literal["done", "cancelled", "failed", "missed"]
+JobState = Literal["waiting", "running", "done", "cancelled", "failed", "missed"]
 ReminderOutcome = Literal["sent", "skipped", "failed"]
 
 
@@ -72,6 +90,12 @@ class JobSpec(BaseModel):
     key: str | None = Field(default=None, max_length=80, pattern=KEY_PATTERN)
     scheduled_by: Snowflake
     reminder_grace: timedelta = DEFAULT_REMINDER_GRACE
+    # A host's Retry of a failed or missed run: that run's id (the first one's, for a retry of a
+    # retry). Actions key what they applied on it, so the retry never applies it twice.
+    retry_of: str | None = Field(default=None, max_length=64)
+    # A repeat's occurrence (started by a Temporal Schedule `lead` before it): the deadline is
+    # the scheduled start plus `lead`, and `deadline` above is only the repeat's first one.
+    lead: timedelta | None = Field(default=None, ge=timedelta(0), le=timedelta(days=1))
 
     @model_validator(mode="after")
     def _distinct_reminders(self) -> JobSpec:
@@ -94,6 +118,14 @@ class ReminderPlan(BaseModel):
     due: datetime
 
 
+class JobChange(BaseModel):
+    """One change a member made to a waiting job (moved, paused, run now...), kept in its history."""
+
+    at: datetime
+    by: Snowflake
+    what: str
+
+
 class JobStatus(BaseModel):
     state: JobState
     action: str
@@ -104,6 +136,9 @@ class JobStatus(BaseModel):
     scheduled_by: Snowflake
     next_reminder: ReminderPlan | None
     reminders: list[ReminderRecord]
+    # Time left when it was paused (nothing fires until it is resumed); None when not paused.
+    paused_left: timedelta | None = None
+    changes: list[JobChange] = Field(default_factory=list)
 
 
 class CancelRequest(BaseModel):
@@ -137,6 +172,24 @@ class RescheduleRequest(BaseModel):
     as_host: bool = False
 
 
+class ShiftRequest(BaseModel):
+    """The `shift` update: the deadline moved by `by_how_much` (later if positive, earlier if
+    negative), computed in the workflow from the deadline it has, so two shifts add up."""
+
+    by_how_much: timedelta
+    by: Snowflake
+    guild_id: Snowflake
+    as_host: bool = False
+
+
+class SteerRequest(BaseModel):
+    """The `pause`, `resume` and `run_now` updates: who asks, checked as a cancel is."""
+
+    by: Snowflake
+    guild_id: Snowflake
+    as_host: bool = False
+
+
 class OperatorCancel(BaseModel):
     """The `operator_cancel` signal, sent from the Web UI or the CLI:
     `temporal workflow signal --name operator_cancel --input '{"by": "alice", "reason": "..."}'`.
@@ -163,6 +216,10 @@ class JobResult(BaseModel):
     reason: str | None = None
     reminders: list[ReminderRecord] = Field(default_factory=list)
     action_result: JsonValue = None
+    # When the action was started (None: it never was); how late it ran is this minus the deadline.
+    ran_at: datetime | None = None
+    # The deadline it ran for (after any reschedule).
+    deadline: datetime | None = None
 
 
 class ReminderInput(BaseModel):
@@ -190,6 +247,11 @@ class ActionInput(BaseModel):
     description: str
     # The same for the short local try and the long regular one: one post, whichever lands it.
     nonce_key: str | None = None
+    # JobSpec.retry_of: the run whose state changes this one must not repeat.
+    retry_of: str | None = None
+    # Set when it runs more than a minute after its moment: the line its post ends with
+    # ("due <t:…>, posted <t:…>: the bot was offline").
+    late_note: str | None = None
 
 
 # The signal by which the bot tells a job where it announced it publicly.

@@ -14,5 +14,7 @@ JOB_ACTION = SearchAttributeKey.for_keyword("JobAction")
 JOB_DEADLINE = SearchAttributeKey.for_datetime("JobDeadline")
 JOB_KEY = SearchAttributeKey.for_keyword("JobKey")
 SCHEDULED_BY = SearchAttributeKey.for_keyword("ScheduledBy")
+# done, failed, cancelled or missed, set when a job, chain, season or whisper closes.
+OUTCOME = SearchAttributeKey.for_keyword("Outcome")
 
-ALL = (GUILD_ID, CHANNEL_ID, JOB_ACTION, JOB_DEADLINE, JOB_KEY, SCHEDULED_BY)
+ALL = (GUILD_ID, CHANNEL_ID, JOB_ACTION, JOB_DEADLINE, JOB_KEY, SCHEDULED_BY, OUTCOME)

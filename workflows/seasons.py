@@ -9,10 +9,13 @@
     completed: every game has been through every player; each finished game is posted as a
       card in the season's channel
 
-Ending a season (the host's `terminate` update) cancels every running turn explicitly and waits
-for them: each cancelled turn takes the buttons off its DM and its timers end with it. The
-children are also started with ParentClosePolicy.TERMINATE, so an operator's hard terminate of
-the season (which runs no workflow code at all) still ends every turn's timers at once.
+Ending a season (the host's `terminate` update) cancels every running turn explicitly: each
+cancelled turn takes the buttons off its DM and its timers end with it. The season posts that it
+ended at once and waits for its turns at most END_GRACE (since END_PATCH): a DM edit that Discord
+refuses does not hold the season, which then closes, and its close ends whatever turn is left.
+The children are started with ParentClosePolicy.TERMINATE, so that close, like an operator's hard
+terminate of the season (which runs no workflow code at all), ends every turn's timers at once;
+a Claim button left on a DM then answers that the turn is over.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         Announcement,
         AnnouncementEdit,
     )
+    from workflows.outcomes import record_outcome
     from workflows.seasons_models import (
         ALREADY,
         ANNOUNCED,
@@ -71,6 +75,11 @@ RESULTS_BUDGET = timedelta(days=7)
 # bot has said where it is, `announced`) is edited when the season starts, is cancelled or ends
 # before it started, so it never invites players to a season that no longer takes them.
 START_POST_PATCH = "season-start-post-and-opening-edits"
+# Since this patch an ended season posts so at once and waits this long at most for its turns
+# to take the buttons off their DMs (each tries for seasons_turns.ENDED_EDIT_BUDGET), rather
+# than for as long as Discord refuses the edits.
+END_PATCH = "season-end-without-waiting-for-edits"
+END_GRACE = timedelta(seconds=15)
 
 
 def refuse(message: str, kind: str) -> ApplicationError:
@@ -294,6 +303,7 @@ class SeasonWorkflow:
                 "post cancellation",
             ),
         )
+        record_outcome("cancelled")
         return SeasonResult(outcome="cancelled", players=self._players, games=[], reason="too few players")
 
     async def _ended(self) -> SeasonResult:
@@ -311,23 +321,32 @@ class SeasonWorkflow:
         handles = list(self._turns.values())
         for handle in handles:
             handle.cancel()
-        # Each turn's follower records it once the child has closed: no timer outlives this.
-        await workflow.wait_condition(lambda: not self._turns)
-        self._apply_finished()
         reason = self._terminate.reason or None
-        await asyncio.gather(
-            *edits,
-            self._activity(
-                POST_CHANNEL,
-                ChannelPost(
-                    channel_id=self._spec.channel_id,
-                    content=f"🛑 <@{self._terminate.by}> ended the season."
-                    + (f" Reason: {reason}" if reason else ""),
-                ),
-                BEST_EFFORT_BUDGET,
-                "post season ended",
-            ),
+        post = ChannelPost(
+            channel_id=self._spec.channel_id,
+            content=f"🛑 <@{self._terminate.by}> ended the season."
+            + (f" Reason: {reason}" if reason else ""),
         )
+        if workflow.patched(END_PATCH):
+            await asyncio.gather(
+                *edits, self._activity(POST_CHANNEL, post, BEST_EFFORT_BUDGET, "post season ended")
+            )
+            # A turn left after the grace is ended by this season's close (see the module docstring).
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: not self._turns,
+                    timeout=END_GRACE.total_seconds(),
+                    timeout_summary="turns closing their DMs",
+                )
+            self._apply_finished()
+        else:
+            # Each turn's follower records it once the child has closed: no timer outlives this.
+            await workflow.wait_condition(lambda: not self._turns)
+            self._apply_finished()
+            await asyncio.gather(
+                *edits, self._activity(POST_CHANNEL, post, BEST_EFFORT_BUDGET, "post season ended")
+            )
+        record_outcome("cancelled")
         return SeasonResult(outcome="ended", players=self._players, games=self._games, reason=reason)
 
     async def _completed(self) -> SeasonResult:
@@ -360,6 +379,7 @@ class SeasonWorkflow:
             )
             await self._activity(POST_GAME, card, RESULTS_BUDGET, f"post game {game.game + 1}")
         self._show()
+        record_outcome("done")
         return SeasonResult(outcome="completed", players=self._players, games=self._games)
 
     # --- messages -------------------------------------------------------------------------------

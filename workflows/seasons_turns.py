@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.exceptions import ApplicationError, FailureError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from workflows.common import ATTEMPT_TIMEOUT, BEST_EFFORT_BUDGET, DISCORD_RETRY, failure_reason
@@ -53,6 +53,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.times import discord_time, when
 
 NOUN = {"writing": "writing", "drawing": "drawing"}
+# Since this patch a season ended while the turn waits on Discord (a DM, an edit) ends the turn:
+# the cancelled call used to be logged like any failed post, and the turn went on with its timers.
+# And a cancelled turn tries to take the buttons off its DM for ENDED_EDIT_BUDGET, not an hour:
+# its season waits for it (workflows.seasons.END_GRACE), and a Claim button left answers anyway.
+CANCEL_PATCH = "turn-cancel-ends-the-turn"
+ENDED_EDIT_BUDGET = timedelta(seconds=10)
 
 
 def refuse(message: str, kind: str) -> ApplicationError:
@@ -79,7 +85,8 @@ class TurnWorkflow:
             # The season was ended: take the buttons off the DM, then end as cancelled.
             self._state = "cancelled"
             self._show()
-            await self._edit_offer("🛑 This season was ended; this turn is over.")
+            budget = ENDED_EDIT_BUDGET if workflow.patched(CANCEL_PATCH) else BEST_EFFORT_BUDGET
+            await self._edit_offer("🛑 This season was ended; this turn is over.", budget=budget)
             raise
 
     async def _play(self) -> TurnResult:
@@ -286,6 +293,8 @@ class TurnWorkflow:
                 summary=summary,
             )
         except FailureError as err:
+            if is_cancelled_exception(err) and workflow.patched(CANCEL_PATCH):
+                raise asyncio.CancelledError() from err
             workflow.logger.warning("turn %s: %s failed: %s", workflow.info().workflow_id, summary, err)
 
     async def _dm(self, content: str, budget: timedelta) -> None:
@@ -293,7 +302,9 @@ class TurnWorkflow:
             DM_PLAYER, PlayerMessage(player_id=self._spec.player_id, content=content), budget, "DM player"
         )
 
-    async def _edit_offer(self, content: str, *, submit: bool = False) -> None:
+    async def _edit_offer(
+        self, content: str, *, submit: bool = False, budget: timedelta = BEST_EFFORT_BUDGET
+    ) -> None:
         if self._offer is None:
             return
         edit = OfferEdit(
@@ -302,7 +313,7 @@ class TurnWorkflow:
             content=content,
             submit_kind=self._spec.kind if submit else None,
         )
-        await self._activity(EDIT_OFFER, edit, BEST_EFFORT_BUDGET, "edit offer DM")
+        await self._activity(EDIT_OFFER, edit, budget, "edit offer DM")
 
     def _show(self) -> None:
         """Current details for the Web UI: ids, state and deadlines, never the submission."""

@@ -1,6 +1,6 @@
 """The store workflow: one named map of JSON values, the durable half of PersistentStore.
 
-Replaces the seed's `data_<name>.json` file and its debounced save: a write is an update,
+Replaces CastBot's `data_<name>.json` file and its debounced save: a write is an update,
 acknowledged only once it is in the workflow's history, so a crash can neither lose an
 acknowledged write nor apply it twice. Reads are queries, answered from the worker's copy.
 

@@ -10,7 +10,9 @@ so no input can raise `OverflowError`.
 
 from __future__ import annotations
 
+import difflib
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -260,3 +262,254 @@ def wall_clock(text: str, zone_name: str, now: datetime) -> datetime:
         if instant > now:
             return instant
     raise TimeError(f"{text.strip()} in {tz.key} has already passed.")
+
+
+# --- what a user types for "when" ---------------------------------------------------------------
+
+WHEN_HELP = (
+    "write a wait like `90m` or `in 2h`, or a time like `20:00`, `Friday 20:00`, `tomorrow 9:00` "
+    "or `2026-12-24 18:00`"
+)
+_WHEN = re.compile(
+    r"(?:(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})|(?P<day>[a-z]+))?\s*"
+    r"(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2})\s*(?P<offset>[+-][0-9]{2}:[0-9]{2}|z)?",
+    re.IGNORECASE,
+)
+_FOLD_HELP = "add the offset you mean, like `{time}+02:00` or `{time}+01:00`"
+
+
+def _offset_text(moment: datetime) -> str:
+    offset = moment.utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _place(tz: ZoneInfo) -> str:
+    """Europe/Paris -> Paris, for sentences ("Paris has no 02:30 on 29 March")."""
+    return tz.key.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def local_instant(day: date, hour: int, minute: int, tz: ZoneInfo, offset: str | None = None) -> datetime:
+    """A wall-clock time on a local date as a UTC instant, never silently moved: a time the
+    clocks skip is refused with the first time after the gap; a time they repeat is refused
+    unless `offset` ("+01:00") says which of the two is meant."""
+    naive = datetime(day.year, day.month, day.day, hour, minute)
+    first = naive.replace(tzinfo=tz, fold=0)
+    second = naive.replace(tzinfo=tz, fold=1)
+    shown = f"{hour:02d}:{minute:02d}"
+    on = f"{day.day} {day:%B}"
+    if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:
+        # In the gap: fold=0 reads it with the offset before the change, so going through UTC
+        # lands after the gap, on the wall-clock time that instant really has.
+        after = first.astimezone(UTC).astimezone(tz)
+        raise TimeError(
+            f"{_place(tz)} has no {shown} on {on} (the clocks move forward); did you mean {after:%H:%M}?"
+        )
+    if first.utcoffset() == second.utcoffset():
+        if offset is not None and offset != _offset_text(first):
+            raise TimeError(f"{shown} on {on} in {tz.key} is at {_offset_text(first)}, not {offset}.")
+        return first.astimezone(UTC)
+    if offset is not None:
+        for candidate in (first, second):
+            if _offset_text(candidate) == offset:
+                return candidate.astimezone(UTC)
+        raise TimeError(
+            f"{shown} on {on} in {tz.key} is at {_offset_text(first)} "
+            f"or {_offset_text(second)}, not {offset}."
+        )
+    raise TimeError(
+        f"{_place(tz)} has {shown} twice on {on} (the clocks move back): at "
+        f"{first.astimezone(UTC):%H:%M} UTC and at {second.astimezone(UTC):%H:%M} UTC; "
+        + _FOLD_HELP.format(time=shown)
+        .replace("+02:00", _offset_text(first))
+        .replace("+01:00", _offset_text(second))
+        + "."
+    )
+
+
+def parse_when(
+    text: str, zone_name: str, now: datetime, *, maximum: timedelta = LONGEST, minimum: timedelta = SECOND
+) -> datetime:
+    """The one reading of a time a user types, as a UTC instant after `now`:
+    a wait (`90m`, `in 2h`, `1h30m`), or a time in the zone `zone_name` (`20:00`, `Friday 20:00`,
+    `tomorrow 9:00`, `2026-12-24 18:00`, optionally with an offset for a repeated hour:
+    `01:30+01:00`), or an ISO time with its offset (`2026-12-24T18:00Z`).
+
+    A bare time or a weekday means the next one; local times are computed on the local calendar
+    then converted, so a daylight-saving change between now and then never moves them."""
+    tz = zone(zone_name)
+    cleaned = _SPACES.sub(" ", text.strip())
+    if not cleaned:
+        raise TimeError(f"Give a time: {WHEN_HELP}.")
+    if not cleaned.isascii():
+        raise TimeError(f"“{_clip(text)}” is not a time: {WHEN_HELP}, with the digits 0 to 9.")
+    lowered = cleaned.lower()
+    # A wait: starts with a digit and has a unit letter and no colon, or starts with "in ".
+    if lowered.startswith("in ") or (lowered[:1].isdigit() and ":" not in lowered and "-" not in lowered):
+        wait = _parse(lowered, f"“{_clip(text)}”", minimum, maximum)
+        return now.astimezone(UTC) + wait
+    if "t" in lowered[8:11] and lowered[:4].isdigit():
+        moment = parse_instant(cleaned)
+    else:
+        moment = _local_when(cleaned, tz, now)
+    return _in_range(moment, now, text, minimum, maximum)
+
+
+def _in_range(moment: datetime, now: datetime, text: str, minimum: timedelta, maximum: timedelta) -> datetime:
+    if moment <= now:
+        raise TimeError(f"{discord_time(moment)} (“{_clip(text)}”) has already passed.")
+    if moment - now > maximum:
+        raise TimeError(f"“{_clip(text)}” is too far away: at most {_spelled(maximum)} from now.")
+    if moment - now < minimum:
+        raise TimeError(_too_short(f"The wait until “{_clip(text)}”", minimum))
+    return moment
+
+
+def _local_when(text: str, tz: ZoneInfo, now: datetime) -> datetime:
+    found = _WHEN.fullmatch(text)
+    if found is None:
+        raise TimeError(f"“{_clip(text)}” is not a time: {WHEN_HELP}.")
+    hour, minute = int(found["hour"]), int(found["minute"])
+    if hour > 23 or minute > 59:
+        raise TimeError(f"“{_clip(text)}” is not a time of day: hours go to 23 and minutes to 59.")
+    offset = found["offset"]
+    if offset is not None and offset.lower() == "z":
+        offset = "+00:00"
+    today = now.astimezone(tz).date()
+    if found["date"]:
+        try:
+            day = datetime.strptime(found["date"], "%Y-%m-%d").date()
+        except ValueError:
+            raise TimeError(f"{found['date']} is not a date.") from None
+        _check_year(day)
+        return local_instant(day, hour, minute, tz, offset)
+    word = (found["day"] or "").lower()
+    if word in ("today", "tomorrow"):
+        day = today + timedelta(days=1 if word == "tomorrow" else 0)
+        return local_instant(day, hour, minute, tz, offset)
+    if word:
+        matching = [n for n, weekday in enumerate(WEEKDAYS) if weekday.startswith(word) and len(word) >= 3]
+        if len(matching) != 1:
+            raise TimeError(f"“{_clip(found['day'])}” is not a day of the week: {WHEN_HELP}.")
+        ahead = (matching[0] - today.weekday()) % 7
+        candidates = [today + timedelta(days=ahead), today + timedelta(days=ahead + 7)]
+    else:
+        candidates = [today, today + timedelta(days=1)]
+    for day in candidates:
+        instant = local_instant(day, hour, minute, tz, offset)
+        if instant > now:
+            return instant
+    raise TimeError(f"“{_clip(text)}” in {tz.key} has already passed.")  # pragma: no cover
+
+
+# --- time zones ---------------------------------------------------------------------------------
+
+
+def suggest_zones(typed: str, names: list[str], count: int = 3) -> list[str]:
+    """The zone names closest to what was typed (`paris` -> Europe/Paris), for a refusal."""
+    wanted = typed.strip().replace(" ", "_").lower()
+    by_lower = {name.lower(): name for name in names}
+    ends = [name for low, name in by_lower.items() if low.rsplit("/", 1)[-1] == wanted]
+    close = difflib.get_close_matches(wanted, list(by_lower), n=count, cutoff=0.6)
+    tails = {low.rsplit("/", 1)[-1]: name for low, name in by_lower.items()}
+    close_tails = [tails[t] for t in difflib.get_close_matches(wanted, list(tails), n=count, cutoff=0.7)]
+    found: list[str] = []
+    for name in [*ends, *(by_lower[c] for c in close), *close_tails]:
+        if name not in found:
+            found.append(name)
+    return found[:count]
+
+
+def check_zone(name: str, names: list[str]) -> str:
+    """An IANA zone name as the user may mean it (`europe/paris` -> Europe/Paris); `TimeError`
+    with the closest names otherwise. `names`: the zones known (zoneinfo.available_timezones())."""
+    typed = name.strip()
+    by_lower = {known.lower(): known for known in names}
+    exact = by_lower.get(typed.replace(" ", "_").lower())
+    if exact is not None:
+        return exact
+    near = suggest_zones(typed, names)
+    hint = f" Did you mean {', '.join(f'`{n}`' for n in near)}?" if near else ""
+    raise TimeError(
+        f"“{_clip(typed)}” is not a time zone: use a name like Europe/Paris or America/New_York.{hint}"
+    )
+
+
+# --- repeats -----------------------------------------------------------------------------------
+
+EVERY_HELP = (
+    "write it like `every day at 09:00`, `every Friday 20:00`, `every mon,wed 18:00`, "
+    "`every month on the 15th at 09:00` or `every 6h`"
+)
+_EVERY_AT = re.compile(r"(?:at\s+)?([0-9]{1,2}):([0-9]{2})")
+_MONTHLY = re.compile(r"month\s+(?:on\s+)?(?:the\s+)?([0-9]{1,2})(?:st|nd|rd|th)?\s+(.+)")
+# The shortest repeat: one a minute (a post every few seconds is spam, and tests use triggers).
+SHORTEST_REPEAT = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Every:
+    """A repeat as typed: at a wall-clock time on some days (`weekdays`, Monday 0; or one
+    `day_of_month`), or every `interval`. What clients/repeats.py turns into a Temporal spec."""
+
+    interval: timedelta | None = None
+    weekdays: tuple[int, ...] = ()
+    day_of_month: int | None = None
+    hour: int = 0
+    minute: int = 0
+
+    def describe(self) -> str:
+        if self.interval is not None:
+            return f"every {format_human(self.interval)}"
+        at = f"{self.hour:02d}:{self.minute:02d}"
+        if self.day_of_month is not None:
+            return f"every month on day {self.day_of_month} at {at}"
+        if len(self.weekdays) == 7:
+            return f"every day at {at}"
+        days = ", ".join(WEEKDAYS[d].capitalize() for d in self.weekdays)
+        return f"every {days} at {at}"
+
+
+def parse_every(text: str, *, shortest: timedelta = SHORTEST_REPEAT) -> Every:
+    """`every day at 09:00`, `every Friday 20:00`, `every mon,wed 18:00`, `every weekday 9:00`,
+    `every month on the 15th at 09:00`, `every 6h` -> Every; TimeError saying what is allowed."""
+    cleaned = _SPACES.sub(" ", text.strip().lower())
+    if not cleaned.isascii():
+        raise TimeError(f"“{_clip(text)}” is not a repeat: {EVERY_HELP}.")
+    rest = cleaned.removeprefix("every ").strip()
+    if rest[:1].isdigit() and ":" not in rest:
+        return Every(interval=_parse(rest, f"“{_clip(text)}”", shortest, LONGEST))
+    monthly = _MONTHLY.fullmatch(rest)
+    if monthly:
+        day = int(monthly[1])
+        if not 1 <= day <= 28:
+            raise TimeError("A monthly repeat falls on day 1 to 28, which every month has.")
+        hour, minute = _every_time(monthly[2], text)
+        return Every(day_of_month=day, hour=hour, minute=minute)
+    days_text, _, time_text = rest.rpartition(" ")
+    if _EVERY_AT.fullmatch(time_text) and days_text.endswith(" at"):
+        days_text = days_text.removesuffix(" at")
+    hour, minute = _every_time(time_text, text)
+    days_text = days_text.strip() or "day"
+    if days_text in ("day", "daily"):
+        return Every(weekdays=tuple(range(7)), hour=hour, minute=minute)
+    if days_text in ("weekday", "weekdays"):
+        return Every(weekdays=tuple(range(5)), hour=hour, minute=minute)
+    weekdays: list[int] = []
+    for word in re.split(r"\s*(?:,|\band\b)\s*", days_text):
+        matching = [n for n, name in enumerate(WEEKDAYS) if len(word) >= 3 and name.startswith(word.strip())]
+        if len(matching) != 1:
+            raise TimeError(f"“{_clip(word)}” is not a day of the week: {EVERY_HELP}.")
+        weekdays.append(matching[0])
+    return Every(weekdays=tuple(sorted(set(weekdays))), hour=hour, minute=minute)
+
+
+def _every_time(text: str, typed: str) -> tuple[int, int]:
+    found = _EVERY_AT.fullmatch(text.strip())
+    if found is None:
+        raise TimeError(f"“{_clip(typed)}” is not a repeat: {EVERY_HELP}.")
+    hour, minute = int(found[1]), int(found[2])
+    if hour > 23 or minute > 59:
+        raise TimeError(f"“{_clip(typed)}” has no time of day: hours go to 23 and minutes to 59.")
+    return hour, minute

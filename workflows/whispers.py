@@ -1,6 +1,6 @@
 """The whisper: a secret message that lives in a workflow until its recipient reads it.
 
-Replaces the seed's `global.activeWhispers` / `data_whispers.json`: the text is the workflow's
+Replaces CastBot's `global.activeWhispers` / `data_whispers.json`: the text is the workflow's
 (encrypted) input, the expiry is a durable timer, and only the recipient gets the text back,
 through the `read` update whose validator refuses everyone else before anything is recorded.
 
@@ -28,6 +28,7 @@ from temporalio.exceptions import ApplicationError, FailureError, is_cancelled_e
 
 with workflow.unsafe.imports_passed_through():
     from workflows.common import ATTEMPT_TIMEOUT, BEST_EFFORT_BUDGET, DISCORD_RETRY, failure_reason
+    from workflows.outcomes import Outcome, record_outcome
     from workflows.times import discord_time, when
     from workflows.whispers_models import (
         DELETE_NOTIFICATION,
@@ -66,6 +67,13 @@ REMOVED = "This whisper was removed by an operator."
 # From this patch on, a read whisper's notification keeps its Read Message button through the
 # re-read window (the recipient's card promises it), and is deleted when the window closes.
 REREAD_PATCH = "whisper-read-button-kept-for-rereading"
+# A whisper that expired unread ran its course: nothing failed.
+WHISPER_OUTCOMES: dict[str, Outcome] = {
+    "read": "done",
+    "expired": "done",
+    "cancelled": "cancelled",
+    "failed": "failed",
+}
 
 
 @workflow.defn(name=WHISPERS_WORKFLOW)
@@ -338,6 +346,7 @@ class WhisperWorkflow:
     def _finish(self, outcome: WhisperOutcome, reason: str | None = None) -> WhisperResult:
         self._state = outcome
         self._show()
+        record_outcome(WHISPER_OUTCOMES[outcome])
         return WhisperResult(
             outcome=outcome,
             at=workflow.now(),

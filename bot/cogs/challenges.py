@@ -1,12 +1,14 @@
 """Challenge chains: hosts create a chain of rounds, everyone can see its plan, hosts steer it.
 
-    /challenge create      -> a modal: key, title, rounds (one a line: `2h Round 1 | message`),
+    /challenge create      -> a modal: key, title, rounds (one a line: `2h Round 1 | message`,
+                              `in #channel` before the `|` for a round's own channel),
                               reminders before every round (`30m, 5m`)
     /challenge import      -> the same from a JSON attachment (rounds with any catalogue actions)
     /challenge list        -> the chains running in this server (visibility)
     /challenge show <key>  -> the plan, done, current and ahead, as Discord timestamps
     /challenge add <key> <round>               (hosts) one more round at the end
-    /challenge skip|pause|resume|cancel <key>  (hosts)
+    /challenge skip <key> [round]              (hosts) the current round, or the round named
+    /challenge pause|resume|cancel <key>       (hosts)
 
 Bad input is refused with one line and starts nothing. The modal is answered by the bot's modal
 router, keyed on its custom id, so a modal opened before a restart is still handled after it.
@@ -15,7 +17,8 @@ Updates and queries wait for a worker: they come after a defer, inside `in_time`
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import functools
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -29,12 +32,13 @@ from bot.replies import in_time, reply
 from clients.challenges import (
     ChallengeError,
     Challenges,
+    channel_mention,
     parse_reminders,
     parse_rounds,
     rounds_from_json,
 )
 from components.challenges import CREATE_MODAL, KEY_FIELD, REMINDERS_FIELD, ROUNDS_FIELD, TITLE_FIELD
-from workflows.challenges_models import ChallengeStatus, RoundView
+from workflows.challenges_models import MAX_ROUNDS, ChallengeStatus, RoundSpec, RoundView
 from workflows.times import format_human
 
 if TYPE_CHECKING:
@@ -51,10 +55,10 @@ Update = Callable[..., Awaitable[ChallengeStatus]]
 def create_modal() -> discord.ui.Modal:
     modal = discord.ui.Modal(title="New challenge chain", custom_id=CREATE_MODAL.build(), timeout=900)
     fields = (
-        ("Key", "Letters, digits, - or _: how you name it later", KEY_FIELD, discord.TextStyle.short, 60),
+        ("Key", "Letters, digits, -, _, . or :, to name it later", KEY_FIELD, discord.TextStyle.short, 60),
         ("Title", "Shown in every reminder", TITLE_FIELD, discord.TextStyle.short, 100),
-        ("Rounds, one a line", "`2h Round 1 | message` or `at 2026-12-24T18:00Z Finale`", ROUNDS_FIELD,
-         discord.TextStyle.paragraph, 4000),
+        ("Rounds, one a line", "`2h Round 1 in #photos | message` or `at 2026-12-24T18:00Z Finale`",
+         ROUNDS_FIELD, discord.TextStyle.paragraph, 4000),
         ("Reminders before each round", "e.g. `30m, 5m` (optional)", REMINDERS_FIELD,
          discord.TextStyle.short, 100),
     )  # fmt: skip
@@ -83,13 +87,70 @@ def stamp(moment: datetime | None) -> str:
 def round_line(view: RoundView) -> str:
     icon = ICONS[view.state]
     name = f"{view.index + 1}. **{view.name}**"
+    if view.channel_id is not None:
+        name += f" in <#{view.channel_id}>"
     if view.state in ("done", "skipped", "failed"):
         reason = f": {view.reason}" if view.state == "failed" and view.reason else ""
         at = discord.utils.format_dt(view.at, "f") if view.at else ""
         return f"{icon} {name}: {view.state} {at}{reason}"
+    # A paused chain's clock stands still: its rounds are counted from the resume, not dated.
+    if view.after_resume is not None and view.state == "ahead":
+        return f"{icon} {name}: about {format_human(view.after_resume)} after the chain is resumed"
+    if view.after_resume is not None:
+        return f"⏸️ {name}: paused, {format_human(view.after_resume)} left"
     if view.state == "ahead":
         return f"{icon} {name}: about {stamp(view.due)}"
     return f"{icon} {name}: {'running now' if view.state == 'running' else stamp(view.due)}"
+
+
+def channel_resolver(guild: discord.Guild | None) -> Callable[[str], int]:
+    """A round's `#name` (typed in a form, where Discord offers no channel menu) or `<#id>`."""
+
+    def resolve(text: str) -> int:
+        if text.startswith("<#") or guild is None:
+            return channel_mention(text)
+        name = text.removeprefix("#").lower()
+        found = [
+            c for c in guild.channels if c.name.lower() == name and isinstance(c, discord.abc.Messageable)
+        ]
+        if not found:
+            raise ChallengeError(f"there is no channel #{name[:40]} in this server")
+        if len(found) > 1:
+            raise ChallengeError(
+                f"{len(found)} channels are named #{name[:40]}: rename one, or pick it from "
+                "the # menu of /challenge add"
+            )
+        return found[0].id
+
+    return resolve
+
+
+def check_channels(
+    interaction: discord.Interaction[GameBot], rounds: Sequence[RoundSpec], numbered: bool = True
+) -> None:
+    """Refused now rather than discovered when a round comes: every channel the chain posts in
+    is one of this server's and the bot can post there. `numbered`: the rounds are a new chain's
+    whole plan, posted in this channel unless a round names its own."""
+    places = [("this chain", interaction.channel_id)] if numbered else []
+    for number, round_ in enumerate(rounds, start=1):
+        label = f"round {number} ({round_.name})" if numbered else f"round {round_.name}"
+        places.append((label, round_.channel_id))
+    guild = interaction.guild
+    me = guild.me if guild else None
+    if guild is None or me is None:
+        return  # the cache cannot tell: the round's post will
+    for label, channel_id in places:
+        if channel_id is None:
+            continue
+        channel = guild.get_channel_or_thread(channel_id)
+        if channel is None or not isinstance(channel, discord.abc.Messageable):
+            raise ChallengeError(f"{label}: <#{channel_id}> is not a channel of this server I can post in")
+        allowed = channel.permissions_for(me)
+        if not (allowed.view_channel and allowed.send_messages):
+            raise ChallengeError(
+                f"{label}: I cannot post in <#{channel_id}>: give me View Channel and Send Messages "
+                "there, or pick another channel"
+            )
 
 
 def plan_text(status: ChallengeStatus) -> str:
@@ -112,6 +173,21 @@ def plan_text(status: ChallengeStatus) -> str:
         lines.append(f"-# … and {len(ahead) - SHOW_AHEAD} more rounds")
     lines.append(f"-# in <#{status.channel_id}> · by <@{status.host_id}>")
     return "\n".join(lines)[:2000]
+
+
+def skipped_text(status: ChallengeStatus) -> str:
+    """The round a skip took (the one before the current), by number and name."""
+    skipped = [v for v in status.rounds if v.index == status.current - 1 and v.state == "skipped"]
+    return f"⏭️ Skipped round {skipped[0].index + 1}: **{skipped[0].name}**." if skipped else "⏭️ Skipped."
+
+
+def cancelled_text(status: ChallengeStatus) -> str:
+    if status.in_flight is None:
+        return "🛑 Cancelled."
+    return (
+        f"🛑 Cancelled. {status.in_flight} was already on its way to Discord and may still appear; "
+        "nothing after it will."
+    )
 
 
 class ChallengesCog(commands.Cog, name="Challenges"):
@@ -142,6 +218,7 @@ class ChallengesCog(commands.Cog, name="Challenges"):
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             rounds, extra = rounds_from_json(await file.read())
+            check_channels(interaction, rounds)
             on_failure = extra.get("on_failure", "continue")
             if on_failure not in ("continue", "stop"):
                 raise ChallengeError('"on_failure" is "continue" or "stop"')
@@ -187,7 +264,7 @@ class ChallengesCog(commands.Cog, name="Challenges"):
     @app_commands.rename(line="round")
     @app_commands.describe(
         key="The chain's key",
-        line="One line, like `30m Bonus round | message`",
+        line="One line, like `30m Bonus round | message` (`30m Bonus in #photos | message` posts there)",
         reminders="Reminders before it, like `10m, 1m`",
     )
     async def add(
@@ -195,7 +272,10 @@ class ChallengesCog(commands.Cog, name="Challenges"):
     ) -> None:
         guild_id = await require_host(interaction, "add a round")
         try:
-            [new] = parse_rounds(line.replace("\n", " "), parse_reminders(reminders))
+            [new] = parse_rounds(
+                line.replace("\n", " "), parse_reminders(reminders), channel_resolver(interaction.guild)
+            )
+            check_channels(interaction, [new], numbered=False)
         except ChallengeError as err:
             await reply(interaction, f"Nothing changed: {err}")
             return
@@ -210,11 +290,19 @@ class ChallengesCog(commands.Cog, name="Challenges"):
         await reply(interaction, f"🆕 Added **{new.name}**.\n{plan_text(status)}")
 
     @challenge.command(name="skip", description="Skip the current round (hosts)")
-    @app_commands.describe(key="The chain's key")
-    async def skip(self, interaction: discord.Interaction[GameBot], key: str) -> None:
-        await self._steer(
-            interaction, key, "skip a round", self.challenges.skip, "⏭️ Skipped the current round."
-        )
+    @app_commands.describe(
+        key="The chain's key",
+        round="The round's number, as /challenge show lists it: nothing is skipped if it is over",
+    )
+    async def skip(
+        self,
+        interaction: discord.Interaction[GameBot],
+        key: str,
+        round: app_commands.Range[int, 1, MAX_ROUNDS] | None = None,
+    ) -> None:
+        # The round travels with the request, so a skip sent as a round ends never takes the next.
+        update = functools.partial(self.challenges.skip, round=None if round is None else round - 1)
+        await self._steer(interaction, key, "skip a round", update, skipped_text)
 
     @challenge.command(name="pause", description="Pause a chain, keeping the time left (hosts)")
     @app_commands.describe(key="The chain's key")
@@ -229,10 +317,15 @@ class ChallengesCog(commands.Cog, name="Challenges"):
     @challenge.command(name="cancel", description="Cancel a chain (hosts)")
     @app_commands.describe(key="The chain's key")
     async def cancel(self, interaction: discord.Interaction[GameBot], key: str) -> None:
-        await self._steer(interaction, key, "cancel a challenge", self.challenges.cancel, "🛑 Cancelled.")
+        await self._steer(interaction, key, "cancel a challenge", self.challenges.cancel, cancelled_text)
 
     async def _steer(
-        self, interaction: discord.Interaction[GameBot], key: str, what: str, update: Update, done: str
+        self,
+        interaction: discord.Interaction[GameBot],
+        key: str,
+        what: str,
+        update: Update,
+        done: str | Callable[[ChallengeStatus], str],
     ) -> None:
         guild_id = await require_host(interaction, what)
         # The update waits for a worker: acknowledge first (within 3 s).
@@ -242,7 +335,8 @@ class ChallengesCog(commands.Cog, name="Challenges"):
         except ChallengeError as err:
             await reply(interaction, f"Nothing changed: {err}.")
             return
-        await reply(interaction, f"{done}\n{plan_text(status)}")
+        headline = done if isinstance(done, str) else done(status)
+        await reply(interaction, f"{headline}\n{plan_text(status)}")
 
     async def submit(self, interaction: discord.Interaction[GameBot]) -> None:
         """The modal's submission, from the raw data so it works across restarts."""
@@ -252,8 +346,11 @@ class ChallengesCog(commands.Cog, name="Challenges"):
         key, title = values.get(KEY_FIELD, "").strip(), values.get(TITLE_FIELD, "").strip()
         try:
             rounds = parse_rounds(
-                values.get(ROUNDS_FIELD, ""), parse_reminders(values.get(REMINDERS_FIELD, ""))
+                values.get(ROUNDS_FIELD, ""),
+                parse_reminders(values.get(REMINDERS_FIELD, "")),
+                channel_resolver(interaction.guild),
             )
+            check_channels(interaction, rounds)
             # Starting a workflow does not wait for a worker: milliseconds, so no defer is needed.
             await self.challenges.create(
                 key=key,

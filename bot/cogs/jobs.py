@@ -11,6 +11,7 @@ of jobs lists as fast as one with six.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -18,14 +19,23 @@ from typing import TYPE_CHECKING, Any, Literal
 import discord
 from discord import app_commands
 from discord.ext import commands
+from discord.utils import format_dt
 
-from bot.checks import require_guild
+from bot.checks import require_guild, require_host
+from bot.jobs_history import HISTORY_ITEMS, show_history
+from bot.jobs_steer import DYNAMIC_ITEMS as STEER_ITEMS
+from bot.jobs_steer import SteerSelect, submit_steer
 from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section
 from bot.live_listings import Watched
 from bot.persistent import PersistentItem
-from bot.replies import guarded
-from clients.jobs import utcnow
-from components.jobs import PAGE_BUTTON
+from bot.replies import guarded, in_time
+from clients.jobs import SchedulingError, utcnow
+from clients.time_zones import known_zones
+from components.jobs import PAGE_BUTTON, STEER_MODAL
+from workflows.jobs_actions import POST_MESSAGE
+from workflows.jobs_models import DEFAULT_TIME_ZONE, MAX_DELAY, Reminder
+from workflows.outcomes import OUTCOMES
+from workflows.times import TimeError, parse_duration, parse_when, suggest_zones
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -83,6 +93,8 @@ async def dashboard(
         mine = as_host or job.scheduled_by == interaction.user.id
         container.add_item(job_section(job, VIEW_CODE, page, now, may_cancel=mine))
     view.add_item(container)
+    if listed.jobs:
+        view.add_item(discord.ui.ActionRow(SteerSelect(page, listed.jobs)))
     view.add_item(
         discord.ui.ActionRow(
             PageButton(max(page - 1, 0), "prev", disabled=page == 0),
@@ -123,23 +135,6 @@ class PageButton(PersistentItem[discord.ui.Button[Any]], custom=PAGE_BUTTON):
         await interaction.edit_original_response(view=view)
 
 
-class JobsCog(commands.Cog):
-    schedule = app_commands.Group(
-        name="schedule", description="Jobs scheduled in this server", guild_only=True
-    )
-
-    def __init__(self, bot: GameBot) -> None:
-        self.bot = bot
-
-    @schedule.command(name="list", description="Every scheduled job in this server, with time remaining")
-    async def list_jobs(self, interaction: discord.Interaction[GameBot]) -> None:
-        assert interaction.guild_id is not None  # guild_only
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        view, shown = await dashboard(interaction, 0)
-        posted = await interaction.followup.send(view=view, ephemeral=True, wait=True)
-        watch_listing(interaction, posted.id, shown)
-
-
 def watch_listing(
     interaction: discord.Interaction[GameBot], message_id: int, shown: dict[str, datetime]
 ) -> None:
@@ -165,7 +160,262 @@ def watch_listing(
     interaction.client.live_listings.watch(watched)
 
 
+class JobsCog(commands.Cog):
+    schedule = app_commands.Group(
+        name="schedule", description="Jobs scheduled in this server", guild_only=True
+    )
+
+    def __init__(self, bot: GameBot) -> None:
+        self.bot = bot
+
+    @schedule.command(name="list", description="Every scheduled job in this server, with time remaining")
+    async def list_jobs(self, interaction: discord.Interaction[GameBot]) -> None:
+        assert interaction.guild_id is not None  # guild_only
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        view, shown = await dashboard(interaction, 0)
+        posted = await interaction.followup.send(view=view, ephemeral=True, wait=True)
+        watch_listing(interaction, posted.id, shown)
+
+    @schedule.command(
+        name="history", description="What ran in this server, what failed or was missed, and why"
+    )
+    @app_commands.describe(
+        outcome="Only jobs that ended this way",
+        channel="Only jobs of this channel",
+        action="Only jobs that run this action (as /schedule list names it)",
+    )
+    @app_commands.choices(outcome=[app_commands.Choice(name=o, value=o) for o in OUTCOMES])
+    async def history(
+        self,
+        interaction: discord.Interaction[GameBot],
+        outcome: str | None = None,
+        channel: discord.TextChannel | None = None,
+        action: str | None = None,
+    ) -> None:
+        await show_history(interaction, outcome=outcome, channel=channel, action=action)
+
+    @schedule.command(
+        name="post", description="Post a message in a channel at a time, with reminders before it"
+    )
+    @app_commands.describe(
+        channel="Where to post it",
+        message="What to post (up to 2000 characters)",
+        when="A wait like 90m or a time like Friday 20:00, 2026-12-24 18:00 (in your time zone)",
+        reminders="Reminders before it, like `1h, 10m` (optional)",
+        repeat="Post it again: `every day at 09:00`, `every Friday 20:00`, `every 6h` (name it first: "
+        "`news: every day at 09:00`)",
+        ends="For a repeat: a time like 2027-01-31 18:00, or a count like `5 times` (optional)",
+    )
+    async def post(
+        self,
+        interaction: discord.Interaction[GameBot],
+        channel: discord.TextChannel,
+        message: app_commands.Range[str, 1, 2000],
+        when: str = "",
+        reminders: str = "",
+        repeat: str = "",
+        ends: str = "",
+    ) -> None:
+        guild_id = await require_host(interaction, "schedule a post")
+        member = interaction.user
+        if isinstance(member, discord.Member) and not channel.permissions_for(member).send_messages:
+            raise SchedulingError(
+                f"you cannot post in {channel.mention}, so you cannot schedule a post there"
+            )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        bot = self.bot
+        now = bot.jobs.now()
+        try:
+            zone = await in_time(bot.time_zones.for_user(guild_id, member.id))
+            planned = [
+                Reminder(offset=parse_duration(part, maximum=MAX_DELAY), message=part.strip())
+                for part in reminders.split(",")
+                if part.strip()
+            ]
+            if repeat.strip():
+                text = await self._repeat_post(interaction, channel, message, repeat, ends, planned, zone)
+                await interaction.followup.send(text, ephemeral=True)
+                return
+            if not when.strip():
+                raise SchedulingError("give a time (`when`) or a repeat (`repeat`)")
+            at = parse_when(when, zone, now, maximum=MAX_DELAY)
+            await in_time(
+                bot.jobs.schedule(
+                    POST_MESSAGE,
+                    {"content": message},
+                    guild_id=guild_id,
+                    channel_id=channel.id,
+                    scheduled_by=member.id,
+                    at=at,
+                    reminders=planned,
+                    description=f"Post: {message[:60]}",
+                )
+            )
+        except (SchedulingError, TimeError) as err:
+            await interaction.followup.send(f"Nothing was scheduled: {err}", ephemeral=True)
+            return
+        before = f" Reminders: {', '.join(r.message for r in planned)} before." if planned else ""
+        stamp = f"{format_dt(at, 'F')} ({format_dt(at, 'R')})"
+        await interaction.followup.send(
+            f"Scheduled a post in {channel.mention} for {stamp}.{before}\n"
+            "Move, pause or cancel it from `/schedule list`.",
+            ephemeral=True,
+        )
+
+    async def _repeat_post(
+        self,
+        interaction: discord.Interaction[GameBot],
+        channel: discord.TextChannel,
+        message: str,
+        repeat: str,
+        ends: str,
+        planned: list[Reminder],
+        zone: str,
+    ) -> str:
+        name, _, every = repeat.partition(":")
+        if not every.strip():
+            raise SchedulingError("name the repeat first, like `news: every day at 09:00`")
+        until, count = None, None
+        counted = re.fullmatch(r"\s*([0-9]{1,4})\s*(?:times?|x)?\s*", ends)
+        if counted:
+            count = int(counted[1])
+        elif ends.strip():
+            until = parse_when(ends, zone, self.bot.jobs.now(), maximum=MAX_DELAY)
+        assert interaction.guild_id is not None
+        info = await in_time(
+            self.bot.repeats.create(
+                name,
+                every,
+                zone=zone,
+                guild_id=interaction.guild_id,
+                channel_id=channel.id,
+                scheduled_by=interaction.user.id,
+                action=POST_MESSAGE,
+                payload={"content": message},
+                reminders=planned,
+                description=f"Post: {message[:60]}",
+                until=until,
+                count=count,
+            )
+        )
+        nxt = f"next {format_dt(info.next_times[0], 'F')}" if info.next_times else "no time left"
+        end = f", {count} times" if count else (f", until {format_dt(until, 'F')}" if until else "")
+        return (
+            f"Repeat **{info.name}**: a post in {channel.mention} {info.every} ({info.zone}){end}; {nxt}.\n"
+            f"Pause, skip, change or end it with `/schedule repeat name:{info.name}`."
+        )
+
+    @schedule.command(name="repeat", description="Pause, resume, skip, change or end a repeat")
+    @app_commands.describe(
+        name="The repeat's name",
+        do="What to do with it",
+        every="The new pattern, for `change` (like `every Friday 20:00`)",
+    )
+    async def repeat_command(
+        self,
+        interaction: discord.Interaction[GameBot],
+        name: str,
+        do: Literal["show", "pause", "resume", "skip-next", "run-now", "change", "end"] = "show",
+        every: str = "",
+    ) -> None:
+        guild_id = await require_host(interaction, "change a repeat")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        repeats, by = self.bot.repeats, interaction.user.id
+        try:
+            if do == "pause":
+                await in_time(repeats.pause(guild_id, name, by=by))
+            elif do == "resume":
+                await in_time(repeats.resume(guild_id, name, by=by))
+            elif do == "skip-next":
+                skipped = await in_time(repeats.skip_next(guild_id, name))
+                await interaction.followup.send(
+                    f"Skipped the occurrence of {format_dt(skipped, 'F')}.", ephemeral=True
+                )
+                return
+            elif do == "run-now":
+                await in_time(repeats.run_now(guild_id, name))
+            elif do == "change":
+                zone = await in_time(self.bot.time_zones.for_user(guild_id, by))
+                await in_time(repeats.change(guild_id, name, every, zone=zone))
+            elif do == "end":
+                await in_time(repeats.end(guild_id, name))
+                await interaction.followup.send(
+                    f"Ended **{name}**: nothing more is started (occurrences already listed stay).",
+                    ephemeral=True,
+                )
+                return
+            info = await in_time(repeats.info(guild_id, name))
+        except (SchedulingError, TimeError) as err:
+            await interaction.followup.send(f"Nothing was changed: {err}", ephemeral=True)
+            return
+        state = "⏸️ paused" if info.paused else "active"
+        nxt = ", ".join(format_dt(t, "F") for t in info.next_times[:3]) or "none"
+        left = f" · {info.remaining} left" if info.remaining is not None else ""
+        await interaction.followup.send(
+            f"Repeat **{info.name}**: {info.every} ({info.zone}), {state}{left}.\nNext: {nxt}.",
+            ephemeral=True,
+        )
+
+    @repeat_command.autocomplete("name")
+    async def _repeat_names(
+        self, interaction: discord.Interaction[GameBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        names = await self.bot.repeats.names(interaction.guild_id)
+        return [app_commands.Choice(name=n, value=n) for n in names if current.lower() in n][:25]
+
+    @schedule.command(name="timezone", description="The server's time zone, for times members type")
+    @app_commands.describe(zone="An IANA name like Europe/Paris or America/New_York; empty to show it")
+    async def timezone(self, interaction: discord.Interaction[GameBot], zone: str | None = None) -> None:
+        zones = self.bot.time_zones
+        if zone is None:
+            guild_id = require_guild(interaction)
+            shown = await zones.server(guild_id)
+            await interaction.response.send_message(
+                f"This server's time zone is **{shown}**.", ephemeral=True
+            )
+            return
+        guild_id = await require_host(interaction, "set the server's time zone")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        chosen = await in_time(zones.set_server(guild_id, zone))
+        await interaction.followup.send(
+            f"This server's time zone is now **{chosen}**: `Friday 20:00` means 20:00 there.", ephemeral=True
+        )
+
+    @schedule.command(name="my-timezone", description="Your own time zone, for times you type")
+    @app_commands.describe(
+        zone=f"An IANA name like Europe/Paris; `server` to use the server's ({DEFAULT_TIME_ZONE} unless set)"
+    )
+    async def my_timezone(self, interaction: discord.Interaction[GameBot], zone: str) -> None:
+        guild_id = require_guild(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        zones = self.bot.time_zones
+        if zone.strip().lower() == "server":
+            await in_time(zones.set_member(guild_id, interaction.user.id, None))
+            server = await zones.server(guild_id)
+            await interaction.followup.send(
+                f"Your times are read in the server's zone, **{server}**.", ephemeral=True
+            )
+            return
+        chosen = await in_time(zones.set_member(guild_id, interaction.user.id, zone))
+        await interaction.followup.send(f"Your times are now read in **{chosen}**.", ephemeral=True)
+
+    @timezone.autocomplete("zone")
+    @my_timezone.autocomplete("zone")
+    async def _zones(
+        self, interaction: discord.Interaction[GameBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        names = (
+            suggest_zones(current, known_zones(), 25)
+            if current
+            else ["UTC", "Europe/London", "Europe/Paris", "America/New_York", "America/Los_Angeles"]
+        )
+        return [app_commands.Choice(name=name, value=name) for name in names]
+
+
 async def setup(bot: GameBot) -> None:
     bot.job_listings.add(VIEW_CODE, render_dashboard)
-    bot.add_dynamic_items(*DYNAMIC_ITEMS, PageButton)
+    bot.add_dynamic_items(*DYNAMIC_ITEMS, *STEER_ITEMS, PageButton, *HISTORY_ITEMS)
+    bot.modals.add(STEER_MODAL, submit_steer)
     await bot.add_cog(JobsCog(bot))

@@ -1,4 +1,4 @@
-"""Safari scheduling (the seed's "Schedule Results"): a host picks hours and minutes in a modal,
+"""Safari scheduling (CastBot's "Schedule Results"): a host picks hours and minutes in a modal,
 the bot starts a scheduled job with reminders 30, 5 and 1 minute before, and the panel lists
 the guild's scheduled results with a Cancel button each.
 
@@ -58,7 +58,7 @@ SAFARI_DESCRIPTION = "Safari Round Results"
 MINUTE = timedelta(minutes=1)
 MAX_HOURS = 168
 MAX_WAIT = timedelta(hours=MAX_HOURS)
-# The seed's reminders: (minutes before the results, what the reminder says).
+# CastBot's reminders: (minutes before the results, what the reminder says).
 REMINDER_RULES: tuple[tuple[int, str], ...] = ((30, "30 minutes"), (5, "5 minutes"), (1, "1 minute"))
 
 PANEL_CODE = "s"  # Cancel buttons on panels posted before they moved to Manage
@@ -106,7 +106,7 @@ def check_channel(interaction: discord.Interaction[Any]) -> None:
 
 
 def safari_reminders(wait: timedelta, unit: timedelta = MINUTE) -> list[Reminder]:
-    """The seed's reminders, 30, 5 and 1 minute before: each one that falls after the moment of
+    """CastBot's reminders, 30, 5 and 1 minute before: each one that falls after the moment of
     scheduling (a 40-minute wait gets all three). `unit` scales minutes, for tests in seconds."""
     return [
         Reminder(offset=offset * unit, message=message)

@@ -54,7 +54,7 @@ from workflows.seasons_models import (
     Submission,
     TurnKind,
 )
-from workflows.times import format_duration, wall_clock
+from workflows.times import format_duration, parse_when
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -278,7 +278,7 @@ class SeasonsCog(commands.Cog, name="Seasons"):
         channel="Where the season and its finished games are announced (default: here)",
         open_for="How long joining stays open, like 7d or 2d12h (default: the rules)",
         closes_at="Or a local closing time, like 'Friday 18:00' or '2026-03-29 18:00'",
-        timezone="The time zone of closes_at, like Europe/Paris (default UTC)",
+        timezone="The time zone of closes_at, like Europe/Paris (default: the server's, /schedule timezone)",
         min_players="At least this many players, or the season is cancelled",
         max_players="The season starts as soon as this many have joined",
         claim_timeout="Time to claim an offered turn, like 1d",
@@ -294,7 +294,7 @@ class SeasonsCog(commands.Cog, name="Seasons"):
         channel: discord.TextChannel | None = None,
         open_for: str | None = None,
         closes_at: str | None = None,
-        timezone: str = "UTC",
+        timezone: str | None = None,
         min_players: app_commands.Range[int, 2, 30] | None = None,
         max_players: app_commands.Range[int, 2, 30] | None = None,
         claim_timeout: str | None = None,
@@ -312,7 +312,9 @@ class SeasonsCog(commands.Cog, name="Seasons"):
         if open_for and closes_at:
             raise SeasonError("Give either open_for or closes_at, not both.")
         # The zone is applied here, never in the workflow: it receives an absolute UTC instant.
-        open_until = wall_clock(closes_at, timezone, now) if closes_at else None
+        # The server's zone is read through describe (no worker needed before the reply).
+        zone = timezone or await self.bot.time_zones.server(guild_id)
+        open_until = parse_when(closes_at, zone, now) if closes_at else None
         overrides = {
             "open_duration": open_for,
             "min_players": min_players,

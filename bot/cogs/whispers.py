@@ -1,4 +1,4 @@
-"""Whispers (the seed's whisperManager): a secret message kept in a Whisper workflow until its
+"""Whispers (CastBot's whisperManager): a secret message kept in a Whisper workflow until its
 recipient presses "Read Message".
 
     /whisper send  -> pick a user (user select) -> type the text (modal) -> "Whisper sent" (ephemeral)

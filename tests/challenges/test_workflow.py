@@ -3,6 +3,8 @@ registered under the same names."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -14,13 +16,25 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from tests.support.challenges_doubles import GUILD, HOST, QUEUE, Posts, chain, round_, start
+from clients.challenges import ChallengeError, Challenges
+from tests.support.challenges_doubles import CHANNEL, GUILD, HOST, QUEUE, Posts, chain, round_, start
 from tests.support.histories import run_histories
 from tests.support.jobs_doubles import assert_near
+from tests.support.temporal import eventually
 from worker import build_worker
+from workflows import search_attributes as sa
 from workflows.challenges import ChallengeChainWorkflow
-from workflows.challenges_models import AddRoundRequest, CancelChainRequest, ChainRequest, OperatorCancel
+from workflows.challenges_models import (
+    AddRoundRequest,
+    CancelChainRequest,
+    ChainRequest,
+    OperatorCancel,
+    RoundAction,
+    RoundSpec,
+)
+from workflows.jobs_actions import POST_MESSAGE
 from workflows.jobs_models import ActionInput, Reminder
+from workflows.safari_engine import PROCESS_ROUND_RESULTS
 
 REMINDERS = [
     Reminder(offset=timedelta(minutes=30), message="30 minutes"),
@@ -201,6 +215,7 @@ async def test_cancel_stops_everything_after_it(
 
     assert status.state == "cancelled"
     assert result.outcome == "cancelled" and result.by == HOST and result.reason == "rained off"
+    assert (await handle.describe()).typed_search_attributes[sa.OUTCOME] == "cancelled"
     assert posts.actions() == ["Round 1 starts now!"]
 
 
@@ -309,3 +324,224 @@ async def test_a_long_chain_continues_as_new_and_keeps_its_state(
     assert len(sizes) == 8
     # 25 rounds per run: every run's history is about as long as the first, however long the chain.
     assert max(sizes) < 600, sizes
+
+
+async def test_a_skip_sent_as_a_round_ends_skips_the_round_it_names_or_is_refused(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    chains = Challenges(time_env.client, QUEUE)
+    rounds = [round_(f"Round {n}", timedelta(hours=1)) for n in (1, 2, 3)]
+    handle = await start(time_env, chain(rounds))
+    await time_env.sleep(timedelta(hours=1, seconds=1))  # Round 1 ran a moment ago
+
+    with pytest.raises(
+        ChallengeError, match=r"round 1 \(Round 1\) already ran at <t:\d+:f>; nothing was skipped"
+    ):
+        await chains.skip(GUILD, "quiz", by=HOST, round=0)
+    # A skip that names no round, a moment after one ended, is not guessed to mean the next.
+    with pytest.raises(
+        ChallengeError, match=r"just before your request; nothing was skipped\. If you meant round 2"
+    ):
+        await chains.skip(GUILD, "quiz", by=HOST)
+    with pytest.raises(ChallengeError, match=r"round 3 \(Round 3\) has not come yet: round 2 \(Round 2\) is"):
+        await chains.skip(GUILD, "quiz", by=HOST, round=2)
+    assert [v.state for v in (await chains.status(GUILD, "quiz")).rounds] == ["done", "current", "ahead"]
+
+    skipped = await chains.skip(GUILD, "quiz", by=HOST, round=1)
+    assert [v.state for v in skipped.rounds] == ["done", "skipped", "current"]
+    await time_env.sleep(timedelta(minutes=1))
+    # Well after the last round ended, a skip that names none takes the current one.
+    await chains.skip(GUILD, "quiz", by=HOST)
+    result = await handle.result()
+
+    assert posts.actions() == ["Round 1 starts now!"]
+    assert [r.outcome for r in result.rounds] == ["done", "skipped", "skipped"]
+
+
+async def test_a_chain_cancelled_during_a_round_posts_nothing_more(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    chains = Challenges(time_env.client, QUEUE)
+    two_posts = RoundSpec(
+        name="Round 1",
+        after=timedelta(minutes=10),
+        actions=[
+            RoundAction(action=POST_MESSAGE, payload={"content": "first"}),
+            RoundAction(action=POST_MESSAGE, payload={"content": "second"}),
+        ],
+    )
+    posts.gate = asyncio.Event()
+    spec = chain([two_posts, round_("Round 2", timedelta(minutes=10))])
+    handle = await start(time_env, spec, task_timeout=timedelta(seconds=2))
+    await time_env.sleep(timedelta(minutes=10))
+    await eventually(lambda: posts.started == 1)  # the first post is on its way to Discord
+
+    with pytest.raises(ChallengeError, match=r"round 1 \(Round 1\) is running now; nothing was skipped"):
+        await chains.skip(GUILD, "quiz", by=HOST, round=0)
+    told = await chains.cancel(GUILD, "quiz", by=HOST)
+    posts.gate.set()
+    result = await handle.result()
+    await time_env.sleep(timedelta(hours=1))
+
+    # The reply said the first post might still appear, and nothing else: so it is.
+    assert told.state == "cancelled" and told.in_flight == "Round 1 (action 1 of 2)"
+    assert posts.actions() == ["first"]
+    assert result.outcome == "cancelled"
+    [record] = result.rounds
+    assert record.outcome == "skipped" and record.reason is not None
+    assert "cancelled during this round, after 1 of its actions" in record.reason
+
+
+def bulky(name: str, kilobytes: int) -> RoundSpec:
+    """A round whose action carries `kilobytes` of payload (a catalogue action that takes extra keys)."""
+    payload = {"note": "x" * (kilobytes * 1024)}
+    return RoundSpec(
+        name=name,
+        after=timedelta(hours=1),
+        actions=[RoundAction(action=PROCESS_ROUND_RESULTS, payload=payload)],  # type: ignore[arg-type]
+    )
+
+
+async def test_plans_and_rounds_are_bounded_in_size_with_the_limit_named(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    chains = Challenges(time_env.client, QUEUE)
+    where = {"title": "Big", "guild_id": GUILD, "channel_id": CHANNEL, "host_id": HOST}
+    with pytest.raises(
+        ChallengeError, match=r"round 1 \(Huge\): it takes 60 KB, and a round may take at most 48 KB"
+    ):
+        await chains.create(key="huge", rounds=[bulky("Huge", 60)], **where)
+    # 2.4 MB: the server itself refuses a payload past 2 MB, with an error no user should see.
+    with pytest.raises(
+        ChallengeError, match=r"the rounds take 2\d{3} KB, and a chain may take at most 256 KB"
+    ):
+        await chains.create(key="plan", rounds=[bulky(f"R{n}", 40) for n in range(60)], **where)
+
+    await chains.create(key="grow", rounds=[bulky("Start", 10)], **where)
+    added = 0
+    with pytest.raises(ChallengeError, match=r"would pass the 256 KB a chain may take"):
+        for n in range(250):
+            await chains.add_round(GUILD, "grow", bulky(f"Extra {n}", 10), by=HOST)
+            added += 1
+    assert 20 <= added < 26
+    handle = time_env.client.get_workflow_handle_for(ChallengeChainWorkflow.run, "challenge-111-grow")
+    # The workflow's own check, for a request that did not come through the client.
+    with pytest.raises(WorkflowUpdateFailedError) as raw:
+        request = AddRoundRequest(by=HOST, guild_id=GUILD, round=bulky("Raw", 60))
+        await handle.execute_update(ChallengeChainWorkflow.add_round, request)
+    assert "a round may take at most 48 KB" in str(raw.value.cause)
+
+    # The chain still steers, and runs to its end through its continues-as-new.
+    skipped = await chains.skip(GUILD, "grow", by=HOST, round=0)
+    assert skipped.rounds[0].state == "skipped"
+    await time_env.sleep(timedelta(days=2))  # a handle from the client does not skip time itself
+    result = await handle.result()
+    assert result.outcome == "done" and len(posts.actions()) == added
+
+
+async def test_a_round_s_post_names_the_chain_and_the_round(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    rounds = [round_(f"Round {n}", timedelta(minutes=10)) for n in (1, 2)]
+    await (await start(time_env, chain(rounds))).result()
+
+    # Players see which chain and which round a post belongs to, above the host's own text.
+    assert posts.headers == ["**Quiz** · Round 1 of 2", "**Quiz** · Round 2 of 2"]
+    assert posts.actions() == ["Round 1 starts now!", "Round 2 starts now!"]
+
+
+async def test_a_round_posts_its_reminders_and_its_post_in_its_own_channel(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    elsewhere = 999
+    rounds = [
+        round_("Round 1", timedelta(hours=1), reminders=REMINDERS[1:]),
+        round_("Photos", timedelta(hours=1), reminders=REMINDERS[1:], channel_id=elsewhere),
+    ]
+    handle = await start(time_env, chain(rounds))
+    status = await handle.query(ChallengeChainWorkflow.status)
+    assert [v.channel_id for v in status.rounds] == [None, elsewhere]
+    await handle.result()
+
+    assert [text for _, text, _ in posts.log] == [
+        "Quiz: Round 1 in 5 minutes",
+        "Round 1 starts now!",
+        "Quiz: Photos in 5 minutes",
+        "Photos starts now!",
+    ]
+    assert posts.channels == [CHANNEL, CHANNEL, elsewhere, elsewhere]
+
+
+async def test_players_are_told_of_a_pause_a_resume_a_skip_and_a_cancel_in_the_chain_s_channel(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    rounds = [round_("Round 1", timedelta(minutes=1)), round_("Round 2", timedelta(hours=1))]
+    handle = await start(time_env, chain(rounds))
+    await time_env.sleep(timedelta(seconds=30))
+    await handle.execute_update(ChallengeChainWorkflow.pause, AS_HOST)
+    await eventually(lambda: len(posts.announcements) == 1)
+    await time_env.sleep(timedelta(minutes=5))
+    resumed_at = await time_env.get_current_time()
+    await handle.execute_update(ChallengeChainWorkflow.resume, AS_HOST)
+    await eventually(lambda: len(posts.announcements) == 2)
+    await handle.execute_update(ChallengeChainWorkflow.skip, AS_HOST)
+    await eventually(lambda: len(posts.announcements) == 3)
+    await handle.execute_update(ChallengeChainWorkflow.cancel, CancelChainRequest(by=HOST, guild_id=GUILD))
+    await handle.result()
+
+    paused, resumed, skipped, cancelled = (text for text, _, _ in posts.announcements)
+    assert {channel for _, _, channel in posts.announcements} == {CHANNEL}
+    # The time left is said as it is kept: 30 s, not rounded up to a minute.
+    assert paused == (
+        "⏸️ **Quiz** is paused. Round 1 (Round 1) will come less than a minute after the chain is resumed."
+    )
+    [stamp] = re.findall(r"<t:(\d+):R>", resumed)
+    assert resumed.startswith("▶️ **Quiz** is resumed. Round 1 (Round 1) comes <t:")
+    assert abs(int(stamp) - (resumed_at + timedelta(seconds=30)).timestamp()) < 3
+    assert skipped.startswith("⏭️ **Quiz**: round 1 (Round 1) was skipped. Round 2 (Round 2) comes <t:")
+    assert cancelled == "🛑 **Quiz** is cancelled: no more rounds will come."
+    assert posts.log == []
+
+
+async def test_a_paused_chain_s_plan_stands_still(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    now = await time_env.get_current_time()
+    rounds = [
+        round_("Round 1", timedelta(minutes=1)),
+        round_("Round 2", timedelta(hours=1)),
+        round_("Finale", at=now + timedelta(days=2)),
+    ]
+    handle = await start(time_env, chain(rounds))
+    await time_env.sleep(timedelta(seconds=30))
+    await handle.execute_update(ChallengeChainWorkflow.pause, AS_HOST)
+    first = await handle.query(ChallengeChainWorkflow.status)
+    await time_env.sleep(timedelta(hours=3))
+    later = await handle.query(ChallengeChainWorkflow.status)
+
+    # Counted from the resume, not dated: the same however long the pause lasts.
+    assert first.rounds == later.rounds
+    current, ahead, finale = later.rounds
+    assert current.due is None and current.after_resume is not None
+    assert abs(current.after_resume - timedelta(seconds=30)) < timedelta(seconds=3)
+    assert ahead.due is None and ahead.after_resume == current.after_resume + timedelta(hours=1)
+    assert finale.after_resume is None and finale.due == now + timedelta(days=2)
+    await handle.execute_update(ChallengeChainWorkflow.cancel, CancelChainRequest(by=HOST, guild_id=GUILD))
+
+
+async def test_a_round_whose_reminder_could_never_be_sent_is_not_added(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    handle = await start(time_env, chain([round_("Round 1", timedelta(hours=1))]))
+    five = [Reminder(offset=timedelta(minutes=5), message="5 minutes")]
+    short = round_("Sprint", timedelta(minutes=1), reminders=five)
+    # The workflow's own check, for a request that did not come through the client.
+    with pytest.raises(WorkflowUpdateFailedError) as raw:
+        await handle.execute_update(
+            ChallengeChainWorkflow.add_round, AddRoundRequest(by=HOST, guild_id=GUILD, round=short)
+        )
+    assert "it is 1m long, shorter than its 5m reminder, which could never be sent" in str(raw.value.cause)
+    with pytest.raises(ChallengeError, match=r"round Sprint: it is 1m long, shorter than its 5m reminder"):
+        await Challenges(time_env.client, QUEUE).add_round(GUILD, "quiz", short, by=HOST)
+    assert len((await handle.query(ChallengeChainWorkflow.status)).rounds) == 1
+    await handle.execute_update(ChallengeChainWorkflow.cancel, CancelChainRequest(by=HOST, guild_id=GUILD))

@@ -74,7 +74,7 @@ async def test_the_failed_jobs_probe_counts_terminated_jobs_of_its_guild(client:
 
         await eventually(counted)
         found = await health.probe_failed_jobs(probe("q", guild, since))
-        assert found.detail.startswith("1 job workflow(s) failed")
+        assert found.detail.startswith("1 job(s) failed")
         assert (await health.probe_failed_jobs(probe("q", other, since))).state == "healthy"
         later = datetime.now(UTC) + timedelta(minutes=1)
         assert (await health.probe_failed_jobs(probe("q", guild, later))).state == "healthy"

@@ -4,7 +4,7 @@ under the same names."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
@@ -56,7 +56,9 @@ async def test_it_posts_only_when_the_state_changes_across_an_outage(
         ("failing", "healthy", "change"),
         ("healthy", "failing", "change"),
     ]
-    for report, hours in zip(probes.reports, (0, 4, 7), strict=True):
+    # Each change is posted at the second check that shows it (the first failing at 4 h, the
+    # first healthy again at 7 h).
+    for report, hours in zip(probes.reports, (0, 5, 8), strict=True):
         assert_near(report.at, now + timedelta(hours=hours))
         assert report.channel_id == ADMIN_CHANNEL
     failing = probes.reports[1]
@@ -86,6 +88,7 @@ async def test_an_outage_that_could_not_be_posted_is_reported_when_posts_get_thr
     ]
     recovered = probes.reports[1]
     assert_near(recovered.at, now + timedelta(hours=7))
+    # Failing from the first check that showed it, though that was only confirmed at 5 h.
     assert recovered.unposted_since is not None
     assert_near(recovered.unposted_since, now + timedelta(hours=4))
     assert "It was **failing** from <t:" in report_text(recovered)
@@ -200,3 +203,30 @@ async def test_against_the_fake_discord_an_outage_is_posted_once_and_its_end_onc
     assert posted[1].startswith("🔴 **Health: failing** (was healthy)")
     assert "`health_probe_discord`: Discord refused the token (401)" in posted[1]
     assert posted[2].startswith("🟢 **Health: healthy** (was failing)")
+
+
+async def test_a_flapping_check_posts_a_change_only_once_it_persists(
+    time_env: WorkflowEnvironment, probes: Probes, worker: Worker, checks: HealthChecks
+) -> None:
+    """The rule (workflows/health.py): a change is posted once two checks in a row show it."""
+    now = await time_env.get_current_time()
+    minute = timedelta(minutes=1)
+
+    def failing_at(hour: int) -> tuple[datetime, datetime]:
+        return (now + timedelta(hours=hour) - minute, now + timedelta(hours=hour) + minute)
+
+    # Hourly checks: 0-12 alternate healthy and failing, 13 and 14 fail, 15 is healthy, 16 fails,
+    # 17 and 18 are healthy.
+    probes.outages = [failing_at(hour) for hour in (1, 3, 5, 7, 9, 11, 13, 14, 16)]
+    await checks.start(guild_id=GUILD, admin_channel_id=ADMIN_CHANNEL, interval=timedelta(hours=1))
+    await time_env.sleep(timedelta(hours=18, minutes=30))
+    status = await checks.status(GUILD)
+
+    assert status.checks == 19
+    assert [(r.state, r.previous) for r in probes.reports] == [
+        ("healthy", None),
+        ("failing", "healthy"),
+        ("healthy", "failing"),
+    ]
+    for report, hours in zip(probes.reports, (0, 14, 18), strict=True):
+        assert_near(report.at, now + timedelta(hours=hours))

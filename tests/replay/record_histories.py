@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -32,10 +33,18 @@ from tests.support.whispers import whisper_seal
 from tests.whispers import test_workflow as whisper_tests
 from worker import build_worker
 from workflows.challenges import ChallengeChainWorkflow
-from workflows.challenges_models import AddRoundRequest, CancelChainRequest, ChainRequest
+from workflows.challenges_models import (
+    AddRoundRequest,
+    CancelChainRequest,
+    ChainRequest,
+    RoundAction,
+    RoundSpec,
+    SkipRequest,
+)
 from workflows.custom_actions_models import CurrencyOutcome, TextOutcome
 from workflows.health import HealthCheckWorkflow
 from workflows.jobs import ScheduledJobWorkflow
+from workflows.jobs_actions import POST_MESSAGE
 from workflows.jobs_models import (
     ActionInput,
     CancelRequest,
@@ -43,6 +52,8 @@ from workflows.jobs_models import (
     OperatorCancel,
     Reminder,
     RescheduleRequest,
+    ShiftRequest,
+    SteerRequest,
 )
 from workflows.store import StoreWorkflow
 
@@ -79,6 +90,36 @@ async def rescheduled(env: WorkflowEnvironment) -> str:
         await env.sleep(timedelta(minutes=40))
         request = RescheduleRequest(deadline=now + timedelta(hours=3), by=HOST, guild_id=GUILD)
         await handle.execute_update(ScheduledJobWorkflow.reschedule, request)
+        await handle.result()
+    return handle.id
+
+
+async def steered(env: WorkflowEnvironment) -> str:
+    """Moved (steer-reminders-once), moved later by a duration, paused, resumed, then run now."""
+    async with _job_worker(env):
+        now = await env.get_current_time()
+        handle = await start(env, job(now, timedelta(hours=1)))
+        await env.sleep(timedelta(minutes=40))
+        request = RescheduleRequest(deadline=now + timedelta(hours=2), by=HOST, guild_id=GUILD)
+        await handle.execute_update(ScheduledJobWorkflow.reschedule, request)
+        shift = ShiftRequest(by_how_much=timedelta(minutes=30), by=HOST, guild_id=GUILD)
+        await handle.execute_update(ScheduledJobWorkflow.shift, shift)
+        await env.sleep(timedelta(minutes=50))
+        await handle.execute_update(ScheduledJobWorkflow.pause, SteerRequest(by=HOST, guild_id=GUILD))
+        await env.sleep(timedelta(hours=3))
+        await handle.execute_update(ScheduledJobWorkflow.resume, SteerRequest(by=HOST, guild_id=GUILD))
+        await env.sleep(timedelta(minutes=45))
+        await handle.execute_update(ScheduledJobWorkflow.run_now, SteerRequest(by=HOST, guild_id=GUILD))
+        await handle.result()
+    return handle.id
+
+
+async def repeat_occurrence(env: WorkflowEnvironment) -> str:
+    """An occurrence of a repeat: due `lead` after it started (the schedule fired that early)."""
+    async with _job_worker(env):
+        now = await env.get_current_time()
+        spec = job(now, timedelta(hours=1)).model_copy(update={"lead": timedelta(minutes=40)})
+        handle = await start(env, spec)
         await handle.result()
     return handle.id
 
@@ -158,6 +199,25 @@ async def outage_then_results(env: WorkflowEnvironment) -> str:
         handle = await start(env, spec)
         await handle.result()
     return handle.id
+
+
+async def _late(env: WorkflowEnvironment, lateness: timedelta) -> str:
+    now = await env.get_current_time()
+    spec = job(now, timedelta(minutes=10), reminders=[])
+    async with _job_worker(env):
+        handle = await start(env, spec, start_delay=timedelta(minutes=10) + lateness)
+        await handle.result()
+    return handle.id
+
+
+async def told_missed_after_outage(env: WorkflowEnvironment) -> str:
+    """No worker until two hours after a post's moment (`workflows.jobs.LATE_PATCH`): missed."""
+    return await _late(env, timedelta(hours=2))
+
+
+async def told_posted_late(env: WorkflowEnvironment) -> str:
+    """No worker until ten minutes after a post's moment: posted with the late line."""
+    return await _late(env, timedelta(minutes=10))
 
 
 # Recorded with the code of `workflows.jobs.SUPERSEDE_PATCH`.
@@ -517,6 +577,124 @@ async def health_outage_pause_then_continues_as_new(env: WorkflowEnvironment) ->
     return f"{workflow_id}@{first_run}"
 
 
+# Recorded with the code of `workflows.challenges.CANCEL_STOPS_ROUND`, `workflows.health.SETTLE_PATCH`,
+# `workflows.seasons.END_PATCH` and `workflows.seasons_turns.CANCEL_PATCH`.
+
+
+async def chain_named_skip_then_cancel_during_a_round(env: WorkflowEnvironment) -> str:
+    """A skip naming round 1 after it ran (refused), one naming round 2, then a cancel while
+    round 3's first of two posts is on its way: the second is never posted."""
+    host = SkipRequest(by=chains.HOST, guild_id=chains.GUILD)
+    two_posts = RoundSpec(
+        name="Round 3",
+        after=timedelta(minutes=10),
+        actions=[
+            RoundAction(action=POST_MESSAGE, payload={"content": "first"}),
+            RoundAction(action=POST_MESSAGE, payload={"content": "second"}),
+        ],
+    )
+    posts = chains.Posts(env)
+    rounds = [chains.round_("Round 1", timedelta(hours=1)), chains.round_("Round 2", timedelta(hours=1))]
+    async with _chain_worker(env, posts):
+        spec = chains.chain([*rounds, two_posts], key="replay-named")
+        handle = await chains.start(env, spec, task_timeout=timedelta(seconds=2))
+        await env.sleep(timedelta(minutes=70))
+        with contextlib.suppress(WorkflowUpdateFailedError):
+            await handle.execute_update(ChallengeChainWorkflow.skip, host.model_copy(update={"round": 0}))
+        await handle.execute_update(ChallengeChainWorkflow.skip, host.model_copy(update={"round": 1}))
+        posts.gate = asyncio.Event()
+        await env.sleep(timedelta(minutes=10))
+        await eventually(lambda: posts.started == 2)
+        await handle.execute_update(
+            ChallengeChainWorkflow.cancel, CancelChainRequest(by=chains.HOST, guild_id=chains.GUILD)
+        )
+        posts.gate.set()
+        await handle.result()
+        assert posts.actions() == ["Round 1 starts now!", "first"]
+    return handle.id
+
+
+async def chain_told_to_players_with_round_headers(env: WorkflowEnvironment) -> str:
+    """Round posts under a line naming the chain and round (`ROUND_HEADER`), one round in its own
+    channel, a pause, a resume, a skip and a cancel told in the chain's channel (`ANNOUNCE_STEERING`)."""
+    host = ChainRequest(by=chains.HOST, guild_id=chains.GUILD)
+    rounds = [
+        chains.round_("Round 1", timedelta(minutes=10)),
+        chains.round_("Photos", timedelta(minutes=10), channel_id=chains.CHANNEL + 1),
+        chains.round_("Round 3", timedelta(hours=1)),
+        chains.round_("Finale", timedelta(hours=1)),
+    ]
+    posts = chains.Posts(env)
+    async with _chain_worker(env, posts):
+        handle = await chains.start(env, chains.chain(rounds, key="replay-told"))
+        await env.sleep(timedelta(minutes=15))
+        await handle.execute_update(ChallengeChainWorkflow.pause, host)
+        await eventually(lambda: len(posts.announcements) == 1)
+        await env.sleep(timedelta(hours=1))
+        await handle.execute_update(ChallengeChainWorkflow.resume, host)
+        await eventually(lambda: len(posts.announcements) == 2)
+        await env.sleep(timedelta(minutes=10))
+        await handle.execute_update(ChallengeChainWorkflow.skip, host)
+        await eventually(lambda: len(posts.announcements) == 3)
+        await env.sleep(timedelta(minutes=10))
+        await handle.execute_update(
+            ChallengeChainWorkflow.cancel, CancelChainRequest(by=chains.HOST, guild_id=chains.GUILD)
+        )
+        await handle.result()
+        assert len(posts.announcements) == 4
+        assert posts.headers == ["**Quiz** · Round 1 of 4", "**Quiz** · Round 2 of 4"]
+        assert posts.channels == [chains.CHANNEL, chains.CHANNEL + 1]
+    return handle.id
+
+
+async def health_flapping_then_settles(env: WorkflowEnvironment) -> str:
+    """Hourly checks that flap (posting nothing), then fail twice (posted), then recover."""
+    probes = health_doubles.Probes(env)
+    now = await env.get_current_time()
+    minute = timedelta(minutes=1)
+    probes.outages = [
+        (now + timedelta(hours=h) - minute, now + timedelta(hours=h) + minute) for h in (1, 3, 5, 6)
+    ]
+    checks = HealthChecks(env.client, health_doubles.QUEUE)
+    async with build_worker(
+        env.client, health_doubles.QUEUE, probes.activities(), workflows=[HealthCheckWorkflow]
+    ):
+        workflow_id = await checks.start(
+            guild_id=health_doubles.GUILD,
+            admin_channel_id=health_doubles.ADMIN_CHANNEL,
+            interval=timedelta(hours=1),
+            checks_per_run=10,
+        )
+        first_run = (await env.client.get_workflow_handle(workflow_id).describe()).run_id
+        await env.sleep(timedelta(hours=10, minutes=30))
+        assert [r.state for r in probes.reports] == ["healthy", "failing", "healthy"]
+    return f"{workflow_id}@{first_run}"
+
+
+async def _ended_while_edits_fail(env: WorkflowEnvironment) -> tuple[str, str]:
+    """A season ended while its first turn's claim edit waits on Discord, which refuses every
+    edit: the season posts and closes within seconds, each turn is cancelled."""
+    facade = season_doubles.seasons(env.client)
+    doubles = season_doubles.Doubles(env)
+    async with season_doubles.season_worker(env.client, doubles):
+        await _two_player_season(facade, doubles)
+        offer = doubles.offers[0][0]
+        doubles.edits_fail = True
+        await facade.claim(offer.turn_id, offer.player_id)
+        await facade.end(season_doubles.GUILD, by=season_doubles.HOST, reason="replay")
+        await env.sleep(timedelta(minutes=1))
+        await season_doubles.season_handle(facade).result()
+    return season_doubles.season_handle(facade).id, offer.turn_id
+
+
+async def season_ended_while_edits_fail(env: WorkflowEnvironment) -> str:
+    return (await _ended_while_edits_fail(env))[0]
+
+
+async def turn_cancelled_while_its_edit_waits(env: WorkflowEnvironment) -> str:
+    return (await _ended_while_edits_fail(env))[1]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "ScheduledJob-reminders_then_action": reminders_then_action,
     "ScheduledJob-cancelled": cancelled,
@@ -528,6 +706,8 @@ SCENARIOS: dict[str, Scenario] = {
     "ScheduledJob-temporal_cancellation": temporal_cancellation,
     "ScheduledJob-outage_then_results": outage_then_results,
     "ScheduledJob-superseded_reminders": superseded_reminders,
+    "ScheduledJob-steered": steered,
+    "ScheduledJob-repeat_occurrence": repeat_occurrence,
     "ScheduledJob-announced_then_cancelled": announced_then_cancelled,
     "ScheduledJob-announced_then_fired": announced_then_fired,
     "Whisper-read_then_window_closes": whisper_read_then_window_closes,
@@ -551,6 +731,23 @@ SCENARIOS: dict[str, Scenario] = {
     "ChallengeChain-failed_round_then_continues_as_new": chain_failed_round_then_continues_as_new,
     "ChallengeChain-second_run_after_continue_as_new": chain_second_run_after_continue_as_new,
     "HealthCheck-outage_pause_then_continues_as_new": health_outage_pause_then_continues_as_new,
+    "ChallengeChain-named_skip_then_cancel_during_a_round": chain_named_skip_then_cancel_during_a_round,
+    "HealthCheck-flapping_then_settles": health_flapping_then_settles,
+    "ChallengeChain-told_to_players_with_round_headers": chain_told_to_players_with_round_headers,
+    "Season-ended_while_edits_fail": season_ended_while_edits_fail,
+    "Turn-cancelled_while_its_edit_waits": turn_cancelled_while_its_edit_waits,
+    # Closed with the Outcome search attribute (workflows/outcomes.py).
+    "ScheduledJob-told_missed_after_outage": told_missed_after_outage,
+    "ScheduledJob-told_posted_late": told_posted_late,
+    "ScheduledJob-told_done_with_outcome": reminders_then_action,
+    "ScheduledJob-told_failed_with_outcome": failed,
+    "ScheduledJob-told_operator_cancelled_with_outcome": operator_signal,
+    "Whisper-told_read_with_outcome": whisper_read_then_window_closes,
+    "Whisper-told_expired_with_outcome": whisper_expired,
+    "Season-told_completed_with_outcome": season_completed,
+    "Season-told_ended_with_outcome": season_ended,
+    "ChallengeChain-told_cancelled_with_outcome": chain_skip_pause_resume_cancel,
+    "ChallengeChain-told_failed_round_with_outcome": chain_second_run_after_continue_as_new,
 }
 
 

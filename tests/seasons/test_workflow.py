@@ -293,6 +293,36 @@ async def test_ending_a_season_ends_every_timer_of_every_turn(
     )
 
 
+async def test_a_season_ended_while_discord_refuses_dm_edits_ends_at_once(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, facade: Seasons
+) -> None:
+    handle = await open_season(facade, players=[P1, P2], min_players=2, max_players=2)
+    await offered(doubles, 2)
+    await facade.claim(turn_of(doubles, P1), P1)
+    doubles.edits_fail = True
+    ended_at = await time_env.get_current_time()
+
+    status = await facade.end(GUILD, by=HOST)
+    await time_env.sleep(MINUTE)
+
+    # The channel is told and the season is over within the minute, though no DM edit got
+    # through; no turn is left behind it.
+    assert status.state in ("ended", "running")  # answered at once, as before any turn was told
+    assert "ended the season" in doubles.posts[-1].content
+    description = await handle.describe()
+    assert description.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED
+    assert description.close_time is not None and description.close_time - ended_at < timedelta(seconds=20)
+    assert (await handle.result()).outcome == "ended"
+    for offer, _ in doubles.offers:
+        turn = await time_env.client.get_workflow_handle(offer.turn_id).describe()
+        assert turn.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED
+    # The claimed turn, whose edit was on its way when the season ended, kept no timer either.
+    await time_env.sleep(2 * DAY)
+    assert doubles.dms == []
+    # A new season can be opened.
+    await open_season(facade, players=[P1])
+
+
 async def test_an_unreachable_player_is_passed_over(
     time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, facade: Seasons
 ) -> None:
@@ -338,6 +368,7 @@ async def test_one_season_at_a_time_per_server(
         await open_season(facade)
     await facade.end(GUILD, by=HOST)
     assert (await handle.result()).outcome == "ended"
+    assert (await handle.describe()).typed_search_attributes[sa.OUTCOME] == "cancelled"
     # Once it is over, the next one can start.
     await open_season(facade, players=[P1])
     assert (await facade.status(GUILD)).players == [P1]

@@ -83,6 +83,7 @@ def test_search_attributes_come_from_the_workflows() -> None:
         "JobDeadline": "Datetime",
         "JobKey": "Keyword",
         "ScheduledBy": "Keyword",
+        "Outcome": "Keyword",
     }
 
 

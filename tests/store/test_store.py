@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
+from bot.replies import user_message
 from clients.store import PersistentStore, StoreError, StoreLimitError, VersionConflict, Versioned
 from local_discord import FakeDiscord
 from stack.devserver import DevServer, free_port
@@ -27,6 +28,7 @@ from stack.temporal import data_converter
 from tests.support.temporal import TEST_KEY, connect_client
 from tests.support.worker_process import WorkerProcess
 from worker import build_worker
+from workflows.common import UserError
 from workflows.store import StoreWorkflow
 from workflows.store_models import (
     LIMIT_ERROR,
@@ -37,6 +39,7 @@ from workflows.store_models import (
     SetRequest,
     StoreInput,
     StoreLimits,
+    TransactOp,
     json_size,
 )
 
@@ -330,6 +333,45 @@ async def test_each_limit_is_refused_with_its_own_message_and_nothing_recorded(
         await store.set("", 1)
     with pytest.raises(StoreError, match="a key may be at most 512 bytes"):
         await store.set("k" * 513, 1)
+
+
+async def test_a_full_store_is_a_refusal_the_user_is_shown(client: Client, worker: Worker) -> None:
+    store = await PersistentStore.create(client, unique("full"), TASK_QUEUE, limits=StoreLimits(max_keys=1))
+    await store.set("a", 1)
+    with pytest.raises(StoreLimitError, match="already holds 1 keys") as refused:
+        await store.set("b", 2)
+    # The bot shows a UserError's message; anything else becomes "something went wrong".
+    assert isinstance(refused.value, UserError)
+    assert user_message(refused.value) == str(refused.value)
+
+
+async def test_a_request_past_the_servers_limit_is_refused_at_once(client: Client, worker: Worker) -> None:
+    """A 5 MB key was sent again for a minute (the server's "message larger than max" read as
+    busy); a 3 MB write reached the worker, whose refusal carried it back and broke its task."""
+    store = await PersistentStore.create(client, unique("huge"), TASK_QUEUE)
+    await store.set("kept", 1)
+    before = await accepted_updates(client, store.workflow_id)
+    five_mb = "k" * 5_000_000
+    three_mb = [TransactOp(key=f"v{i}", value="v" * 60_000) for i in range(50)]  # each value fits
+    # About 2,096,600 bytes encoded: under the server's 2 MiB, but not the workflow's refusal,
+    # which carries it back, so the store's workflow task failed over and over.
+    almost_2_mib = [TransactOp(key=f"v{i}", value="v" * 61_597) for i in range(34)]
+    limit = r"one request may carry at most 2,031,616 bytes \(the server takes 2 MiB at once"
+    for call in (
+        store.set(five_mb, 1),
+        store.get(five_mb),
+        store.transact(three_mb),
+        store.transact(almost_2_mib),
+    ):
+        async with asyncio.timeout(5):  # refused here, not sent (and sent again) for a minute
+            with pytest.raises(StoreLimitError, match=limit) as refused:
+                await call
+        assert user_message(refused.value) == str(refused.value)
+    # Nothing was written, and the store answers at once as before.
+    async with asyncio.timeout(5):
+        assert await store.set("after", 2) > 0
+        assert await store.keys() == ["kept", "after"]
+    assert await accepted_updates(client, store.workflow_id) == before + 1
 
 
 async def test_limits_cannot_be_raised_above_the_hard_ones() -> None:

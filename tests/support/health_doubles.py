@@ -57,7 +57,7 @@ class Probes:
 
         @activity.defn(name=PROBE_FAILED_JOBS)
         async def probe_failed_jobs(probe: ProbeInput) -> ProbeResult:
-            return ProbeResult(name=PROBE_FAILED_JOBS, state="healthy", detail="no job workflow failed")
+            return ProbeResult(name=PROBE_FAILED_JOBS, state="healthy", detail="no job failed")
 
         @activity.defn(name=POST_HEALTH_REPORT)
         async def post_health_report(report: HealthReport) -> dict[str, str]:

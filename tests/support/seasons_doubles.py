@@ -63,6 +63,8 @@ class Doubles:
     unreachable: set[int] = field(default_factory=set)
     # Edits of the opening post (once the bot has said where it is).
     openings: list[AnnouncementEdit] = field(default_factory=list)
+    # When set, Discord refuses every DM edit with a 503 (retried, never taken).
+    edits_fail: bool = False
 
     async def now(self) -> datetime:
         return await self.env.get_current_time() if self.env else datetime.now(UTC)
@@ -81,6 +83,8 @@ class Doubles:
 
         @activity.defn(name=EDIT_OFFER)
         async def edit_offer(edit: OfferEdit) -> bool:
+            if self.edits_fail:
+                raise ApplicationError("Discord is unavailable (503)", type="DiscordUnavailable")
             self.edits.append((edit, await self.now()))
             return True
 

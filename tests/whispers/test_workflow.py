@@ -24,6 +24,7 @@ from components.whispers import READ_BUTTON
 from stack.sealing import WhisperSeal
 from tests.support.whispers import OTHER_WHISPER_KEY, recording, whisper_seal
 from worker import build_worker
+from workflows import search_attributes as sa
 from workflows.whispers import WhisperWorkflow
 from workflows.whispers_models import (
     BAD_WHISPER_ID,
@@ -149,6 +150,8 @@ async def test_the_recipient_reads_the_text_and_the_sender_hears_it_was_opened(
     await time_env.sleep(timedelta(hours=24, minutes=1))  # the re-read window passes
     outcome = await result(time_env.client, whisper_id)
     assert outcome.outcome == "read"
+    described = await time_env.client.get_workflow_handle(whisper_id).describe()
+    assert described.typed_search_attributes[sa.OUTCOME] == "done"
     assert doubles.deleted == [PostedNotification(channel_id=CHANNEL, message_id=9001)]
     assert [n.content for n, _ in doubles.dms] == [f"📬 <@{BOB}> opened your whisper."]
     assert all(n.sender_id == ALICE for n, _ in doubles.dms)

@@ -1,0 +1,5 @@
+"""`python -m adoption --help`: see adoption/cli.py."""
+
+from adoption.cli import main
+
+main()

@@ -1,0 +1,157 @@
+"""Repeats on Temporal Schedules, on the real dev server (the time-skipping one has no schedules):
+the times they fire in a named zone across daylight-saving time, reminders before each
+occurrence, skip, change, pause, a count, and each occurrence a job like any other."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from clients.jobs import JOB_ID_PATTERN, Jobs, SchedulingError
+from clients.repeats import Repeats
+from tests.support.jobs_doubles import Doubles, assert_near
+from tests.support.temporal import eventually
+from worker import build_worker
+from workflows.jobs_actions import POST_MESSAGE
+from workflows.jobs_models import Reminder
+from workflows.times import TimeError
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+QUEUE = f"repeats-{uuid.uuid4().hex[:8]}"
+GUILD, CHANNEL, HOST = 111, 222, 333
+WINTER = datetime(2027, 1, 4, tzinfo=UTC)
+SUMMER = datetime(2027, 6, 1, tzinfo=UTC)
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def doubles(client: Client) -> AsyncIterator[Doubles]:
+    doubles = Doubles(WorkflowEnvironment.from_client(client))
+    async with build_worker(client, QUEUE, doubles.activities()):
+        yield doubles
+
+
+def repeats(client: Client) -> Repeats:
+    return Repeats(client, QUEUE, shortest=timedelta(seconds=1))
+
+
+async def create(client: Client, name: str, every: str, **kwargs: object) -> None:
+    await repeats(client).create(
+        name,
+        every,
+        zone=str(kwargs.pop("zone", "Europe/Paris")),
+        guild_id=GUILD,
+        channel_id=CHANNEL,
+        scheduled_by=HOST,
+        action=POST_MESSAGE,
+        payload={"content": "Game night!"},
+        description="Game night",
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def test_every_friday_in_paris_fires_at_19_utc_in_winter_and_18_in_summer(client: Client) -> None:
+    await create(client, "winter", "every Friday 20:00", start_at=WINTER)
+    await create(client, "summer", "every Friday 20:00", start_at=SUMMER)
+    winter = await repeats(client).info(GUILD, "winter")
+    summer = await repeats(client).info(GUILD, "summer")
+
+    assert winter.every == "every Friday at 20:00" and winter.zone == "Europe/Paris"
+    assert winter.next_times and all(
+        t.weekday() == 4 and (t.hour, t.minute) == (19, 0) for t in winter.next_times
+    )
+    assert summer.next_times and all(
+        t.weekday() == 4 and (t.hour, t.minute) == (18, 0) for t in summer.next_times
+    )
+    for name in ("winter", "summer"):
+        await repeats(client).end(GUILD, name)
+
+
+async def test_reminders_move_the_firing_before_the_occurrence(client: Client) -> None:
+    await create(
+        client,
+        "early",
+        "every Monday 00:30",
+        start_at=WINTER,
+        reminders=[Reminder(offset=timedelta(hours=1), message="1 hour")],
+    )
+    info = await repeats(client).info(GUILD, "early")
+    # Monday 00:30 in Paris (23:30 UTC Sunday) less an hour: Sunday 23:30 local, 22:30 UTC.
+    assert all(t.weekday() == 6 and (t.hour, t.minute) == (22, 30) for t in info.next_times)
+    await repeats(client).end(GUILD, "early")
+
+
+async def test_an_occurrence_is_a_job_due_lead_after_it_starts(client: Client, doubles: Doubles) -> None:
+    await create(
+        client, "soon", "every day at 09:00", reminders=[Reminder(offset=timedelta(hours=1), message="1h")]
+    )
+    started = datetime.now(UTC)
+    await repeats(client).run_now(GUILD, "soon")
+    jobs = Jobs(client, QUEUE)
+
+    async def one() -> bool:
+        return len(await jobs.get_jobs(GUILD, key=None)) >= 1
+
+    await eventually(one)
+    (job,) = [j for j in await jobs.get_jobs(GUILD) if "rp.soon" in j.job_id]
+    assert re.fullmatch(JOB_ID_PATTERN, job.job_id)
+    status = await jobs.status(job.job_id)
+    assert_near(status.deadline, started + timedelta(hours=1), timedelta(seconds=10))
+    # Moved, like any job.
+    moved = await jobs.shift(job.job_id, timedelta(minutes=30), by=HOST, guild_id=GUILD, as_host=True)
+    assert moved.deadline == status.deadline + timedelta(minutes=30)
+    await jobs.cancel(job.job_id, by=HOST, guild_id=GUILD, as_host=True)
+    await repeats(client).end(GUILD, "soon")
+
+
+async def test_skip_the_next_change_the_pattern_pause_and_end(client: Client) -> None:
+    await create(client, "steer", "every day at 09:00", start_at=WINTER)
+    before = await repeats(client).info(GUILD, "steer")
+    skipped = await repeats(client).skip_next(GUILD, "steer")
+    after = await repeats(client).info(GUILD, "steer")
+    assert skipped == before.next_times[0]
+    assert after.next_times[0] == before.next_times[1]
+
+    changed = await repeats(client).change(GUILD, "steer", "every Wednesday 18:30", zone="America/New_York")
+    assert changed.zone == "America/New_York" and changed.every == "every Wednesday at 18:30"
+    # 18:30 in New York in winter is 23:30 UTC.
+    assert all(t.weekday() == 2 and (t.hour, t.minute) == (23, 30) for t in changed.next_times)
+
+    assert (await repeats(client).pause(GUILD, "steer", by=HOST)).paused
+    assert not (await repeats(client).resume(GUILD, "steer", by=HOST)).paused
+    await repeats(client).end(GUILD, "steer")
+    with pytest.raises(SchedulingError, match="no repeat named"):
+        await repeats(client).info(GUILD, "steer")
+
+
+async def test_a_repeat_ends_after_its_count(client: Client, doubles: Doubles) -> None:
+    posted = len(doubles.actions)
+    await create(client, "twice", "every 2s", count=2)
+    assert (await repeats(client).info(GUILD, "twice")).remaining == 2
+
+    async def both() -> bool:
+        return len(doubles.actions) - posted >= 2
+
+    await eventually(both, timeout=20)
+    await asyncio.sleep(5)  # a third would have fired by now
+    assert len(doubles.actions) - posted == 2
+    assert (await repeats(client).info(GUILD, "twice")).remaining == 0
+    await repeats(client).end(GUILD, "twice")
+
+
+async def test_bad_repeats_are_refused_with_the_reason(client: Client) -> None:
+    with pytest.raises(TimeError, match="not a day of the week"):
+        await create(client, "bad", "every funday 20:00")
+    with pytest.raises(SchedulingError, match="name"):
+        await create(client, "Bad Name!", "every day at 09:00")
+    await create(client, "dup", "every day at 09:00", start_at=WINTER)
+    with pytest.raises(SchedulingError, match="already exists"):
+        await create(client, "dup", "every day at 09:00")
+    await repeats(client).end(GUILD, "dup")

@@ -1,0 +1,227 @@
+"""Steering a job through the bot (simcord, real dev server): the listing's Change a job menu,
+the panel's Move, Later/earlier, Pause, Resume and Run now, as a host and as a player; the
+server's and a member's time zone."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import discord
+import pytest
+import pytest_asyncio
+from simcord import assert_message
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from bot.jobs_steer import panel
+from clients.jobs import Jobs
+from tests.jobs.test_bot import custom_ids, listed, schedule, texts
+from tests.support.bot_harness import World, answered, as_datetime, bot_env, last_reply, unix_times
+from tests.support.jobs_doubles import Doubles
+from tests.support.temporal import eventually
+from worker import build_worker
+from workflows.jobs_models import run_tag
+from workflows.times import parse_when
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+QUEUE = f"steer-{uuid.uuid4().hex[:8]}"
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def world(client: Client) -> AsyncIterator[World]:
+    doubles = Doubles(WorkflowEnvironment.from_client(client))
+    async with build_worker(client, QUEUE, doubles.activities()), bot_env(client, QUEUE) as w:
+        yield w
+        facade = Jobs(client, QUEUE)
+        for job in await facade.get_jobs(w.guild.id):
+            await facade.cancel(job.job_id, by=w.host.id, guild_id=w.guild.id, as_host=True)
+        await eventually(lambda: listed(facade, w.guild.id, 0))
+
+
+async def choice(w: World, job_id: str) -> str:
+    run = (await w.client.get_workflow_handle(job_id).describe()).run_id
+    return f"{run_tag(run)}:{job_id.removeprefix(f'job-{w.guild.id}-')}"
+
+
+async def test_a_host_steers_a_job_from_the_listing(world: World) -> None:
+    w = world
+    job_id = await schedule(w, w.player.id, "Quiz night", 2)
+    await eventually(lambda: listed(w.bot.jobs, w.guild.id, 1))
+    dashboard = last_reply(answered(await w.host.slash(w.channel, "schedule list")))
+    assert custom_ids(dashboard, "jss:") == ["jss:0"]
+
+    opened = answered(await w.host.select(dashboard, [await choice(w, job_id)], custom_id="jss:0"))
+    panel = last_reply(opened)
+    assert_message(panel, ephemeral=True)
+    assert "Quiz night" in texts(panel) and "Due <t:" in texts(panel)
+    suffix = (await choice(w, job_id)).partition(":")[2]
+    assert [c.split(":")[1] for c in custom_ids(panel, "js:")] == ["move", "shift", "run", "pause"]
+    assert all(suffix in c for c in custom_ids(panel, "js:"))
+
+    # Move to a time typed in the server's zone; the reply states the instant.
+    await w.bot.time_zones.set_server(w.guild.id, "Europe/Paris")
+    form = answered(await w.host.click(panel, label="Move…"))
+    before = w.bot.jobs.now()
+    moved = answered(await w.host.submit_modal(form, {"when": "tomorrow 20:00"}))
+    expected = parse_when("tomorrow 20:00", "Europe/Paris", before)
+    assert_message(last_reply(moved), contains="Moved **Quiz night** to", ephemeral=True)
+    assert as_datetime(unix_times(last_reply(moved).content)[0]) == expected
+    assert (await w.bot.jobs.status(job_id)).deadline == expected
+
+    # Later by 30 minutes.
+    form = answered(await w.host.click(panel, label="Later / earlier…"))
+    shifted = answered(await w.host.submit_modal(form, {"by": "+30m"}))
+    assert_message(last_reply(shifted), contains="30m later", ephemeral=True)
+    assert (await w.bot.jobs.status(job_id)).deadline == expected + timedelta(minutes=30)
+
+    # A typo is answered with the reason; nothing changes.
+    form = answered(await w.host.click(panel, label="Move…"))
+    bad = answered(await w.host.submit_modal(form, {"when": "someday"}))
+    assert_message(last_reply(bad), contains="Nothing was changed", ephemeral=True)
+    assert (await w.bot.jobs.status(job_id)).deadline == expected + timedelta(minutes=30)
+
+    paused = answered(await w.host.click(panel, label="Pause"))
+    assert_message(last_reply(paused), contains="Paused **Quiz night**", ephemeral=True)
+    assert (await w.bot.jobs.status(job_id)).paused_left is not None
+    # The panel drawn now offers Resume instead.
+    again = last_reply(answered(await w.host.select(dashboard, [await choice(w, job_id)], custom_id="jss:0")))
+    assert "Paused with" in texts(again)
+    resumed = answered(await w.host.click(again, label="Resume"))
+    assert_message(last_reply(resumed), contains="Resumed **Quiz night**: due <t:", ephemeral=True)
+
+    ran = answered(await w.host.click(again, label="Run now"))
+    assert_message(last_reply(ran), contains="is running now", ephemeral=True)
+    await eventually(lambda: listed(w.bot.jobs, w.guild.id, 0))
+    status = await w.bot.jobs.status(job_id)
+    assert status.state == "done"
+    assert [c.by for c in status.changes] == [w.host.id] * 5
+
+
+async def test_a_player_may_not_steer_another_members_job(world: World) -> None:
+    w = world
+    job_id = await schedule(w, w.host.id, "Host's round", 2)
+    await eventually(lambda: listed(w.bot.jobs, w.guild.id, 1))
+    dashboard = last_reply(answered(await w.player.slash(w.channel, "schedule list")))
+    picked = answered(await w.player.select(dashboard, [await choice(w, job_id)], custom_id="jss:0"))
+    assert_message(last_reply(picked), contains="Only a host or the member who scheduled", ephemeral=True)
+
+    # Nor with a panel's buttons, on a message the player can see (as a panel posted in public).
+    run, _, suffix = (await choice(w, job_id)).partition(":")
+    channel = w.bot.get_channel(w.channel.id)
+    assert isinstance(channel, discord.TextChannel)
+    host_panel = await channel.send(view=panel(await w.bot.jobs.status(job_id), suffix, run))
+    for label in ("Move…", "Later / earlier…", "Pause", "Run now"):
+        refused = answered(await w.player.click(host_panel, label=label))
+        assert_message(
+            last_reply(refused), contains="Only a host or the member who scheduled", ephemeral=True
+        )
+    status = await w.bot.jobs.status(job_id)
+    assert status.state == "waiting" and status.paused_left is None and status.changes == []
+
+
+async def test_a_player_steers_their_own_job_in_their_own_zone(world: World) -> None:
+    w = world
+    job_id = await schedule(w, w.player.id, "Player's raid", 2)
+    await eventually(lambda: listed(w.bot.jobs, w.guild.id, 1))
+    typo = answered(await w.player.slash(w.channel, "schedule my-timezone", zone="America/New_Yrok"))
+    assert_message(last_reply(typo), contains="Did you mean `America/New_York`", ephemeral=True)
+    chosen = answered(await w.player.slash(w.channel, "schedule my-timezone", zone="america/new_york"))
+    assert_message(last_reply(chosen), contains="America/New_York", ephemeral=True)
+    refused = answered(await w.player.slash(w.channel, "schedule timezone", zone="Europe/Paris"))
+    assert_message(last_reply(refused), contains="Only a host", ephemeral=True)
+
+    dashboard = last_reply(answered(await w.player.slash(w.channel, "schedule list")))
+    panel = last_reply(
+        answered(await w.player.select(dashboard, [await choice(w, job_id)], custom_id="jss:0"))
+    )
+    form = answered(await w.player.click(panel, label="Move…"))
+    before = w.bot.jobs.now()
+    moved = answered(await w.player.submit_modal(form, {"when": "tomorrow 9:00"}))
+    expected = parse_when("tomorrow 9:00", "America/New_York", before)
+    assert as_datetime(unix_times(last_reply(moved).content)[0]) == expected
+    assert (await w.bot.jobs.status(job_id)).deadline == expected
+
+
+async def test_a_host_schedules_a_post_with_reminders_and_a_player_may_not(world: World) -> None:
+    w = world
+    await w.bot.time_zones.set_server(w.guild.id, "Europe/Paris")
+    before = w.bot.jobs.now()
+    done = answered(
+        await w.host.slash(
+            w.channel,
+            "schedule post",
+            channel=w.channel,
+            message="Doors open!",
+            when="tomorrow 20:00",
+            reminders="1h, 10m",
+        )
+    )
+    reply = last_reply(done)
+    assert_message(reply, contains="Scheduled a post in", ephemeral=True)
+    expected = parse_when("tomorrow 20:00", "Europe/Paris", before)
+    assert as_datetime(unix_times(reply.content)[0]) == expected
+    await eventually(lambda: listed(w.bot.jobs, w.guild.id, 1))
+    (job,) = await w.bot.jobs.get_jobs(w.guild.id)
+    status = await w.bot.jobs.status(job.job_id)
+    assert status.action == "post_message" and status.deadline == expected
+    assert status.next_reminder is not None and status.next_reminder.message == "1h"
+
+    bad = answered(
+        await w.host.slash(
+            w.channel, "schedule post", channel=w.channel, message="x", when="2026-02-30 10:00"
+        )
+    )
+    assert_message(last_reply(bad), contains="Nothing was scheduled", ephemeral=True)
+    refused = answered(
+        await w.player.slash(w.channel, "schedule post", channel=w.channel, message="spam", when="10m")
+    )
+    assert_message(last_reply(refused), contains="Only a host", ephemeral=True)
+    assert len(await w.bot.jobs.get_jobs(w.guild.id)) == 1
+
+
+async def test_a_host_repeats_a_post_then_skips_changes_pauses_and_ends_it(world: World) -> None:
+    w = world
+    await w.bot.time_zones.set_server(w.guild.id, "Europe/Paris")
+    made = answered(
+        await w.host.slash(
+            w.channel,
+            "schedule post",
+            channel=w.channel,
+            message="Weekly quiz!",
+            repeat="quiz: every Friday 20:00",
+            ends="3 times",
+            reminders="1h",
+        )
+    )
+    reply = last_reply(made)
+    assert_message(reply, contains="Repeat **quiz**", ephemeral=True)
+    assert "every Friday at 20:00 (Europe/Paris), 3 times" in reply.content
+    first = as_datetime(unix_times(reply.content)[0])
+    # The schedule fires an hour before 20:00 Paris time, for the reminder.
+    assert first.astimezone(ZoneInfo("Europe/Paris")).strftime("%A %H:%M") == "Friday 19:00"
+
+    shown = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="quiz")))
+    assert "active · 3 left" in shown.content
+    skipped = last_reply(
+        answered(await w.host.slash(w.channel, "schedule repeat", name="quiz", do="skip-next"))
+    )
+    assert as_datetime(unix_times(skipped.content)[0]) == first
+    paused = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="quiz", do="pause")))
+    assert "paused" in paused.content
+    changed = last_reply(
+        answered(
+            await w.host.slash(
+                w.channel, "schedule repeat", name="quiz", do="change", every="every day at 09:00"
+            )
+        )
+    )
+    assert "every day at 09:00 (Europe/Paris)" in changed.content
+    refused = answered(await w.player.slash(w.channel, "schedule repeat", name="quiz", do="end"))
+    assert_message(last_reply(refused), contains="Only a host", ephemeral=True)
+    ended = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="quiz", do="end")))
+    assert "Ended **quiz**" in ended.content
+    gone = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="quiz")))
+    assert "no repeat named" in gone.content
