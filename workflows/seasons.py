@@ -327,10 +327,11 @@ class SeasonWorkflow:
             content=f"🛑 <@{self._terminate.by}> ended the season."
             + (f" Reason: {reason}" if reason else ""),
         )
+        # Posted at once (as before the opening post was corrected): the order of the commands
+        # is what recorded histories replay.
+        ended = self._activity(POST_CHANNEL, post, BEST_EFFORT_BUDGET, "post season ended")
         if workflow.patched(END_PATCH):
-            await asyncio.gather(
-                *edits, self._activity(POST_CHANNEL, post, BEST_EFFORT_BUDGET, "post season ended")
-            )
+            await (asyncio.gather(*edits, ended) if edits else ended)
             # A turn left after the grace is ended by this season's close (see the module docstring).
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
@@ -343,9 +344,7 @@ class SeasonWorkflow:
             # Each turn's follower records it once the child has closed: no timer outlives this.
             await workflow.wait_condition(lambda: not self._turns)
             self._apply_finished()
-            await asyncio.gather(
-                *edits, self._activity(POST_CHANNEL, post, BEST_EFFORT_BUDGET, "post season ended")
-            )
+            await (asyncio.gather(*edits, ended) if edits else ended)
         record_outcome("cancelled")
         return SeasonResult(outcome="ended", players=self._players, games=self._games, reason=reason)
 
