@@ -172,6 +172,7 @@ async def run(settings: Settings) -> None:
     temporal = await connect(settings, identity=f"bot@{socket.gethostname()}", runtime=runtime)
     async with GameBot(settings, temporal) as bot:
         stop_on_signals(bot)
+        bot.live_listings.start()
         try:
             await bot.start(token)
         except discord.LoginFailure:

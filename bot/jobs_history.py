@@ -16,12 +16,13 @@ from discord.utils import format_dt
 
 from bot.checks import require_guild
 from bot.jobs_retry import RetryButton
+from bot.jobs_ui import job_title
 from bot.persistent import PersistentItem
 from bot.replies import guarded
 from clients.jobs_history import HISTORY_REACH, HistoryPage, PastJob, history_query, page_history
 from components.jobs import HISTORY_PAGE
 from workflows.common import UserError
-from workflows.jobs_actions import ACTIONS
+from workflows.jobs_actions import ACTIONS, action_label
 from workflows.jobs_models import job_suffix, run_tag
 from workflows.times import format_human
 
@@ -34,10 +35,10 @@ RETRYABLE = ("failed", "missed")
 
 
 def past_line(job: PastJob) -> str:
-    title = job.description or job.action
-    lines = [
-        f"{ICONS.get(job.outcome, '•')} **{title}** · `{job.action}` in <#{job.channel_id}> · {job.outcome}"
-    ]
+    title = job_title(job.description, job.action)
+    kind = action_label(job.action)
+    kind = "" if kind.lower() in title.lower() else f" · {kind.lower()}"
+    lines = [f"{ICONS.get(job.outcome, '•')} **{title}**{kind} in <#{job.channel_id}> · {job.outcome}"]
     when = []
     if job.due is not None:
         when.append(f"due {format_dt(job.due, 'f')}")
@@ -178,9 +179,15 @@ async def show_history(
 ) -> None:
     """`/schedule history`: the first page, filtered."""
     require_guild(interaction)
-    if action and (action not in ACTIONS or ACTIONS[action].reminder):
-        known = ", ".join(sorted(name for name, spec in ACTIONS.items() if not spec.reminder))
-        raise UserError(f"there is no action by that name here; the actions are: {known}")
+    if action:
+        # Typed as the listings name it ("Safari round results"), or by its name in code.
+        kinds = {name: spec for name, spec in ACTIONS.items() if not spec.reminder}
+        typed = " ".join(action.split()).lower()
+        found = [name for name in kinds if typed in (name, action_label(name).lower())]
+        if not found:
+            known = ", ".join(sorted(action_label(name) for name in kinds))
+            raise UserError(f"there is no action by that name here; the actions are: {known}")
+        action = found[0]
     await interaction.response.defer(ephemeral=True, thinking=True)
     view = await render_history(
         interaction, 0, outcome=outcome or "", channel=str(channel.id) if channel else "", action=action or ""

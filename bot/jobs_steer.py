@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.checks import require_guild
+from bot.jobs_ui import job_title
 from bot.modals import modal_values
 from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time
 from clients.jobs import NotAllowed, SchedulingError
 from clients.jobs_listing import JobSummary
 from components.jobs import BY_FIELD, STEER_BUTTON, STEER_MODAL, STEER_SELECT, WHEN_FIELD
+from workflows.jobs_actions import action_label
 from workflows.jobs_models import MAX_DELAY, JobStatus, job_id_for, job_suffix, run_tag
 from workflows.times import TimeError, format_human, parse_duration, parse_when
 
@@ -50,8 +52,9 @@ async def may_steer(interaction: discord.Interaction[GameBot], job_id: str, run:
 
 def panel(status: JobStatus, suffix: str, run: str) -> discord.ui.LayoutView:
     """The job, its time and what was changed, with its controls (ephemeral)."""
-    title = status.description or status.action
-    lines = [f"### {title}", f"`{status.action}` in <#{status.channel_id}> · by <@{status.scheduled_by}>"]
+    title = job_title(status.description, status.action)
+    kind = action_label(status.action)
+    lines = [f"### {title}", f"{kind} in <#{status.channel_id}> · by <@{status.scheduled_by}>"]
     if status.paused_left is not None:
         lines.append(f"⏸️ Paused with {format_human(status.paused_left)} left.")
     else:
@@ -82,7 +85,7 @@ class SteerSelect(PersistentItem[discord.ui.Select[Any]], custom=STEER_SELECT):
     def __init__(self, page: int, jobs: Sequence[JobSummary] = ()) -> None:
         options = [
             discord.SelectOption(
-                label=(job.description or job.action)[:100],
+                label=job_title(job.description, job.action)[:100],
                 value=f"{run_tag(job.run_id)}:{job_suffix(job.job_id, job.guild_id)}",
             )
             for job in jobs

@@ -7,7 +7,7 @@ a Temporal client only, so nothing tells it that a job ended: it looks again.
     live = LiveListings()                 # the bot holds one (GameBot.live_listings)
     live.watch(Watched(guild, (channel, message), shown, listing, redraw))
     await live.changed(guild)             # after this bot scheduled or cancelled a job there
-    await live.tick()                     # its loop calls it every TICK
+    await live.tick()                     # its loop (`start`) calls it every TICK
 
 A watched listing is looked at again once a job it shows is due (a little after its deadline,
 while the worker posts), when this bot changes a job of its guild, and every POLL in any case
@@ -77,10 +77,8 @@ class LiveListings:
         self._stopped = False
 
     def watch(self, watched: Watched) -> None:
-        """Keep this message's listing true from now on (the loop starts with the first). One
-        whose `shown` is not known is looked at on the next tick, unless it is watched already."""
-        if not self._stopped and (self._loop is None or self._loop.done()):
-            self._loop = asyncio.get_running_loop().create_task(self.run(), name="live-listings")
+        """Keep this message's listing true from now on. One whose `shown` is not known is looked
+        at on the next tick, unless it is watched already."""
         if watched.shown is None and watched.key in self._watched:
             return
         watched.looked = self._clock() - (POLL if watched.shown is None else timedelta(0))
@@ -126,8 +124,14 @@ class LiveListings:
                 continue
             entry.shown = now
 
+    def start(self) -> None:
+        """Look by itself every TICK: the bot process does (`bot.app.run`); in process, a test
+        drives `tick` and `changed` itself, so no task outlives it."""
+        if not self._stopped and (self._loop is None or self._loop.done()):
+            self._loop = asyncio.get_running_loop().create_task(self.run(), name="live-listings")
+
     def stop(self) -> None:
-        """No more looking by itself (the bot is closing; a test drives `tick`)."""
+        """No more looking by itself (the bot is closing)."""
         self._stopped = True
         if self._loop is not None:
             self._loop.cancel()

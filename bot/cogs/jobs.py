@@ -182,7 +182,7 @@ class JobsCog(commands.Cog):
     @app_commands.describe(
         outcome="Only jobs that ended this way",
         channel="Only jobs of this channel",
-        action="Only jobs that run this action (as /schedule list names it)",
+        action="Only jobs of this kind, as /schedule list names it (like Safari round results)",
     )
     @app_commands.choices(outcome=[app_commands.Choice(name=o, value=o) for o in OUTCOMES])
     async def history(

@@ -46,7 +46,6 @@ async def world(client: Client) -> AsyncIterator[World]:
     posts = [fn for fn in doubles.activities() if getattr(fn, "__name__", "") != "edit_announcement"]
     async with build_worker(client, QUEUE, [*posts, edit_announcement]), bot_env(client, QUEUE) as w:
         worlds.append(w)
-        w.bot.live_listings.stop()  # the test looks again itself (`tick`), at moments it chooses
         cog = w.bot.get_cog("Safari")
         assert cog is not None and type(cog).__name__ == SafariCog.__name__
         cog.time_unit = timedelta(seconds=1)  # type: ignore[attr-defined]  # minutes typed become seconds

@@ -98,7 +98,7 @@ class Recorders:
 
         return [
             *self.jobs.activities(),
-            *self.seasons.activities(),
+            *self.seasons.activities(announcements=False),
             execute_custom_action,
             post,
             delete,

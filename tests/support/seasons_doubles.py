@@ -69,7 +69,10 @@ class Doubles:
     async def now(self) -> datetime:
         return await self.env.get_current_time() if self.env else datetime.now(UTC)
 
-    def activities(self) -> list[object]:
+    def activities(self, *, announcements: bool = True) -> list[object]:
+        """`announcements` False: a worker that hosts the jobs' doubles too, which answer the one
+        activity that edits announcements."""
+
         @activity.defn(name=DM_OFFER)
         async def dm_offer(offer: OfferInput) -> OfferMessage:
             if offer.player_id in self.unreachable:
@@ -106,7 +109,8 @@ class Doubles:
             self.openings.append(edit)
             return True
 
-        return [dm_offer, edit_offer, dm_player, post_channel, post_game, edit_announcement]
+        found: list[object] = [dm_offer, edit_offer, dm_player, post_channel, post_game]
+        return [*found, edit_announcement] if announcements else found
 
     def offers_to(self, player: int) -> list[OfferInput]:
         return [offer for offer, _ in self.offers if offer.player_id == player]
