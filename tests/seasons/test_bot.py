@@ -20,6 +20,7 @@ from activities.jobs import JobsActivities
 from activities.seasons import SeasonActivities
 from bot.cogs.seasons import game_line
 from tests.support.bot_harness import World, answered, bot_env, last_reply
+from tests.support.temporal import eventually
 from worker import build_worker
 from workflows.common import EDIT_ANNOUNCEMENT, AnnouncementEdit
 from workflows.seasons import SeasonWorkflow
@@ -346,15 +347,20 @@ async def test_short_timers_in_one_command_a_start_post_and_turns_from_the_dm(
     assert "starts with you" in card_text(claimed) and last_reply(claimed).ephemeral
     sent = answered(await w.player.user.slash("season submit", text="a cat plays chess"))
     assert_responded(sent, contains="Your writing for game 1 is in", ephemeral=True)
-    # Nothing waits for them now; the other commands say they need a server.
+
+    # Once the season has taken the step, nothing waits for them; the other commands say they
+    # need a server.
+    async def taken() -> bool:
+        status = answered(await w.host.slash(w.channel, "season status"))
+        return "Game 1: 1 step so far" in last_reply(status).content
+
+    await eventually(taken)
+    status = last_reply(answered(await w.host.slash(w.channel, "season status"))).content
+    assert "2 players" in status and "1 steps" not in status
     none = answered(await w.player.user.slash("season claim"))
     assert "no turn waiting for you" in last_reply(none).content
     elsewhere = answered(await w.player.user.slash("season status"))
     assert last_reply(elsewhere).content == "This only works inside a server."
-
-    status = answered(await w.host.slash(w.channel, "season status"))
-    text = last_reply(status).content
-    assert "2 players" in text and "Game 1: 1 step so far" in text and "1 steps" not in text
 
 
 def test_a_games_count_reads_right() -> None:
