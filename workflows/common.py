@@ -58,7 +58,7 @@ def _where(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             parts.append(f"#{part + 1}")
-        elif re.fullmatch(r"[a-z][a-z0-9_]*", part):
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):  # a field, not a union member's tag
             parts.append(part.replace("_", " "))
     return " ".join(parts)
 

@@ -4,7 +4,9 @@ run them from a posted button or `/action run`.
     /action create|edit  -> the editor (ephemeral): the action's summary, a trigger select
         (Button or Scheduled); Scheduled shows its tasks (channel, time left, Cancel each), a
         channel select (remembered as the action's last channel) and Schedule -> a modal with
-        days, hours and minutes (up to 30 days) -> a scheduled job `execute_custom_action`
+        days, hours and minutes (up to 30 days) -> a scheduled job `execute_custom_action`, which
+        runs for the host who schedules it (checked for them then); Back -> the server's actions,
+        a select opening another's editor (`/action list` shows a host the same)
     /action run, the Run button -> the result (ephemeral), or, for a delayed action, armed
         under its re-trigger policy (block: the time left and a Cancel button)
 

@@ -88,13 +88,13 @@ async def dashboard(
     container.add_item(discord.ui.TextDisplay(f"### ⏰ Scheduled in this server\n{count}"))
     if not listed.jobs:
         container.add_item(discord.ui.TextDisplay("Nothing is scheduled."))
+    # A player may cancel or change only their own jobs: no control for anyone else's.
+    theirs = [job for job in listed.jobs if as_host or job.scheduled_by == interaction.user.id]
     for job in listed.jobs:
-        # A player may cancel only their own jobs: no Cancel button on anyone else's.
-        mine = as_host or job.scheduled_by == interaction.user.id
-        container.add_item(job_section(job, VIEW_CODE, page, now, may_cancel=mine))
+        container.add_item(job_section(job, VIEW_CODE, page, now, may_cancel=job in theirs))
     view.add_item(container)
-    if listed.jobs:
-        view.add_item(discord.ui.ActionRow(SteerSelect(page, listed.jobs)))
+    if theirs:
+        view.add_item(discord.ui.ActionRow(SteerSelect(page, theirs)))
     view.add_item(
         discord.ui.ActionRow(
             PageButton(max(page - 1, 0), "prev", disabled=page == 0),

@@ -137,5 +137,8 @@ async def test_an_imported_round_and_whisper_run_through_the_local_discord(
     whispers = Whispers(stack.client, queue, whisper_seal())
     read = await whispers.read(whisper_id, reader_id=PAX)
     assert read.text == SECRET and read.sender_id == HANA
-    # Read: its notification is taken down; the round's posts stay.
-    await eventually(lambda: {m.id for m in stack.discord.messages(CHANNEL)} == {reminder.id, card.id})
+    # Read: its notification says so and keeps its button for reading again; the round's posts stay.
+    await eventually(
+        lambda: any(m.id == notice.id and "was read" in m.content for m in stack.discord.messages(CHANNEL))
+    )
+    assert {m.id for m in stack.discord.messages(CHANNEL)} == {notice.id, reminder.id, card.id}

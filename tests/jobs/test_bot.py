@@ -154,8 +154,10 @@ async def test_the_dashboard_lists_and_cancels_by_the_rules(world: World) -> Non
     body = texts(dashboard)
     assert body.index("Quiz night") < body.index("Player's raid") < body.index("Other's bake-off")
     assert f"<@{w.host.id}>" in body and f"<@{w.player.id}>" in body and "left" in body
-    # A player sees a Cancel button on their own job only.
+    # A player sees a Cancel button on their own job only, and may change only that one.
     assert custom_ids(dashboard, "jc:") == [await cancel_id(w, "d", b)]
+    [change] = [c for c in walk_components(dashboard.components) if c.get("custom_id") == "jss:0"]
+    assert [o["label"] for o in change["options"]] == ["Player's raid"]
     assert all(len(custom_id) <= 100 for custom_id in custom_ids(dashboard))
 
     # A player may not cancel a host's job, even with a button they were never shown (one on a
