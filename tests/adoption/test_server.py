@@ -198,7 +198,7 @@ async def test_a_document_of_another_kind_or_version_is_refused(target: Target) 
             b'{"format": "server-export", "version": 2}',
             "this reads 'server-export' version 1, not 'server-export' version 2",
         ),
-        (b'{"format": "server-export", "version": 1}', "not a server export: guild_id: Field required"),
+        (b'{"format": "server-export", "version": 1}', "not a server export: guild id: is required"),
         (b"[1, 2", "not JSON"),
     ):
         [entry] = (await import_server(target, text, guild_id=1)).entries

@@ -13,13 +13,22 @@ import discord
 import pytest
 import pytest_asyncio
 from simcord import assert_message
+from simcord.components import walk_components
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from bot.jobs_steer import panel
 from clients.jobs import Jobs
 from tests.jobs.test_bot import custom_ids, listed, schedule, texts
-from tests.support.bot_harness import World, answered, as_datetime, bot_env, last_reply, unix_times
+from tests.support.bot_harness import (
+    World,
+    answered,
+    as_datetime,
+    bot_env,
+    last_reply,
+    post_items,
+    unix_times,
+)
 from tests.support.jobs_doubles import Doubles
 from tests.support.temporal import eventually
 from worker import build_worker
@@ -105,7 +114,14 @@ async def test_a_player_may_not_steer_another_members_job(world: World) -> None:
     job_id = await schedule(w, w.host.id, "Host's round", 2)
     await eventually(lambda: listed(w.bot.jobs, w.guild.id, 1))
     dashboard = last_reply(answered(await w.player.slash(w.channel, "schedule list")))
-    picked = answered(await w.player.select(dashboard, [await choice(w, job_id)], custom_id="jss:0"))
+    # Their listing offers no control over it...
+    assert "jss:0" not in str(dashboard.components) and "jc:" not in str(dashboard.components)
+    # ...and a select that named it anyway (a listing drawn for someone else) is refused.
+    host_listing = last_reply(answered(await w.host.slash(w.channel, "schedule list")))
+    [select] = [c for c in walk_components(host_listing.components) if c.get("custom_id") == "jss:0"]
+    options = [discord.SelectOption(label=o["label"], value=o["value"]) for o in select["options"]]
+    shown = await post_items(w, discord.ui.Select(custom_id="jss:0", options=options))
+    picked = answered(await w.player.select(shown, [await choice(w, job_id)], custom_id="jss:0"))
     assert_message(last_reply(picked), contains="Only a host or the member who scheduled", ephemeral=True)
 
     # Nor with a panel's buttons, on a message the player can see (as a panel posted in public).

@@ -191,16 +191,21 @@ async def post_buttons(world: World, *custom_ids: str, layout: bool = False) -> 
     them (the bot keeps no view for it): old buttons, or buttons of a feature that is gone.
     `layout`: a Components V2 message, as the panels are."""
     buttons = [discord.ui.Button[Any](label=custom_id[:80], custom_id=custom_id) for custom_id in custom_ids]
+    return await post_items(world, *buttons, layout=layout)
+
+
+async def post_items(world: World, *items: discord.ui.Item[Any], layout: bool = False) -> discord.Message:
+    """A message with these components, posted past the bot's view store (see post_buttons)."""
     view: discord.ui.View | discord.ui.LayoutView
     if layout:
         view = discord.ui.LayoutView(timeout=None)
         view.add_item(discord.ui.TextDisplay("## 🦁 Safari"))
-        view.add_item(discord.ui.ActionRow(*buttons))
+        view.add_item(discord.ui.ActionRow(*items))
     else:
         view = discord.ui.View(timeout=None)
-        for button in buttons:
-            view.add_item(button)
-    with handle_message_parameters(content=None if layout else "buttons", view=view) as params:
+        for item in items:
+            view.add_item(item)
+    with handle_message_parameters(content=None if layout else "components", view=view) as params:
         data = await world.bot.http.send_message(world.channel.id, params=params)
     channel = world.bot.get_partial_messageable(world.channel.id)
     return discord.Message(state=world.bot._connection, channel=channel, data=data)
