@@ -154,6 +154,8 @@ class Interactions:
             raise InteractionError("no command given")
         command = self._find_command(channel.guild_id, words[0])
         data: dict[str, Any] = {"id": command["id"], "name": command["name"], "type": 1}
+        if command.get("guild_id"):
+            data["guild_id"] = command["guild_id"]  # as Discord says which guild's command it is
         resolved: dict[str, dict[str, Any]] = {}
         level, target = command, data
         for word in words[1:]:
