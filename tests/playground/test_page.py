@@ -92,17 +92,21 @@ async def test_a_host_runs_a_safari_round_and_cancels_another_from_the_page(page
     # A minute typed in the modal lasts a second in this stack: the reminder, then the card.
     await page.get_by_text("in 1 minute").wait_for(timeout=30_000)
     await page.get_by_text("Safari: round 1").wait_for(timeout=60_000)
+    # The post that announced the round now says its results are out.
+    await page.get_by_text("✅ posted").wait_for(timeout=30_000)
     await shot(page, "safari-results")
 
     await run(page, "safari schedule")
     await fill_modal(page, hours="2", minutes="0")
-    await page.get_by_text("scheduled by").nth(1).wait_for()
+    await page.get_by_text("scheduled by").first.wait_for()
     await run(page, "schedule list")
     cancel = page.locator("button[data-custom-id^='jc:']")
     await cancel.first.wait_for()
     await shot(page, "jobs-list")
     await cancel.first.click()
-    await page.get_by_text("Cancelled").wait_for()
+    await page.get_by_text("Cancelled").first.wait_for()
+    # Everyone reads, where it was announced, that the round was called off.
+    await page.get_by_text("❌ cancelled by").wait_for(timeout=30_000)
     await shot(page, "jobs-cancelled")
 
 
