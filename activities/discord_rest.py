@@ -15,9 +15,11 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from types import SimpleNamespace
+from typing import Any
 
 import aiohttp
 import discord
+from discord.http import Route, json_or_text
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
@@ -112,6 +114,38 @@ def _post_counter() -> aiohttp.TraceConfig:
     trace = aiohttp.TraceConfig()
     trace.on_request_end.append(_on_request_end)
     return trace
+
+
+# One webhook execute waits this long for Discord's answer.
+EXECUTE_TIMEOUT = 10.0
+# Wait for the message (its id is the answer); components even on a webhook a user made.
+EXECUTE_PARAMS = {"wait": "true", "with_components": "true"}
+
+
+async def execute_webhook_once(
+    client: discord.Client, webhook_id: int, token: str, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """Post through a webhook with wait=true, sending the request exactly once.
+
+    discord.py resends a webhook execute on a 5xx by itself (its HTTP client and its webhook
+    adapter alike), and a webhook post has no nonce: a resend of a post Discord took is a second
+    post. So this is one plain request; its failure goes through `discord_errors()`, and the caller
+    finds out whether Discord took the post before it tries again.
+    """
+    route = Route(
+        "POST", "/webhooks/{webhook_id}/{webhook_token}", webhook_id=webhook_id, webhook_token=token
+    )
+    timeout = aiohttp.ClientTimeout(total=EXECUTE_TIMEOUT)
+    headers = {"User-Agent": client.http.user_agent}
+    with discord_errors():
+        async with (
+            aiohttp.ClientSession(trace_configs=[_post_counter()], timeout=timeout) as session,
+            session.post(route.url, params=EXECUTE_PARAMS, json=payload, headers=headers) as response,
+        ):
+            data = await json_or_text(response)
+            if 200 <= response.status < 300 and isinstance(data, dict):
+                return data
+            raise discord.HTTPException(response, data)
 
 
 class RestClient(discord.Client):

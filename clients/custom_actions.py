@@ -10,6 +10,9 @@ Currency goes to the Safari store (`safari-<guild>`, key `player:<id>`) exactly 
 transact writes the player and a marker `applied:<run>/<outcome index>` per currency outcome,
 each marker only if absent. A retry of the run finds its markers and shows what they recorded,
 without evaluating the condition again (the first attempt's balance already changed).
+
+The markers are bounded: a run's markers are only read by its own retries, so once its job
+workflow has closed they are deleted by the next paying run, in the same transact.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
@@ -34,6 +37,7 @@ from workflows.common import UserError, first_error
 from workflows.custom_actions_models import (
     ACTION_KEY_PREFIX,
     EXECUTE_CUSTOM_ACTION,
+    MAX_OUTCOMES,
     MAX_STACK,
     ActionDefinition,
     CurrencyChange,
@@ -52,6 +56,9 @@ from workflows.jobs_models import job_id_for
 from workflows.store_models import TransactOp
 
 ATTEMPTS = 50
+# One paying run deletes the markers of at most this many closed runs (a store that filled
+# before markers were pruned drains over a few runs).
+PRUNE_RUNS = 25
 
 
 class CustomActionError(UserError):
@@ -100,30 +107,72 @@ def player_key(user_id: int) -> str:
     return f"player:{user_id}"
 
 
+MARKERS = "applied:"
+
+
 def marker_prefix(run_id: str) -> str:
-    return f"applied:{run_id}/"
+    return f"{MARKERS}{run_id}/"
 
 
 def marker_key(run_id: str, index: int) -> str:
     return f"{marker_prefix(run_id)}{index}"
 
 
+def marker_run(key: str) -> str | None:
+    """The run a marker key belongs to; None for a key that is no marker."""
+    run, slash, _ = key.removeprefix(MARKERS).rpartition("/")
+    return run if key.startswith(MARKERS) and slash else None
+
+
+async def closed_runs_markers(
+    safari: PersistentStore, run_id: str, is_over: Callable[[str], Awaitable[bool]]
+) -> list[str]:
+    """The marker keys of other runs that are over: of the oldest markers, at most PRUNE_RUNS
+    runs' (read with a limit: a store filled before pruning holds thousands)."""
+    runs: dict[str, list[str]] = {}
+    for key in await safari.keys(MARKERS, limit=PRUNE_RUNS * MAX_OUTCOMES):
+        run = marker_run(key)
+        if run is not None and run != run_id:
+            runs.setdefault(run, []).append(key)
+    candidates = list(runs)[:PRUNE_RUNS]
+    over = await asyncio.gather(*(is_over(run) for run in candidates))
+    return [key for run, done in zip(candidates, over, strict=True) if done for key in runs[run]]
+
+
+async def _no_keys() -> list[str]:
+    return []
+
+
 async def run_once(
-    safari: PersistentStore, definition: ActionDefinition, user_id: int, role_ids: list[int], run_id: str
+    safari: PersistentStore,
+    definition: ActionDefinition,
+    user_id: int,
+    role_ids: list[int],
+    run_id: str,
+    *,
+    is_over: Callable[[str], Awaitable[bool]] | None = None,
 ) -> Evaluation:
     """Evaluate the action for this player and apply its currency changes exactly once per
-    `run_id`, however often this is called (see the module docstring)."""
+    `run_id`, however often this is called (see the module docstring). With `is_over` (whether
+    a run is over), the markers of closed runs are deleted in the same transact."""
     if not needs_balance(definition):
         return evaluate(definition, Player(user_id=user_id, role_ids=role_ids))
+    stale: list[str] | None = None
     for _ in range(ATTEMPTS):
-        recorded = (await safari.snapshot(marker_prefix(run_id))).entries
+        # Three reads at once: this run's markers, the player, and (once) what to prune.
+        snapshot, found, pruned = await asyncio.gather(
+            safari.snapshot(marker_prefix(run_id)),
+            safari.get_versioned(player_key(user_id)),
+            closed_runs_markers(safari, run_id, is_over) if is_over and stale is None else _no_keys(),
+        )
+        stale = pruned if stale is None else stale
+        recorded = snapshot.entries
         if recorded:
             changes = sorted(
                 (CurrencyChange.model_validate(entry.value) for entry in recorded.values()),
                 key=lambda change: change.index,
             )
             return Evaluation(met=True, blocks=result_blocks(definition, changes), changes=changes)
-        found = await safari.get_versioned(player_key(user_id))
         record = found.value if found is not None and isinstance(found.value, dict) else None
         balance = record.get("balance") if record is not None else None
         player = Player(
@@ -138,6 +187,7 @@ async def run_once(
             TransactOp(key=marker_key(run_id, c.index), value=c.model_dump(mode="json"), expected_version=0)
             for c in evaluation.changes
         ]
+        ops += [TransactOp(key=key, delete=True) for key in stale]
         try:
             await safari.transact(ops)
         except VersionConflict:
@@ -312,6 +362,18 @@ class CustomActions:
             description=description_for(definition.name),
             key=key,
         )
+
+    async def run_over(self, run_id: str) -> bool:
+        """Whether the job run `<workflow id>:<run id>` (a marker's run) has closed: its action
+        will never be tried again. A run the server no longer knows is over too."""
+        workflow_id, _, run = run_id.rpartition(":")
+        try:
+            description = await self._client.get_workflow_handle(workflow_id, run_id=run).describe()
+        except RPCError as err:
+            if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+                return True
+            raise
+        return description.status != WorkflowExecutionStatus.RUNNING
 
     async def running_deadline(self, job_id: str) -> datetime | None:
         """The deadline of a waiting job, from describe (answered by the server alone); None when
