@@ -23,6 +23,7 @@ A fired job only runs the outcomes: it never arms the action again, whatever its
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from datetime import datetime, timedelta
@@ -58,6 +59,9 @@ UNKNOWN_WEBHOOK = 10015
 V2 = 1 << 15
 # A retry reads the history from the first attempt on, less this for Discord's clock and ours.
 CLOCK_SKEW = timedelta(minutes=2)
+# A post Discord did not answer is looked for and sent again in the same attempt after these
+# pauses (seconds); then the attempt fails and the activity's retries go on.
+POST_PAUSES = (1.0, 3.0)
 # How much history a retry reads for its marker (pages of 100) before it gives up as unsure.
 HISTORY_PAGES = 50
 # Markers stay clear of the small ids Discord gives the components that carry none.
@@ -137,32 +141,41 @@ class WebhookDiscord:
         await self._webhook(channel_id)
 
     async def post(self, channel_id: int, name: str, message: ResultMessage, mention: int) -> int:
-        """Post once through the channel's kept webhook; a retry looks for its marker first."""
+        """Post once through the channel's kept webhook. When Discord may have taken it (an earlier
+        attempt, or a 5xx or no answer now), look for its marker before sending it again."""
         webhook_id, token = await self._webhook(channel_id)
         info = activity.info()
         marker = post_marker(info.workflow_id or "", info.workflow_run_id or "", info.activity_id)
         components = marked_components(message, marker)
-        if info.attempt > 1:
-            found = await self._find(channel_id, components[0], info.scheduled_time - CLOCK_SKEW)
-            if found is not None:
-                return found
         payload = {
             "username": webhook_name(name),
             "components": components,
             "flags": V2,
             "allowed_mentions": {"parse": [], "users": [str(mention)]},
         }
-        try:
-            sent = await execute_webhook_once(self._client, webhook_id, token, payload)
-        except ApplicationError as err:
-            if _code(err) != UNKNOWN_WEBHOOK:
-                raise
-            # Deleted by an admin, or as another worker's duplicate: nothing was posted.
-            self._kept.pop(channel_id, None)
-            raise ApplicationError(
-                f"the channel's webhook went away before the post: {err.message}", type="WebhookGone"
-            ) from err
-        return int(sent["id"])
+        look = info.attempt > 1
+        for pause in (*POST_PAUSES, None):
+            if look:
+                found = await self._find(channel_id, components[0], info.scheduled_time - CLOCK_SKEW)
+                if found is not None:
+                    return found
+            try:
+                sent = await execute_webhook_once(self._client, webhook_id, token, payload)
+            except ApplicationError as err:
+                if _code(err) == UNKNOWN_WEBHOOK:
+                    # Deleted by an admin, or as another worker's duplicate: nothing was posted.
+                    self._kept.pop(channel_id, None)
+                    raise ApplicationError(
+                        f"the channel's webhook went away before the post: {err.message}", type="WebhookGone"
+                    ) from err
+                if err.non_retryable or pause is None:
+                    raise
+            else:
+                return int(sent["id"])
+            look = True
+            activity.heartbeat("Discord did not answer the post")
+            await asyncio.sleep(pause)
+        raise AssertionError("unreachable: the last try returns or raises")
 
     async def _webhook(self, channel_id: int) -> tuple[int, str]:
         """The channel's kept webhook, created if there is none. A create whose answer was lost

@@ -59,6 +59,7 @@ ATTEMPTS = 50
 # One paying run deletes the markers of at most this many closed runs (a store that filled
 # before markers were pruned drains over a few runs).
 PRUNE_RUNS = 25
+DESCRIBES_AT_ONCE = 5
 
 
 class CustomActionError(UserError):
@@ -135,7 +136,9 @@ async def closed_runs_markers(
         if run is not None and run != run_id:
             runs.setdefault(run, []).append(key)
     candidates = list(runs)[:PRUNE_RUNS]
-    over = await asyncio.gather(*(is_over(run) for run in candidates))
+    over: list[bool] = []
+    for first in range(0, len(candidates), DESCRIBES_AT_ONCE):
+        over += await asyncio.gather(*(is_over(run) for run in candidates[first : first + DESCRIBES_AT_ONCE]))
     return [key for run, done in zip(candidates, over, strict=True) if done for key in runs[run]]
 
 
