@@ -37,8 +37,8 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.discord_rest import already_gone, discord_errors, execute_webhook_once, require_login
-from clients.custom_actions import CustomActionError, CustomActions, run_once
-from clients.store import StoreError, StoreLimitError
+from clients.custom_actions import CustomActionError, CustomActions, paid_by, run_once
+from clients.store import PersistentStore, StoreError, StoreLimitError
 from components.custom_actions import ResultMessage, result_message
 from stack.settings import DEFAULT_TASK_QUEUE
 from workflows.custom_actions_models import (
@@ -98,8 +98,15 @@ def marked_components(message: ResultMessage, marker: int) -> list[dict[str, Any
     return components
 
 
-def paid_note(changes: list[CurrencyChange]) -> str:
-    return "; its currency was paid all the same: " + ", ".join(change_line(c) for c in changes)
+def saying_what_was_paid(err: ApplicationError, changes: list[CurrencyChange]) -> ApplicationError:
+    """The run's failure, which the job's notice shows, with what the run had paid."""
+    paid = ", ".join(change_line(c) for c in changes)
+    return ApplicationError(
+        f"{err.message}; its currency was paid all the same: {paid}",
+        *err.details,
+        type=err.type,
+        non_retryable=True,
+    )
 
 
 def _code(err: ApplicationError) -> object:
@@ -278,11 +285,10 @@ class CustomActionActivities:
                 if needs_roles(definition)
                 else []
             )
-            if needs_balance(definition):
-                # A gone channel or a missing permission fails the run here, before it pays.
-                await self._discord.prepare(payload.channel_id)
-            activity.heartbeat("evaluating")
             safari = await self._actions.safari(payload.guild_id)
+            if needs_balance(definition):
+                await self._prepare(safari, payload.channel_id, run_id)
+            activity.heartbeat("evaluating")
             evaluation = await run_once(
                 safari, definition, payload.user_id, roles, run_id, is_over=self._actions.run_over
             )
@@ -311,9 +317,19 @@ class CustomActionActivities:
         except ApplicationError as err:
             if not (err.non_retryable and evaluation.changes):
                 raise
-            # The job's notice shows this: the post failed, the currency had moved.
-            raise ApplicationError(
-                err.message + paid_note(evaluation.changes), *err.details, type=err.type, non_retryable=True
-            ) from err
+            raise saying_what_was_paid(err, evaluation.changes) from err
         result.update(posted=True, message_id=str(message_id))
         return result
+
+    async def _prepare(self, safari: PersistentStore, channel_id: int, run_id: str) -> None:
+        """A gone channel or a missing permission fails the run here, before it pays; a retry of
+        a run that paid before the channel went says what it paid."""
+        try:
+            await self._discord.prepare(channel_id)
+        except ApplicationError as err:
+            if not err.non_retryable:
+                raise
+            paid = await paid_by(safari, run_id)
+            if not paid:
+                raise
+            raise saying_what_was_paid(err, paid) from err

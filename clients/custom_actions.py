@@ -53,7 +53,7 @@ from workflows.custom_actions_models import (
     result_blocks,
 )
 from workflows.jobs_models import job_id_for
-from workflows.store_models import TransactOp
+from workflows.store_models import Snapshot, TransactOp
 
 ATTEMPTS = 50
 # One paying run deletes the markers of at most this many closed runs (a store that filled
@@ -146,6 +146,18 @@ async def _no_keys() -> list[str]:
     return []
 
 
+def _changes(recorded: Snapshot) -> list[CurrencyChange]:
+    return sorted(
+        (CurrencyChange.model_validate(entry.value) for entry in recorded.entries.values()),
+        key=lambda change: change.index,
+    )
+
+
+async def paid_by(safari: PersistentStore, run_id: str) -> list[CurrencyChange]:
+    """What the run `run_id` has paid, from its markers (nothing yet: an empty list)."""
+    return _changes(await safari.snapshot(marker_prefix(run_id)))
+
+
 async def run_once(
     safari: PersistentStore,
     definition: ActionDefinition,
@@ -169,12 +181,8 @@ async def run_once(
             closed_runs_markers(safari, run_id, is_over) if is_over and stale is None else _no_keys(),
         )
         stale = pruned if stale is None else stale
-        recorded = snapshot.entries
-        if recorded:
-            changes = sorted(
-                (CurrencyChange.model_validate(entry.value) for entry in recorded.values()),
-                key=lambda change: change.index,
-            )
+        if snapshot.entries:
+            changes = _changes(snapshot)
             return Evaluation(met=True, blocks=result_blocks(definition, changes), changes=changes)
         record = found.value if found is not None and isinstance(found.value, dict) else None
         balance = record.get("balance") if record is not None else None

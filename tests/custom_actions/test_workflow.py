@@ -264,6 +264,31 @@ async def test_a_post_refused_after_paying_says_what_was_paid(
     assert [n.reason for n in h.notices] == [result.reason]
 
 
+async def test_a_channel_gone_after_the_run_paid_is_reported_with_what_was_paid(
+    time_env: WorkflowEnvironment, h: Harness
+) -> None:
+    await h.give(GUILD, HOST, 100)
+    found = await action(h, "Payday", outcomes=[CurrencyOutcome(amount=10)])
+
+    def deleted_meanwhile(attempt: int) -> None:
+        # Paid, then Discord did not answer the post; the channel is gone by the retry.
+        h.discord.gone.add(CHANNEL)
+        raise ApplicationError("Discord is unavailable (503)", type="DiscordUnavailable")
+
+    h.discord.fail = deleted_meanwhile
+    job_id = (
+        await h.actions.schedule(found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1))
+    ).job_id
+    result = await fire(time_env, job_id, timedelta(hours=2))
+
+    assert result.outcome == "failed"
+    assert result.reason == (
+        "Discord refused (404, code 10003): Unknown Channel; its currency was paid all the same: "
+        "🪙 gained 10 (balance 100 → **110**)"
+    )
+    assert await h.balance(GUILD, HOST) == 110
+
+
 async def test_balance_never_goes_below_zero(time_env: WorkflowEnvironment, h: Harness) -> None:
     await h.give(GUILD, HOST, 30)
     found = await action(h, "Robbery", outcomes=[CurrencyOutcome(amount=-50)])
