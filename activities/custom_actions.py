@@ -223,8 +223,19 @@ class WebhookDiscord:
         after = discord.utils.time_snowflake(since)
         for _ in range(HISTORY_PAGES):
             activity.heartbeat("looking for an earlier attempt's post")
-            with discord_errors():
-                page = await self._client.http.logs_from(channel_id, 100, after=after)
+            try:
+                with discord_errors():
+                    page = await self._client.http.logs_from(channel_id, 100, after=after)
+            except ApplicationError as err:
+                if not err.non_retryable:
+                    raise
+                raise ApplicationError(
+                    f"could not read the channel's history to tell whether an earlier attempt posted "
+                    f"the result ({err.message}), so it was not posted again",
+                    *err.details,
+                    type=err.type,
+                    non_retryable=True,
+                ) from err
             for message in page:
                 shown: list[dict[str, Any]] = list(message.get("components") or [])  # type: ignore[arg-type]
                 if message.get("webhook_id") and shown and _same(shown[0], first):
