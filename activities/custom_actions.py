@@ -130,8 +130,6 @@ class WebhookDiscord:
 
     def __init__(self, client: discord.Client) -> None:
         self._client = client
-        # channel -> the kept webhook's (id, token), as this process last found it.
-        self._kept: dict[int, tuple[int, str]] = {}
 
     async def member_roles(self, guild_id: int, user_id: int) -> list[int]:
         require_login(self._client)
@@ -171,7 +169,6 @@ class WebhookDiscord:
             except ApplicationError as err:
                 if _code(err) == UNKNOWN_WEBHOOK:
                     # Deleted by an admin, or as another worker's duplicate: nothing was posted.
-                    self._kept.pop(channel_id, None)
                     raise ApplicationError(
                         f"the channel's webhook went away before the post: {err.message}", type="WebhookGone"
                     ) from err
@@ -186,12 +183,10 @@ class WebhookDiscord:
 
     async def _webhook(self, channel_id: int) -> tuple[int, str]:
         """The channel's kept webhook, created if there is none. A create whose answer was lost
-        (discord.py resends it on a 5xx) or that raced another worker's leaves two: the oldest is
-        kept and the others deleted, so at rest a channel holds one of ours."""
+        (discord.py resends it on a 5xx) or that raced another's leaves two: the oldest is kept and
+        the others deleted. Listed on every use, not remembered, so whichever post comes next
+        deletes what a failed delete left, in any process: at rest a channel holds one of ours."""
         require_login(self._client)
-        kept = self._kept.get(channel_id)
-        if kept is not None:
-            return kept
         ours = await self._ours(channel_id)
         if not ours:
             with discord_errors():
@@ -202,7 +197,6 @@ class WebhookDiscord:
         kept, *extra = ours
         for webhook_id, _ in extra:
             await self._delete(webhook_id)
-        self._kept[channel_id] = kept
         return kept
 
     async def _ours(self, channel_id: int) -> list[tuple[int, str]]:
