@@ -232,6 +232,76 @@ async def test_currency_is_applied_once_across_a_retried_activity(
     assert sorted(markers) == [f"applied:{job_id}:{description.run_id}/{i}" for i in (0, 1)]
 
 
+async def test_a_run_whose_channel_is_gone_pays_nothing(time_env: WorkflowEnvironment, h: Harness) -> None:
+    """Regression: Unknown Channel at the deadline failed the run after it had paid (100 -> 110)."""
+    await h.give(GUILD, HOST, 100)
+    found = await action(h, "Payday", outcomes=[CurrencyOutcome(amount=10)])
+    job_id = (
+        await h.actions.schedule(found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1))
+    ).job_id
+    h.discord.gone.add(CHANNEL)  # deleted while the job waited
+    result = await fire(time_env, job_id, timedelta(hours=2))
+
+    assert result.outcome == "failed"
+    assert result.reason == "Discord refused (404, code 10003): Unknown Channel"
+    assert await h.balance(GUILD, HOST) == 100
+    assert h.discord.posts == [] and [n.reason for n in h.notices] == [result.reason]
+
+
+async def test_a_post_refused_after_paying_says_what_was_paid(
+    time_env: WorkflowEnvironment, h: Harness
+) -> None:
+    await h.give(GUILD, HOST, 100)
+    found = await action(h, "Payday", outcomes=[CurrencyOutcome(amount=10), TextOutcome(text="Spend it")])
+
+    def permissions_taken(attempt: int) -> None:
+        # The channel was there when the run paid; the post itself is refused.
+        raise ApplicationError(
+            "Discord refused (403, code 50013): Missing Permissions",
+            type="DiscordRejected",
+            non_retryable=True,
+        )
+
+    h.discord.fail = permissions_taken
+    job_id = (
+        await h.actions.schedule(found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1))
+    ).job_id
+    result = await fire(time_env, job_id, timedelta(hours=2))
+
+    assert result.outcome == "failed"
+    assert result.reason == (
+        "Discord refused (403, code 50013): Missing Permissions; its currency was paid all the same: "
+        "🪙 gained 10 (balance 100 → **110**)"
+    )
+    assert await h.balance(GUILD, HOST) == 110
+    assert [n.reason for n in h.notices] == [result.reason]
+
+
+async def test_a_channel_gone_after_the_run_paid_is_reported_with_what_was_paid(
+    time_env: WorkflowEnvironment, h: Harness
+) -> None:
+    await h.give(GUILD, HOST, 100)
+    found = await action(h, "Payday", outcomes=[CurrencyOutcome(amount=10)])
+
+    def deleted_meanwhile(attempt: int) -> None:
+        # Paid, then Discord did not answer the post; the channel is gone by the retry.
+        h.discord.gone.add(CHANNEL)
+        raise ApplicationError("Discord is unavailable (503)", type="DiscordUnavailable")
+
+    h.discord.fail = deleted_meanwhile
+    job_id = (
+        await h.actions.schedule(found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1))
+    ).job_id
+    result = await fire(time_env, job_id, timedelta(hours=2))
+
+    assert result.outcome == "failed"
+    assert result.reason == (
+        "Discord refused (404, code 10003): Unknown Channel; its currency was paid all the same: "
+        "🪙 gained 10 (balance 100 → **110**)"
+    )
+    assert await h.balance(GUILD, HOST) == 110
+
+
 async def test_balance_never_goes_below_zero(time_env: WorkflowEnvironment, h: Harness) -> None:
     await h.give(GUILD, HOST, 30)
     found = await action(h, "Robbery", outcomes=[CurrencyOutcome(amount=-50)])
