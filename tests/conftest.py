@@ -6,16 +6,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 import pytest_asyncio
 from temporalio.client import Client
-from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from stack.devserver import DevServer, free_port
 from stack.temporal import data_converter
 from tests.support.stack import Stack, running_stack
-from tests.support.temporal import TEST_KEY, binary, connect_client, register_search_attributes
+from tests.support.temporal import (
+    TEST_KEY,
+    binary,
+    connect_client,
+    quiet_runtime,
+    register_search_attributes,
+    terminate_open_workflows,
+)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -30,22 +35,33 @@ async def client(server: DevServer) -> Client:
     return await connect_client(server)
 
 
-@pytest.fixture
-def converter() -> DataConverter:
-    return data_converter([TEST_KEY])
-
-
-@pytest.fixture
-async def time_env(converter: DataConverter) -> AsyncIterator[WorkflowEnvironment]:
-    """The Java time-skipping test server: hours of timers pass in milliseconds."""
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def shared_time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The Java time-skipping test server, one for the whole run (starting one takes seconds)."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=converter, test_server_existing_path=binary("temporal-test-server")
+        data_converter=data_converter([TEST_KEY]),
+        test_server_existing_path=binary("temporal-test-server"),
+        runtime=quiet_runtime(),
     )
     await register_search_attributes(env)
     try:
         yield env
     finally:
         await env.shutdown()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def time_env(shared_time_env: WorkflowEnvironment) -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping server: hours of timers pass in milliseconds.
+
+    Shared by every test (tests run in the session's event loop, see pyproject.toml). After each
+    test its workflows still running are terminated: the server skips time while any test waits,
+    and a leftover timer firing then would leave a workflow task no worker takes, which stops
+    time skipping for every later test. Its clock only moves forward, so a test never assumes it
+    is near the wall clock.
+    """
+    yield shared_time_env
+    await terminate_open_workflows(shared_time_env.client)
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -174,8 +174,7 @@ async def _chaos(
             worker.kill()
             worker_kills += 1
             await asyncio.sleep(plan.worker_outage)
-            worker.start()
-            await worker.wait_started(timeout=60)
+            await worker.start_and_wait()
         elif event.what == "server":
             server.kill()
             server_kills += 1
@@ -219,16 +218,13 @@ async def run(plan: Plan, workdir: Path) -> Outcome:
     ):
         for channel in CHANNELS:
             fake.add_channel(channel, GUILD)
-        worker = WorkerProcess(
+        async with WorkerProcess(
             temporal_address=server.address,
             task_queue=f"faults-{uuid.uuid4().hex[:8]}",
             discord_api_base=fake.base_url,
             log_dir=workdir,
-        )
-        worker.start()
-        try:
-            await worker.wait_started()
-            jobs = Jobs(await connect_client(server), worker.env["TEMPORAL_TASK_QUEUE"])
+        ) as worker:
+            jobs = Jobs(await connect_client(server), worker.task_queue)
             first = time.monotonic() + plan.lead + plan.jobs * 0.02  # scheduling takes a moment too
             job_ids = []
             for index in range(plan.jobs):
@@ -248,8 +244,6 @@ async def run(plan: Plan, workdir: Path) -> Outcome:
             chaos_start = first - 6  # the first reminders
             worker_kills, server_kills = await _chaos(plan, draws, server, worker, fake, chaos_start)
             not_completed = await _wait_all_completed(server, job_ids, timeout=plan.window + 120)
-        finally:
-            worker.stop()
 
         posted = Counter(_post_key(m.content) for m in fake.messages())
         # A reminder recorded skipped or failed must not have been posted; everything else must

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
 
 import aiohttp
 import discord
@@ -47,7 +48,8 @@ def clock() -> Clock:
 
 @pytest_asyncio.fixture
 async def playground(route_base: None, clock: Clock) -> AsyncIterator[Playground]:
-    async with Playground(token=TOKEN, clock=clock) as play:
+    play = Playground(token=TOKEN, clock=clock)
+    async with play:
         Route.BASE = play.base_url
         yield play
         play.assert_no_violations()
@@ -89,7 +91,8 @@ class TinyBot(discord.AutoShardedClient):
             modal.add_item(discord.ui.TextInput(label="Name", custom_id="name"))
 
             async def on_submit(submitted: discord.Interaction) -> None:
-                values = modal_values((submitted.data or {}).get("components", []))  # type: ignore[arg-type]
+                data: Mapping[str, Any] = submitted.data or {}
+                values = modal_values(data.get("components") or [])
                 await submitted.response.send_message(f"hello {values['name']}")
 
             modal.on_submit = on_submit  # type: ignore[method-assign]

@@ -99,9 +99,9 @@ async def test_six_players_play_a_season_to_the_end_with_some_timeouts(time_env:
     lengths = {game.game: len(game.steps) for game in result.games}
     assert lengths == {0: 5, 1: 5, 2: 5, 3: 6, 4: 5, 5: 5}
     # Re-offered with a fresh timeout, to someone else.
-    for game, step in ignore | abandon:
-        first = next(o for o, _ in doubles.offers if position_of(o.turn_id) == (game, step, 0))
-        again = next(o for o, _ in doubles.offers if position_of(o.turn_id) == (game, step, 1))
+    for game_no, step in ignore | abandon:
+        first = next(o for o, _ in doubles.offers if position_of(o.turn_id) == (game_no, step, 0))
+        again = next(o for o, _ in doubles.offers if position_of(o.turn_id) == (game_no, step, 1))
         assert again.player_id != first.player_id and again.claim_by > first.claim_by
     skipped = [text for message, _ in doubles.dms for text in [message.content] if "was skipped" in text]
     assert len(skipped) == len(abandon)

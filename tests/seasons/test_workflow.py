@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from temporalio.api.enums.v1 import EventType, WorkflowExecutionStatus
-from temporalio.client import Client
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -283,7 +283,7 @@ async def test_ending_a_season_ends_every_timer_of_every_turn(
     turns = [offer.turn_id for offer, _ in doubles.offers]
     for turn in turns:
         description = await time_env.client.get_workflow_handle(turn).describe()
-        assert description.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED
+        assert description.status == WorkflowExecutionStatus.CANCELED
         assert any("season was ended" in text for text in doubles.edits_of(turn))
     dms_before = len(doubles.dms)
     await time_env.sleep(3 * DAY)  # no warning, timeout or re-offer is left to fire
