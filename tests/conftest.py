@@ -3,23 +3,23 @@ the real dev server, their clients with the tests' encryption key."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 import pytest_asyncio
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from stack.devserver import DevServer, free_port
-from stack.temporal import data_converter
 from tests.support.stack import Stack, running_stack
-from tests.support.temporal import (
-    TEST_KEY,
-    binary,
-    connect_client,
-    quiet_runtime,
-    register_search_attributes,
-    terminate_open_workflows,
+from tests.support.temporal import connect_client
+from tests.support.time_skipping import (
+    WALL_CLOCK_MARK,
+    NamespaceEnvironment,
+    SharedServer,
+    start_time_server,
 )
 
 
@@ -36,32 +36,33 @@ async def client(server: DevServer) -> Client:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def shared_time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The Java time-skipping test server, one for the whole run (starting one takes seconds)."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter([TEST_KEY]),
-        test_server_existing_path=binary("temporal-test-server"),
-        runtime=quiet_runtime(),
-    )
-    await register_search_attributes(env)
+async def shared_time_server() -> AsyncIterator[SharedServer]:
+    shared = SharedServer()
     try:
-        yield env
+        yield shared
     finally:
-        await env.shutdown()
+        await shared.discard()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def time_env(shared_time_env: WorkflowEnvironment) -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping server: hours of timers pass in milliseconds.
-
-    Shared by every test (tests run in the session's event loop, see pyproject.toml). After each
-    test its workflows still running are terminated: the server skips time while any test waits,
-    and a leftover timer firing then would leave a workflow task no worker takes, which stops
-    time skipping for every later test. Its clock only moves forward, so a test never assumes it
-    is near the wall clock.
+async def time_env(
+    shared_time_server: SharedServer, request: pytest.FixtureRequest
+) -> AsyncIterator[WorkflowEnvironment]:
+    """The Java time-skipping test server, in a namespace of this test's own: hours of timers pass
+    in milliseconds. One server for the run, its clock far from the wall clock; a test marked
+    `wall_clock` gets its own, started at the wall clock's time (see tests/support/time_skipping.py).
+    Tests share the session's event loop with it (pyproject.toml).
     """
-    yield shared_time_env
-    await terminate_open_workflows(shared_time_env.client)
+    if request.node.get_closest_marker(WALL_CLOCK_MARK):
+        own = await start_time_server()
+        yield NamespaceEnvironment(own, f"test-{uuid.uuid4().hex[:12]}")
+        await own.shutdown()
+        return
+    env = NamespaceEnvironment(await shared_time_server.get(), f"test-{uuid.uuid4().hex[:12]}")
+    yield env
+    await env.terminate_open_workflows()
+    if not await env.time_skips():
+        await shared_time_server.discard()
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from clients.seasons import Seasons, wall_clock
@@ -112,6 +113,7 @@ async def test_six_players_play_a_season_to_the_end_with_some_timeouts(time_env:
     assert "6 finished games by 6 players" in doubles.posts[-1].content
 
 
+@pytest.mark.wall_clock
 async def test_a_wall_clock_closing_time_across_a_dst_change_lands_on_the_right_instant(
     time_env: WorkflowEnvironment,
 ) -> None:

