@@ -52,7 +52,10 @@ def compose_command() -> list[str]:
     legacy = shutil.which("docker-compose")
     if legacy:
         return [legacy]
-    message = "no Compose implementation: `apt-get install docker-compose` (.ci/run does it)"
+    message = (
+        "checking docker-compose.yml needs a Compose implementation (`docker compose` or "
+        "docker-compose), and there is none: apt-get install docker-compose (.ci/run does it)"
+    )
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
