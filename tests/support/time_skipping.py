@@ -10,9 +10,9 @@ namespace of its own. What sharing costs, and how it is paid:
   test that skipped days; such a test is marked `wall_clock` and gets a server of its own.
 - The server skips time while any test waits. A workflow a test leaves running would fire its
   timer then, on a task queue no worker polls, and hold time skipping for every later test: so
-  each test's open workflows are terminated after it. A workflow task a worker took, or had on its
-  sticky queue, when it stopped keeps holding time skipping even after that (a fault of the test
-  server, seen after a few tests in a hundred): the next test then gets a new server.
+  each test's open workflows are terminated after it. A workflow task a worker had taken when it
+  stopped keeps holding time skipping even after its workflow is terminated (a fault of the test
+  server; about one test in forty leaves one): the next test then gets a new server.
 """
 
 from __future__ import annotations
