@@ -57,6 +57,7 @@ async def create(w: World, key: str, rounds: str, reminders: str = "") -> str:
     return last_reply(done).content
 
 
+@pytest.mark.wall_clock
 async def test_a_host_creates_a_chain_and_everyone_sees_its_times(world: World) -> None:
     w = world
     start = await WorkflowEnvironment.from_client(w.client).get_current_time()

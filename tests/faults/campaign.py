@@ -212,8 +212,7 @@ async def _chaos(
             worker.kill()
             worker_kills += 1
             await asyncio.sleep(plan.worker_outage)
-            worker.start()
-            await worker.wait_started(timeout=60)
+            await worker.start_and_wait()
         elif event.what == "server":
             server.kill()
             server_kills += 1
@@ -263,16 +262,13 @@ async def run(plan: Plan, workdir: Path) -> Outcome:
     ):
         for channel in CHANNELS:
             fake.add_channel(channel, GUILD)
-        worker = WorkerProcess(
+        async with WorkerProcess(
             temporal_address=server.address,
             task_queue=f"faults-{uuid.uuid4().hex[:8]}",
             discord_api_base=fake.base_url,
             log_dir=workdir,
-        )
-        worker.start()
-        try:
-            await worker.wait_started()
-            client, queue = await connect_client(server), worker.env["TEMPORAL_TASK_QUEUE"]
+        ) as worker:
+            client, queue = await connect_client(server), worker.task_queue
             jobs = Jobs(client, queue)
             actions = CustomActions(client, queue, jobs)
             bounty = await _bounty(actions, plan) if plan.actions else None
@@ -309,8 +305,6 @@ async def run(plan: Plan, workdir: Path) -> Outcome:
             worker_kills, server_kills = await _chaos(plan, draws, server, worker, fake, chaos_start)
             not_completed = await _wait_all_completed(server, job_ids + action_ids, timeout=plan.window + 120)
             balances_wrong = await _balances_wrong(actions, plan)
-        finally:
-            worker.stop()
 
         posted = Counter(_post_key(m.content) for m in fake.messages() if m.webhook_id is None)
         action_posted = Counter(

@@ -36,7 +36,6 @@ from workflows.challenges import ChallengeChainWorkflow
 from workflows.challenges_models import (
     AddRoundRequest,
     CancelChainRequest,
-    ChainRequest,
     RoundAction,
     RoundSpec,
     SkipRequest,
@@ -436,7 +435,7 @@ CHAIN_REMINDERS = [Reminder(offset=timedelta(minutes=30), message="30 minutes")]
 async def chain_skip_pause_resume_cancel(env: WorkflowEnvironment) -> str:
     """Round 1 runs after its reminder, round 2 is skipped, round 3 is paused and resumed, a
     round is added, then the chain is cancelled."""
-    host = ChainRequest(by=chains.HOST, guild_id=chains.GUILD)
+    host = SkipRequest(by=chains.HOST, guild_id=chains.GUILD)
     rounds = [chains.round_(f"Round {n}", timedelta(hours=1), reminders=CHAIN_REMINDERS) for n in (1, 2, 3)]
     async with _chain_worker(env):
         handle = await chains.start(env, chains.chain(rounds))
@@ -563,7 +562,7 @@ async def chain_named_skip_then_cancel_during_a_round(env: WorkflowEnvironment) 
 async def chain_told_to_players_with_round_headers(env: WorkflowEnvironment) -> str:
     """Round posts under a line naming the chain and round (`ROUND_HEADER`), one round in its own
     channel, a pause, a resume, a skip and a cancel told in the chain's channel (`ANNOUNCE_STEERING`)."""
-    host = ChainRequest(by=chains.HOST, guild_id=chains.GUILD)
+    host = SkipRequest(by=chains.HOST, guild_id=chains.GUILD)
     rounds = [
         chains.round_("Round 1", timedelta(minutes=10)),
         chains.round_("Photos", timedelta(minutes=10), channel_id=chains.CHANNEL + 1),

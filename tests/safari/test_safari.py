@@ -16,6 +16,7 @@ from typing import Any
 import discord
 import pytest
 import pytest_asyncio
+from pydantic import JsonValue
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
@@ -472,7 +473,7 @@ async def test_a_game_in_the_first_layout_is_read_then_moved_on_first_write(
 ) -> None:
     t = await table(client, fake, players=0)
     a, b = t.guild + 100, t.guild + 101
-    legacy = {
+    legacy: JsonValue = {
         "guild_id": t.guild,
         "settings": {"total_rounds": 3, "good_percent": {}, "good_amount": 100, "bad_amount": 50,
                      "starting_balance": 100},
@@ -500,7 +501,7 @@ async def test_a_game_in_the_first_layout_is_read_then_moved_on_first_write(
     assert sorted(await t.store.keys()) == sorted(
         [GAME_KEY, player_key(a), player_key(b), round_key(1), player_key(late)]
     )
-    assert "players" not in (stored := await t.store.get(GAME_KEY)) and isinstance(stored, dict)
+    assert isinstance(stored := await t.store.get(GAME_KEY), dict) and "players" not in stored
     assert stored["current_round"] == 2
 
     ROLLS.queue.extend([99])  # round 2 is bad at 50%

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from temporalio import activity
 from temporalio.api.sdk.v1 import WorkflowMetadata
@@ -72,7 +72,7 @@ class Doubles:
         if self.discord_down(now):
             raise ApplicationError("Discord is unavailable (503): outage", type="DiscordUnavailable")
 
-    def activities(self) -> list[object]:
+    def activities(self) -> list[Callable[..., Any]]:
         @activity.defn(name=SEND_REMINDER)
         async def send_reminder(reminder: ReminderInput) -> dict[str, str]:
             now = await self.env.get_current_time()
@@ -147,5 +147,7 @@ async def event_count(handle: WorkflowHandle[ScheduledJobWorkflow, JobResult]) -
 
 async def current_details(handle: WorkflowHandle[ScheduledJobWorkflow, JobResult]) -> str:
     """What the Web UI shows as the job's current details (the SDK's metadata query)."""
-    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    metadata: WorkflowMetadata = await handle.query(
+        "__temporal_workflow_metadata", result_type=WorkflowMetadata
+    )
     return metadata.current_details
