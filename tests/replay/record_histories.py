@@ -43,6 +43,7 @@ from workflows.challenges_models import (
 )
 from workflows.custom_actions_models import CurrencyOutcome, TextOutcome
 from workflows.health import HealthCheckWorkflow
+from workflows.health_models import STOP_SIGNAL, HealthStop
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_actions import POST_MESSAGE
 from workflows.jobs_models import (
@@ -584,6 +585,29 @@ async def health_flapping_then_settles(env: WorkflowEnvironment) -> str:
     return f"{workflow_id}@{first_run}"
 
 
+async def health_alerts_then_stopped(env: WorkflowEnvironment) -> str:
+    """Hourly checks with an alert role: failing (the role mentioned), recovered (not), then the
+    operator's `stop` signal ends the check."""
+    probes = health_doubles.Probes(env)
+    now = await env.get_current_time()
+    probes.outages = [(now + timedelta(hours=1, minutes=30), now + timedelta(hours=3, minutes=30))]
+    checks = HealthChecks(env.client, health_doubles.QUEUE)
+    async with build_worker(
+        env.client, health_doubles.QUEUE, probes.activities(), workflows=[HealthCheckWorkflow]
+    ):
+        workflow_id = await checks.start(
+            guild_id=health_doubles.GUILD,
+            admin_channel_id=health_doubles.ADMIN_CHANNEL,
+            interval=timedelta(hours=1),
+            alert_role_id=health_doubles.ADMIN,
+        )
+        await env.sleep(timedelta(hours=6, minutes=30))
+        await env.client.get_workflow_handle(workflow_id).signal(STOP_SIGNAL, HealthStop(reason="replay"))
+        await env.client.get_workflow_handle(workflow_id).result()
+        assert [r.mention_role_id for r in probes.reports] == [None, health_doubles.ADMIN, None]
+    return workflow_id
+
+
 async def _ended_while_edits_fail(env: WorkflowEnvironment) -> tuple[str, str]:
     """A season ended while its first turn's claim edit waits on Discord, which refuses every
     edit: the season posts and closes within seconds, each turn is cancelled."""
@@ -656,6 +680,8 @@ SCENARIOS: dict[str, Scenario] = {
     "Season-told_ended_with_outcome": season_ended,
     "ChallengeChain-told_cancelled_with_outcome": chain_skip_pause_resume_cancel,
     "ChallengeChain-told_failed_round_with_outcome": chain_second_run_after_continue_as_new,
+    # Since `workflows.health.STOP_PATCH`: an alert role, and the stop signal.
+    "HealthCheck-told_alerts_then_stopped": health_alerts_then_stopped,
 }
 
 
