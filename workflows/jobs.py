@@ -535,7 +535,19 @@ class ScheduledJobWorkflow:
             at=workflow.now(),
             reason=None if reason is None else reason[:500],
         )
-        await self._best_effort(REPORT_OUTAGE, entry, f"outage summary: {kind}")
+        # An activity task, not a local activity: a worker built without it (a test's, an older
+        # replica's) fails the attempt instead of the job's workflow task.
+        try:
+            await workflow.execute_activity(
+                REPORT_OUTAGE,
+                entry,
+                start_to_close_timeout=timedelta(seconds=15),
+                schedule_to_close_timeout=timedelta(minutes=1),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+                summary=f"outage summary: {kind}",
+            )
+        except FailureError:
+            workflow.logger.warning("could not report %s to the outage summary", info.workflow_id)
 
     async def _best_effort(self, activity: str, notice: Any, summary: str) -> None:
         try:

@@ -133,3 +133,35 @@ async def test_history_and_retry_answer_with_the_worker_stopped(client: Client) 
     async with bot_env(client, f"nobody-{uuid.uuid4().hex[:8]}") as w:
         reply = last_reply(answered(await w.host.slash(w.channel, "schedule history")))
         assert "Past jobs" in texts(reply)
+
+
+async def test_retry_clicked_with_the_worker_stopped_is_answered_and_runs_when_one_is_back(
+    client: Client,
+) -> None:
+    queue = f"retry-stopped-{uuid.uuid4().hex[:8]}"
+    doubles = Doubles(WallClock())
+
+    def refuse(attempt: int) -> None:
+        raise ApplicationError("Missing Permissions (403)", non_retryable=True)
+
+    doubles.action_behaviour = refuse
+    async with bot_env(client, queue) as w:
+        async with build_worker(client, queue, doubles.activities()):
+            broken = await ran(w, "Broken post", w.channel.id, fail=True)
+        # The worker is stopped now.
+        listed: list[ResponseMessage] = []
+
+        async def shown() -> bool:
+            listed.append(last_reply(answered(await w.host.slash(w.channel, "schedule history"))))
+            return "Broken post" in texts(listed[-1])
+
+        await eventually(shown)
+        retried = last_reply(answered(await w.host.click(listed[-1], label="Retry")))
+        assert "Retrying now" in (texts(retried) + (retried.content or ""))
+        handle = w.client.get_workflow_handle(broken, result_type=JobResult)
+        assert (await handle.describe()).status is not None
+        assert (await handle.describe()).status.name == "RUNNING"  # waits for a worker
+
+        doubles.action_behaviour = lambda attempt: None
+        async with build_worker(client, queue, doubles.activities()):
+            assert (await handle.result()).outcome == "done"
