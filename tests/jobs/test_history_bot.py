@@ -15,12 +15,13 @@ from simcord.components import walk_components
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from components.jobs import RETRY_JOB
 from tests.support.bot_harness import World, answered, bot_env, last_reply
 from tests.support.jobs_doubles import Doubles
 from tests.support.temporal import eventually
 from worker import build_worker
 from workflows import search_attributes as sa
-from workflows.jobs_models import JobResult
+from workflows.jobs_models import JobResult, job_suffix, run_tag
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -156,9 +157,11 @@ async def test_retry_clicked_with_the_worker_stopped_is_answered_and_runs_when_o
             return "Broken post" in texts(listed[-1])
 
         await eventually(shown)
-        retried = last_reply(answered(await w.host.click(listed[-1], label="Retry")))
-        assert "Retrying now" in (texts(retried) + (retried.content or ""))
         handle = w.client.get_workflow_handle(broken, result_type=JobResult)
+        run = run_tag((await handle.describe()).run_id)
+        button = RETRY_JOB.build(run=run, suffix=job_suffix(broken, w.guild.id))
+        retried = last_reply(answered(await w.host.click(listed[-1], custom_id=button)))
+        assert "Retrying now" in (texts(retried) + (retried.content or ""))
         assert (await handle.describe()).status is not None
         assert (await handle.describe()).status.name == "RUNNING"  # waits for a worker
 
