@@ -1,8 +1,9 @@
 """The outage summary's activities: a job reports itself to its server's summary, and the summary
 posts once (workflows/outage.py).
 
-The post goes to the server's log channel (the guild setting LOG_CHANNEL), or, with none set or
-one the bot may no longer post in, to the DMs of the host who scheduled the first job listed.
+The post goes to the server's log channel (`/schedule log-channel`, clients/guild_settings.py),
+or, with none set or one the bot may no longer post in, to the DMs of the host who scheduled the
+first job listed.
 Missed and failed jobs carry a Retry button (bot/jobs_retry.py answers it).
 """
 
@@ -18,12 +19,11 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
 from activities.discord_rest import activity_nonce, discord_errors, require_login
-from clients.guild_settings import SettingsBackend
+from clients.guild_settings import LogChannel, SettingsBackend
 from components.jobs import RETRY_JOB
 from workflows.jobs_models import job_suffix, run_tag
 from workflows.outage_models import (
     LISTED,
-    LOG_CHANNEL,
     OUTAGE_REPORT_SIGNAL,
     OUTAGE_WORKFLOW,
     POST_OUTAGE_SUMMARY,
@@ -78,7 +78,7 @@ class OutageActivities:
     def __init__(self, discord_client: discord.Client, temporal: Client, settings: SettingsBackend) -> None:
         self._discord = discord_client
         self._temporal = temporal
-        self._settings = settings
+        self._log_channel = LogChannel(settings)
 
     @activity.defn(name=REPORT_OUTAGE)
     async def report(self, entry: OutageEntry) -> None:
@@ -99,10 +99,10 @@ class OutageActivities:
     async def post(self, summary: OutageSummary) -> dict[str, str]:
         require_login(self._discord)
         text, view = summary_text(summary), retry_view(summary)
-        channel = (await self._settings.read(summary.guild_id)).get(LOG_CHANNEL)
-        if isinstance(channel, (int, str)) and str(channel).isdigit():
+        channel = await self._log_channel.get(summary.guild_id)
+        if channel is not None:
             try:
-                return await self._send(int(channel), text, view)
+                return await self._send(channel, text, view)
             except ApplicationError as err:
                 if not err.non_retryable:
                     raise  # Discord is away again: try later, still to the log channel

@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import discord
 from temporalio import activity
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+from activities.discord_rest import rest_client
 from activities.outage import OutageActivities, retry_view, summary_text
-from clients.guild_settings import MemorySettings
+from clients.guild_settings import LogChannel, MemorySettings
 from components.jobs import RETRY_JOB
+from local_discord import FakeDiscord
 from tests.support.jobs_doubles import GUILD, HOST, Doubles, job
 from worker import build_worker
 from workflows.jobs import ScheduledJobWorkflow
@@ -21,6 +23,7 @@ from workflows.outage import OutageSummaryWorkflow
 from workflows.outage_models import POST_OUTAGE_SUMMARY, OutageEntry, OutageSummary, outage_id_for
 
 QUEUE = "jobs"
+LOG = 4242
 
 
 async def test_an_outage_of_several_jobs_in_one_server_is_told_in_one_summary(
@@ -97,3 +100,40 @@ def test_the_summary_lists_each_kind_and_offers_retry_only_where_it_applies() ->
     assert [b.label for b in buttons] == ["Retry 1: Post 2", "Retry 2: Post 3"]
     parsed = [RETRY_JOB.match(b.custom_id or "") for b in buttons]
     assert [p["suffix"] for p in parsed if p is not None] == ["job2", "job3"]
+
+
+async def test_the_summary_goes_to_the_log_channel_else_to_the_hosts_dms() -> None:
+    now = datetime.now(UTC)
+    summary = OutageSummary(
+        guild_id=GUILD,
+        entries=[
+            OutageEntry(
+                job_id=job_id_for(GUILD, "quiz"),
+                run_id="0193a1b2-0000-7000-8000-0000000000aa",
+                guild_id=GUILD,
+                scheduled_by=HOST,
+                description="Quiz night",
+                kind="missed",
+                due=now - timedelta(hours=3),
+                at=now,
+                reason="too late",
+            )
+        ],
+    )
+    settings = MemorySettings()
+    async with FakeDiscord() as fake, rest_client("fake-bot-token", fake.base_url) as discord_client:
+        fake.add_channel(LOG, GUILD, name="bot-log")
+        real = OutageActivities(discord_client, None, settings)  # type: ignore[arg-type]
+        await ActivityEnvironment().run(real.post, summary)  # no log channel set: the host's DMs
+        await LogChannel(settings).set(GUILD, LOG)
+        await ActivityEnvironment().run(real.post, summary)
+        dms, logged = fake.dms(HOST), fake.messages(LOG)
+        fake.assert_no_violations()
+
+    assert len(dms) == 1 and len(logged) == 1
+    for message in (dms[0], logged[0]):
+        assert "⏭️ missed: **Quiz night**" in message.content
+        [row] = message.components
+        [button] = row["components"]
+        assert button["label"] == "Retry 1: Quiz night"
+        assert RETRY_JOB.match(button["custom_id"]) is not None
