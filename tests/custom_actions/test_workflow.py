@@ -11,6 +11,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from clients.custom_actions import marker_prefix
+from clients.jobs import Jobs
+from clients.jobs_retry import retry_job
 from clients.store import PersistentStore
 from tests.support.custom_actions_doubles import Harness, custom_actions_worker
 from tests.support.jobs_doubles import assert_near
@@ -26,7 +28,7 @@ from workflows.custom_actions_models import (
     TextOutcome,
     armed_key,
 )
-from workflows.jobs_models import JobResult, job_id_for
+from workflows.jobs_models import JobResult, job_id_for, run_tag
 from workflows.safari_engine import store_name
 from workflows.times import TimeError
 
@@ -397,3 +399,37 @@ async def test_a_fired_job_never_arms_itself_again(time_env: WorkflowEnvironment
         assert await h.actions.running_deadline(job_id_for(GUILD, armed_key(found.id, PLAYER, slot))) is None
     await time_env.sleep(timedelta(hours=5))
     assert len(h.discord.posts) == 1
+
+
+async def test_a_retry_of_a_failed_custom_action_does_not_apply_its_currency_again(
+    time_env: WorkflowEnvironment, h: Harness
+) -> None:
+    await h.give(GUILD, HOST, 100)
+    found = await action(
+        h, "Market", outcomes=[CurrencyOutcome(amount=-70), TextOutcome(text="Bought a map")]
+    )
+
+    def refused(attempt: int) -> None:
+        raise ApplicationError("Missing Permissions (403)", type="DiscordRefused", non_retryable=True)
+
+    h.discord.fail = refused
+    job_id = (
+        await h.actions.schedule(found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1))
+    ).job_id
+    failed = await fire(time_env, job_id, timedelta(hours=2))
+    assert failed.outcome == "failed"
+    assert await h.balance(GUILD, HOST) == 30  # applied before the post was refused
+    first_run = (await time_env.client.get_workflow_handle(job_id).describe()).run_id
+
+    # The host fixed the channel's permissions and clicks Retry.
+    h.discord.fail = lambda attempt: None
+    jobs = Jobs(time_env.client, QUEUE, clock=lambda: h.clock.now)
+    await retry_job(
+        time_env.client, jobs, GUILD, job_id.removeprefix(f"job-{GUILD}-"), run_tag(first_run), by=HOST
+    )
+    retried = await fire(time_env, job_id, timedelta(minutes=1))
+
+    assert retried.outcome == "done"
+    assert await h.balance(GUILD, HOST) == 30  # still once
+    [post] = h.discord.posts
+    assert "lost 70 (balance 100 → **30**)" in post.content and "Bought a map" in post.content

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
+from temporalio import activity
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -42,6 +43,7 @@ from workflows.challenges_models import (
 )
 from workflows.custom_actions_models import CurrencyOutcome, TextOutcome
 from workflows.health import HealthCheckWorkflow
+from workflows.health_models import STOP_SIGNAL, HealthStop
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_actions import POST_MESSAGE
 from workflows.jobs_models import (
@@ -52,6 +54,15 @@ from workflows.jobs_models import (
     RescheduleRequest,
     ShiftRequest,
     SteerRequest,
+)
+from workflows.outage import OutageSummaryWorkflow
+from workflows.outage_models import (
+    OUTAGE_REPORT_SIGNAL,
+    POST_OUTAGE_SUMMARY,
+    OutageEntry,
+    OutageInput,
+    OutageSummary,
+    outage_id_for,
 )
 from workflows.store import StoreWorkflow
 
@@ -616,6 +627,66 @@ async def health_flapping_then_settles(env: WorkflowEnvironment) -> str:
     return f"{workflow_id}@{first_run}"
 
 
+async def health_alerts_then_stopped(env: WorkflowEnvironment) -> str:
+    """Hourly checks with an alert role: failing (the role mentioned), recovered (not), then the
+    operator's `stop` signal ends the check."""
+    probes = health_doubles.Probes(env)
+    now = await env.get_current_time()
+    probes.outages = [(now + timedelta(hours=1, minutes=30), now + timedelta(hours=3, minutes=30))]
+    checks = HealthChecks(env.client, health_doubles.QUEUE)
+    async with build_worker(
+        env.client, health_doubles.QUEUE, probes.activities(), workflows=[HealthCheckWorkflow]
+    ):
+        workflow_id = await checks.start(
+            guild_id=health_doubles.GUILD,
+            admin_channel_id=health_doubles.ADMIN_CHANNEL,
+            interval=timedelta(hours=1),
+            alert_role_id=health_doubles.ADMIN,
+        )
+        await env.sleep(timedelta(hours=6, minutes=30))
+        await env.client.get_workflow_handle(workflow_id).signal(STOP_SIGNAL, HealthStop(reason="replay"))
+        await env.client.get_workflow_handle(workflow_id).result()
+        assert [r.mention_role_id for r in probes.reports] == [None, health_doubles.ADMIN, None]
+    return workflow_id
+
+
+async def outage_two_reports_told_once(env: WorkflowEnvironment) -> str:
+    """Two late jobs of one server report within a minute: one summary, posted once."""
+    told: list[OutageSummary] = []
+
+    @activity.defn(name=POST_OUTAGE_SUMMARY)
+    async def post_outage_summary(summary: OutageSummary) -> dict[str, str]:
+        told.append(summary)
+        return {"message_id": "1"}
+
+    now = await env.get_current_time()
+    entries = [
+        OutageEntry(
+            job_id=f"job-{GUILD}-r{n}",
+            run_id=f"run-{n}",
+            guild_id=GUILD,
+            scheduled_by=HOST,
+            kind="late",
+            due=now - timedelta(minutes=20),
+            at=now,
+        )
+        for n in range(2)
+    ]
+    async with build_worker(env.client, "jobs", [post_outage_summary], workflows=[OutageSummaryWorkflow]):
+        handle = await env.client.start_workflow(
+            OutageSummaryWorkflow.run,
+            OutageInput(guild_id=GUILD),
+            id=outage_id_for(GUILD),
+            task_queue="jobs",
+            start_signal=OUTAGE_REPORT_SIGNAL,
+            start_signal_args=[entries[0]],
+        )
+        await handle.signal(OUTAGE_REPORT_SIGNAL, entries[1])
+        await handle.signal(OUTAGE_REPORT_SIGNAL, entries[1])
+        assert await handle.result() == 2 and len(told) == 1
+    return handle.id
+
+
 async def _ended_while_edits_fail(env: WorkflowEnvironment) -> tuple[str, str]:
     """A season ended while its first turn's claim edit waits on Discord, which refuses every
     edit: the season posts and closes within seconds, each turn is cancelled."""
@@ -689,6 +760,11 @@ SCENARIOS: dict[str, Scenario] = {
     "Season-told_ended_with_outcome": season_ended,
     "ChallengeChain-told_cancelled_with_outcome": chain_skip_pause_resume_cancel,
     "ChallengeChain-told_failed_round_with_outcome": chain_second_run_after_continue_as_new,
+    # Since `workflows.jobs.OUTAGE_PATCH`: a late post reports itself to the outage summary.
+    "ScheduledJob-told_late_reported_to_outage_summary": told_posted_late,
+    "OutageSummary-two_reports_told_once": outage_two_reports_told_once,
+    # Since `workflows.health.STOP_PATCH`: an alert role, and the stop signal.
+    "HealthCheck-told_alerts_then_stopped": health_alerts_then_stopped,
 }
 
 
