@@ -432,4 +432,5 @@ async def test_a_retry_of_a_failed_custom_action_does_not_apply_its_currency_aga
     assert retried.outcome == "done"
     assert await h.balance(GUILD, HOST) == 30  # still once
     [post] = h.discord.posts
+    assert post.content is not None
     assert "lost 70 (balance 100 → **30**)" in post.content and "Bought a map" in post.content

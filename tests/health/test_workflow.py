@@ -209,7 +209,9 @@ async def test_against_the_fake_discord_an_outage_is_posted_once_and_its_end_onc
             await time_env.sleep(timedelta(hours=2))  # checks at 4 and 5 h: healthy again
             status = await checks.status(GUILD)
         posted = [m.content for m in fake.messages(ADMIN_CHANNEL)]
-        allowed = [r.json["allowed_mentions"] for r in fake.requests("POST", rf"/channels/{ADMIN_CHANNEL}/")]
+        allowed = [
+            (r.json or {})["allowed_mentions"] for r in fake.requests("POST", rf"/channels/{ADMIN_CHANNEL}/")
+        ]
         fake.assert_no_violations()
 
     assert status.checks == 6

@@ -162,8 +162,8 @@ async def test_retry_clicked_with_the_worker_stopped_is_answered_and_runs_when_o
         button = RETRY_JOB.build(run=run, suffix=job_suffix(broken, w.guild.id))
         retried = last_reply(answered(await w.host.click(listed[-1], custom_id=button)))
         assert "Retrying now" in (texts(retried) + (retried.content or ""))
-        assert (await handle.describe()).status is not None
-        assert (await handle.describe()).status.name == "RUNNING"  # waits for a worker
+        status = (await handle.describe()).status
+        assert status is not None and status.name == "RUNNING"  # waits for a worker
 
         doubles.action_behaviour = lambda attempt: None
         async with build_worker(client, queue, doubles.activities()):
