@@ -35,6 +35,7 @@ from stack.versioning import deployment_config, deployment_version, join
 from workflows.challenges import ChallengeChainWorkflow
 from workflows.health import HealthCheckWorkflow
 from workflows.jobs import ScheduledJobWorkflow
+from workflows.jobs_actions import ACTIONS
 from workflows.seasons import SeasonWorkflow
 from workflows.seasons_turns import TurnWorkflow
 from workflows.store import StoreWorkflow
@@ -134,8 +135,8 @@ def build_worker(
         # Not the SDK's default, which hashes every loaded module's bytecode (compiling what has none).
         build_id=None if deployment else code_build_id(),
         deployment_config=deployment_config(deployment) if deployment else None,
-        # Counts failed jobs on the SDK's meter (served with its metrics when a port is set).
-        interceptors=[JobOutcomes()],
+        # Counts failed jobs and times fires on the SDK's meter (served when a port is set).
+        interceptors=[JobOutcomes(local_actions={name for name, spec in ACTIONS.items() if spec.local})],
     )
 
 

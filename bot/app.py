@@ -19,6 +19,7 @@ from discord.ext import commands
 from temporalio.client import Client
 
 from bot.checks import HostPolicy
+from bot.metrics import BUCKETS, BotMetrics
 from bot.replies import report_error
 from clients.guild_settings import HOST_ROLE, GuildSetting, SettingsBackend, StoreSettings
 from clients.jobs import Jobs
@@ -70,7 +71,9 @@ class GameBot(commands.AutoShardedBot):
         hosts: HostPolicy | None = None,
         features: Sequence[str] = FEATURES,
         shard_count: int | None = None,
+        metrics: BotMetrics | None = None,
     ) -> None:
+        metrics = metrics or BotMetrics()
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents(),
@@ -79,7 +82,11 @@ class GameBot(commands.AutoShardedBot):
             # Listings mention users as <@id> for display; nobody is pinged by the bot's replies.
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            # Times each first answer to an interaction (bot/metrics.py).
+            http_trace=metrics.http_trace(),
         )
+        self.metrics = metrics
+        self._gateway_watch: asyncio.Task[None] | None = None
         self.settings = settings
         self.temporal = temporal
         self.jobs = jobs or Jobs(temporal, settings.temporal_task_queue)
@@ -88,7 +95,22 @@ class GameBot(commands.AutoShardedBot):
         self.hosts = hosts or HostPolicy(GuildSetting(self.guild_settings, HOST_ROLE))
         self.features = tuple(features)
 
+    async def on_interaction(self, interaction: discord.Interaction[GameBot]) -> None:
+        self.metrics.received(interaction)
+
+    async def on_app_command_completion(
+        self, interaction: discord.Interaction[GameBot], command: object
+    ) -> None:
+        del command
+        self.metrics.finished(interaction, "ok")
+
+    async def close(self) -> None:
+        if self._gateway_watch is not None:
+            self._gateway_watch.cancel()
+        await super().close()
+
     async def setup_hook(self) -> None:
+        self._gateway_watch = asyncio.create_task(self.metrics.watch_gateway(self))
         for name in self.features:
             if name in self.extensions:
                 continue
@@ -118,9 +140,11 @@ async def run(settings: Settings) -> None:
         )
     token = settings.discord_token.get_secret_value()
     point_at(settings.discord_api_base)
-    runtime = metrics_runtime(settings.metrics_host, settings.bot_metrics_port)
+    # One endpoint serves the Temporal client's metrics and the bot's own (bot/metrics.py).
+    runtime = metrics_runtime(settings.metrics_host, settings.bot_metrics_port, BUCKETS)
     temporal = await connect(settings, identity=f"bot@{socket.gethostname()}", runtime=runtime)
-    async with GameBot(settings, temporal) as bot:
+    metrics = BotMetrics(runtime.metric_meter if runtime else None)
+    async with GameBot(settings, temporal, metrics=metrics) as bot:
         stop_on_signals(bot)
         try:
             await bot.start(token)
