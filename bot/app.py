@@ -86,7 +86,6 @@ class GameBot(commands.AutoShardedBot):
             http_trace=metrics.http_trace(),
         )
         self.metrics = metrics
-        self._gateway_watch: asyncio.Task[None] | None = None
         self.settings = settings
         self.temporal = temporal
         self.jobs = jobs or Jobs(temporal, settings.temporal_task_queue)
@@ -104,13 +103,7 @@ class GameBot(commands.AutoShardedBot):
         del command
         self.metrics.finished(interaction, "ok")
 
-    async def close(self) -> None:
-        if self._gateway_watch is not None:
-            self._gateway_watch.cancel()
-        await super().close()
-
     async def setup_hook(self) -> None:
-        self._gateway_watch = asyncio.create_task(self.metrics.watch_gateway(self))
         for name in self.features:
             if name in self.extensions:
                 continue
@@ -146,10 +139,13 @@ async def run(settings: Settings) -> None:
     metrics = BotMetrics(runtime.metric_meter if runtime else None)
     async with GameBot(settings, temporal, metrics=metrics) as bot:
         stop_on_signals(bot)
+        gateway = asyncio.create_task(metrics.watch_gateway(bot))
         try:
             await bot.start(token)
         except discord.LoginFailure:
             raise SystemExit("configuration error: DISCORD_TOKEN: Discord refused the token") from None
+        finally:
+            gateway.cancel()
     # The gateway and HTTP sessions are closed; the Temporal client (the SDK has no close) goes
     # with the process. Updates the bot sent are already on the server.
     log.info("bot stopped")
