@@ -9,19 +9,23 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
+from temporalio.common import WorkerDeploymentVersion
 
 from clients.jobs import Jobs
 from local_discord import FakeDiscord
+from stack.build_id import code_build_id
 from stack.devserver import DevServer, temporal_cli_path
-from stack.versioning import current_build, describe
+from stack.settings import Settings
+from stack.versioning import current_build, deployment_version, describe
 from tests.support.stack import CHANNEL, GUILD
 from tests.support.temporal import eventually
 from tests.support.worker_process import WorkerProcess
 from workflows.jobs_models import JobResult
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+ON_THE_MODULES_LOOP = pytest.mark.asyncio(loop_scope="module")
 
 HOST = 7301
 
@@ -77,6 +81,7 @@ async def builds_that_ran(client: Client, workflow_id: str) -> list[str]:
     return builds
 
 
+@ON_THE_MODULES_LOOP
 async def test_a_job_started_on_build_a_finishes_on_build_b_and_a_rollback_returns_to_a(
     server: DevServer, client: Client, tmp_path: Path
 ) -> None:
@@ -147,7 +152,23 @@ async def test_a_job_started_on_build_a_finishes_on_build_b_and_a_rollback_retur
             assert result.outcome == "done"
             assert set(await builds_that_ran(client, second)) == {"build-a"}
             assert [m.content for m in fake.messages(CHANNEL)] == ["rolled out", "rolled back"]
+
+            # `make run`'s way (WORKER_ROLLOUT=always): the build started is made current again.
+            b.env["WORKER_ROLLOUT"] = "always"
+            b.start()
+            await b.wait_started()
+            assert await current(client, queue) == "build-b"
         finally:
             b.stop()
             a.stop()
         fake.assert_no_violations()
+
+
+def test_a_worker_joins_the_deployment_named_after_its_task_queue_as_its_code_s_build() -> None:
+    settings = Settings(_env_file=None, temporal_task_queue="games")  # type: ignore[call-arg]
+    assert deployment_version(settings) == WorkerDeploymentVersion("games", code_build_id())
+    assert settings.worker_rollout == "new"
+    named = Settings(_env_file=None, worker_deployment_name="bots", worker_build_id="v2")  # type: ignore[call-arg]
+    assert deployment_version(named) == WorkerDeploymentVersion("bots", "v2")
+    with pytest.raises(ValidationError):  # the server's canonical form is <deployment>.<build>
+        Settings(_env_file=None, worker_deployment_name="bots.eu")  # type: ignore[call-arg]
