@@ -128,7 +128,7 @@ def ensure_encryption_key(settings: Settings, env: dict[str, str]) -> Path | Non
 
 def ensure_whisper_key(settings: Settings, env: dict[str, str]) -> Path | None:
     """Without WHISPER_KEYS, use (and once create) a whisper key in the data directory, for the
-    bot and the worker only: the codec server never needs it (stack/sealing.py)."""
+    bot only: neither the worker nor the codec server reads it (stack/sealing.py)."""
     if settings.whisper_keys:
         return None
     path = settings.data_dir / WHISPER_KEY_FILE
