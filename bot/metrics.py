@@ -7,7 +7,8 @@ Prometheus conventions):
   nobody expected: the user got GENERIC_FAILURE);
 - `bot_interaction_first_answer_seconds{command}`: from the interaction's creation (its id's
   timestamp) to Discord's answer to the bot's first response: what Discord's 3 s deadline counts,
-  taken from the requests discord.py makes (an aiohttp trace), whatever the handler did;
+  taken from the requests discord.py makes (an aiohttp trace), whatever the handler did. An answer
+  Discord refused counts too: one sent too late is refused, and it is the one to see;
 - `bot_errors_total{kind}`: the errors the error path (`bot.replies.report_error`) answered, by
   exception class;
 - `bot_gateway_latency_seconds{shard}`: each shard's heartbeat round trip to the gateway.
@@ -93,7 +94,7 @@ class BotMetrics:
     def answered(self, interaction_id: int, at: float) -> None:
         """Discord answered the first response to this interaction at `at` (epoch seconds)."""
         if interaction_id in self._answered:
-            return  # Discord takes one response; a second try was refused, not an answer
+            return  # the error path's answer after a refused first one: not the first
         self._answered[interaction_id] = None
         while len(self._answered) > PENDING:
             self._answered.popitem(last=False)
@@ -109,7 +110,7 @@ class BotMetrics:
         ) -> None:
             del session, context
             found = _CALLBACK.search(params.url.path)
-            if found is not None and params.response.status < 300:
+            if found is not None:
                 self.answered(int(found.group(1)), time.time())
 
         trace = aiohttp.TraceConfig()
