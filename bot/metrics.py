@@ -47,7 +47,8 @@ GATEWAY_SAMPLE = 15.0
 PENDING = 10_000
 
 _CALLBACK = re.compile(r"/interactions/(\d+)/[^/]+/callback$")
-_CUSTOM_ID_WORDS = re.compile(r"[a-z][a-z_-]*(?::[a-z][a-z_-]*)?")
+# Whole words only: `jc:p3:…` is `jc`, not `jc:p`.
+_CUSTOM_ID_WORDS = re.compile(r"[a-z][a-z_-]*(?=:|$)(?::[a-z][a-z_-]*(?=:|$))?")
 
 
 def command_of(interaction: discord.Interaction[Any]) -> str:
