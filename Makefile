@@ -7,7 +7,7 @@ SHELL := /bin/bash
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
 VENV := .venv
-UV_VERSION := 0.13.9
+UV_VERSION := 0.13.10
 # Remade whenever the dependency files change.
 STAMP := $(VENV)/.installed
 

@@ -65,10 +65,14 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
 # burst does not queue another guild's fires behind it. bench/README.md ("Fairness"): a small
 # guild beside a 4,000-job burst, deadline p50 30 s -> 1.1 s; within capacity no cost measured.
 FAIRNESS_DYNAMIC_CONFIG: dict[str, object] = {"matching.useNewMatcher": True, "matching.enableFairness": True}
+#
+# Worker deployments (stack/versioning.py): on by default in server 1.32; stated so that a
+# server whose default differs still routes tasks by the deployment's current version.
 DEFAULT_DYNAMIC_CONFIG: dict[str, object] = {
     "matching.numTaskqueueReadPartitions": 1,
     "matching.numTaskqueueWritePartitions": 1,
     **FAIRNESS_DYNAMIC_CONFIG,
+    "system.enableDeploymentVersions": True,
 }
 
 # The dev server's SQLite default is a rollback journal (journal_mode=delete) with

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import re
 import sys
 import uuid
@@ -140,3 +141,39 @@ async def test_the_bots_client_serves_the_sdks_client_metrics(server: DevServer)
 
     await eventually(requested)
     assert metrics_runtime(settings.metrics_host, None) is None  # unset: off
+
+
+async def json_lines_of(
+    command: list[str], env: dict[str, str], ready: str, log: Path
+) -> list[dict[str, Any]]:
+    """Start `command` with LOG_FORMAT=json, wait for a line containing `ready`, stop it (SIGTERM)
+    and return its log lines, each of which must be a JSON object."""
+    with log.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            *command, cwd=ROOT, env={**os.environ, **env, "LOG_FORMAT": "json"}, stdout=out, stderr=out
+        )
+    try:
+        await eventually(lambda: ready in log.read_text())
+    finally:
+        proc.terminate()
+        await proc.wait()
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+async def test_the_codec_server_and_the_playground_log_json_lines(tmp_path: Path) -> None:
+    """Every process `make run` starts logs JSON when asked (the worker and the bot: above)."""
+    codec = await json_lines_of(
+        [sys.executable, "-m", "stack.codec_server", "--port", str(free_port())],
+        {"ENCRYPTION_KEYS": base64.b64encode(TEST_KEY).decode(), "CODEC_TOKEN": "json-logs-test"},
+        "codec server on",
+        tmp_path / "codec.log",
+    )
+    assert any(r["logger"] == "codec_server" and r["message"].startswith("codec server on") for r in codec)
+    playground = await json_lines_of(
+        [sys.executable, "-m", "local_discord", "--playground", "--port", str(free_port())],
+        {},
+        "playground listening on",
+        tmp_path / "playground.log",
+    )
+    assert any(r["message"].startswith("playground listening on") for r in playground), playground
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in codec + playground)
