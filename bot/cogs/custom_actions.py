@@ -29,16 +29,14 @@ from bot.jobs_ui import remaining_text
 from bot.modals import modal_values
 from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time, reply
+from bot.typed_when import typed_wait, when_field
 from clients.custom_actions import CustomActionError, CustomActions, checked, run_once
 from clients.jobs import SchedulingError, utcnow
 from clients.jobs_listing import JobSummary
 from components.custom_actions import (
     CANCEL_TASK,
     CHANNEL_SELECT,
-    DAYS_FIELD,
     EARLIER_CANCEL_TASK,
-    HOURS_FIELD,
-    MINUTES_FIELD,
     RUN_BUTTON,
     SCHEDULE_BUTTON,
     SCHEDULE_MODAL,
@@ -58,7 +56,7 @@ from workflows.custom_actions_models import (
     TextOutcome,
 )
 from workflows.jobs_models import job_id_for, job_suffix, run_tag
-from workflows.times import TimeError, duration_from_fields
+from workflows.times import TimeError
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -165,19 +163,7 @@ def schedule_modal(action_id: str, name: str) -> discord.ui.Modal:
     modal = discord.ui.Modal(
         title=f"Schedule {name}"[:45], custom_id=SCHEDULE_MODAL.build(action_id=action_id), timeout=900
     )
-    for field, label, top in (
-        (DAYS_FIELD, "Days (0-30)", 30),
-        (HOURS_FIELD, "Hours (0-23)", 23),
-        (MINUTES_FIELD, "Minutes (0-59)", 59),
-    ):
-        modal.add_item(
-            discord.ui.Label(
-                text=label,
-                component=discord.ui.TextInput(
-                    custom_id=field, placeholder="0", required=False, max_length=len(str(top))
-                ),
-            )
-        )
+    modal.add_item(when_field("When it runs"))
     return modal
 
 
@@ -569,17 +555,13 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
         guild_id = await require_host(interaction, "schedule custom actions")
         data: Mapping[str, Any] = interaction.data or {}
         values = modal_values(data.get("components") or [])
+        # The member's zone is read from a store: acknowledge first.
+        await interaction.response.defer()
         try:
-            wait = duration_from_fields(
-                days=values.get(DAYS_FIELD, ""),
-                hours=values.get(HOURS_FIELD, ""),
-                minutes=values.get(MINUTES_FIELD, ""),
-                maximum=MAX_SCHEDULE,
-            )
+            wait = await typed_wait(interaction, values, maximum=MAX_SCHEDULE)
         except TimeError as err:
             await reply(interaction, f"Nothing was scheduled. {err}")
             return
-        await interaction.response.defer()
         definition = await in_time(self.actions.require(guild_id, action_id))
         channel_id = definition.trigger.channel_id
         if channel_id is None:

@@ -1,4 +1,4 @@
-"""Safari scheduling (CastBot's "Schedule Results"): a host picks hours and minutes in a modal,
+"""Safari scheduling (CastBot's "Schedule Results"): a host types when (`90m`, `Friday 20:00`) in a modal,
 the bot starts a scheduled job with reminders 30, 5 and 1 minute before, and the panel lists
 the guild's scheduled results with a Cancel button each.
 
@@ -29,13 +29,12 @@ from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, remaining_text
 from bot.modals import modal_values
 from bot.persistent import PersistentItem
 from bot.replies import NotAnswered, guarded, in_time, reply
+from bot.typed_when import typed_wait, when_field
 from clients import safari as game_store
 from clients.jobs import SchedulingError, utcnow
 from clients.jobs_listing import JobSummary
 from components.safari import (
-    HOURS_FIELD,
     JOIN_BUTTON,
-    MINUTES_FIELD,
     REFRESH_BUTTON,
     SCHEDULE_BUTTON,
     SCHEDULE_MODAL,
@@ -44,7 +43,7 @@ from components.safari import (
 from workflows.common import UserError
 from workflows.jobs_models import Reminder
 from workflows.safari_engine import PROCESS_ROUND_RESULTS, SafariError, SafariGame, standings
-from workflows.times import TimeError, duration_from_fields
+from workflows.times import TimeError
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -176,22 +175,7 @@ def confirmation(user_id: int, scheduled: Scheduled) -> str:
 
 def schedule_modal() -> discord.ui.Modal:
     modal = discord.ui.Modal(title="Schedule Safari results", custom_id=SCHEDULE_MODAL.build(), timeout=900)
-    modal.add_item(
-        discord.ui.Label(
-            text=f"Hours (0-{MAX_HOURS})",
-            component=discord.ui.TextInput(
-                custom_id=HOURS_FIELD, placeholder="0", required=False, max_length=3
-            ),
-        )
-    )
-    modal.add_item(
-        discord.ui.Label(
-            text="Minutes (0-59)",
-            component=discord.ui.TextInput(
-                custom_id=MINUTES_FIELD, placeholder="0", required=False, max_length=2
-            ),
-        )
-    )
+    modal.add_item(when_field("When the results are posted"))
     return modal
 
 
@@ -381,16 +365,15 @@ class SafariCog(commands.Cog, name="Safari"):
         check_channel(interaction)  # permissions may have changed while the modal was open
         data: Mapping[str, Any] = interaction.data or {}
         values = modal_values(data.get("components") or [])
+        # Reading the member's zone and the game needs a worker: acknowledge first (refusals
+        # stay ephemeral).
+        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            typed = duration_from_fields(
-                hours=values.get(HOURS_FIELD, ""), minutes=values.get(MINUTES_FIELD, ""), maximum=MAX_WAIT
-            )
+            typed = await typed_wait(interaction, values, maximum=MAX_WAIT)
         except TimeError as err:
             await reply(interaction, f"Nothing was scheduled. {err}")
             return
         wait = typed / MINUTE * self.time_unit  # minutes scaled (seconds in tests)
-        # Reading the game needs a worker: acknowledge first (refusals stay ephemeral).
-        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             game = await in_time(self.next_round(guild_id))
         except SafariError as err:
