@@ -31,12 +31,14 @@ from bot.replies import in_time, reply
 from clients.challenges import (
     ChallengeError,
     Challenges,
+    needs_zone,
     parse_reminders,
     parse_rounds,
     rounds_from_json,
 )
 from components.challenges import CREATE_MODAL, KEY_FIELD, REMINDERS_FIELD, ROUNDS_FIELD, TITLE_FIELD
 from workflows.challenges_models import MAX_ROUNDS, ChallengeStatus, RoundView
+from workflows.jobs_models import DEFAULT_TIME_ZONE
 from workflows.times import format_human
 
 if TYPE_CHECKING:
@@ -55,7 +57,7 @@ def create_modal() -> discord.ui.Modal:
     fields = (
         ("Key", "Letters, digits, - or _: how you name it later", KEY_FIELD, discord.TextStyle.short, 60),
         ("Title", "Shown in every reminder", TITLE_FIELD, discord.TextStyle.short, 100),
-        ("Rounds, one a line", "`2h Round 1 | message` or `at 2026-12-24T18:00Z Finale`", ROUNDS_FIELD,
+        ("Rounds, one a line", "`2h Round 1 | message` or `at Friday 20:00 Finale`", ROUNDS_FIELD,
          discord.TextStyle.paragraph, 4000),
         ("Reminders before each round", "e.g. `30m, 5m` (optional)", REMINDERS_FIELD,
          discord.TextStyle.short, 100),
@@ -211,12 +213,15 @@ class ChallengesCog(commands.Cog, name="Challenges"):
         self, interaction: discord.Interaction[GameBot], key: str, line: str, reminders: str = ""
     ) -> None:
         guild_id = await require_host(interaction, "add a round")
+        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            [new] = parse_rounds(line.replace("\n", " "), parse_reminders(reminders))
+            zone = await self._zone(interaction, line)
+            [new] = parse_rounds(
+                line.replace("\n", " "), parse_reminders(reminders), zone=zone, now=self.bot.jobs.now()
+            )
         except ChallengeError as err:
             await reply(interaction, f"Nothing changed: {err}")
             return
-        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             status = await in_time(
                 self.challenges.add_round(guild_id, key, new, by=interaction.user.id, as_host=True)
@@ -281,9 +286,14 @@ class ChallengesCog(commands.Cog, name="Challenges"):
         data: Mapping[str, Any] = interaction.data or {}
         values = modal_values(data.get("components") or [])
         key, title = values.get(KEY_FIELD, "").strip(), values.get(TITLE_FIELD, "").strip()
+        text, zone = values.get(ROUNDS_FIELD, ""), DEFAULT_TIME_ZONE
+        if needs_zone(text):
+            # A local time is read in the member's zone, kept in a store: acknowledge first.
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            zone = await self._zone(interaction, text)
         try:
             rounds = parse_rounds(
-                values.get(ROUNDS_FIELD, ""), parse_reminders(values.get(REMINDERS_FIELD, ""))
+                text, parse_reminders(values.get(REMINDERS_FIELD, "")), zone=zone, now=self.bot.jobs.now()
             )
             # Starting a workflow does not wait for a worker: milliseconds, so no defer is needed.
             await self.challenges.create(
@@ -297,7 +307,16 @@ class ChallengesCog(commands.Cog, name="Challenges"):
         except ChallengeError as err:
             await reply(interaction, f"Nothing was started: {err}")
             return
+        if interaction.response.is_done():
+            await reply(interaction, "✅ Started.")  # the deferred answer is private; the news is not
         await reply(interaction, self._started(title, key, len(rounds)), ephemeral=False)
+
+    async def _zone(self, interaction: discord.Interaction[GameBot], text: str) -> str:
+        """The zone the member's local times in `text` are read in (none there: no store read)."""
+        if not needs_zone(text):
+            return DEFAULT_TIME_ZONE
+        assert interaction.guild_id is not None
+        return await in_time(self.bot.time_zones.for_user(interaction.guild_id, interaction.user.id))
 
     @staticmethod
     def _channel(interaction: discord.Interaction[GameBot]) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from simcord import assert_message, assert_responded
@@ -20,6 +21,7 @@ from tests.support.jobs_doubles import assert_near
 from worker import build_worker
 from workflows.challenges import ChallengeChainWorkflow
 from workflows.challenges_models import MAX_ROUNDS, challenge_id_for
+from workflows.store import StoreWorkflow
 
 QUEUE = "bot-challenges"
 PLAN = "1h Round 1 | Show us your best photo!\n2h Round 2\n30m Finale"
@@ -29,7 +31,9 @@ PLAN = "1h Round 1 | Show us your best photo!\n2h Round 2\n30m Finale"
 async def world(time_env: WorkflowEnvironment) -> AsyncIterator[World]:
     posts = Posts(time_env)
     async with (
-        build_worker(time_env.client, QUEUE, posts.activities(), workflows=[ChallengeChainWorkflow]),
+        build_worker(
+            time_env.client, QUEUE, posts.activities(), workflows=[ChallengeChainWorkflow, StoreWorkflow]
+        ),
         bot_env(time_env.client, QUEUE) as w,
     ):
         yield w
@@ -54,6 +58,32 @@ async def create(w: World, key: str, rounds: str, reminders: str = "") -> str:
         )
     )
     return last_reply(done).content
+
+
+async def test_an_at_round_is_read_in_the_hosts_zone(world: World) -> None:
+    w = world
+    await w.bot.time_zones.set_member(w.guild.id, w.host.id, "America/New_York")
+    modal = answered(await w.host.slash(w.channel, "challenge create"))
+    done = answered(
+        await w.host.submit_modal(modal, {"key": "local", "title": "Night", "rounds": "at 21:30 Night owl"})
+    )
+    assert done.followups[0].ephemeral and not last_reply(done).ephemeral
+    assert "Challenge **Night** started: 1 round" in last_reply(done).content
+    status = await Challenges(w.client, QUEUE).status(w.guild.id, "local")
+    [round_] = status.rounds
+    assert round_.at is not None
+    local = round_.at.astimezone(ZoneInfo("America/New_York"))
+    assert (local.hour, local.minute) == (21, 30)
+
+    added = last_reply(
+        answered(await w.host.slash(w.channel, "challenge add", key="local", line="at Friday 20:00 Encore"))
+    )
+    assert "Added **Encore**" in added.content
+    status = await Challenges(w.client, QUEUE).status(w.guild.id, "local")
+    encore = status.rounds[-1].at
+    assert encore is not None
+    local = encore.astimezone(ZoneInfo("America/New_York"))
+    assert (local.strftime("%A"), local.hour, local.minute) == ("Friday", 20, 0)
 
 
 async def test_a_host_creates_a_chain_and_everyone_sees_its_times(world: World) -> None:
