@@ -67,20 +67,21 @@ async def test_an_at_round_is_read_in_the_hosts_zone(world: World) -> None:
     done = answered(
         await w.host.submit_modal(modal, {"key": "local", "title": "Night", "rounds": "at 21:30 Night owl"})
     )
-    assert done.followups[0].ephemeral and not last_reply(done).ephemeral
+    assert done.response is not None and done.response.ephemeral and "Started" in done.response.content
+    assert not last_reply(done).ephemeral
     assert "Challenge **Night** started: 1 round" in last_reply(done).content
     status = await Challenges(w.client, QUEUE).status(w.guild.id, "local")
     [round_] = status.rounds
-    assert round_.at is not None
-    local = round_.at.astimezone(ZoneInfo("America/New_York"))
+    assert round_.due is not None
+    local = round_.due.astimezone(ZoneInfo("America/New_York"))
     assert (local.hour, local.minute) == (21, 30)
 
     added = last_reply(
-        answered(await w.host.slash(w.channel, "challenge add", key="local", line="at Friday 20:00 Encore"))
+        answered(await w.host.slash(w.channel, "challenge add", key="local", round="at Friday 20:00 Encore"))
     )
     assert "Added **Encore**" in added.content
     status = await Challenges(w.client, QUEUE).status(w.guild.id, "local")
-    encore = status.rounds[-1].at
+    encore = status.rounds[-1].due
     assert encore is not None
     local = encore.astimezone(ZoneInfo("America/New_York"))
     assert (local.strftime("%A"), local.hour, local.minute) == ("Friday", 20, 0)
