@@ -25,6 +25,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import require_guild, require_host
+from bot.jobs_steer import steer_row
 from bot.jobs_ui import remaining_text
 from bot.modals import modal_values
 from bot.persistent import PersistentItem
@@ -152,6 +153,8 @@ async def render_editor(
             container.add_item(
                 discord.ui.TextDisplay(f"…and {len(tasks) - TASKS_SHOWN} more: see `/schedule list`.")
             )
+        if (steer := steer_row(tasks[:TASKS_SHOWN])) is not None:
+            container.add_item(steer)  # the same steering as /schedule list
         container.add_item(discord.ui.TextDisplay("### Create a New Scheduled Run"))
         container.add_item(discord.ui.ActionRow(ChannelPick(definition.id, definition.trigger.channel_id)))
         container.add_item(discord.ui.ActionRow(ScheduleTaskButton(definition.id)))

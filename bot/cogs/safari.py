@@ -25,6 +25,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import require_guild, require_host
+from bot.jobs_steer import ChangeJobButton, steer_row
 from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, remaining_text
 from bot.modals import modal_values
 from bot.persistent import PersistentItem
@@ -41,7 +42,7 @@ from components.safari import (
     STATUS_BUTTON,
 )
 from workflows.common import UserError
-from workflows.jobs_models import Reminder
+from workflows.jobs_models import Reminder, job_suffix, run_tag
 from workflows.safari_engine import PROCESS_ROUND_RESULTS, SafariError, SafariGame, standings
 from workflows.times import TimeError
 
@@ -204,6 +205,8 @@ async def render_panel(bot: GameBot, guild_id: int, exclude: Collection[str] = (
         container.add_item(
             discord.ui.TextDisplay(f"…and {len(jobs) - PAGE_SIZE} more: see `/schedule list`.")
         )
+    if (steer := steer_row(jobs[:PAGE_SIZE])) is not None:
+        container.add_item(steer)  # move, shift, pause or run now: the same panel as /schedule list
     view.add_item(container)
     view.add_item(discord.ui.ActionRow(ScheduleButton(), JoinButton(), StatusButton(), RefreshPanelButton()))
     return view
@@ -388,7 +391,11 @@ class SafariCog(commands.Cog, name="Safari"):
             unit=self.time_unit,
         )
         await reply(interaction, f"✅ Round {scheduled.round_number} results are scheduled.")
-        await reply(interaction, confirmation(interaction.user.id, scheduled), ephemeral=False)
+        # The public post carries Change…, so the host moves the round from where it was announced.
+        run_id, _, _ = await in_time(self.bot.jobs.owner(scheduled.job_id))
+        change = discord.ui.View(timeout=None)
+        change.add_item(ChangeJobButton(run_tag(run_id), job_suffix(scheduled.job_id, guild_id)))
+        await interaction.followup.send(confirmation(interaction.user.id, scheduled), view=change)
 
     async def next_round(self, guild_id: int) -> SafariGame:
         # Read only: checking a guild that has no game must not start its store.

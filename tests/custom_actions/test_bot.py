@@ -127,6 +127,9 @@ async def test_a_host_schedules_a_run_from_the_editor_and_cancels_it(world: tupl
     assert unix_times(confirmation.content)[0] == int(status.deadline.timestamp())
     editor = await editor_after(done)
     assert f"1. <#{w.channel.id}> — 1d 2h 15m left" in text_of(editor)
+    # The editor offers the same "Change a job…" menu as /schedule list, on this task.
+    suffix = job_id.removeprefix(f"job-{w.guild.id}-")
+    assert "'custom_id': 'jss:0'" in text_of(editor) and f":{suffix}'" in text_of(editor)
 
     # Opened again later, the list comes from the visibility store alone.
     async def listed() -> bool:

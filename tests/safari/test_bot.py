@@ -21,6 +21,7 @@ from clients import safari as safari_client
 from clients.safari import join, safari_store, setup_game
 from clients.store import PersistentStore
 from components.safari import SCHEDULE_MODAL
+from tests.jobs.test_bot import texts
 from tests.support.bot_harness import World, answered, as_old_form, bot_env, last_reply, unix_times
 from tests.support.jobs_doubles import Doubles, assert_near
 from worker import build_worker
@@ -341,3 +342,27 @@ async def test_submitting_the_modal_twice_schedules_one_job(world: tuple[World, 
     assert "Safari round 1 results** scheduled" in again.content
     assert w.jobs.started == [job_id, job_id]  # the same business key, a new run
     assert (await w.bot.jobs.status(job_id)).state == "waiting"
+
+
+# --- steering a scheduled round from where it was announced ----------------------------------
+
+
+async def test_a_round_is_steered_from_its_public_post(world: tuple[World, Doubles]) -> None:
+    w, _ = world
+    await players_join(w)
+    shown = answered(await w.host.slash(w.channel, "safari schedule"))
+    post = last_reply(answered(await w.host.submit_modal(shown, {"when": "2h"})))
+    assert not post.ephemeral
+    [job_id] = w.jobs.started
+    due = (await w.bot.jobs.status(job_id)).deadline
+
+    # Anyone sees Change… on the public post; a player may not change the host's round.
+    refused = last_reply(answered(await w.player.click(post, label="Change…")))
+    assert refused.ephemeral and "Only a host or the member who scheduled" in refused.content
+
+    panel = last_reply(answered(await w.host.click(post, label="Change…")))
+    assert panel.ephemeral and "Safari Round Results" in texts(panel)
+    form = answered(await w.host.click(panel, label="Later / earlier…"))
+    moved = last_reply(answered(await w.host.submit_modal(form, {"by": "+30m"})))
+    assert "30m later" in moved.content
+    assert (await w.bot.jobs.status(job_id)).deadline == due + timedelta(minutes=30)
