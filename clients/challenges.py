@@ -37,6 +37,7 @@ from workflows.challenges_models import (
     OnFailure,
     RoundAction,
     RoundSpec,
+    ShiftChainRequest,
     SkipRequest,
     challenge_id_for,
     plan_size_problem,
@@ -343,6 +344,23 @@ class Challenges:
         self._check_round(round_, self._clock(), f"round {round_.name}")
         request = AddRoundRequest(by=by, guild_id=guild_id, as_host=as_host, round=round_)
         return await self._update(guild_id, key, ChallengeChainWorkflow.add_round, request)
+
+    async def shift(
+        self,
+        guild_id: int,
+        key: str,
+        delta: timedelta,
+        *,
+        by: int,
+        whole: bool,
+        as_host: bool = False,
+        round: int | None = None,
+    ) -> ChallengeStatus:
+        """Move round `round` (None: the current one) by `delta`; `whole`: every later round too."""
+        request = ShiftChainRequest(
+            by=by, guild_id=guild_id, as_host=as_host, delta=delta, whole=whole, round=round
+        )
+        return await self._update(guild_id, key, ChallengeChainWorkflow.shift, request)
 
     async def _update(self, guild_id: int, key: str, update: Any, request: Any) -> ChallengeStatus:
         handle = self._client.get_workflow_handle_for(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -26,6 +26,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import require_guild, require_host
+from bot.jobs_steer import parse_shift
 from bot.modals import modal_values
 from bot.replies import in_time, reply
 from clients.challenges import (
@@ -39,7 +40,7 @@ from clients.challenges import (
 from components.challenges import CREATE_MODAL, KEY_FIELD, REMINDERS_FIELD, ROUNDS_FIELD, TITLE_FIELD
 from workflows.challenges_models import MAX_ROUNDS, ChallengeStatus, RoundView
 from workflows.jobs_models import DEFAULT_TIME_ZONE
-from workflows.times import format_human
+from workflows.times import TimeError, format_human
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -245,6 +246,35 @@ class ChallengesCog(commands.Cog, name="Challenges"):
         # The round travels with the request, so a skip sent as a round ends never takes the next.
         update = functools.partial(self.challenges.skip, round=None if round is None else round - 1)
         await self._steer(interaction, key, "skip a round", update, skipped_text)
+
+    @challenge.command(name="shift", description="Move the current round later or earlier (hosts)")
+    @app_commands.rename(amount="by")
+    @app_commands.describe(
+        key="The chain's key",
+        amount="How much: `+30m` later, `-10m` earlier",
+        whole="Move every round after it as much too (otherwise they keep their times)",
+        round="The round's number, as /challenge show lists it: nothing moves if it is over",
+    )
+    async def shift(
+        self,
+        interaction: discord.Interaction[GameBot],
+        key: str,
+        amount: str,
+        whole: bool = False,
+        round: app_commands.Range[int, 1, MAX_ROUNDS] | None = None,
+    ) -> None:
+        try:
+            delta = parse_shift(amount)
+        except TimeError as err:
+            await reply(interaction, f"Nothing changed: {err}")
+            return
+        update = functools.partial(
+            self.challenges.shift, delta=delta, whole=whole, round=None if round is None else round - 1
+        )
+        way = "later" if delta > timedelta(0) else "earlier"
+        what = "the round and every round after it" if whole else "the round"
+        headline = f"↔️ Moved {what} {format_human(abs(delta))} {way}."
+        await self._steer(interaction, key, "move a round", update, headline)
 
     @challenge.command(name="pause", description="Pause a chain, keeping the time left (hosts)")
     @app_commands.describe(key="The chain's key")

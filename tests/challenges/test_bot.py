@@ -254,3 +254,24 @@ async def test_a_json_plan_is_imported_or_refused_clearly(world: World) -> None:
     )
     assert_message(last_reply(not_json), contains="Nothing was started: the file is not JSON", ephemeral=True)
     assert not any([await exists(w, k) for k in ("json2", "json3", "json4")])
+
+
+async def test_a_host_moves_the_current_round_and_a_player_is_refused(world: World) -> None:
+    w = world
+    start = await WorkflowEnvironment.from_client(w.client).get_current_time()
+    await create(w, "move", "1h Round 1\n1h Round 2")
+    refused = last_reply(answered(await w.player.slash(w.channel, "challenge shift", key="move", by="+30m")))
+    assert refused.ephemeral and "Only a host" in refused.content
+
+    moved = last_reply(
+        answered(await w.host.slash(w.channel, "challenge shift", key="move", by="+30m", whole=True))
+    )
+    assert "Moved the round and every round after it 30m later." in moved.content
+    status = await Challenges(w.client, QUEUE).status(w.guild.id, "move")
+    assert status.rounds[0].due is not None and status.rounds[1].due is not None
+    assert unix_times(moved.content)[0] == int(status.rounds[0].due.timestamp())
+    assert_near(status.rounds[0].due, start + timedelta(minutes=90))
+    assert_near(status.rounds[1].due, start + timedelta(minutes=150))
+
+    bad = last_reply(answered(await w.host.slash(w.channel, "challenge shift", key="move", by="soon")))
+    assert bad.content.startswith("Nothing changed:") and "“soon”" in bad.content
