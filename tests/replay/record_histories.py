@@ -39,6 +39,7 @@ from workflows.challenges_models import (
     ChainRequest,
     RoundAction,
     RoundSpec,
+    ShiftChainRequest,
     SkipRequest,
 )
 from workflows.custom_actions_models import CurrencyOutcome, TextOutcome
@@ -459,6 +460,26 @@ async def chain_skip_pause_resume_cancel(env: WorkflowEnvironment) -> str:
     return handle.id
 
 
+async def chain_shifted(env: WorkflowEnvironment) -> str:
+    """Round 1 moved 30 minutes later alone, then the whole chain (a round at a set time too)
+    10 minutes earlier; every round runs."""
+    rounds = [
+        chains.round_("Round 1", timedelta(hours=1), reminders=CHAIN_REMINDERS),
+        chains.round_("Round 2", timedelta(hours=1)),
+        chains.round_("Finale", at=(await env.get_current_time()) + timedelta(hours=4)),
+    ]
+    async with _chain_worker(env):
+        handle = await chains.start(env, chains.chain(rounds))
+        await env.sleep(timedelta(minutes=10))
+        for delta, whole in ((timedelta(minutes=30), False), (timedelta(minutes=-10), True)):
+            request = ShiftChainRequest(
+                by=chains.HOST, guild_id=chains.GUILD, as_host=True, delta=delta, whole=whole
+            )
+            await handle.execute_update(ChallengeChainWorkflow.shift, request)
+        await handle.result()
+    return handle.id
+
+
 async def chain_failed_round_then_continues_as_new(env: WorkflowEnvironment) -> str:
     """A round whose action fails for good, the chain going on, then continue-as-new after 3
     rounds: the first run's history, which ends in ContinueAsNew."""
@@ -656,6 +677,8 @@ SCENARIOS: dict[str, Scenario] = {
     "Season-told_ended_with_outcome": season_ended,
     "ChallengeChain-told_cancelled_with_outcome": chain_skip_pause_resume_cancel,
     "ChallengeChain-told_failed_round_with_outcome": chain_second_run_after_continue_as_new,
+    # The shift update (moving the current round, or the whole chain).
+    "ChallengeChain-steer_shifted": chain_shifted,
 }
 
 
