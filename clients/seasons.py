@@ -34,6 +34,7 @@ from workflows.seasons_models import (
     ClaimResult,
     JoinRequest,
     JoinResult,
+    MoveCloseRequest,
     PlayerTurn,
     PlayerTurnRequest,
     RulesOverride,
@@ -187,6 +188,15 @@ class Seasons:
     async def start(self, guild_id: int, *, by: int, as_host: bool = False) -> SeasonStatus:
         status: SeasonStatus = await self._season_update(
             guild_id, SeasonWorkflow.start, StartRequest(by=by, as_host=as_host)
+        )
+        return status
+
+    async def move_close(
+        self, guild_id: int, delta: timedelta, *, by: int, as_host: bool = False
+    ) -> SeasonStatus:
+        """Move the time joining closes by `delta` (negative: sooner)."""
+        status: SeasonStatus = await self._season_update(
+            guild_id, SeasonWorkflow.move_close, MoveCloseRequest(by=by, as_host=as_host, delta=delta)
         )
         return status
 

@@ -303,6 +303,14 @@ class TerminateRequest(BaseModel):
     reason: str = Field(default="", max_length=200)
 
 
+class MoveCloseRequest(BaseModel):
+    """Move the time joining closes by `delta` (negative: sooner), while the season is open."""
+
+    by: Snowflake
+    as_host: bool = False
+    delta: timedelta
+
+
 class PlayerTurnRequest(BaseModel):
     player_id: Snowflake
 

@@ -29,6 +29,7 @@ from discord.ext import commands
 from discord.utils import format_dt
 
 from bot.checks import require_guild, require_host
+from bot.jobs_steer import parse_shift
 from bot.modals import modal_values
 from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time, reply
@@ -51,7 +52,7 @@ from workflows.seasons_models import (
     Submission,
     TurnKind,
 )
-from workflows.times import format_duration, parse_when
+from workflows.times import TimeError, discord_time, format_duration, parse_when
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -328,6 +329,22 @@ class SeasonsCog(commands.Cog, name="Seasons"):
         await reply(
             interaction, f"▶️ The season starts with {len(status.players)} players: turns go out by DM."
         )
+
+    @season.command(name="move-close", description="Close joining later or sooner (hosts)")
+    @app_commands.rename(amount="by")
+    @app_commands.describe(amount="How much: `+1d` later, `-2h` sooner")
+    async def move_close(self, interaction: discord.Interaction[GameBot], amount: str) -> None:
+        guild_id = await require_host(interaction, "move the season's closing time")
+        try:
+            delta = parse_shift(amount)
+        except TimeError as err:
+            await reply(interaction, f"Nothing changed: {err}")
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        by = interaction.user.id
+        status = await in_time(self.seasons.move_close(guild_id, delta, by=by, as_host=True))
+        closes = f"{discord_time(status.open_until)} ({discord_time(status.open_until, 'R')})"
+        await reply(interaction, f"🕒 Joining now closes {closes}.")
 
     @season.command(name="end", description="End the season: every pending turn is cancelled (hosts)")
     @app_commands.describe(reason="Shown in the announcement")

@@ -359,6 +359,19 @@ async def season_cancelled(env: WorkflowEnvironment) -> str:
     return season_doubles.season_handle(facade).id
 
 
+async def season_close_moved(env: WorkflowEnvironment) -> str:
+    """Joining closes a day later, then two hours sooner; too few joined, so it is cancelled then."""
+    facade = season_doubles.seasons(env.client)
+    async with season_doubles.season_worker(env.client, season_doubles.Doubles(env)):
+        await season_doubles.open_season(facade, players=season_doubles.PLAYERS[:3])
+        await env.sleep(timedelta(hours=1))
+        for delta in (timedelta(days=1), timedelta(hours=-2)):
+            await facade.move_close(season_doubles.GUILD, delta, by=season_doubles.HOST)
+        await env.sleep(timedelta(days=8))
+        await season_doubles.season_handle(facade).result()
+    return season_doubles.season_handle(facade).id
+
+
 async def season_ended(env: WorkflowEnvironment) -> str:
     facade = season_doubles.seasons(env.client)
     doubles = season_doubles.Doubles(env)
@@ -679,6 +692,8 @@ SCENARIOS: dict[str, Scenario] = {
     "ChallengeChain-told_failed_round_with_outcome": chain_second_run_after_continue_as_new,
     # The shift update (moving the current round, or the whole chain).
     "ChallengeChain-steer_shifted": chain_shifted,
+    # The move_close update (the time joining closes).
+    "Season-steer_close_moved": season_close_moved,
 }
 
 

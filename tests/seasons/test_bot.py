@@ -17,7 +17,8 @@ from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 
 from activities.seasons import SeasonActivities
-from tests.support.bot_harness import World, answered, bot_env, last_reply
+from clients.seasons import Seasons
+from tests.support.bot_harness import World, answered, bot_env, last_reply, unix_times
 from worker import build_worker
 from workflows.seasons import SeasonWorkflow
 from workflows.seasons_models import (
@@ -282,3 +283,16 @@ async def test_a_season_whose_channel_the_bot_cannot_post_in_is_refused(
     assert_responded(refused, contains=f"I cannot post in <#{closed.id}>", ephemeral=True)
     nothing = answered(await w.player.slash(w.channel, "season status"))
     assert_responded(nothing, contains="no season running", ephemeral=True)
+
+
+async def test_a_host_moves_the_closing_time_and_a_player_is_refused(world: tuple[World, Discordish]) -> None:
+    w, _ = world
+    answered(await w.host.slash(w.channel, "season create", open_for="2d"))
+    refused = answered(await w.player.slash(w.channel, "season move-close", by="+1d"))
+    assert_responded(refused, contains="Only a host", ephemeral=True)
+    before = (await Seasons(w.client, w.task_queue).status(w.guild.id)).open_until
+    moved = last_reply(answered(await w.host.slash(w.channel, "season move-close", by="+1d")))
+    assert moved.ephemeral and "Joining now closes <t:" in moved.content
+    bad = last_reply(answered(await w.host.slash(w.channel, "season move-close", by="-5d")))
+    assert "which has passed" in bad.content
+    assert unix_times(moved.content)[0] == int((before + timedelta(days=1)).timestamp())
