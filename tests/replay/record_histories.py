@@ -404,6 +404,24 @@ async def turn_submitted(env: WorkflowEnvironment) -> str:
     return offer.turn_id
 
 
+async def turn_extended_then_skipped(env: WorkflowEnvironment) -> str:
+    """A host extends the claim, the player claims, the host extends the submission, then skips it."""
+    facade = season_doubles.seasons(env.client)
+    doubles = season_doubles.Doubles(env)
+    host, guild = season_doubles.HOST, season_doubles.GUILD
+    async with season_doubles.season_worker(env.client, doubles):
+        await _two_player_season(facade, doubles)
+        offer = doubles.offers_to(season_doubles.PLAYERS[0])[0]
+        await facade.host_turn(guild, offer.player_id, by=host, as_host=True, extend=timedelta(hours=6))
+        await env.sleep(timedelta(hours=25))
+        await facade.claim(offer.turn_id, offer.player_id)
+        await facade.host_turn(guild, offer.player_id, by=host, as_host=True, extend=timedelta(hours=2))
+        await env.sleep(timedelta(hours=1))
+        await facade.host_turn(guild, offer.player_id, by=host, as_host=True)
+        await env.client.get_workflow_handle(offer.turn_id).result()
+    return offer.turn_id
+
+
 async def turn_dismissed(env: WorkflowEnvironment) -> str:
     facade = season_doubles.seasons(env.client)
     doubles = season_doubles.Doubles(env)
@@ -694,6 +712,8 @@ SCENARIOS: dict[str, Scenario] = {
     "ChallengeChain-steer_shifted": chain_shifted,
     # The move_close update (the time joining closes).
     "Season-steer_close_moved": season_close_moved,
+    # The host_turn update (a player's deadline extended, then the turn skipped).
+    "Turn-steer_extended_then_skipped": turn_extended_then_skipped,
 }
 
 
