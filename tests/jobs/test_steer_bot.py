@@ -274,7 +274,10 @@ async def test_a_host_repeats_a_custom_action_and_a_player_may_not(world: World)
         )
     )
     assert_message(made, contains="🔁 **Patrol** runs in", ephemeral=True)
-    assert "every day at 09:00 (America/New_York)" in made.content and "/schedule repeat name:patrol" in made.content
+    assert (
+        "every day at 09:00 (America/New_York)" in made.content
+        and "/schedule repeat name:patrol" in made.content
+    )
     info = await w.bot.repeats.info(w.guild.id, "patrol")
     assert info.remaining == 2 and info.channel_id == w.channel.id
     assert as_datetime(unix_times(made.content)[0]) == info.next_times[0]
