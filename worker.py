@@ -22,10 +22,11 @@ from activities.custom_actions import CustomActionActivities, WebhookDiscord
 from activities.discord_rest import rest_client
 from activities.health import HealthActivities
 from activities.jobs import JobsActivities
+from activities.outage import OutageActivities
 from activities.safari import SafariActivities
 from activities.seasons import SeasonActivities
 from activities.whispers import WhisperActivities
-from clients.guild_settings import migrate_legacy_settings
+from clients.guild_settings import StoreSettings, migrate_legacy_settings
 from stack.build_id import code_build_id
 from stack.process import exit_now
 from stack.settings import Settings, load_settings
@@ -35,6 +36,7 @@ from workflows import custom_actions_models, safari_engine
 from workflows.challenges import ChallengeChainWorkflow
 from workflows.health import HealthCheckWorkflow
 from workflows.jobs import ScheduledJobWorkflow
+from workflows.outage import OutageSummaryWorkflow
 from workflows.seasons import SeasonWorkflow
 from workflows.seasons_turns import TurnWorkflow
 from workflows.store import StoreWorkflow
@@ -53,6 +55,7 @@ WORKFLOWS: Sequence[type] = (
     TurnWorkflow,
     ChallengeChainWorkflow,
     HealthCheckWorkflow,
+    OutageSummaryWorkflow,
 )
 
 log = logging.getLogger("worker")
@@ -80,6 +83,12 @@ def activities_for(
     )
     # The health probes ask the Temporal server about task queues and failed jobs.
     health = HealthActivities(discord_client, temporal).all() if temporal else []
+    # Outage summaries start their workflow and read the server's log channel setting.
+    outage = (
+        OutageActivities(discord_client, temporal, StoreSettings(temporal, task_queue)).all()
+        if temporal
+        else []
+    )
     return [
         jobs.send_reminder,
         jobs.post_message,
@@ -90,6 +99,7 @@ def activities_for(
         *safari,
         *custom_actions,
         *health,
+        *outage,
     ]
 
 

@@ -351,10 +351,17 @@ async def _chain(target: Target, report: Report, where: str, chain: ExportedChai
             for step in round_.actions
         ]
         round_ = round_.model_copy(update={"actions": actions})
+        if round_.channel_id is not None:  # a round posting in a channel of its own
+            round_ = round_.model_copy(update={"channel_id": remap.discord(round_.channel_id, "channel")})
         if number == 0 and round_.at is not None and round_.at <= target.now():
             late = target.now() - round_.at
             round_ = round_.model_copy(update={"at": None, "after": timedelta(0)})
             note = f"its current round is overdue by {int(late.total_seconds())} s: it runs at once"
+        if number == 0:  # the current round's reminders already due were sent where it ran before
+            due = [
+                r for r in round_.reminders if round_.at is not None and round_.at - r.offset >= target.now()
+            ]
+            round_ = round_.model_copy(update={"reminders": due})
         rounds.append(round_)
     if target.dry_run:
         target.challenges.validate(

@@ -27,6 +27,8 @@ from workflows.challenges import ChallengeChainWorkflow
 from workflows.challenges_models import (
     CHALLENGES_WORKFLOW,
     ID_PREFIX,
+    KEY_HELP,
+    KEY_PATTERN,
     MAX_ROUNDS,
     AddRoundRequest,
     CancelChainRequest,
@@ -40,7 +42,9 @@ from workflows.challenges_models import (
     ShiftChainRequest,
     SkipRequest,
     challenge_id_for,
+    message_problem,
     plan_size_problem,
+    reminder_problem,
     round_bytes,
     round_size_problem,
 )
@@ -93,19 +97,35 @@ def parse_reminders(text: str) -> list[Reminder]:
     return reminders
 
 
+# A round's own channel, last in its line: `in #photos` (the bot resolves names) or `in <#123>`.
+_CHANNEL = re.compile(r"#\S+|<#[0-9]+>")
+_MENTION = re.compile(r"<#([0-9]{1,20})>")
+CHANNEL_HELP = "name a round's channel last, like `2h Round 1 in #photos`"
+
+
+def channel_mention(text: str) -> int:
+    """A channel mention (`<#123>`) as its id; the bot resolves `#name` itself."""
+    found = _MENTION.fullmatch(text)
+    if found is None:
+        raise ChallengeError(f"{text[:40]} is not a channel I know: {CHANNEL_HELP}")
+    return int(found[1])
+
+
 def parse_rounds(
     text: str,
     reminders: Sequence[Reminder] = (),
+    channel: Callable[[str], int] = channel_mention,
     *,
     zone: str = DEFAULT_TIME_ZONE,
     now: datetime | None = None,
 ) -> list[RoundSpec]:
-    """The short form, one round a line: `<wait> <name>[ | <message>]` or `at <time> <name>`, the
-    time as any typed time reads (`20:00`, `Friday 20:00`, `in 2h`: `times.parse_when` in `zone`)
-    or an ISO time with its offset.
+    """The short form, one round a line: `<wait> <name>[ in #channel][ | <message>]` or
+    `at <time> <name>[ in #channel]`, the time as any typed time reads (`20:00`,
+    `Friday 20:00`, `in 2h`: `times.parse_when` in `zone`) or an ISO time with its offset.
 
     `2h Round 1 | Show us your best photo!` starts 2 hours after the previous round (the first:
     after the chain starts) and posts the message, or "Round 1 starts now!" without one.
+    `channel` turns a `#name` or `<#id>` into the channel's id (the bot checks it is postable).
     """
     rounds = []
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -117,6 +137,9 @@ def parse_rounds(
         head, _, message = line.partition("|")
         words = head.split()
         try:
+            place: dict[str, int] = {}
+            if len(words) >= 4 and words[-2].lower() == "in" and _CHANNEL.fullmatch(words[-1]):
+                place, words = {"channel_id": channel(words[-1])}, words[:-2]
             if words and words[0].lower() == "at" and len(words) >= 3:
                 at, name = _round_time(words[1:], zone, now or utcnow())
                 start: dict[str, Any] = {"at": at}
@@ -126,16 +149,13 @@ def parse_rounds(
             else:
                 raise ChallengeError("write a wait and a name, like `2h Round 1`")
             content = message.strip() or f"🏁 **{name}** starts now!"
-            # A reminder longer before the round than its whole wait would fall before the round
-            # is even current (the workflow would never send it): it is left off that round.
-            wait = start.get("after")
-            fitting = [r for r in reminders if wait is None or r.offset <= wait]
             rounds.append(
                 RoundSpec(
                     name=name,
-                    reminders=fitting,
+                    reminders=list(reminders),
                     actions=[RoundAction(action=POST_MESSAGE, payload={"content": content})],
                     **start,
+                    **place,
                 )
             )
         except UserError as err:  # ours, or a time the grammar refused
@@ -263,6 +283,10 @@ class Challenges:
     def validate(
         self, *, rounds: Sequence[RoundSpec], rounds_per_run: int | None, **fields: Any
     ) -> ChallengeSpec:
+        if not isinstance(key := fields.get("key"), str) or not re.fullmatch(KEY_PATTERN, key):
+            raise ChallengeError(f"“{str(key)[:40]}” cannot be a chain's key: {KEY_HELP}")
+        if not 1 <= len(title := str(fields.get("title", ""))) <= 100:
+            raise ChallengeError(f"a chain's title has 1 to 100 characters, not {len(title)}")
         if not rounds:
             raise ChallengeError("a chain needs at least one round")
         if len(rounds) > MAX_ROUNDS:
@@ -290,6 +314,8 @@ class Challenges:
                 raise ChallengeError(f"{where} is at {at:%Y-%m-%d %H:%M} UTC, which is in the past")
             if at - now > MAX_DELAY:
                 raise ChallengeError(f"{where} is more than {MAX_DELAY.days} days away")
+        if (problem := reminder_problem(round_, now) or message_problem(round_)) is not None:
+            raise ChallengeError(f"{where}: {problem}")
         for step in round_.actions:
             try:
                 spec = action_spec(step.action)

@@ -6,7 +6,9 @@ the project's counters, which go through the SDK's meter so they carry the same 
 
 - `discord_posts`: messages Discord accepted (channel messages and webhook executions);
 - `discord_errors{kind=...}`: Discord failures as `discord_errors()` classified them;
-- `jobs_failed`: scheduled jobs that ended failed.
+- `jobs_failed`: scheduled jobs that ended failed;
+- `store_near_limit{store=...}`: a PersistentStore went past 80% of its keys or bytes (counted by
+  the store workflow, `workflows/store.py`).
 
 Logs: text, or with LOG_FORMAT=json one JSON object a line, with the workflow id, run id and
 activity name the SDK's loggers attach.

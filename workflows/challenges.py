@@ -22,6 +22,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import JsonValue
+
     from workflows.challenges_models import (
         CHALLENGES_WORKFLOW,
         JUST_ENDED,
@@ -43,13 +45,16 @@ with workflow.unsafe.imports_passed_through():
         RoundView,
         ShiftChainRequest,
         SkipRequest,
+        message_problem,
         plan_size_problem,
+        reminder_problem,
         round_bytes,
+        round_header,
         round_size_problem,
     )
     from workflows.common import failure_reason
     from workflows.jobs import run_action
-    from workflows.jobs_actions import NOTIFY_JOB_FAILED, UnknownActionError, action_spec
+    from workflows.jobs_actions import NOTIFY_JOB_FAILED, POST_MESSAGE, UnknownActionError, action_spec
     from workflows.jobs_models import (
         ActionInput,
         FailureNotice,
@@ -58,12 +63,18 @@ with workflow.unsafe.imports_passed_through():
         ReminderRecord,
     )
     from workflows.outcomes import record_outcome
-    from workflows.times import when
+    from workflows.times import discord_time, format_human, when
 
 # Rounds ahead listed one by one in the details; the rest are counted.
 DETAILS_AHEAD = 15
 # Since this patch a cancel that arrives while a round runs its actions stops the ones not started.
 CANCEL_STOPS_ROUND = "chain-cancel-stops-round"
+# Since this patch a round's post starts with a line naming the chain and the round.
+ROUND_HEADER = "chain-round-header"
+# Since this patch a pause, a resume, a skip and a cancel are told in the chain's channel, for the players.
+ANNOUNCE_STEERING = "chain-announce-steering"
+# A Discord message's length: a post that cannot take the header line is posted without it.
+MESSAGE_LIMIT = 2000
 
 
 @workflow.defn(name=CHALLENGES_WORKFLOW)
@@ -86,11 +97,18 @@ class ChallengeChainWorkflow:
         self._plan_bytes = sum(round_bytes(r) for r in self._rounds)
         # What is on its way to Discord now, told in the answer to a cancel.
         self._in_flight: str | None = None
+        # Lines for the chain's channel (a pause, a resume, a skip, a cancel), posted by the main loop.
+        self._announcements: list[str] = []
 
     @workflow.run
     async def run(self, inp: ChallengeInput) -> ChallengeResult:
-        while self._p.index < len(self._rounds):
+        while True:
+            # First, so that whatever arrives while it posts is looked at below.
+            await self._announce()
+            if self._p.index >= len(self._rounds):
+                return self._finish("done")
             if self._cancelled:
+                await self._announce()  # the cancel, if it came while the line before was posting
                 return self._finish("cancelled", by=self._cancel_by, reason=self._cancel_reason or None)
             if self._should_continue():
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -98,7 +116,6 @@ class ChallengeChainWorkflow:
             stop = await self._advance()
             if stop is not None:
                 return self._finish("failed", reason=stop)
-        return self._finish("done")
 
     def _should_continue(self) -> bool:
         return (
@@ -179,7 +196,7 @@ class ChallengeChainWorkflow:
         reminder = ReminderInput(
             job_id=workflow.info().workflow_id,
             guild_id=self._spec.guild_id,
-            channel_id=self._spec.channel_id,
+            channel_id=round_.channel_id or self._spec.channel_id,
             message=message,
             deadline=self._p.deadline,
             description=f"{self._spec.title}: {round_.name}",
@@ -209,12 +226,15 @@ class ChallengeChainWorkflow:
                 # The reply to the cancel promised nothing more: the actions not started stay so.
                 stopped = f"the chain was cancelled during this round, after {number - 1} of its actions"
                 break
+            payload = step.payload
+            if step.action == POST_MESSAGE and workflow.patched(ROUND_HEADER):
+                payload = self._with_header(payload)
             action_input = ActionInput(
                 job_id=workflow.info().workflow_id,
                 action=step.action,
                 guild_id=self._spec.guild_id,
-                channel_id=self._spec.channel_id,
-                payload=step.payload,
+                channel_id=round_.channel_id or self._spec.channel_id,
+                payload=payload,
                 deadline=self._p.deadline,
                 scheduled_by=self._spec.host_id,
                 description=f"{self._spec.title}: {round_.name}",
@@ -242,6 +262,57 @@ class ChallengeChainWorkflow:
         await self._notify_failure(round_, failure, stop)
         return f"round {round_.name!r} failed: {failure}" if stop else None
 
+    def _with_header(self, payload: dict[str, JsonValue]) -> dict[str, JsonValue]:
+        """The post with the line naming the chain and the round above it."""
+        content = payload.get("content")
+        header = round_header(self._spec.title, self._p.index + 1, len(self._rounds))
+        if not isinstance(content, str) or len(header) + 1 + len(content) > MESSAGE_LIMIT:
+            return payload  # planned before round messages kept room for it: the host's text whole
+        return {**payload, "content": f"{header}\n{content}"}
+
+    async def _announce(self) -> None:
+        """Tell the chain's channel what a host changed. Best effort: a line that cannot be posted
+        soon is not worth posting late, and the chain goes on."""
+        lines, self._announcements = self._announcements, []
+        if not lines or not workflow.patched(ANNOUNCE_STEERING):
+            return
+        notice = ActionInput(
+            job_id=workflow.info().workflow_id,
+            action=POST_MESSAGE,
+            guild_id=self._spec.guild_id,
+            channel_id=self._spec.channel_id,
+            payload={"content": "\n".join(lines)[:MESSAGE_LIMIT]},
+            deadline=workflow.now(),
+            scheduled_by=self._spec.host_id,
+            description=f"{self._spec.title}: announcement",
+            nonce_key=f"announce-{self._changes}",
+        )
+        try:
+            await workflow.execute_local_activity(
+                POST_MESSAGE,
+                notice,
+                start_to_close_timeout=timedelta(seconds=15),
+                schedule_to_close_timeout=timedelta(minutes=1),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+                summary="announcement",
+            )
+        except FailureError:
+            workflow.logger.warning("could not post the announcement for %s", notice.job_id)
+
+    def _round_named(self, index: int) -> str:
+        return f"round {index + 1} ({self._rounds[index].name})"
+
+    def _next_round_line(self) -> str:
+        """When the current round comes, as players read it (its clock stands still while paused)."""
+        if self._p.index >= len(self._rounds):
+            return "That was the last round."
+        upcoming = f"Round {self._p.index + 1} ({self._rounds[self._p.index].name})"
+        if self._p.paused and self._p.remaining is not None:
+            return f"{upcoming} will come {format_human(self._p.remaining)} after the chain is resumed."
+        if self._p.deadline is None:
+            return ""
+        return f"{upcoming} comes {discord_time(self._p.deadline, 'R')}."
+
     async def _notify_failure(self, round_: RoundSpec, reason: str, stopped: bool) -> None:
         then = "the chain stopped" if stopped else "the chain goes on"
         notice = FailureNotice(
@@ -267,11 +338,15 @@ class ChallengeChainWorkflow:
 
     @workflow.update
     def skip(self, request: SkipRequest) -> ChallengeStatus:
+        skipped = self._round_named(self._p.index)
         self._end_round("skipped", reason="skipped by a host")
         if self._p.index < len(self._rounds):
             # Planned now, so the answer shows when the next round comes (or, paused, how long after resume).
             self._plan_round(self._rounds[self._p.index])
         self._changes += 1
+        self._announcements.append(
+            f"⏭️ **{self._spec.title}**: {skipped} was skipped. {self._next_round_line()}"
+        )
         return self.status()
 
     @skip.validator
@@ -326,6 +401,7 @@ class ChallengeChainWorkflow:
             self._p.remaining = max(self._p.deadline - workflow.now(), timedelta(0))
         self._p.paused = True
         self._changes += 1
+        self._announcements.append(f"⏸️ **{self._spec.title}** is paused. {self._next_round_line()}")
         return self.status()
 
     @pause.validator
@@ -349,6 +425,7 @@ class ChallengeChainWorkflow:
         self._p.paused = False
         self._p.remaining = None
         self._changes += 1
+        self._announcements.append(f"▶️ **{self._spec.title}** is resumed. {self._next_round_line()}")
         return self.status()
 
     @resume.validator
@@ -423,8 +500,11 @@ class ChallengeChainWorkflow:
             raise ApplicationError(f"a chain has at most {MAX_ROUNDS} rounds")
         if request.round.at is not None and request.round.at <= workflow.now():
             raise ApplicationError("the new round's time is in the past")
-        problem = round_size_problem(request.round) or plan_size_problem(
-            self._plan_bytes, round_bytes(request.round)
+        problem = (
+            round_size_problem(request.round)
+            or plan_size_problem(self._plan_bytes, round_bytes(request.round))
+            or reminder_problem(request.round, workflow.now())
+            or message_problem(request.round)
         )
         if problem is not None:
             raise ApplicationError(f"the round was not added: {problem}")
@@ -448,6 +528,8 @@ class ChallengeChainWorkflow:
         self._cancel_by = by
         self._cancel_reason = reason
         self._changes += 1
+        # What was announced before it no longer holds: players only need to know no round will come.
+        self._announcements = [f"🛑 **{self._spec.title}** is cancelled: no more rounds will come."]
 
     def _check_may_change(self, request: ChainRequest, verb: str) -> None:
         # The bot checks roles; these are the checks the workflow itself can make.
@@ -493,24 +575,42 @@ class ChallengeChainWorkflow:
         if self._p.index >= len(self._rounds) or self._cancelled:
             return views
         current = self._p.deadline
-        if self._p.paused and self._p.remaining is not None:
-            current = workflow.now() + self._p.remaining
+        # Paused: the rounds' clock stands still, so they are counted from the resume, not dated;
+        # a round at a set time keeps it (at the earliest), and those after it are dated from it.
+        after_resume = self._p.remaining if self._p.paused else None
+        if after_resume is not None:
+            current = None
         views.append(
             RoundView(
                 index=self._p.index,
                 name=self._rounds[self._p.index].name,
                 state="running" if self._running else "current",
                 due=current,
+                after_resume=after_resume,
+                channel_id=self._rounds[self._p.index].channel_id,
             )
         )
         # Estimates: each round ahead starts its wait when the one before it ends, at the earliest.
         estimate = current
         for index in range(self._p.index + 1, len(self._rounds)):
             round_ = self._rounds[index]
-            if estimate is not None:
+            if after_resume is not None and round_.after is not None:
+                after_resume += round_.after
+            elif after_resume is not None:
+                estimate, after_resume = round_.at, None
+            elif estimate is not None:
                 start = estimate + round_.after if round_.after is not None else round_.at
                 estimate = max(start, estimate) if start is not None else None
-            views.append(RoundView(index=index, name=round_.name, state="ahead", due=estimate))
+            views.append(
+                RoundView(
+                    index=index,
+                    name=round_.name,
+                    state="ahead",
+                    due=estimate,
+                    after_resume=after_resume,
+                    channel_id=round_.channel_id,
+                )
+            )
         return views
 
     def _show(self) -> None:
@@ -520,7 +620,7 @@ class ChallengeChainWorkflow:
             f"**{self._state()}** · {self._spec.title} · round {min(self._p.index + 1, total)} of {total}"
         ]
         if self._p.paused and self._p.remaining is not None:
-            lines.append(f"paused with {self._p.remaining} left before the current round")
+            lines.append(f"paused with {format_human(self._p.remaining)} left before the current round")
         if self._action is not None:
             lines.append(f"running `{self._action}` (retried until Discord takes it, or it fails for good)")
         views = self._views()
@@ -534,6 +634,8 @@ class ChallengeChainWorkflow:
         ahead = [v for v in views if v.state not in ("done", "skipped", "failed")]
         for view in ahead[:DETAILS_AHEAD]:
             at = when(view.due) if view.due else "?"
+            if view.after_resume is not None:
+                at = f"{format_human(view.after_resume)} after resume"
             lines.append(f"- {view.index + 1}. {view.name}: {view.state}, {at}")
         if len(ahead) > DETAILS_AHEAD:
             lines.append(f"… and {len(ahead) - DETAILS_AHEAD} more rounds")

@@ -14,12 +14,15 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, Field, JsonValue, model_validator
 
 from workflows.common import Snowflake
+from workflows.jobs_actions import POST_MESSAGE
 from workflows.jobs_models import DEFAULT_REMINDER_GRACE, MAX_DELAY, Reminder, ReminderRecord
+from workflows.times import format_human
 
 CHALLENGES_WORKFLOW = "ChallengeChain"
 # Ids are business keys: `challenge-<guild>-<key>`, computed again from guild and key.
 ID_PREFIX = "challenge-"
 KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,60}$"
+KEY_HELP = "a key is 1 to 60 letters, digits, -, _, . or :, like photo-hunt"
 MAX_ROUNDS = 300
 MAX_ACTIONS_PER_ROUND = 5
 MAX_REMINDERS_PER_ROUND = 5
@@ -35,6 +38,9 @@ MAX_REASON_CHARS = 300
 # A request that names no round means the current one, unless the round before it ended this
 # recently: then it may have been meant for that round, and is refused rather than guessed.
 JUST_ENDED = timedelta(seconds=10)
+# A round's post must fit one Discord message (2,000 characters) with the line naming the chain
+# and the round that the workflow puts above it.
+MAX_ROUND_MESSAGE = 1800
 
 
 def challenge_id_for(guild_id: int, key: str) -> str:
@@ -68,6 +74,43 @@ def plan_size_problem(total: int, added: int | None = None) -> str | None:
     return None
 
 
+def round_header(title: str, number: int, total: int) -> str:
+    """The line above a round's post, so players know which chain and round it is."""
+    return f"**{title}** · Round {number} of {total}"
+
+
+def reminder_problem(round_: RoundSpec, now: datetime) -> str | None:
+    """A reminder due before its round is current is never sent: what is wrong, if anything.
+    A round after a wait is current for exactly that wait; one at a time, from now at most."""
+    longest = max(round_.reminders, key=lambda r: r.offset, default=None)
+    if longest is None:
+        return None
+    reminder = f"its {format_human(longest.offset)} reminder"
+    if round_.after is not None and longest.offset > round_.after:
+        return (
+            f"it is {format_human(round_.after)} long, shorter than {reminder}, which could never be "
+            "sent: give the round a longer wait, or drop that reminder"
+        )
+    if round_.at is not None and round_.at - now < longest.offset:  # no overflow, whatever the year
+        return (
+            f"it comes in {format_human(round_.at - now)}, sooner than {reminder}, which could never "
+            "be sent: give the round a later time, or drop that reminder"
+        )
+    return None
+
+
+def message_problem(round_: RoundSpec) -> str | None:
+    """A post too long to carry the line naming the chain and round: what is wrong, if anything."""
+    for step in round_.actions:
+        content = step.payload.get("content") if step.action == POST_MESSAGE else None
+        if isinstance(content, str) and len(content) > MAX_ROUND_MESSAGE:
+            return (
+                f"its message has {len(content)} characters; a round's message may have at most "
+                f"{MAX_ROUND_MESSAGE} (the rest of a Discord message names the chain and the round)"
+            )
+    return None
+
+
 ChainState = Literal["waiting", "paused", "running", "done", "cancelled", "failed"]
 ChainOutcome = Literal["done", "cancelled", "failed"]
 RoundOutcome = Literal["done", "skipped", "failed"]
@@ -86,6 +129,8 @@ class RoundSpec(BaseModel):
     at: AwareDatetime | None = None
     reminders: list[Reminder] = Field(default_factory=list, max_length=MAX_REMINDERS_PER_ROUND)
     actions: list[RoundAction] = Field(min_length=1, max_length=MAX_ACTIONS_PER_ROUND)
+    # Where its reminders and posts go, if not the chain's channel (CastBot's `nextRound.channelId`).
+    channel_id: Snowflake | None = None
 
     @model_validator(mode="after")
     def _one_start(self) -> RoundSpec:
@@ -189,6 +234,9 @@ class RoundView(BaseModel):
     due: datetime | None
     at: datetime | None = None
     reason: str | None = None
+    # While the chain is paused: how long after it resumes the round comes (its clock stands still).
+    after_resume: timedelta | None = None
+    channel_id: Snowflake | None = None
 
 
 class ChallengeStatus(BaseModel):

@@ -1,6 +1,7 @@
 """Challenge chains: hosts create a chain of rounds, everyone can see its plan, hosts steer it.
 
-    /challenge create      -> a modal: key, title, rounds (one a line: `2h Round 1 | message`),
+    /challenge create      -> a modal: key, title, rounds (one a line: `2h Round 1 | message`,
+                              `in #channel` before the `|` for a round's own channel),
                               reminders before every round (`30m, 5m`)
     /challenge import      -> the same from a JSON attachment (rounds with any catalogue actions)
     /challenge list        -> the chains running in this server (visibility)
@@ -17,7 +18,7 @@ Updates and queries wait for a worker: they come after a defer, inside `in_time`
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -32,13 +33,14 @@ from bot.replies import in_time, reply
 from clients.challenges import (
     ChallengeError,
     Challenges,
+    channel_mention,
     needs_zone,
     parse_reminders,
     parse_rounds,
     rounds_from_json,
 )
 from components.challenges import CREATE_MODAL, KEY_FIELD, REMINDERS_FIELD, ROUNDS_FIELD, TITLE_FIELD
-from workflows.challenges_models import MAX_ROUNDS, ChallengeStatus, RoundView
+from workflows.challenges_models import MAX_ROUNDS, ChallengeStatus, RoundSpec, RoundView
 from workflows.jobs_models import DEFAULT_TIME_ZONE
 from workflows.times import TimeError, format_human
 
@@ -56,10 +58,10 @@ Update = Callable[..., Awaitable[ChallengeStatus]]
 def create_modal() -> discord.ui.Modal:
     modal = discord.ui.Modal(title="New challenge chain", custom_id=CREATE_MODAL.build(), timeout=900)
     fields = (
-        ("Key", "Letters, digits, - or _: how you name it later", KEY_FIELD, discord.TextStyle.short, 60),
+        ("Key", "Letters, digits, -, _, . or :, to name it later", KEY_FIELD, discord.TextStyle.short, 60),
         ("Title", "Shown in every reminder", TITLE_FIELD, discord.TextStyle.short, 100),
-        ("Rounds, one a line", "`2h Round 1 | message` or `at Friday 20:00 Finale`", ROUNDS_FIELD,
-         discord.TextStyle.paragraph, 4000),
+        ("Rounds, one a line", "`2h Round 1 in #photos | message` or `at Friday 20:00 Finale`",
+         ROUNDS_FIELD, discord.TextStyle.paragraph, 4000),
         ("Reminders before each round", "e.g. `30m, 5m` (optional)", REMINDERS_FIELD,
          discord.TextStyle.short, 100),
     )  # fmt: skip
@@ -88,13 +90,70 @@ def stamp(moment: datetime | None) -> str:
 def round_line(view: RoundView) -> str:
     icon = ICONS[view.state]
     name = f"{view.index + 1}. **{view.name}**"
+    if view.channel_id is not None:
+        name += f" in <#{view.channel_id}>"
     if view.state in ("done", "skipped", "failed"):
         reason = f": {view.reason}" if view.state == "failed" and view.reason else ""
         at = discord.utils.format_dt(view.at, "f") if view.at else ""
         return f"{icon} {name}: {view.state} {at}{reason}"
+    # A paused chain's clock stands still: its rounds are counted from the resume, not dated.
+    if view.after_resume is not None and view.state == "ahead":
+        return f"{icon} {name}: about {format_human(view.after_resume)} after the chain is resumed"
+    if view.after_resume is not None:
+        return f"⏸️ {name}: paused, {format_human(view.after_resume)} left"
     if view.state == "ahead":
         return f"{icon} {name}: about {stamp(view.due)}"
     return f"{icon} {name}: {'running now' if view.state == 'running' else stamp(view.due)}"
+
+
+def channel_resolver(guild: discord.Guild | None) -> Callable[[str], int]:
+    """A round's `#name` (typed in a form, where Discord offers no channel menu) or `<#id>`."""
+
+    def resolve(text: str) -> int:
+        if text.startswith("<#") or guild is None:
+            return channel_mention(text)
+        name = text.removeprefix("#").lower()
+        found = [
+            c for c in guild.channels if c.name.lower() == name and isinstance(c, discord.abc.Messageable)
+        ]
+        if not found:
+            raise ChallengeError(f"there is no channel #{name[:40]} in this server")
+        if len(found) > 1:
+            raise ChallengeError(
+                f"{len(found)} channels are named #{name[:40]}: rename one, or pick it from "
+                "the # menu of /challenge add"
+            )
+        return found[0].id
+
+    return resolve
+
+
+def check_channels(
+    interaction: discord.Interaction[GameBot], rounds: Sequence[RoundSpec], numbered: bool = True
+) -> None:
+    """Refused now rather than discovered when a round comes: every channel the chain posts in
+    is one of this server's and the bot can post there. `numbered`: the rounds are a new chain's
+    whole plan, posted in this channel unless a round names its own."""
+    places = [("this chain", interaction.channel_id)] if numbered else []
+    for number, round_ in enumerate(rounds, start=1):
+        label = f"round {number} ({round_.name})" if numbered else f"round {round_.name}"
+        places.append((label, round_.channel_id))
+    guild = interaction.guild
+    me = guild.me if guild else None
+    if guild is None or me is None:
+        return  # the cache cannot tell: the round's post will
+    for label, channel_id in places:
+        if channel_id is None:
+            continue
+        channel = guild.get_channel_or_thread(channel_id)
+        if channel is None or not isinstance(channel, discord.abc.Messageable):
+            raise ChallengeError(f"{label}: <#{channel_id}> is not a channel of this server I can post in")
+        allowed = channel.permissions_for(me)
+        if not (allowed.view_channel and allowed.send_messages):
+            raise ChallengeError(
+                f"{label}: I cannot post in <#{channel_id}>: give me View Channel and Send Messages "
+                "there, or pick another channel"
+            )
 
 
 def plan_text(status: ChallengeStatus) -> str:
@@ -162,6 +221,7 @@ class ChallengesCog(commands.Cog, name="Challenges"):
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             rounds, extra = rounds_from_json(await file.read())
+            check_channels(interaction, rounds)
             on_failure = extra.get("on_failure", "continue")
             if on_failure not in ("continue", "stop"):
                 raise ChallengeError('"on_failure" is "continue" or "stop"')
@@ -207,7 +267,7 @@ class ChallengesCog(commands.Cog, name="Challenges"):
     @app_commands.rename(line="round")
     @app_commands.describe(
         key="The chain's key",
-        line="One line, like `30m Bonus round | message`",
+        line="One line, like `30m Bonus round | message` (`30m Bonus in #photos | message` posts there)",
         reminders="Reminders before it, like `10m, 1m`",
     )
     async def add(
@@ -218,8 +278,13 @@ class ChallengesCog(commands.Cog, name="Challenges"):
         try:
             zone = await self._zone(interaction, line)
             [new] = parse_rounds(
-                line.replace("\n", " "), parse_reminders(reminders), zone=zone, now=self.bot.jobs.now()
+                line.replace("\n", " "),
+                parse_reminders(reminders),
+                channel_resolver(interaction.guild),
+                zone=zone,
+                now=self.bot.jobs.now(),
             )
+            check_channels(interaction, [new], numbered=False)
         except ChallengeError as err:
             await reply(interaction, f"Nothing changed: {err}")
             return
@@ -323,8 +388,13 @@ class ChallengesCog(commands.Cog, name="Challenges"):
             zone = await self._zone(interaction, text)
         try:
             rounds = parse_rounds(
-                text, parse_reminders(values.get(REMINDERS_FIELD, "")), zone=zone, now=self.bot.jobs.now()
+                text,
+                parse_reminders(values.get(REMINDERS_FIELD, "")),
+                channel_resolver(interaction.guild),
+                zone=zone,
+                now=self.bot.jobs.now(),
             )
+            check_channels(interaction, rounds)
             # Starting a workflow does not wait for a worker: milliseconds, so no defer is needed.
             await self.challenges.create(
                 key=key,

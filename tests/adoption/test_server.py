@@ -20,9 +20,11 @@ from temporalio.client import Client
 from adoption.server import ServerExport, export_server, import_server, schema, to_json
 from adoption.target import Target
 from clients.challenges import parse_reminders, parse_rounds
+from clients.jobs import utcnow
 from tests.support.adoption import import_worker
 from tests.support.temporal import eventually
 from tests.support.whispers import recording
+from workflows.challenges_models import ChallengeInput, challenge_id_for
 from workflows.custom_actions_models import Condition, TextOutcome, Trigger
 from workflows.jobs_models import Reminder
 from workflows.store_models import HOST_ROLE
@@ -201,3 +203,20 @@ async def test_a_document_of_another_kind_or_version_is_refused(target: Target) 
     ):
         [entry] = (await import_server(target, text, guild_id=1)).entries
         assert entry.outcome == "refused" and why in entry.why
+
+
+async def test_a_chain_keeps_its_rounds_channels_and_only_the_reminders_still_to_come(target: Target) -> None:
+    a, b, channel_a, channel_b, photos_a, photos_b = snowflakes(6)
+    rounds = parse_rounds(f"31m Round 1\n1h Photos in <#{photos_a}>", parse_reminders("30m"))
+    await target.challenges.create(
+        key="near", title="Near", guild_id=a, channel_id=channel_a, host_id=HOST, rounds=rounds
+    )
+    await listed(target, a, jobs=0, chains=1)
+    document = to_json(await export_server(target, a)).encode()
+    # Imported 5 minutes later: round 1's 30-minute reminder was due where the chain ran before.
+    later = Target(target.client, target.task_queue, clock=lambda: utcnow() + timedelta(minutes=5))
+    report = await import_server(later, document, guild_id=b, ids={channel_a: channel_b, photos_a: photos_b})
+    assert report.count("refused") == 0 and report.count("created") == 1, report.text()
+    spec = (await later.started_input(challenge_id_for(b, "near"), ChallengeInput)).spec
+    assert [[r.offset for r in round_.reminders] for round_ in spec.rounds] == [[], [timedelta(minutes=30)]]
+    assert [round_.channel_id for round_ in spec.rounds] == [None, photos_b]

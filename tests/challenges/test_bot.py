@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+import discord
 import pytest
 from simcord import assert_message, assert_responded
 from temporalio.service import RPCError, RPCStatusCode
@@ -87,6 +88,7 @@ async def test_an_at_round_is_read_in_the_hosts_zone(world: World) -> None:
     assert (local.strftime("%A"), local.hour, local.minute) == ("Friday", 20, 0)
 
 
+@pytest.mark.wall_clock
 async def test_a_host_creates_a_chain_and_everyone_sees_its_times(world: World) -> None:
     w = world
     start = await WorkflowEnvironment.from_client(w.client).get_current_time()
@@ -275,3 +277,91 @@ async def test_a_host_moves_the_current_round_and_a_player_is_refused(world: Wor
 
     bad = last_reply(answered(await w.host.slash(w.channel, "challenge shift", key="move", by="soon")))
     assert bad.content.startswith("Nothing changed:") and "“soon”" in bad.content
+
+
+async def test_a_paused_chain_says_the_time_left_as_kept_and_stops_counting_down(
+    world: World, time_env: WorkflowEnvironment
+) -> None:
+    w = world
+    await create(w, "short", "1m Round 1\n1h Round 2")
+    await time_env.sleep(timedelta(seconds=30))
+
+    paused = last_reply(answered(await w.host.slash(w.channel, "challenge pause", key="short")))
+    # 30 s were left and 30 s are kept: the reply must not promise a whole minute.
+    assert "the current round comes less than a minute after the chain is resumed" in paused.content
+    assert "1. **Round 1**: paused, less than a minute left" in paused.content
+    assert "2. **Round 2**: about 1h after the chain is resumed" in paused.content
+    # No Discord timestamp: it would count down on every reader's screen while nothing moves.
+    assert "<t:" not in paused.content
+
+    await time_env.sleep(timedelta(hours=3))
+    shown = last_reply(answered(await w.player.slash(w.channel, "challenge show", key="short")))
+    assert "1. **Round 1**: paused, less than a minute left" in shown.content and "<t:" not in shown.content
+
+
+async def test_a_reminder_longer_than_its_round_is_refused_when_the_round_is_added(world: World) -> None:
+    w = world
+    refused = await create(w, "sprint", "1m Round 1", reminders="5m")
+    assert refused == (
+        "Nothing was started: round 1 (Round 1): it is 1m long, shorter than its 5m reminder, which "
+        "could never be sent: give the round a longer wait, or drop that reminder"
+    )
+    assert not await exists(w, "sprint")
+    await create(w, "sprint", "1h Round 1", reminders="5m")
+    added = answered(
+        await w.host.slash(w.channel, "challenge add", key="sprint", round="1m Bonus", reminders="5m")
+    )
+    assert_message(
+        last_reply(added),
+        contains="Nothing changed: round Bonus: it is 1m long, shorter than its 5m reminder",
+        ephemeral=True,
+    )
+    assert len((await Challenges(w.client, QUEUE).status(w.guild.id, "sprint")).rounds) == 1
+
+
+async def test_a_bad_key_is_refused_in_words(world: World) -> None:
+    w = world
+    refused = await create(w, "my chain!", PLAN)
+    assert refused == (
+        "Nothing was started: “my chain!” cannot be a chain's key: a key is 1 to 60 letters, digits, "
+        "-, _, . or :, like photo-hunt"
+    )
+
+
+async def test_a_round_posts_in_a_channel_of_its_own_if_the_bot_can_post_there(world: World) -> None:
+    w = world
+    assert w.bot.user is not None
+    photos = w.guild.create_text_channel("photos")
+    closed = w.guild.create_text_channel(
+        "read-only", overwrites={w.bot.user: discord.PermissionOverwrite(send_messages=False)}
+    )
+    text = await create(w, "hunt", "1h Round 1\n1h Photos in #photos | Show us!")
+    assert "started: 2 rounds" in text
+    status = await Challenges(w.client, QUEUE).status(w.guild.id, "hunt")
+    assert [r.channel_id for r in status.rounds] == [None, photos.id]
+    shown = last_reply(answered(await w.player.slash(w.channel, "challenge show", key="hunt")))
+    assert f"2. **Photos** in <#{photos.id}>: about" in shown.content
+
+    for rounds, expected in (
+        ("1h Round 1 in #nowhere", "line 1 ('1h Round 1 in #nowhere'): there is no channel #nowhere"),
+        (
+            "1h Round 1 in #read-only",
+            f"round 1 (Round 1): I cannot post in <#{closed.id}>: give me View Channel and Send Messages",
+        ),
+    ):
+        assert (await create(w, "other", rounds)).startswith(f"Nothing was started: {expected}")
+        assert not await exists(w, "other")
+    added = answered(
+        await w.host.slash(w.channel, "challenge add", key="hunt", round=f"1h Bonus in <#{closed.id}>")
+    )
+    assert_message(
+        last_reply(added),
+        contains=f"Nothing changed: round Bonus: I cannot post in <#{closed.id}>",
+        ephemeral=True,
+    )
+    added = answered(
+        await w.host.slash(w.channel, "challenge add", key="hunt", round=f"1h Bonus in <#{photos.id}>")
+    )
+    assert_message(last_reply(added), contains="Added **Bonus**", ephemeral=True)
+    status = await Challenges(w.client, QUEUE).status(w.guild.id, "hunt")
+    assert [r.channel_id for r in status.rounds] == [None, photos.id, photos.id]

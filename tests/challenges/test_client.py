@@ -17,6 +17,7 @@ from clients.challenges import (
     rounds_from_json,
 )
 from workflows.challenges_models import MAX_ROUNDS, RoundAction, RoundSpec
+from workflows.safari_engine import PROCESS_ROUND_RESULTS  # registers the action this file uses
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -68,9 +69,56 @@ def test_an_at_line_takes_any_typed_time_in_the_members_zone() -> None:
     ]
 
 
-def test_reminders_longer_than_a_round_s_wait_are_left_off_that_round() -> None:
+def test_a_reminder_longer_than_its_round_is_refused_with_the_round_and_its_length() -> None:
+    # Once left off that round without a word: the host expected a reminder that never came.
     rounds = parse_rounds("1h Long\n10m Short", parse_reminders("30m, 5m"))
-    assert [[r.message for r in round_.reminders] for round_ in rounds] == [["30m", "5m"], ["5m"]]
+    with pytest.raises(ChallengeError) as refused:
+        validate(rounds)
+    assert str(refused.value) == (
+        "round 2 (Short): it is 10m long, shorter than its 30m reminder, which could never be sent: "
+        "give the round a longer wait, or drop that reminder"
+    )
+    validate(parse_rounds("1h Long\n30m Just long enough", parse_reminders("30m, 5m")))
+    soon = parse_rounds("at 2026-12-01T12:01Z Finale", parse_reminders("5m"))
+    with pytest.raises(
+        ChallengeError, match=r"round 1 \(Finale\): it comes in 1m, sooner than its 5m reminder"
+    ):
+        validate(soon)
+
+
+def test_a_round_names_its_own_channel_last() -> None:
+    photos, plain, named = parse_rounds(
+        "2h Photos in <#4242> | Show us!\n1h Round #1\n1h Meet in #lobby", channel=lambda ref: 77
+    )
+    assert (photos.name, photos.channel_id, photos.actions[0].payload) == (
+        "Photos",
+        77,
+        {"content": "Show us!"},
+    )
+    assert (plain.name, plain.channel_id) == ("Round #1", None)
+    assert (named.name, named.channel_id) == ("Meet", 77)
+    [mention] = parse_rounds("2h Photos in <#4242>")
+    assert mention.channel_id == 4242
+    # Without the bot's guild, only a mention names a channel.
+    with pytest.raises(
+        ChallengeError, match=r"line 1 .*#lobby is not a channel I know: name a round's channel last"
+    ):
+        parse_rounds("1h Meet in #lobby")
+    [from_json], _ = rounds_from_json(
+        json.dumps(
+            [{"name": "R", "after": "PT1H", "channel_id": "4242", "actions": [{"action": "post_message"}]}]
+        ).encode()
+    )
+    assert from_json.channel_id == 4242
+
+
+def test_a_round_s_message_keeps_room_for_the_line_naming_the_chain() -> None:
+    with pytest.raises(ChallengeError) as refused:
+        validate(parse_rounds("1h Long | " + "x" * 1801))
+    assert "round 1 (Long): its message has 1801 characters; a round's message may have at most 1800" in str(
+        refused.value
+    )
+    validate(parse_rounds("1h Long | " + "x" * 1800))
 
 
 @pytest.mark.parametrize(
@@ -159,10 +207,17 @@ def test_every_round_is_checked_before_anything_starts(round_: RoundSpec, expect
 
 def test_the_chain_itself_is_checked() -> None:
     good = one("post_message", {"content": "x"})
-    with pytest.raises(ChallengeError, match="key: String should match pattern"):
+    with pytest.raises(ChallengeError) as bad_key:
         validate([good], key="no spaces allowed")
+    # Words, not the pattern the key is checked with.
+    assert str(bad_key.value) == (
+        "“no spaces allowed” cannot be a chain's key: a key is 1 to 60 letters, digits, -, _, . or :, "
+        "like photo-hunt"
+    )
+    with pytest.raises(ChallengeError, match="a chain's title has 1 to 100 characters, not 101"):
+        validate([good], title="x" * 101)
     with pytest.raises(ChallengeError, match="at least one round"):
         validate([])
     with pytest.raises(ChallengeError, match=f"at most {MAX_ROUNDS} rounds"):
         validate([good] * (MAX_ROUNDS + 1))
-    validate([good, one("process_round_results", {}, after=timedelta(0))])
+    validate([good, one(PROCESS_ROUND_RESULTS, {}, after=timedelta(0))])

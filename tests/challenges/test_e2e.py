@@ -42,8 +42,8 @@ async def test_a_chain_posts_its_reminders_and_rounds_in_order(stack: Stack) -> 
     assert result.outcome == "done"
     assert posts == [
         "⏰ **Relay: Leg 1** in 2 seconds",
-        "🏁 Leg 1!",
+        "**Relay** · Round 1 of 2\n🏁 Leg 1!",
         "⏰ **Relay: Leg 2** in 2 seconds",
-        "🏁 Leg 2!",
+        "**Relay** · Round 2 of 2\n🏁 Leg 2!",
     ]
-    assert all(p.nonce and len(p.nonce) <= 25 for p in stack.discord.messages(CHANNEL))
+    assert all(p.nonce and len(str(p.nonce)) <= 25 for p in stack.discord.messages(CHANNEL))

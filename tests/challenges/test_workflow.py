@@ -4,8 +4,10 @@ registered under the same names."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -30,6 +32,7 @@ from workflows.challenges_models import (
     OperatorCancel,
     RoundAction,
     RoundSpec,
+    SkipRequest,
 )
 from workflows.jobs_actions import POST_MESSAGE
 from workflows.jobs_models import ActionInput, Reminder
@@ -39,7 +42,7 @@ REMINDERS = [
     Reminder(offset=timedelta(minutes=30), message="30 minutes"),
     Reminder(offset=timedelta(minutes=5), message="5 minutes"),
 ]
-AS_HOST = ChainRequest(by=HOST, guild_id=GUILD)
+AS_HOST = SkipRequest(by=HOST, guild_id=GUILD)  # a skip naming no round, and a pause or resume
 
 
 @pytest.fixture
@@ -241,7 +244,7 @@ async def test_changes_are_refused_across_guilds_and_for_other_players(
     assert "another server" in str(other_guild.value.cause)
     for update in (ChallengeChainWorkflow.skip, ChallengeChainWorkflow.pause):
         with pytest.raises(WorkflowUpdateFailedError) as player:
-            await handle.execute_update(update, ChainRequest(by=444, guild_id=GUILD))
+            await handle.execute_update(update, SkipRequest(by=444, guild_id=GUILD))
         assert "only a host or the user who created" in str(player.value.cause)
     with pytest.raises(WorkflowUpdateFailedError) as not_paused:
         await handle.execute_update(ChallengeChainWorkflow.resume, AS_HOST)
@@ -397,7 +400,7 @@ def bulky(name: str, kilobytes: int) -> RoundSpec:
     return RoundSpec(
         name=name,
         after=timedelta(hours=1),
-        actions=[RoundAction(action=PROCESS_ROUND_RESULTS, payload=payload)],  # type: ignore[arg-type]
+        actions=[RoundAction(action=PROCESS_ROUND_RESULTS, payload=payload)],
     )
 
 
@@ -405,7 +408,7 @@ async def test_plans_and_rounds_are_bounded_in_size_with_the_limit_named(
     time_env: WorkflowEnvironment, posts: Posts, worker: Worker
 ) -> None:
     chains = Challenges(time_env.client, QUEUE)
-    where = {"title": "Big", "guild_id": GUILD, "channel_id": CHANNEL, "host_id": HOST}
+    where: dict[str, Any] = {"title": "Big", "guild_id": GUILD, "channel_id": CHANNEL, "host_id": HOST}
     with pytest.raises(
         ChallengeError, match=r"round 1 \(Huge\): it takes 60 KB, and a round may take at most 48 KB"
     ):
@@ -436,3 +439,111 @@ async def test_plans_and_rounds_are_bounded_in_size_with_the_limit_named(
     await time_env.sleep(timedelta(days=2))  # a handle from the client does not skip time itself
     result = await handle.result()
     assert result.outcome == "done" and len(posts.actions()) == added
+
+
+async def test_a_round_s_post_names_the_chain_and_the_round(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    rounds = [round_(f"Round {n}", timedelta(minutes=10)) for n in (1, 2)]
+    await (await start(time_env, chain(rounds))).result()
+
+    # Players see which chain and which round a post belongs to, above the host's own text.
+    assert posts.headers == ["**Quiz** · Round 1 of 2", "**Quiz** · Round 2 of 2"]
+    assert posts.actions() == ["Round 1 starts now!", "Round 2 starts now!"]
+
+
+async def test_a_round_posts_its_reminders_and_its_post_in_its_own_channel(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    elsewhere = 999
+    rounds = [
+        round_("Round 1", timedelta(hours=1), reminders=REMINDERS[1:]),
+        round_("Photos", timedelta(hours=1), reminders=REMINDERS[1:], channel_id=elsewhere),
+    ]
+    handle = await start(time_env, chain(rounds))
+    status = await handle.query(ChallengeChainWorkflow.status)
+    assert [v.channel_id for v in status.rounds] == [None, elsewhere]
+    await handle.result()
+
+    assert [text for _, text, _ in posts.log] == [
+        "Quiz: Round 1 in 5 minutes",
+        "Round 1 starts now!",
+        "Quiz: Photos in 5 minutes",
+        "Photos starts now!",
+    ]
+    assert posts.channels == [CHANNEL, CHANNEL, elsewhere, elsewhere]
+
+
+async def test_players_are_told_of_a_pause_a_resume_a_skip_and_a_cancel_in_the_chain_s_channel(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    rounds = [round_("Round 1", timedelta(minutes=1)), round_("Round 2", timedelta(hours=1))]
+    handle = await start(time_env, chain(rounds))
+    await time_env.sleep(timedelta(seconds=30))
+    await handle.execute_update(ChallengeChainWorkflow.pause, AS_HOST)
+    await eventually(lambda: len(posts.announcements) == 1)
+    await time_env.sleep(timedelta(minutes=5))
+    resumed_at = await time_env.get_current_time()
+    await handle.execute_update(ChallengeChainWorkflow.resume, AS_HOST)
+    await eventually(lambda: len(posts.announcements) == 2)
+    await handle.execute_update(ChallengeChainWorkflow.skip, AS_HOST)
+    await eventually(lambda: len(posts.announcements) == 3)
+    await handle.execute_update(ChallengeChainWorkflow.cancel, CancelChainRequest(by=HOST, guild_id=GUILD))
+    await handle.result()
+
+    paused, resumed, skipped, cancelled = (text for text, _, _ in posts.announcements)
+    assert {channel for _, _, channel in posts.announcements} == {CHANNEL}
+    # The time left is said as it is kept: 30 s, not rounded up to a minute.
+    assert paused == (
+        "⏸️ **Quiz** is paused. Round 1 (Round 1) will come less than a minute after the chain is resumed."
+    )
+    [stamp] = re.findall(r"<t:(\d+):R>", resumed)
+    assert resumed.startswith("▶️ **Quiz** is resumed. Round 1 (Round 1) comes <t:")
+    assert abs(int(stamp) - (resumed_at + timedelta(seconds=30)).timestamp()) < 3
+    assert skipped.startswith("⏭️ **Quiz**: round 1 (Round 1) was skipped. Round 2 (Round 2) comes <t:")
+    assert cancelled == "🛑 **Quiz** is cancelled: no more rounds will come."
+    assert posts.log == []
+
+
+async def test_a_paused_chain_s_plan_stands_still(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    now = await time_env.get_current_time()
+    rounds = [
+        round_("Round 1", timedelta(minutes=1)),
+        round_("Round 2", timedelta(hours=1)),
+        round_("Finale", at=now + timedelta(days=2)),
+    ]
+    handle = await start(time_env, chain(rounds))
+    await time_env.sleep(timedelta(seconds=30))
+    await handle.execute_update(ChallengeChainWorkflow.pause, AS_HOST)
+    first = await handle.query(ChallengeChainWorkflow.status)
+    await time_env.sleep(timedelta(hours=3))
+    later = await handle.query(ChallengeChainWorkflow.status)
+
+    # Counted from the resume, not dated: the same however long the pause lasts.
+    assert first.rounds == later.rounds
+    current, ahead, finale = later.rounds
+    assert current.due is None and current.after_resume is not None
+    assert abs(current.after_resume - timedelta(seconds=30)) < timedelta(seconds=3)
+    assert ahead.due is None and ahead.after_resume == current.after_resume + timedelta(hours=1)
+    assert finale.after_resume is None and finale.due == now + timedelta(days=2)
+    await handle.execute_update(ChallengeChainWorkflow.cancel, CancelChainRequest(by=HOST, guild_id=GUILD))
+
+
+async def test_a_round_whose_reminder_could_never_be_sent_is_not_added(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    handle = await start(time_env, chain([round_("Round 1", timedelta(hours=1))]))
+    five = [Reminder(offset=timedelta(minutes=5), message="5 minutes")]
+    short = round_("Sprint", timedelta(minutes=1), reminders=five)
+    # The workflow's own check, for a request that did not come through the client.
+    with pytest.raises(WorkflowUpdateFailedError) as raw:
+        await handle.execute_update(
+            ChallengeChainWorkflow.add_round, AddRoundRequest(by=HOST, guild_id=GUILD, round=short)
+        )
+    assert "it is 1m long, shorter than its 5m reminder, which could never be sent" in str(raw.value.cause)
+    with pytest.raises(ChallengeError, match=r"round Sprint: it is 1m long, shorter than its 5m reminder"):
+        await Challenges(time_env.client, QUEUE).add_round(GUILD, "quiz", short, by=HOST)
+    assert len((await handle.query(ChallengeChainWorkflow.status)).rounds) == 1
+    await handle.execute_update(ChallengeChainWorkflow.cancel, CancelChainRequest(by=HOST, guild_id=GUILD))

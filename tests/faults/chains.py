@@ -194,7 +194,8 @@ async def run_chains(plan: ChainPlan, workdir: Path) -> ChainOutcome:
         finally:
             worker.stop()
 
-        posted = Counter(m.content for m in fake.messages())
+        # A round's post is its text under the line naming the chain and the round.
+        posted = Counter(m.content.rpartition("\n")[2] for m in fake.messages())
         expected = [round_post(c, n) for c in range(plan.chains) for n in range(1, plan.rounds + 1)]
         fake.assert_no_violations()
         return ChainOutcome(

@@ -125,7 +125,10 @@ async def test_a_cancel_with_no_worker_running_is_answered_and_promises_nothing(
             update = w.bot.jobs.cancel
 
             async def cancel(*args: Any, **kwargs: Any) -> JobStatus:
-                return await w.env.external_wait(update(*args, **kwargs), reason="an update no worker takes")
+                status: JobStatus = await w.env.external_wait(
+                    update(*args, **kwargs), reason="an update no worker takes"
+                )
+                return status
 
             w.bot.jobs.cancel = cancel  # type: ignore[method-assign]
             clicked = answered(await w.host.click(dashboard, custom_id=await cancel_id(w, "d", job_id)))
@@ -209,8 +212,7 @@ async def test_old_buttons_still_work_after_a_restart(world: World) -> None:
     answered(await w.host.submit_modal(modal, {"when": "2h"}))
     [first] = w.jobs.started
     await eventually(lambda: listed(w.bot.jobs, w.guild.id, 1))
-    posted = answered(await w.host.slash(w.channel, "safari panel"))
-    panel = last_reply(posted)
+    panel = last_reply(answered(await w.host.slash(w.channel, "safari panel")))
     assert_message(panel, ephemeral=False)
     assert "Safari Round Results" in texts(panel) and "left" in texts(panel)
     dashboard = last_reply(answered(await w.host.slash(w.channel, "schedule list")))

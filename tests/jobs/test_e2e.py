@@ -54,7 +54,7 @@ async def test_three_reminders_and_the_action_give_exactly_four_posts(stack: Sta
     deadline = int((await scheduler_deadline(client, job_id)).timestamp())
     assert all(f"<t:{deadline}:R>" in p.content for p in posts[:3])
     assert posts[3].content == "🏁 Round 1 results are in!"
-    assert all(p.nonce and len(p.nonce) <= 25 for p in posts)
+    assert all(p.nonce and len(str(p.nonce)) <= 25 for p in posts)
 
 
 async def scheduler_deadline(client: Client, job_id: str) -> datetime:
@@ -101,8 +101,7 @@ async def test_kill_9_of_the_worker_loses_nothing_and_posts_nothing_twice(stack:
 
     await eventually(second_reminder_due, timeout=60)
     assert discord_api.messages()[-1].content.startswith("⏰ **Crash test** in 24 seconds")
-    worker.start()
-    await worker.wait_started()
+    await worker.start_and_wait()
     result = await client.get_workflow_handle(job_id, result_type=JobResult).result()
 
     contents = [p.content.split(" (<t:")[0] for p in discord_api.messages()]

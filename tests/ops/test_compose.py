@@ -52,7 +52,10 @@ def compose_command() -> list[str]:
     legacy = shutil.which("docker-compose")
     if legacy:
         return [legacy]
-    message = "no Compose implementation: `apt-get install docker-compose` (.ci/run does it)"
+    message = (
+        "checking docker-compose.yml needs a Compose implementation (`docker compose` or "
+        "docker-compose), and there is none: apt-get install docker-compose (.ci/run does it)"
+    )
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
@@ -340,5 +343,5 @@ def test_an_optional_setting_passed_empty_counts_as_unset(monkeypatch: pytest.Mo
     """Compose passes unset optionals as `${DISCORD_DEV_GUILD:-}`, i.e. empty strings."""
     monkeypatch.setenv("DISCORD_DEV_GUILD", "")
     monkeypatch.setenv("WORKER_METRICS_PORT", "")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.discord_dev_guild is None and settings.worker_metrics_port is None

@@ -79,10 +79,8 @@ async def test_metrics_endpoint_serves_the_sdks_metrics_and_ours_and_logs_are_js
             log_dir=tmp_path,
         )
         worker.env.update(WORKER_METRICS_PORT=str(port), LOG_FORMAT="json")
-        queue = worker.env["TEMPORAL_TASK_QUEUE"]
-        worker.start()
-        try:
-            await worker.wait_started()
+        queue = worker.task_queue
+        async with worker:
             _, done = await run_job(client, queue, CHANNEL, "counted")
             fake.remove_channel(GONE)
             failed_id, failed = await run_job(client, queue, GONE, "refused")
@@ -107,8 +105,6 @@ async def test_metrics_endpoint_serves_the_sdks_metrics_and_ours_and_logs_are_js
                 cwd=ROOT,
             )
             assert await health.wait() == 0
-        finally:
-            worker.stop()
     assert problem(f"http://127.0.0.1:{port}/metrics") is not None  # stopped: unhealthy
 
     # The SDK's own metrics, for this worker's task queue.
@@ -128,7 +124,7 @@ async def test_metrics_endpoint_serves_the_sdks_metrics_and_ours_and_logs_are_js
 async def test_the_bots_client_serves_the_sdks_client_metrics(server: DevServer) -> None:
     """What bot/app.py run() does with BOT_METRICS_PORT: its Temporal client's runtime serves them."""
     port = free_port()
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         temporal_address=server.address,
         encryption_keys=[base64.b64encode(TEST_KEY).decode()],

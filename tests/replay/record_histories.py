@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
+from temporalio import activity
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -36,7 +37,6 @@ from workflows.challenges import ChallengeChainWorkflow
 from workflows.challenges_models import (
     AddRoundRequest,
     CancelChainRequest,
-    ChainRequest,
     RoundAction,
     RoundSpec,
     ShiftChainRequest,
@@ -44,6 +44,7 @@ from workflows.challenges_models import (
 )
 from workflows.custom_actions_models import CurrencyOutcome, TextOutcome
 from workflows.health import HealthCheckWorkflow
+from workflows.health_models import STOP_SIGNAL, HealthStop
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_actions import POST_MESSAGE
 from workflows.jobs_models import (
@@ -54,6 +55,15 @@ from workflows.jobs_models import (
     RescheduleRequest,
     ShiftRequest,
     SteerRequest,
+)
+from workflows.outage import OutageSummaryWorkflow
+from workflows.outage_models import (
+    OUTAGE_REPORT_SIGNAL,
+    POST_OUTAGE_SUMMARY,
+    OutageEntry,
+    OutageInput,
+    OutageSummary,
+    outage_id_for,
 )
 from workflows.store import StoreWorkflow
 
@@ -468,7 +478,7 @@ CHAIN_REMINDERS = [Reminder(offset=timedelta(minutes=30), message="30 minutes")]
 async def chain_skip_pause_resume_cancel(env: WorkflowEnvironment) -> str:
     """Round 1 runs after its reminder, round 2 is skipped, round 3 is paused and resumed, a
     round is added, then the chain is cancelled."""
-    host = ChainRequest(by=chains.HOST, guild_id=chains.GUILD)
+    host = SkipRequest(by=chains.HOST, guild_id=chains.GUILD)
     rounds = [chains.round_(f"Round {n}", timedelta(hours=1), reminders=CHAIN_REMINDERS) for n in (1, 2, 3)]
     async with _chain_worker(env):
         handle = await chains.start(env, chains.chain(rounds))
@@ -612,6 +622,39 @@ async def chain_named_skip_then_cancel_during_a_round(env: WorkflowEnvironment) 
     return handle.id
 
 
+async def chain_told_to_players_with_round_headers(env: WorkflowEnvironment) -> str:
+    """Round posts under a line naming the chain and round (`ROUND_HEADER`), one round in its own
+    channel, a pause, a resume, a skip and a cancel told in the chain's channel (`ANNOUNCE_STEERING`)."""
+    host = SkipRequest(by=chains.HOST, guild_id=chains.GUILD)
+    rounds = [
+        chains.round_("Round 1", timedelta(minutes=10)),
+        chains.round_("Photos", timedelta(minutes=10), channel_id=chains.CHANNEL + 1),
+        chains.round_("Round 3", timedelta(hours=1)),
+        chains.round_("Finale", timedelta(hours=1)),
+    ]
+    posts = chains.Posts(env)
+    async with _chain_worker(env, posts):
+        handle = await chains.start(env, chains.chain(rounds, key="replay-told"))
+        await env.sleep(timedelta(minutes=15))
+        await handle.execute_update(ChallengeChainWorkflow.pause, host)
+        await eventually(lambda: len(posts.announcements) == 1)
+        await env.sleep(timedelta(hours=1))
+        await handle.execute_update(ChallengeChainWorkflow.resume, host)
+        await eventually(lambda: len(posts.announcements) == 2)
+        await env.sleep(timedelta(minutes=10))
+        await handle.execute_update(ChallengeChainWorkflow.skip, host)
+        await eventually(lambda: len(posts.announcements) == 3)
+        await env.sleep(timedelta(minutes=10))
+        await handle.execute_update(
+            ChallengeChainWorkflow.cancel, CancelChainRequest(by=chains.HOST, guild_id=chains.GUILD)
+        )
+        await handle.result()
+        assert len(posts.announcements) == 4
+        assert posts.headers == ["**Quiz** · Round 1 of 4", "**Quiz** · Round 2 of 4"]
+        assert posts.channels == [chains.CHANNEL, chains.CHANNEL + 1]
+    return handle.id
+
+
 async def health_flapping_then_settles(env: WorkflowEnvironment) -> str:
     """Hourly checks that flap (posting nothing), then fail twice (posted), then recover."""
     probes = health_doubles.Probes(env)
@@ -634,6 +677,66 @@ async def health_flapping_then_settles(env: WorkflowEnvironment) -> str:
         await env.sleep(timedelta(hours=10, minutes=30))
         assert [r.state for r in probes.reports] == ["healthy", "failing", "healthy"]
     return f"{workflow_id}@{first_run}"
+
+
+async def health_alerts_then_stopped(env: WorkflowEnvironment) -> str:
+    """Hourly checks with an alert role: failing (the role mentioned), recovered (not), then the
+    operator's `stop` signal ends the check."""
+    probes = health_doubles.Probes(env)
+    now = await env.get_current_time()
+    probes.outages = [(now + timedelta(hours=1, minutes=30), now + timedelta(hours=3, minutes=30))]
+    checks = HealthChecks(env.client, health_doubles.QUEUE)
+    async with build_worker(
+        env.client, health_doubles.QUEUE, probes.activities(), workflows=[HealthCheckWorkflow]
+    ):
+        workflow_id = await checks.start(
+            guild_id=health_doubles.GUILD,
+            admin_channel_id=health_doubles.ADMIN_CHANNEL,
+            interval=timedelta(hours=1),
+            alert_role_id=health_doubles.ADMIN,
+        )
+        await env.sleep(timedelta(hours=6, minutes=30))
+        await env.client.get_workflow_handle(workflow_id).signal(STOP_SIGNAL, HealthStop(reason="replay"))
+        await env.client.get_workflow_handle(workflow_id).result()
+        assert [r.mention_role_id for r in probes.reports] == [None, health_doubles.ADMIN, None]
+    return workflow_id
+
+
+async def outage_two_reports_told_once(env: WorkflowEnvironment) -> str:
+    """Two late jobs of one server report within a minute: one summary, posted once."""
+    told: list[OutageSummary] = []
+
+    @activity.defn(name=POST_OUTAGE_SUMMARY)
+    async def post_outage_summary(summary: OutageSummary) -> dict[str, str]:
+        told.append(summary)
+        return {"message_id": "1"}
+
+    now = await env.get_current_time()
+    entries = [
+        OutageEntry(
+            job_id=f"job-{GUILD}-r{n}",
+            run_id=f"run-{n}",
+            guild_id=GUILD,
+            scheduled_by=HOST,
+            kind="late",
+            due=now - timedelta(minutes=20),
+            at=now,
+        )
+        for n in range(2)
+    ]
+    async with build_worker(env.client, "jobs", [post_outage_summary], workflows=[OutageSummaryWorkflow]):
+        handle = await env.client.start_workflow(
+            OutageSummaryWorkflow.run,
+            OutageInput(guild_id=GUILD),
+            id=outage_id_for(GUILD),
+            task_queue="jobs",
+            start_signal=OUTAGE_REPORT_SIGNAL,
+            start_signal_args=[entries[0]],
+        )
+        await handle.signal(OUTAGE_REPORT_SIGNAL, entries[1])
+        await handle.signal(OUTAGE_REPORT_SIGNAL, entries[1])
+        assert await handle.result() == 2 and len(told) == 1
+    return handle.id
 
 
 async def _ended_while_edits_fail(env: WorkflowEnvironment) -> tuple[str, str]:
@@ -694,6 +797,7 @@ SCENARIOS: dict[str, Scenario] = {
     "HealthCheck-outage_pause_then_continues_as_new": health_outage_pause_then_continues_as_new,
     "ChallengeChain-named_skip_then_cancel_during_a_round": chain_named_skip_then_cancel_during_a_round,
     "HealthCheck-flapping_then_settles": health_flapping_then_settles,
+    "ChallengeChain-told_to_players_with_round_headers": chain_told_to_players_with_round_headers,
     "Season-ended_while_edits_fail": season_ended_while_edits_fail,
     "Turn-cancelled_while_its_edit_waits": turn_cancelled_while_its_edit_waits,
     # Closed with the Outcome search attribute (workflows/outcomes.py).
@@ -714,6 +818,11 @@ SCENARIOS: dict[str, Scenario] = {
     "Season-steer_close_moved": season_close_moved,
     # The host_turn update (a player's deadline extended, then the turn skipped).
     "Turn-steer_extended_then_skipped": turn_extended_then_skipped,
+    # Since `workflows.jobs.OUTAGE_PATCH`: a late post reports itself to the outage summary.
+    "ScheduledJob-told_late_reported_to_outage_summary": told_posted_late,
+    "OutageSummary-two_reports_told_once": outage_two_reports_told_once,
+    # Since `workflows.health.STOP_PATCH`: an alert role, and the stop signal.
+    "HealthCheck-told_alerts_then_stopped": health_alerts_then_stopped,
 }
 
 

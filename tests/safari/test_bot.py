@@ -76,6 +76,7 @@ async def players_join(w: World, count: int = 2) -> PersistentStore:
     return store
 
 
+@pytest.mark.wall_clock
 async def test_a_host_schedules_through_the_modal(
     world: tuple[World, Doubles], time_env: WorkflowEnvironment
 ) -> None:
@@ -120,6 +121,7 @@ async def test_a_host_schedules_through_the_modal(
     assert action.channel_id == w.channel.id
 
 
+@pytest.mark.wall_clock
 async def test_a_short_wait_gets_only_the_reminders_that_fit(world: tuple[World, Doubles]) -> None:
     w, _ = world
     await players_join(w)
@@ -321,6 +323,7 @@ async def test_a_thread_is_refused_before_the_modal(world: tuple[World, Doubles]
     assert w.jobs.started == []
 
 
+@pytest.mark.wall_clock
 async def test_submitting_the_modal_twice_schedules_one_job(world: tuple[World, Doubles]) -> None:
     """Two submissions for the same round (the modal opened twice, both submitted)."""
     w, _ = world

@@ -222,6 +222,7 @@ async def test_a_stale_claim_button_is_answered_too_late(
     assert_responded(ended, contains="ending", ephemeral=True)
 
 
+@pytest.mark.wall_clock
 async def test_a_closing_time_in_a_named_zone_is_shown_as_that_instant(
     world: tuple[World, Discordish],
 ) -> None:

@@ -68,14 +68,14 @@ def test_the_default_rules_are_the_seasons_documented_defaults() -> None:
 
 
 def test_overrides_apply_in_order_and_are_checked_together() -> None:
-    guild = RulesOverride(claim_timeout="12h", min_players=4)  # type: ignore[arg-type]
-    season = RulesOverride(claim_timeout="2d")  # type: ignore[arg-type]
+    guild = RulesOverride(claim_timeout="12h", min_players=4)
+    season = RulesOverride(claim_timeout="2d")
     rules = SeasonRules().with_overrides(guild, season)
     assert rules.claim_timeout == timedelta(days=2) and rules.min_players == 4
     with pytest.raises(
         ValidationError, match="claim warning \\(1h\\) must come before the claim timeout \\(30m\\)"
     ):
-        SeasonRules().with_overrides(RulesOverride(claim_timeout="30m"))  # type: ignore[arg-type]
+        SeasonRules().with_overrides(RulesOverride(claim_timeout="30m"))
     with pytest.raises(ValidationError, match="less than or equal to 30"):
         RulesOverride(max_players=31)
 

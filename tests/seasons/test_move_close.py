@@ -9,7 +9,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from clients.seasons import NotYours, SeasonError, Seasons, TooLate
+from clients.seasons import SeasonError, Seasons, TooLate
 from tests.support.seasons_doubles import (
     GUILD,
     HOST,
@@ -21,6 +21,7 @@ from tests.support.seasons_doubles import (
     writing,
 )
 from tests.support.temporal import eventually
+from workflows.common import NotYours
 
 P1, P2, P3 = PLAYERS[:3]
 DAY, HOUR, MINUTE = timedelta(days=1), timedelta(hours=1), timedelta(minutes=1)

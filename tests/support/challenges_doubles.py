@@ -34,10 +34,16 @@ QUEUE = "challenges"
 
 @dataclass
 class Posts:
-    """What the chain posted, in order, at server time: ("reminder"|"action", text, when)."""
+    """What the chain posted, in order, at server time: ("reminder"|"action", text, when). A
+    round's post is logged without the line above it naming the chain and round (`headers`);
+    what the chain told its channel about a pause, resume or skip is in `announcements`."""
 
     env: Clock
     log: list[tuple[str, str, datetime]] = field(default_factory=list)
+    # The channel of each post in `log`, in the same order.
+    channels: list[int] = field(default_factory=list)
+    headers: list[str | None] = field(default_factory=list)
+    announcements: list[tuple[str, datetime, int]] = field(default_factory=list)
     notices: list[FailureNotice] = field(default_factory=list)
     # Decides per post what the action does: return None to succeed, or raise.
     action_behaviour: Callable[[ActionInput], None] = lambda action: None
@@ -50,20 +56,30 @@ class Posts:
         async def send_reminder(reminder: ReminderInput) -> dict[str, str]:
             text = f"{reminder.description} in {reminder.message}"
             self.log.append(("reminder", text, await self.env.get_current_time()))
+            self.channels.append(reminder.channel_id)
             return {"message_id": "1"}
 
         @activity.defn(name=POST_MESSAGE)
         async def post_message(action: ActionInput) -> dict[str, str]:
+            content, now = str(action.payload["content"]), await self.env.get_current_time()
+            if (action.nonce_key or "").startswith("announce"):
+                self.announcements.append((content, now, action.channel_id))
+                return {"message_id": "4"}
             self.started += 1
             if self.gate is not None:
                 await self.gate.wait()
             self.action_behaviour(action)
-            self.log.append(("action", str(action.payload["content"]), await self.env.get_current_time()))
+            first, _, rest = content.partition("\n")
+            header = first if rest and " · Round " in first else None
+            self.headers.append(header)
+            self.log.append(("action", rest if header else content, now))
+            self.channels.append(action.channel_id)
             return {"message_id": "2"}
 
         @activity.defn(name=PROCESS_ROUND_RESULTS)
         async def process_round_results(action: ActionInput) -> dict[str, str]:
             self.log.append(("action", "safari results", await self.env.get_current_time()))
+            self.channels.append(action.channel_id)
             return {"message_id": "3"}
 
         @activity.defn(name=NOTIFY_JOB_FAILED)
@@ -82,11 +98,13 @@ def round_(
     *,
     at: datetime | None = None,
     reminders: list[Reminder] | None = None,
+    channel_id: int | None = None,
 ) -> RoundSpec:
     return RoundSpec(
         name=name,
         after=after,
         at=at,
+        channel_id=channel_id,
         reminders=reminders or [],
         actions=[RoundAction(action=POST_MESSAGE, payload={"content": f"{name} starts now!"})],
     )

@@ -3,6 +3,7 @@ season on the time-skipping server as its players would."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -66,7 +67,7 @@ class Doubles:
     async def now(self) -> datetime:
         return await self.env.get_current_time() if self.env else datetime.now(UTC)
 
-    def activities(self) -> list[object]:
+    def activities(self) -> list[Callable[..., Any]]:
         @activity.defn(name=DM_OFFER)
         async def dm_offer(offer: OfferInput) -> OfferMessage:
             if offer.player_id in self.unreachable:

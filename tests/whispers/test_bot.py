@@ -29,7 +29,7 @@ from clients.whispers import Whispers
 from components.whispers import READ_BUTTON
 from stack.codec_server import create_app
 from tests.support.bot_harness import World, answered, bot_env, last_reply
-from tests.support.temporal import TEST_KEY
+from tests.support.temporal import TEST_KEY, eventually
 from tests.support.whispers import WHISPER_KEYS, whisper_seal
 from worker import build_worker
 from workflows.whispers_models import (
@@ -181,9 +181,11 @@ async def test_send_read_across_a_restart_and_reply(world: tuple[World, Discordi
     card_text = str(card.components)
     assert SECRET in card_text and f"<@{sender.id}>" in card_text and "Already read" not in card_text
 
-    # The notification goes, and the sender hears it was opened.
+    # The notification goes, and the sender hears it was opened (the two at once).
     await eventually_gone(w, notice.id)
-    assert [dm.content for dm in fake.dms] == [f"📬 <@{recipient.id}> opened your whisper."]
+    await eventually(
+        lambda: [dm.content for dm in fake.dms] == [f"📬 <@{recipient.id}> opened your whisper."]
+    )
 
     # Reading again (the notification is gone by now, so through the facade) is marked as such.
     again = await Whispers(w.client, QUEUE, whisper_seal()).read(whisper_id, reader_id=recipient.id)
