@@ -61,6 +61,7 @@ async def create(w: World, key: str, rounds: str, reminders: str = "") -> str:
     return last_reply(done).content
 
 
+@pytest.mark.wall_clock
 async def test_an_at_round_is_read_in_the_hosts_zone(world: World) -> None:
     w = world
     await w.bot.time_zones.set_member(w.guild.id, w.host.id, "America/New_York")
@@ -258,6 +259,7 @@ async def test_a_json_plan_is_imported_or_refused_clearly(world: World) -> None:
     assert not any([await exists(w, k) for k in ("json2", "json3", "json4")])
 
 
+@pytest.mark.wall_clock
 async def test_a_host_moves_the_current_round_and_a_player_is_refused(world: World) -> None:
     w = world
     start = await WorkflowEnvironment.from_client(w.client).get_current_time()

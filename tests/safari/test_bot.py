@@ -350,6 +350,7 @@ async def test_submitting_the_modal_twice_schedules_one_job(world: tuple[World, 
 # --- steering a scheduled round from where it was announced ----------------------------------
 
 
+@pytest.mark.wall_clock
 async def test_a_round_is_steered_from_its_public_post(world: tuple[World, Doubles]) -> None:
     w, _ = world
     await players_join(w)
