@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
-from pydantic import ValidationError
+from pydantic import JsonValue, ValidationError
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -64,6 +64,25 @@ ATTEMPTS = 50
 # before markers were pruned drains over a few runs).
 PRUNE_RUNS = 25
 DESCRIBES_AT_ONCE = 5
+
+
+def run_payload(
+    definition: ActionDefinition,
+    guild_id: int,
+    channel_id: int,
+    user_id: int,
+    origin: Literal["host", "player"],
+) -> dict[str, JsonValue]:
+    """What a job (one run, or each occurrence of a repeat) runs the action with."""
+    payload = ExecuteCustomActionPayload(
+        guild_id=guild_id,
+        channel_id=channel_id,
+        action_id=definition.id,
+        user_id=user_id,
+        action_name=definition.name,
+        origin=origin,
+    )
+    return payload.model_dump(mode="json")
 
 
 class CustomActionError(UserError):
@@ -360,17 +379,9 @@ class CustomActions:
         key: str,
         origin: Literal["host", "player"],
     ) -> str:
-        payload = ExecuteCustomActionPayload(
-            guild_id=guild_id,
-            channel_id=channel_id,
-            action_id=definition.id,
-            user_id=user_id,
-            action_name=definition.name,
-            origin=origin,
-        )
         return await self.jobs.schedule(
             EXECUTE_CUSTOM_ACTION,
-            payload.model_dump(mode="json"),
+            run_payload(definition, guild_id, channel_id, user_id, origin),
             guild_id=guild_id,
             channel_id=channel_id,
             scheduled_by=user_id,

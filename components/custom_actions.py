@@ -30,7 +30,8 @@ CANCEL_TASK = CustomId("cac:{mode}:{run}:{suffix}", mode=MODE, run=RUN, suffix=T
 # Posted before buttons carried their run: still answered, on the current run.
 EARLIER_CANCEL_TASK = CustomId("ca:cancel:{mode}:{suffix}", mode=MODE, suffix=TASK)
 SCHEDULE_MODAL = CustomId("ca:schedule-modal:{action_id}", action_id=ACTION)
-# The modal's inputs: a modal opened before a restart comes back with them.
+# The modal's inputs before its one When field (components.jobs.WHEN_FIELD): a modal opened
+# before a restart comes back with these, read by bot/typed_when.py.
 DAYS_FIELD, HOURS_FIELD, MINUTES_FIELD = "days", "hours", "minutes"
 
 

@@ -9,5 +9,6 @@ JOIN_BUTTON = CustomId("safari:join")
 STATUS_BUTTON = CustomId("safari:status")
 REFRESH_BUTTON = CustomId("safari:refresh")
 SCHEDULE_MODAL = CustomId("safari:schedule-modal")
-# The modal's inputs: a modal opened before a restart comes back with these.
+# The modal's inputs before its one When field (components.jobs.WHEN_FIELD): a modal opened
+# before a restart comes back with these, read by bot/typed_when.py.
 HOURS_FIELD, MINUTES_FIELD = "hours", "minutes"

@@ -25,20 +25,26 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import require_guild, require_host
+from bot.jobs_steer import steer_row
 from bot.jobs_ui import remaining_text
 from bot.modals import modal_values
 from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time, reply
-from clients.custom_actions import CustomActionError, CustomActions, checked, run_once
+from bot.typed_when import typed_wait, when_field
+from clients.custom_actions import (
+    CustomActionError,
+    CustomActions,
+    checked,
+    description_for,
+    run_once,
+    run_payload,
+)
 from clients.jobs import SchedulingError, utcnow
 from clients.jobs_listing import JobSummary
 from components.custom_actions import (
     CANCEL_TASK,
     CHANNEL_SELECT,
-    DAYS_FIELD,
     EARLIER_CANCEL_TASK,
-    HOURS_FIELD,
-    MINUTES_FIELD,
     RUN_BUTTON,
     SCHEDULE_BUTTON,
     SCHEDULE_MODAL,
@@ -47,6 +53,7 @@ from components.custom_actions import (
     run_button,
 )
 from workflows.custom_actions_models import (
+    EXECUTE_CUSTOM_ACTION,
     MAX_OUTCOMES,
     MAX_SCHEDULE,
     MAX_STACK,
@@ -57,8 +64,8 @@ from workflows.custom_actions_models import (
     Delayed,
     TextOutcome,
 )
-from workflows.jobs_models import job_id_for, job_suffix, run_tag
-from workflows.times import TimeError, duration_from_fields
+from workflows.jobs_models import MAX_DELAY, job_id_for, job_suffix, run_tag
+from workflows.times import TimeError, discord_time, parse_when
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -154,6 +161,8 @@ async def render_editor(
             container.add_item(
                 discord.ui.TextDisplay(f"…and {len(tasks) - TASKS_SHOWN} more: see `/schedule list`.")
             )
+        if (steer := steer_row(tasks[:TASKS_SHOWN])) is not None:
+            container.add_item(steer)  # the same steering as /schedule list
         container.add_item(discord.ui.TextDisplay("### Create a New Scheduled Run"))
         container.add_item(discord.ui.ActionRow(ChannelPick(definition.id, definition.trigger.channel_id)))
         container.add_item(discord.ui.ActionRow(ScheduleTaskButton(definition.id)))
@@ -165,19 +174,7 @@ def schedule_modal(action_id: str, name: str) -> discord.ui.Modal:
     modal = discord.ui.Modal(
         title=f"Schedule {name}"[:45], custom_id=SCHEDULE_MODAL.build(action_id=action_id), timeout=900
     )
-    for field, label, top in (
-        (DAYS_FIELD, "Days (0-30)", 30),
-        (HOURS_FIELD, "Hours (0-23)", 23),
-        (MINUTES_FIELD, "Minutes (0-59)", 59),
-    ):
-        modal.add_item(
-            discord.ui.Label(
-                text=label,
-                component=discord.ui.TextInput(
-                    custom_id=field, placeholder="0", required=False, max_length=len(str(top))
-                ),
-            )
-        )
+    modal.add_item(when_field("When it runs"))
     return modal
 
 
@@ -552,6 +549,64 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
             interaction, action, lambda d: d.model_copy(update={"delayed": delayed}), "Delay saved."
         )
 
+    @action.command(
+        name="repeat", description="Run a custom action again and again, like a repeated post (hosts)"
+    )
+    @app_commands.describe(
+        action="The custom action",
+        name="A short name for the repeat, to pause, skip or end it with /schedule repeat",
+        every="`every day at 09:00`, `every Friday 20:00`, `every 2h`",
+        times="Stop after this many runs (optional)",
+        until="Or stop after this time, like `2026-12-24 18:00` (optional)",
+    )
+    async def repeat(
+        self,
+        interaction: discord.Interaction[GameBot],
+        action: str,
+        name: str,
+        every: str,
+        times: app_commands.Range[int, 1, 1000] | None = None,
+        until: str = "",
+    ) -> None:
+        guild_id = await require_host(interaction, "repeat custom actions")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        bot, by = self.bot, interaction.user.id
+        definition = await in_time(self.actions.find(guild_id, action))
+        channel_id = definition.trigger.channel_id or interaction.channel_id
+        assert channel_id is not None
+        guild = interaction.guild
+        refused = webhook_refusal(guild.get_channel(channel_id) if guild else None, f"<#{channel_id}>")
+        if refused:
+            await reply(interaction, f"Nothing was repeated. {refused}")
+            return
+        zone = await in_time(bot.time_zones.for_user(guild_id, by))
+        try:
+            ends = parse_when(until, zone, bot.jobs.now(), maximum=MAX_DELAY) if until.strip() else None
+            info = await in_time(
+                bot.repeats.create(
+                    name,
+                    every,
+                    zone=zone,
+                    guild_id=guild_id,
+                    channel_id=channel_id,
+                    scheduled_by=by,
+                    action=EXECUTE_CUSTOM_ACTION,
+                    payload=run_payload(definition, guild_id, channel_id, by, "host"),
+                    description=description_for(definition.name),
+                    until=ends,
+                    count=times,
+                )
+            )
+        except (SchedulingError, TimeError) as err:
+            await reply(interaction, f"Nothing was repeated: {err}")
+            return
+        nxt = f"next {discord_time(info.next_times[0])}" if info.next_times else "no time left"
+        await reply(
+            interaction,
+            f"🔁 **{definition.name}** runs in <#{channel_id}> {info.every} ({info.zone}); {nxt}.\n"
+            f"Pause, skip, change or end it with `/schedule repeat name:{info.name}`.",
+        )
+
     @action.command(name="run", description="Run a custom action")
     async def run(self, interaction: discord.Interaction[GameBot], action: str) -> None:
         await run_action(interaction, None, action)
@@ -569,17 +624,13 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
         guild_id = await require_host(interaction, "schedule custom actions")
         data: Mapping[str, Any] = interaction.data or {}
         values = modal_values(data.get("components") or [])
+        # The member's zone is read from a store: acknowledge first.
+        await interaction.response.defer()
         try:
-            wait = duration_from_fields(
-                days=values.get(DAYS_FIELD, ""),
-                hours=values.get(HOURS_FIELD, ""),
-                minutes=values.get(MINUTES_FIELD, ""),
-                maximum=MAX_SCHEDULE,
-            )
+            wait = await typed_wait(interaction, values, maximum=MAX_SCHEDULE)
         except TimeError as err:
             await reply(interaction, f"Nothing was scheduled. {err}")
             return
-        await interaction.response.defer()
         definition = await in_time(self.actions.require(guild_id, action_id))
         channel_id = definition.trigger.channel_id
         if channel_id is None:

@@ -209,7 +209,7 @@ async def test_old_buttons_still_work_after_a_restart(world: World) -> None:
     posted = last_reply(answered(await w.host.slash(w.channel, "safari panel")))
     answered(await w.other_player.click(posted, label="Join"))
     modal = answered(await w.host.slash(w.channel, "safari schedule"))
-    answered(await w.host.submit_modal(modal, {"hours": "2", "minutes": "0"}))
+    answered(await w.host.submit_modal(modal, {"when": "2h"}))
     [first] = w.jobs.started
     await eventually(lambda: listed(w.bot.jobs, w.guild.id, 1))
     panel = last_reply(answered(await w.host.slash(w.channel, "safari panel")))
@@ -225,7 +225,7 @@ async def test_old_buttons_still_work_after_a_restart(world: World) -> None:
     # this round's results are already scheduled, so it is refused and nothing starts.
     shown = answered(await w.host.click(panel, label="Schedule results"))
     assert shown.modal is not None
-    again = answered(await w.host.submit_modal(shown, {"hours": "3", "minutes": "0"}))
+    again = answered(await w.host.submit_modal(shown, {"when": "3h"}))
     assert "Nothing was scheduled" in last_reply(again).content
     assert w.jobs.started == []
 
@@ -251,7 +251,7 @@ async def test_old_buttons_still_work_after_a_restart(world: World) -> None:
 
     await eventually(closed)
     shown = answered(await w.host.click(panel, label="Schedule results"))
-    done = answered(await w.host.submit_modal(shown, {"hours": "3", "minutes": "0"}))
+    done = answered(await w.host.submit_modal(shown, {"when": "3h"}))
     assert_message(last_reply(done), contains="results** scheduled by", ephemeral=False)
     [second] = w.jobs.started  # the round's key again: a new run of the same job id
     assert (await w.bot.jobs.status(second)).state == "waiting"

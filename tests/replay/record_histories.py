@@ -39,6 +39,7 @@ from workflows.challenges_models import (
     CancelChainRequest,
     RoundAction,
     RoundSpec,
+    ShiftChainRequest,
     SkipRequest,
 )
 from workflows.custom_actions_models import CurrencyOutcome, TextOutcome
@@ -368,6 +369,19 @@ async def season_cancelled(env: WorkflowEnvironment) -> str:
     return season_doubles.season_handle(facade).id
 
 
+async def season_close_moved(env: WorkflowEnvironment) -> str:
+    """Joining closes a day later, then two hours sooner; too few joined, so it is cancelled then."""
+    facade = season_doubles.seasons(env.client)
+    async with season_doubles.season_worker(env.client, season_doubles.Doubles(env)):
+        await season_doubles.open_season(facade, players=season_doubles.PLAYERS[:3])
+        await env.sleep(timedelta(hours=1))
+        for delta in (timedelta(days=1), timedelta(hours=-2)):
+            await facade.move_close(season_doubles.GUILD, delta, by=season_doubles.HOST)
+        await env.sleep(timedelta(days=8))
+        await season_doubles.season_handle(facade).result()
+    return season_doubles.season_handle(facade).id
+
+
 async def season_ended(env: WorkflowEnvironment) -> str:
     facade = season_doubles.seasons(env.client)
     doubles = season_doubles.Doubles(env)
@@ -396,6 +410,24 @@ async def turn_submitted(env: WorkflowEnvironment) -> str:
         await facade.claim(offer.turn_id, offer.player_id)
         await env.sleep(timedelta(hours=23, minutes=59, seconds=30))  # after the writing warning
         await facade.submit(offer.turn_id, offer.player_id, season_doubles.writing())
+        await env.client.get_workflow_handle(offer.turn_id).result()
+    return offer.turn_id
+
+
+async def turn_extended_then_skipped(env: WorkflowEnvironment) -> str:
+    """A host extends the claim, the player claims, the host extends the submission, then skips it."""
+    facade = season_doubles.seasons(env.client)
+    doubles = season_doubles.Doubles(env)
+    host, guild = season_doubles.HOST, season_doubles.GUILD
+    async with season_doubles.season_worker(env.client, doubles):
+        await _two_player_season(facade, doubles)
+        offer = doubles.offers_to(season_doubles.PLAYERS[0])[0]
+        await facade.host_turn(guild, offer.player_id, by=host, as_host=True, extend=timedelta(hours=6))
+        await env.sleep(timedelta(hours=25))
+        await facade.claim(offer.turn_id, offer.player_id)
+        await facade.host_turn(guild, offer.player_id, by=host, as_host=True, extend=timedelta(hours=2))
+        await env.sleep(timedelta(hours=1))
+        await facade.host_turn(guild, offer.player_id, by=host, as_host=True)
         await env.client.get_workflow_handle(offer.turn_id).result()
     return offer.turn_id
 
@@ -465,6 +497,26 @@ async def chain_skip_pause_resume_cancel(env: WorkflowEnvironment) -> str:
         await handle.execute_update(
             ChallengeChainWorkflow.cancel, CancelChainRequest(by=chains.HOST, guild_id=chains.GUILD)
         )
+        await handle.result()
+    return handle.id
+
+
+async def chain_shifted(env: WorkflowEnvironment) -> str:
+    """Round 1 moved 30 minutes later alone, then the whole chain (a round at a set time too)
+    10 minutes earlier; every round runs."""
+    rounds = [
+        chains.round_("Round 1", timedelta(hours=1), reminders=CHAIN_REMINDERS),
+        chains.round_("Round 2", timedelta(hours=1)),
+        chains.round_("Finale", at=(await env.get_current_time()) + timedelta(hours=4)),
+    ]
+    async with _chain_worker(env):
+        handle = await chains.start(env, chains.chain(rounds))
+        await env.sleep(timedelta(minutes=10))
+        for delta, whole in ((timedelta(minutes=30), False), (timedelta(minutes=-10), True)):
+            request = ShiftChainRequest(
+                by=chains.HOST, guild_id=chains.GUILD, as_host=True, delta=delta, whole=whole
+            )
+            await handle.execute_update(ChallengeChainWorkflow.shift, request)
         await handle.result()
     return handle.id
 
@@ -760,6 +812,12 @@ SCENARIOS: dict[str, Scenario] = {
     "Season-told_ended_with_outcome": season_ended,
     "ChallengeChain-told_cancelled_with_outcome": chain_skip_pause_resume_cancel,
     "ChallengeChain-told_failed_round_with_outcome": chain_second_run_after_continue_as_new,
+    # The shift update (moving the current round, or the whole chain).
+    "ChallengeChain-steer_shifted": chain_shifted,
+    # The move_close update (the time joining closes).
+    "Season-steer_close_moved": season_close_moved,
+    # The host_turn update (a player's deadline extended, then the turn skipped).
+    "Turn-steer_extended_then_skipped": turn_extended_then_skipped,
     # Since `workflows.jobs.OUTAGE_PATCH`: a late post reports itself to the outage summary.
     "ScheduledJob-told_late_reported_to_outage_summary": told_posted_late,
     "OutageSummary-two_reports_told_once": outage_two_reports_told_once,

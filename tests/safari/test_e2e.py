@@ -48,7 +48,7 @@ async def test_a_round_scheduled_in_discord_posts_its_reminders_and_results(
                 answered(await member.click(panel, label="Join"))
 
             shown = answered(await w.host.slash(w.channel, "safari schedule"))
-            done = answered(await w.host.submit_modal(shown, {"hours": "0", "minutes": "12"}))
+            done = answered(await w.host.submit_modal(shown, {"when": "12m"}))
             assert_responded(done, contains="Round 1 results are scheduled", ephemeral=True)
             confirmation = last_reply(done)
             assert not confirmation.ephemeral and "5 minutes, 1 minute" in confirmation.content
