@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 
 import aiohttp
-from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from clients.store import PersistentStore
 from stack.devserver import free_port
 from stack.telemetry import metrics_runtime
-from tests.support.temporal import binary, eventually
+from stack.temporal import data_converter
+from tests.support.temporal import TEST_KEY, binary, eventually
 from worker import build_worker
 from workflows.store import StoreWorkflow
 from workflows.store_models import StoreLimits
@@ -27,10 +27,10 @@ async def near_limit_count(port: int, store: str) -> float:
     return float(found.group(1)) if found else 0.0
 
 
-async def test_a_store_past_80_percent_of_a_limit_is_counted_once(converter: DataConverter) -> None:
+async def test_a_store_past_80_percent_of_a_limit_is_counted_once() -> None:
     port = free_port()
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=converter,
+        data_converter=data_converter([TEST_KEY]),
         test_server_existing_path=binary("temporal-test-server"),
         runtime=metrics_runtime("127.0.0.1", port),
     )
