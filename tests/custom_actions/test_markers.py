@@ -30,6 +30,7 @@ async def h(time_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
         yield harness
 
 
+@pytest.mark.own_time_server
 async def test_2000_runs_of_a_ten_outcome_action_leave_the_safari_taking_joins(h: Harness) -> None:
     """Each run's markers are deleted once its job has closed: the store stays far from its limit
     (before they were pruned, the 811th run of such an action filled it, and every join failed)."""
