@@ -234,6 +234,7 @@ async def test_jobs_are_listed_sorted_and_show_their_named_timers(stack: Stack) 
         check=True,
     ).stdout
     assert later in listed and sooner in listed
+
     # ...and its pending timer is named for what it waits for (once the worker has taken the
     # job's first task: a loaded machine may list the job before that).
     async def timer_summaries() -> list[object]:
