@@ -7,12 +7,12 @@ SHELL := /bin/bash
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
 VENV := .venv
-UV_VERSION := 0.13.9
+UV_VERSION := 0.13.10
 # Remade whenever the dependency files change.
 STAMP := $(VENV)/.installed
 
-# Type-checked package code; a directory counts once it holds Python files.
-MYPY_PATHS = $(strip $(foreach d,stack workflows activities clients components local_discord bot adoption,$(if $(wildcard $(d)/*.py),$(d))) \
+# Type-checked code, the tests and benchmarks included; a directory counts once it holds Python files.
+MYPY_PATHS = $(strip $(foreach d,stack workflows activities clients components local_discord bot adoption tests bench,$(if $(wildcard $(d)/*.py),$(d))) \
 	$(wildcard worker.py))
 
 .PHONY: help install run test lint fmt bench clean

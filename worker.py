@@ -15,6 +15,7 @@ from typing import Any
 
 import discord
 from temporalio.client import Client
+from temporalio.common import WorkerDeploymentVersion
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -22,19 +23,23 @@ from activities.custom_actions import CustomActionActivities, WebhookDiscord
 from activities.discord_rest import rest_client
 from activities.health import HealthActivities
 from activities.jobs import JobsActivities
+from activities.outage import OutageActivities
 from activities.safari import SafariActivities
 from activities.seasons import SeasonActivities
 from activities.whispers import WhisperActivities
-from clients.guild_settings import migrate_legacy_settings
+from clients.guild_settings import StoreSettings, migrate_legacy_settings
 from stack.build_id import code_build_id
 from stack.process import exit_now
 from stack.settings import Settings, load_settings
 from stack.telemetry import JobOutcomes, metrics_runtime, setup_logging
 from stack.temporal import connect, connection
+from stack.versioning import deployment_config, deployment_version, join
 from workflows import custom_actions_models, safari_engine
 from workflows.challenges import ChallengeChainWorkflow
 from workflows.health import HealthCheckWorkflow
 from workflows.jobs import ScheduledJobWorkflow
+from workflows.jobs_actions import ACTIONS
+from workflows.outage import OutageSummaryWorkflow
 from workflows.seasons import SeasonWorkflow
 from workflows.seasons_turns import TurnWorkflow
 from workflows.store import StoreWorkflow
@@ -53,6 +58,7 @@ WORKFLOWS: Sequence[type] = (
     TurnWorkflow,
     ChallengeChainWorkflow,
     HealthCheckWorkflow,
+    OutageSummaryWorkflow,
 )
 
 log = logging.getLogger("worker")
@@ -80,6 +86,12 @@ def activities_for(
     )
     # The health probes ask the Temporal server about task queues and failed jobs.
     health = HealthActivities(discord_client, temporal).all() if temporal else []
+    # Outage summaries start their workflow and read the server's log channel setting.
+    outage = (
+        OutageActivities(discord_client, temporal, StoreSettings(temporal, task_queue)).all()
+        if temporal
+        else []
+    )
     return [
         jobs.send_reminder,
         jobs.post_message,
@@ -91,6 +103,7 @@ def activities_for(
         *safari,
         *custom_actions,
         *health,
+        *outage,
     ]
 
 
@@ -103,12 +116,16 @@ def build_worker(
     identity: str | None = None,
     sandboxed: bool = True,
     shutdown_grace: timedelta = SHUTDOWN_GRACE,
+    deployment: WorkerDeploymentVersion | None = None,
 ) -> Worker:
     """A worker for these workflows and activities.
 
     The SDK's sandbox catches non-deterministic calls in workflow code; tests and replays keep it.
     The production worker (`main`) runs without it: at 1,000 jobs on 2 cores bench/ measured
     20.3 CPU-ms per fire and p99 lateness 1.35 s with the sandbox, 14.9 ms and 0.31 s without.
+
+    With `deployment` the worker joins that worker deployment as that version (stack/versioning.py);
+    without, it is unversioned (the tests' time-skipping server has no deployments).
     """
     # Models are immutable data: sharing them with the sandbox avoids re-importing pydantic
     # for every workflow run, which is most of the CPU a cold workflow costs.
@@ -134,9 +151,10 @@ def build_worker(
         graceful_shutdown_timeout=shutdown_grace,
         identity=identity,
         # Not the SDK's default, which hashes every loaded module's bytecode (compiling what has none).
-        build_id=code_build_id(),
-        # Counts failed jobs on the SDK's meter (served with its metrics when a port is set).
-        interceptors=[JobOutcomes()],
+        build_id=None if deployment else code_build_id(),
+        deployment_config=deployment_config(deployment) if deployment else None,
+        # Counts failed jobs and times fires on the SDK's meter (served when a port is set).
+        interceptors=[JobOutcomes(local_actions={name for name, spec in ACTIONS.items() if spec.local})],
     )
 
 
@@ -158,21 +176,27 @@ async def main(settings: Settings) -> None:
     async with rest_client(token, settings.discord_api_base, in_background=True) as discord_client:
         runtime = metrics_runtime(settings.metrics_host, settings.worker_metrics_port)
         client = await connect(settings, runtime=runtime)
+        version = deployment_version(settings)
         worker = build_worker(
             client,
             settings.temporal_task_queue,
             activities_for(discord_client, client, settings.temporal_task_queue),
             sandboxed=False,  # the suite and the replay tests run every workflow sandboxed
+            deployment=version,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with worker:
+            standing = await join(client, version, settings.worker_rollout)
             log.info(
-                "worker polling task queue %s at %s",
+                "worker polling task queue %s at %s as build %s of deployment %s: %s",
                 settings.temporal_task_queue,
                 connection(settings).address,
+                version.build_id,
+                version.deployment_name,
+                standing,
             )
             migration = asyncio.create_task(migrate_settings(client, settings.temporal_task_queue))
             await stop.wait()

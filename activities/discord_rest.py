@@ -15,9 +15,11 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from types import SimpleNamespace
+from typing import Any
 
 import aiohttp
 import discord
+from discord.http import Route, json_or_text
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
@@ -112,6 +114,47 @@ def _post_counter() -> aiohttp.TraceConfig:
     trace = aiohttp.TraceConfig()
     trace.on_request_end.append(_on_request_end)
     return trace
+
+
+# One webhook execute waits this long for Discord's answer.
+EXECUTE_TIMEOUT = 10.0
+# Wait for the message (its id is the answer); components even on a webhook a user made.
+EXECUTE_PARAMS = {"wait": "true", "with_components": "true"}
+# A rate-limited execute is sent again this often, if Discord asks to wait at most this long (s).
+RATE_LIMITED_TRIES, MAX_RETRY_AFTER = 5, 10.0
+
+
+async def execute_webhook_once(
+    client: discord.Client, webhook_id: int, token: str, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """Post through a webhook with wait=true, never sending again what Discord may have taken.
+
+    discord.py resends a webhook execute on a 5xx by itself (its HTTP client and its webhook
+    adapter alike), and a webhook post has no nonce: a resend of a post Discord took is a second
+    post. So this sends plain requests: again only after a 429 (Discord took nothing; it waits
+    the `retry_after` Discord asks, as discord.py would), and any other failure goes through
+    `discord_errors()`, for the caller to find out whether Discord took the post before it
+    tries again.
+    """
+    route = Route(
+        "POST", "/webhooks/{webhook_id}/{webhook_token}", webhook_id=webhook_id, webhook_token=token
+    )
+    timeout = aiohttp.ClientTimeout(total=EXECUTE_TIMEOUT)
+    headers = {"User-Agent": client.http.user_agent}
+    with discord_errors():
+        async with aiohttp.ClientSession(trace_configs=[_post_counter()], timeout=timeout) as session:
+            for _ in range(RATE_LIMITED_TRIES):
+                async with session.post(
+                    route.url, params=EXECUTE_PARAMS, json=payload, headers=headers
+                ) as response:
+                    data = await json_or_text(response)
+                    if 200 <= response.status < 300 and isinstance(data, dict):
+                        return data
+                    wait = data.get("retry_after") if isinstance(data, dict) else None
+                    if response.status != 429 or not isinstance(wait, int | float) or wait > MAX_RETRY_AFTER:
+                        raise discord.HTTPException(response, data)
+                await asyncio.sleep(wait)
+            raise discord.HTTPException(response, data)
 
 
 class RestClient(discord.Client):

@@ -32,6 +32,7 @@ from workflows.health_models import (
     HealthReport,
     ProbeInput,
     ProbeResult,
+    probe_label,
 )
 from workflows.jobs_models import JOBS_WORKFLOW
 
@@ -65,11 +66,22 @@ def report_text(report: HealthReport) -> str:
     elif report.previous is not None and report.previous != report.state:
         head += f" (was {report.previous})"
     lines = [head, format_dt(report.at, "f")]
+    if report.mention_role_id is not None:
+        lines[0] = f"<@&{report.mention_role_id}> {head}"
     if report.unposted is not None and report.unposted_since is not None:
         since = format_dt(report.unposted_since, "f")
         lines.append(f"⚠️ It was **{report.unposted}** from {since}, but that could not be posted then.")
-    lines += [f"{ICONS[r.state]} `{r.name}`: {r.detail}" for r in report.results]
+    lines += [f"{ICONS[r.state]} {probe_label(r.name)}: {r.detail}" for r in report.results]
     return "\n".join(lines)[:2000]
+
+
+def report_mentions(report: HealthReport) -> discord.AllowedMentions:
+    """Only the alert role, and only when the report names it."""
+    if report.mention_role_id is None:
+        return discord.AllowedMentions.none()
+    return discord.AllowedMentions(
+        everyone=False, users=False, roles=[discord.Object(report.mention_role_id)], replied_user=False
+    )
 
 
 class HealthActivities:
@@ -150,7 +162,7 @@ class HealthActivities:
         channel = self._discord.get_partial_messageable(report.channel_id)
         with discord_errors():
             message = await channel.send(
-                report_text(report), nonce=activity_nonce(), allowed_mentions=discord.AllowedMentions.none()
+                report_text(report), nonce=activity_nonce(), allowed_mentions=report_mentions(report)
             )
         return {"message_id": str(message.id)}
 

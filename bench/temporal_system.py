@@ -165,7 +165,7 @@ class TemporalSystem:
     def facade(self) -> Jobs:
         """The bot's Jobs facade on this system's server and task queue (the call prober uses it)."""
         assert self.client is not None and self.worker is not None
-        return Jobs(self.client, self.worker.env["TEMPORAL_TASK_QUEUE"])
+        return Jobs(self.client, self.worker.task_queue)
 
     async def schedule(self, workload: Workload) -> Scheduled:
         scheduler = self.facade()

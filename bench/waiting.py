@@ -204,78 +204,76 @@ async def run(args: argparse.Namespace) -> Figures:
     async with DevServer(db_file=db, port=free_port(), headless=True, dynamic_config=dynamic) as server:
         remote = await fake.start()
         try:
-            worker = WorkerProcess(
+            async with WorkerProcess(
                 temporal_address=server.address,
                 task_queue=f"waiting-{uuid.uuid4().hex[:6]}",
                 discord_api_base=remote.base_url,
                 log_dir=workdir,
-            )
-            worker.start()
-            await worker.wait_started(60)
-            assert worker.proc is not None and server.pid is not None
-            figures.worker_rss_idle = _rss(worker.proc.pid)
-            client = await connect_client(server)
-            jobs = Jobs(client, worker.env["TEMPORAL_TASK_QUEUE"])
-            probe_guild = GUILD_BASE
-            others = [GUILD_BASE + g for g in range(1, args.guilds)]
-            far = timedelta(days=args.days)
-            # The probe guild's jobs spread among the others' over the same span: a page of it
-            # then has to look past other guilds' jobs, as in a bot that has been running a while.
-            every = args.jobs // max(args.probe_guild_jobs, 1)
-            probes = set(range(0, every * args.probe_guild_jobs, every))
-            plan = [
-                (probe_guild if i in probes else others[i % len(others)], far + timedelta(seconds=i))
-                for i in range(args.jobs)
-            ]
-            start = time.monotonic()
-            ids = await _schedule_all(jobs, plan, args.concurrency)
-            figures.start_seconds = time.monotonic() - start
-            print(f"started {len(ids):,} jobs in {figures.start_seconds:.1f} s", flush=True)
+            ) as worker:
+                assert worker.proc is not None and server.pid is not None
+                figures.worker_rss_idle = _rss(worker.proc.pid)
+                client = await connect_client(server)
+                jobs = Jobs(client, worker.task_queue)
+                probe_guild = GUILD_BASE
+                others = [GUILD_BASE + g for g in range(1, args.guilds)]
+                far = timedelta(days=args.days)
+                # The probe guild's jobs spread among the others' over the same span: a page of it
+                # then has to look past other guilds' jobs, as in a bot that has been running a while.
+                every = args.jobs // max(args.probe_guild_jobs, 1)
+                probes = set(range(0, every * args.probe_guild_jobs, every))
+                plan = [
+                    (probe_guild if i in probes else others[i % len(others)], far + timedelta(seconds=i))
+                    for i in range(args.jobs)
+                ]
+                start = time.monotonic()
+                ids = await _schedule_all(jobs, plan, args.concurrency)
+                figures.start_seconds = time.monotonic() - start
+                print(f"started {len(ids):,} jobs in {figures.start_seconds:.1f} s", flush=True)
 
-            # Every job's first task must be done before memory and size mean anything: the
-            # worker drains the backlog of first tasks after the starts (at 100,000 it was most).
-            queue = worker.env["TEMPORAL_TASK_QUEUE"]
-            figures.first_tasks_done_s = await _drained(client, queue, args.drain_timeout) - start
-            print(
-                f"every first task done {figures.first_tasks_done_s:.1f} s after the first start", flush=True
-            )
-            await asyncio.sleep(args.settle)
-            figures.db_bytes = _db_bytes(db)
-            assert worker.proc is not None and server.pid is not None
-            figures.worker_rss, figures.server_rss = _rss(worker.proc.pid), _rss(server.pid)
+                # Every job's first task must be done before memory and size mean anything: the
+                # worker drains the backlog of first tasks after the starts (at 100,000 it was most).
+                queue = worker.task_queue
+                figures.first_tasks_done_s = await _drained(client, queue, args.drain_timeout) - start
+                print(
+                    f"every first task done {figures.first_tasks_done_s:.1f} s after the first start",
+                    flush=True,
+                )
+                await asyncio.sleep(args.settle)
+                figures.db_bytes = _db_bytes(db)
+                assert worker.proc is not None and server.pid is not None
+                figures.worker_rss, figures.server_rss = _rss(worker.proc.pid), _rss(server.pid)
 
-            probe_id = next(i for i in ids if i.startswith(f"job-{probe_guild}-"))
-            figures.calls_ms = await _listing_calls(client, args)
-            figures.calls_ms["status"] = await _timed(args.samples, lambda: jobs.status(probe_id))
+                probe_id = next(i for i in ids if i.startswith(f"job-{probe_guild}-"))
+                figures.calls_ms = await _listing_calls(client, args)
+                figures.calls_ms["status"] = await _timed(args.samples, lambda: jobs.status(probe_id))
 
-            worker.kill()
-            restarted = time.monotonic()
-            worker.start()
-            due = datetime.now(UTC) + timedelta(seconds=args.probe_after)
-            probe = await jobs.schedule(
-                "post_message",
-                {"content": "probe after restart"},
-                guild_id=probe_guild,
-                channel_id=CHANNEL_ID,
-                scheduled_by=SCHEDULED_BY,
-                at=due,
-            )
-            while True:
-                try:
-                    await asyncio.wait_for(jobs.status(probe_id), timeout=2)
-                    break
-                except Exception:  # no worker yet: the query times out or fails
-                    await asyncio.sleep(0.1)
-            figures.restart_answers_s = time.monotonic() - restarted
-            await client.get_workflow_handle(probe).result()
-            posted = [m for m in await remote.messages() if m.content == "probe after restart"]
-            # The fake's message ids are snowflakes: their time is when the post arrived.
-            figures.restart_probe_late_s = snowflake_time(posted[0].id) - due.timestamp()
-            phases: dict[str, list[float]] = {k: [] for k in FIRE_PHASES}
-            timer_phases((await client.get_workflow_handle(probe).fetch_history()).events, phases)
-            # The last fire is the deadline's: where its lateness went.
-            figures.restart_probe_phases_s = {k: v[-1] for k, v in phases.items() if v}
-            worker.stop()
+                worker.kill()
+                restarted = time.monotonic()
+                worker.start()
+                due = datetime.now(UTC) + timedelta(seconds=args.probe_after)
+                probe = await jobs.schedule(
+                    "post_message",
+                    {"content": "probe after restart"},
+                    guild_id=probe_guild,
+                    channel_id=CHANNEL_ID,
+                    scheduled_by=SCHEDULED_BY,
+                    at=due,
+                )
+                while True:
+                    try:
+                        await asyncio.wait_for(jobs.status(probe_id), timeout=2)
+                        break
+                    except Exception:  # no worker yet: the query times out or fails
+                        await asyncio.sleep(0.1)
+                figures.restart_answers_s = time.monotonic() - restarted
+                await client.get_workflow_handle(probe).result()
+                posted = [m for m in await remote.messages() if m.content == "probe after restart"]
+                # The fake's message ids are snowflakes: their time is when the post arrived.
+                figures.restart_probe_late_s = snowflake_time(posted[0].id) - due.timestamp()
+                phases: dict[str, list[float]] = {k: [] for k in FIRE_PHASES}
+                timer_phases((await client.get_workflow_handle(probe).fetch_history()).events, phases)
+                # The last fire is the deadline's: where its lateness went.
+                figures.restart_probe_phases_s = {k: v[-1] for k, v in phases.items() if v}
         finally:
             await remote.close()
             fake.stop()

@@ -21,6 +21,7 @@ from temporalio.client import Client
 from bot.checks import HostPolicy
 from bot.jobs_ui import JobListings
 from bot.live_listings import LiveListings
+from bot.metrics import BUCKETS, BotMetrics
 from bot.modals import ModalRouter
 from bot.options import check_options
 from bot.persistent import answer_unmatched
@@ -94,7 +95,9 @@ class GameBot(commands.AutoShardedBot):
         hosts: HostPolicy | None = None,
         features: Sequence[str] = FEATURES,
         shard_count: int | None = None,
+        metrics: BotMetrics | None = None,
     ) -> None:
+        metrics = metrics or BotMetrics()
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents(),
@@ -103,7 +106,10 @@ class GameBot(commands.AutoShardedBot):
             # Listings mention users as <@id> for display; nobody is pinged by the bot's replies.
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            # Times each first answer to an interaction (bot/metrics.py).
+            http_trace=metrics.http_trace(),
         )
+        self.metrics = metrics
         self.settings = settings
         self.temporal = temporal
         self.jobs = jobs or Jobs(temporal, settings.temporal_task_queue)
@@ -125,6 +131,15 @@ class GameBot(commands.AutoShardedBot):
         self.job_listings = JobListings()
         # Posted listings kept true as their jobs fire or are cancelled (bot/live_listings.py).
         self.live_listings = LiveListings()
+
+    async def on_interaction(self, interaction: discord.Interaction[GameBot]) -> None:
+        self.metrics.received(interaction)
+
+    async def on_app_command_completion(
+        self, interaction: discord.Interaction[GameBot], command: object
+    ) -> None:
+        del command
+        self.metrics.finished(interaction, "ok")
 
     async def setup_hook(self) -> None:
         for name in self.features:
@@ -168,15 +183,20 @@ async def run(settings: Settings) -> None:
         )
     token = settings.discord_token.get_secret_value()
     point_at(settings.discord_api_base)
-    runtime = metrics_runtime(settings.metrics_host, settings.bot_metrics_port)
+    # One endpoint serves the Temporal client's metrics and the bot's own (bot/metrics.py).
+    runtime = metrics_runtime(settings.metrics_host, settings.bot_metrics_port, BUCKETS)
     temporal = await connect(settings, identity=f"bot@{socket.gethostname()}", runtime=runtime)
-    async with GameBot(settings, temporal) as bot:
+    metrics = BotMetrics(runtime.metric_meter if runtime else None)
+    async with GameBot(settings, temporal, metrics=metrics) as bot:
         stop_on_signals(bot)
         bot.live_listings.start()
+        gateway = asyncio.create_task(metrics.watch_gateway(bot))
         try:
             await bot.start(token)
         except discord.LoginFailure:
             raise SystemExit("configuration error: DISCORD_TOKEN: Discord refused the token") from None
+        finally:
+            gateway.cancel()
     # The gateway and HTTP sessions are closed; the Temporal client (the SDK has no close) goes
     # with the process. Updates the bot sent are already on the server.
     log.info("bot stopped")

@@ -21,7 +21,7 @@ from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time
 from clients.jobs import NotAllowed, SchedulingError
 from clients.jobs_listing import JobSummary
-from components.jobs import BY_FIELD, STEER_BUTTON, STEER_MODAL, STEER_SELECT, WHEN_FIELD
+from components.jobs import BY_FIELD, STEER_BUTTON, STEER_MODAL, STEER_OPEN, STEER_SELECT, WHEN_FIELD
 from workflows.jobs_actions import action_label
 from workflows.jobs_models import MAX_DELAY, JobStatus, job_id_for, job_suffix, run_tag
 from workflows.times import TimeError, format_human, parse_duration, parse_when
@@ -100,15 +100,45 @@ class SteerSelect(PersistentItem[discord.ui.Select[Any]], custom=STEER_SELECT):
 
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
-        guild_id = require_guild(interaction)
         data: Mapping[str, Any] = interaction.data or {}
         run, _, suffix = str((data.get("values") or [""])[0]).partition(":")
-        job_id = job_id_for(guild_id, suffix)
-        await may_steer(interaction, job_id, run, "move")
-        # The status query needs a worker: acknowledge first.
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        status = await in_time(interaction.client.jobs.status(job_id))
-        await interaction.followup.send(view=panel(status, suffix, run), ephemeral=True)
+        await open_panel(interaction, run, suffix)
+
+
+async def open_panel(interaction: discord.Interaction[GameBot], run: str, suffix: str) -> None:
+    """The job's steering panel, shown to the member alone if they may change the job."""
+    guild_id = require_guild(interaction)
+    job_id = job_id_for(guild_id, suffix)
+    await may_steer(interaction, job_id, run, "move")
+    # The status query needs a worker: acknowledge first.
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    status = await in_time(interaction.client.jobs.status(job_id))
+    await interaction.followup.send(view=panel(status, suffix, run), ephemeral=True)
+
+
+def steer_row(jobs: Sequence[JobSummary]) -> discord.ui.ActionRow[Any] | None:
+    """The "Change a job…" menu for a feature's own panel (Safari, a custom action's editor):
+    the same steering as `/schedule list`. None when nothing is listed."""
+    return discord.ui.ActionRow(SteerSelect(0, jobs[:25])) if jobs else None
+
+
+class ChangeJobButton(PersistentItem[discord.ui.Button[Any]], custom=STEER_OPEN):
+    """On a job's public post: opens its steering panel for a host or the member who scheduled it."""
+
+    def __init__(self, run: str, suffix: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Change…",
+                emoji="🕒",
+                style=discord.ButtonStyle.secondary,
+                custom_id=self.custom.build(run=run, suffix=suffix),
+            )
+        )
+        self.run, self.suffix = run, suffix
+
+    @guarded
+    async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
+        await open_panel(interaction, self.run, self.suffix)
 
 
 _BUTTONS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
@@ -223,4 +253,4 @@ def parse_shift(text: str) -> timedelta:
     return -amount if earlier else amount
 
 
-DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (SteerSelect, SteerButton)
+DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (SteerSelect, SteerButton, ChangeJobButton)

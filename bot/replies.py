@@ -19,6 +19,7 @@ import discord
 from discord import app_commands
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 
+from bot.metrics import record_error, record_outcome
 from bot.options import UnreadableOptions
 from workflows.common import UserError
 
@@ -85,6 +86,7 @@ def user_message(error: BaseException) -> str | None:
 async def report_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
     """Answer the user with a short ephemeral line; log the traceback for anything unexpected."""
     message = user_message(error)
+    record_error(interaction, error, expected=message is not None)
     if message is None:
         where = interaction.command.qualified_name if interaction.command else interaction.data
         log.error("interaction %s failed (%s)", interaction.id, where, exc_info=error)
@@ -121,5 +123,7 @@ def guarded(
             await callback(self, interaction, *args, **kwargs)
         except Exception as error:
             await report_error(interaction, error)
+        else:
+            record_outcome(interaction, "ok")
 
     return wrapper

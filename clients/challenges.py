@@ -39,6 +39,7 @@ from workflows.challenges_models import (
     OnFailure,
     RoundAction,
     RoundSpec,
+    ShiftChainRequest,
     SkipRequest,
     challenge_id_for,
     message_problem,
@@ -49,8 +50,8 @@ from workflows.challenges_models import (
 )
 from workflows.common import UserError, first_error
 from workflows.jobs_actions import POST_MESSAGE, UnknownActionError, action_spec
-from workflows.jobs_models import MAX_DELAY, Reminder
-from workflows.times import TimeError, check_instant, parse_duration, parse_instant
+from workflows.jobs_models import DEFAULT_TIME_ZONE, MAX_DELAY, Reminder
+from workflows.times import TimeError, check_instant, parse_duration, parse_instant, parse_when
 
 
 class ChallengeError(UserError):
@@ -111,10 +112,16 @@ def channel_mention(text: str) -> int:
 
 
 def parse_rounds(
-    text: str, reminders: Sequence[Reminder] = (), channel: Callable[[str], int] = channel_mention
+    text: str,
+    reminders: Sequence[Reminder] = (),
+    channel: Callable[[str], int] = channel_mention,
+    *,
+    zone: str = DEFAULT_TIME_ZONE,
+    now: datetime | None = None,
 ) -> list[RoundSpec]:
     """The short form, one round a line: `<wait> <name>[ in #channel][ | <message>]` or
-    `at <ISO time> <name>[ in #channel]`.
+    `at <time> <name>[ in #channel]`, the time as any typed time reads (`20:00`,
+    `Friday 20:00`, `in 2h`: `times.parse_when` in `zone`) or an ISO time with its offset.
 
     `2h Round 1 | Show us your best photo!` starts 2 hours after the previous round (the first:
     after the chain starts) and posts the message, or "Round 1 starts now!" without one.
@@ -134,8 +141,8 @@ def parse_rounds(
             if len(words) >= 4 and words[-2].lower() == "in" and _CHANNEL.fullmatch(words[-1]):
                 place, words = {"channel_id": channel(words[-1])}, words[:-2]
             if words and words[0].lower() == "at" and len(words) >= 3:
-                start: dict[str, Any] = {"at": parse_instant(words[1])}
-                name = " ".join(words[2:])
+                at, name = _round_time(words[1:], zone, now or utcnow())
+                start: dict[str, Any] = {"at": at}
             elif len(words) >= 2:
                 start = {"after": _wait(words[0])}
                 name = " ".join(words[1:])
@@ -156,6 +163,40 @@ def parse_rounds(
         except ValidationError as err:
             raise ChallengeError(f"line {number} ({line[:40]!r}): {first_error(err)}") from None
     return rounds
+
+
+def _iso(typed: str) -> bool:
+    return typed[:4].isdigit() and "t" in typed.lower()[8:11]
+
+
+def needs_zone(text: str) -> bool:
+    """Whether some `at` line of the short form gives a local time (read in the member's zone)."""
+    for line in text.splitlines():
+        words = line.partition("|")[0].split()
+        if len(words) >= 3 and words[0].lower() == "at" and not _iso(words[1]):
+            return True
+    return False
+
+
+def _round_time(words: Sequence[str], zone: str, now: datetime) -> tuple[datetime, str]:
+    """The time that starts `words` (one to three of them) and the round's name after it.
+
+    An ISO time is read as before, its range checked with the whole plan."""
+    if _iso(words[0]):
+        return parse_instant(words[0]), " ".join(words[1:])
+    refusal: TimeError | None = None
+    for count in (3, 2, 1):
+        if len(words) <= count:
+            continue  # a name must follow
+        typed = " ".join(words[:count])
+        try:
+            return parse_when(typed, zone, now), " ".join(words[count:])
+        except TimeError as err:
+            # The longest reading that ends in digits is what was meant (`Friday 25:00`).
+            if refusal is None and (count == 1 or any(c.isdigit() for c in words[count - 1])):
+                refusal = err
+    assert refusal is not None
+    raise refusal
 
 
 def rounds_from_json(data: bytes) -> tuple[list[RoundSpec], dict[str, Any]]:
@@ -329,6 +370,23 @@ class Challenges:
         self._check_round(round_, self._clock(), f"round {round_.name}")
         request = AddRoundRequest(by=by, guild_id=guild_id, as_host=as_host, round=round_)
         return await self._update(guild_id, key, ChallengeChainWorkflow.add_round, request)
+
+    async def shift(
+        self,
+        guild_id: int,
+        key: str,
+        delta: timedelta,
+        *,
+        by: int,
+        whole: bool,
+        as_host: bool = False,
+        round: int | None = None,
+    ) -> ChallengeStatus:
+        """Move round `round` (None: the current one) by `delta`; `whole`: every later round too."""
+        request = ShiftChainRequest(
+            by=by, guild_id=guild_id, as_host=as_host, delta=delta, whole=whole, round=round
+        )
+        return await self._update(guild_id, key, ChallengeChainWorkflow.shift, request)
 
     async def _update(self, guild_id: int, key: str, update: Any, request: Any) -> ChallengeStatus:
         handle = self._client.get_workflow_handle_for(

@@ -10,6 +10,9 @@ Currency goes to the Safari store (its schema: workflows.safari_engine) exactly 
 transact writes the player and a marker `applied:<run>/<outcome index>` per currency outcome,
 each marker only if absent. A retry of the run finds its markers and shows what they recorded,
 without evaluating the condition again (the first attempt's balance already changed).
+
+The markers are bounded: a run's markers are only read by its own retries, so once its job
+workflow has closed they are deleted by the next paying run, in the same transact.
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
-from pydantic import ValidationError
+from pydantic import JsonValue, ValidationError
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -35,6 +38,7 @@ from workflows.common import UserError, first_error
 from workflows.custom_actions_models import (
     ACTION_KEY_PREFIX,
     EXECUTE_CUSTOM_ACTION,
+    MAX_OUTCOMES,
     MAX_SCHEDULE,
     MAX_STACK,
     ActionDefinition,
@@ -52,10 +56,33 @@ from workflows.custom_actions_models import (
 )
 from workflows.jobs_models import job_id_for
 from workflows.safari_engine import player_key
-from workflows.store_models import TransactOp
+from workflows.store_models import Snapshot, TransactOp
 from workflows.times import check_duration
 
 ATTEMPTS = 50
+# One paying run deletes the markers of at most this many closed runs (a store that filled
+# before markers were pruned drains over a few runs).
+PRUNE_RUNS = 25
+DESCRIBES_AT_ONCE = 5
+
+
+def run_payload(
+    definition: ActionDefinition,
+    guild_id: int,
+    channel_id: int,
+    user_id: int,
+    origin: Literal["host", "player"],
+) -> dict[str, JsonValue]:
+    """What a job (one run, or each occurrence of a repeat) runs the action with."""
+    payload = ExecuteCustomActionPayload(
+        guild_id=guild_id,
+        channel_id=channel_id,
+        action_id=definition.id,
+        user_id=user_id,
+        action_name=definition.name,
+        origin=origin,
+    )
+    return payload.model_dump(mode="json")
 
 
 class CustomActionError(UserError):
@@ -96,30 +123,82 @@ def description_for(name: str) -> str:
 # --- Safari currency --------------------------------------------------------------------------
 
 
+MARKERS = "applied:"
+
+
 def marker_prefix(run_id: str) -> str:
-    return f"applied:{run_id}/"
+    return f"{MARKERS}{run_id}/"
 
 
 def marker_key(run_id: str, index: int) -> str:
     return f"{marker_prefix(run_id)}{index}"
 
 
+def marker_run(key: str) -> str | None:
+    """The run a marker key belongs to; None for a key that is no marker."""
+    run, slash, _ = key.removeprefix(MARKERS).rpartition("/")
+    return run if key.startswith(MARKERS) and slash else None
+
+
+async def closed_runs_markers(
+    safari: PersistentStore, run_id: str, is_over: Callable[[str], Awaitable[bool]]
+) -> list[str]:
+    """The marker keys of other runs that are over: of the oldest markers, at most PRUNE_RUNS
+    runs' (read with a limit: a store filled before pruning holds thousands)."""
+    runs: dict[str, list[str]] = {}
+    for key in await safari.keys(MARKERS, limit=PRUNE_RUNS * MAX_OUTCOMES):
+        run = marker_run(key)
+        if run is not None and run != run_id:
+            runs.setdefault(run, []).append(key)
+    candidates = list(runs)[:PRUNE_RUNS]
+    over: list[bool] = []
+    for first in range(0, len(candidates), DESCRIBES_AT_ONCE):
+        over += await asyncio.gather(*(is_over(run) for run in candidates[first : first + DESCRIBES_AT_ONCE]))
+    return [key for run, done in zip(candidates, over, strict=True) if done for key in runs[run]]
+
+
+async def _no_keys() -> list[str]:
+    return []
+
+
+def _changes(recorded: Snapshot) -> list[CurrencyChange]:
+    return sorted(
+        (CurrencyChange.model_validate(entry.value) for entry in recorded.entries.values()),
+        key=lambda change: change.index,
+    )
+
+
+async def paid_by(safari: PersistentStore, run_id: str) -> list[CurrencyChange]:
+    """What the run `run_id` has paid, from its markers (nothing yet: an empty list)."""
+    return _changes(await safari.snapshot(marker_prefix(run_id)))
+
+
 async def run_once(
-    safari: PersistentStore, definition: ActionDefinition, user_id: int, role_ids: list[int], run_id: str
+    safari: PersistentStore,
+    definition: ActionDefinition,
+    user_id: int,
+    role_ids: list[int],
+    run_id: str,
+    *,
+    is_over: Callable[[str], Awaitable[bool]] | None = None,
 ) -> Evaluation:
     """Evaluate the action for this player and apply its currency changes exactly once per
-    `run_id`, however often this is called (see the module docstring)."""
+    `run_id`, however often this is called (see the module docstring). With `is_over` (whether
+    a run is over), the markers of closed runs are deleted in the same transact."""
     if not needs_balance(definition):
         return evaluate(definition, Player(user_id=user_id, role_ids=role_ids))
+    stale: list[str] | None = None
     for _ in range(ATTEMPTS):
-        recorded = (await safari.snapshot(marker_prefix(run_id))).entries
-        if recorded:
-            changes = sorted(
-                (CurrencyChange.model_validate(entry.value) for entry in recorded.values()),
-                key=lambda change: change.index,
-            )
+        # Three reads at once: this run's markers, the player, and (once) what to prune.
+        snapshot, found, pruned = await asyncio.gather(
+            safari.snapshot(marker_prefix(run_id)),
+            player_versioned(safari, user_id),
+            closed_runs_markers(safari, run_id, is_over) if is_over and stale is None else _no_keys(),
+        )
+        stale = pruned if stale is None else stale
+        if snapshot.entries:
+            changes = _changes(snapshot)
             return Evaluation(met=True, blocks=result_blocks(definition, changes), changes=changes)
-        found = await player_versioned(safari, user_id)
         balance = None if found is None else found[0].balance
         evaluation = evaluate(definition, Player(user_id=user_id, role_ids=role_ids, balance=balance))
         if not evaluation.met or not evaluation.changes or found is None:
@@ -131,6 +210,7 @@ async def run_once(
             TransactOp(key=marker_key(run_id, c.index), value=c.model_dump(mode="json"), expected_version=0)
             for c in evaluation.changes
         ]
+        ops += [TransactOp(key=key, delete=True) for key in stale]
         try:
             await safari.transact(ops)
         except VersionConflict:
@@ -299,17 +379,9 @@ class CustomActions:
         key: str,
         origin: Literal["host", "player"],
     ) -> str:
-        payload = ExecuteCustomActionPayload(
-            guild_id=guild_id,
-            channel_id=channel_id,
-            action_id=definition.id,
-            user_id=user_id,
-            action_name=definition.name,
-            origin=origin,
-        )
         return await self.jobs.schedule(
             EXECUTE_CUSTOM_ACTION,
-            payload.model_dump(mode="json"),
+            run_payload(definition, guild_id, channel_id, user_id, origin),
             guild_id=guild_id,
             channel_id=channel_id,
             scheduled_by=user_id,
@@ -317,6 +389,18 @@ class CustomActions:
             description=description_for(definition.name),
             key=key,
         )
+
+    async def run_over(self, run_id: str) -> bool:
+        """Whether the job run `<workflow id>:<run id>` (a marker's run) has closed: its action
+        will never be tried again. A run the server no longer knows is over too."""
+        workflow_id, _, run = run_id.rpartition(":")
+        try:
+            description = await self._client.get_workflow_handle(workflow_id, run_id=run).describe()
+        except RPCError as err:
+            if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+                return True
+            raise
+        return description.status != WorkflowExecutionStatus.RUNNING
 
     async def running_deadline(self, job_id: str) -> datetime | None:
         """The deadline of a waiting job, from describe (answered by the server alone); None when

@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from clients.store import PersistentStore
+from workflows.outage_models import LOG_CHANNEL
 from workflows.store_models import HOST_ROLE, SETTINGS_LIMITS, settings_store_name, store_workflow_id
 from workflows.whispers_models import WHISPERS_ENABLED
 
@@ -106,6 +107,21 @@ class HostRole:
 
     async def set(self, guild_id: int, role_id: int | None) -> None:
         await self._setting.set(guild_id, None if role_id is None else str(role_id))
+
+
+class LogChannel:
+    """Where the bot tells the server what an outage cost (`/schedule log-channel`): a channel id,
+    or None, when outage summaries go to the host's DMs."""
+
+    def __init__(self, backend: SettingsBackend) -> None:
+        self._setting = GuildSetting(backend, LOG_CHANNEL)
+
+    async def get(self, guild_id: int) -> int | None:
+        value = await self._setting.get(guild_id)
+        return int(value) if isinstance(value, str) and value.isdigit() else None
+
+    async def set(self, guild_id: int, channel_id: int | None) -> None:
+        await self._setting.set(guild_id, None if channel_id is None else str(channel_id))
 
 
 class WhispersSwitch:

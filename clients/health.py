@@ -1,4 +1,4 @@
-"""The health check facade: start (or attach to the one running), pause, resume, run now, status.
+"""The health check facade: start (or attach to the one running), pause, resume, run now, stop, status.
 
 A guild's check is `health-<guild>`, the deployment's `health-deployment`: starting one twice
 attaches to the one running (USE_EXISTING), so a second `/health start` changes nothing.
@@ -25,6 +25,7 @@ from workflows.health_models import (
     HealthRequest,
     HealthSpec,
     HealthStatus,
+    HealthStop,
     health_id_for,
 )
 
@@ -58,6 +59,7 @@ class HealthChecks:
         interval: timedelta = DEFAULT_INTERVAL,
         started_by: int | None = None,
         checks_per_run: int | None = None,
+        alert_role_id: int | None = None,
     ) -> str:
         """Start the check, or attach to the one already running under the same id."""
         extra = {} if checks_per_run is None else {"checks_per_run": checks_per_run}
@@ -68,6 +70,7 @@ class HealthChecks:
                 task_queue=self._task_queue,
                 interval=interval,
                 started_by=started_by,
+                alert_role_id=alert_role_id,
                 **extra,
             )
         except ValidationError as err:
@@ -118,6 +121,11 @@ class HealthChecks:
         return await self._update(
             guild_id, HealthCheckWorkflow.run_now, HealthRequest(by=by, guild_id=guild_id)
         )
+
+    async def stop(self, guild_id: int | None, *, by: int | None) -> None:
+        """End the check. A signal: the server takes it with no worker, the check ends when one runs."""
+        handle = self._client.get_workflow_handle_for(HealthCheckWorkflow.run, health_id_for(guild_id))
+        await self._calls.signal(handle, HealthCheckWorkflow.stop, HealthStop(by=by))
 
     async def _update(self, guild_id: int | None, update: Any, request: HealthRequest) -> HealthStatus:
         handle = self._client.get_workflow_handle_for(HealthCheckWorkflow.run, health_id_for(guild_id))

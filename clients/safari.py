@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from temporalio.client import Client
 
-from clients.store import PersistentStore, StoreError, VersionConflict, Versioned
+from clients.store import PersistentStore, StoreError, StoreLimitError, VersionConflict, Versioned
 from workflows.safari_engine import (
     GAME_KEY,
     MAX_PLAYERS,
@@ -185,13 +185,15 @@ async def join(store: PersistentStore, player_id: int, name: str = "") -> JoinRe
     Creates the game with default settings when the guild has none yet. Raises GameOver once
     the game is over, GameFull past MAX_PLAYERS (both SafariErrors).
     """
-    game = await ensure_game(store)
-    player = new_player(game, name)
-    key = player_key(player_id)
     try:
+        game = await ensure_game(store)
+        player = new_player(game, name)
+        key = player_key(player_id)
         await store.compare_and_set(key, 0, player.model_dump(mode="json"))
     except VersionConflict:
         return JoinResult(joined=False, game=game)
+    except StoreLimitError:
+        raise SafariError("the Safari's records are full, so nobody more can join") from None
     keys = await store.keys(PLAYER_PREFIX)
     if key in keys and keys.index(key) >= MAX_PLAYERS:
         await store.delete(key)  # past the cap: take the place back

@@ -34,6 +34,7 @@ from workflows.seasons_models import (
     ClaimResult,
     JoinRequest,
     JoinResult,
+    MoveCloseRequest,
     PlayerTurn,
     PlayerTurnRequest,
     RulesOverride,
@@ -45,6 +46,8 @@ from workflows.seasons_models import (
     SubmitRequest,
     SubmitResult,
     TerminateRequest,
+    TurnHostRequest,
+    TurnStatus,
     is_turn_id,
     season_id_for,
 )
@@ -190,6 +193,15 @@ class Seasons:
         )
         return status
 
+    async def move_close(
+        self, guild_id: int, delta: timedelta, *, by: int, as_host: bool = False
+    ) -> SeasonStatus:
+        """Move the time joining closes by `delta` (negative: sooner)."""
+        status: SeasonStatus = await self._season_update(
+            guild_id, SeasonWorkflow.move_close, MoveCloseRequest(by=by, as_host=as_host, delta=delta)
+        )
+        return status
+
     async def end(self, guild_id: int, *, by: int, as_host: bool = False, reason: str = "") -> SeasonStatus:
         status: SeasonStatus = await self._season_update(
             guild_id, SeasonWorkflow.terminate, TerminateRequest(by=by, as_host=as_host, reason=reason[:200])
@@ -267,6 +279,18 @@ class Seasons:
     async def _season_update(self, guild_id: int, update: Any, request: Any) -> Any:
         handle = self._client.get_workflow_handle_for(SeasonWorkflow.run, season_id_for(guild_id))
         return await self._update(handle, update, request, NO_SEASON)
+
+    async def host_turn(
+        self, guild_id: int, player_id: int, *, by: int, as_host: bool, extend: timedelta | None = None
+    ) -> TurnStatus:
+        """A host extends the player's current deadline by `extend`, or (None) skips their turn."""
+        try:
+            turn = await self.player_turn(guild_id, player_id)
+        except SeasonError:
+            raise SeasonError(f"<@{player_id}> has no turn waiting right now.") from None
+        request = TurnHostRequest(by=by, as_host=as_host, delta=extend)
+        status: TurnStatus = await self._turn_update(turn.turn_id, TurnWorkflow.host_turn, request)
+        return status
 
     async def _turn_update(self, turn_id: str, update: Any, request: Any) -> Any:
         if not is_turn_id(turn_id):

@@ -210,9 +210,9 @@ class PersistentStore:
     async def has(self, key: str) -> bool:
         return await self.get_versioned(key) is not None
 
-    async def keys(self, prefix: str = "") -> list[str]:
-        """Keys in the order they were first set (like a JS Map)."""
-        return (await self._query(StoreWorkflow.keys, KeysRequest(prefix=prefix))).keys
+    async def keys(self, prefix: str = "", *, limit: int | None = None) -> list[str]:
+        """Keys in the order they were first set (like a JS Map); the first `limit` only if given."""
+        return (await self._query(StoreWorkflow.keys, KeysRequest(prefix=prefix, limit=limit))).keys
 
     async def snapshot(self, prefix: str = "") -> Snapshot:
         """Every entry with its version, and the store's revision, from one query."""

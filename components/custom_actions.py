@@ -34,7 +34,8 @@ SCHEDULE_MODAL = CustomId("ca:schedule-modal:{action_id}", action_id=ACTION)
 # select opens one's editor.
 BACK_BUTTON = CustomId("ca:back")
 OPEN_SELECT = CustomId("ca:open")
-# The modal's inputs: a modal opened before a restart comes back with them.
+# The modal's inputs before its one When field (components.jobs.WHEN_FIELD): a modal opened
+# before a restart comes back with these, read by bot/typed_when.py.
 DAYS_FIELD, HOURS_FIELD, MINUTES_FIELD = "days", "hours", "minutes"
 
 

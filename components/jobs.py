@@ -45,6 +45,8 @@ STEER_RUN = Field(f"[0-9a-f]{{{RUN_TAG}}}")
 STEER_SELECT = CustomId("jss:{page}", page=PAGE)
 STEER_BUTTON = CustomId("js:{verb}:{run}:{suffix}", verb=STEER_VERB, run=STEER_RUN, suffix=SUFFIX)
 STEER_MODAL = CustomId("jsm:{verb}:{run}:{suffix}", verb=Field("move|shift"), run=STEER_RUN, suffix=SUFFIX)
+# "Change…" on a job's public post (a Safari round's confirmation): opens the same panel.
+STEER_OPEN = CustomId("jso:{run}:{suffix}", run=STEER_RUN, suffix=SUFFIX)
 # What a member types in a steering modal.
 WHEN_FIELD = "when"
 BY_FIELD = "by"

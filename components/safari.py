@@ -11,5 +11,6 @@ REFRESH_BUTTON = CustomId("safari:refresh")
 # Opens, for the host who clicks it only, the scheduled results with a Cancel button each.
 MANAGE_BUTTON = CustomId("safari:manage")
 SCHEDULE_MODAL = CustomId("safari:schedule-modal")
-# The modal's inputs: a modal opened before a restart comes back with these.
+# The modal's inputs before its one When field (components.jobs.WHEN_FIELD): a modal opened
+# before a restart comes back with these, read by bot/typed_when.py.
 HOURS_FIELD, MINUTES_FIELD = "hours", "minutes"

@@ -11,14 +11,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .playground import Playground
 from .rest import FakeDiscord
+
+log = logging.getLogger("local_discord")
+
+
+class JsonLines(logging.Formatter):
+    """LOG_FORMAT=json: one JSON object a line, with the fields the bot's and the worker's lines
+    have (time, level, logger, message), so one log pipeline reads every process of `make run`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -36,7 +57,7 @@ async def _serve(args: argparse.Namespace) -> None:
             tmp.write_text(fake.base_url, encoding="utf-8")
             os.replace(tmp, args.port_file)
         what = "playground" if args.playground else "fake discord"
-        print(f"{what} listening on {fake.url} (API {fake.base_url})", flush=True)
+        log.info("%s listening on %s (API %s)", what, fake.url, fake.base_url)
         await stop.wait()
 
 
@@ -48,8 +69,19 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--token", help="the only bot token the gateway accepts (default: any)")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=os.environ.get("LOG_FORMAT") or "text",
+        help="text, or one JSON object a line (default: LOG_FORMAT, else text)",
+    )
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    if args.log_format == "json":
+        handler.setFormatter(JsonLines())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     asyncio.run(_serve(args))
 
 

@@ -27,6 +27,8 @@ class FakeMessage:
     edited_at: str | None = None
     # Set on the bot's answers to an interaction: who used it (an ephemeral answer is theirs alone).
     interaction_user_id: int | None = None
+    # A webhook post's own name (`username`), shown instead of the webhook's.
+    username: str | None = None
 
 
 @dataclass

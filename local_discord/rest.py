@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import BodyPartReader, web
 
@@ -34,6 +34,7 @@ _SUPPRESS_EMBEDS, _COMPONENTS_V2 = 1 << 2, rules.COMPONENTS_V2
 # without them discord.py keeps each bucket at its initial limit of 1 and sends one request at a time.
 RATE_LIMIT, RATE_WINDOW = 50, 1.0
 NONCE_WINDOW = 300.0  # Discord dedupes enforce_nonce nonces for a few minutes, not forever
+MAX_CHANNEL_WEBHOOKS = 15  # past this, creating one answers 400 code 30007
 _MAJOR_PARAMS = ("channel_id", "guild_id", "webhook_id", "webhook_token")
 
 ERROR_TEXT = {
@@ -41,6 +42,7 @@ ERROR_TEXT = {
     10008: "Unknown Message",
     10015: "Unknown Webhook",
     10062: "Unknown interaction",
+    30007: "Maximum number of webhooks reached (15)",
     40060: "Interaction has already been acknowledged.",
     50001: "Missing Access",
     50005: "Cannot edit a message authored by another user",
@@ -97,11 +99,13 @@ class Hold:
     """Keeps matching API requests waiting at the fake until released; counts how many got there.
 
     Requests held at once are requests the client had in flight at once, which is how a test can see
-    whether discord.py serialises a bucket without timing anything.
+    whether discord.py serialises a bucket without timing anything. With ``after_effect`` a request
+    takes effect first and only its answer waits: Discord took it, the client has not heard yet.
     """
 
-    def __init__(self, method: str, path_regex: str) -> None:
+    def __init__(self, method: str, path_regex: str, *, after_effect: bool = False) -> None:
         self.method, self.path_regex = method.upper(), re.compile(path_regex)
+        self.after_effect = after_effect
         self.arrived = 0
         self._open = asyncio.Event()
         self._changed = asyncio.Condition()
@@ -215,7 +219,7 @@ class FakeDiscord:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> FakeDiscord:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -334,9 +338,9 @@ class FakeDiscord:
         self._webhooks[wh.id] = wh
         return wh
 
-    def hold(self, method: str, path_regex: str) -> Hold:
+    def hold(self, method: str, path_regex: str, *, after_effect: bool = False) -> Hold:
         """Hold matching API requests until ``release()`` (in-process only; see :class:`Hold`)."""
-        h = Hold(method, path_regex)
+        h = Hold(method, path_regex, after_effect=after_effect)
         self._holds.append(h)
         return h
 
@@ -434,13 +438,16 @@ class FakeDiscord:
         rec = RecordedRequest(request.method, rel, dict(request.query), None, headers)
         self._requests.append(rec)
         for h in self._holds:
-            if h.matches(rec.method, rec.path):
+            if not h.after_effect and h.matches(rec.method, rec.path):
                 await h._enter()
         limits = self._rate_limit_headers(rec.method, rec.path)
         try:
             status, body, extra_headers = await self._dispatch(request, rec)
         except DiscordError as e:
             status, body, extra_headers = e.status, e.body, e.headers
+        for h in self._holds:
+            if h.after_effect and h.matches(rec.method, rec.path):
+                await h._enter()
         rec.status = status
         if rec.method != "GET":
             self.changed()
@@ -620,7 +627,7 @@ class FakeDiscord:
         if m.webhook_id is None:
             author = self.user_json()
         else:
-            name = self._webhooks[m.webhook_id].name
+            name = m.username or self._webhooks[m.webhook_id].name
             author = {
                 "id": str(m.webhook_id),
                 "username": name,
@@ -665,10 +672,12 @@ class FakeDiscord:
             ("GET", "/oauth2/applications/@me", self._get_application, bot),
             ("POST", "/users/@me/channels", self._create_dm, bot),
             ("GET", "/channels/{channel_id}", self._get_channel, bot),
+            ("GET", "/channels/{channel_id}/messages", self._list_messages, bot),
             ("POST", "/channels/{channel_id}/messages", self._create_message, bot),
             ("GET", "/channels/{channel_id}/messages/{message_id}", self._get_message, bot),
             ("PATCH", "/channels/{channel_id}/messages/{message_id}", self._edit_message, bot),
             ("DELETE", "/channels/{channel_id}/messages/{message_id}", self._delete_message, bot),
+            ("GET", "/channels/{channel_id}/webhooks", self._channel_webhooks, bot),
             ("POST", "/channels/{channel_id}/webhooks", self._create_webhook, bot),
             ("GET", "/webhooks/{webhook_id}", self._get_webhook, bot),
             ("DELETE", "/webhooks/{webhook_id}", self._delete_webhook, bot),
@@ -973,6 +982,7 @@ class FakeDiscord:
             index=self._next_index(),
             dm_recipient_id=ch.recipient_id,
             attachments=call.files,
+            username=(body.get("username") or None) if webhook is not None else None,
         )
         self._messages[m.id] = m
         return m
@@ -992,6 +1002,24 @@ class FakeDiscord:
         if nonce is not None and not fresh:
             self._nonces[key] = (m.id, now)
         return 200, self._message_json(m)
+
+    def _list_messages(self, call: _Call) -> Reply:
+        """The channel's history, newest first: `limit` (1-100, default 50) before, after or around
+        a message id, as Discord pages it."""
+        ch = self._channel(call)
+        limit = int(call.query.get("limit", "50"))
+        shown = sorted((m for m in self.messages(ch.id)), key=lambda m: m.id)
+        if "after" in call.query:
+            after = int(call.query["after"])
+            page = [m for m in shown if m.id > after][:limit]
+        elif "around" in call.query:
+            around = int(call.query["around"])
+            older = [m for m in shown if m.id < around][-(limit // 2) or len(shown) :]
+            page = (older + [m for m in shown if m.id >= around])[:limit]
+        else:
+            before = int(call.query.get("before", str(2**63)))
+            page = [m for m in shown if m.id < before][-limit:]
+        return 200, [self._message_json(m) for m in reversed(page)]
 
     def _find_message(self, call: _Call) -> FakeMessage:
         """The addressed message, via its channel or via the webhook that posted it."""
@@ -1051,11 +1079,20 @@ class FakeDiscord:
         self._find_message(call).deleted = True
         return 204, None
 
+    def _live_webhooks(self, channel_id: int) -> list[FakeWebhook]:
+        return [wh for wh in self._webhooks.values() if wh.channel_id == channel_id and not wh.deleted]
+
+    def _channel_webhooks(self, call: _Call) -> Reply:
+        ch = self._channel(call)
+        return 200, [self._webhook_json(wh, with_user=True) for wh in self._live_webhooks(ch.id)]
+
     def _create_webhook(self, call: _Call) -> Reply:
         ch = self._channel(call)
         name = str(call.body.get("name", ""))
         if re.search("clyde|discord", name, re.IGNORECASE):
             raise _form_error("name", "WEBHOOK_INVALID_USERNAME", f'Username cannot contain "{name}"')
+        if len(self._live_webhooks(ch.id)) >= MAX_CHANNEL_WEBHOOKS:
+            raise DiscordError(400, 30007)
         wh = FakeWebhook(
             self._next_id(),
             secrets.token_urlsafe(51),
@@ -1091,6 +1128,9 @@ class FakeDiscord:
         ch = self._channels.get(wh.channel_id)
         if ch is None:
             raise DiscordError(404, 10003)
+        username = str(call.body.get("username") or "")
+        if re.search("clyde|discord", username, re.IGNORECASE):
+            raise _form_error("username", "WEBHOOK_INVALID_USERNAME", f'Username cannot contain "{username}"')
         m = self._new_message(ch, call, wh)
         wait = call.query.get("wait", "false").lower() in ("1", "true")
         return (200, self._message_json(m)) if wait else (204, None)

@@ -12,8 +12,8 @@ log is off, because a request path may carry the token.
 
     python -m stack.codec_server [--port 8234] [--host 127.0.0.1] [--origin URL ...]
 
-reads ENCRYPTION_KEYS and CODEC_TOKEN like every other process (stack/settings.py); CODEC_PORT and
-CODEC_ALLOWED_ORIGINS (comma-separated) set the defaults of --port and --origin.
+reads ENCRYPTION_KEYS, CODEC_TOKEN and LOG_FORMAT like every other process (stack/settings.py);
+CODEC_PORT and CODEC_ALLOWED_ORIGINS (comma-separated) set the defaults of --port and --origin.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
 from stack.codec import EncryptionCodec
-from stack.settings import load_settings
+from stack.settings import Settings, load_settings
+from stack.telemetry import setup_logging
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8234
@@ -173,9 +174,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-async def _main(argv: Sequence[str] | None) -> None:
-    args = _parse_args(argv)
-    settings = load_settings()
+async def _main(args: argparse.Namespace, settings: Settings) -> None:
     keys = settings.aes_keys()
     if not keys:
         raise SystemExit("configuration error: ENCRYPTION_KEYS: not set")
@@ -195,9 +194,11 @@ async def _main(argv: Sequence[str] | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = _parse_args(argv)
+    settings = load_settings()
+    setup_logging(settings.log_format)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_main(argv))
+        asyncio.run(_main(args, settings))
 
 
 if __name__ == "__main__":

@@ -24,13 +24,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from google.protobuf.duration_pb2 import Duration
 from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.namespace.v1 import NamespaceConfig
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
-from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNamespaceRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
 
@@ -62,10 +65,14 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
 # burst does not queue another guild's fires behind it. bench/README.md ("Fairness"): a small
 # guild beside a 4,000-job burst, deadline p50 30 s -> 1.1 s; within capacity no cost measured.
 FAIRNESS_DYNAMIC_CONFIG: dict[str, object] = {"matching.useNewMatcher": True, "matching.enableFairness": True}
+#
+# Worker deployments (stack/versioning.py): on by default in server 1.32; stated so that a
+# server whose default differs still routes tasks by the deployment's current version.
 DEFAULT_DYNAMIC_CONFIG: dict[str, object] = {
     "matching.numTaskqueueReadPartitions": 1,
     "matching.numTaskqueueWritePartitions": 1,
     **FAIRNESS_DYNAMIC_CONFIG,
+    "system.enableDeploymentVersions": True,
 }
 
 # The dev server's SQLite default is a rollback journal (journal_mode=delete) with
@@ -76,6 +83,12 @@ DEFAULT_DYNAMIC_CONFIG: dict[str, object] = {
 # server CPU fell by ~40%. (The CLI passes unknown pragmas through silently: check a change by
 # its effect, e.g. the `-wal` file next to the database.)
 DEFAULT_SQLITE_PRAGMAS: dict[str, str] = {"journal_mode": "wal", "synchronous": "normal"}
+
+# How long the server keeps a closed workflow: `/schedule history` reads closed jobs from it
+# (clients/jobs_history.py HISTORY_REACH says the same 30 days; a test holds them equal). The CLI
+# creates its namespaces with a 1-day retention and has no flag for it, so it is set once the
+# server answers (docker-compose.yml: NAMESPACE_RETENTION).
+NAMESPACE_RETENTION = timedelta(days=30)
 
 LOOPBACK = "127.0.0.1"
 
@@ -153,6 +166,7 @@ class DevServer:
         log_file: Path | None = None,
         start_timeout: float = 30.0,
         extra_args: Sequence[str] = (),
+        retention: timedelta | None = NAMESPACE_RETENTION,
     ) -> None:
         self.db_file = db_file
         self.ip = ip
@@ -166,6 +180,7 @@ class DevServer:
         self.log_level = log_level
         self.start_timeout = start_timeout
         self.extra_args = list(extra_args)
+        self.retention = retention
         self._own_log = log_file is None
         if log_file is None:
             fd, name = tempfile.mkstemp(prefix="temporal-dev-", suffix=".log")
@@ -332,6 +347,7 @@ class DevServer:
                 await asyncio.sleep(0.1)
         for namespace in self.namespaces:
             await self._register_search_attributes(client, namespace)
+            await self._set_retention(client, namespace)
         if self.ui_port is not None:
             await self._wait_port(self.ui_port, deadline)
 
@@ -353,6 +369,24 @@ class DevServer:
                     },
                 )
             )
+
+    async def _set_retention(self, client: Client, namespace: str) -> None:
+        if self.retention is None:
+            return
+        wanted = Duration()
+        wanted.FromTimedelta(self.retention)
+        described = await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=namespace)
+        )
+        if described.config.workflow_execution_retention_ttl == wanted:
+            return
+        await client.workflow_service.update_namespace(
+            UpdateNamespaceRequest(
+                namespace=namespace,
+                # The server changes only the config fields that are set.
+                config=NamespaceConfig(workflow_execution_retention_ttl=wanted),
+            )
+        )
 
     async def _wait_port(self, port: int, deadline: float) -> None:
         while True:

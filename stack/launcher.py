@@ -34,6 +34,7 @@ from stack.codec_server import codec_endpoint
 from stack.devserver import LOOPBACK, DevServer, DevServerError, die_with_parent
 from stack.settings import Settings, load_settings
 from stack.temporal import connection
+from stack.versioning import deployment_version
 
 NO_BOT = "--no-bot: the bot is not started; without DISCORD_TOKEN the worker's Discord posts wait and retry"
 PLAYGROUND_TOKEN = "playground"
@@ -129,7 +130,7 @@ def ensure_encryption_key(settings: Settings, env: dict[str, str]) -> Path | Non
 
 def ensure_whisper_key(settings: Settings, env: dict[str, str]) -> Path | None:
     """Without WHISPER_KEYS, use (and once create) a whisper key in the data directory, for the
-    bot and the worker only: the codec server never needs it (stack/sealing.py)."""
+    bot only: neither the worker nor the codec server reads it (stack/sealing.py)."""
     if settings.whisper_keys:
         return None
     path = settings.data_dir / WHISPER_KEY_FILE
@@ -241,6 +242,22 @@ def codec_command(token: str, server: DevServer | None) -> list[str] | None:
     return [*module, "--host", LOOPBACK, "--port", str(port), "--origin", server.ui_url]
 
 
+def worker_env(settings: Settings, env: dict[str, str], server: DevServer | None) -> dict[str, str]:
+    """The worker's environment: not the whisper key, which it never reads (stack/settings.py
+    PROCESS_FEATURES); and on our own dev server, unless WORKER_ROLLOUT says otherwise, its build
+    made current at every start, so the code just started is the code that runs."""
+    worker = {name: value for name, value in env.items() if name != "WHISPER_KEYS"}
+    version = deployment_version(settings)
+    if server is not None and "worker_rollout" not in settings.model_fields_set:
+        worker["WORKER_ROLLOUT"] = "always"
+    print(
+        f"worker build   {version.build_id} of deployment {version.deployment_name}"
+        " (README: Rolling out a new build)",
+        flush=True,
+    )
+    return worker
+
+
 def print_addresses(settings: Settings, server: DevServer) -> None:
     print(f"Temporal gRPC  {server.address}  (namespace {connection(settings).namespace}, pid {server.pid})")
     print(f"Web UI         {server.ui_url or 'off (--headless)'}")
@@ -290,7 +307,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
             playground = await start_playground(args, settings, env, stopping)
             if playground is not None:
                 children.append(playground)
-        children.append(spawn("worker", [sys.executable, str(worker_py)], env))
+        children.append(spawn("worker", [sys.executable, str(worker_py)], worker_env(settings, env, server)))
         if args.no_bot:
             print(NO_BOT, flush=True)
         elif "DISCORD_TOKEN" in env or settings.discord_token is not None:

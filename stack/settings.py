@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -89,6 +90,13 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     log_format: Literal["text", "json"] = "text"
 
+    # Worker Versioning (stack/versioning.py): the worker deployment a worker joins (default: the
+    # task queue's name), its build id (default: stack/build_id.py's hash of the code), and who
+    # makes a build the deployment's current version.
+    worker_deployment_name: str | None = Field(default=None, min_length=1, pattern=r"^[^.]+$")
+    worker_build_id: str | None = Field(default=None, min_length=1, max_length=255)
+    worker_rollout: Literal["new", "always", "manual"] = "new"
+
     @field_validator("encryption_keys", "whisper_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
@@ -119,6 +127,78 @@ class Settings(BaseSettings):
 
     def aes_keys(self) -> list[bytes]:
         return [_decode_key(key.get_secret_value()) for key in self.encryption_keys]
+
+
+@dataclass(frozen=True)
+class Feature:
+    """What one feature of a process reads: without a `required` setting the feature does not work
+    (the process may still start, as the bot does without WHISPER_KEYS); `optional` ones have
+    defaults. Environment names."""
+
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+
+
+CONNECTION = Feature(
+    optional=(
+        "TEMPORAL_ADDRESS",
+        "TEMPORAL_NAMESPACE",
+        "TEMPORAL_API_KEY",
+        "TEMPORAL_TLS",
+        "TEMPORAL_TLS_CLIENT_CERT_PATH",
+        "TEMPORAL_TLS_CLIENT_KEY_PATH",
+        "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
+        "TEMPORAL_TLS_SERVER_NAME",
+        "TEMPORAL_PROFILE",
+        "TEMPORAL_CONFIG_FILE",
+        "TEMPORAL_TASK_QUEUE",
+    )
+)
+PAYLOADS = Feature(required=("ENCRYPTION_KEYS",))
+DISCORD = Feature(required=("DISCORD_TOKEN",), optional=("DISCORD_API_BASE",))
+LOGS = Feature(optional=("LOG_FORMAT",))
+
+# Every process of a deployment (worker.py, `python -m bot`, `python -m stack.codec_server`) by its
+# features, and the settings each reads. docker-compose.yml gives each process exactly these:
+# every required one, and nothing outside them (tests/ops/test_compose.py), and
+# tests/ops/test_process_settings.py checks them against what each process's code reads.
+PROCESS_FEATURES: dict[str, dict[str, Feature]] = {
+    "worker": {
+        "connection": CONNECTION,
+        "payload encryption": PAYLOADS,
+        "discord": DISCORD,
+        "metrics": Feature(optional=("WORKER_METRICS_PORT", "METRICS_HOST")),
+        "logs": LOGS,
+        "versioning": Feature(optional=("WORKER_DEPLOYMENT_NAME", "WORKER_BUILD_ID", "WORKER_ROLLOUT")),
+    },
+    "bot": {
+        "connection": CONNECTION,
+        "payload encryption": PAYLOADS,
+        "discord": Feature(required=DISCORD.required, optional=(*DISCORD.optional, "DISCORD_DEV_GUILD")),
+        # Without it every /whisper send is refused (stack/sealing.py).
+        "whispers": Feature(required=("WHISPER_KEYS",)),
+        "safari": Feature(optional=("SAFARI_MINUTE_SECONDS",)),
+        "metrics": Feature(optional=("BOT_METRICS_PORT", "METRICS_HOST")),
+        "logs": LOGS,
+    },
+    "codec server": {
+        "payload encryption": PAYLOADS,
+        "codec": Feature(required=("CODEC_TOKEN",)),
+        "logs": LOGS,
+    },
+}
+# Read by `make run` alone (stack/launcher.py), which hands the rest down to its children.
+DEV_STACK_ONLY = ("DATA_DIR",)
+
+
+def process_settings(process: str) -> tuple[dict[str, str], set[str]]:
+    """A process's required settings (name -> the feature that needs it) and every setting it reads."""
+    required: dict[str, str] = {}
+    read: set[str] = set()
+    for name, feature in PROCESS_FEATURES[process].items():
+        required.update(dict.fromkeys(feature.required, name))
+        read.update(feature.required, feature.optional)
+    return required, read
 
 
 def load_settings(**overrides: object) -> Settings:

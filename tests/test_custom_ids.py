@@ -73,6 +73,7 @@ CONTRACT: list[tuple[CustomId, str, dict[str, Any]]] = [
         {"verb": "resume", "run": RUN, "suffix": f"ca:{ACTION}:h1"},
     ),
     (jobs.STEER_MODAL, f"jsm:shift:{RUN}:post.7", {"verb": "shift", "run": RUN, "suffix": "post.7"}),
+    (jobs.STEER_OPEN, f"jso:{RUN}:safari-round-2", {"run": RUN, "suffix": "safari-round-2"}),
     (safari.SCHEDULE_BUTTON, "safari:schedule", {}),
     (safari.JOIN_BUTTON, "safari:join", {}),
     (safari.STATUS_BUTTON, "safari:status", {}),

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         RoundRecord,
         RoundSpec,
         RoundView,
+        ShiftChainRequest,
         SkipRequest,
         message_problem,
         plan_size_problem,
@@ -432,6 +433,58 @@ class ChallengeChainWorkflow:
         self._check_may_change(request, "resume")
         if not self._p.paused:
             raise ApplicationError("this chain is not paused")
+
+    @workflow.update
+    def shift(self, request: ShiftChainRequest) -> ChallengeStatus:
+        # A new update: no history before it holds one, so the run's code is unchanged on replay.
+        delta = request.delta
+        if self._p.deadline is None:
+            self._plan_round(self._rounds[self._p.index])
+        assert self._p.deadline is not None
+        self._p.deadline += delta
+        if self._p.since is not None:
+            # Its reminders not yet sent move with it.
+            self._p.since += delta
+        if self._p.paused and self._p.remaining is not None:
+            self._p.remaining += delta
+        ahead = range(self._p.index + 1, len(self._rounds))
+        if request.whole:
+            # Rounds after a wait follow the end of this one; rounds at a set time move too.
+            for index in ahead:
+                at = self._rounds[index].at
+                if at is not None:
+                    self._rounds[index] = self._rounds[index].model_copy(update={"at": at + delta})
+        elif ahead:
+            # The next round keeps its time: its wait after this round shrinks or grows as much.
+            after = self._rounds[ahead[0]].after
+            if after is not None:
+                kept = max(after - delta, timedelta(0))
+                self._rounds[ahead[0]] = self._rounds[ahead[0]].model_copy(update={"after": kept})
+        self._changes += 1
+        return self.status()
+
+    @shift.validator
+    def _validate_shift(self, request: ShiftChainRequest) -> None:
+        self._check_may_change(request, "move a round of")
+        if not request.as_host:
+            raise ApplicationError("only a host can move a chain's rounds")
+        self._check_round_named(request.round, "nothing was moved")
+        if self._running:
+            raise ApplicationError("the current round is running; nothing was moved")
+        if not request.delta:
+            raise ApplicationError("moving by nothing changes nothing")
+        if self._p.paused:
+            left = self._p.remaining
+            if left is not None and left + request.delta <= timedelta(0):
+                raise ApplicationError("that is earlier than the round could start; nothing was moved")
+            return
+        deadline = self._p.deadline
+        if deadline is None:
+            round_ = self._rounds[self._p.index]
+            start = self._p.previous_end + round_.after if round_.after is not None else round_.at
+            deadline = max(start, self._p.previous_end) if start is not None else None
+        if deadline is not None and deadline + request.delta <= workflow.now():
+            raise ApplicationError("that would be in the past; nothing was moved")
 
     @workflow.update
     def add_round(self, request: AddRoundRequest) -> ChallengeStatus:

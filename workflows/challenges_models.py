@@ -202,6 +202,16 @@ class SkipRequest(ChainRequest):
     round: int | None = Field(default=None, ge=0)
 
 
+class ShiftChainRequest(ChainRequest):
+    """Move round `round` (as SkipRequest; None: the current one) later, or earlier with a
+    negative `delta`. `whole`: every round after it moves as much; otherwise the rounds after
+    it keep their times. Hosts only."""
+
+    delta: timedelta
+    whole: bool = False
+    round: int | None = Field(default=None, ge=0)
+
+
 class CancelChainRequest(ChainRequest):
     reason: str = Field(default="", max_length=200)
 

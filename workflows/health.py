@@ -12,6 +12,9 @@ state; after that the announced state moves only when the last CONFIRM_CHECKS (2
 row all moved away from it the same way: all worse (it becomes the least bad of them) or all
 better (the worst of them). A single odd result, or results that flap from check to check, post
 nothing; a recovery is posted once, when two checks in a row are better.
+
+A change to degraded or failing mentions the spec's alert role; a recovery does not. The `stop`
+signal (`/health stop`, or an operator's CLI) ends the check after the check under way.
 """
 
 from __future__ import annotations
@@ -31,17 +34,21 @@ with workflow.unsafe.imports_passed_through():
         HEALTH_WORKFLOW,
         POST_HEALTH_REPORT,
         PROBES,
+        RECENT_RUNS,
+        STOP_SIGNAL,
         Health,
         HealthCarry,
         HealthInput,
         HealthReport,
         HealthRequest,
         HealthStatus,
+        HealthStop,
         Posted,
         ProbeInput,
         ProbeResult,
         Seen,
         overall,
+        probe_label,
         settled,
         worse,
     )
@@ -54,6 +61,8 @@ REPORT_BUDGET = timedelta(minutes=2)
 REPORT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=2)
 # Since this patch a change of state is posted only once it persists (the module docstring).
 SETTLE_PATCH = "health-settled-state"
+# Since this patch a `stop` signal ends the check (runs from before never received one).
+STOP_PATCH = "health-stop-signal"
 
 
 @workflow.defn(name=HEALTH_WORKFLOW)
@@ -67,6 +76,7 @@ class HealthCheckWorkflow:
         self._checks_this_run = 0
         self._checking = False
         self._settle = False
+        self._stop: HealthStop | None = None
 
     @workflow.run
     async def run(self, inp: HealthInput) -> None:
@@ -74,6 +84,10 @@ class HealthCheckWorkflow:
         last = self._c.last_checked
         next_check = workflow.now() if last is None else max(last + self._spec.interval, workflow.now())
         while True:
+            if self._stop is not None and workflow.patched(STOP_PATCH):
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.logger.info("health check stopped by %s", self._stop.by or "an operator")
+                return
             due = not self._c.paused and workflow.now() >= next_check
             if due or self._run_now:
                 self._run_now = 0
@@ -83,7 +97,7 @@ class HealthCheckWorkflow:
             if self._should_continue():
                 # A run-now waits for a check: run it here rather than wait for it forever.
                 await workflow.wait_condition(lambda: workflow.all_handlers_finished() or self._run_now > 0)
-                if not self._run_now:
+                if not self._run_now and self._stop is None:
                     workflow.continue_as_new(HealthInput(spec=self._spec, carry=self._next_carry()))
                 continue
             self._show(next_check)
@@ -125,6 +139,7 @@ class HealthCheckWorkflow:
             state = settled(self._c.announced, [r.state for r in self._c.recent]) or seen
             began = self._c.recent[0].at
         self._c.last_results = results
+        self._c.runs = [*self._c.runs, Seen(state=seen, at=now)][-RECENT_RUNS:]
         self._c.last_checked = now
         self._c.checks += 1
         self._checks_this_run += 1
@@ -176,6 +191,10 @@ class HealthCheckWorkflow:
             at=workflow.now(),
             unposted=self._c.unposted,
             unposted_since=self._c.unposted_since,
+            # Someone should look: it turned degraded or failing (a recovery mentions nobody).
+            mention_role_id=self._spec.alert_role_id
+            if kind == "change" and state != "healthy" and state != previous
+            else None,
         )
         try:
             await workflow.execute_local_activity(
@@ -200,6 +219,11 @@ class HealthCheckWorkflow:
         self._c.posts += 1
 
     # --- messages ------------------------------------------------------------------------------
+
+    @workflow.signal(name=STOP_SIGNAL)
+    def stop(self, request: HealthStop) -> None:
+        self._stop = self._stop or request
+        self._changes += 1
 
     @workflow.update
     def pause(self, request: HealthRequest) -> HealthStatus:
@@ -259,6 +283,8 @@ class HealthCheckWorkflow:
             checks=self._c.checks,
             posts=self._c.posts,
             generation=self._c.generation,
+            alert_role_id=self._spec.alert_role_id,
+            runs=list(self._c.runs),
         )
 
     def _show(self, next_check: datetime) -> None:
@@ -266,5 +292,5 @@ class HealthCheckWorkflow:
         lines = [f"**{state}**" + (" · paused" if self._c.paused else f" · next check {when(next_check)}")]
         if self._c.last_checked is not None:
             lines.append(f"last check {when(self._c.last_checked)} ({self._c.checks} in all)")
-        lines.extend(f"- {r.name}: {r.state} ({r.detail})" for r in self._c.last_results)
+        lines.extend(f"- {probe_label(r.name)}: {r.state} ({r.detail})" for r in self._c.last_results)
         workflow.set_current_details("\n".join(lines))

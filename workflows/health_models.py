@@ -23,6 +23,21 @@ PROBE_TASK_QUEUE = "health_probe_task_queue"
 PROBE_FAILED_JOBS = "health_probe_failed_jobs"
 POST_HEALTH_REPORT = "post_health_report"
 PROBES = (PROBE_DISCORD, PROBE_TASK_QUEUE, PROBE_FAILED_JOBS)
+# What a post or a status calls each probe (the activity names are for operators only).
+PROBE_LABELS: dict[str, str] = {
+    PROBE_DISCORD: "Discord",
+    PROBE_TASK_QUEUE: "Workers",
+    PROBE_FAILED_JOBS: "Failed jobs",
+}
+# The signal that ends a check: `/health stop`, or an operator with the CLI (README: Operators).
+STOP_SIGNAL = "stop"
+# Runs the status shows, newest last.
+RECENT_RUNS = 5
+
+
+def probe_label(name: str) -> str:
+    return PROBE_LABELS.get(name, name.removeprefix("health_probe_").replace("_", " ").capitalize())
+
 
 MIN_INTERVAL = timedelta(minutes=1)
 DEFAULT_INTERVAL = timedelta(minutes=5)
@@ -78,6 +93,8 @@ class HealthSpec(BaseModel):
     heartbeat_every: timedelta = Field(default=DEFAULT_HEARTBEAT, ge=timedelta(hours=1))
     checks_per_run: int = Field(default=DEFAULT_CHECKS_PER_RUN, ge=1, le=10_000)
     started_by: Snowflake | None = None
+    # Mentioned when the state turns degraded or failing (not on recovery, not on a heartbeat).
+    alert_role_id: Snowflake | None = None
 
 
 class ProbeInput(BaseModel):
@@ -99,6 +116,13 @@ class Seen(BaseModel):
     at: datetime
 
 
+class HealthStop(BaseModel):
+    """Ends the check. `by` is the admin, or None for an operator's signal."""
+
+    by: Snowflake | None = None
+    reason: str = Field(default="", max_length=200)
+
+
 class HealthCarry(BaseModel):
     """What a run hands to the next one through continue-as-new."""
 
@@ -113,6 +137,8 @@ class HealthCarry(BaseModel):
     unposted: Health | None = None
     unposted_since: datetime | None = None
     last_results: list[ProbeResult] = Field(default_factory=list)
+    # The last RECENT_RUNS checks' overall states, oldest first (shown by the status).
+    runs: list[Seen] = Field(default_factory=list)
     last_checked: datetime | None = None
     last_posted: datetime | None = None
     paused: bool = False
@@ -136,6 +162,8 @@ class HealthReport(BaseModel):
     at: datetime
     unposted: Health | None = None
     unposted_since: datetime | None = None
+    # Set on a change to degraded or failing: the post mentions this role.
+    mention_role_id: Snowflake | None = None
 
 
 class HealthRequest(BaseModel):
@@ -158,3 +186,5 @@ class HealthStatus(BaseModel):
     checks: int
     posts: int
     generation: int
+    alert_role_id: Snowflake | None = None
+    runs: list[Seen] = Field(default_factory=list)

@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         ShiftRequest,
         SteerRequest,
     )
+    from workflows.outage_models import REPORT_OUTAGE, OutageEntry, OutageKind
     from workflows.outcomes import record_outcome
     from workflows.times import discord_time, format_human, when
 
@@ -72,6 +73,9 @@ LATE_NOTE = timedelta(minutes=1)
 # From this patch on, a reschedule does not plan again a reminder already sent for the same
 # deadline (moved away and back, it is not posted twice).
 REMINDERS_ONCE_PATCH = "steer-reminders-once"
+# From this patch on, an action that ran over LATE_NOTE late, was missed or failed reports itself
+# to its server's outage summary (workflows/outage.py): one message per outage, not one per job.
+OUTAGE_PATCH = "told-outage-summary"
 OPERATOR_CANCEL = "operator_cancel"
 TEMPORAL_CANCELLATION = "Temporal cancellation"
 
@@ -474,7 +478,10 @@ class ScheduledJobWorkflow:
         except (FailureError, UnknownActionError) as err:
             reason = failure_reason(err) if isinstance(err, FailureError) else str(err)
             await self._notify_failure(reason)
+            await self._report_outage("failed", reason)
             return await self._finished("failed", reason=reason)
+        if late_note is not None:
+            await self._report_outage("late", None)
         return await self._finished("done", action_result=result)
 
     async def _missed(self, late: timedelta, window: timedelta) -> JobResult:
@@ -485,6 +492,7 @@ class ScheduledJobWorkflow:
             f"this kind of job runs at most {format_human(window)} late, so it was not run"
         )
         await self._notify_failure(reason)
+        await self._report_outage("missed", reason)
         return await self._finished("missed", reason=reason)
 
     def _wait_for_discord(self, reason: str) -> None:
@@ -524,6 +532,35 @@ class ScheduledJobWorkflow:
             reason=reason,
         )
         await self._best_effort(NOTIFY_JOB_FAILED, notice, "failure notice")
+
+    async def _report_outage(self, kind: OutageKind, reason: str | None) -> None:
+        if not workflow.patched(OUTAGE_PATCH):
+            return
+        info = workflow.info()
+        entry = OutageEntry(
+            job_id=info.workflow_id,
+            run_id=info.run_id,
+            guild_id=self._spec.guild_id,
+            scheduled_by=self._spec.scheduled_by,
+            description=self._spec.description,
+            kind=kind,
+            due=self._deadline,
+            at=workflow.now(),
+            reason=None if reason is None else reason[:500],
+        )
+        # An activity task, not a local activity: a worker built without it (a test's, an older
+        # replica's) fails the attempt instead of the job's workflow task.
+        try:
+            await workflow.execute_activity(
+                REPORT_OUTAGE,
+                entry,
+                start_to_close_timeout=timedelta(seconds=15),
+                schedule_to_close_timeout=timedelta(minutes=1),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+                summary=f"outage summary: {kind}",
+            )
+        except FailureError:
+            workflow.logger.warning("could not report %s to the outage summary", info.workflow_id)
 
     async def _best_effort(self, activity: str, notice: Any, summary: str) -> None:
         try:

@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         GameRecord,
         JoinRequest,
         JoinResult,
+        MoveCloseRequest,
         PlayerMessage,
         PlayerTurn,
         PlayerTurnRequest,
@@ -106,18 +107,28 @@ class SeasonWorkflow:
         self._followers: set[asyncio.Task[None]] = set()
         # The opening post with its Join button, once the bot has told where it is.
         self._opening: Announcement | None = None
+        self._close_moves = 0
 
     @workflow.run
     async def run(self, spec: SeasonSpec) -> SeasonResult:
         self._show()
-        wait = (self._open_until - workflow.now()).total_seconds()
-        if wait > 0:
+        # Waits again only when a host moved the closing time (move_close): a history without
+        # that update makes the same single timer as before.
+        while (wait := (self._open_until - workflow.now()).total_seconds()) > 0:
+            moves = self._close_moves
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
-                    lambda: self._full() or self._start_requested or self._terminate is not None,
+                    lambda: (
+                        self._full()
+                        or self._start_requested
+                        or self._terminate is not None
+                        or self._close_moves != moves  # noqa: B023 - used within this iteration
+                    ),
                     timeout=wait,
                     timeout_summary="open for joining",
                 )
+            if self._close_moves == moves:
+                break
         if self._terminate is not None:
             return await self._ended()
         if len(self._players) < self._rules.min_players:
@@ -434,6 +445,27 @@ class SeasonWorkflow:
         self._check_host(request.by, request.as_host, "end")
         if self._terminate is not None or self._state not in ("open", "running"):
             raise refuse("This season is already over.", ALREADY)
+
+    @workflow.update
+    def move_close(self, request: MoveCloseRequest) -> SeasonStatus:
+        # A new update: no history before it holds one, and the wait above is unchanged without it.
+        self._check_move_close(request)
+        self._open_until += request.delta
+        self._close_moves += 1
+        self._show()
+        return self.status()
+
+    @move_close.validator
+    def _check_move_close(self, request: MoveCloseRequest) -> None:
+        self._check_host(request.by, request.as_host, "move the closing time of")
+        if self._state != "open" or self._start_requested or self._terminate is not None:
+            raise refuse("This season is no longer open for joining.", TOO_LATE)
+        if self._open_until + request.delta <= workflow.now():
+            raise refuse(
+                f"That would close joining at {discord_time(self._open_until + request.delta)}, "
+                "which has passed; to close it now, start the season.",
+                REFUSED,
+            )
 
     def _check_host(self, by: int, as_host: bool, what: str) -> None:
         if not as_host and by != self._spec.host_id:

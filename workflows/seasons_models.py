@@ -322,6 +322,24 @@ class TerminateRequest(BaseModel):
     reason: str = Field(default="", max_length=200)
 
 
+class MoveCloseRequest(BaseModel):
+    """Move the time joining closes by `delta` (negative: sooner), while the season is open."""
+
+    by: Snowflake
+    as_host: bool = False
+    delta: timedelta
+
+
+class TurnHostRequest(BaseModel):
+    """A host's change to one player's turn: `delta` extends its current deadline (the claim's
+    while offered, the submission's once claimed); without one, the turn is skipped now."""
+
+    by: Snowflake
+    # Only the bot can see roles: it sets this once it checked the host role.
+    as_host: bool = False
+    delta: timedelta | None = None
+
+
 class PlayerTurnRequest(BaseModel):
     player_id: Snowflake
 

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         Step,
         SubmitRequest,
         SubmitResult,
+        TurnHostRequest,
         TurnResult,
         TurnSpec,
         TurnState,
@@ -75,6 +76,9 @@ class TurnWorkflow:
         self._submit_by: datetime | None = None
         self._step: Step | None = None
         self._offer: OfferMessage | None = None
+        # A host's extensions (each wakes the wait to re-plan it) and skip (host_turn).
+        self._extensions = 0
+        self._skipped_by: int | None = None
 
     @workflow.run
     async def run(self, spec: TurnSpec) -> TurnResult:
@@ -121,7 +125,7 @@ class TurnWorkflow:
         self._show()
 
         await self._wait_with_warning(
-            self._claim_by,
+            lambda: self._claim_by,
             spec.claim_warning,
             lambda: self._state != "offered",
             "claim",
@@ -139,6 +143,8 @@ class TurnWorkflow:
                 f"{discord_time(self._claim_by)}, so it went to another player."
             )
             return TurnResult(outcome="dismissed", player_id=spec.player_id, reason="not claimed in time")
+        if self._skipped_by is not None:
+            return await self._host_skipped(game)
 
         submit_by = self._submit_by
         assert submit_by is not None
@@ -148,15 +154,18 @@ class TurnWorkflow:
             submit=self._state == "claimed",
         )
         await self._wait_with_warning(
-            submit_by,
+            self._submit_deadline,
             spec.submit_warning,
             lambda: self._state != "claimed",
             spec.kind,
             lambda: (
-                f"⏰ Your {NOUN[spec.kind]} for game {game} is due {discord_time(submit_by, 'R')} "
-                f"({discord_time(submit_by)})."
+                f"⏰ Your {NOUN[spec.kind]} for game {game} is due "
+                f"{discord_time(self._submit_deadline(), 'R')} ({discord_time(self._submit_deadline())})."
             ),
         )
+        if self._skipped_by is not None:
+            return await self._host_skipped(game)
+        submit_by = self._submit_deadline()
         if self._state == "submitted":
             await self._edit_offer(f"📨 Your {NOUN[spec.kind]} for game {game} is in. Thank you!")
             return TurnResult(outcome="submitted", player_id=spec.player_id, step=self._step)
@@ -173,22 +182,41 @@ class TurnWorkflow:
         )
         return TurnResult(outcome="skipped", player_id=spec.player_id, reason="not submitted in time")
 
+    def _submit_deadline(self) -> datetime:
+        assert self._submit_by is not None  # set by the claim
+        return self._submit_by
+
     async def _wait_with_warning(
         self,
-        deadline: datetime,
+        deadline: Callable[[], datetime],
         warning: timedelta,
         done: Callable[[], bool],
         what: str,
         text: Callable[[], str],
     ) -> None:
         """Wait until `done()` or the deadline; warn at deadline - warning if not done by then.
-        A warning is never sent at or after its deadline (its budget ends there)."""
-        warn_at = deadline - warning
-        if await self._wait(done, warn_at, f"{what} warning"):
-            return
-        if workflow.now() < deadline:
-            await self._dm(text(), deadline - workflow.now())
-        await self._wait(done, deadline, f"{what} timeout")
+        A warning is never sent at or after its deadline (its budget ends there).
+
+        A host's extension wakes the wait, which is planned again for the new deadline (the
+        warning too, if not sent yet); without one, the same two timers as always."""
+        warned = False
+        while True:
+            extensions = self._extensions
+            end = deadline()
+
+            def settled() -> bool:
+                return done() or self._extensions != extensions  # noqa: B023 - this iteration's
+
+            if not warned:
+                if await self._wait(settled, end - warning, f"{what} warning"):
+                    if done():
+                        return
+                    continue
+                warned = True
+                if workflow.now() < end:
+                    await self._dm(text(), end - workflow.now())
+            if not await self._wait(settled, end, f"{what} timeout") or done():
+                return
 
     @staticmethod
     async def _wait(done: Callable[[], bool], until: datetime, summary: str) -> bool:
@@ -266,6 +294,37 @@ class TurnWorkflow:
         problem = request.submission.problem()
         if problem is not None:
             raise refuse(problem, REFUSED)
+
+    @workflow.update
+    def host_turn(self, request: TurnHostRequest) -> TurnStatus:
+        # A new update: no history before it holds one, and the waits are unchanged without it.
+        self._check_host_turn(request)
+        if request.delta is None:
+            self._skipped_by = request.by
+            self._state = "skipped"
+        elif self._state == "claimed" and self._submit_by is not None:
+            self._submit_by += request.delta
+        else:
+            self._claim_by += request.delta
+        self._extensions += 1
+        self._show()
+        return self.status()
+
+    @host_turn.validator
+    def _check_host_turn(self, request: TurnHostRequest) -> None:
+        if not request.as_host:
+            raise refuse("Only a host can change a player's turn.", NOT_YOURS)
+        deadline = self._submit_by if self._state == "claimed" else self._claim_by
+        over = self._state not in ("offering", "offered", "claimed") or self._skipped_by is not None
+        if over or (deadline is not None and workflow.now() >= deadline):
+            raise refuse("This turn is already over.", TOO_LATE)
+        if request.delta is not None and request.delta <= timedelta(0):
+            raise refuse("A deadline can only be extended (give a positive duration).", REFUSED)
+
+    async def _host_skipped(self, game: int) -> TurnResult:
+        self._show()
+        await self._edit_offer(f"⏭️ A host skipped this {NOUN[self._spec.kind]} turn in game {game}.")
+        return TurnResult(outcome="skipped", player_id=self._spec.player_id, reason="skipped by a host")
 
     @workflow.query
     def status(self) -> TurnStatus:

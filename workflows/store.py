@@ -11,9 +11,14 @@ again anyway, cheaply, should that ever change.
 
 The run continues as new after `continue_after_updates` accepted writes, or sooner when the
 server suggests it, carrying the whole map, its versions and the revision counter over.
+
+A write that takes the store past NEAR_LIMIT of its keys or bytes is reported before anything is
+refused: the counter `store_near_limit{store=<name>}` and a warning in the worker's log.
 """
 
 from __future__ import annotations
+
+import itertools
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -50,6 +55,11 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+# A store holding this share of its keys or bytes is reported as near its limit.
+NEAR_LIMIT = 0.8
+STORE_NEAR_LIMIT = "store_near_limit"
+
+
 @workflow.defn(name=STORE_WORKFLOW)
 class StoreWorkflow:
     @workflow.init
@@ -60,6 +70,7 @@ class StoreWorkflow:
         self._bytes = sum(self._sizes.values())
         self._revision = inp.revision
         self._accepted = 0
+        self._near = self._near_limit()  # carried over near the limit: reported by the run before
 
     @workflow.run
     async def run(self, inp: StoreInput) -> None:
@@ -220,6 +231,29 @@ class StoreWorkflow:
         self._show()
         if self._input.mirror_to_memo:
             self._mirror()
+        near = self._near_limit()
+        if near and not self._near:
+            limits, name = self._input.limits, self._input.name
+            workflow.logger.warning(
+                "store %r is near its limit: %d of %d keys, %d of %d bytes",
+                name,
+                len(self._entries),
+                limits.max_keys,
+                self._bytes,
+                limits.max_total_bytes,
+            )
+            meter = workflow.metric_meter()
+            meter.create_counter(STORE_NEAR_LIMIT, "stores that went past 80% of a limit").add(
+                1, {"store": name}
+            )
+        self._near = near
+
+    def _near_limit(self) -> bool:
+        limits = self._input.limits
+        return (
+            self._bytes >= NEAR_LIMIT * limits.max_total_bytes
+            or len(self._entries) >= NEAR_LIMIT * limits.max_keys
+        )
 
     def _mirror(self) -> None:
         workflow.upsert_memo({"entries": {key: e.value for key, e in self._entries.items()}})
@@ -294,7 +328,8 @@ class StoreWorkflow:
 
     @workflow.query
     def keys(self, request: KeysRequest) -> KeysResult:
-        keys = [key for key in self._entries if key.startswith(request.prefix)]
+        found = (key for key in self._entries if key.startswith(request.prefix))
+        keys = list(itertools.islice(found, request.limit))
         return KeysResult(keys=keys, revision=self._revision)
 
     @workflow.query

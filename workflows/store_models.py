@@ -157,6 +157,8 @@ class GetResult(BaseModel):
 
 class KeysRequest(BaseModel):
     prefix: str = ""
+    # The first `limit` matching keys only (all when None).
+    limit: int | None = Field(default=None, ge=1)
 
 
 class KeysResult(BaseModel):

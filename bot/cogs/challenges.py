@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -27,19 +27,22 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import require_guild, require_host
+from bot.jobs_steer import parse_shift
 from bot.modals import modal_values
 from bot.replies import in_time, reply
 from clients.challenges import (
     ChallengeError,
     Challenges,
     channel_mention,
+    needs_zone,
     parse_reminders,
     parse_rounds,
     rounds_from_json,
 )
 from components.challenges import CREATE_MODAL, KEY_FIELD, REMINDERS_FIELD, ROUNDS_FIELD, TITLE_FIELD
 from workflows.challenges_models import MAX_ROUNDS, ChallengeStatus, RoundSpec, RoundView
-from workflows.times import format_human
+from workflows.jobs_models import DEFAULT_TIME_ZONE
+from workflows.times import TimeError, format_human
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -57,7 +60,7 @@ def create_modal() -> discord.ui.Modal:
     fields = (
         ("Key", "Letters, digits, -, _, . or :, to name it later", KEY_FIELD, discord.TextStyle.short, 60),
         ("Title", "Shown in every reminder", TITLE_FIELD, discord.TextStyle.short, 100),
-        ("Rounds, one a line", "`2h Round 1 in #photos | message` or `at 2026-12-24T18:00Z Finale`",
+        ("Rounds, one a line", "`2h Round 1 in #photos | message` or `at Friday 20:00 Finale`",
          ROUNDS_FIELD, discord.TextStyle.paragraph, 4000),
         ("Reminders before each round", "e.g. `30m, 5m` (optional)", REMINDERS_FIELD,
          discord.TextStyle.short, 100),
@@ -271,15 +274,20 @@ class ChallengesCog(commands.Cog, name="Challenges"):
         self, interaction: discord.Interaction[GameBot], key: str, line: str, reminders: str = ""
     ) -> None:
         guild_id = await require_host(interaction, "add a round")
+        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
+            zone = await self._zone(interaction, line)
             [new] = parse_rounds(
-                line.replace("\n", " "), parse_reminders(reminders), channel_resolver(interaction.guild)
+                line.replace("\n", " "),
+                parse_reminders(reminders),
+                channel_resolver(interaction.guild),
+                zone=zone,
+                now=self.bot.jobs.now(),
             )
             check_channels(interaction, [new], numbered=False)
         except ChallengeError as err:
             await reply(interaction, f"Nothing changed: {err}")
             return
-        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             status = await in_time(
                 self.challenges.add_round(guild_id, key, new, by=interaction.user.id, as_host=True)
@@ -303,6 +311,35 @@ class ChallengesCog(commands.Cog, name="Challenges"):
         # The round travels with the request, so a skip sent as a round ends never takes the next.
         update = functools.partial(self.challenges.skip, round=None if round is None else round - 1)
         await self._steer(interaction, key, "skip a round", update, skipped_text)
+
+    @challenge.command(name="shift", description="Move the current round later or earlier (hosts)")
+    @app_commands.rename(amount="by")
+    @app_commands.describe(
+        key="The chain's key",
+        amount="How much: `+30m` later, `-10m` earlier",
+        whole="Move every round after it as much too (otherwise they keep their times)",
+        round="The round's number, as /challenge show lists it: nothing moves if it is over",
+    )
+    async def shift(
+        self,
+        interaction: discord.Interaction[GameBot],
+        key: str,
+        amount: str,
+        whole: bool = False,
+        round: app_commands.Range[int, 1, MAX_ROUNDS] | None = None,
+    ) -> None:
+        try:
+            delta = parse_shift(amount)
+        except TimeError as err:
+            await reply(interaction, f"Nothing changed: {err}")
+            return
+        update = functools.partial(
+            self.challenges.shift, delta=delta, whole=whole, round=None if round is None else round - 1
+        )
+        way = "later" if delta > timedelta(0) else "earlier"
+        what = "the round and every round after it" if whole else "the round"
+        headline = f"↔️ Moved {what} {format_human(abs(delta))} {way}."
+        await self._steer(interaction, key, "move a round", update, headline)
 
     @challenge.command(name="pause", description="Pause a chain, keeping the time left (hosts)")
     @app_commands.describe(key="The chain's key")
@@ -344,11 +381,18 @@ class ChallengesCog(commands.Cog, name="Challenges"):
         data: Mapping[str, Any] = interaction.data or {}
         values = modal_values(data.get("components") or [])
         key, title = values.get(KEY_FIELD, "").strip(), values.get(TITLE_FIELD, "").strip()
+        text, zone = values.get(ROUNDS_FIELD, ""), DEFAULT_TIME_ZONE
+        if needs_zone(text):
+            # A local time is read in the member's zone, kept in a store: acknowledge first.
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            zone = await self._zone(interaction, text)
         try:
             rounds = parse_rounds(
-                values.get(ROUNDS_FIELD, ""),
+                text,
                 parse_reminders(values.get(REMINDERS_FIELD, "")),
                 channel_resolver(interaction.guild),
+                zone=zone,
+                now=self.bot.jobs.now(),
             )
             check_channels(interaction, rounds)
             # Starting a workflow does not wait for a worker: milliseconds, so no defer is needed.
@@ -363,7 +407,16 @@ class ChallengesCog(commands.Cog, name="Challenges"):
         except ChallengeError as err:
             await reply(interaction, f"Nothing was started: {err}")
             return
+        if interaction.response.is_done():
+            await reply(interaction, "✅ Started.")  # the deferred answer is private; the news is not
         await reply(interaction, self._started(title, key, len(rounds)), ephemeral=False)
+
+    async def _zone(self, interaction: discord.Interaction[GameBot], text: str) -> str:
+        """The zone the member's local times in `text` are read in (none there: no store read)."""
+        if not needs_zone(text):
+            return DEFAULT_TIME_ZONE
+        assert interaction.guild_id is not None
+        return await in_time(self.bot.time_zones.for_user(interaction.guild_id, interaction.user.id))
 
     @staticmethod
     def _channel(interaction: discord.Interaction[GameBot]) -> int:

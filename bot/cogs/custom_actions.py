@@ -27,21 +27,27 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import require_guild, require_host
+from bot.jobs_steer import steer_row
 from bot.jobs_ui import job_title, remaining_text
 from bot.modals import modal_values
 from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time, reply
-from clients.custom_actions import CustomActionError, CustomActions, checked, run_once
+from bot.typed_when import typed_wait, when_field
+from clients.custom_actions import (
+    CustomActionError,
+    CustomActions,
+    checked,
+    description_for,
+    run_once,
+    run_payload,
+)
 from clients.jobs import SchedulingError, utcnow
 from clients.jobs_listing import JobSummary
 from components.custom_actions import (
     BACK_BUTTON,
     CANCEL_TASK,
     CHANNEL_SELECT,
-    DAYS_FIELD,
     EARLIER_CANCEL_TASK,
-    HOURS_FIELD,
-    MINUTES_FIELD,
     OPEN_SELECT,
     RUN_BUTTON,
     SCHEDULE_BUTTON,
@@ -51,6 +57,7 @@ from components.custom_actions import (
     run_button,
 )
 from workflows.custom_actions_models import (
+    EXECUTE_CUSTOM_ACTION,
     MAX_OUTCOMES,
     MAX_SCHEDULE,
     MAX_STACK,
@@ -61,8 +68,8 @@ from workflows.custom_actions_models import (
     Delayed,
     TextOutcome,
 )
-from workflows.jobs_models import job_id_for, job_suffix, run_tag
-from workflows.times import TimeError, duration_from_fields, format_human
+from workflows.jobs_models import MAX_DELAY, job_id_for, job_suffix, run_tag
+from workflows.times import TimeError, discord_time, format_human, parse_when
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -168,6 +175,8 @@ async def render_editor(
             container.add_item(
                 discord.ui.TextDisplay(f"…and {len(tasks) - TASKS_SHOWN} more: see `/schedule list`.")
             )
+        if (steer := steer_row(tasks[:TASKS_SHOWN])) is not None:
+            container.add_item(steer)  # the same steering as /schedule list
         container.add_item(discord.ui.TextDisplay("### Create a New Scheduled Run"))
         container.add_item(discord.ui.ActionRow(ChannelPick(definition.id, definition.trigger.channel_id)))
         container.add_item(discord.ui.ActionRow(ScheduleTaskButton(definition.id)))
@@ -247,19 +256,7 @@ def schedule_modal(action_id: str, name: str) -> discord.ui.Modal:
     modal = discord.ui.Modal(
         title=f"Schedule {name}"[:45], custom_id=SCHEDULE_MODAL.build(action_id=action_id), timeout=900
     )
-    for field, label, top in (
-        (DAYS_FIELD, "Days (0-30)", 30),
-        (HOURS_FIELD, "Hours (0-23)", 23),
-        (MINUTES_FIELD, "Minutes (0-59)", 59),
-    ):
-        modal.add_item(
-            discord.ui.Label(
-                text=label,
-                component=discord.ui.TextInput(
-                    custom_id=field, placeholder="0", required=False, max_length=len(str(top))
-                ),
-            )
-        )
+    modal.add_item(when_field("When it runs"))
     return modal
 
 
@@ -515,6 +512,24 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
         # Minutes typed in the schedule modal are multiplied by this; only end-to-end tests shrink it.
         self.time_unit = timedelta(minutes=1)
 
+    async def not_for_host(
+        self, interaction: discord.Interaction[GameBot], definition: ActionDefinition, guild_id: int
+    ) -> str | None:
+        """Why a scheduled or repeated run would not run now for the host scheduling it (it runs
+        for them, as the original's did), or None: checked now, so they hear it now rather than
+        read it in a public post at the deadline."""
+        roles = [role.id for role in getattr(interaction.user, "roles", [])]
+        checked = await in_time(
+            self.actions.check(definition, guild_id=guild_id, user_id=interaction.user.id, role_ids=roles)
+        )
+        if checked.met:
+            return None
+        why = checked.blocks[0].text if checked.blocks else "its condition is not met for you."
+        return (
+            f"a scheduled run of **{definition.name}** runs for you, the host who schedules it, "
+            f"and right now it would not run for you. {why}"
+        )
+
     async def _edit(
         self, interaction: discord.Interaction[GameBot], name: str, change: Any, done: str
     ) -> None:
@@ -642,6 +657,68 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
             interaction, action, lambda d: d.model_copy(update={"delayed": delayed}), "Delay saved."
         )
 
+    @action.command(
+        name="repeat", description="Run a custom action again and again, like a repeated post (hosts)"
+    )
+    @app_commands.describe(
+        action="The custom action",
+        name="A short name for the repeat, to pause, skip or end it with /schedule repeat",
+        every="`every day at 09:00`, `every Friday 20:00`, `every 2h`",
+        times="Stop after this many runs (optional)",
+        until="Or stop after this time, like `2026-12-24 18:00` (optional)",
+    )
+    async def repeat(
+        self,
+        interaction: discord.Interaction[GameBot],
+        action: str,
+        name: str,
+        every: str,
+        times: app_commands.Range[int, 1, 1000] | None = None,
+        until: str = "",
+    ) -> None:
+        guild_id = await require_host(interaction, "repeat custom actions")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        bot, by = self.bot, interaction.user.id
+        definition = await in_time(self.actions.find(guild_id, action))
+        channel_id = definition.trigger.channel_id or interaction.channel_id
+        assert channel_id is not None
+        guild = interaction.guild
+        refused = webhook_refusal(guild.get_channel(channel_id) if guild else None, f"<#{channel_id}>")
+        if refused:
+            await reply(interaction, f"Nothing was repeated. {refused}")
+            return
+        not_for_host = await self.not_for_host(interaction, definition, guild_id)
+        if not_for_host:
+            await reply(interaction, f"Nothing was repeated: {not_for_host}")
+            return
+        zone = await in_time(bot.time_zones.for_user(guild_id, by))
+        try:
+            ends = parse_when(until, zone, bot.jobs.now(), maximum=MAX_DELAY) if until.strip() else None
+            info = await in_time(
+                bot.repeats.create(
+                    name,
+                    every,
+                    zone=zone,
+                    guild_id=guild_id,
+                    channel_id=channel_id,
+                    scheduled_by=by,
+                    action=EXECUTE_CUSTOM_ACTION,
+                    payload=run_payload(definition, guild_id, channel_id, by, "host"),
+                    description=description_for(definition.name),
+                    until=ends,
+                    count=times,
+                )
+            )
+        except (SchedulingError, TimeError) as err:
+            await reply(interaction, f"Nothing was repeated: {err}")
+            return
+        nxt = f"next {discord_time(info.next_times[0])}" if info.next_times else "no time left"
+        await reply(
+            interaction,
+            f"🔁 **{definition.name}** runs in <#{channel_id}> {info.every} ({info.zone}); {nxt}.\n"
+            f"Pause, skip, change or end it with `/schedule repeat name:{info.name}`.",
+        )
+
     @action.command(name="run", description="Run a custom action")
     async def run(self, interaction: discord.Interaction[GameBot], action: str) -> None:
         await run_action(interaction, None, action)
@@ -659,17 +736,13 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
         guild_id = await require_host(interaction, "schedule custom actions")
         data: Mapping[str, Any] = interaction.data or {}
         values = modal_values(data.get("components") or [])
+        # The member's zone is read from a store: acknowledge first.
+        await interaction.response.defer()
         try:
-            wait = duration_from_fields(
-                days=values.get(DAYS_FIELD, ""),
-                hours=values.get(HOURS_FIELD, ""),
-                minutes=values.get(MINUTES_FIELD, ""),
-                maximum=MAX_SCHEDULE,
-            )
+            wait = await typed_wait(interaction, values, maximum=MAX_SCHEDULE)
         except TimeError as err:
             await reply(interaction, f"Nothing was scheduled. {err}")
             return
-        await interaction.response.defer()
         definition = await in_time(self.actions.require(guild_id, action_id))
         channel_id = definition.trigger.channel_id
         if channel_id is None:
@@ -680,19 +753,9 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
         if refused:
             await reply(interaction, f"Nothing was scheduled. {refused}")
             return
-        # A scheduled run runs for whoever schedules it (as the original's did): checked now,
-        # so a host who could not run it hears so now, not from a public post at the deadline.
-        roles = [role.id for role in getattr(interaction.user, "roles", [])]
-        checked = await in_time(
-            self.actions.check(definition, guild_id=guild_id, user_id=interaction.user.id, role_ids=roles)
-        )
-        if not checked.met:
-            why = checked.blocks[0].text if checked.blocks else "its condition is not met for you."
-            await reply(
-                interaction,
-                f"Nothing was scheduled: a scheduled run of **{definition.name}** runs for you, the "
-                f"host who schedules it, and right now it would not run for you. {why}",
-            )
+        not_for_host = await self.not_for_host(interaction, definition, guild_id)
+        if not_for_host:
+            await reply(interaction, f"Nothing was scheduled: {not_for_host}")
             return
         delay = wait / timedelta(minutes=1) * self.time_unit
         task = await self.actions.schedule(

@@ -1,9 +1,10 @@
 """The server's health check, for its admins (Manage Server).
 
-    /health start <channel> [minutes]  -> one check per server (starting twice attaches to it)
-    /health status | pause | resume | run
+    /health start <channel> [minutes] [role]  -> one check per server (starting twice attaches to it)
+    /health status | pause | resume | run | stop
 
-The check posts to the channel only when the state changes and once a day. Updates and queries
+The check posts to the channel only when the state changes and once a day; a change to degraded
+or failing mentions the role. Updates and queries
 wait for a worker: they come after a defer, inside `in_time`.
 """
 
@@ -19,14 +20,12 @@ from discord.ext import commands
 from bot.checks import require_guild
 from bot.replies import in_time, reply
 from clients.health import HealthChecks, HealthError
-from workflows.health_models import PROBE_DISCORD, PROBE_FAILED_JOBS, PROBE_TASK_QUEUE, HealthStatus
+from workflows.health_models import HealthStatus, probe_label
 
 if TYPE_CHECKING:
     from bot.app import GameBot
 
 ICONS = {"healthy": "🟢", "degraded": "🟡", "failing": "🔴", None: "⚪"}
-# What each probe checks, as an admin reads it (the probes' names are registered names).
-PROBE_LABELS = {PROBE_DISCORD: "Discord", PROBE_TASK_QUEUE: "Workers", PROBE_FAILED_JOBS: "Failed jobs"}
 ADMIN_RULE = "a server admin (Manage Server)"
 
 
@@ -49,13 +48,20 @@ def status_text(status: HealthStatus) -> str:
     minutes = int(status.interval.total_seconds() // 60)
     where = f"posts to <#{status.admin_channel_id}>" if status.admin_channel_id else "posts nowhere"
     lines.append(f"Every {minutes} min · {where} on a change and once a day")
+    if status.alert_role_id is not None:
+        lines.append(f"Mentions <@&{status.alert_role_id}> when it turns degraded or failing")
     if status.last_checked is not None:
         lines.append(
             f"Last check {discord.utils.format_dt(status.last_checked, 'R')} ({status.checks} in all)"
         )
     if status.next_check is not None:
         lines.append(f"Next check {discord.utils.format_dt(status.next_check, 'R')}")
-    lines += [f"{ICONS[r.state]} {PROBE_LABELS.get(r.name, 'Check')}: {r.detail}" for r in status.results]
+    lines += [f"{ICONS[r.state]} {probe_label(r.name)}: {r.detail}" for r in status.results]
+    if status.runs:
+        runs = ", ".join(
+            f"{ICONS[run.state]} {discord.utils.format_dt(run.at, 't')}" for run in reversed(status.runs)
+        )
+        lines.append(f"Last runs, newest first: {runs}")
     return "\n".join(lines)[:2000]
 
 
@@ -72,12 +78,17 @@ class HealthCog(commands.Cog, name="Health"):
         self.checks = HealthChecks(bot.temporal, bot.settings.temporal_task_queue)
 
     @health.command(name="start", description="Start checking this server's bot health")
-    @app_commands.describe(channel="Where to post changes", minutes="Minutes between checks (1-1440)")
+    @app_commands.describe(
+        channel="Where to post changes",
+        minutes="Minutes between checks (1-1440)",
+        role="Mentioned when the health turns degraded or failing",
+    )
     async def start(
         self,
         interaction: discord.Interaction[GameBot],
         channel: discord.TextChannel,
         minutes: app_commands.Range[int, 1, 1440] = 5,
+        role: discord.Role | None = None,
     ) -> None:
         guild_id = require_admin(interaction, "start the health check")
         # Describe and start are answered by the server alone: no worker, no defer needed.
@@ -90,14 +101,16 @@ class HealthCog(commands.Cog, name="Health"):
                 admin_channel_id=channel.id,
                 interval=timedelta(minutes=minutes),
                 started_by=interaction.user.id,
+                alert_role_id=None if role is None else role.id,
             )
         except HealthError as err:
             await reply(interaction, f"Nothing was started: {err}")
             return
+        alert = "" if role is None else f", mentioning {role.mention} when it turns degraded or failing"
         await reply(
             interaction,
             f"🩺 Health check started: every {minutes} min, posting to {channel.mention} "
-            "when the state changes and once a day.",
+            f"when the state changes and once a day{alert}.",
         )
 
     @health.command(name="status", description="The last health check's results")
@@ -126,6 +139,16 @@ class HealthCog(commands.Cog, name="Health"):
         await interaction.response.defer(ephemeral=True, thinking=True)
         status = await in_time(self.checks.run_now(guild_id, by=interaction.user.id))
         await reply(interaction, status_text(status))
+
+    @health.command(name="stop", description="Stop the health check")
+    async def stop(self, interaction: discord.Interaction[GameBot]) -> None:
+        guild_id = require_admin(interaction, "stop the health check")
+        # Describe and signal are answered by the server alone: no worker, no defer needed.
+        if not await self.checks.is_running(guild_id):
+            await reply(interaction, "No health check runs in this server.")
+            return
+        await self.checks.stop(guild_id, by=interaction.user.id)
+        await reply(interaction, "⏹️ Health check stopped. Start it again with `/health start`.")
 
 
 async def setup(bot: GameBot) -> None:

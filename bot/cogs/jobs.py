@@ -29,6 +29,7 @@ from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section
 from bot.live_listings import Watched
 from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time
+from clients.guild_settings import LogChannel
 from clients.jobs import SchedulingError, utcnow
 from clients.time_zones import known_zones
 from components.jobs import PAGE_BUTTON, STEER_MODAL
@@ -382,6 +383,24 @@ class JobsCog(commands.Cog):
         await interaction.followup.send(
             f"This server's time zone is now **{chosen}**: `Friday 20:00` means 20:00 there.", ephemeral=True
         )
+
+    @schedule.command(name="log-channel", description="Where the bot tells what an outage cost (hosts)")
+    @app_commands.describe(channel="The channel for outage summaries; empty to send them to you by DM")
+    async def log_channel(
+        self, interaction: discord.Interaction[GameBot], channel: discord.TextChannel | None = None
+    ) -> None:
+        guild_id = await require_host(interaction, "set the log channel")
+        # The setting is a store update that waits for a worker: acknowledge first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await in_time(
+            LogChannel(self.bot.guild_settings).set(guild_id, None if channel is None else channel.id)
+        )
+        text = (
+            f"After an outage, what ran late, was missed or failed is told in {channel.mention}."
+            if channel
+            else "Outage summaries now go by DM to the host who scheduled the jobs."
+        )
+        await interaction.followup.send(text, ephemeral=True)
 
     @schedule.command(name="my-timezone", description="Your own time zone, for times you type")
     @app_commands.describe(

@@ -1,4 +1,4 @@
-"""Safari scheduling (CastBot's "Schedule Results"): a host picks hours and minutes in a modal,
+"""Safari scheduling (CastBot's "Schedule Results"): a host types when (`90m`, `Friday 20:00`) in a modal,
 the bot starts a scheduled job with reminders 30, 5 and 1 minute before, and the panel lists
 the guild's scheduled results with a Cancel button each.
 
@@ -25,28 +25,28 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import require_guild, require_host
+from bot.jobs_steer import ChangeJobButton, steer_row
 from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, remaining_text
 from bot.live_listings import Watched
 from bot.modals import modal_values
 from bot.persistent import PersistentItem
 from bot.replies import NotAnswered, guarded, in_time, reply
+from bot.typed_when import typed_wait, when_field
 from clients import safari as game_store
 from clients.jobs import SchedulingError, utcnow
 from clients.jobs_listing import JobSummary
 from components.safari import (
-    HOURS_FIELD,
     JOIN_BUTTON,
     MANAGE_BUTTON,
-    MINUTES_FIELD,
     REFRESH_BUTTON,
     SCHEDULE_BUTTON,
     SCHEDULE_MODAL,
     STATUS_BUTTON,
 )
 from workflows.common import UserError
-from workflows.jobs_models import Reminder
+from workflows.jobs_models import Reminder, job_suffix, run_tag
 from workflows.safari_engine import PROCESS_ROUND_RESULTS, SafariError, SafariGame, standings
-from workflows.times import TimeError, duration_from_fields
+from workflows.times import TimeError
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -185,22 +185,7 @@ def confirmation(user_id: int, scheduled: Scheduled) -> str:
 
 def schedule_modal() -> discord.ui.Modal:
     modal = discord.ui.Modal(title="Schedule Safari results", custom_id=SCHEDULE_MODAL.build(), timeout=900)
-    modal.add_item(
-        discord.ui.Label(
-            text=f"Hours (0-{MAX_HOURS})",
-            component=discord.ui.TextInput(
-                custom_id=HOURS_FIELD, placeholder="0", required=False, max_length=3
-            ),
-        )
-    )
-    modal.add_item(
-        discord.ui.Label(
-            text="Minutes (0-59)",
-            component=discord.ui.TextInput(
-                custom_id=MINUTES_FIELD, placeholder="0", required=False, max_length=2
-            ),
-        )
-    )
+    modal.add_item(when_field("When the results are posted"))
     return modal
 
 
@@ -253,11 +238,15 @@ async def render_panel(bot: GameBot, guild_id: int, exclude: Collection[str] = (
 
 
 async def render_manage(bot: GameBot, guild_id: int, exclude: Collection[str] = ()) -> discord.ui.LayoutView:
-    """What Manage shows the host who clicked it alone: the results, a Cancel button each."""
+    """What Manage shows the host who clicked it alone: the results, a Cancel button each, and
+    the menu that changes one."""
     view = discord.ui.LayoutView(timeout=None)
     container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=discord.Colour.dark_green())
     container.add_item(discord.ui.TextDisplay("### 🦁 Scheduled Safari results\n-# Only you see this."))
-    results_list(container, await scheduled_results(bot, guild_id, exclude), MANAGE_CODE, manage=True)
+    jobs = await scheduled_results(bot, guild_id, exclude)
+    results_list(container, jobs, MANAGE_CODE, manage=True)
+    if (steer := steer_row(jobs[:PAGE_SIZE])) is not None:
+        container.add_item(steer)  # move, shift, pause or run now: the same panel as /schedule list
     view.add_item(container)
     return view
 
@@ -474,16 +463,15 @@ class SafariCog(commands.Cog, name="Safari"):
         check_channel(interaction)  # permissions may have changed while the modal was open
         data: Mapping[str, Any] = interaction.data or {}
         values = modal_values(data.get("components") or [])
+        # Reading the member's zone and the game needs a worker: acknowledge first (refusals
+        # stay ephemeral).
+        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            typed = duration_from_fields(
-                hours=values.get(HOURS_FIELD, ""), minutes=values.get(MINUTES_FIELD, ""), maximum=MAX_WAIT
-            )
+            typed = await typed_wait(interaction, values, maximum=MAX_WAIT)
         except TimeError as err:
             await reply(interaction, f"Nothing was scheduled. {err}")
             return
         wait = typed / MINUTE * self.time_unit  # minutes scaled (seconds in tests)
-        # Reading the game needs a worker: acknowledge first (refusals stay ephemeral).
-        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             game = await in_time(self.next_round(guild_id))
         except SafariError as err:
@@ -497,9 +485,15 @@ class SafariCog(commands.Cog, name="Safari"):
             round_number=game.current_round,
             unit=self.time_unit,
         )
-        await reply(interaction, f"✅ Round {scheduled.round_number} results are scheduled.")
+        # The host's own answer carries Change…: only the one who may move the round sees it.
+        run_id, _, _ = await in_time(self.bot.jobs.owner(scheduled.job_id))
+        change = discord.ui.View(timeout=None)
+        change.add_item(ChangeJobButton(run_tag(run_id), job_suffix(scheduled.job_id, guild_id)))
+        await interaction.followup.send(
+            f"✅ Round {scheduled.round_number} results are scheduled.", view=change, ephemeral=True
+        )
         posted = await interaction.followup.send(confirmation(interaction.user.id, scheduled), wait=True)
-        # The job corrects this public post when it fires, fails or is cancelled.
+        # The job corrects this public post when it fires, fails, is moved or is cancelled.
         await self.bot.jobs.announced(
             scheduled.job_id,
             channel_id=posted.channel.id,

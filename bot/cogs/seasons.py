@@ -30,6 +30,7 @@ from discord.ext import commands
 from discord.utils import format_dt
 
 from bot.checks import require_guild, require_host
+from bot.jobs_steer import parse_shift
 from bot.modals import modal_values
 from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time, reply
@@ -54,7 +55,7 @@ from workflows.seasons_models import (
     Submission,
     TurnKind,
 )
-from workflows.times import format_duration, parse_when
+from workflows.times import TimeError, discord_time, format_duration, parse_when
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -361,6 +362,51 @@ class SeasonsCog(commands.Cog, name="Seasons"):
         await reply(
             interaction, f"▶️ The season starts with {len(status.players)} players: turns go out by DM."
         )
+
+    @season.command(name="move-close", description="Close joining later or sooner (hosts)")
+    @app_commands.rename(amount="by")
+    @app_commands.describe(amount="How much: `+1d` later, `-2h` sooner")
+    async def move_close(self, interaction: discord.Interaction[GameBot], amount: str) -> None:
+        guild_id = await require_host(interaction, "move the season's closing time")
+        try:
+            delta = parse_shift(amount)
+        except TimeError as err:
+            await reply(interaction, f"Nothing changed: {err}")
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        by = interaction.user.id
+        status = await in_time(self.seasons.move_close(guild_id, delta, by=by, as_host=True))
+        closes = f"{discord_time(status.open_until)} ({discord_time(status.open_until, 'R')})"
+        await reply(interaction, f"🕒 Joining now closes {closes}.")
+
+    @season.command(name="extend", description="Give a player more time for their turn (hosts)")
+    @app_commands.rename(amount="by")
+    @app_commands.describe(player="Whose turn", amount="How much more time, like `2h` or `1d`")
+    async def extend(
+        self, interaction: discord.Interaction[GameBot], player: discord.Member, amount: str
+    ) -> None:
+        guild_id = await require_host(interaction, "extend a turn")
+        try:
+            delta = parse_shift(amount)
+        except TimeError as err:
+            await reply(interaction, f"Nothing changed: {err}")
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        turn = await in_time(
+            self.seasons.host_turn(guild_id, player.id, by=interaction.user.id, as_host=True, extend=delta)
+        )
+        due = turn.submit_by if turn.state == "claimed" else turn.claim_by
+        what = "submit" if turn.state == "claimed" else "claim"
+        shown = f"{discord_time(due)} ({discord_time(due, 'R')})" if due else "later"
+        await reply(interaction, f"🕒 {player.mention} now has until {shown} to {what} their turn.")
+
+    @season.command(name="skip-player", description="Skip a player's waiting turn: the game moves on (hosts)")
+    @app_commands.describe(player="Whose turn")
+    async def skip_player(self, interaction: discord.Interaction[GameBot], player: discord.Member) -> None:
+        guild_id = await require_host(interaction, "skip a player")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await in_time(self.seasons.host_turn(guild_id, player.id, by=interaction.user.id, as_host=True))
+        await reply(interaction, f"⏭️ Skipped {player.mention}'s turn: the game moves on.")
 
     @season.command(name="end", description="End the season: every pending turn is cancelled (hosts)")
     @app_commands.describe(reason="Shown in the announcement")

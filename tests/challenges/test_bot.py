@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import discord
 import pytest
@@ -21,6 +22,7 @@ from tests.support.jobs_doubles import assert_near
 from worker import build_worker
 from workflows.challenges import ChallengeChainWorkflow
 from workflows.challenges_models import MAX_ROUNDS, challenge_id_for
+from workflows.store import StoreWorkflow
 
 QUEUE = "bot-challenges"
 PLAN = "1h Round 1 | Show us your best photo!\n2h Round 2\n30m Finale"
@@ -30,7 +32,9 @@ PLAN = "1h Round 1 | Show us your best photo!\n2h Round 2\n30m Finale"
 async def world(time_env: WorkflowEnvironment) -> AsyncIterator[World]:
     posts = Posts(time_env)
     async with (
-        build_worker(time_env.client, QUEUE, posts.activities(), workflows=[ChallengeChainWorkflow]),
+        build_worker(
+            time_env.client, QUEUE, posts.activities(), workflows=[ChallengeChainWorkflow, StoreWorkflow]
+        ),
         bot_env(time_env.client, QUEUE) as w,
     ):
         yield w
@@ -57,6 +61,35 @@ async def create(w: World, key: str, rounds: str, reminders: str = "") -> str:
     return last_reply(done).content
 
 
+@pytest.mark.wall_clock
+async def test_an_at_round_is_read_in_the_hosts_zone(world: World) -> None:
+    w = world
+    await w.bot.time_zones.set_member(w.guild.id, w.host.id, "America/New_York")
+    modal = answered(await w.host.slash(w.channel, "challenge create"))
+    done = answered(
+        await w.host.submit_modal(modal, {"key": "local", "title": "Night", "rounds": "at 21:30 Night owl"})
+    )
+    assert done.response is not None and done.response.ephemeral and "Started" in done.response.content
+    assert not last_reply(done).ephemeral
+    assert "Challenge **Night** started: 1 round" in last_reply(done).content
+    status = await Challenges(w.client, QUEUE).status(w.guild.id, "local")
+    [round_] = status.rounds
+    assert round_.due is not None
+    local = round_.due.astimezone(ZoneInfo("America/New_York"))
+    assert (local.hour, local.minute) == (21, 30)
+
+    added = last_reply(
+        answered(await w.host.slash(w.channel, "challenge add", key="local", round="at Friday 20:00 Encore"))
+    )
+    assert "Added **Encore**" in added.content
+    status = await Challenges(w.client, QUEUE).status(w.guild.id, "local")
+    encore = status.rounds[-1].due
+    assert encore is not None
+    local = encore.astimezone(ZoneInfo("America/New_York"))
+    assert (local.strftime("%A"), local.hour, local.minute) == ("Friday", 20, 0)
+
+
+@pytest.mark.wall_clock
 async def test_a_host_creates_a_chain_and_everyone_sees_its_times(world: World) -> None:
     w = world
     start = await WorkflowEnvironment.from_client(w.client).get_current_time()
@@ -224,6 +257,28 @@ async def test_a_json_plan_is_imported_or_refused_clearly(world: World) -> None:
     )
     assert_message(last_reply(not_json), contains="Nothing was started: the file is not JSON", ephemeral=True)
     assert not any([await exists(w, k) for k in ("json2", "json3", "json4")])
+
+
+@pytest.mark.wall_clock
+async def test_a_host_moves_the_current_round_and_a_player_is_refused(world: World) -> None:
+    w = world
+    start = await WorkflowEnvironment.from_client(w.client).get_current_time()
+    await create(w, "move", "1h Round 1\n1h Round 2")
+    refused = last_reply(answered(await w.player.slash(w.channel, "challenge shift", key="move", by="+30m")))
+    assert refused.ephemeral and "Only a host" in refused.content
+
+    moved = last_reply(
+        answered(await w.host.slash(w.channel, "challenge shift", key="move", by="+30m", whole=True))
+    )
+    assert "Moved the round and every round after it 30m later." in moved.content
+    status = await Challenges(w.client, QUEUE).status(w.guild.id, "move")
+    assert status.rounds[0].due is not None and status.rounds[1].due is not None
+    assert unix_times(moved.content)[0] == int(status.rounds[0].due.timestamp())
+    assert_near(status.rounds[0].due, start + timedelta(minutes=90))
+    assert_near(status.rounds[1].due, start + timedelta(minutes=150))
+
+    bad = last_reply(answered(await w.host.slash(w.channel, "challenge shift", key="move", by="soon")))
+    assert bad.content.startswith("Nothing changed:") and "“soon”" in bad.content
 
 
 async def test_a_paused_chain_says_the_time_left_as_kept_and_stops_counting_down(

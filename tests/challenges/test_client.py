@@ -51,6 +51,24 @@ def test_the_short_form_reads_waits_times_names_and_messages() -> None:
     ]
 
 
+def test_an_at_line_takes_any_typed_time_in_the_members_zone() -> None:
+    now = datetime(2026, 12, 7, 17, 0, tzinfo=UTC)  # a Monday
+    rounds = parse_rounds(
+        "at Friday 20:00 Finale\nat 20:00 Warm up night\nat tomorrow 9:00 Breakfast\n"
+        "at 2026-12-24 18:00 Eve\nat in 2h Soon\nat 2026-12-24T18:00Z Iso",
+        zone="Europe/Paris",
+        now=now,
+    )
+    assert [(r.name, r.at) for r in rounds] == [
+        ("Finale", datetime(2026, 12, 11, 19, 0, tzinfo=UTC)),
+        ("Warm up night", datetime(2026, 12, 7, 19, 0, tzinfo=UTC)),
+        ("Breakfast", datetime(2026, 12, 8, 8, 0, tzinfo=UTC)),
+        ("Eve", datetime(2026, 12, 24, 17, 0, tzinfo=UTC)),
+        ("Soon", datetime(2026, 12, 7, 19, 0, tzinfo=UTC)),
+        ("Iso", datetime(2026, 12, 24, 18, 0, tzinfo=UTC)),
+    ]
+
+
 def test_a_reminder_longer_than_its_round_is_refused_with_the_round_and_its_length() -> None:
     # Once left off that round without a word: the host expected a reminder that never came.
     rounds = parse_rounds("1h Long\n10m Short", parse_reminders("30m, 5m"))
@@ -109,7 +127,8 @@ def test_a_round_s_message_keeps_room_for_the_line_naming_the_chain() -> None:
         ("", "write at least one round"),
         ("2h", "line 1 ('2h'): write a wait and a name"),
         ("2 hours Round 1", "line 1 ('2 hours Round 1'): “2” is not a duration"),
-        ("at tomorrow Finale", "line 1 ('at tomorrow Finale'): “tomorrow” is not a time: write it like"),
+        ("at tomorrow Finale", "line 1 ('at tomorrow Finale'): “tomorrow” is not a time: write a wait"),
+        ("at Friday 25:00 Finale", "“Friday 25:00” is not a time of day: hours go to 23"),
         # Once an OverflowError, and Arabic-Indic digits once read as 1h:
         ("99999999999d Round 1", "line 1 ('99999999999d Round 1'): “99999999999d” is too long: at most 365"),
         ("\u0661h Round 1", "write its numbers with the digits 0 to 9"),

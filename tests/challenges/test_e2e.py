@@ -46,4 +46,4 @@ async def test_a_chain_posts_its_reminders_and_rounds_in_order(stack: Stack) -> 
         "⏰ **Relay: Leg 2** in 2 seconds",
         "**Relay** · Round 2 of 2\n🏁 Leg 2!",
     ]
-    assert all(p.nonce and len(p.nonce) <= 25 for p in stack.discord.messages(CHANNEL))
+    assert all(p.nonce and len(str(p.nonce)) <= 25 for p in stack.discord.messages(CHANNEL))

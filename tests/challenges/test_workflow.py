@@ -7,6 +7,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -31,6 +32,7 @@ from workflows.challenges_models import (
     OperatorCancel,
     RoundAction,
     RoundSpec,
+    SkipRequest,
 )
 from workflows.jobs_actions import POST_MESSAGE
 from workflows.jobs_models import ActionInput, Reminder
@@ -40,7 +42,7 @@ REMINDERS = [
     Reminder(offset=timedelta(minutes=30), message="30 minutes"),
     Reminder(offset=timedelta(minutes=5), message="5 minutes"),
 ]
-AS_HOST = ChainRequest(by=HOST, guild_id=GUILD)
+AS_HOST = SkipRequest(by=HOST, guild_id=GUILD)  # a skip naming no round, and a pause or resume
 
 
 @pytest.fixture
@@ -242,7 +244,7 @@ async def test_changes_are_refused_across_guilds_and_for_other_players(
     assert "another server" in str(other_guild.value.cause)
     for update in (ChallengeChainWorkflow.skip, ChallengeChainWorkflow.pause):
         with pytest.raises(WorkflowUpdateFailedError) as player:
-            await handle.execute_update(update, ChainRequest(by=444, guild_id=GUILD))
+            await handle.execute_update(update, SkipRequest(by=444, guild_id=GUILD))
         assert "only a host or the user who created" in str(player.value.cause)
     with pytest.raises(WorkflowUpdateFailedError) as not_paused:
         await handle.execute_update(ChallengeChainWorkflow.resume, AS_HOST)
@@ -398,7 +400,7 @@ def bulky(name: str, kilobytes: int) -> RoundSpec:
     return RoundSpec(
         name=name,
         after=timedelta(hours=1),
-        actions=[RoundAction(action=PROCESS_ROUND_RESULTS, payload=payload)],  # type: ignore[arg-type]
+        actions=[RoundAction(action=PROCESS_ROUND_RESULTS, payload=payload)],
     )
 
 
@@ -406,7 +408,7 @@ async def test_plans_and_rounds_are_bounded_in_size_with_the_limit_named(
     time_env: WorkflowEnvironment, posts: Posts, worker: Worker
 ) -> None:
     chains = Challenges(time_env.client, QUEUE)
-    where = {"title": "Big", "guild_id": GUILD, "channel_id": CHANNEL, "host_id": HOST}
+    where: dict[str, Any] = {"title": "Big", "guild_id": GUILD, "channel_id": CHANNEL, "host_id": HOST}
     with pytest.raises(
         ChallengeError, match=r"round 1 \(Huge\): it takes 60 KB, and a round may take at most 48 KB"
     ):

@@ -22,6 +22,7 @@ from tests.support.bot_harness import (
     World,
     answered,
     as_datetime,
+    as_old_form,
     bot_env,
     last_reply,
     post_buttons,
@@ -106,12 +107,18 @@ async def test_a_host_schedules_a_run_from_the_editor_and_cancels_it(world: tupl
     # Schedule -> the modal (the first response) -> a job, listed with its time remaining.
     modal = answered(await w.host.click(editor, label="Schedule Task"))
     assert modal.modal is not None
+    bad = answered(await w.host.submit_modal(modal, {"when": "31d"}))
+    assert "Nothing was scheduled. “31d” is too long: at most 30 days." in text_of(last_reply(bad))
+    # A form opened before the When field (before a restart) still has days, hours and minutes.
+    modal = as_old_form(
+        answered(await w.host.click(editor, label="Schedule Task")), "days", "hours", "minutes"
+    )
     bad = answered(await w.host.submit_modal(modal, {"days": "31"}))
     assert "Nothing was scheduled. The wait is too long: at most 30 days." in text_of(last_reply(bad))
     assert w.jobs.started == []
     modal = answered(await w.host.click(editor, label="Schedule Task"))
     before = utcnow()
-    done = answered(await w.host.submit_modal(modal, {"days": "1", "hours": "2", "minutes": "15"}))
+    done = answered(await w.host.submit_modal(modal, {"when": "1d2h15m"}))
     confirmation = last_reply(done)
     assert confirmation.ephemeral and "will run in" in confirmation.content
     [job_id] = w.jobs.started
@@ -122,6 +129,9 @@ async def test_a_host_schedules_a_run_from_the_editor_and_cancels_it(world: tupl
     assert unix_times(confirmation.content)[0] == int(status.deadline.timestamp())
     editor = await editor_after(done)
     assert f"1. <#{w.channel.id}> — 1d 2h 15m left" in text_of(editor)
+    # The editor offers the same "Change a job…" menu as /schedule list, on this task.
+    suffix = job_id.removeprefix(f"job-{w.guild.id}-")
+    assert "'custom_id': 'jss:0'" in text_of(editor) and f":{suffix}'" in text_of(editor)
 
     # Opened again later, the list comes from the visibility store alone.
     async def listed() -> bool:
@@ -163,7 +173,7 @@ async def test_the_editor_is_for_hosts_and_refuses_channels_it_cannot_post_in(
     )
     editor = await editor_after(await w.host.select(editor, [hidden], custom_id=f"ca:channel:{action_id}"))
     modal = answered(await w.host.click(editor, label="Schedule Task"))
-    done = answered(await w.host.submit_modal(modal, {"hours": "1"}))
+    done = answered(await w.host.submit_modal(modal, {"when": "1h"}))
     assert "Nothing was scheduled. I cannot post results in" in text_of(last_reply(done))
     assert "Manage Webhooks" in text_of(last_reply(done))
     assert w.jobs.started == []

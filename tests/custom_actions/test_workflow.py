@@ -11,6 +11,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from clients.custom_actions import marker_prefix
+from clients.jobs import Jobs
+from clients.jobs_retry import retry_job
 from clients.store import PersistentStore
 from tests.support.custom_actions_doubles import Harness, custom_actions_worker
 from tests.support.jobs_doubles import assert_near
@@ -26,7 +28,7 @@ from workflows.custom_actions_models import (
     TextOutcome,
     armed_key,
 )
-from workflows.jobs_models import JobResult, job_id_for
+from workflows.jobs_models import JobResult, job_id_for, run_tag
 from workflows.safari_engine import store_name
 from workflows.times import TimeError
 
@@ -232,6 +234,76 @@ async def test_currency_is_applied_once_across_a_retried_activity(
     assert sorted(markers) == [f"applied:{job_id}:{description.run_id}/{i}" for i in (0, 1)]
 
 
+async def test_a_run_whose_channel_is_gone_pays_nothing(time_env: WorkflowEnvironment, h: Harness) -> None:
+    """Regression: Unknown Channel at the deadline failed the run after it had paid (100 -> 110)."""
+    await h.give(GUILD, HOST, 100)
+    found = await action(h, "Payday", outcomes=[CurrencyOutcome(amount=10)])
+    job_id = (
+        await h.actions.schedule(found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1))
+    ).job_id
+    h.discord.gone.add(CHANNEL)  # deleted while the job waited
+    result = await fire(time_env, job_id, timedelta(hours=2))
+
+    assert result.outcome == "failed"
+    assert result.reason == "Discord refused (404, code 10003): Unknown Channel"
+    assert await h.balance(GUILD, HOST) == 100
+    assert h.discord.posts == [] and [n.reason for n in h.notices] == [result.reason]
+
+
+async def test_a_post_refused_after_paying_says_what_was_paid(
+    time_env: WorkflowEnvironment, h: Harness
+) -> None:
+    await h.give(GUILD, HOST, 100)
+    found = await action(h, "Payday", outcomes=[CurrencyOutcome(amount=10), TextOutcome(text="Spend it")])
+
+    def permissions_taken(attempt: int) -> None:
+        # The channel was there when the run paid; the post itself is refused.
+        raise ApplicationError(
+            "Discord refused (403, code 50013): Missing Permissions",
+            type="DiscordRejected",
+            non_retryable=True,
+        )
+
+    h.discord.fail = permissions_taken
+    job_id = (
+        await h.actions.schedule(found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1))
+    ).job_id
+    result = await fire(time_env, job_id, timedelta(hours=2))
+
+    assert result.outcome == "failed"
+    assert result.reason == (
+        "Discord refused (403, code 50013): Missing Permissions; its currency was paid all the same: "
+        "🪙 gained 10 (balance 100 → **110**)"
+    )
+    assert await h.balance(GUILD, HOST) == 110
+    assert [n.reason for n in h.notices] == [result.reason]
+
+
+async def test_a_channel_gone_after_the_run_paid_is_reported_with_what_was_paid(
+    time_env: WorkflowEnvironment, h: Harness
+) -> None:
+    await h.give(GUILD, HOST, 100)
+    found = await action(h, "Payday", outcomes=[CurrencyOutcome(amount=10)])
+
+    def deleted_meanwhile(attempt: int) -> None:
+        # Paid, then Discord did not answer the post; the channel is gone by the retry.
+        h.discord.gone.add(CHANNEL)
+        raise ApplicationError("Discord is unavailable (503)", type="DiscordUnavailable")
+
+    h.discord.fail = deleted_meanwhile
+    job_id = (
+        await h.actions.schedule(found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1))
+    ).job_id
+    result = await fire(time_env, job_id, timedelta(hours=2))
+
+    assert result.outcome == "failed"
+    assert result.reason == (
+        "Discord refused (404, code 10003): Unknown Channel; its currency was paid all the same: "
+        "🪙 gained 10 (balance 100 → **110**)"
+    )
+    assert await h.balance(GUILD, HOST) == 110
+
+
 async def test_balance_never_goes_below_zero(time_env: WorkflowEnvironment, h: Harness) -> None:
     await h.give(GUILD, HOST, 30)
     found = await action(h, "Robbery", outcomes=[CurrencyOutcome(amount=-50)])
@@ -327,3 +399,38 @@ async def test_a_fired_job_never_arms_itself_again(time_env: WorkflowEnvironment
         assert await h.actions.running_deadline(job_id_for(GUILD, armed_key(found.id, PLAYER, slot))) is None
     await time_env.sleep(timedelta(hours=5))
     assert len(h.discord.posts) == 1
+
+
+async def test_a_retry_of_a_failed_custom_action_does_not_apply_its_currency_again(
+    time_env: WorkflowEnvironment, h: Harness
+) -> None:
+    await h.give(GUILD, HOST, 100)
+    found = await action(
+        h, "Market", outcomes=[CurrencyOutcome(amount=-70), TextOutcome(text="Bought a map")]
+    )
+
+    def refused(attempt: int) -> None:
+        raise ApplicationError("Missing Permissions (403)", type="DiscordRefused", non_retryable=True)
+
+    h.discord.fail = refused
+    job_id = (
+        await h.actions.schedule(found, guild_id=GUILD, channel_id=CHANNEL, by=HOST, delay=timedelta(hours=1))
+    ).job_id
+    failed = await fire(time_env, job_id, timedelta(hours=2))
+    assert failed.outcome == "failed"
+    assert await h.balance(GUILD, HOST) == 30  # applied before the post was refused
+    first_run = (await time_env.client.get_workflow_handle(job_id).describe()).run_id
+
+    # The host fixed the channel's permissions and clicks Retry.
+    h.discord.fail = lambda attempt: None
+    jobs = Jobs(time_env.client, QUEUE, clock=lambda: h.clock.now)
+    await retry_job(
+        time_env.client, jobs, GUILD, job_id.removeprefix(f"job-{GUILD}-"), run_tag(first_run), by=HOST
+    )
+    retried = await fire(time_env, job_id, timedelta(minutes=1))
+
+    assert retried.outcome == "done"
+    assert await h.balance(GUILD, HOST) == 30  # still once
+    [post] = h.discord.posts
+    assert post.content is not None
+    assert "lost 70 (balance 100 → **30**)" in post.content and "Bought a map" in post.content

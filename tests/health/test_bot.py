@@ -37,17 +37,19 @@ async def test_an_admin_starts_reads_pauses_and_resumes_the_check(
 ) -> None:
     w, admin, probes = world
     log = w.guild.create_text_channel("bot-log")
-    started = answered(await admin.slash(w.channel, "health start", channel=log, minutes=10))
+    on_call = w.guild.create_role("On call")
+    started = answered(await admin.slash(w.channel, "health start", channel=log, minutes=10, role=on_call))
     assert_responded(started, contains=f"every 10 min, posting to <#{log.id}>", ephemeral=True)
+    assert_responded(started, contains=f"mentioning <@&{on_call.id}> when it turns degraded", ephemeral=True)
     again = answered(await admin.slash(w.channel, "health start", channel=w.channel))
     assert_responded(again, contains="already runs in this server", ephemeral=True)
     status = await HealthChecks(w.client, QUEUE).status(w.guild.id)
-    assert status.admin_channel_id == log.id
+    assert status.admin_channel_id == log.id and status.alert_role_id == on_call.id
 
     ran = answered(await admin.slash(w.channel, "health run"))
     body = last_reply(ran).content
-    assert "Health: healthy" in body and "Discord: answered in 80 ms" in body
-    assert "<t:" in body
+    assert "Health: healthy" in body and "🟢 Discord: answered in 80 ms" in body
+    assert "health_probe" not in body and "<t:" in body and "Last runs, newest first: 🟢" in body
 
     paused = answered(await admin.slash(w.channel, "health pause"))
     assert_message(last_reply(paused), contains="Paused", ephemeral=True)
@@ -60,6 +62,12 @@ async def test_an_admin_starts_reads_pauses_and_resumes_the_check(
     assert_message(last_reply(read), contains="Every 10 min", ephemeral=True)
     # The state never changed: one post, from the first check.
     assert [r.kind for r in probes.reports] == ["change"]
+
+    stopped = answered(await admin.slash(w.channel, "health stop"))
+    assert_responded(stopped, contains="Health check stopped", ephemeral=True)
+    await w.client.get_workflow_handle(f"health-{w.guild.id}").result()
+    gone = answered(await admin.slash(w.channel, "health stop"))
+    assert_responded(gone, contains="No health check runs in this server", ephemeral=True)
 
 
 async def test_everyone_else_is_refused_and_nothing_starts(
@@ -76,7 +84,7 @@ async def test_everyone_else_is_refused_and_nothing_starts(
         refused = answered(await actor.slash(w.channel, "health start", channel=w.channel))
         assert_responded(refused, contains="Only a server admin (Manage Server) can start", ephemeral=True)
     assert not await HealthChecks(w.client, QUEUE).is_running(w.guild.id)
-    for verb in ("status", "pause", "resume", "run"):
+    for verb in ("status", "pause", "resume", "run", "stop"):
         refused = answered(await w.player.slash(w.channel, f"health {verb}"))
         assert_responded(refused, contains="Only a server admin", ephemeral=True)
 

@@ -20,7 +20,16 @@ from tests.support.histories import run_histories
 from tests.support.jobs_doubles import assert_near
 from worker import build_worker
 from workflows.health import HealthCheckWorkflow
-from workflows.health_models import PROBE_FAILED_JOBS, PROBE_TASK_QUEUE, HealthRequest, health_id_for
+from workflows.health_models import (
+    PROBE_FAILED_JOBS,
+    PROBE_TASK_QUEUE,
+    STOP_SIGNAL,
+    HealthRequest,
+    HealthStop,
+    health_id_for,
+)
+
+ROLE = 777
 
 
 @pytest.fixture
@@ -109,8 +118,10 @@ async def test_a_heartbeat_once_a_day_and_a_bounded_history_over_weeks(
 
     assert status.checks == 14 * 12 + 1
     assert [r.kind for r in probes.reports] == ["change"] + ["heartbeat"] * 14
+    # The test server's clock also runs in real time while 169 checks run, so the later
+    # heartbeats drift by the seconds those took; a minute still tells a day from a 2-hour check.
     for day, report in enumerate(probes.reports):
-        assert_near(report.at, now + timedelta(days=day))
+        assert_near(report.at, now + timedelta(days=day), slack=timedelta(minutes=1))
     # One run per 20 checks, each about as long as the first, however long the check has run.
     sizes = await run_histories(time_env.client, handle.id, first_run)
     assert len(sizes) == 9 and status.generation == 8
@@ -188,21 +199,33 @@ async def test_against_the_fake_discord_an_outage_is_posted_once_and_its_end_onc
             doubles[PROBE_FAILED_JOBS],
         ]
         async with build_worker(time_env.client, QUEUE, activities, workflows=[HealthCheckWorkflow]):
-            await checks.start(guild_id=GUILD, admin_channel_id=ADMIN_CHANNEL, interval=timedelta(hours=1))
+            await checks.start(
+                guild_id=GUILD,
+                admin_channel_id=ADMIN_CHANNEL,
+                interval=timedelta(hours=1),
+                alert_role_id=ROLE,
+            )
             await time_env.sleep(timedelta(minutes=90))  # checks at 0 and 1 h: healthy
             fake.inject("GET", r"^/users/@me$", 401, times=2, code=0, message="401: Unauthorized")
             await time_env.sleep(timedelta(hours=2))  # checks at 2 and 3 h: failing
             await time_env.sleep(timedelta(hours=2))  # checks at 4 and 5 h: healthy again
             status = await checks.status(GUILD)
         posted = [m.content for m in fake.messages(ADMIN_CHANNEL)]
+        allowed = [
+            (r.json or {})["allowed_mentions"] for r in fake.requests("POST", rf"/channels/{ADMIN_CHANNEL}/")
+        ]
         fake.assert_no_violations()
 
     assert status.checks == 6
     assert len(posted) == 3, posted
     assert posted[0].startswith("🟢 **Health: healthy**")
-    assert posted[1].startswith("🔴 **Health: failing** (was healthy)")
-    assert "`health_probe_discord`: Discord refused the token (401)" in posted[1]
+    # Only the failure mentions the role, and the post lets that one role be pinged.
+    assert posted[1].startswith(f"<@&{ROLE}> 🔴 **Health: failing** (was healthy)")
+    assert allowed[1]["roles"] == [ROLE] and allowed[1]["parse"] == []
+    assert [a.get("roles", []) for a in (allowed[0], allowed[2])] == [[], []]
+    assert "🔴 Discord: Discord refused the token (401)" in posted[1]
     assert posted[2].startswith("🟢 **Health: healthy** (was failing)")
+    assert not any("health_probe" in text for text in posted)
 
 
 async def test_a_flapping_check_posts_a_change_only_once_it_persists(
@@ -230,3 +253,55 @@ async def test_a_flapping_check_posts_a_change_only_once_it_persists(
     ]
     for report, hours in zip(probes.reports, (0, 14, 18), strict=True):
         assert_near(report.at, now + timedelta(hours=hours))
+
+
+async def test_the_role_is_mentioned_on_degraded_and_failing_never_on_recovery_or_while_steady(
+    time_env: WorkflowEnvironment, probes: Probes, worker: Worker, checks: HealthChecks
+) -> None:
+    now = await time_env.get_current_time()
+    # Failing from 3 h to 6 h, then steady for twelve more checks.
+    probes.outages = [(now + timedelta(hours=2, minutes=30), now + timedelta(hours=5, minutes=30))]
+    await checks.start(
+        guild_id=GUILD, admin_channel_id=ADMIN_CHANNEL, interval=timedelta(hours=1), alert_role_id=ROLE
+    )
+    await time_env.sleep(timedelta(hours=18, minutes=30))
+
+    assert [(r.state, r.mention_role_id) for r in probes.reports] == [
+        ("healthy", None),
+        ("failing", ROLE),
+        ("healthy", None),  # the recovery, said once
+    ]
+    recovered = report_text(probes.reports[2])
+    assert recovered.startswith("🟢 **Health: healthy** (was failing)") and "<@&" not in recovered
+    status = await checks.status(GUILD)
+    assert status.alert_role_id == ROLE and status.checks == 19
+    # The last runs, oldest first, for the status to show.
+    assert [r.state for r in status.runs] == ["healthy"] * 5
+    assert_near(status.runs[-1].at, now + timedelta(hours=18))
+
+
+async def test_health_stop_ends_the_check(
+    time_env: WorkflowEnvironment, probes: Probes, worker: Worker, checks: HealthChecks
+) -> None:
+    await checks.start(guild_id=GUILD, admin_channel_id=ADMIN_CHANNEL, interval=timedelta(hours=1))
+    await time_env.sleep(timedelta(hours=2, minutes=30))
+    await checks.stop(GUILD, by=ADMIN)
+    handle = time_env.client.get_workflow_handle(health_id_for(GUILD))
+    await handle.result()
+    assert not await checks.is_running(GUILD)
+    ran = len(probes.checks)
+    await time_env.sleep(timedelta(hours=5))
+    assert len(probes.checks) == ran == 3
+
+
+async def test_an_operator_signal_by_name_ends_a_paused_check(
+    time_env: WorkflowEnvironment, probes: Probes, worker: Worker, checks: HealthChecks
+) -> None:
+    """What README's operator section runs: `temporal workflow signal --name stop`."""
+    await checks.start(guild_id=None, admin_channel_id=ADMIN_CHANNEL, interval=timedelta(hours=1))
+    await time_env.sleep(timedelta(minutes=30))
+    await checks.pause(None, by=ADMIN)
+    handle = time_env.client.get_workflow_handle(health_id_for(None))
+    await handle.signal(STOP_SIGNAL, HealthStop(reason="moving the deployment"))
+    await handle.result()
+    assert not await checks.is_running(None)

@@ -125,7 +125,10 @@ async def test_a_cancel_with_no_worker_running_is_answered_and_promises_nothing(
             update = w.bot.jobs.cancel
 
             async def cancel(*args: Any, **kwargs: Any) -> JobStatus:
-                return await w.env.external_wait(update(*args, **kwargs), reason="an update no worker takes")
+                status: JobStatus = await w.env.external_wait(
+                    update(*args, **kwargs), reason="an update no worker takes"
+                )
+                return status
 
             w.bot.jobs.cancel = cancel  # type: ignore[method-assign]
             clicked = answered(await w.host.click(dashboard, custom_id=await cancel_id(w, "d", job_id)))
@@ -216,11 +219,10 @@ async def test_old_buttons_still_work_after_a_restart(world: World) -> None:
     posted = last_reply(answered(await w.host.slash(w.channel, "safari panel")))
     answered(await w.other_player.click(posted, label="Join"))
     modal = answered(await w.host.slash(w.channel, "safari schedule"))
-    answered(await w.host.submit_modal(modal, {"hours": "2", "minutes": "0"}))
+    answered(await w.host.submit_modal(modal, {"when": "2h"}))
     [first] = w.jobs.started
     await eventually(lambda: listed(w.bot.jobs, w.guild.id, 1))
-    posted = answered(await w.host.slash(w.channel, "safari panel"))
-    panel = last_reply(posted)
+    panel = last_reply(answered(await w.host.slash(w.channel, "safari panel")))
     assert_message(panel, ephemeral=False)
     assert "Safari Round Results" in texts(panel) and "left" in texts(panel)
     dashboard = last_reply(answered(await w.host.slash(w.channel, "schedule list")))
@@ -233,7 +235,7 @@ async def test_old_buttons_still_work_after_a_restart(world: World) -> None:
     # this round's results are already scheduled, so it is refused and nothing starts.
     shown = answered(await w.host.click(panel, label="Schedule results"))
     assert shown.modal is not None
-    again = answered(await w.host.submit_modal(shown, {"hours": "3", "minutes": "0"}))
+    again = answered(await w.host.submit_modal(shown, {"when": "3h"}))
     assert "Nothing was scheduled" in last_reply(again).content
     assert w.jobs.started == []
 
@@ -262,7 +264,7 @@ async def test_old_buttons_still_work_after_a_restart(world: World) -> None:
 
     await eventually(closed)
     shown = answered(await w.host.click(panel, label="Schedule results"))
-    done = answered(await w.host.submit_modal(shown, {"hours": "3", "minutes": "0"}))
+    done = answered(await w.host.submit_modal(shown, {"when": "3h"}))
     assert_message(last_reply(done), contains="results** scheduled by", ephemeral=False)
     [second] = w.jobs.started  # the round's key again: a new run of the same job id
     assert (await w.bot.jobs.status(second)).state == "waiting"

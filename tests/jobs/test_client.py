@@ -194,6 +194,7 @@ async def test_status_of_a_job_that_never_existed(jobs: Jobs) -> None:
         await jobs.status(f"job-{GUILD}-never")
 
 
+@pytest.mark.wall_clock
 async def test_a_cancel_reason_too_long_is_refused_and_the_job_stays(jobs: Jobs) -> None:
     job_id = await jobs.schedule(
         "post_message",
@@ -240,6 +241,7 @@ async def test_a_keyed_job_cannot_be_scheduled_twice(jobs: Jobs) -> None:
     assert not await jobs.cancel_by_key("round-2", guild_id=GUILD, by=HOST)
 
 
+@pytest.mark.wall_clock
 async def test_cancel_is_guarded_by_guild_and_owner(jobs: Jobs) -> None:
     job_id = await jobs.schedule(
         "post_message",
@@ -262,6 +264,7 @@ async def test_cancel_is_guarded_by_guild_and_owner(jobs: Jobs) -> None:
         await jobs.cancel(job_id, by=PLAYER, guild_id=GUILD)
 
 
+@pytest.mark.wall_clock
 async def test_a_cancel_for_an_earlier_run_is_refused_by_the_later_one(
     time_env: WorkflowEnvironment, jobs: Jobs
 ) -> None:
@@ -291,6 +294,7 @@ async def test_a_cancel_for_an_earlier_run_is_refused_by_the_later_one(
     assert (await jobs.cancel(again, by=PLAYER, guild_id=GUILD, run=current)).state == "cancelled"
 
 
+@pytest.mark.wall_clock
 async def test_reschedule_moves_the_deadline(time_env: WorkflowEnvironment, jobs: Jobs) -> None:
     job_id = await jobs.schedule(
         "post_message",

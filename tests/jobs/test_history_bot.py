@@ -15,12 +15,13 @@ from simcord.components import walk_components
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from components.jobs import RETRY_JOB
 from tests.support.bot_harness import World, answered, bot_env, last_reply
 from tests.support.jobs_doubles import Doubles
 from tests.support.temporal import eventually
 from worker import build_worker
 from workflows import search_attributes as sa
-from workflows.jobs_models import JobResult
+from workflows.jobs_models import JobResult, job_suffix, run_tag
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -133,3 +134,37 @@ async def test_history_and_retry_answer_with_the_worker_stopped(client: Client) 
     async with bot_env(client, f"nobody-{uuid.uuid4().hex[:8]}") as w:
         reply = last_reply(answered(await w.host.slash(w.channel, "schedule history")))
         assert "Past jobs" in texts(reply)
+
+
+async def test_retry_clicked_with_the_worker_stopped_is_answered_and_runs_when_one_is_back(
+    client: Client,
+) -> None:
+    queue = f"retry-stopped-{uuid.uuid4().hex[:8]}"
+    doubles = Doubles(WallClock())
+
+    def refuse(attempt: int) -> None:
+        raise ApplicationError("Missing Permissions (403)", non_retryable=True)
+
+    doubles.action_behaviour = refuse
+    async with bot_env(client, queue) as w:
+        async with build_worker(client, queue, doubles.activities()):
+            broken = await ran(w, "Broken post", w.channel.id, fail=True)
+        # The worker is stopped now.
+        listed: list[ResponseMessage] = []
+
+        async def shown() -> bool:
+            listed.append(last_reply(answered(await w.host.slash(w.channel, "schedule history"))))
+            return "Broken post" in texts(listed[-1])
+
+        await eventually(shown)
+        handle = w.client.get_workflow_handle(broken, result_type=JobResult)
+        run = run_tag((await handle.describe()).run_id)
+        button = RETRY_JOB.build(run=run, suffix=job_suffix(broken, w.guild.id))
+        retried = last_reply(answered(await w.host.click(listed[-1], custom_id=button)))
+        assert "Retrying now" in (texts(retried) + (retried.content or ""))
+        status = (await handle.describe()).status
+        assert status is not None and status.name == "RUNNING"  # waits for a worker
+
+        doubles.action_behaviour = lambda attempt: None
+        async with build_worker(client, queue, doubles.activities()):
+            assert (await handle.result()).outcome == "done"

@@ -12,8 +12,14 @@ from tests.support.jobs_doubles import Doubles, job, start
 from workflows.jobs_actions import POST_MESSAGE, action_spec
 from workflows.safari_engine import PROCESS_ROUND_RESULTS
 
-WINDOW = action_spec(POST_MESSAGE).late
-assert WINDOW is not None
+
+def _window() -> timedelta:
+    late = action_spec(POST_MESSAGE).late
+    assert late is not None
+    return late
+
+
+WINDOW = _window()
 
 
 async def late_by(env: WorkflowEnvironment, lateness: timedelta, action: str = POST_MESSAGE) -> object:

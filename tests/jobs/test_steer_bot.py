@@ -241,3 +241,69 @@ async def test_a_host_repeats_a_post_then_skips_changes_pauses_and_ends_it(world
     assert "Ended **quiz**" in ended.content
     gone = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="quiz")))
     assert "no repeat named" in gone.content
+
+
+async def test_the_safari_panel_steers_its_rounds(world: World) -> None:
+    """A feature's own panel offers the same "Change a job…" menu as /schedule list."""
+    w = world
+    posted = last_reply(answered(await w.host.slash(w.channel, "safari panel")))
+    answered(await w.player.click(posted, label="Join"))
+    shown = answered(await w.host.slash(w.channel, "safari schedule"))
+    answered(await w.host.submit_modal(shown, {"when": "2h"}))
+    [job_id] = w.jobs.started
+    await eventually(lambda: listed(w.bot.jobs, w.guild.id, 1))
+
+    safari_panel = last_reply(answered(await w.host.slash(w.channel, "safari panel")))
+    assert custom_ids(safari_panel, "jss:") == ["jss:0"]
+    picked = last_reply(
+        answered(await w.player.select(safari_panel, [await choice(w, job_id)], custom_id="jss:0"))
+    )
+    assert "Only a host or the member who scheduled" in picked.content
+    opened = last_reply(
+        answered(await w.host.select(safari_panel, [await choice(w, job_id)], custom_id="jss:0"))
+    )
+    assert "Safari Round Results" in texts(opened)
+    paused = last_reply(answered(await w.host.click(opened, label="Pause")))
+    assert "Paused **Safari Round Results**" in paused.content
+    assert (await w.bot.jobs.status(job_id)).paused_left is not None
+
+
+async def test_a_host_repeats_a_custom_action_and_a_player_may_not(world: World) -> None:
+    w = world
+    await w.bot.time_zones.set_server(w.guild.id, "America/New_York")
+    answered(await w.host.slash(w.channel, "action create", name="Patrol"))
+    refused = answered(
+        await w.player.slash(w.channel, "action repeat", action="Patrol", name="patrol", every="every 2h")
+    )
+    assert_message(last_reply(refused), contains="Only a host", ephemeral=True)
+
+    made = last_reply(
+        answered(
+            await w.host.slash(
+                w.channel,
+                "action repeat",
+                action="Patrol",
+                name="patrol",
+                every="every day at 09:00",
+                times=2,
+            )
+        )
+    )
+    assert_message(made, contains="🔁 **Patrol** runs in", ephemeral=True)
+    assert (
+        "every day at 09:00 (America/New_York)" in made.content
+        and "/schedule repeat name:patrol" in made.content
+    )
+    info = await w.bot.repeats.info(w.guild.id, "patrol")
+    assert info.remaining == 2 and info.channel_id == w.channel.id
+    assert as_datetime(unix_times(made.content)[0]) == info.next_times[0]
+    assert info.next_times[0].astimezone(ZoneInfo("America/New_York")).strftime("%H:%M") == "09:00"
+
+    bad = last_reply(
+        answered(
+            await w.host.slash(w.channel, "action repeat", action="Patrol", name="p2", every="sometimes")
+        )
+    )
+    assert bad.content.startswith("Nothing was repeated:")
+    ended = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="patrol", do="end")))
+    assert "Ended **patrol**" in ended.content

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
 
 import aiohttp
 import discord
@@ -48,7 +49,8 @@ def clock() -> Clock:
 
 @pytest_asyncio.fixture
 async def playground(route_base: None, clock: Clock) -> AsyncIterator[Playground]:
-    async with Playground(token=TOKEN, clock=clock) as play:
+    play = Playground(token=TOKEN, clock=clock)
+    async with play:
         Route.BASE = play.base_url
         yield play
         play.assert_no_violations()
@@ -90,7 +92,8 @@ class TinyBot(discord.AutoShardedClient):
             modal.add_item(discord.ui.TextInput(label="Name", custom_id="name"))
 
             async def on_submit(submitted: discord.Interaction) -> None:
-                values = modal_values((submitted.data or {}).get("components", []))  # type: ignore[arg-type]
+                data: Mapping[str, Any] = submitted.data or {}
+                values = modal_values(data.get("components") or [])
                 await submitted.response.send_message(f"hello {values['name']}")
 
             modal.on_submit = on_submit  # type: ignore[method-assign]
@@ -106,7 +109,8 @@ class TinyBot(discord.AutoShardedClient):
             modal.add_item(discord.ui.Label(text="Image", component=discord.ui.FileUpload(custom_id="image")))
 
             async def on_submit(submitted: discord.Interaction) -> None:
-                files = (submitted.data or {}).get("resolved", {}).get("attachments", {})  # type: ignore[union-attr]
+                data: Mapping[str, Any] = submitted.data or {}
+                files = data.get("resolved", {}).get("attachments", {})
                 await submitted.response.send_message(" ".join(a["filename"] for a in files.values()))
 
             modal.on_submit = on_submit  # type: ignore[method-assign]

@@ -52,7 +52,10 @@ async def test_messages_buttons_and_dms_survive_a_restart(tmp_path: Path, route_
         assert isinstance(channel, discord.TextChannel)
         kept = await channel.fetch_message(posted.id)
         assert kept.content == "A new season is open"
-        assert [c.custom_id for row in kept.components for c in row.children] == ["season:join"]  # type: ignore[attr-defined]
+        assert kept.content == "A new season is open"
+        assert [c["custom_id"] for row in play.message(kept.id).components for c in row["components"]] == [
+            "season:join"
+        ]
         seen = play.state(PLAYER_ID)
         assert [m["content"] for m in seen["dms"]] == ["Your turn: claim it"]
         newer = await channel.send("after the restart")

@@ -169,6 +169,49 @@ async def test_webhook_lifecycle(fake: FakeDiscord, client: discord.Client) -> N
 
 
 @pytest.mark.asyncio
+async def test_a_channel_holds_at_most_15_webhooks(fake: FakeDiscord, client: discord.Client) -> None:
+    channel = await client.fetch_channel(CHANNEL)
+    assert isinstance(channel, discord.TextChannel)
+    for _ in range(5):
+        fake.add_webhook(CHANNEL)  # made by the server's admins in Discord's UI
+    ours = [await channel.create_webhook(name=f"hook {i}") for i in range(10)]
+    with pytest.raises(discord.HTTPException) as exc:
+        await channel.create_webhook(name="one too many")
+    assert (exc.value.status, exc.value.code) == (400, 30007)
+    assert exc.value.text == "Maximum number of webhooks reached (15)"
+
+    listed = await channel.webhooks()
+    assert len(listed) == 15 and {w.id for w in ours} <= {w.id for w in listed}
+    assert all(w.token for w in listed)
+    await ours[0].delete()  # a deleted one frees its place
+    await channel.create_webhook(name="fits again")
+    fake.assert_no_violations()
+
+
+@pytest.mark.asyncio
+async def test_history_pages_newest_first_and_webhook_posts_keep_their_own_name(
+    fake: FakeDiscord, client: discord.Client
+) -> None:
+    channel = await client.fetch_channel(CHANNEL)
+    assert isinstance(channel, discord.TextChannel)
+    sent = [await channel.send(f"m{i}") for i in range(5)]
+    hook = await channel.create_webhook(name="kept")
+    posted = await hook.send("as someone", username="Treasure Hunt", wait=True)
+    assert posted.author.name == "Treasure Hunt"
+
+    after = [m.content async for m in channel.history(after=sent[1], limit=None, oldest_first=True)]
+    assert after == ["m2", "m3", "m4", "as someone"]
+    newest = await client.http.logs_from(CHANNEL, 2)
+    assert [m["content"] for m in newest] == ["as someone", "m4"]
+    before = await client.http.logs_from(CHANNEL, 10, before=sent[2].id)
+    assert [m["content"] for m in before] == ["m1", "m0"]
+    with pytest.raises(discord.HTTPException) as exc:
+        await hook.send("nope", username="my discord bot")
+    assert exc.value.code == 50035
+    fake.violations.clear()  # that refusal was the point
+
+
+@pytest.mark.asyncio
 async def test_dms_and_closed_dms(fake: FakeDiscord, client: discord.Client) -> None:
     dm = await client.create_dm(discord.Object(USER))
     assert isinstance(dm, discord.DMChannel)

@@ -1,5 +1,6 @@
 """docker-compose.yml, validated by a real Compose implementation (`config` needs no engine) and
-checked against the image deploy/Dockerfile builds and the settings each process reads."""
+checked against the image deploy/Dockerfile builds and the settings each process's features read
+(stack/settings.py PROCESS_FEATURES, itself checked against the code by test_process_settings.py)."""
 
 from __future__ import annotations
 
@@ -17,29 +18,27 @@ from typing import Any
 import pytest
 
 from stack.devserver import DEFAULT_DYNAMIC_CONFIG, temporal_cli_path
-from stack.settings import Settings
+from stack.settings import Settings, process_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 # Values unique enough to find where each secret ends up.
 SECRETS = {
     "DISCORD_TOKEN": "discord-token-for-compose-test",
     "ENCRYPTION_KEYS": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+    "WHISPER_KEYS": "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=",
     "CODEC_TOKEN": "codec-token-for-compose-test",
     "POSTGRES_PASSWORD": "postgres-password-for-compose-test",
 }
 # Who may see each secret.
 SECRET_HOLDERS = {
-    "DISCORD_TOKEN": {"worker", "bot"},
-    "ENCRYPTION_KEYS": {"worker", "bot", "codec"},
+    "DISCORD_TOKEN": {"worker", "worker-next", "bot"},
+    "ENCRYPTION_KEYS": {"worker", "worker-next", "bot", "codec"},
+    "WHISPER_KEYS": {"bot"},  # it seals whisper text against everyone else, operators included
     "CODEC_TOKEN": {"codec", "temporal-ui"},  # the UI hands the codec endpoint to the browser
     "POSTGRES_PASSWORD": {"postgresql", "temporal-schema", "temporal"},
 }
-# What our processes cannot start without (the rest has defaults).
-REQUIRED = {
-    "worker": {"TEMPORAL_ADDRESS", "ENCRYPTION_KEYS", "DISCORD_TOKEN"},
-    "bot": {"TEMPORAL_ADDRESS", "ENCRYPTION_KEYS", "DISCORD_TOKEN"},
-    "codec": {"ENCRYPTION_KEYS", "CODEC_TOKEN"},
-}
+# The process each command of ours runs (stack/settings.py PROCESS_FEATURES names them).
+PROCESSES = {"worker": "worker", "bot": "bot", "stack.codec_server": "codec server"}
 # Read by temporal-sql-tool itself, not by the script that calls it.
 TOOL_VARIABLES = {"temporal-schema": {"SQL_PASSWORD"}}
 
@@ -52,7 +51,10 @@ def compose_command() -> list[str]:
     legacy = shutil.which("docker-compose")
     if legacy:
         return [legacy]
-    message = "no Compose implementation: `apt-get install docker-compose` (.ci/run does it)"
+    message = (
+        "checking docker-compose.yml needs a Compose implementation (`docker compose` or "
+        "docker-compose), and there is none: apt-get install docker-compose (.ci/run does it)"
+    )
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
@@ -76,7 +78,9 @@ def run_config(env: Path) -> subprocess.CompletedProcess[str]:
     # A clean environment: compose would let the caller's variables override the env file.
     clean = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}
     compose_file = str(ROOT / "docker-compose.yml")
-    args = ["--project-directory", str(ROOT), "-f", compose_file, "--env-file", str(env), "config"]
+    args = ["--project-directory", str(ROOT), "-f", compose_file, "--env-file", str(env)]
+    # Every profile's services too (Compose v2 leaves them out otherwise; 1.29 always renders them).
+    args += ["--profile", "rollout", "config"]
     return subprocess.run(
         [*compose_command(), *args],
         capture_output=True,
@@ -146,6 +150,27 @@ def one_shots(services: dict[str, dict[str, Any]]) -> set[str]:
     return names
 
 
+def process_of(service: dict[str, Any]) -> str:
+    [module] = python_modules([str(part) for part in service["command"]])
+    return PROCESSES[module]
+
+
+def settings_problems(services: dict[str, dict[str, Any]]) -> list[str]:
+    """What a service of ours lacks of its process's required settings, or gets beyond what
+    its process reads."""
+    found = []
+    for name, service in ours(services):
+        process = process_of(service)
+        required, read = process_settings(process)
+        env = environment(service)
+        for setting, feature in required.items():
+            if not env.get(setting):
+                found.append(f"{name} ({process}) lacks {setting}, which its {feature} need")
+        for setting in sorted(set(env) - read):
+            found.append(f"{name} ({process}) gets {setting}, which it never reads")
+    return found
+
+
 def test_compose_renders_without_an_engine(services: dict[str, dict[str, Any]]) -> None:
     assert set(services) == {
         "postgresql",
@@ -155,8 +180,10 @@ def test_compose_renders_without_an_engine(services: dict[str, dict[str, Any]]) 
         "codec",
         "temporal-ui",
         "worker",
+        "worker-next",
         "bot",
     }
+    assert services["worker-next"]["profiles"] == ["rollout"]  # started for a rollout only
 
 
 def test_a_missing_secret_stops_compose_naming_it(tmp_path: Path) -> None:
@@ -193,14 +220,29 @@ def test_images_are_pinned_to_the_dev_servers_versions(services: dict[str, dict[
     for name, image in images.items():
         repo, _, tag = image.rpartition(":")
         assert repo and tag and tag != "latest", f"{name}: {image} is not pinned"
-    assert images["temporal"] == f"temporalio/server:{versions['server']}"
-    assert (
-        images["temporal-schema"]
-        == images["temporal-setup"]
-        == f"temporalio/admin-tools:{versions['server']}"
-    )
-    assert images["temporal-ui"] == f"temporalio/ui:{versions['ui']}"
-    assert re.fullmatch(r"postgres:\d+\.\d+", images["postgresql"])
+    ours_ = {name for name, _ in ours(services)}
+    tags = {}
+    for name, image in images.items():
+        if name in ours_:
+            continue  # built here (deploy/Dockerfile, whose base is checked below)
+        # A tag says which version; the digest pins the very image, which a tag does not.
+        found = re.fullmatch(r"([^:@]+):([^:@]+)@sha256:[0-9a-f]{64}", image)
+        assert found, f"{name}: {image} is not pinned by digest"
+        tags[name] = f"{found.group(1)}:{found.group(2)}"
+    assert tags["temporal"] == f"temporalio/server:{versions['server']}"
+    assert tags["temporal-schema"] == tags["temporal-setup"] == f"temporalio/admin-tools:{versions['server']}"
+    assert images["temporal-schema"] == images["temporal-setup"]
+    assert tags["temporal-ui"] == f"temporalio/ui:{versions['ui']}"
+    assert re.fullmatch(r"postgres:\d+\.\d+", tags["postgresql"])
+
+
+def test_the_image_is_built_on_a_base_pinned_by_digest() -> None:
+    [base] = [
+        line.split()[1]
+        for line in (ROOT / "deploy" / "Dockerfile").read_text().splitlines()
+        if line.startswith("FROM ")
+    ]
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+@sha256:[0-9a-f]{64}", base), base
 
 
 def test_each_service_gets_only_the_secrets_it_needs(services: dict[str, dict[str, Any]]) -> None:
@@ -211,16 +253,37 @@ def test_each_service_gets_only_the_secrets_it_needs(services: dict[str, dict[st
         assert holders == SECRET_HOLDERS[secret], secret
 
 
-def test_every_setting_our_processes_read_is_set_and_known(services: dict[str, dict[str, Any]]) -> None:
-    known = {name.upper() for name in Settings.model_fields}
+def test_every_process_gets_what_its_features_need_and_nothing_else(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    assert settings_problems(services) == []
     for name, service in ours(services):
-        env = environment(service)
-        assert set(env) <= known, f"{name}: {set(env) - known} are not settings"
-        missing = {k for k in REQUIRED[name] if not env.get(k)}
-        assert not missing, f"{name} lacks {missing}"
-        if "TEMPORAL_ADDRESS" in env:
-            host, _, port = env["TEMPORAL_ADDRESS"].rpartition(":")
+        if process_of(service) != "codec server":  # the one process that needs no Temporal
+            host, _, port = environment(service)["TEMPORAL_ADDRESS"].rpartition(":")
             assert (host, port) == ("temporal", "7233"), f"{name} does not reach the compose server"
+
+
+def test_a_whisper_key_taken_from_the_bot_is_found_missing(services: dict[str, dict[str, Any]]) -> None:
+    """The check above is what caught the compose bot refusing every whisper: no WHISPER_KEYS."""
+    without = {**services, "bot": {**services["bot"], "environment": dict(environment(services["bot"]))}}
+    del without["bot"]["environment"]["WHISPER_KEYS"]
+    assert settings_problems(without) == ["bot (bot) lacks WHISPER_KEYS, which its whispers need"]
+    given_to_worker = {
+        **services,
+        "worker": {**services["worker"], "environment": dict(environment(services["worker"]))},
+    }
+    given_to_worker["worker"]["environment"]["WHISPER_KEYS"] = SECRETS["WHISPER_KEYS"]
+    assert settings_problems(given_to_worker) == ["worker (worker) gets WHISPER_KEYS, which it never reads"]
+
+
+def test_a_rollouts_workers_are_the_workers_waiting_to_be_made_current(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    worker, following = services["worker"], services["worker-next"]
+    assert following["command"] == worker["command"] and following["build"] == worker["build"]
+    assert environment(following) == {**environment(worker), "WORKER_ROLLOUT": "manual"}
+    assert environment(worker)["WORKER_ROLLOUT"] == "new"
+    assert "container_name" not in following and not ports(following)
 
 
 def test_every_variable_a_setup_script_reads_is_set(services: dict[str, dict[str, Any]]) -> None:
@@ -340,5 +403,5 @@ def test_an_optional_setting_passed_empty_counts_as_unset(monkeypatch: pytest.Mo
     """Compose passes unset optionals as `${DISCORD_DEV_GUILD:-}`, i.e. empty strings."""
     monkeypatch.setenv("DISCORD_DEV_GUILD", "")
     monkeypatch.setenv("WORKER_METRICS_PORT", "")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.discord_dev_guild is None and settings.worker_metrics_port is None

@@ -71,10 +71,8 @@ async def test_a_worker_started_during_an_outage_serves_the_store_and_posts_once
         fake.add_channel(CHANNEL, GUILD)
         fake.inject("*", ".*", 503, times=EVERY_REQUEST)
         worker = worker_for(server, fake, tmp_path)
-        worker.start()
-        try:
-            await worker.wait_started()
-            queue = worker.env["TEMPORAL_TASK_QUEUE"]
+        async with worker:
+            queue = worker.task_queue
 
             store = await PersistentStore.create(client, f"outage-{uuid.uuid4().hex[:8]}", queue)
             await asyncio.wait_for(store.set("round", 3), 30)
@@ -88,8 +86,6 @@ async def test_a_worker_started_during_an_outage_serves_the_store_and_posts_once
 
             fake.clear_faults()
             result = await asyncio.wait_for(handle.result(), 90)
-        finally:
-            worker.stop()
         assert result.outcome == "done"
         assert [m.content for m in fake.messages()] == ["posted after the outage"]
         assert worker.proc is not None and worker.proc.returncode == 0, worker.log()
@@ -105,15 +101,11 @@ async def test_a_worker_without_a_token_warns_once_and_retries_quietly(
         fake.add_channel(CHANNEL, GUILD)
         worker = worker_for(server, fake, tmp_path)
         del worker.env["DISCORD_TOKEN"]
-        worker.start()
-        try:
-            await worker.wait_started()
-            job_id = await schedule_post(client, worker.env["TEMPORAL_TASK_QUEUE"], "never without a token")
+        async with worker:
+            job_id = await schedule_post(client, worker.task_queue, "never without a token")
             handle = client.get_workflow_handle(job_id, result_type=JobResult)
             await post_kept_retrying(handle)
             await handle.terminate("test over")
-        finally:
-            worker.stop()
         log = worker.log()
         assert [line for line in log.splitlines() if "DISCORD_TOKEN" in line] == [
             next(line for line in log.splitlines() if "DISCORD_TOKEN is not set" in line)
@@ -128,15 +120,11 @@ async def test_a_refused_token_is_said_once_and_the_worker_keeps_serving(
     async with FakeDiscord() as fake:
         worker = worker_for(server, fake, tmp_path)
         worker.env["DISCORD_TOKEN"] = "not a token"  # Discord answers 401 to "Bot not a token"
-        worker.start()
-        try:
-            await worker.wait_started()
+        async with worker:
             await eventually(lambda: "Discord refused DISCORD_TOKEN" in worker.log())
-            queue = worker.env["TEMPORAL_TASK_QUEUE"]
+            queue = worker.task_queue
             store = await PersistentStore.create(client, f"refused-{uuid.uuid4().hex[:8]}", queue)
             await asyncio.wait_for(store.set("still", "served"), 30)
-        finally:
-            worker.stop()
         assert len(fake.requests("GET", r"^/users/@me$")) == 1  # no retrying a refused token
         assert worker.log().count("Discord refused DISCORD_TOKEN") == 1
         assert "Traceback" not in worker.log(), worker.log()

@@ -40,34 +40,32 @@ async def test_sigterm_during_a_post_lets_it_finish_and_exits_0(
             discord_api_base=fake.base_url,
             log_dir=tmp_path,
         )
-        worker.start()
-        assert worker.proc is not None
-        try:
-            await worker.wait_started()
-            job_id = await Jobs(client, worker.env["TEMPORAL_TASK_QUEUE"]).schedule(
-                "post_message",
-                {"content": "posted while shutting down"},
-                guild_id=GUILD,
-                channel_id=CHANNEL,
-                scheduled_by=7003,
-                delay=timedelta(seconds=1),
-                description="Shutdown test",
-            )
-            await slow_post.wait_for(1, timeout=30)  # the post is at Discord, unanswered
+        async with worker:
+            try:
+                assert worker.proc is not None
+                job_id = await Jobs(client, worker.task_queue).schedule(
+                    "post_message",
+                    {"content": "posted while shutting down"},
+                    guild_id=GUILD,
+                    channel_id=CHANNEL,
+                    scheduled_by=7003,
+                    delay=timedelta(seconds=1),
+                    description="Shutdown test",
+                )
+                await slow_post.wait_for(1, timeout=30)  # the post is at Discord, unanswered
 
-            worker.proc.send_signal(signal.SIGTERM)
-            await eventually(lambda: "worker stopping" in worker.log())
-            assert worker.proc.poll() is None, "the worker exited with a post in flight"
-            slow_post.release()
+                worker.proc.send_signal(signal.SIGTERM)
+                await eventually(lambda: "worker stopping" in worker.log())
+                assert worker.proc.poll() is None, "the worker exited with a post in flight"
+                slow_post.release()
 
-            await eventually(lambda: worker.proc is not None and worker.proc.poll() is not None)
-            # No worker runs any more: the job completed with what the stopping worker reported.
-            result = await asyncio.wait_for(
-                client.get_workflow_handle(job_id, result_type=JobResult).result(), 30
-            )
-        finally:
-            slow_post.release()
-            worker.stop()
+                await eventually(lambda: worker.proc is not None and worker.proc.poll() is not None)
+                # No worker runs any more: the job completed with what the stopping worker reported.
+                result = await asyncio.wait_for(
+                    client.get_workflow_handle(job_id, result_type=JobResult).result(), 30
+                )
+            finally:
+                slow_post.release()
         assert worker.proc.returncode == 0, worker.log()
         assert result.outcome == "done", result
         assert [m.content for m in fake.messages()] == ["posted while shutting down"]

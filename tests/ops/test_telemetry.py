@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import re
 import sys
 import uuid
@@ -79,10 +80,8 @@ async def test_metrics_endpoint_serves_the_sdks_metrics_and_ours_and_logs_are_js
             log_dir=tmp_path,
         )
         worker.env.update(WORKER_METRICS_PORT=str(port), LOG_FORMAT="json")
-        queue = worker.env["TEMPORAL_TASK_QUEUE"]
-        worker.start()
-        try:
-            await worker.wait_started()
+        queue = worker.task_queue
+        async with worker:
             _, done = await run_job(client, queue, CHANNEL, "counted")
             fake.remove_channel(GONE)
             failed_id, failed = await run_job(client, queue, GONE, "refused")
@@ -107,8 +106,6 @@ async def test_metrics_endpoint_serves_the_sdks_metrics_and_ours_and_logs_are_js
                 cwd=ROOT,
             )
             assert await health.wait() == 0
-        finally:
-            worker.stop()
     assert problem(f"http://127.0.0.1:{port}/metrics") is not None  # stopped: unhealthy
 
     # The SDK's own metrics, for this worker's task queue.
@@ -128,7 +125,7 @@ async def test_metrics_endpoint_serves_the_sdks_metrics_and_ours_and_logs_are_js
 async def test_the_bots_client_serves_the_sdks_client_metrics(server: DevServer) -> None:
     """What bot/app.py run() does with BOT_METRICS_PORT: its Temporal client's runtime serves them."""
     port = free_port()
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         temporal_address=server.address,
         encryption_keys=[base64.b64encode(TEST_KEY).decode()],
@@ -144,3 +141,39 @@ async def test_the_bots_client_serves_the_sdks_client_metrics(server: DevServer)
 
     await eventually(requested)
     assert metrics_runtime(settings.metrics_host, None) is None  # unset: off
+
+
+async def json_lines_of(
+    command: list[str], env: dict[str, str], ready: str, log: Path
+) -> list[dict[str, Any]]:
+    """Start `command` with LOG_FORMAT=json, wait for a line containing `ready`, stop it (SIGTERM)
+    and return its log lines, each of which must be a JSON object."""
+    with log.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            *command, cwd=ROOT, env={**os.environ, **env, "LOG_FORMAT": "json"}, stdout=out, stderr=out
+        )
+    try:
+        await eventually(lambda: ready in log.read_text())
+    finally:
+        proc.terminate()
+        await proc.wait()
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+async def test_the_codec_server_and_the_playground_log_json_lines(tmp_path: Path) -> None:
+    """Every process `make run` starts logs JSON when asked (the worker and the bot: above)."""
+    codec = await json_lines_of(
+        [sys.executable, "-m", "stack.codec_server", "--port", str(free_port())],
+        {"ENCRYPTION_KEYS": base64.b64encode(TEST_KEY).decode(), "CODEC_TOKEN": "json-logs-test"},
+        "codec server on",
+        tmp_path / "codec.log",
+    )
+    assert any(r["logger"] == "codec_server" and r["message"].startswith("codec server on") for r in codec)
+    playground = await json_lines_of(
+        [sys.executable, "-m", "local_discord", "--playground", "--port", str(free_port())],
+        {},
+        "playground listening on",
+        tmp_path / "playground.log",
+    )
+    assert any(r["message"].startswith("playground listening on") for r in playground), playground
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in codec + playground)

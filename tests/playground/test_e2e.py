@@ -75,7 +75,7 @@ async def test_a_safari_round_is_scheduled_joined_reminded_and_posted(play: Play
 
     opened = await play.command(HOST_ID, SAFARI, "safari schedule")
     assert opened.response_type == MODAL
-    confirmed = await play.submit(opened, {"hours": "0", "minutes": "3"})
+    confirmed = await play.submit(opened, {"when": "3m"})
     assert confirmed.refused == []
     # A minute lasts a second here: the 1-minute reminder, then the results card (webhook, V2).
     await eventually(lambda: any("in 1 minute" in t for t in texts(play.seen(OTHER_PLAYER_ID, SAFARI))), 30)
@@ -92,7 +92,7 @@ async def test_a_safari_round_is_scheduled_joined_reminded_and_posted(play: Play
 
 async def test_a_host_cancels_a_job_from_the_jobs_list(play: PlaygroundStack) -> None:
     opened = await play.command(HOST_ID, EVENTS, "safari schedule")
-    await play.submit(opened, {"hours": "1", "minutes": "0"})
+    await play.submit(opened, {"when": "1h"})
     jobs = Jobs(play.client, play.task_queue)
 
     async def listed() -> bool:

@@ -87,7 +87,7 @@ async def test_a_host_runs_a_safari_round_and_cancels_another_from_the_page(page
 
     await act_as(page, HOST_ID)
     await run(page, "safari schedule")
-    await fill_modal(page, hours="0", minutes="3")
+    await fill_modal(page, when="3m")
     await page.get_by_text("scheduled by").first.wait_for()
     # A minute typed in the modal lasts a second in this stack: the reminder, then the card.
     await page.get_by_text("in 1 minute").wait_for(timeout=30_000)
@@ -97,7 +97,7 @@ async def test_a_host_runs_a_safari_round_and_cancels_another_from_the_page(page
     await shot(page, "safari-results")
 
     await run(page, "safari schedule")
-    await fill_modal(page, hours="2", minutes="0")
+    await fill_modal(page, when="2h")
     await page.get_by_text("scheduled by").first.wait_for()
     await run(page, "schedule list")
     cancel = page.locator("button[data-custom-id^='jc:']")
@@ -146,7 +146,7 @@ async def test_a_cancelled_form_stays_closed_after_a_reload_and_a_later_form(pag
     assert not await page.locator("#modal[open]").count()
 
     await run(page, "safari schedule")
-    await fill_modal(page, hours="2", minutes="0")
+    await fill_modal(page, when="2h")
     await page.get_by_text("scheduled by").first.wait_for()
     await two_polls(page)
     assert not await page.locator("#modal[open]").count()

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
+from temporalio import activity
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -36,13 +37,14 @@ from workflows.challenges import ChallengeChainWorkflow
 from workflows.challenges_models import (
     AddRoundRequest,
     CancelChainRequest,
-    ChainRequest,
     RoundAction,
     RoundSpec,
+    ShiftChainRequest,
     SkipRequest,
 )
 from workflows.custom_actions_models import CurrencyOutcome, TextOutcome
 from workflows.health import HealthCheckWorkflow
+from workflows.health_models import STOP_SIGNAL, HealthStop
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_actions import POST_MESSAGE
 from workflows.jobs_models import (
@@ -54,6 +56,15 @@ from workflows.jobs_models import (
     RescheduleRequest,
     ShiftRequest,
     SteerRequest,
+)
+from workflows.outage import OutageSummaryWorkflow
+from workflows.outage_models import (
+    OUTAGE_REPORT_SIGNAL,
+    POST_OUTAGE_SUMMARY,
+    OutageEntry,
+    OutageInput,
+    OutageSummary,
+    outage_id_for,
 )
 from workflows.store import StoreWorkflow
 
@@ -393,6 +404,19 @@ async def season_cancelled(env: WorkflowEnvironment) -> str:
     return season_doubles.season_handle(facade).id
 
 
+async def season_close_moved(env: WorkflowEnvironment) -> str:
+    """Joining closes a day later, then two hours sooner; too few joined, so it is cancelled then."""
+    facade = season_doubles.seasons(env.client)
+    async with season_doubles.season_worker(env.client, season_doubles.Doubles(env)):
+        await season_doubles.open_season(facade, players=season_doubles.PLAYERS[:3])
+        await env.sleep(timedelta(hours=1))
+        for delta in (timedelta(days=1), timedelta(hours=-2)):
+            await facade.move_close(season_doubles.GUILD, delta, by=season_doubles.HOST)
+        await env.sleep(timedelta(days=8))
+        await season_doubles.season_handle(facade).result()
+    return season_doubles.season_handle(facade).id
+
+
 async def season_ended(env: WorkflowEnvironment) -> str:
     facade = season_doubles.seasons(env.client)
     doubles = season_doubles.Doubles(env)
@@ -444,6 +468,24 @@ async def turn_submitted(env: WorkflowEnvironment) -> str:
     return offer.turn_id
 
 
+async def turn_extended_then_skipped(env: WorkflowEnvironment) -> str:
+    """A host extends the claim, the player claims, the host extends the submission, then skips it."""
+    facade = season_doubles.seasons(env.client)
+    doubles = season_doubles.Doubles(env)
+    host, guild = season_doubles.HOST, season_doubles.GUILD
+    async with season_doubles.season_worker(env.client, doubles):
+        await _two_player_season(facade, doubles)
+        offer = doubles.offers_to(season_doubles.PLAYERS[0])[0]
+        await facade.host_turn(guild, offer.player_id, by=host, as_host=True, extend=timedelta(hours=6))
+        await env.sleep(timedelta(hours=25))
+        await facade.claim(offer.turn_id, offer.player_id)
+        await facade.host_turn(guild, offer.player_id, by=host, as_host=True, extend=timedelta(hours=2))
+        await env.sleep(timedelta(hours=1))
+        await facade.host_turn(guild, offer.player_id, by=host, as_host=True)
+        await env.client.get_workflow_handle(offer.turn_id).result()
+    return offer.turn_id
+
+
 async def turn_dismissed(env: WorkflowEnvironment) -> str:
     facade = season_doubles.seasons(env.client)
     doubles = season_doubles.Doubles(env)
@@ -490,7 +532,7 @@ CHAIN_REMINDERS = [Reminder(offset=timedelta(minutes=30), message="30 minutes")]
 async def chain_skip_pause_resume_cancel(env: WorkflowEnvironment) -> str:
     """Round 1 runs after its reminder, round 2 is skipped, round 3 is paused and resumed, a
     round is added, then the chain is cancelled."""
-    host = ChainRequest(by=chains.HOST, guild_id=chains.GUILD)
+    host = SkipRequest(by=chains.HOST, guild_id=chains.GUILD)
     rounds = [chains.round_(f"Round {n}", timedelta(hours=1), reminders=CHAIN_REMINDERS) for n in (1, 2, 3)]
     async with _chain_worker(env):
         handle = await chains.start(env, chains.chain(rounds))
@@ -509,6 +551,26 @@ async def chain_skip_pause_resume_cancel(env: WorkflowEnvironment) -> str:
         await handle.execute_update(
             ChallengeChainWorkflow.cancel, CancelChainRequest(by=chains.HOST, guild_id=chains.GUILD)
         )
+        await handle.result()
+    return handle.id
+
+
+async def chain_shifted(env: WorkflowEnvironment) -> str:
+    """Round 1 moved 30 minutes later alone, then the whole chain (a round at a set time too)
+    10 minutes earlier; every round runs."""
+    rounds = [
+        chains.round_("Round 1", timedelta(hours=1), reminders=CHAIN_REMINDERS),
+        chains.round_("Round 2", timedelta(hours=1)),
+        chains.round_("Finale", at=(await env.get_current_time()) + timedelta(hours=4)),
+    ]
+    async with _chain_worker(env):
+        handle = await chains.start(env, chains.chain(rounds))
+        await env.sleep(timedelta(minutes=10))
+        for delta, whole in ((timedelta(minutes=30), False), (timedelta(minutes=-10), True)):
+            request = ShiftChainRequest(
+                by=chains.HOST, guild_id=chains.GUILD, as_host=True, delta=delta, whole=whole
+            )
+            await handle.execute_update(ChallengeChainWorkflow.shift, request)
         await handle.result()
     return handle.id
 
@@ -617,7 +679,7 @@ async def chain_named_skip_then_cancel_during_a_round(env: WorkflowEnvironment) 
 async def chain_told_to_players_with_round_headers(env: WorkflowEnvironment) -> str:
     """Round posts under a line naming the chain and round (`ROUND_HEADER`), one round in its own
     channel, a pause, a resume, a skip and a cancel told in the chain's channel (`ANNOUNCE_STEERING`)."""
-    host = ChainRequest(by=chains.HOST, guild_id=chains.GUILD)
+    host = SkipRequest(by=chains.HOST, guild_id=chains.GUILD)
     rounds = [
         chains.round_("Round 1", timedelta(minutes=10)),
         chains.round_("Photos", timedelta(minutes=10), channel_id=chains.CHANNEL + 1),
@@ -669,6 +731,66 @@ async def health_flapping_then_settles(env: WorkflowEnvironment) -> str:
         await env.sleep(timedelta(hours=10, minutes=30))
         assert [r.state for r in probes.reports] == ["healthy", "failing", "healthy"]
     return f"{workflow_id}@{first_run}"
+
+
+async def health_alerts_then_stopped(env: WorkflowEnvironment) -> str:
+    """Hourly checks with an alert role: failing (the role mentioned), recovered (not), then the
+    operator's `stop` signal ends the check."""
+    probes = health_doubles.Probes(env)
+    now = await env.get_current_time()
+    probes.outages = [(now + timedelta(hours=1, minutes=30), now + timedelta(hours=3, minutes=30))]
+    checks = HealthChecks(env.client, health_doubles.QUEUE)
+    async with build_worker(
+        env.client, health_doubles.QUEUE, probes.activities(), workflows=[HealthCheckWorkflow]
+    ):
+        workflow_id = await checks.start(
+            guild_id=health_doubles.GUILD,
+            admin_channel_id=health_doubles.ADMIN_CHANNEL,
+            interval=timedelta(hours=1),
+            alert_role_id=health_doubles.ADMIN,
+        )
+        await env.sleep(timedelta(hours=6, minutes=30))
+        await env.client.get_workflow_handle(workflow_id).signal(STOP_SIGNAL, HealthStop(reason="replay"))
+        await env.client.get_workflow_handle(workflow_id).result()
+        assert [r.mention_role_id for r in probes.reports] == [None, health_doubles.ADMIN, None]
+    return workflow_id
+
+
+async def outage_two_reports_told_once(env: WorkflowEnvironment) -> str:
+    """Two late jobs of one server report within a minute: one summary, posted once."""
+    told: list[OutageSummary] = []
+
+    @activity.defn(name=POST_OUTAGE_SUMMARY)
+    async def post_outage_summary(summary: OutageSummary) -> dict[str, str]:
+        told.append(summary)
+        return {"message_id": "1"}
+
+    now = await env.get_current_time()
+    entries = [
+        OutageEntry(
+            job_id=f"job-{GUILD}-r{n}",
+            run_id=f"run-{n}",
+            guild_id=GUILD,
+            scheduled_by=HOST,
+            kind="late",
+            due=now - timedelta(minutes=20),
+            at=now,
+        )
+        for n in range(2)
+    ]
+    async with build_worker(env.client, "jobs", [post_outage_summary], workflows=[OutageSummaryWorkflow]):
+        handle = await env.client.start_workflow(
+            OutageSummaryWorkflow.run,
+            OutageInput(guild_id=GUILD),
+            id=outage_id_for(GUILD),
+            task_queue="jobs",
+            start_signal=OUTAGE_REPORT_SIGNAL,
+            start_signal_args=[entries[0]],
+        )
+        await handle.signal(OUTAGE_REPORT_SIGNAL, entries[1])
+        await handle.signal(OUTAGE_REPORT_SIGNAL, entries[1])
+        assert await handle.result() == 2 and len(told) == 1
+    return handle.id
 
 
 async def _ended_while_edits_fail(env: WorkflowEnvironment) -> tuple[str, str]:
@@ -748,6 +870,17 @@ SCENARIOS: dict[str, Scenario] = {
     "Season-told_ended_with_outcome": season_ended,
     "ChallengeChain-told_cancelled_with_outcome": chain_skip_pause_resume_cancel,
     "ChallengeChain-told_failed_round_with_outcome": chain_second_run_after_continue_as_new,
+    # The shift update (moving the current round, or the whole chain).
+    "ChallengeChain-steer_shifted": chain_shifted,
+    # The move_close update (the time joining closes).
+    "Season-steer_close_moved": season_close_moved,
+    # The host_turn update (a player's deadline extended, then the turn skipped).
+    "Turn-steer_extended_then_skipped": turn_extended_then_skipped,
+    # Since `workflows.jobs.OUTAGE_PATCH`: a late post reports itself to the outage summary.
+    "ScheduledJob-told_late_reported_to_outage_summary": told_posted_late,
+    "OutageSummary-two_reports_told_once": outage_two_reports_told_once,
+    # Since `workflows.health.STOP_PATCH`: an alert role, and the stop signal.
+    "HealthCheck-told_alerts_then_stopped": health_alerts_then_stopped,
 }
 
 

@@ -22,7 +22,7 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 def test_there_are_histories_for_every_workflow() -> None:
     recorded = {path.name.split("-")[0] for path in HISTORIES}
-    hosted = {workflow._Definition.must_from_class(cls).name for cls in WORKFLOWS}
+    hosted = {str(workflow._Definition.must_from_class(cls).name) for cls in WORKFLOWS}
     assert hosted <= recorded, f"no recorded history for {sorted(hosted - recorded)}"
 
 

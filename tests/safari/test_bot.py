@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import discord
 import pytest
@@ -22,7 +23,8 @@ from clients import safari as safari_client
 from clients.safari import join, safari_store, setup_game
 from clients.store import PersistentStore
 from components.safari import SCHEDULE_MODAL
-from tests.support.bot_harness import World, answered, bot_env, last_reply, unix_times
+from tests.jobs.test_bot import texts
+from tests.support.bot_harness import World, answered, as_old_form, bot_env, last_reply, unix_times
 from tests.support.jobs_doubles import Doubles, assert_near
 from worker import build_worker
 from workflows.jobs_models import JobResult
@@ -92,6 +94,7 @@ async def players_join(w: World, count: int = 2) -> PersistentStore:
     return store
 
 
+@pytest.mark.wall_clock
 async def test_a_host_schedules_through_the_modal(
     world: tuple[World, Doubles], time_env: WorkflowEnvironment
 ) -> None:
@@ -101,7 +104,7 @@ async def test_a_host_schedules_through_the_modal(
     assert shown.modal is not None and shown.modal["title"] == "Schedule Safari results"
 
     before = w.bot.jobs.now()
-    done = answered(await w.host.submit_modal(shown, {"hours": "1", "minutes": "30"}))
+    done = answered(await w.host.submit_modal(shown, {"when": "1h30m"}))
 
     assert_responded(done, contains="Round 1 results are scheduled", ephemeral=True)
     public = last_reply(done)
@@ -136,11 +139,12 @@ async def test_a_host_schedules_through_the_modal(
     assert action.channel_id == w.channel.id
 
 
+@pytest.mark.wall_clock
 async def test_a_short_wait_gets_only_the_reminders_that_fit(world: tuple[World, Doubles]) -> None:
     w, _ = world
     await players_join(w)
     shown = answered(await w.host.slash(w.channel, "safari schedule"))
-    done = answered(await w.host.submit_modal(shown, {"hours": "0", "minutes": "8"}))
+    done = answered(await w.host.submit_modal(shown, {"when": "in 8m"}))
     said = last_reply(done).content
     assert "Reminders in this channel 5 minutes and 1 minute before. None 30 minutes before" in said
     [job_id] = w.jobs.started
@@ -179,24 +183,55 @@ async def test_the_host_role_makes_a_player_a_host(world: tuple[World, Doubles])
 
 
 @pytest.mark.parametrize(
-    ("hours", "minutes", "says"),
+    ("when", "says"),
     [
-        ("abc", "0", "Hours must be a whole number"),
-        ("0", "0", "at least 1 minute"),
-        ("169", "0", "The wait is too long: at most 7 days"),
-        ("168", "30", "The wait is too long: at most 7 days"),
-        ("1", "\u0661", "Minutes must be a whole number written with the digits 0 to 9"),
+        ("soon", "“soon” is not a time: write a wait like `90m`"),
+        ("0m", "at least 1 minute"),
+        ("169h", "too long: at most 7 days"),
+        ("8d", "too long: at most 7 days"),
+        ("yesterday 10:00", "is not a day of the week"),
+        ("\u0661h", "with the digits 0 to 9"),
     ],
 )
 async def test_bad_input_is_answered_and_changes_nothing(
-    world: tuple[World, Doubles], hours: str, minutes: str, says: str
+    world: tuple[World, Doubles], when: str, says: str
 ) -> None:
     w, _ = world
     shown = answered(await w.host.slash(w.channel, "safari schedule"))
-    done = answered(await w.host.submit_modal(shown, {"hours": hours, "minutes": minutes}))
-    assert_responded(done, contains=says, ephemeral=True)
-    assert done.response is not None and done.response.content.startswith("Nothing was scheduled.")
+    done = last_reply(answered(await w.host.submit_modal(shown, {"when": when})))
+    assert done.ephemeral and done.content.startswith("Nothing was scheduled.") and says in done.content
     assert w.jobs.started == []
+
+
+async def test_a_time_of_day_is_read_in_the_hosts_zone(world: tuple[World, Doubles]) -> None:
+    w, _ = world
+    await players_join(w)
+    await w.bot.time_zones.set_member(w.guild.id, w.host.id, "Asia/Tokyo")
+    shown = answered(await w.host.slash(w.channel, "safari schedule"))
+    now = w.bot.jobs.now()
+    done = answered(await w.host.submit_modal(shown, {"when": "20:00"}))
+    [job_id] = w.jobs.started
+    status = await w.bot.jobs.status(job_id)
+    local = status.deadline.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert (local.hour, local.minute) == (20, 0) and timedelta(0) < status.deadline - now <= timedelta(days=1)
+    # The reply states the instant as a Discord timestamp, which each reader sees in their zone.
+    assert unix_times(last_reply(done).content)[0] == int(status.deadline.timestamp())
+
+
+async def test_a_form_opened_before_the_when_field_is_still_read(world: tuple[World, Doubles]) -> None:
+    """A modal shown before a restart into this release still has hours and minutes fields."""
+    w, _ = world
+    await players_join(w)
+    shown = as_old_form(answered(await w.host.slash(w.channel, "safari schedule")), "hours", "minutes")
+    before = w.bot.jobs.now()
+    done = answered(await w.host.submit_modal(shown, {"hours": "1", "minutes": "30"}))
+    assert "Safari round 1 results" in last_reply(done).content
+    [job_id] = w.jobs.started
+    assert_near((await w.bot.jobs.status(job_id)).deadline, before + timedelta(hours=1, minutes=30))
+
+    again = as_old_form(answered(await w.host.slash(w.channel, "safari schedule")), "hours", "minutes")
+    bad = last_reply(answered(await w.host.submit_modal(again, {"hours": "abc", "minutes": "0"})))
+    assert bad.content.startswith("Nothing was scheduled.") and "Hours must be a whole number" in bad.content
 
 
 async def test_an_unexpected_error_is_answered_and_logged(world: tuple[World, Doubles]) -> None:
@@ -209,7 +244,7 @@ async def test_an_unexpected_error_is_answered_and_logged(world: tuple[World, Do
     await players_join(w)
     w.bot.jobs.schedule = broken  # type: ignore[method-assign]
     shown = answered(await w.host.slash(w.channel, "safari schedule"))
-    done = answered(await w.host.submit_modal(shown, {"hours": "1", "minutes": "0"}))
+    done = answered(await w.host.submit_modal(shown, {"when": "1h"}))
     assert_responded(done, contains="Something went wrong", ephemeral=True)
 
 
@@ -219,7 +254,7 @@ async def test_a_modal_no_feature_answers_any_more_is_still_answered(world: tupl
     w, _ = world
     shown = answered(await w.host.slash(w.channel, "safari schedule"))
     w.bot.modals.remove(SCHEDULE_MODAL)
-    done = answered(await w.host.submit_modal(shown, {"hours": "1", "minutes": "0"}))
+    done = answered(await w.host.submit_modal(shown, {"when": "1h"}))
     assert_responded(done, contains="open it again", ephemeral=True)
     assert w.jobs.started == []
 
@@ -236,7 +271,7 @@ def refused(result: simcord.InteractionResult, says: str) -> None:
 async def submit(w: World, channel: simcord.ChannelHandle | None = None) -> simcord.InteractionResult:
     shown = answered(await w.host.slash(channel or w.channel, "safari schedule"))
     assert shown.modal is not None, last_reply(shown).content
-    return await w.host.submit_modal(shown, {"hours": "1", "minutes": "0"})
+    return await w.host.submit_modal(shown, {"when": "1h"})
 
 
 async def test_no_game_or_nobody_joined_is_refused(world: tuple[World, Doubles]) -> None:
@@ -307,15 +342,16 @@ async def test_a_thread_is_refused_before_the_modal(world: tuple[World, Doubles]
     assert w.jobs.started == []
 
 
+@pytest.mark.wall_clock
 async def test_submitting_the_modal_twice_schedules_one_job(world: tuple[World, Doubles]) -> None:
     """Two submissions for the same round (the modal opened twice, both submitted)."""
     w, _ = world
     await players_join(w)
     shown = [answered(await w.host.slash(w.channel, "safari schedule")) for _ in range(2)]
-    first = answered(await w.host.submit_modal(shown[0], {"hours": "1", "minutes": "0"}))
+    first = answered(await w.host.submit_modal(shown[0], {"when": "1h"}))
     assert "Safari round 1 results** scheduled" in last_reply(first).content
     refused(
-        await w.host.submit_modal(shown[1], {"hours": "2", "minutes": "0"}),
+        await w.host.submit_modal(shown[1], {"when": "2h"}),
         "round 1's results are already scheduled",
     )
     [job_id] = w.jobs.started
@@ -328,3 +364,28 @@ async def test_submitting_the_modal_twice_schedules_one_job(world: tuple[World, 
     assert "Safari round 1 results** scheduled" in again.content
     assert w.jobs.started == [job_id, job_id]  # the same business key, a new run
     assert (await w.bot.jobs.status(job_id)).state == "waiting"
+
+
+# --- steering a scheduled round from where it was announced ----------------------------------
+
+
+@pytest.mark.wall_clock
+async def test_a_round_is_steered_from_its_public_post(world: tuple[World, Doubles]) -> None:
+    w, _ = world
+    await players_join(w)
+    shown = answered(await w.host.slash(w.channel, "safari schedule"))
+    post = last_reply(answered(await w.host.submit_modal(shown, {"when": "2h"})))
+    assert not post.ephemeral
+    [job_id] = w.jobs.started
+    due = (await w.bot.jobs.status(job_id)).deadline
+
+    # Anyone sees Change… on the public post; a player may not change the host's round.
+    refused = last_reply(answered(await w.player.click(post, label="Change…")))
+    assert refused.ephemeral and "Only a host or the member who scheduled" in refused.content
+
+    panel = last_reply(answered(await w.host.click(post, label="Change…")))
+    assert panel.ephemeral and "Safari Round Results" in texts(panel)
+    form = answered(await w.host.click(panel, label="Later / earlier…"))
+    moved = last_reply(answered(await w.host.submit_modal(form, {"by": "+30m"})))
+    assert "30m later" in moved.content
+    assert (await w.bot.jobs.status(job_id)).deadline == due + timedelta(minutes=30)

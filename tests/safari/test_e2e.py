@@ -26,39 +26,36 @@ async def test_a_round_scheduled_in_discord_posts_its_reminders_and_results(
     server: DevServer, client: Client, tmp_path: Path
 ) -> None:
     async with FakeDiscord() as discord_api:
-        worker = WorkerProcess(
-            temporal_address=server.address,
-            task_queue=f"bot-e2e-{uuid.uuid4().hex[:8]}",
-            discord_api_base=discord_api.base_url,
-            log_dir=tmp_path,
-        )
-        worker.start()
-        try:
-            await worker.wait_started(timeout=60)
-            async with bot_env(client, worker.env["TEMPORAL_TASK_QUEUE"]) as w:
-                discord_api.add_channel(w.channel.id, w.guild.id)
-                # (load_extension imports the cog module afresh: compare by name, not class.)
-                cog = w.bot.get_cog("Safari")
-                assert cog is not None and type(cog).__name__ == SafariCog.__name__
-                # The modal's "minutes" become seconds: 12 s, with the 5 and 1 "minute" reminders.
-                cog.time_unit = timedelta(seconds=1)  # type: ignore[attr-defined]
+        async with (
+            WorkerProcess(
+                temporal_address=server.address,
+                task_queue=f"bot-e2e-{uuid.uuid4().hex[:8]}",
+                discord_api_base=discord_api.base_url,
+                log_dir=tmp_path,
+            ) as worker,
+            bot_env(client, worker.task_queue) as w,
+        ):
+            discord_api.add_channel(w.channel.id, w.guild.id)
+            # (load_extension imports the cog module afresh: compare by name, not class.)
+            cog = w.bot.get_cog("Safari")
+            assert cog is not None and type(cog).__name__ == SafariCog.__name__
+            # The modal's "minutes" become seconds: 12 s, with the 5 and 1 "minute" reminders.
+            cog.time_unit = timedelta(seconds=1)  # type: ignore[attr-defined]
 
-                # Two players join from the panel, so the round has someone to pay.
-                panel = last_reply(answered(await w.host.slash(w.channel, "safari panel")))
-                for member in (w.player, w.other_player):
-                    answered(await member.click(panel, label="Join"))
+            # Two players join from the panel, so the round has someone to pay.
+            panel = last_reply(answered(await w.host.slash(w.channel, "safari panel")))
+            for member in (w.player, w.other_player):
+                answered(await member.click(panel, label="Join"))
 
-                shown = answered(await w.host.slash(w.channel, "safari schedule"))
-                done = answered(await w.host.submit_modal(shown, {"hours": "0", "minutes": "12"}))
-                assert_responded(done, contains="Round 1 results are scheduled", ephemeral=True)
-                confirmation = last_reply(done)
-                assert not confirmation.ephemeral and "5 minutes and 1 minute" in confirmation.content
-                [job_id] = w.jobs.started
+            shown = answered(await w.host.slash(w.channel, "safari schedule"))
+            done = answered(await w.host.submit_modal(shown, {"when": "12m"}))
+            assert_responded(done, contains="Round 1 results are scheduled", ephemeral=True)
+            confirmation = last_reply(done)
+            assert not confirmation.ephemeral and "5 minutes and 1 minute" in confirmation.content
+            [job_id] = w.jobs.started
 
-                handle = client.get_workflow_handle(job_id, result_type=JobResult)
-                result = await asyncio.wait_for(handle.result(), timeout=40)
-        finally:
-            worker.stop()
+            handle = client.get_workflow_handle(job_id, result_type=JobResult)
+            result = await asyncio.wait_for(handle.result(), timeout=40)
 
         assert result.outcome == "done"
         assert [r.outcome for r in result.reminders] == ["sent", "sent"]

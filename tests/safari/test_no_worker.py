@@ -35,6 +35,8 @@ def declare_temporal_waits(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
 
     # The module the bot loaded the cog from: discord.py makes a fresh one for each load.
     monkeypatch.setattr(sys.modules["bot.cogs.safari"], "in_time", in_time)
+    # Reading the member's time zone for the modal's When field waits for a worker too.
+    monkeypatch.setattr(sys.modules["bot.typed_when"], "in_time", in_time)
 
 
 async def waited(w: World, interaction: Awaitable[simcord.InteractionResult]) -> simcord.InteractionResult:
@@ -72,7 +74,7 @@ async def test_every_safari_interaction_is_answered_with_no_worker(
             answered(await w.host.slash(w.channel, "safari schedule")),
         ):
             assert shown.modal is not None
-            done = last_reply(await waited(w, w.host.submit_modal(shown, {"hours": "1", "minutes": "0"})))
+            done = last_reply(await waited(w, w.host.submit_modal(shown, {"when": "1h"})))
             assert done.ephemeral and done.content == replies.NOT_ANSWERED
         assert w.jobs.started == []
 

@@ -71,7 +71,7 @@ def shown(w: World, message_id: int) -> str:
     """What a member reads in the message now: its content and its layout's texts."""
     message = now_in_channel(w, message_id)
     layout = [component.to_dict() for component in message.components]
-    return "\n".join([message.content, *(str(c.get("content", "")) for c in walk_components(layout))])  # type: ignore[arg-type]
+    return "\n".join([message.content, *(str(c.get("content", "")) for c in walk_components(layout))])
 
 
 async def schedule(w: World, panel: ResponseMessage, minutes: str) -> tuple[str, ResponseMessage]:

@@ -16,6 +16,7 @@ from typing import Any
 import discord
 import pytest
 import pytest_asyncio
+from pydantic import JsonValue
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
@@ -31,13 +32,16 @@ from activities.safari import (
 )
 from clients import safari as safari_client
 from clients.jobs import Jobs
+from clients.jobs_retry import retry_job
 from clients.safari import join, load_game, safari_store, setup_game
 from clients.store import PersistentStore
 from local_discord import FakeDiscord, FakeMessage
 from stack.devserver import DevServer
+from tests.support.temporal import eventually
 from worker import activities_for, build_worker
+from workflows import search_attributes as sa
 from workflows.jobs_actions import action_spec
-from workflows.jobs_models import JobResult
+from workflows.jobs_models import JobResult, job_suffix, run_tag
 from workflows.safari_engine import (
     GAME_KEY,
     MAX_PLAYERS,
@@ -472,7 +476,7 @@ async def test_a_game_in_the_first_layout_is_read_then_moved_on_first_write(
 ) -> None:
     t = await table(client, fake, players=0)
     a, b = t.guild + 100, t.guild + 101
-    legacy = {
+    legacy: JsonValue = {
         "guild_id": t.guild,
         "settings": {"total_rounds": 3, "good_percent": {}, "good_amount": 100, "bad_amount": 50,
                      "starting_balance": 100},
@@ -500,7 +504,7 @@ async def test_a_game_in_the_first_layout_is_read_then_moved_on_first_write(
     assert sorted(await t.store.keys()) == sorted(
         [GAME_KEY, player_key(a), player_key(b), round_key(1), player_key(late)]
     )
-    assert "players" not in (stored := await t.store.get(GAME_KEY)) and isinstance(stored, dict)
+    assert isinstance(stored := await t.store.get(GAME_KEY), dict) and "players" not in stored
     assert stored["current_round"] == 2
 
     ROLLS.queue.extend([99])  # round 2 is bad at 50%
@@ -597,3 +601,53 @@ async def test_cards_split_at_40_components_with_every_player_once() -> None:
         seen += [int(m) for c in components for text in texts(c) for m in MENTION.findall(text)]
     winner = 10**17
     assert sorted(seen) == sorted([c.player_id for c in changes] + [winner])
+
+
+async def test_a_retry_of_a_failed_round_posts_it_without_resolving_it_again(
+    client: Client, fake: FakeDiscord, worker: Worker
+) -> None:
+    """The round resolved, then Discord refused its cards for good (the bot lost Manage
+    Webhooks): the host's Retry posts the same numbers, and nobody is paid twice."""
+    t = await table(client, fake, players=3)
+    ROLLS.queue.extend([10, 95])  # good; a second resolution would roll 95 (bad)
+    fault = fake.inject("POST", r"^/channels/\d+/webhooks$", 403, times=1, code=50013)
+    job_id = await t.jobs.schedule(
+        PROCESS_ROUND_RESULTS,
+        {"round": 1},
+        guild_id=t.guild,
+        channel_id=t.channel,
+        scheduled_by=HOST,
+        delay=timedelta(0),
+        description="Safari Round Results",
+    )
+    handle = client.get_workflow_handle(job_id, result_type=JobResult)
+    failed = await handle.result()
+    assert failed.outcome == "failed" and fault.fired == 1 and not t.cards()
+    game = await t.game()
+    assert [p.balance for p in game.players.values()] == [200] * 3  # resolved, paid
+
+    first_run = (await handle.describe()).run_id
+    await eventually_outcome(client, job_id, "failed")
+    await retry_job(client, t.jobs, t.guild, job_suffix(job_id, t.guild), run_tag(first_run), by=HOST)
+    retried = await client.get_workflow_handle(job_id, result_type=JobResult).result()
+
+    assert retried.outcome == "done", retried.reason
+    game = await t.game()
+    assert [p.balance for p in game.players.values()] == [200] * 3  # still paid once
+    assert game.current_round == 2 and game.results[1].roll == 10
+    cards = t.cards()
+    assert len(cards) == 1
+    assert_cards_show(t, game, 1, cards)
+    assert ROLLS.queue == deque([95])  # the retry did not roll
+    ROLLS.queue.clear()
+    fake.assert_no_violations()
+
+
+async def eventually_outcome(client: Client, job_id: str, outcome: str) -> None:
+    """Retry reads the run's outcome from its search attribute, which visibility shows soon after."""
+
+    async def shown() -> bool:
+        described = await client.get_workflow_handle(job_id).describe()
+        return described.typed_search_attributes.get(sa.OUTCOME) == outcome
+
+    await eventually(shown)

@@ -19,7 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 from activities.jobs import JobsActivities
 from activities.seasons import SeasonActivities
 from bot.cogs.seasons import game_line
-from tests.support.bot_harness import World, answered, bot_env, last_reply
+from clients.seasons import Seasons
+from tests.support.bot_harness import World, answered, bot_env, last_reply, unix_times
 from tests.support.temporal import eventually
 from worker import build_worker
 from workflows.common import EDIT_ANNOUNCEMENT, AnnouncementEdit
@@ -234,6 +235,7 @@ async def test_a_stale_claim_button_is_answered_too_late(
     assert_responded(ended, contains="ending", ephemeral=True)
 
 
+@pytest.mark.wall_clock
 async def test_a_closing_time_in_a_named_zone_is_shown_as_that_instant(
     world: tuple[World, Discordish],
 ) -> None:
@@ -376,3 +378,45 @@ def test_a_games_count_reads_right() -> None:
         "Game 3: 2 steps so far, <@7>'s turn"
     )
     assert game_line(GameRecord(game=3, starter_id=1)) == "Game 4: 0 steps so far, waiting for a free player"
+
+
+async def test_a_host_moves_the_closing_time_and_a_player_is_refused(world: tuple[World, Discordish]) -> None:
+    w, _ = world
+    answered(await w.host.slash(w.channel, "season create", open_for="2d"))
+    refused = answered(await w.player.slash(w.channel, "season move-close", by="+1d"))
+    assert_responded(refused, contains="Only a host", ephemeral=True)
+    before = (await Seasons(w.client, w.task_queue).status(w.guild.id)).open_until
+    moved = last_reply(answered(await w.host.slash(w.channel, "season move-close", by="+1d")))
+    assert moved.ephemeral and "Joining now closes <t:" in moved.content
+    bad = last_reply(answered(await w.host.slash(w.channel, "season move-close", by="-5d")))
+    assert "which has passed" in bad.content
+    assert unix_times(moved.content)[0] == int((before + timedelta(days=1)).timestamp())
+
+
+async def test_a_host_extends_and_skips_a_players_turn_and_a_player_may_not(
+    world: tuple[World, Discordish],
+) -> None:
+    w, _ = world
+    opened = answered(await w.host.slash(w.channel, "season create", min_players=2, max_players=2))
+    assert opened.response is not None
+    answered(await w.player.slash(w.channel, "season join"))
+    answered(await w.other_player.slash(w.channel, "season join"))
+    offer = await eventually_dm(w.player, offer_for(1))
+
+    refused = answered(await w.other_player.slash(w.channel, "season extend", player=w.player, by="1h"))
+    assert_responded(refused, contains="Only a host", ephemeral=True)
+    refused = answered(await w.other_player.slash(w.channel, "season skip-player", player=w.player))
+    assert_responded(refused, contains="Only a host", ephemeral=True)
+
+    facade = Seasons(w.client, w.task_queue)
+    turn = await facade.player_turn(w.guild.id, w.player.id)
+    handle = w.client.get_workflow_handle_for(TurnWorkflow.run, turn.turn_id)
+    before = (await handle.query(TurnWorkflow.status)).claim_by
+    assert before is not None
+    extended = last_reply(answered(await w.host.slash(w.channel, "season extend", player=w.player, by="2h")))
+    assert extended.ephemeral and "to claim their turn" in extended.content
+    assert unix_times(extended.content)[0] == int((before + timedelta(hours=2)).timestamp())
+
+    skipped = last_reply(answered(await w.host.slash(w.channel, "season skip-player", player=w.player)))
+    assert "Skipped" in skipped.content and w.player.mention in skipped.content
+    await eventually_dm(w.player, lambda m: m.id == offer.id and "A host skipped" in m.content)

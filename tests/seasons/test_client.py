@@ -68,22 +68,22 @@ def test_the_default_rules_are_the_seasons_documented_defaults() -> None:
 
 
 def test_overrides_apply_in_order_and_are_checked_together() -> None:
-    guild = RulesOverride(claim_timeout="12h", min_players=4)  # type: ignore[arg-type]
-    season = RulesOverride(claim_timeout="2d")  # type: ignore[arg-type]
+    guild = RulesOverride(claim_timeout="12h", min_players=4)
+    season = RulesOverride(claim_timeout="2d")
     rules = SeasonRules().with_overrides(guild, season)
     assert rules.claim_timeout == timedelta(days=2) and rules.min_players == 4
     # A warning given with its timeout must come before it...
     with pytest.raises(
         ValidationError, match="claim warning \\(1h\\) must come before the claim timeout \\(30m\\)"
     ):
-        SeasonRules().with_overrides(RulesOverride(claim_timeout="30m", claim_warning="1h"))  # type: ignore[arg-type]
+        SeasonRules().with_overrides(RulesOverride(claim_timeout="30m", claim_warning="1h"))
 
 
 def test_a_timeout_given_alone_gets_a_warning_that_fits_it() -> None:
     """Once, `/season create claim_timeout:30m` was refused for the default 1-hour warning, which
     only `/season defaults` could change: a host needed three tries for short timers."""
     short = SeasonRules().with_overrides(
-        RulesOverride(claim_timeout="30m", writing_timeout="2m", drawing_timeout="8m")  # type: ignore[arg-type]
+        RulesOverride(claim_timeout="30m", writing_timeout="2m", drawing_timeout="8m")
     )
     assert (short.claim_timeout, short.claim_warning) == (
         timedelta(minutes=30),
@@ -93,13 +93,13 @@ def test_a_timeout_given_alone_gets_a_warning_that_fits_it() -> None:
     assert short.drawing_warning == timedelta(minutes=2)
     # A warning that fits is kept, wherever it came from; the season's own warning wins.
     kept = SeasonRules().with_overrides(
-        RulesOverride(claim_warning="2h"),  # type: ignore[arg-type]
-        RulesOverride(claim_timeout="1h", claim_warning="5m"),  # type: ignore[arg-type]
+        RulesOverride(claim_warning="2h"),
+        RulesOverride(claim_timeout="1h", claim_warning="5m"),
     )
     assert kept.claim_warning == timedelta(minutes=5)
     fitted = SeasonRules().with_overrides(
-        RulesOverride(claim_warning="2h"),  # type: ignore[arg-type]
-        RulesOverride(claim_timeout="1h"),  # type: ignore[arg-type]
+        RulesOverride(claim_warning="2h"),
+        RulesOverride(claim_timeout="1h"),
     )
     assert fitted.claim_warning == timedelta(minutes=15)
     with pytest.raises(ValidationError, match="less than or equal to 30"):

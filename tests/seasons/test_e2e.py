@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from temporalio.client import WorkflowExecutionStatus
 
 from clients.guild_settings import MemorySettings
 from clients.seasons import Seasons
@@ -78,13 +79,12 @@ async def test_a_season_through_a_worker_crash_and_closed_dms(stack: Stack) -> N
     assert await play_all() == 2
     stack.worker.kill()  # in the middle of the season: the next offers are the new worker's
     await asyncio.sleep(1)
-    stack.worker.start()
-    await stack.worker.wait_started()
+    await stack.worker.start_and_wait()
 
     handle = stack.client.get_workflow_handle(season_id_for(GUILD), result_type=SeasonResult)
     for _ in range(600):
         await play_all()
-        if (await handle.describe()).status.name != "RUNNING":
+        if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
             break
         await asyncio.sleep(0.1)
     result = await asyncio.wait_for(handle.result(), timeout=30)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from clients.seasons import Seasons
@@ -100,9 +101,9 @@ async def test_six_players_play_a_season_to_the_end_with_some_timeouts(time_env:
     lengths = {game.game: len(game.steps) for game in result.games}
     assert lengths == {0: 5, 1: 5, 2: 5, 3: 6, 4: 5, 5: 5}
     # Re-offered with a fresh timeout, to someone else.
-    for game, step in ignore | abandon:
-        first = next(o for o, _ in doubles.offers if position_of(o.turn_id) == (game, step, 0))
-        again = next(o for o, _ in doubles.offers if position_of(o.turn_id) == (game, step, 1))
+    for game_no, step in ignore | abandon:
+        first = next(o for o, _ in doubles.offers if position_of(o.turn_id) == (game_no, step, 0))
+        again = next(o for o, _ in doubles.offers if position_of(o.turn_id) == (game_no, step, 1))
         assert again.player_id != first.player_id and again.claim_by > first.claim_by
     skipped = [text for message, _ in doubles.dms for text in [message.content] if "was skipped" in text]
     assert len(skipped) == len(abandon)
@@ -113,6 +114,7 @@ async def test_six_players_play_a_season_to_the_end_with_some_timeouts(time_env:
     assert "6 finished games by 6 players" in doubles.posts[-1].content
 
 
+@pytest.mark.wall_clock
 async def test_a_wall_clock_closing_time_across_a_dst_change_lands_on_the_right_instant(
     time_env: WorkflowEnvironment,
 ) -> None:

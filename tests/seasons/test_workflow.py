@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from temporalio.api.enums.v1 import EventType, WorkflowExecutionStatus
-from temporalio.client import Client
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from clients.seasons import Already, NotYours, SeasonError, Seasons, TooLate
+from clients.seasons import Already, SeasonError, Seasons, TooLate
 from tests.support.seasons_doubles import (
     CHANNEL,
     GUILD,
@@ -30,6 +30,7 @@ from tests.support.seasons_doubles import (
 )
 from tests.support.temporal import eventually
 from workflows import search_attributes as sa
+from workflows.common import NotYours
 from workflows.seasons_models import SeasonResult
 
 P1, P2, P3, P4 = PLAYERS[:4]
@@ -283,7 +284,7 @@ async def test_ending_a_season_ends_every_timer_of_every_turn(
     turns = [offer.turn_id for offer, _ in doubles.offers]
     for turn in turns:
         description = await time_env.client.get_workflow_handle(turn).describe()
-        assert description.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED
+        assert description.status == WorkflowExecutionStatus.CANCELED
         assert any("season was ended" in text for text in doubles.edits_of(turn))
     dms_before = len(doubles.dms)
     await time_env.sleep(3 * DAY)  # no warning, timeout or re-offer is left to fire
@@ -310,12 +311,12 @@ async def test_a_season_ended_while_discord_refuses_dm_edits_ends_at_once(
     assert status.state in ("ended", "running")  # answered at once, as before any turn was told
     assert "ended the season" in doubles.posts[-1].content
     description = await handle.describe()
-    assert description.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED
+    assert description.status == WorkflowExecutionStatus.COMPLETED
     assert description.close_time is not None and description.close_time - ended_at < timedelta(seconds=20)
     assert (await handle.result()).outcome == "ended"
     for offer, _ in doubles.offers:
         turn = await time_env.client.get_workflow_handle(offer.turn_id).describe()
-        assert turn.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED
+        assert turn.status == WorkflowExecutionStatus.CANCELED
     # The claimed turn, whose edit was on its way when the season ended, kept no timer either.
     await time_env.sleep(2 * DAY)
     assert doubles.dms == []

@@ -19,7 +19,8 @@ import aiohttp
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
 
-from stack.devserver import SEARCH_ATTRIBUTES, DevServer, free_port, temporal_cli_path
+from clients.jobs_history import HISTORY_REACH
+from stack.devserver import NAMESPACE_RETENTION, SEARCH_ATTRIBUTES, DevServer, free_port, temporal_cli_path
 from stack.launcher import NO_BOT
 from stack.settings import Settings
 from tests.support.temporal import eventually
@@ -125,6 +126,20 @@ async def test_dev_server_keeps_its_state_across_kill_and_restart(tmp_path: Path
         )
         last_pid = server.pid
     assert last_pid is not None and gone(last_pid)
+
+
+async def test_dev_server_keeps_closed_runs_as_long_as_the_history_says() -> None:
+    # `/schedule history` promises HISTORY_REACH; the CLI would create its namespaces with 1 day.
+    async with DevServer(port=free_port(), headless=True, namespaces=["games"]) as server:
+        client = await server.connect()
+        for namespace in ("default", "games"):
+            described = await client.workflow_service.describe_namespace(
+                DescribeNamespaceRequest(namespace=namespace)
+            )
+            kept = described.config.workflow_execution_retention_ttl.ToTimedelta()
+            assert kept == NAMESPACE_RETENTION == HISTORY_REACH
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert f"NAMESPACE_RETENTION:-{HISTORY_REACH.days}d" in compose
 
 
 async def test_dev_server_reports_a_busy_port(tmp_path: Path) -> None:

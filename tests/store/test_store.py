@@ -387,33 +387,30 @@ async def test_limits_cannot_be_raised_above_the_hard_ones() -> None:
 
 async def test_writes_survive_kill_9_of_the_worker(server: DevServer, client: Client, tmp_path: Path) -> None:
     queue = unique("store-kill")
-    async with FakeDiscord() as fake:  # `python worker.py` logs in to Discord before polling
-        proc = WorkerProcess(
+    # `python worker.py` logs in to Discord before polling.
+    async with (
+        FakeDiscord() as fake,
+        WorkerProcess(
             temporal_address=server.address,
             task_queue=queue,
             discord_api_base=fake.base_url,
             log_dir=tmp_path,
-        )
-        proc.start()
-        try:
-            await proc.wait_started()
-            store = await PersistentStore.create(client, unique("kill-worker"), queue)
-            acked = {f"k{i}": await store.set(f"k{i}", i) for i in range(20)}
-            proc.kill()
+        ) as proc,
+    ):
+        store = await PersistentStore.create(client, unique("kill-worker"), queue)
+        acked = {f"k{i}": await store.set(f"k{i}", i) for i in range(20)}
+        proc.kill()
 
-            # A write made while no worker runs waits for one, then lands.
-            late = asyncio.ensure_future(store.set("late", "while down"))
-            await asyncio.sleep(1.0)
-            assert not late.done()
-            proc.start()
-            await proc.wait_started()
-            acked["late"] = await asyncio.wait_for(late, 30)
+        # A write made while no worker runs waits for one, then lands.
+        late = asyncio.ensure_future(store.set("late", "while down"))
+        await asyncio.sleep(1.0)
+        assert not late.done()
+        await proc.start_and_wait()
+        acked["late"] = await asyncio.wait_for(late, 30)
 
-            snapshot = await store.snapshot()
-            assert {k: e.version for k, e in snapshot.entries.items()} == acked
-            assert [snapshot.entries[f"k{i}"].value for i in range(20)] == list(range(20))
-        finally:
-            proc.stop()
+        snapshot = await store.snapshot()
+        assert {k: e.version for k, e in snapshot.entries.items()} == acked
+        assert [snapshot.entries[f"k{i}"].value for i in range(20)] == list(range(20))
 
 
 async def test_writes_survive_kill_9_of_the_server(tmp_path: Path) -> None:
@@ -434,7 +431,7 @@ async def test_writes_survive_kill_9_of_the_server(tmp_path: Path) -> None:
 # --- time -----------------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio(loop_scope="function")
+@pytest.mark.asyncio(loop_scope="session")  # with the shared time-skipping server
 async def test_values_stay_for_a_year_without_any_timer(time_env: WorkflowEnvironment) -> None:
     async with build_worker(time_env.client, "store-time", [], workflows=[StoreWorkflow]):
         store = await PersistentStore.create(time_env.client, unique("year"), "store-time")

@@ -209,3 +209,16 @@ async def post_items(world: World, *items: discord.ui.Item[Any], layout: bool = 
         data = await world.bot.http.send_message(world.channel.id, params=params)
     channel = world.bot.get_partial_messageable(world.channel.id)
     return discord.Message(state=world.bot._connection, channel=channel, data=data)
+
+
+def as_old_form(shown: simcord.InteractionResult, *fields: str) -> simcord.InteractionResult:
+    """Make a shown modal the form it was before a release: the same custom id with these text
+    fields, as a member who opened it before a restart would submit it."""
+    assert shown.modal is not None
+    old = discord.ui.Modal(title=str(shown.modal["title"]), custom_id=str(shown.modal["custom_id"]))
+    for name in fields:
+        old.add_item(
+            discord.ui.Label(text=name, component=discord.ui.TextInput(custom_id=name, required=False))
+        )
+    shown._interaction.modal = old.to_dict()
+    return shown

@@ -26,5 +26,5 @@ OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 # missing browser is a failure, not a skip.
 needs_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-    reason="Debian's chromium is not installed (apt-get install chromium)",
+    reason="the browser tests need Chromium, which is not installed: apt-get install chromium",
 )

@@ -11,6 +11,7 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from activities.custom_actions import CustomActionActivities
@@ -47,20 +48,38 @@ class Post:
         return str(self.components[0]["content"])
 
 
+def unknown_channel() -> ApplicationError:
+    """What WebhookDiscord raises for a channel that is gone."""
+    return ApplicationError(
+        "Discord refused (404, code 10003): Unknown Channel",
+        {"status": 404, "code": 10003},
+        type="DiscordRejected",
+        non_retryable=True,
+    )
+
+
 @dataclass
 class FakeDiscordSide:
-    """Stands in for WebhookDiscord: records posts; `fail(attempt)` may raise before a post."""
+    """Stands in for WebhookDiscord: records posts; `fail(attempt)` may raise before a post;
+    channels in `gone` refuse both the preparation and the post."""
 
     roles: dict[int, list[int]] = field(default_factory=dict)
     posts: list[Post] = field(default_factory=list)
     attempts: int = 0
     fail: Callable[[int], None] = lambda attempt: None
+    gone: set[int] = field(default_factory=set)
 
     async def member_roles(self, guild_id: int, user_id: int) -> list[int]:
         return self.roles.get(user_id, [])
 
+    async def prepare(self, channel_id: int) -> None:
+        if channel_id in self.gone:
+            raise unknown_channel()
+
     async def post(self, channel_id: int, name: str, message: ResultMessage, mention: int) -> int:
         self.attempts += 1
+        if channel_id in self.gone:
+            raise unknown_channel()
         self.fail(self.attempts)
         components = message.view.to_components() if message.view is not None else None  # type: ignore[no-untyped-call]
         self.posts.append(Post(channel_id, name, mention, message.content, components))

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from temporalio import activity
 from temporalio.api.sdk.v1 import WorkflowMetadata
@@ -33,6 +33,7 @@ from workflows.jobs_models import (
     ReminderInput,
     job_id_for,
 )
+from workflows.outage_models import REPORT_OUTAGE, OutageEntry
 from workflows.safari_engine import PROCESS_ROUND_RESULTS
 
 GUILD = 111
@@ -70,12 +71,14 @@ class Doubles:
     reminder_throttled: Callable[[int], bool] = lambda attempt: False
     # Public announcements edited when their job ended.
     announcements: list[AnnouncementEdit] = field(default_factory=list)
+    # What the jobs reported to their server's outage summary (late, missed, failed).
+    outage_reports: list[OutageEntry] = field(default_factory=list)
 
     def _outage(self, now: datetime) -> None:
         if self.discord_down(now):
             raise ApplicationError("Discord is unavailable (503): outage", type="DiscordUnavailable")
 
-    def activities(self) -> list[object]:
+    def activities(self) -> list[Callable[..., Any]]:
         @activity.defn(name=SEND_REMINDER)
         async def send_reminder(reminder: ReminderInput) -> dict[str, str]:
             now = await self.env.get_current_time()
@@ -115,6 +118,10 @@ class Doubles:
             self.announcements.append(edit)
             return True
 
+        @activity.defn(name=REPORT_OUTAGE)
+        async def report_to_outage_summary(entry: OutageEntry) -> None:
+            self.outage_reports.append(entry)
+
         return [
             send_reminder,
             post_message,
@@ -122,6 +129,7 @@ class Doubles:
             notify_job_failed,
             notify_job_cancelled,
             edit_announcement,
+            report_to_outage_summary,
         ]
 
 
@@ -162,5 +170,7 @@ async def event_count(handle: WorkflowHandle[ScheduledJobWorkflow, JobResult]) -
 
 async def current_details(handle: WorkflowHandle[ScheduledJobWorkflow, JobResult]) -> str:
     """What the Web UI shows as the job's current details (the SDK's metadata query)."""
-    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    metadata: WorkflowMetadata = await handle.query(
+        "__temporal_workflow_metadata", result_type=WorkflowMetadata
+    )
     return metadata.current_details

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,7 @@ from local_discord.interactions import Interaction
 from local_discord.playground import GUILD_ID, Playground
 from stack.devserver import DevServer
 from tests.support.temporal import connect_client
-from tests.support.worker_process import WorkerProcess
+from tests.support.worker_process import WorkerProcess, running
 
 TOKEN = "playground-test-token"
 # Whisper text is sealed with a key the bot and the worker hold (see stack/settings.py).
@@ -30,25 +30,42 @@ WHISPER_KEY = base64.b64encode(bytes(range(100, 132))).decode()
 
 
 class BotProcess(WorkerProcess):
-    """`python -m bot`, ready once it has identified on the gateway and synced its commands."""
+    """`python -m bot`, ready once it has identified on the playground's gateway and synced its
+    commands."""
 
     NAME = "bot"
     ARGS = ("-m", "bot")
 
-    async def wait_joined(self, playground: Playground, sessions_before: int, timeout: float = 60.0) -> None:
-        async with asyncio.timeout(timeout):
-            while len(playground.gateway.sessions) <= sessions_before or not playground.gateway.connected():
-                assert self.proc is not None
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"bot exited with {self.proc.returncode}:\n{self.log()}")
-                await asyncio.sleep(0.05)
-            while GUILD_ID not in playground.interactions.commands:
-                await asyncio.sleep(0.05)
+    def __init__(
+        self,
+        playground: Playground,
+        *,
+        temporal_address: str,
+        task_queue: str,
+        discord_api_base: str,
+        log_dir: Path,
+    ) -> None:
+        super().__init__(
+            temporal_address=temporal_address,
+            task_queue=task_queue,
+            discord_api_base=discord_api_base,
+            log_dir=log_dir,
+        )
+        self.playground = playground
+        self.sessions_before = 0
 
-    def start_and_join(self, playground: Playground) -> Callable[[], Any]:
-        before = len(playground.gateway.sessions)
-        self.start()
-        return lambda: self.wait_joined(playground, before)
+    def start(self) -> None:
+        self.sessions_before = len(self.playground.gateway.sessions)
+        super().start()
+
+    async def wait_started(self, timeout: float | None = None) -> None:
+        gateway = self.playground.gateway
+        async with asyncio.timeout(self.start_timeout if timeout is None else timeout):
+            while len(gateway.sessions) <= self.sessions_before or not gateway.connected():
+                self.check_running()
+                await asyncio.sleep(0.05)
+            while GUILD_ID not in self.playground.interactions.commands:
+                await asyncio.sleep(0.05)
 
 
 @dataclass
@@ -61,7 +78,7 @@ class PlaygroundStack:
 
     @property
     def task_queue(self) -> str:
-        return self.worker.env["TEMPORAL_TASK_QUEUE"]
+        return self.worker.task_queue
 
     async def command(
         self, user_id: int, channel_id: int, path: str, options: Mapping[str, Any] | None = None
@@ -87,19 +104,24 @@ class PlaygroundStack:
             self.bot.kill()
         else:
             self.bot.stop()
-        await self.bot.start_and_join(self.discord)()
+        await self.bot.start_and_wait()
 
 
 @asynccontextmanager
 async def playground_stack(server: DevServer, log_dir: Path) -> AsyncIterator[PlaygroundStack]:
-    async with Playground(token=TOKEN) as play:
-        common = {
-            "temporal_address": server.address,
-            "task_queue": f"play-{uuid.uuid4().hex[:8]}",
-            "discord_api_base": play.base_url,
-            "log_dir": log_dir,
-        }
-        worker, bot = WorkerProcess(**common), BotProcess(**common)
+    play = Playground(token=TOKEN)
+    async with play:
+        queue = f"play-{uuid.uuid4().hex[:8]}"
+        worker = WorkerProcess(
+            temporal_address=server.address, task_queue=queue, discord_api_base=play.base_url, log_dir=log_dir
+        )
+        bot = BotProcess(
+            play,
+            temporal_address=server.address,
+            task_queue=queue,
+            discord_api_base=play.base_url,
+            log_dir=log_dir,
+        )
         for process in (worker, bot):
             process.env.update(
                 DISCORD_TOKEN=TOKEN,
@@ -108,13 +130,6 @@ async def playground_stack(server: DevServer, log_dir: Path) -> AsyncIterator[Pl
                 # A minute typed in the Safari modal lasts a second here.
                 SAFARI_MINUTE_SECONDS="1",
             )
-        worker.start()
-        joined = bot.start_and_join(play)
-        try:
-            await worker.wait_started()
-            await joined()
+        async with running(worker, bot):
             yield PlaygroundStack(server, await connect_client(server), play, worker, bot)
-        finally:
-            bot.stop()
-            worker.stop()
         play.assert_no_violations()

@@ -3,6 +3,7 @@ season on the time-skipping server as its players would."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -69,7 +70,7 @@ class Doubles:
     async def now(self) -> datetime:
         return await self.env.get_current_time() if self.env else datetime.now(UTC)
 
-    def activities(self, *, announcements: bool = True) -> list[object]:
+    def activities(self, *, announcements: bool = True) -> list[Callable[..., Any]]:
         """`announcements` False: a worker that hosts the jobs' doubles too, which answer the one
         activity that edits announcements."""
 
@@ -109,7 +110,7 @@ class Doubles:
             self.openings.append(edit)
             return True
 
-        found: list[object] = [dm_offer, edit_offer, dm_player, post_channel, post_game]
+        found: list[Callable[..., Any]] = [dm_offer, edit_offer, dm_player, post_channel, post_game]
         return [*found, edit_announcement] if announcements else found
 
     def offers_to(self, player: int) -> list[OfferInput]:

@@ -29,7 +29,7 @@ class Stack:
 
     @property
     def task_queue(self) -> str:
-        return self.worker.env["TEMPORAL_TASK_QUEUE"]
+        return self.worker.task_queue
 
 
 @asynccontextmanager
@@ -41,16 +41,11 @@ async def running_stack(
     async with FakeDiscord() as fake:
         for channel, guild in channels:
             fake.add_channel(channel, guild)
-        worker = WorkerProcess(
+        async with WorkerProcess(
             temporal_address=server.address,
             task_queue=f"e2e-{uuid.uuid4().hex[:8]}",
             discord_api_base=fake.base_url,
             log_dir=log_dir,
-        )
-        worker.start()
-        try:
-            await worker.wait_started()
+        ) as worker:
             yield Stack(server, await connect_client(server), fake, worker)
-        finally:
-            worker.stop()
         fake.assert_no_violations()

@@ -117,19 +117,14 @@ async def stack(tmp_path: Path) -> AsyncIterator[tuple[DevServer, Client, FakeDi
         FakeDiscord() as fake,
     ):
         fake.add_channel(CHANNEL, GUILD)
-        worker = WorkerProcess(
+        async with WorkerProcess(
             temporal_address=server.address,
             task_queue=f"at-rest-{uuid.uuid4().hex[:8]}",
             discord_api_base=fake.base_url,
             log_dir=tmp_path,
-        )
-        worker.start()
-        try:
-            await worker.wait_started()
+        ) as worker:
             client = await Client.connect(server.address, data_converter=data_converter([TEST_KEY]))
             yield server, client, fake, worker
-        finally:
-            worker.stop()
         fake.assert_no_violations()
         assert fake.unexpected_requests() == []
 
@@ -140,7 +135,7 @@ async def test_whisper_text_is_encrypted_at_rest_and_only_the_codec_server_opens
     server, client, fake, worker = stack
     assert server.db_file is not None
     secret = f"ZQX-whisper-{uuid.uuid4().hex}-the-vault-code-is-7741"
-    whispers = Whispers(client, worker.env["TEMPORAL_TASK_QUEUE"], whisper_seal())
+    whispers = Whispers(client, worker.task_queue, whisper_seal())
 
     whisper_id = await whispers.send(
         guild_id=GUILD,
@@ -229,7 +224,7 @@ async def test_whisper_text_is_encrypted_at_rest_and_only_the_codec_server_opens
     control_id = whisper_id_for(GUILD, ALICE)
     old_input = {"guild_id": GUILD, "channel_id": CHANNEL, "sender_id": ALICE, "recipient_id": BOB}
     await plain.start_workflow(
-        "Whisper", {**old_input, "text": control}, id=control_id, task_queue=worker.env["TEMPORAL_TASK_QUEUE"]
+        "Whisper", {**old_input, "text": control}, id=control_id, task_queue=worker.task_queue
     )
     await eventually(lambda: len(fake.messages(CHANNEL)) == 1)
     assert control.encode() in database_bytes(server.db_file)

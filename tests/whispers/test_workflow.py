@@ -18,13 +18,14 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from activities.whispers import WhisperActivities
-from clients.whispers import NotForYou, NotYours, WhisperError, WhisperOver, Whispers, whisper_id_for
+from clients.whispers import NotForYou, WhisperError, WhisperOver, Whispers, whisper_id_for
 from components.custom_ids import CUSTOM_ID_MAX
 from components.whispers import READ_BUTTON
 from stack.sealing import WhisperSeal
 from tests.support.whispers import OTHER_WHISPER_KEY, recording, whisper_seal
 from worker import build_worker
 from workflows import search_attributes as sa
+from workflows.common import NotYours
 from workflows.whispers import WhisperWorkflow
 from workflows.whispers_models import (
     BAD_WHISPER_ID,
