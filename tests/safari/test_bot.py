@@ -24,8 +24,17 @@ from clients.safari import join, safari_store, setup_game
 from clients.store import PersistentStore
 from components.safari import SCHEDULE_MODAL
 from tests.jobs.test_bot import texts
-from tests.support.bot_harness import World, answered, as_old_form, bot_env, last_reply, unix_times
+from tests.support.bot_harness import (
+    World,
+    answered,
+    as_old_form,
+    bot_env,
+    last_reply,
+    post_buttons,
+    unix_times,
+)
 from tests.support.jobs_doubles import Doubles, assert_near
+from tests.support.temporal import eventually
 from worker import build_worker
 from workflows.jobs_models import JobResult
 from workflows.safari_engine import GAME_KEY, SafariSettings, new_game, store_name
@@ -370,22 +379,36 @@ async def test_submitting_the_modal_twice_schedules_one_job(world: tuple[World, 
 
 
 @pytest.mark.wall_clock
-async def test_a_round_is_steered_from_its_public_post(world: tuple[World, Doubles]) -> None:
-    w, _ = world
+async def test_a_round_is_steered_from_the_hosts_confirmation(world: tuple[World, Doubles]) -> None:
+    w, doubles = world
     await players_join(w)
     shown = answered(await w.host.slash(w.channel, "safari schedule"))
-    post = last_reply(answered(await w.host.submit_modal(shown, {"when": "2h"})))
+    done = answered(await w.host.submit_modal(shown, {"when": "2h"}))
+    post = last_reply(done)
     assert not post.ephemeral
     [job_id] = w.jobs.started
     due = (await w.bot.jobs.status(job_id)).deadline
 
-    # Anyone sees Change… on the public post; a player may not change the host's round.
-    refused = last_reply(answered(await w.player.click(post, label="Change…")))
+    # The public post shows players no control they may not use; the host's own answer has
+    # Change… (and a player pressing such a button anyway is refused).
+    assert "Change" not in str(post.components)
+    mine = done.response  # the deferred answer, seen by the host alone
+    assert mine is not None and mine.ephemeral
+    [change_id] = [c["custom_id"] for row in mine.components for c in row.get("components", [])]
+    copied = await post_buttons(w, change_id)
+    refused = last_reply(answered(await w.player.click(copied, custom_id=change_id)))
     assert refused.ephemeral and "Only a host or the member who scheduled" in refused.content
 
-    panel = last_reply(answered(await w.host.click(post, label="Change…")))
+    panel = last_reply(answered(await w.host.click(mine, label="Change…")))
     assert panel.ephemeral and "Safari Round Results" in texts(panel)
     form = answered(await w.host.click(panel, label="Later / earlier…"))
     moved = last_reply(answered(await w.host.submit_modal(form, {"by": "+30m"})))
     assert "30m later" in moved.content
     assert (await w.bot.jobs.status(job_id)).deadline == due + timedelta(minutes=30)
+    # The public post is corrected to the new time, for everyone who read the old one.
+    await eventually(lambda: bool(doubles.announcements))
+    [corrected] = doubles.announcements
+    assert (
+        corrected.message_id == post.id and f"🕒 changed by <@{w.host.id}>: now due <t:" in corrected.content
+    )
+    assert unix_times(corrected.content)[0] == int((due + timedelta(minutes=30)).timestamp())

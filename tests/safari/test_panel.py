@@ -76,7 +76,7 @@ def shown(w: World, message_id: int) -> str:
 
 async def schedule(w: World, panel: ResponseMessage, minutes: str) -> tuple[str, ResponseMessage]:
     shown = answered(await w.host.click(panel, label="Schedule results"))
-    done = answered(await w.host.submit_modal(shown, {"hours": "0", "minutes": minutes}))
+    done = answered(await w.host.submit_modal(shown, {"when": f"{minutes}m"}))
     public = last_reply(done)
     assert not public.ephemeral and "Safari round 1 results** scheduled" in public.content
     return w.jobs.started[-1], public
