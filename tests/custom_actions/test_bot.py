@@ -339,16 +339,21 @@ async def test_a_scheduled_run_that_would_not_run_for_its_host_is_refused_when_s
     )
     editor = await editor_after(await w.host.select(editor, [w.channel], custom_id=f"ca:channel:{action_id}"))
     modal = answered(await w.host.click(editor, label="Schedule Task"))
-    refused = text_of(last_reply(answered(await w.host.submit_modal(modal, {"hours": "1"}))))
+    refused = text_of(last_reply(answered(await w.host.submit_modal(modal, {"when": "1h"}))))
     assert refused.startswith(
         "Nothing was scheduled: a scheduled run of **Treasure** runs for you, the host who schedules it"
     )
     assert "You have not joined this server's Safari" in refused
+    # A repeat runs for the host too: refused the same way.
+    repeat = answered(
+        await w.host.slash(w.channel, "action repeat", action="Treasure", name="hoard", every="every 2h")
+    )
+    assert text_of(last_reply(repeat)).startswith("Nothing was repeated: a scheduled run of **Treasure**")
     assert w.jobs.started == []
 
     await h.give(w.guild.id, w.host.id, 0)  # in the Safari now: it would run for them
     modal = answered(await w.host.click(editor, label="Schedule Task"))
-    done = answered(await w.host.submit_modal(modal, {"hours": "1"}))
+    done = answered(await w.host.submit_modal(modal, {"when": "1h"}))
     assert "will run in" in text_of(last_reply(done))
     [job_id] = w.jobs.started
     await w.bot.jobs.cancel(job_id, by=w.host.id, guild_id=w.guild.id, as_host=True)
