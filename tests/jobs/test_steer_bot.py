@@ -244,7 +244,7 @@ async def test_a_host_repeats_a_post_then_skips_changes_pauses_and_ends_it(world
 
 
 async def test_the_safari_panel_steers_its_rounds(world: World) -> None:
-    """A feature's own panel offers the same "Change a job…" menu as /schedule list."""
+    """A feature's own panel offers the same "Change a job…" menu as /schedule list, to hosts."""
     w = world
     posted = last_reply(answered(await w.host.slash(w.channel, "safari panel")))
     answered(await w.player.click(posted, label="Join"))
@@ -253,15 +253,15 @@ async def test_the_safari_panel_steers_its_rounds(world: World) -> None:
     [job_id] = w.jobs.started
     await eventually(lambda: listed(w.bot.jobs, w.guild.id, 1))
 
+    # The public panel shows nobody a control they may not use: the menu is in the host's
+    # Manage view (a player is refused Manage itself).
     safari_panel = last_reply(answered(await w.host.slash(w.channel, "safari panel")))
-    assert custom_ids(safari_panel, "jss:") == ["jss:0"]
-    picked = last_reply(
-        answered(await w.player.select(safari_panel, [await choice(w, job_id)], custom_id="jss:0"))
-    )
-    assert "Only a host or the member who scheduled" in picked.content
-    opened = last_reply(
-        answered(await w.host.select(safari_panel, [await choice(w, job_id)], custom_id="jss:0"))
-    )
+    assert custom_ids(safari_panel, "jss:") == []
+    refused = last_reply(answered(await w.player.click(safari_panel, label="Manage")))
+    assert "Only a host" in refused.content
+    managed = last_reply(answered(await w.host.click(safari_panel, label="Manage")))
+    assert managed.ephemeral and custom_ids(managed, "jss:") == ["jss:0"]
+    opened = last_reply(answered(await w.host.select(managed, [await choice(w, job_id)], custom_id="jss:0")))
     assert "Safari Round Results" in texts(opened)
     paused = last_reply(answered(await w.host.click(opened, label="Pause")))
     assert "Paused **Safari Round Results**" in paused.content
