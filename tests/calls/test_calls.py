@@ -177,7 +177,7 @@ async def test_a_chain_too_large_to_start_is_refused_and_nothing_starts(client: 
     assert missing.value.status == RPCStatusCode.NOT_FOUND
 
 
-def test_the_servers_own_failures_are_told_apart_from_a_refusal() -> None:
+async def test_the_servers_own_failures_are_told_apart_from_a_refusal() -> None:
     class Mine(UserError):
         pass
 
