@@ -204,6 +204,12 @@ async def join(store: PersistentStore, player_id: int, name: str = "") -> JoinRe
 # --- scheduling ----------------------------------------------------------------------------
 
 
+NOBODY_JOINED = (
+    "nobody has joined the Safari yet, so a round would have nobody to pay: "
+    "players press Join on the Safari panel first"
+)
+
+
 async def schedulable_round(store: PersistentStore) -> SafariGame:
     """The game, if its next round can be resolved at a deadline; else a SafariError saying why
     (what the job would otherwise fail with when it fires)."""
@@ -212,7 +218,7 @@ async def schedulable_round(store: PersistentStore) -> SafariGame:
     except StoreError:
         found = None  # no store: nobody ever joined
     if found is None:
-        raise SafariError("nobody has joined the Safari yet: there is nobody to pay")
+        raise SafariError(NOBODY_JOINED)
     if is_legacy(found.value):
         old = from_legacy(found.value)
         # Moved to the new keys when the round resolves: a first-layout game fit in 64 KiB,
@@ -233,7 +239,7 @@ async def schedulable_round(store: PersistentStore) -> SafariGame:
     if game.over:
         raise GameOver(f"the Safari is over: all {game.settings.total_rounds} rounds are resolved")
     if not players:
-        raise SafariError("nobody has joined the Safari yet: there is nobody to pay")
+        raise SafariError(NOBODY_JOINED)
     if len(players) > MAX_PLAYERS:
         raise GameFull(f"the Safari has {len(players):,} players; a round takes at most {MAX_PLAYERS:,}")
     return game
