@@ -97,7 +97,7 @@ async def test_players_see_no_cancel_and_the_panel_and_post_keep_themselves_true
     assert not [c for c in custom_ids(panel) if c.startswith("jc:")]
 
     refused = answered(await w.player.click(panel, label="Manage"))
-    assert_responded(refused, contains="Only a host", ephemeral=True)
+    assert_responded(refused, contains="can manage the Safari", ephemeral=True)
     managed = last_reply(answered(await w.host.click(panel, label="Manage")))
     assert managed.ephemeral and [c for c in custom_ids(managed) if c.startswith("jc:m0:")]
 
