@@ -543,6 +543,7 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
         )
 
     @action.command(name="create", description="Create a custom action (hosts)")
+    @app_commands.describe(name="What players see it called, like Treasure hunt")
     async def create(self, interaction: discord.Interaction[GameBot], name: str) -> None:
         guild_id = await require_host(interaction, "create custom actions")
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -552,6 +553,7 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
         )
 
     @action.command(name="edit", description="Open a custom action's editor (hosts)")
+    @app_commands.describe(action="The custom action: its name or id (`/action list`)")
     async def edit(self, interaction: discord.Interaction[GameBot], action: str) -> None:
         guild_id = await require_host(interaction, "edit custom actions")
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -574,6 +576,7 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
         )
 
     @action.command(name="delete", description="Delete a custom action (hosts)")
+    @app_commands.describe(action="The custom action: its name or id (`/action list`)")
     async def delete(self, interaction: discord.Interaction[GameBot], action: str) -> None:
         guild_id = await require_host(interaction, "delete custom actions")
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -582,10 +585,18 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
         await reply(interaction, f"🗑️ Deleted **{found.name}**. Its scheduled tasks will end without posting.")
 
     @action.command(name="add-text", description="Add a text outcome (hosts)")
+    @app_commands.describe(
+        action="The custom action: its name or id (`/action list`)", text="What it posts when it runs"
+    )
     async def add_text(self, interaction: discord.Interaction[GameBot], action: str, text: str) -> None:
         await self._edit(interaction, action, lambda d: _append(d, TextOutcome(text=text)), "Added the text.")
 
     @action.command(name="add-card", description="Add a Components V2 card outcome (hosts)")
+    @app_commands.describe(
+        action="The custom action: its name or id (`/action list`)",
+        title="The card's heading",
+        body="The card's text (optional)",
+    )
     async def add_card(
         self, interaction: discord.Interaction[GameBot], action: str, title: str, body: str = ""
     ) -> None:
@@ -596,6 +607,10 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
     @action.command(
         name="add-currency", description="Give (positive) or take (negative) Safari currency (hosts)"
     )
+    @app_commands.describe(
+        action="The custom action: its name or id (`/action list`)",
+        amount="Currency each run gives (positive) or takes (negative)",
+    )
     async def add_currency(self, interaction: discord.Interaction[GameBot], action: str, amount: int) -> None:
         await self._edit(
             interaction,
@@ -605,12 +620,19 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
         )
 
     @action.command(name="clear-outcomes", description="Remove every outcome (hosts)")
+    @app_commands.describe(action="The custom action: its name or id (`/action list`)")
     async def clear_outcomes(self, interaction: discord.Interaction[GameBot], action: str) -> None:
         await self._edit(
             interaction, action, lambda d: d.model_copy(update={"outcomes": []}), "Outcomes cleared."
         )
 
     @action.command(name="condition", description="Who may run it: a role and/or a minimum balance (hosts)")
+    @app_commands.describe(
+        action="The custom action: its name or id (`/action list`)",
+        role="Only members with this role may run it",
+        min_balance="Only players with at least this much Safari currency may run it",
+        not_met_text="What a member who may not run it is told",
+    )
     async def condition(
         self,
         interaction: discord.Interaction[GameBot],
@@ -636,6 +658,7 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
         name="delayed", description="Arm the action when a player runs it (hosts; 0 minutes: off)"
     )
     @app_commands.describe(
+        action="The custom action: its name or id (`/action list`)",
         minutes="Minutes from a player's run to its result, at most 30 days; 0 turns the delay off",
         policy="A player who runs it again while it is armed: block, replace the waiting run, or stack",
         text="Shown to the player when it is armed",
@@ -720,10 +743,12 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
         )
 
     @action.command(name="run", description="Run a custom action")
+    @app_commands.describe(action="The custom action: its name or id (`/action list`)")
     async def run(self, interaction: discord.Interaction[GameBot], action: str) -> None:
         await run_action(interaction, None, action)
 
     @action.command(name="post", description="Post a button that runs a custom action (hosts)")
+    @app_commands.describe(action="The custom action: its name or id (`/action list`)")
     async def post(self, interaction: discord.Interaction[GameBot], action: str) -> None:
         guild_id = await require_host(interaction, "post custom actions")
         await interaction.response.defer(thinking=True)

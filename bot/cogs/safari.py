@@ -409,7 +409,7 @@ class ManageButton(_PanelButton, custom=MANAGE_BUTTON):
 
     @guarded
     async def callback(self, interaction: discord.Interaction[GameBot]) -> None:
-        guild_id = await require_host(interaction, "manage the Safari: change or cancel its scheduled results")
+        guild_id = await require_host(interaction, "manage the Safari (change or cancel its results)")
         await interaction.response.defer(ephemeral=True, thinking=True)
         view = await render_manage(interaction.client, guild_id)
         await interaction.followup.send(view=view, ephemeral=True)

@@ -82,6 +82,18 @@ async def test_every_command_answers_every_malformed_option(world: World) -> Non
     assert sent > 100
 
 
+async def test_every_command_and_option_says_what_it_is_for(world: World) -> None:
+    # discord.py fills a missing description with "…", which Discord shows under the option as
+    # all the help a host gets while typing it.
+    undescribed = [
+        f"/{command.qualified_name} {parameter.display_name}"
+        for command in leaves(world.bot.tree)
+        for parameter in command.parameters
+        if parameter.description.strip() in ("", "…")
+    ] + [f"/{c.qualified_name}" for c in leaves(world.bot.tree) if c.description.strip() in ("", "…")]
+    assert not undescribed
+
+
 async def test_an_attachment_sent_as_text_is_refused_in_words(world: World) -> None:
     """What the playground once sent: `/season submit drawing:cat.png`."""
     options = [{"name": "drawing", "type": Kind.attachment.value, "value": "cat.png"}]
