@@ -95,11 +95,24 @@ async def test_a_host_steers_a_job_from_the_listing(world: World) -> None:
     paused = answered(await w.host.click(panel, label="Pause"))
     assert_message(last_reply(paused), contains="Paused **Quiz night**", ephemeral=True)
     assert (await w.bot.jobs.status(job_id)).paused_left is not None
+
+    # /schedule list shows it paused with the time it keeps, not its old deadline.
+    async def listed_paused() -> bool:
+        line = texts(last_reply(answered(await w.host.slash(w.channel, "schedule list"))))
+        return "Quiz night" in line and "⏸️ paused, " in line and "due <t:" not in line
+
+    await eventually(listed_paused)
     # The panel drawn now offers Resume instead.
     again = last_reply(answered(await w.host.select(dashboard, [await choice(w, job_id)], custom_id="jss:0")))
     assert "Paused with" in texts(again)
     resumed = answered(await w.host.click(again, label="Resume"))
     assert_message(last_reply(resumed), contains="Resumed **Quiz night**: due <t:", ephemeral=True)
+
+    async def listed_due() -> bool:
+        line = texts(last_reply(answered(await w.host.slash(w.channel, "schedule list"))))
+        return "Quiz night" in line and "due <t:" in line and "paused" not in line
+
+    await eventually(listed_due)
 
     ran = answered(await w.host.click(again, label="Run now"))
     assert_message(last_reply(ran), contains="is running now", ephemeral=True)
