@@ -22,6 +22,7 @@ from tests.support.seasons_doubles import (
 )
 from tests.support.temporal import eventually
 from workflows.common import NotYours
+from workflows.times import discord_time
 
 P1, P2, P3 = PLAYERS[:3]
 DAY, HOUR, MINUTE = timedelta(days=1), timedelta(hours=1), timedelta(minutes=1)
@@ -95,6 +96,10 @@ async def test_a_host_extends_the_claim_then_the_submission(
     [offer] = doubles.offers_to(P1)
     turn = await facade.host_turn(GUILD, P1, by=HOST, as_host=True, extend=6 * HOUR)
     assert turn.claim_by is not None and abs(turn.claim_by - (offer.claim_by + 6 * HOUR)) < MINUTE
+    # The offer DM now says the new deadline, its Claim button kept.
+    await eventually(lambda: any(discord_time(turn.claim_by) in t for t in doubles.edits_of(offer.turn_id)))
+    [(extended, _)] = [(e, at) for e, at in doubles.edits if e.turn_id == offer.turn_id]
+    assert "more time" in extended.content and extended.claim and extended.submit_kind is None
 
     # Past the first claim deadline the offer still stands, and its warning moved with it.
     await time_env.sleep(DAY + HOUR)
@@ -105,6 +110,10 @@ async def test_a_host_extends_the_claim_then_the_submission(
 
     turn = await facade.host_turn(GUILD, P1, by=HOST, as_host=True, extend=2 * HOUR)
     assert turn.submit_by is not None and abs(turn.submit_by - (claim.submit_by + 2 * HOUR)) < MINUTE
+    submit_by = turn.submit_by
+    await eventually(lambda: any(discord_time(submit_by) in t for t in doubles.edits_of(offer.turn_id)))
+    last = [e for e, _ in doubles.edits if e.turn_id == offer.turn_id][-1]
+    assert "more time: submit before" in last.content and last.submit_kind == "writing"
     await time_env.sleep(DAY + HOUR)  # past the first submission deadline
     await facade.submit(offer.turn_id, P1, writing("just in time"))
     await eventually(lambda: any("is in" in text for text in doubles.edits_of(offer.turn_id)))
