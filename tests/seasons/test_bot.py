@@ -416,6 +416,10 @@ async def test_a_host_extends_and_skips_a_players_turn_and_a_player_may_not(
     extended = last_reply(answered(await w.host.slash(w.channel, "season extend", player=w.player, by="2h")))
     assert extended.ephemeral and "to claim their turn" in extended.content
     assert unix_times(extended.content)[0] == int((before + timedelta(hours=2)).timestamp())
+    # The player's offer DM now says the new deadline, and its Claim button still works.
+    new_stamp = f"<t:{int((before + timedelta(hours=2)).timestamp())}"
+    edited = await eventually_dm(w.player, lambda m: m.id == offer.id and new_stamp in m.content)
+    assert "more time" in edited.content and buttons(edited) == ["Claim"]
 
     skipped = last_reply(answered(await w.host.slash(w.channel, "season skip-player", player=w.player)))
     assert "Skipped" in skipped.content and w.player.mention in skipped.content
