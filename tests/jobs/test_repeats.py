@@ -105,6 +105,10 @@ async def test_an_occurrence_is_a_job_due_lead_after_it_starts(client: Client, d
     assert re.fullmatch(JOB_ID_PATTERN, job.job_id)
     status = await jobs.status(job.job_id)
     assert_near(status.deadline, started + timedelta(hours=1), timedelta(seconds=10))
+    # Its job carries who made the repeat: its workflow refuses a member who is neither them
+    # nor a host, whoever sends the update.
+    with pytest.raises(SchedulingError, match="only a host or the user who scheduled"):
+        await jobs.shift(job.job_id, timedelta(minutes=30), by=PLAYER, guild_id=GUILD, as_host=False)
     # Moved, like any job.
     moved = await jobs.shift(job.job_id, timedelta(minutes=30), by=HOST, guild_id=GUILD, as_host=True)
     assert moved.deadline == status.deadline + timedelta(minutes=30)
