@@ -438,6 +438,23 @@ async def season_close_moved(env: WorkflowEnvironment) -> str:
     return season_doubles.season_handle(facade).id
 
 
+async def season_close_moved_announced(env: WorkflowEnvironment) -> str:
+    """Announced; joining closes a day later, then two hours sooner, each move correcting the
+    opening post (`workflows.seasons.CLOSE_EDIT_PATCH`); too few joined, so it is cancelled."""
+    facade = season_doubles.seasons(env.client)
+    doubles = season_doubles.Doubles(env)
+    async with season_doubles.season_worker(env.client, doubles):
+        await season_doubles.open_season(facade, players=season_doubles.PLAYERS[:3])
+        await facade.announced(season_doubles.GUILD, season_doubles.CHANNEL, 99)
+        await env.sleep(timedelta(hours=1))
+        for delta in (timedelta(days=1), timedelta(hours=-2)):
+            await facade.move_close(season_doubles.GUILD, delta, by=season_doubles.HOST)
+        await env.sleep(timedelta(days=8))
+        await season_doubles.season_handle(facade).result()
+        assert len(doubles.openings) == 3
+    return season_doubles.season_handle(facade).id
+
+
 async def season_ended(env: WorkflowEnvironment) -> str:
     facade = season_doubles.seasons(env.client)
     doubles = season_doubles.Doubles(env)
@@ -906,6 +923,8 @@ SCENARIOS: dict[str, Scenario] = {
     "ScheduledJob-steer_announced_and_paused_listed": announced_then_steered,
     # Since `workflows.seasons_turns.EXTEND_PATCH`: an extension edits the offer DM.
     "Turn-steer_extension_edits_the_dm": turn_extended_then_skipped,
+    # Since `workflows.seasons.CLOSE_EDIT_PATCH`: a moved closing time corrects the opening post.
+    "Season-steer_close_moved_announced": season_close_moved_announced,
 }
 
 

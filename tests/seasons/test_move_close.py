@@ -11,6 +11,7 @@ from temporalio.worker import Worker
 
 from clients.seasons import SeasonError, Seasons, TooLate
 from tests.support.seasons_doubles import (
+    CHANNEL,
     GUILD,
     HOST,
     PLAYERS,
@@ -49,10 +50,17 @@ async def test_joining_closes_at_the_moved_time(
 ) -> None:
     start = await time_env.get_current_time()
     handle = await open_season(facade, players=[P1, P2], min_players=2, max_players=5)
+    await facade.announced(GUILD, CHANNEL, 99)
     status = await facade.move_close(GUILD, DAY, by=HOST)
     assert abs(status.open_until - (start + 8 * DAY)) < MINUTE
     status = await facade.move_close(GUILD, -2 * HOUR, by=HOST)
     assert abs(status.open_until - (start + 8 * DAY - 2 * HOUR)) < MINUTE
+    # The opening post says the moved time, its Join button kept, the last move last.
+    await eventually(lambda: len(doubles.openings) == 2)
+    moved = doubles.openings[-1]
+    assert moved.message_id == 99 and moved.keep_buttons
+    assert f"before {discord_time(status.open_until)}" in moved.content
+    assert f"<@{HOST}> moved the closing time" in moved.content
 
     # Past the first closing time, joining is still open; the season starts at the moved one.
     await time_env.sleep(7 * DAY + HOUR)
@@ -62,6 +70,9 @@ async def test_joining_closes_at_the_moved_time(
     await eventually(lambda: len(doubles.offers) == 3)
     status = await facade.status(GUILD)
     assert status.state == "running"
+    # Then it says the season started, and its Join button is gone.
+    await eventually(lambda: "started" in doubles.openings[-1].content)
+    assert len(doubles.openings) == 3 and not doubles.openings[-1].keep_buttons
     await facade.end(GUILD, by=HOST)
     assert (await handle.result()).outcome == "ended"
 
