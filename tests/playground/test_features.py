@@ -190,9 +190,10 @@ async def _move_paused_resumed(play: PlaygroundStack, news: str) -> None:
     next_fire = resumed.info.next_action_times[0]
 
     # The moved occurrence posts at its new time, not its old one...
-    ran = await play.client.get_workflow_handle_for(ScheduledJobWorkflow.run, job_id).result()
-    assert ran.outcome == "done" and ran.ran_at is not None and ran.ran_at >= due + timedelta(seconds=20)
-    assert any(abs(t - ran.ran_at) < timedelta(seconds=5) for t in _posts(play, news))
+    result = await play.client.get_workflow_handle_for(ScheduledJobWorkflow.run, job_id).result()
+    ran_at = result.ran_at
+    assert result.outcome == "done" and ran_at is not None and ran_at >= due + timedelta(seconds=20)
+    assert any(abs(t - ran_at) < timedelta(seconds=5) for t in _posts(play, news))
     # ...and the resumed repeat goes on: the next minute's occurrence posts 30 s after it fires.
     await eventually(lambda: any(t >= next_fire + timedelta(seconds=29) for t in _posts(play, news)), 100)
 

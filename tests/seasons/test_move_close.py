@@ -108,7 +108,8 @@ async def test_a_host_extends_the_claim_then_the_submission(
     turn = await facade.host_turn(GUILD, P1, by=HOST, as_host=True, extend=6 * HOUR)
     assert turn.claim_by is not None and abs(turn.claim_by - (offer.claim_by + 6 * HOUR)) < MINUTE
     # The offer DM now says the new deadline, its Claim button kept.
-    await eventually(lambda: any(discord_time(turn.claim_by) in t for t in doubles.edits_of(offer.turn_id)))
+    claim_by = turn.claim_by
+    await eventually(lambda: any(discord_time(claim_by) in t for t in doubles.edits_of(offer.turn_id)))
     [(extended, _)] = [(e, at) for e, at in doubles.edits if e.turn_id == offer.turn_id]
     assert "more time" in extended.content and extended.claim and extended.submit_kind is None
 
