@@ -248,8 +248,22 @@ async def test_a_host_repeats_a_post_then_skips_changes_pauses_and_ends_it(world
         )
     )
     assert "every day at 09:00 (Europe/Paris)" in changed.content
-    refused = answered(await w.player.slash(w.channel, "schedule repeat", name="quiz", do="end"))
-    assert_message(last_reply(refused), contains="Only a host", ephemeral=True)
+    resumed = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="quiz", do="resume")))
+    assert "(Europe/Paris), active · 3 left" in resumed.content
+    ran = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="quiz", do="run-now")))
+    assert "Repeat **quiz**" in ran.content
+
+    async def occurrence_listed() -> bool:
+        return any("-rp.quiz-" in job.job_id for job in await w.bot.jobs.get_jobs(w.guild.id))
+
+    await eventually(occurrence_listed)
+    before = await w.bot.repeats.info(w.guild.id, "quiz")
+    for do in ("show", "pause", "resume", "skip-next", "run-now", "change", "end"):
+        refused = answered(
+            await w.player.slash(w.channel, "schedule repeat", name="quiz", do=do, every="every 6h")
+        )
+        assert_message(last_reply(refused), contains="Only a host", ephemeral=True)
+    assert await w.bot.repeats.info(w.guild.id, "quiz") == before
     ended = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="quiz", do="end")))
     assert "Ended **quiz**" in ended.content
     gone = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="quiz")))
