@@ -99,6 +99,7 @@ class TurnWorkflow:
     async def _play(self) -> TurnResult:
         spec = self._spec
         game = spec.game + 1
+        offered_with = self._extensions  # an extension while the DM is sent is told after it
         offer = OfferInput(
             turn_id=workflow.info().workflow_id,
             player_id=spec.player_id,
@@ -143,6 +144,7 @@ class TurnWorkflow:
                 f"({discord_time(self._claim_by, 'R')}), or it goes to the next player.",
                 claim=True,
             ),
+            told=offered_with,
         )
         if self._state == "offered":
             self._state = "dismissed"
@@ -157,6 +159,7 @@ class TurnWorkflow:
 
         submit_by = self._submit_by
         assert submit_by is not None
+        claimed_with = self._extensions
         await self._edit_offer(
             f"✅ You claimed the {NOUN[spec.kind]} turn in game {game}. Submit before "
             f"{discord_time(submit_by)} ({discord_time(submit_by, 'R')}).",
@@ -177,6 +180,7 @@ class TurnWorkflow:
                 f"({discord_time(self._submit_deadline(), 'R')}).",
                 submit=True,
             ),
+            told=claimed_with,
         )
         if self._skipped_by is not None:
             return await self._host_skipped(game)
@@ -209,6 +213,7 @@ class TurnWorkflow:
         what: str,
         text: Callable[[], str],
         extended: Callable[[], Awaitable[None]],
+        told: int | None = None,
     ) -> None:
         """Wait until `done()` or the deadline; warn at deadline - warning if not done by then.
         A warning is never sent at or after its deadline (its budget ends there).
@@ -217,7 +222,7 @@ class TurnWorkflow:
         warning too, if not sent yet), and the player's DM says the new deadline (`extended`);
         without one, the same two timers as always."""
         warned = False
-        told = self._extensions
+        told = self._extensions if told is None else told
         while True:
             extensions = self._extensions
             if extensions != told and not done() and workflow.patched(EXTEND_PATCH):
