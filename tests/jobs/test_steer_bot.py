@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import discord
@@ -17,8 +18,11 @@ from simcord.components import walk_components
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from bot.cogs.custom_actions import task_line
 from bot.jobs_steer import panel
+from bot.jobs_ui import job_line
 from clients.jobs import Jobs
+from clients.jobs_listing import JobSummary
 from tests.jobs.test_bot import custom_ids, listed, schedule, texts
 from tests.support.bot_harness import (
     World,
@@ -334,3 +338,22 @@ async def test_a_host_repeats_a_custom_action_and_a_player_may_not(world: World)
     assert bad.content.startswith("Nothing was repeated:")
     ended = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="patrol", do="end")))
     assert "Ended **patrol**" in ended.content
+
+
+async def test_a_paused_job_reads_paused_with_its_time_left_in_every_listing() -> None:
+    due = datetime(2027, 1, 1, 20, 0, tzinfo=UTC)
+    job = JobSummary(
+        job_id="job-1-x",
+        action="post_message",
+        guild_id=1,
+        channel_id=2,
+        deadline=due,
+        scheduled_by=3,
+        key=None,
+        description="Quiz night",
+        paused_left=timedelta(minutes=50),
+    )
+    for line in (job_line(job, due - timedelta(hours=1)), task_line(1, job)):
+        assert "⏸️ paused, 50m left" in line and "<t:" not in line
+    waiting = replace(job, paused_left=None)
+    assert "due <t:" in job_line(waiting, due - timedelta(hours=1))
