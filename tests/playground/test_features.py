@@ -175,7 +175,7 @@ async def _move_paused_resumed(play: PlaygroundStack, news: str) -> None:
     assert opened.response_type == MODAL
     moved = await play.submit(opened, {"by": "+20s"})
     assert moved.refused == []
-    await eventually(lambda: saw(play, HOST_ID, GENERAL, "later: due <t:"), 20)
+    await eventually(lambda: saw(play, HOST_ID, GENERAL, "20s later: due <t:"), 20)
     assert (await jobs.status(job_id)).deadline == due + timedelta(seconds=20)
 
     # Paused, then resumed: the reply says which, and the schedule is paused in between.
