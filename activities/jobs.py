@@ -96,12 +96,16 @@ class JobsActivities:
     @activity.defn(name=EDIT_ANNOUNCEMENT)
     async def edit_announcement(self, edit: AnnouncementEdit) -> bool:
         """Replace a public announcement's text and drop its buttons (a Join that no longer
-        applies); False when the message is gone (404 counts as done: nothing left to correct)."""
+        applies) unless they still apply (`keep_buttons`); False when the message is gone (404
+        counts as done: nothing left to correct)."""
         require_login(self._client)
         message = self._client.get_partial_messageable(edit.channel_id).get_partial_message(edit.message_id)
         try:
             with discord_errors():
-                await message.edit(content=edit.content, view=None, allowed_mentions=SAFE_MENTIONS)
+                if edit.keep_buttons:
+                    await message.edit(content=edit.content, allowed_mentions=SAFE_MENTIONS)
+                else:
+                    await message.edit(content=edit.content, view=None, allowed_mentions=SAFE_MENTIONS)
         except ApplicationError as err:
             if already_gone(err):
                 return False

@@ -106,10 +106,12 @@ class SeasonActivities:
 
     @activity.defn(name=EDIT_OFFER)
     async def edit_offer(self, edit: OfferEdit) -> bool:
-        """New text on the offer DM; a Submit button once claimed, no button otherwise.
-        False when the DM is already gone (404 counts as done)."""
+        """New text on the offer DM; a Submit button once claimed, the Claim button while it
+        may still be claimed, no button otherwise. False when the DM is already gone (404)."""
         require_login(self._client)
         view = turn_view(submit_button(edit.turn_id, edit.submit_kind)) if edit.submit_kind else None
+        if edit.claim:
+            view = turn_view(claim_button(edit.turn_id))
         params = handle_message_parameters(
             content=edit.content, view=view, allowed_mentions=discord.AllowedMentions.none()
         )

@@ -24,7 +24,7 @@ from clients.jobs_listing import JobSummary
 from components.jobs import BY_FIELD, STEER_BUTTON, STEER_MODAL, STEER_OPEN, STEER_SELECT, WHEN_FIELD
 from workflows.jobs_actions import action_label
 from workflows.jobs_models import MAX_DELAY, JobStatus, job_id_for, job_suffix, run_tag
-from workflows.times import TimeError, format_human, parse_duration, parse_when
+from workflows.times import TimeError, format_duration, format_human, parse_duration, parse_when
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -236,13 +236,17 @@ async def submit_steer(
             delta = parse_shift(values.get(BY_FIELD, ""))
             status = await in_time(bot.jobs.shift(job_id, delta, by=by, guild_id=guild_id, as_host=as_host))
             way = "later" if delta > timedelta(0) else "earlier"
-            text = (
-                f"Moved **{title(status)}** {format_human(abs(delta))} {way}: due {stamp(status.deadline)}."
-            )
+            text = f"Moved **{title(status)}** {amount(abs(delta))} {way}: due {stamp(status.deadline)}."
     except (SchedulingError, TimeError) as err:
         await interaction.followup.send(f"Nothing was changed: {err}", ephemeral=True)
         return
     await interaction.followup.send(text, ephemeral=True)
+
+
+def amount(delta: timedelta) -> str:
+    """How far a job was moved: to the minute, or the seconds typed below one ("20s", not "less
+    than a minute")."""
+    return format_human(delta) if delta >= timedelta(minutes=1) else format_duration(delta)
 
 
 def parse_shift(text: str) -> timedelta:

@@ -24,6 +24,7 @@ from clients.jobs_listing import JobSummary
 from components.jobs import CANCEL_JOB, EARLIER_CANCEL_JOB
 from workflows.jobs_actions import action_label
 from workflows.jobs_models import job_id_for, job_suffix, run_tag
+from workflows.times import format_human
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -60,6 +61,13 @@ def remaining_text(deadline: datetime, now: datetime | None = None) -> str:
     return left if left == "due now" else f"{left} left"
 
 
+def due_text(job: JobSummary, now: datetime | None = None) -> str:
+    """When a listed job is due, or, paused, the time it keeps for when it is resumed."""
+    if job.paused_left is not None:
+        return f"⏸️ paused, {format_human(job.paused_left)} left"
+    return f"due {discord.utils.format_dt(job.deadline, 'f')} ({remaining_text(job.deadline, now)})"
+
+
 def job_title(description: str, action: str) -> str:
     """What a job is called where people read it: its description, else its action in words."""
     return description or action_label(action)
@@ -69,11 +77,7 @@ def job_line(job: JobSummary, now: datetime | None = None) -> str:
     label = action_label(job.action)
     title = job_title(job.description, job.action)
     kind = "" if label.lower() in title.lower() else f" · {label.lower()}"
-    return (
-        f"**{title}**{kind} in <#{job.channel_id}>\n"
-        f"due {discord.utils.format_dt(job.deadline, 'f')} ({remaining_text(job.deadline, now)})"
-        f" · by <@{job.scheduled_by}>"
-    )
+    return f"**{title}**{kind} in <#{job.channel_id}>\n{due_text(job, now)} · by <@{job.scheduled_by}>"
 
 
 class CancelJobButton(PersistentItem[discord.ui.Button[Any]], custom=CANCEL_JOB):

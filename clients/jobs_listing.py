@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
 from workflows import search_attributes as sa
-from workflows.jobs_models import job_prefix
+from workflows.jobs_models import PAUSED_MEMO, job_prefix
 
 # Up to this many jobs, listing them all costs less than counting (~40 ms on 2 cores).
 LIST_ALL = 100
@@ -47,6 +47,8 @@ class JobSummary:
     # The run listed ("" when not known): a Cancel button drawn from this summary reaches this
     # run only, not a later one that reuses a keyed job's id.
     run_id: str = ""
+    # Paused: the time it had left (its deadline is stale until it is resumed).
+    paused_left: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ async def _summary(execution: WorkflowExecution, guild_id: int) -> JobSummary | 
     if execution.status != WorkflowExecutionStatus.RUNNING or deadline is None:
         return None
     memo = await execution.memo()
+    paused = memo.get(PAUSED_MEMO)
     return JobSummary(
         job_id=execution.id,
         action=attrs.get(sa.JOB_ACTION) or "",
@@ -129,6 +132,7 @@ async def _summary(execution: WorkflowExecution, guild_id: int) -> JobSummary | 
         key=attrs.get(sa.JOB_KEY),
         description=str(memo.get("description", "")),
         run_id=execution.run_id,
+        paused_left=timedelta(seconds=paused) if isinstance(paused, int | float) else None,
     )
 
 

@@ -7,6 +7,13 @@ before each occurrence (the longest reminder) and starts one ScheduledJob, due a
 occurrence, with its reminders before it: an occurrence is listed, moved, paused and cancelled
 like any job. Ends at a time (`end_at`) or after a count (`remaining_actions`). Pause, skip the
 next occurrence (a `skip` calendar for that one moment), change the pattern, run one now, end.
+
+Who may change a repeat is checked here too, not only in the bot: a host (`as_host`, which only
+the bot can tell) or the member who made it (the schedule's ScheduledBy), in the repeat's own
+server (its id). A schedule has no workflow code to check, so the check reads the schedule's
+description; a change of pattern or a skip checks it again inside the update, against the
+description the update applies to. Each occurrence is a job whose own workflow checks who
+steers it (its JobSpec.scheduled_by is the repeat's maker).
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from clients.jobs import SchedulingError, snowflake
 from workflows import search_attributes as sa
 from workflows import times
-from workflows.common import first_error
+from workflows.common import NotYours, first_error
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_models import (
     JOB_ID_PREFIX,
@@ -61,6 +68,24 @@ LEAD_MEMO = "lead_seconds"
 
 class RepeatNotFound(SchedulingError):
     pass
+
+
+class NotYourRepeat(SchedulingError, NotYours):
+    """A member who is neither a host nor the repeat's maker asked to change it."""
+
+
+def made_by(schedule: Schedule) -> int | None:
+    """Who made the repeat: the ScheduledBy its occurrences carry."""
+    action = schedule.action
+    if not isinstance(action, ScheduleActionStartWorkflow):
+        return None
+    text = action.typed_search_attributes.get(sa.SCHEDULED_BY)
+    return int(text) if text and text.isdigit() else None
+
+
+def check_may_change(schedule: Schedule, by: int, as_host: bool, verb: str) -> None:
+    if not as_host and made_by(schedule) != by:
+        raise NotYourRepeat(f"only a host or the member who made this repeat can {verb} it")
 
 
 def repeat_id(guild_id: int, name: str) -> str:
@@ -261,24 +286,29 @@ class Repeats:
         found = [entry.id async for entry in await self._client.list_schedules()]
         return sorted(i.removeprefix(prefix) for i in found if i.startswith(prefix))
 
-    async def pause(self, guild_id: int, name: str, *, by: int) -> RepeatInfo:
-        await self._describe(guild_id, name)
+    async def _may_change(self, guild_id: int, name: str, by: int, as_host: bool, verb: str) -> Any:
+        described = await self._describe(guild_id, name)
+        check_may_change(described.schedule, by, as_host, verb)
+        return described
+
+    async def pause(self, guild_id: int, name: str, *, by: int, as_host: bool = False) -> RepeatInfo:
+        await self._may_change(guild_id, name, by, as_host, "pause")
         await self.handle(guild_id, name).pause(note=f"paused by {by}")
         return await self.info(guild_id, name)
 
-    async def resume(self, guild_id: int, name: str, *, by: int) -> RepeatInfo:
-        await self._describe(guild_id, name)
+    async def resume(self, guild_id: int, name: str, *, by: int, as_host: bool = False) -> RepeatInfo:
+        await self._may_change(guild_id, name, by, as_host, "resume")
         await self.handle(guild_id, name).unpause(note=f"resumed by {by}")
         return await self.info(guild_id, name)
 
-    async def run_now(self, guild_id: int, name: str) -> None:
+    async def run_now(self, guild_id: int, name: str, *, by: int, as_host: bool = False) -> None:
         """Start one occurrence now, beside the planned ones."""
-        await self._describe(guild_id, name)
+        await self._may_change(guild_id, name, by, as_host, "run")
         await self.handle(guild_id, name).trigger(overlap=ScheduleOverlapPolicy.ALLOW_ALL)
 
-    async def skip_next(self, guild_id: int, name: str) -> datetime:
+    async def skip_next(self, guild_id: int, name: str, *, by: int, as_host: bool = False) -> datetime:
         """Skip the next occurrence only (a `skip` entry for that one moment); returns it."""
-        described = await self._describe(guild_id, name)
+        described = await self._may_change(guild_id, name, by, as_host, "skip")
         upcoming = described.info.next_action_times
         if not upcoming:
             raise SchedulingError("this repeat has no next occurrence to skip")
@@ -296,6 +326,7 @@ class Repeats:
         )
 
         def updated(inp: ScheduleUpdateInput) -> ScheduleUpdate:
+            check_may_change(inp.description.schedule, by, as_host, "skip")
             spec = inp.description.schedule.spec
             spec.skip = [*spec.skip, skip]
             return ScheduleUpdate(schedule=inp.description.schedule)
@@ -303,10 +334,12 @@ class Repeats:
         await self.handle(guild_id, name).update(updated)
         return moment
 
-    async def change(self, guild_id: int, name: str, every: str, *, zone: str) -> RepeatInfo:
+    async def change(
+        self, guild_id: int, name: str, every: str, *, zone: str, by: int, as_host: bool = False
+    ) -> RepeatInfo:
         """A new pattern (and zone), keeping the reminders, the end and the skips."""
         pattern = times.parse_every(every, shortest=self._shortest)
-        described = await self._describe(guild_id, name)
+        described = await self._may_change(guild_id, name, by, as_host, "change")
         seconds = await described.memo_value(LEAD_MEMO, 0.0)
         lead = timedelta(seconds=seconds if isinstance(seconds, int | float) else 0)
         old = described.schedule.spec
@@ -314,13 +347,14 @@ class Repeats:
         new.skip = old.skip
 
         def updated(inp: ScheduleUpdateInput) -> ScheduleUpdate:
+            check_may_change(inp.description.schedule, by, as_host, "change")
             inp.description.schedule.spec = new
             return ScheduleUpdate(schedule=inp.description.schedule)
 
         await self.handle(guild_id, name).update(updated)
         return await self.info(guild_id, name)
 
-    async def end(self, guild_id: int, name: str) -> None:
+    async def end(self, guild_id: int, name: str, *, by: int, as_host: bool = False) -> None:
         """No more occurrences; the ones already started (their jobs) stay, each cancellable."""
-        await self._describe(guild_id, name)
+        await self._may_change(guild_id, name, by, as_host, "end")
         await self.handle(guild_id, name).delete()

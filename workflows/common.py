@@ -182,3 +182,5 @@ class Announcement(BaseModel):
 
 class AnnouncementEdit(Announcement):
     content: str = Field(min_length=1, max_length=2000)
+    # The post's buttons still apply (a season's Join while joining stays open): keep them.
+    keep_buttons: bool = False

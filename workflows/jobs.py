@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         ANNOUNCED,
         JOBS_WORKFLOW,
         MAX_DELAY,
+        PAUSED_MEMO,
         SCHEDULED_START,
         ActionInput,
         CancelNotice,
@@ -76,6 +77,9 @@ REMINDERS_ONCE_PATCH = "steer-reminders-once"
 # From this patch on, an action that ran over LATE_NOTE late, was missed or failed reports itself
 # to its server's outage summary (workflows/outage.py): one message per outage, not one per job.
 OUTAGE_PATCH = "told-outage-summary"
+# From this patch on, a paused job keeps its time left in its memo (PAUSED_MEMO), so listings,
+# which read visibility alone, show "paused, 50m left" rather than its old deadline.
+PAUSED_LISTED_PATCH = "steer-paused-listed"
 OPERATOR_CANCEL = "operator_cancel"
 TEMPORAL_CANCELLATION = "Temporal cancellation"
 
@@ -637,6 +641,11 @@ class ScheduledJobWorkflow:
         self._steered_by = by
         self._show()
 
+    def _list_paused(self) -> None:
+        if workflow.patched(PAUSED_LISTED_PATCH):
+            left = self._paused_left
+            workflow.upsert_memo({PAUSED_MEMO: None if left is None else left.total_seconds()})
+
     # Steering: new updates beside the old ones (their names are a contract too).
 
     @workflow.update
@@ -666,6 +675,7 @@ class ScheduledJobWorkflow:
         self._pending = []
         self._replanned = True
         self._note(request.by, f"paused with {format_human(self._paused_left)} left")
+        self._list_paused()
         return self.status()
 
     @pause.validator
@@ -680,6 +690,7 @@ class ScheduledJobWorkflow:
         left, self._paused_left = self._paused_left, None
         self._move_to(workflow.now() + left)
         self._note(request.by, f"resumed, due {when(self._deadline)}")
+        self._list_paused()
         return self.status()
 
     @resume.validator
@@ -695,6 +706,7 @@ class ScheduledJobWorkflow:
         self._paused_left = None
         self._state = "running"
         self._note(request.by, "run now")
+        self._list_paused()
         return self.status()
 
     @run_now.validator

@@ -254,6 +254,9 @@ class ActionInput(BaseModel):
     late_note: str | None = None
 
 
+# A paused job's memo: the seconds it had left when paused (absent when not paused).
+PAUSED_MEMO = "paused_left_seconds"
+
 # The signal by which the bot tells a job where it announced it publicly.
 ANNOUNCED = "announced"
 

@@ -76,6 +76,9 @@ RESULTS_BUDGET = timedelta(days=7)
 # bot has said where it is, `announced`) is edited when the season starts, is cancelled or ends
 # before it started, so it never invites players to a season that no longer takes them.
 START_POST_PATCH = "season-start-post-and-opening-edits"
+# From this patch on, a host's move of the closing time corrects the opening post (its Join
+# button kept), so players read the time joining really closes.
+CLOSE_EDIT_PATCH = "season-close-move-edits-the-opening-post"
 # Since this patch an ended season posts so at once and waits this long at most for its turns
 # to take the buttons off their DMs (each tries for seasons_turns.ENDED_EDIT_BUDGET), rather
 # than for as long as Discord refuses the edits.
@@ -108,6 +111,9 @@ class SeasonWorkflow:
         # The opening post with its Join button, once the bot has told where it is.
         self._opening: Announcement | None = None
         self._close_moves = 0
+        # Who last moved the closing time, and the edit of the opening post saying so.
+        self._close_moved_by: int | None = None
+        self._close_edit: asyncio.Task[None] | None = None
 
     @workflow.run
     async def run(self, spec: SeasonSpec) -> SeasonResult:
@@ -129,6 +135,9 @@ class SeasonWorkflow:
                 )
             if self._close_moves == moves:
                 break
+            if workflow.patched(CLOSE_EDIT_PATCH):
+                # Beside the wait, not before it: an outage must not hold joining open.
+                self._close_edit = asyncio.create_task(self._edit_close(self._close_edit))
         if self._terminate is not None:
             return await self._ended()
         if len(self._players) < self._rules.min_players:
@@ -269,11 +278,29 @@ class SeasonWorkflow:
             ),
         )
 
-    async def _edit_opening(self, content: str) -> None:
-        """Correct the opening post (and take its Join button off), if the bot said where it is."""
+    async def _edit_close(self, previous: asyncio.Task[None] | None) -> None:
+        """The opening post with the moved closing time, after the edit of any earlier move."""
+        if previous is not None:
+            await previous
+        until = self._open_until
+        await self._edit_opening(
+            f"🎨 <@{self._spec.host_id}> opened a season of telephone pictionary! Join with the button "
+            f"or `/season join` before {discord_time(until)} ({discord_time(until, 'R')}).\n"
+            f"-# 🕒 <@{self._close_moved_by}> moved the closing time; `/season status` shows the rules.",
+            keep_join=True,
+        )
+
+    async def _edit_opening(self, content: str, *, keep_join: bool = False) -> None:
+        """Correct the opening post (and take its Join button off, unless `keep_join`), if the bot
+        said where it is; after the edit of a moved closing time, so this one is the last word."""
+        if not keep_join and self._close_edit is not None:
+            await self._close_edit
         if self._opening is not None:
             edit = AnnouncementEdit(
-                channel_id=self._opening.channel_id, message_id=self._opening.message_id, content=content
+                channel_id=self._opening.channel_id,
+                message_id=self._opening.message_id,
+                content=content,
+                keep_buttons=keep_join,
             )
             await self._activity(EDIT_ANNOUNCEMENT, edit, BEST_EFFORT_BUDGET, "edit opening post")
 
@@ -452,6 +479,7 @@ class SeasonWorkflow:
         self._check_move_close(request)
         self._open_until += request.delta
         self._close_moves += 1
+        self._close_moved_by = request.by
         self._show()
         return self.status()
 

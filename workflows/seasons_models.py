@@ -398,12 +398,14 @@ class OfferMessage(BaseModel):
 
 
 class OfferEdit(BaseModel):
-    """Replace the offer DM's text; with `submit_kind`, a Submit button instead of Claim."""
+    """Replace the offer DM's text; with `submit_kind`, a Submit button instead of Claim; with
+    `claim`, the Claim button kept (a host extended the time to claim); else no button."""
 
     offer: OfferMessage
     turn_id: str
     content: str = Field(min_length=1, max_length=2000)
     submit_kind: TurnKind | None = None
+    claim: bool = False
 
 
 class PlayerMessage(BaseModel):

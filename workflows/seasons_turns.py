@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -60,6 +60,9 @@ NOUN = {"writing": "writing", "drawing": "drawing"}
 # its season waits for it (workflows.seasons.END_GRACE), and a Claim button left answers anyway.
 CANCEL_PATCH = "turn-cancel-ends-the-turn"
 ENDED_EDIT_BUDGET = timedelta(seconds=10)
+# Since this patch a host's extension edits the offer DM to the new deadline, so the player
+# reads the time they now have where they read the old one.
+EXTEND_PATCH = "turn-extension-edits-the-dm"
 
 
 def refuse(message: str, kind: str) -> ApplicationError:
@@ -96,6 +99,7 @@ class TurnWorkflow:
     async def _play(self) -> TurnResult:
         spec = self._spec
         game = spec.game + 1
+        offered_with = self._extensions  # an extension while the DM is sent is told after it
         offer = OfferInput(
             turn_id=workflow.info().workflow_id,
             player_id=spec.player_id,
@@ -134,6 +138,13 @@ class TurnWorkflow:
                 f"{discord_time(self._claim_by)} ({discord_time(self._claim_by, 'R')}), "
                 "or it goes to another player."
             ),
+            lambda: self._edit_offer(
+                f"🎲 It is your turn! Game {game} has a **{NOUN[spec.kind]}** turn for you. A host gave "
+                f"you more time: claim it before {discord_time(self._claim_by)} "
+                f"({discord_time(self._claim_by, 'R')}), or it goes to the next player.",
+                claim=True,
+            ),
+            told=offered_with,
         )
         if self._state == "offered":
             self._state = "dismissed"
@@ -148,6 +159,7 @@ class TurnWorkflow:
 
         submit_by = self._submit_by
         assert submit_by is not None
+        claimed_with = self._extensions
         await self._edit_offer(
             f"✅ You claimed the {NOUN[spec.kind]} turn in game {game}. Submit before "
             f"{discord_time(submit_by)} ({discord_time(submit_by, 'R')}).",
@@ -162,6 +174,13 @@ class TurnWorkflow:
                 f"⏰ Your {NOUN[spec.kind]} for game {game} is due "
                 f"{discord_time(self._submit_deadline(), 'R')} ({discord_time(self._submit_deadline())})."
             ),
+            lambda: self._edit_offer(
+                f"✅ You claimed the {NOUN[spec.kind]} turn in game {game}. A host gave you more time: "
+                f"submit before {discord_time(self._submit_deadline())} "
+                f"({discord_time(self._submit_deadline(), 'R')}).",
+                submit=True,
+            ),
+            told=claimed_with,
         )
         if self._skipped_by is not None:
             return await self._host_skipped(game)
@@ -193,15 +212,23 @@ class TurnWorkflow:
         done: Callable[[], bool],
         what: str,
         text: Callable[[], str],
+        extended: Callable[[], Awaitable[None]],
+        told: int | None = None,
     ) -> None:
         """Wait until `done()` or the deadline; warn at deadline - warning if not done by then.
         A warning is never sent at or after its deadline (its budget ends there).
 
         A host's extension wakes the wait, which is planned again for the new deadline (the
-        warning too, if not sent yet); without one, the same two timers as always."""
+        warning too, if not sent yet), and the player's DM says the new deadline (`extended`);
+        without one, the same two timers as always."""
         warned = False
+        told = self._extensions if told is None else told
         while True:
             extensions = self._extensions
+            if extensions != told and not done() and workflow.patched(EXTEND_PATCH):
+                told = extensions
+                await extended()
+                continue  # another change may have come while the DM was edited
             end = deadline()
 
             def settled() -> bool:
@@ -362,7 +389,12 @@ class TurnWorkflow:
         )
 
     async def _edit_offer(
-        self, content: str, *, submit: bool = False, budget: timedelta = BEST_EFFORT_BUDGET
+        self,
+        content: str,
+        *,
+        submit: bool = False,
+        claim: bool = False,
+        budget: timedelta = BEST_EFFORT_BUDGET,
     ) -> None:
         if self._offer is None:
             return
@@ -371,6 +403,7 @@ class TurnWorkflow:
             turn_id=workflow.info().workflow_id,
             content=content,
             submit_kind=self._spec.kind if submit else None,
+            claim=claim,
         )
         await self._activity(EDIT_OFFER, edit, budget, "edit offer DM")
 

@@ -134,6 +134,8 @@ def trigger_text(definition: ActionDefinition) -> str:
 
 def task_line(number: int, job: JobSummary) -> str:
     left = remaining_text(job.deadline, utcnow())
+    if job.paused_left is not None:
+        left = f"⏸️ paused, {format_human(job.paused_left)} left"
     return f"{number}. <#{job.channel_id}> — {left} · for <@{job.scheduled_by}>"
 
 

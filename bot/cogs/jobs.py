@@ -322,24 +322,25 @@ class JobsCog(commands.Cog):
         guild_id = await require_host(interaction, "change a repeat")
         await interaction.response.defer(ephemeral=True, thinking=True)
         repeats, by = self.bot.repeats, interaction.user.id
+        # require_host checked the role: the client checks who may change it again (as_host).
         try:
             if do == "pause":
-                await in_time(repeats.pause(guild_id, name, by=by))
+                await in_time(repeats.pause(guild_id, name, by=by, as_host=True))
             elif do == "resume":
-                await in_time(repeats.resume(guild_id, name, by=by))
+                await in_time(repeats.resume(guild_id, name, by=by, as_host=True))
             elif do == "skip-next":
-                skipped = await in_time(repeats.skip_next(guild_id, name))
+                skipped = await in_time(repeats.skip_next(guild_id, name, by=by, as_host=True))
                 await interaction.followup.send(
                     f"Skipped the occurrence of {format_dt(skipped, 'F')}.", ephemeral=True
                 )
                 return
             elif do == "run-now":
-                await in_time(repeats.run_now(guild_id, name))
+                await in_time(repeats.run_now(guild_id, name, by=by, as_host=True))
             elif do == "change":
                 zone = await in_time(self.bot.time_zones.for_user(guild_id, by))
-                await in_time(repeats.change(guild_id, name, every, zone=zone))
+                await in_time(repeats.change(guild_id, name, every, zone=zone, by=by, as_host=True))
             elif do == "end":
-                await in_time(repeats.end(guild_id, name))
+                await in_time(repeats.end(guild_id, name, by=by, as_host=True))
                 await interaction.followup.send(
                     f"Ended **{name}**: nothing more is started (occurrences already listed stay).",
                     ephemeral=True,

@@ -26,7 +26,7 @@ from discord.ext import commands
 
 from bot.checks import require_guild, require_host
 from bot.jobs_steer import ChangeJobButton, steer_row
-from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, remaining_text
+from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, due_text, job_section
 from bot.live_listings import Watched
 from bot.modals import modal_values
 from bot.persistent import PersistentItem
@@ -382,11 +382,7 @@ class StatusButton(_PanelButton, custom=STATUS_BUTTON):
             await reply(interaction, f"{summary}\nNo Safari round results are scheduled.")
             return
         now = utcnow()
-        lines = [
-            f"• results in <#{job.channel_id}> {discord.utils.format_dt(job.deadline, 'F')}"
-            f" ({remaining_text(job.deadline, now)})"
-            for job in jobs[:10]
-        ]
+        lines = [f"• results in <#{job.channel_id}> {due_text(job, now)}" for job in jobs[:10]]
         await reply(interaction, f"{summary}\n**Next Safari round results**\n" + "\n".join(lines))
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,13 +20,14 @@ from clients.repeats import Repeats
 from tests.support.jobs_doubles import Doubles, assert_near
 from tests.support.temporal import eventually
 from worker import build_worker
+from workflows.common import NotYours
 from workflows.jobs_actions import POST_MESSAGE
 from workflows.jobs_models import Reminder
 from workflows.times import TimeError
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 QUEUE = f"repeats-{uuid.uuid4().hex[:8]}"
-GUILD, CHANNEL, HOST = 111, 222, 333
+GUILD, CHANNEL, HOST, PLAYER = 111, 222, 333, 444
 WINTER = datetime(2027, 1, 4, tzinfo=UTC)
 SUMMER = datetime(2027, 6, 1, tzinfo=UTC)
 
@@ -71,7 +72,7 @@ async def test_every_friday_in_paris_fires_at_19_utc_in_winter_and_18_in_summer(
         t.weekday() == 4 and (t.hour, t.minute) == (18, 0) for t in summer.next_times
     )
     for name in ("winter", "summer"):
-        await repeats(client).end(GUILD, name)
+        await repeats(client).end(GUILD, name, by=HOST)
 
 
 async def test_reminders_move_the_firing_before_the_occurrence(client: Client) -> None:
@@ -85,7 +86,7 @@ async def test_reminders_move_the_firing_before_the_occurrence(client: Client) -
     info = await repeats(client).info(GUILD, "early")
     # Monday 00:30 in Paris (23:30 UTC Sunday) less an hour: Sunday 23:30 local, 22:30 UTC.
     assert all(t.weekday() == 6 and (t.hour, t.minute) == (22, 30) for t in info.next_times)
-    await repeats(client).end(GUILD, "early")
+    await repeats(client).end(GUILD, "early", by=HOST)
 
 
 async def test_an_occurrence_is_a_job_due_lead_after_it_starts(client: Client, doubles: Doubles) -> None:
@@ -93,7 +94,7 @@ async def test_an_occurrence_is_a_job_due_lead_after_it_starts(client: Client, d
         client, "soon", "every day at 09:00", reminders=[Reminder(offset=timedelta(hours=1), message="1h")]
     )
     started = datetime.now(UTC)
-    await repeats(client).run_now(GUILD, "soon")
+    await repeats(client).run_now(GUILD, "soon", by=HOST)
     jobs = Jobs(client, QUEUE)
 
     async def one() -> bool:
@@ -104,29 +105,35 @@ async def test_an_occurrence_is_a_job_due_lead_after_it_starts(client: Client, d
     assert re.fullmatch(JOB_ID_PATTERN, job.job_id)
     status = await jobs.status(job.job_id)
     assert_near(status.deadline, started + timedelta(hours=1), timedelta(seconds=10))
+    # Its job carries who made the repeat: its workflow refuses a member who is neither them
+    # nor a host, whoever sends the update.
+    with pytest.raises(SchedulingError, match="only a host or the user who scheduled"):
+        await jobs.shift(job.job_id, timedelta(minutes=30), by=PLAYER, guild_id=GUILD, as_host=False)
     # Moved, like any job.
     moved = await jobs.shift(job.job_id, timedelta(minutes=30), by=HOST, guild_id=GUILD, as_host=True)
     assert moved.deadline == status.deadline + timedelta(minutes=30)
     await jobs.cancel(job.job_id, by=HOST, guild_id=GUILD, as_host=True)
-    await repeats(client).end(GUILD, "soon")
+    await repeats(client).end(GUILD, "soon", by=HOST)
 
 
 async def test_skip_the_next_change_the_pattern_pause_and_end(client: Client) -> None:
     await create(client, "steer", "every day at 09:00", start_at=WINTER)
     before = await repeats(client).info(GUILD, "steer")
-    skipped = await repeats(client).skip_next(GUILD, "steer")
+    skipped = await repeats(client).skip_next(GUILD, "steer", by=HOST)
     after = await repeats(client).info(GUILD, "steer")
     assert skipped == before.next_times[0]
     assert after.next_times[0] == before.next_times[1]
 
-    changed = await repeats(client).change(GUILD, "steer", "every Wednesday 18:30", zone="America/New_York")
+    changed = await repeats(client).change(
+        GUILD, "steer", "every Wednesday 18:30", zone="America/New_York", by=HOST
+    )
     assert changed.zone == "America/New_York" and changed.every == "every Wednesday at 18:30"
     # 18:30 in New York in winter is 23:30 UTC.
     assert all(t.weekday() == 2 and (t.hour, t.minute) == (23, 30) for t in changed.next_times)
 
     assert (await repeats(client).pause(GUILD, "steer", by=HOST)).paused
     assert not (await repeats(client).resume(GUILD, "steer", by=HOST)).paused
-    await repeats(client).end(GUILD, "steer")
+    await repeats(client).end(GUILD, "steer", by=HOST)
     with pytest.raises(SchedulingError, match="no repeat named"):
         await repeats(client).info(GUILD, "steer")
 
@@ -143,7 +150,7 @@ async def test_a_repeat_ends_after_its_count(client: Client, doubles: Doubles) -
     await asyncio.sleep(5)  # a third would have fired by now
     assert len(doubles.actions) - posted == 2
     assert (await repeats(client).info(GUILD, "twice")).remaining == 0
-    await repeats(client).end(GUILD, "twice")
+    await repeats(client).end(GUILD, "twice", by=HOST)
 
 
 async def test_bad_repeats_are_refused_with_the_reason(client: Client) -> None:
@@ -154,4 +161,36 @@ async def test_bad_repeats_are_refused_with_the_reason(client: Client) -> None:
     await create(client, "dup", "every day at 09:00", start_at=WINTER)
     with pytest.raises(SchedulingError, match="already exists"):
         await create(client, "dup", "every day at 09:00")
-    await repeats(client).end(GUILD, "dup")
+    await repeats(client).end(GUILD, "dup", by=HOST)
+
+
+async def test_a_players_own_request_to_change_a_hosts_repeat_is_refused_without_the_bot(
+    client: Client, doubles: Doubles
+) -> None:
+    """Straight to the repeats client, as a member who is not a host would send it (no bot in
+    between): every change is refused and the schedule is as it was; a host may, and so may the
+    member who made it; another server cannot even find it."""
+    await create(client, "guarded", "every day at 09:00", start_at=WINTER)
+    mine = repeats(client)
+    before = await mine.info(GUILD, "guarded")
+    posted = len(doubles.actions)
+    refusals: list[Callable[[], Awaitable[object]]] = [
+        lambda: mine.pause(GUILD, "guarded", by=PLAYER),
+        lambda: mine.resume(GUILD, "guarded", by=PLAYER),
+        lambda: mine.skip_next(GUILD, "guarded", by=PLAYER),
+        lambda: mine.run_now(GUILD, "guarded", by=PLAYER),
+        lambda: mine.change(GUILD, "guarded", "every 6h", zone="UTC", by=PLAYER),
+        lambda: mine.end(GUILD, "guarded", by=PLAYER),
+    ]
+    for request in refusals:
+        with pytest.raises(NotYours, match="only a host or the member who made this repeat"):
+            await request()
+    assert await mine.info(GUILD, "guarded") == before
+    assert len(doubles.actions) == posted
+    with pytest.raises(SchedulingError, match="no repeat named"):
+        await mine.pause(GUILD + 1, "guarded", by=HOST, as_host=True)
+
+    # A host who did not make it may; so may its maker.
+    assert (await mine.pause(GUILD, "guarded", by=PLAYER, as_host=True)).paused
+    assert not (await mine.resume(GUILD, "guarded", by=HOST)).paused
+    await mine.end(GUILD, "guarded", by=HOST)

@@ -14,10 +14,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from tests.support.jobs_doubles import GUILD, HOST, Doubles, assert_near, current_details, job, start
+from tests.support.temporal import eventually
 from worker import build_worker
 from workflows.jobs import ScheduledJobWorkflow
-from workflows.jobs_models import RescheduleRequest, ShiftRequest, SteerRequest
-from workflows.times import parse_when
+from workflows.jobs_models import JobAnnouncement, RescheduleRequest, ShiftRequest, SteerRequest
+from workflows.times import discord_time, parse_when
 
 PLAYER = 444
 
@@ -219,3 +220,45 @@ async def test_a_repeat_occurrence_is_due_lead_after_it_starts_with_its_reminder
     assert [m for m, _ in doubles.reminders] == ["30 minutes", "5 minutes", "1 minute"]
     assert_near(doubles.reminders[0][1], now + timedelta(minutes=10))
     assert_near(doubles.actions[0][1], now + timedelta(minutes=40))
+
+
+async def test_every_move_corrects_the_public_announcement_so_players_are_told(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker
+) -> None:
+    now = await time_env.get_current_time()
+    handle = await start(time_env, job(now, timedelta(hours=1), reminders=[]))
+    post = JobAnnouncement(channel_id=GUILD, message_id=555, title="📣 **Game night**")
+    await handle.signal(ScheduledJobWorkflow.announced, post)
+
+    async def edited(count: int) -> str:
+        await eventually(lambda: len(doubles.announcements) == count)
+        edit = doubles.announcements[-1]
+        assert edit.message_id == 555 and edit.content.startswith("📣 **Game night**: ")
+        return edit.content
+
+    shifted = await handle.execute_update(
+        ScheduledJobWorkflow.shift, ShiftRequest(by_how_much=timedelta(minutes=30), by=HOST, guild_id=GUILD)
+    )
+    text = await edited(1)
+    assert f"changed by <@{HOST}>: now due {discord_time(shifted.deadline, 'F')}" in text
+    assert discord_time(now + timedelta(minutes=90), "F") in text
+
+    moved = now + timedelta(hours=3)
+    await handle.execute_update(
+        ScheduledJobWorkflow.reschedule,
+        RescheduleRequest(deadline=moved, by=PLAYER, guild_id=GUILD, as_host=True),
+    )
+    assert f"changed by <@{PLAYER}>: now due {discord_time(moved, 'F')}" in await edited(2)
+
+    await time_env.sleep(timedelta(minutes=20))
+    await handle.execute_update(ScheduledJobWorkflow.pause, SteerRequest(by=HOST, guild_id=GUILD))
+    assert f"⏸️ paused by <@{HOST}> with 2h 40m left" in await edited(3)
+
+    await time_env.sleep(timedelta(hours=5))
+    resumed = await handle.execute_update(ScheduledJobWorkflow.resume, SteerRequest(by=HOST, guild_id=GUILD))
+    assert f"now due {discord_time(resumed.deadline, 'F')}" in await edited(4)
+
+    await handle.execute_update(ScheduledJobWorkflow.run_now, SteerRequest(by=HOST, guild_id=GUILD))
+    result = await handle.result()
+    assert "✅ posted" in await edited(5)
+    assert result.outcome == "done" and len(doubles.actions) == 1

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import discord
@@ -17,8 +18,11 @@ from simcord.components import walk_components
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from bot.cogs.custom_actions import task_line
 from bot.jobs_steer import panel
+from bot.jobs_ui import job_line
 from clients.jobs import Jobs
+from clients.jobs_listing import JobSummary
 from tests.jobs.test_bot import custom_ids, listed, schedule, texts
 from tests.support.bot_harness import (
     World,
@@ -95,11 +99,24 @@ async def test_a_host_steers_a_job_from_the_listing(world: World) -> None:
     paused = answered(await w.host.click(panel, label="Pause"))
     assert_message(last_reply(paused), contains="Paused **Quiz night**", ephemeral=True)
     assert (await w.bot.jobs.status(job_id)).paused_left is not None
+
+    # /schedule list shows it paused with the time it keeps, not its old deadline.
+    async def listed_paused() -> bool:
+        line = texts(last_reply(answered(await w.host.slash(w.channel, "schedule list"))))
+        return "Quiz night" in line and "⏸️ paused, " in line and "due <t:" not in line
+
+    await eventually(listed_paused)
     # The panel drawn now offers Resume instead.
     again = last_reply(answered(await w.host.select(dashboard, [await choice(w, job_id)], custom_id="jss:0")))
     assert "Paused with" in texts(again)
     resumed = answered(await w.host.click(again, label="Resume"))
     assert_message(last_reply(resumed), contains="Resumed **Quiz night**: due <t:", ephemeral=True)
+
+    async def listed_due() -> bool:
+        line = texts(last_reply(answered(await w.host.slash(w.channel, "schedule list"))))
+        return "Quiz night" in line and "due <t:" in line and "paused" not in line
+
+    await eventually(listed_due)
 
     ran = answered(await w.host.click(again, label="Run now"))
     assert_message(last_reply(ran), contains="is running now", ephemeral=True)
@@ -235,8 +252,22 @@ async def test_a_host_repeats_a_post_then_skips_changes_pauses_and_ends_it(world
         )
     )
     assert "every day at 09:00 (Europe/Paris)" in changed.content
-    refused = answered(await w.player.slash(w.channel, "schedule repeat", name="quiz", do="end"))
-    assert_message(last_reply(refused), contains="Only a host", ephemeral=True)
+    resumed = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="quiz", do="resume")))
+    assert "(Europe/Paris), active · 3 left" in resumed.content
+    ran = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="quiz", do="run-now")))
+    assert "Repeat **quiz**" in ran.content
+
+    async def occurrence_listed() -> bool:
+        return any("-rp.quiz-" in job.job_id for job in await w.bot.jobs.get_jobs(w.guild.id))
+
+    await eventually(occurrence_listed)
+    before = await w.bot.repeats.info(w.guild.id, "quiz")
+    for do in ("show", "pause", "resume", "skip-next", "run-now", "change", "end"):
+        refused = answered(
+            await w.player.slash(w.channel, "schedule repeat", name="quiz", do=do, every="every 6h")
+        )
+        assert_message(last_reply(refused), contains="Only a host", ephemeral=True)
+    assert await w.bot.repeats.info(w.guild.id, "quiz") == before
     ended = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="quiz", do="end")))
     assert "Ended **quiz**" in ended.content
     gone = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="quiz")))
@@ -307,3 +338,22 @@ async def test_a_host_repeats_a_custom_action_and_a_player_may_not(world: World)
     assert bad.content.startswith("Nothing was repeated:")
     ended = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="patrol", do="end")))
     assert "Ended **patrol**" in ended.content
+
+
+async def test_a_paused_job_reads_paused_with_its_time_left_in_every_listing() -> None:
+    due = datetime(2027, 1, 1, 20, 0, tzinfo=UTC)
+    job = JobSummary(
+        job_id="job-1-x",
+        action="post_message",
+        guild_id=1,
+        channel_id=2,
+        deadline=due,
+        scheduled_by=3,
+        key=None,
+        description="Quiz night",
+        paused_left=timedelta(minutes=50),
+    )
+    for line in (job_line(job, due - timedelta(hours=1)), task_line(1, job)):
+        assert "⏸️ paused, 50m left" in line and "<t:" not in line
+    waiting = replace(job, paused_left=None)
+    assert "due <t:" in job_line(waiting, due - timedelta(hours=1))

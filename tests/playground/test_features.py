@@ -3,18 +3,23 @@ host and players do in Discord, and what they see arrive."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
-from local_discord.interactions import MODAL
-from local_discord.playground import CHANNELS, HOST_ID, OTHER_PLAYER_ID, PLAYER_ID
+from clients.jobs import Jobs
+from local_discord.interactions import MODAL, Interaction
+from local_discord.playground import CHANNELS, GUILD_ID, HOST_ID, OTHER_PLAYER_ID, PLAYER_ID
+from local_discord.rest import DISCORD_EPOCH_MS
 from stack.devserver import DevServer
-from tests.playground.test_e2e import texts
+from tests.playground.test_e2e import button, texts
 from tests.support.playground import PlaygroundStack, playground_stack
 from tests.support.temporal import eventually
+from workflows.jobs import ScheduledJobWorkflow
+from workflows.jobs_models import job_suffix, run_tag
 
 CLAIM_PREFIX = "season:claim:"  # the Claim button's custom id, a contract (components/seasons.py)
 
@@ -109,3 +114,102 @@ async def _claim_button(play: PlaygroundStack, dm: int, player: int = PLAYER_ID)
     found = find()
     assert found is not None
     return found
+
+
+async def test_a_post_repeating_every_minute_posts_is_moved_paused_and_resumed(play: PlaygroundStack) -> None:
+    """A host's post repeating every minute (a Temporal Schedule; each occurrence a job due 30 s
+    after it starts, its reminder first): one occurrence run now is moved 20 s later from
+    `/schedule list`, the repeat is paused and resumed, and it goes on posting on its own. About
+    a minute and a half of wall time: the next minute's occurrence is waited for."""
+    news = "📰 Minute news"
+    created = await play.command(
+        HOST_ID,
+        GENERAL,
+        "schedule post",
+        {"channel": str(EVENTS), "message": news, "repeat": "news: every 1m", "reminders": "30s"},
+    )
+    assert created.refused == []
+    await eventually(lambda: saw(play, HOST_ID, GENERAL, "Repeat **news**"), 20)
+    try:
+        await _move_paused_resumed(play, news)
+    finally:
+        await play.command(HOST_ID, GENERAL, "schedule repeat", {"name": "news", "do": "end"})
+        await eventually(lambda: saw(play, HOST_ID, GENERAL, "Ended **news**"), 20)
+
+
+def _posts(play: PlaygroundStack, text: str) -> list[datetime]:
+    """When each post of exactly `text` was made in the events channel (from its snowflake)."""
+    return [
+        datetime.fromtimestamp(((int(m["id"]) >> 22) + DISCORD_EPOCH_MS) / 1000, UTC)
+        for m in play.seen(PLAYER_ID, EVENTS)
+        if m["content"] == text
+    ]
+
+
+async def _move_paused_resumed(play: PlaygroundStack, news: str) -> None:
+    jobs = Jobs(play.client, play.task_queue)
+    ran = await play.command(HOST_ID, GENERAL, "schedule repeat", {"name": "news", "do": "run-now"})
+    assert ran.refused == []
+
+    async def occurrence() -> str | None:
+        found = [j.job_id for j in await jobs.get_jobs(GUILD_ID) if "-rp.news-" in j.job_id]
+        return found[0] if found else None
+
+    await eventually(lambda: _is_some(occurrence()), 20)
+    job_id = await occurrence()
+    assert job_id is not None
+    due = (await jobs.status(job_id)).deadline
+
+    # Moved 20 s later from /schedule list: the job's panel, Later / earlier…
+    listing = await play.command(HOST_ID, GENERAL, "schedule list")
+    listed = await button(play, HOST_ID, GENERAL, "jss:0")
+    assert listing.refused == []
+    run = (await play.client.get_workflow_handle(job_id).describe()).run_id
+    value = f"{run_tag(run)}:{job_suffix(job_id, GUILD_ID)}"
+    await play.discord.interactions.wait_answered(
+        await play.discord.interactions.select(HOST_ID, listed, "jss:0", [value]), timeout=15
+    )
+    later = f"js:shift:{value}"
+    panel = await button(play, HOST_ID, GENERAL, later)
+    opened = await play.click(HOST_ID, panel, later)
+    assert opened.response_type == MODAL
+    moved = await play.submit(opened, {"by": "+20s"})
+    assert moved.refused == []
+    await eventually(lambda: saw(play, HOST_ID, GENERAL, "20s later: due <t:"), 20)
+    assert (await jobs.status(job_id)).deadline == due + timedelta(seconds=20)
+
+    # Paused, then resumed: the reply says which, and the schedule is paused in between.
+    schedule = play.client.get_schedule_handle(f"repeat-{GUILD_ID}-news")
+    paused = await play.command(HOST_ID, GENERAL, "schedule repeat", {"name": "news", "do": "pause"})
+    assert "(UTC), ⏸️ paused." in await _answer(play, paused)
+    assert (await schedule.describe()).schedule.state.paused
+    resumed_by = await play.command(HOST_ID, GENERAL, "schedule repeat", {"name": "news", "do": "resume"})
+    assert "(UTC), active." in await _answer(play, resumed_by)
+    resumed = await schedule.describe()
+    assert not resumed.schedule.state.paused
+    next_fire = resumed.info.next_action_times[0]
+
+    # The moved occurrence posts at its new time, not its old one...
+    result = await play.client.get_workflow_handle_for(ScheduledJobWorkflow.run, job_id).result()
+    ran_at = result.ran_at
+    assert result.outcome == "done" and ran_at is not None and ran_at >= due + timedelta(seconds=20)
+    assert any(abs(t - ran_at) < timedelta(seconds=5) for t in _posts(play, news))
+    # ...and the resumed repeat goes on: the next minute's occurrence posts 30 s after it fires.
+    await eventually(lambda: any(t >= next_fire + timedelta(seconds=29) for t in _posts(play, news)), 100)
+
+
+async def _answer(play: PlaygroundStack, used: Interaction) -> str:
+    """The text of the answer to a deferred command, once it is there."""
+
+    def text() -> str:
+        found = [
+            m for m in play.seen(used.user_id, used.channel_id) if m["id"] == str(used.original_message_id)
+        ]
+        return found[0]["content"] if found else ""
+
+    await eventually(lambda: bool(text()), 20)
+    return text()
+
+
+async def _is_some(value: Awaitable[object]) -> bool:
+    return await value is not None

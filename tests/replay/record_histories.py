@@ -277,6 +277,27 @@ async def announced_then_fired(env: WorkflowEnvironment) -> str:
     return handle.id
 
 
+async def announced_then_steered(env: WorkflowEnvironment) -> str:
+    """Announced, moved later, paused (listed paused: `workflows.jobs.PAUSED_LISTED_PATCH`),
+    resumed, run now: the post is corrected after each change, then says it was posted."""
+    doubles = Doubles(env)
+    async with _job_worker(env, doubles):
+        handle = await start(env, job(await env.get_current_time(), timedelta(hours=1)))
+        announcement = JobAnnouncement(channel_id=HOST, message_id=555, title="📣 **Game night**")
+        await handle.signal(ScheduledJobWorkflow.announced, announcement)
+        shift = ShiftRequest(by_how_much=timedelta(minutes=30), by=HOST, guild_id=GUILD)
+        await handle.execute_update(ScheduledJobWorkflow.shift, shift)
+        await env.sleep(timedelta(minutes=10))
+        await handle.execute_update(ScheduledJobWorkflow.pause, SteerRequest(by=HOST, guild_id=GUILD))
+        await env.sleep(timedelta(hours=2))
+        await handle.execute_update(ScheduledJobWorkflow.resume, SteerRequest(by=HOST, guild_id=GUILD))
+        await env.sleep(timedelta(minutes=10))
+        await handle.execute_update(ScheduledJobWorkflow.run_now, SteerRequest(by=HOST, guild_id=GUILD))
+        await handle.result()
+        assert len(doubles.announcements) == 4
+    return handle.id
+
+
 def _whisper_worker(env: WorkflowEnvironment) -> Worker:
     doubles = whisper_tests.Doubles(env)
     return build_worker(env.client, whisper_tests.QUEUE, doubles.activities())
@@ -414,6 +435,23 @@ async def season_close_moved(env: WorkflowEnvironment) -> str:
             await facade.move_close(season_doubles.GUILD, delta, by=season_doubles.HOST)
         await env.sleep(timedelta(days=8))
         await season_doubles.season_handle(facade).result()
+    return season_doubles.season_handle(facade).id
+
+
+async def season_close_moved_announced(env: WorkflowEnvironment) -> str:
+    """Announced; joining closes a day later, then two hours sooner, each move correcting the
+    opening post (`workflows.seasons.CLOSE_EDIT_PATCH`); too few joined, so it is cancelled."""
+    facade = season_doubles.seasons(env.client)
+    doubles = season_doubles.Doubles(env)
+    async with season_doubles.season_worker(env.client, doubles):
+        await season_doubles.open_season(facade, players=season_doubles.PLAYERS[:3])
+        await facade.announced(season_doubles.GUILD, season_doubles.CHANNEL, 99)
+        await env.sleep(timedelta(hours=1))
+        for delta in (timedelta(days=1), timedelta(hours=-2)):
+            await facade.move_close(season_doubles.GUILD, delta, by=season_doubles.HOST)
+        await env.sleep(timedelta(days=8))
+        await season_doubles.season_handle(facade).result()
+        assert len(doubles.openings) == 3
     return season_doubles.season_handle(facade).id
 
 
@@ -881,6 +919,12 @@ SCENARIOS: dict[str, Scenario] = {
     "OutageSummary-two_reports_told_once": outage_two_reports_told_once,
     # Since `workflows.health.STOP_PATCH`: an alert role, and the stop signal.
     "HealthCheck-told_alerts_then_stopped": health_alerts_then_stopped,
+    # Since `workflows.jobs.PAUSED_LISTED_PATCH`: a paused job's memo; its post corrected on moves.
+    "ScheduledJob-steer_announced_and_paused_listed": announced_then_steered,
+    # Since `workflows.seasons_turns.EXTEND_PATCH`: an extension edits the offer DM.
+    "Turn-steer_extension_edits_the_dm": turn_extended_then_skipped,
+    # Since `workflows.seasons.CLOSE_EDIT_PATCH`: a moved closing time corrects the opening post.
+    "Season-steer_close_moved_announced": season_close_moved_announced,
 }
 
 

@@ -382,7 +382,7 @@ def test_a_games_count_reads_right() -> None:
 
 async def test_a_host_moves_the_closing_time_and_a_player_is_refused(world: tuple[World, Discordish]) -> None:
     w, _ = world
-    answered(await w.host.slash(w.channel, "season create", open_for="2d"))
+    opened = answered(await w.host.slash(w.channel, "season create", open_for="2d"))
     refused = answered(await w.player.slash(w.channel, "season move-close", by="+1d"))
     assert_responded(refused, contains="Only a host", ephemeral=True)
     before = (await Seasons(w.client, w.task_queue).status(w.guild.id)).open_until
@@ -391,6 +391,20 @@ async def test_a_host_moves_the_closing_time_and_a_player_is_refused(world: tupl
     bad = last_reply(answered(await w.host.slash(w.channel, "season move-close", by="-5d")))
     assert "which has passed" in bad.content
     assert unix_times(moved.content)[0] == int((before + timedelta(days=1)).timestamp())
+    # Everyone reads the new time on the opening post, whose Join button still works.
+    assert opened.response is not None
+    post = opened.response.message
+    new_stamp = f"<t:{int((before + timedelta(days=1)).timestamp())}:F>"
+    channel = w.bot.get_channel(w.channel.id)
+    assert isinstance(channel, discord.TextChannel)
+
+    async def corrected() -> bool:
+        message = await channel.fetch_message(post.id)
+        return new_stamp in message.content and buttons(message) == ["Join"]
+
+    await eventually(corrected)
+    joined = answered(await w.player.click(post, label="Join"))
+    assert_responded(joined, contains="You joined", ephemeral=True)
 
 
 async def test_a_host_extends_and_skips_a_players_turn_and_a_player_may_not(
@@ -416,6 +430,10 @@ async def test_a_host_extends_and_skips_a_players_turn_and_a_player_may_not(
     extended = last_reply(answered(await w.host.slash(w.channel, "season extend", player=w.player, by="2h")))
     assert extended.ephemeral and "to claim their turn" in extended.content
     assert unix_times(extended.content)[0] == int((before + timedelta(hours=2)).timestamp())
+    # The player's offer DM now says the new deadline, and its Claim button still works.
+    new_stamp = f"<t:{int((before + timedelta(hours=2)).timestamp())}"
+    edited = await eventually_dm(w.player, lambda m: m.id == offer.id and new_stamp in m.content)
+    assert "more time" in edited.content and buttons(edited) == ["Claim"]
 
     skipped = last_reply(answered(await w.host.slash(w.channel, "season skip-player", player=w.player)))
     assert "Skipped" in skipped.content and w.player.mention in skipped.content

@@ -11,6 +11,7 @@ from temporalio.worker import Worker
 
 from clients.seasons import SeasonError, Seasons, TooLate
 from tests.support.seasons_doubles import (
+    CHANNEL,
     GUILD,
     HOST,
     PLAYERS,
@@ -22,6 +23,7 @@ from tests.support.seasons_doubles import (
 )
 from tests.support.temporal import eventually
 from workflows.common import NotYours
+from workflows.times import discord_time
 
 P1, P2, P3 = PLAYERS[:3]
 DAY, HOUR, MINUTE = timedelta(days=1), timedelta(hours=1), timedelta(minutes=1)
@@ -48,10 +50,17 @@ async def test_joining_closes_at_the_moved_time(
 ) -> None:
     start = await time_env.get_current_time()
     handle = await open_season(facade, players=[P1, P2], min_players=2, max_players=5)
+    await facade.announced(GUILD, CHANNEL, 99)
     status = await facade.move_close(GUILD, DAY, by=HOST)
     assert abs(status.open_until - (start + 8 * DAY)) < MINUTE
     status = await facade.move_close(GUILD, -2 * HOUR, by=HOST)
     assert abs(status.open_until - (start + 8 * DAY - 2 * HOUR)) < MINUTE
+    # The opening post says the moved time, its Join button kept, the last move last.
+    await eventually(lambda: len(doubles.openings) == 2)
+    moved = doubles.openings[-1]
+    assert moved.message_id == 99 and moved.keep_buttons
+    assert f"before {discord_time(status.open_until)}" in moved.content
+    assert f"<@{HOST}> moved the closing time" in moved.content
 
     # Past the first closing time, joining is still open; the season starts at the moved one.
     await time_env.sleep(7 * DAY + HOUR)
@@ -61,6 +70,9 @@ async def test_joining_closes_at_the_moved_time(
     await eventually(lambda: len(doubles.offers) == 3)
     status = await facade.status(GUILD)
     assert status.state == "running"
+    # Then it says the season started, and its Join button is gone.
+    await eventually(lambda: "started" in doubles.openings[-1].content)
+    assert len(doubles.openings) == 3 and not doubles.openings[-1].keep_buttons
     await facade.end(GUILD, by=HOST)
     assert (await handle.result()).outcome == "ended"
 
@@ -95,6 +107,11 @@ async def test_a_host_extends_the_claim_then_the_submission(
     [offer] = doubles.offers_to(P1)
     turn = await facade.host_turn(GUILD, P1, by=HOST, as_host=True, extend=6 * HOUR)
     assert turn.claim_by is not None and abs(turn.claim_by - (offer.claim_by + 6 * HOUR)) < MINUTE
+    # The offer DM now says the new deadline, its Claim button kept.
+    claim_by = turn.claim_by
+    await eventually(lambda: any(discord_time(claim_by) in t for t in doubles.edits_of(offer.turn_id)))
+    [(extended, _)] = [(e, at) for e, at in doubles.edits if e.turn_id == offer.turn_id]
+    assert "more time" in extended.content and extended.claim and extended.submit_kind is None
 
     # Past the first claim deadline the offer still stands, and its warning moved with it.
     await time_env.sleep(DAY + HOUR)
@@ -105,6 +122,10 @@ async def test_a_host_extends_the_claim_then_the_submission(
 
     turn = await facade.host_turn(GUILD, P1, by=HOST, as_host=True, extend=2 * HOUR)
     assert turn.submit_by is not None and abs(turn.submit_by - (claim.submit_by + 2 * HOUR)) < MINUTE
+    submit_by = turn.submit_by
+    await eventually(lambda: any(discord_time(submit_by) in t for t in doubles.edits_of(offer.turn_id)))
+    last = [e for e, _ in doubles.edits if e.turn_id == offer.turn_id][-1]
+    assert "more time: submit before" in last.content and last.submit_kind == "writing"
     await time_env.sleep(DAY + HOUR)  # past the first submission deadline
     await facade.submit(offer.turn_id, P1, writing("just in time"))
     await eventually(lambda: any("is in" in text for text in doubles.edits_of(offer.turn_id)))
