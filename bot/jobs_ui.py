@@ -57,15 +57,23 @@ class JobListings:
 
 
 def remaining_text(deadline: datetime, now: datetime | None = None) -> str:
+    """The time left, as of now: for a reply read at once. A message read later (a listing, a
+    panel) says `countdown` instead, which Discord keeps true as it is read."""
     left = format_remaining(deadline, now)
     return left if left == "due now" else f"{left} left"
 
 
-def due_text(job: JobSummary, now: datetime | None = None) -> str:
+def due_text(job: JobSummary) -> str:
     """When a listed job is due, or, paused, the time it keeps for when it is resumed."""
     if job.paused_left is not None:
         return f"⏸️ paused, {format_human(job.paused_left)} left"
-    return f"due {discord.utils.format_dt(job.deadline, 'f')} ({remaining_text(job.deadline, now)})"
+    return f"due {discord.utils.format_dt(job.deadline, 'f')} ({countdown(job.deadline)})"
+
+
+def countdown(deadline: datetime) -> str:
+    """ "in 35 minutes", counted down by each reader's Discord: a posted "35m left" would still
+    say so half an hour later."""
+    return discord.utils.format_dt(deadline, "R")
 
 
 def job_title(description: str, action: str) -> str:
@@ -73,11 +81,11 @@ def job_title(description: str, action: str) -> str:
     return description or action_label(action)
 
 
-def job_line(job: JobSummary, now: datetime | None = None) -> str:
+def job_line(job: JobSummary) -> str:
     label = action_label(job.action)
     title = job_title(job.description, job.action)
     kind = "" if label.lower() in title.lower() else f" · {label.lower()}"
-    return f"**{title}**{kind} in <#{job.channel_id}>\n{due_text(job, now)} · by <@{job.scheduled_by}>"
+    return f"**{title}**{kind} in <#{job.channel_id}>\n{due_text(job)} · by <@{job.scheduled_by}>"
 
 
 class CancelJobButton(PersistentItem[discord.ui.Button[Any]], custom=CANCEL_JOB):
@@ -144,14 +152,14 @@ async def cancel_job(
 
 
 def job_section(
-    job: JobSummary, view_code: str, page: int, now: datetime | None = None, *, may_cancel: bool = True
+    job: JobSummary, view_code: str, page: int, *, may_cancel: bool = True
 ) -> discord.ui.Item[Any]:
     """The job's line, with a Cancel button only for a viewer who may cancel it."""
     if not may_cancel:
-        return discord.ui.TextDisplay(job_line(job, now))
+        return discord.ui.TextDisplay(job_line(job))
     suffix = job_suffix(job.job_id, job.guild_id)
     button = CancelJobButton(view_code, page, suffix, run_tag(job.run_id))
-    return discord.ui.Section(job_line(job, now), accessory=button)
+    return discord.ui.Section(job_line(job), accessory=button)
 
 
 DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (CancelJobButton, EarlierCancelJobButton)

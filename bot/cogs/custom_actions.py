@@ -28,7 +28,7 @@ from discord.ext import commands
 
 from bot.checks import require_guild, require_host
 from bot.jobs_steer import steer_row
-from bot.jobs_ui import job_title, remaining_text
+from bot.jobs_ui import countdown, job_title, remaining_text
 from bot.modals import modal_values
 from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time, reply
@@ -133,7 +133,7 @@ def trigger_text(definition: ActionDefinition) -> str:
 
 
 def task_line(number: int, job: JobSummary) -> str:
-    left = remaining_text(job.deadline, utcnow())
+    left = countdown(job.deadline)
     if job.paused_left is not None:
         left = f"⏸️ paused, {format_human(job.paused_left)} left"
     return f"{number}. <#{job.channel_id}> — {left} · for <@{job.scheduled_by}>"

@@ -82,7 +82,6 @@ async def dashboard(
         guild_id, page=page, size=PAGE_SIZE, channels=channels, hidden_channels=hidden, exclude=exclude
     )
     page, pages = listed.page, listed.pages
-    now = utcnow()
     view = discord.ui.LayoutView(timeout=None)
     container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=discord.Colour.blurple())
     count = f"{listed.total} waiting" + (f" · page {page + 1} of {pages}" if pages > 1 else "")
@@ -92,7 +91,7 @@ async def dashboard(
     # A player may cancel or change only their own jobs: no control for anyone else's.
     theirs = [job for job in listed.jobs if as_host or job.scheduled_by == interaction.user.id]
     for job in listed.jobs:
-        container.add_item(job_section(job, VIEW_CODE, page, now, may_cancel=job in theirs))
+        container.add_item(job_section(job, VIEW_CODE, page, may_cancel=job in theirs))
     view.add_item(container)
     if theirs:
         view.add_item(discord.ui.ActionRow(SteerSelect(page, theirs)))

@@ -33,7 +33,7 @@ from bot.persistent import PersistentItem
 from bot.replies import NotAnswered, guarded, in_time, reply
 from bot.typed_when import typed_wait, when_field
 from clients import safari as game_store
-from clients.jobs import SchedulingError, utcnow
+from clients.jobs import SchedulingError
 from clients.jobs_listing import JobSummary
 from components.safari import (
     JOIN_BUTTON,
@@ -207,11 +207,10 @@ async def scheduled_results(bot: GameBot, guild_id: int, exclude: Collection[str
 def results_list(
     container: discord.ui.Container[Any], jobs: list[JobSummary], code: str, manage: bool
 ) -> None:
-    now = utcnow()
     if not jobs:
         container.add_item(discord.ui.TextDisplay("No round results are scheduled."))
     for job in jobs[:PAGE_SIZE]:
-        container.add_item(job_section(job, code, 0, now, may_cancel=manage))
+        container.add_item(job_section(job, code, 0, may_cancel=manage))
     if len(jobs) > PAGE_SIZE:
         container.add_item(
             discord.ui.TextDisplay(f"…and {len(jobs) - PAGE_SIZE} more: see `/schedule list`.")
@@ -381,8 +380,7 @@ class StatusButton(_PanelButton, custom=STATUS_BUTTON):
         if not jobs:
             await reply(interaction, f"{summary}\nNo Safari round results are scheduled.")
             return
-        now = utcnow()
-        lines = [f"• results in <#{job.channel_id}> {due_text(job, now)}" for job in jobs[:10]]
+        lines = [f"• results in <#{job.channel_id}> {due_text(job)}" for job in jobs[:10]]
         await reply(interaction, f"{summary}\n**Next Safari round results**\n" + "\n".join(lines))
 
 
