@@ -3,14 +3,23 @@ late and says so in its post, or, past its action's window, is recorded missed a
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from tests.support.jobs_doubles import Doubles, job, start
+from clients.custom_actions import run_payload
+from tests.support.custom_actions_doubles import Harness, custom_actions_worker
+from tests.support.jobs_doubles import CHANNEL, GUILD, HOST, Doubles, job, start
+from workflows.custom_actions_models import EXECUTE_CUSTOM_ACTION, TextOutcome
+from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_actions import POST_MESSAGE, action_spec
+from workflows.jobs_models import IfLate, JobResult, job_id_for
 from workflows.safari_engine import PROCESS_ROUND_RESULTS
+
+CA_QUEUE = "late-custom-actions"
 
 
 def _window() -> timedelta:
@@ -68,3 +77,103 @@ async def test_safari_results_run_however_late(
     assert result.outcome == "done"  # type: ignore[attr-defined]
     [(action, _)] = doubles.actions
     assert action.late_note is not None and "the bot was offline" in action.late_note
+
+
+# --- a custom action: the default window, both sides of it, and the line in its webhook post ---
+
+
+async def late_custom_action(time_env: WorkflowEnvironment, h: Harness, lateness: timedelta) -> JobResult:
+    created = await h.actions.create(GUILD, "Treasure", by=HOST)
+    definition = await h.actions.edit(
+        GUILD, created.id, lambda d: d.model_copy(update={"outcomes": [TextOutcome(text="A chest!")]})
+    )
+    now = await time_env.get_current_time()
+    spec = job(now, timedelta(minutes=10), reminders=[]).model_copy(
+        update={
+            "action": EXECUTE_CUSTOM_ACTION,
+            "payload": run_payload(definition, GUILD, CHANNEL, HOST, "host"),
+        }
+    )
+    handle = await time_env.client.start_workflow(
+        ScheduledJobWorkflow.run,
+        spec,
+        id=job_id_for(GUILD, "late-ca"),
+        task_queue=CA_QUEUE,
+        start_delay=timedelta(minutes=10) + lateness,
+    )
+    return await handle.result()
+
+
+@pytest.fixture
+async def h(time_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
+    async with custom_actions_worker(time_env.client, CA_QUEUE, await time_env.get_current_time()) as harness:
+        yield harness
+
+
+async def test_a_custom_action_just_within_its_window_posts_through_its_webhook_saying_it_is_late(
+    time_env: WorkflowEnvironment, h: Harness
+) -> None:
+    window = action_spec(EXECUTE_CUSTOM_ACTION).late
+    assert window == timedelta(hours=1)
+    result = await late_custom_action(time_env, h, window - timedelta(seconds=5))
+    assert result.outcome == "done"
+    [post] = h.discord.posts
+    assert post.content is not None
+    header, note, text = post.content.split("\n")
+    assert header == f"⏰ <@{HOST}>'s scheduled action **Treasure**" and text == "A chest!"
+    assert note.startswith("-# due <t:") and note.endswith(": the bot was offline")
+    assert h.notices == []
+
+
+async def test_a_custom_action_just_past_its_window_is_missed_and_the_host_told(
+    time_env: WorkflowEnvironment, h: Harness
+) -> None:
+    result = await late_custom_action(time_env, h, timedelta(hours=1, seconds=5))
+    assert result.outcome == "missed"
+    assert h.discord.posts == []
+    [notice] = h.notices
+    assert notice.scheduled_by == HOST and "this kind of job runs at most 1h late" in notice.reason
+
+
+# --- a host's own choice for their post (`/schedule post if_late:`) ---------------------------
+
+
+async def late_post(env: WorkflowEnvironment, lateness: timedelta, skip_after: timedelta | None) -> JobResult:
+    now = await env.get_current_time()
+    spec = job(now, timedelta(minutes=10), reminders=[]).model_copy(
+        update={"if_late": IfLate(skip_after=skip_after)}
+    )
+    handle = await start(env, spec, start_delay=timedelta(minutes=10) + lateness)
+    return await handle.result()
+
+
+async def test_within_a_window_the_host_chose_the_post_runs_late_and_says_so(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker
+) -> None:
+    result = await late_post(time_env, timedelta(minutes=10) - timedelta(seconds=5), timedelta(minutes=10))
+    assert result.outcome == "done"
+    [(action, _)] = doubles.actions
+    assert action.late_note is not None and action.late_note.endswith(": the bot was offline")
+    assert doubles.notices == []
+
+
+async def test_past_a_window_the_host_chose_the_post_is_missed_and_the_host_told(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker
+) -> None:
+    # Well within the post's default hour: the host's ten minutes decide.
+    result = await late_post(time_env, timedelta(minutes=10, seconds=5), timedelta(minutes=10))
+    assert result.outcome == "missed"
+    assert doubles.actions == []
+    [notice] = doubles.notices
+    assert f"<@{HOST}> chose to skip it if it could only run more than 10m late" in notice.reason
+
+
+async def test_a_host_who_chose_run_anyway_gets_the_post_however_late(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker
+) -> None:
+    # Past the post's default hour, which would have missed it.
+    result = await late_post(time_env, timedelta(days=2), None)
+    assert result.outcome == "done"
+    [(action, _)] = doubles.actions
+    assert action.late_note is not None and "the bot was offline" in action.late_note
+    assert doubles.notices == []
