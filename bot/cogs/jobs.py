@@ -242,13 +242,13 @@ class JobsCog(commands.Cog):
         bot = self.bot
         now = bot.jobs.now()
         try:
+            late = IfLate(skip_after=parse_if_late(if_late, maximum=MAX_DELAY)) if if_late.strip() else None
             zone = await in_time(bot.time_zones.for_user(guild_id, member.id))
             planned = [
                 Reminder(offset=parse_duration(part, maximum=MAX_DELAY), message=part.strip())
                 for part in reminders.split(",")
                 if part.strip()
             ]
-            late = IfLate(skip_after=parse_if_late(if_late, maximum=MAX_DELAY)) if if_late.strip() else None
             if repeat.strip():
                 text = await self._repeat_post(
                     interaction, channel, message, repeat, ends, planned, zone, late
