@@ -4,20 +4,22 @@ late and says so in its post, or, past its action's window, is recorded missed a
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.safari import build_cards, card_parts
 from clients.custom_actions import run_payload
+from tests.jobs.test_activities import SlowChannel, activities
 from tests.support.custom_actions_doubles import Harness, custom_actions_worker
 from tests.support.jobs_doubles import CHANNEL, GUILD, HOST, Doubles, job, start
 from workflows.custom_actions_models import EXECUTE_CUSTOM_ACTION, TextOutcome
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_actions import POST_MESSAGE, action_spec
-from workflows.jobs_models import IfLate, JobResult, job_id_for
-from workflows.safari_engine import PROCESS_ROUND_RESULTS
+from workflows.jobs_models import ActionInput, IfLate, JobResult, job_id_for
+from workflows.safari_engine import PROCESS_ROUND_RESULTS, RoundResult
 
 CA_QUEUE = "late-custom-actions"
 
@@ -177,3 +179,40 @@ async def test_a_host_who_chose_run_anyway_gets_the_post_however_late(
     [(action, _)] = doubles.actions
     assert action.late_note is not None and "the bot was offline" in action.late_note
     assert doubles.notices == []
+
+
+# --- the late line in the post of every action kind -------------------------------------------
+
+NOTE = "due <t:1796670000:t>, posted <t:1796670840:t>: the bot was offline"
+
+
+async def test_a_plain_post_ends_with_its_late_line_within_discords_limit() -> None:
+    channel = SlowChannel()
+    action = ActionInput(
+        job_id="job-1-x",
+        action=POST_MESSAGE,
+        guild_id=1,
+        channel_id=2,
+        payload={"content": "y" * 2000},
+        deadline=datetime(2026, 12, 7, 20, 0, tzinfo=UTC),
+        scheduled_by=3,
+        description="News",
+        late_note=NOTE,
+    )
+    await ActivityEnvironment().run(activities(channel).post_message, action)
+    [sent] = channel.sent
+    assert sent.endswith(f"\n-# {NOTE}") and len(sent) == 2000
+
+
+def test_a_safari_card_posted_late_says_so_once_on_its_first_part() -> None:
+    result = RoundResult(
+        round=1, event="good", roll=1, good_percent=30, amount=10,
+        resolved_at=datetime(2026, 3, 1, tzinfo=UTC), resolved_by="r",
+        before={10**17 + i: 100 for i in range(60)},
+    )  # fmt: skip
+    parts = card_parts(result, 3, NOTE)
+    assert len(parts) > 1
+    assert parts[0].header.endswith(f"\n-# {NOTE}")
+    assert all(NOTE not in part.header for part in parts[1:])
+    assert all(NOTE not in part.header for part in card_parts(result, 3))  # on time: no line
+    assert len(build_cards(result, 3, NOTE)) == len(parts)  # still within Discord's limits
