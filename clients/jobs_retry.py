@@ -52,6 +52,7 @@ async def retry_job(client: Client, jobs: Jobs, guild_id: int, suffix: str, run:
         description=spec.description,
         key=suffix,
         retry_of=spec.retry_of or described.run_id,
+        if_late=spec.if_late,  # the host's choice stays with their post
     )
     del by  # who retried is the host; the job stays the scheduler's
     return job_id

@@ -12,13 +12,15 @@ from temporalio.worker import Worker
 
 from activities.safari import build_cards, card_parts
 from clients.custom_actions import run_payload
+from clients.jobs import Jobs
+from clients.jobs_retry import retry_job
 from tests.jobs.test_activities import SlowChannel, activities
 from tests.support.custom_actions_doubles import Harness, custom_actions_worker
 from tests.support.jobs_doubles import CHANNEL, GUILD, HOST, Doubles, job, start
 from workflows.custom_actions_models import EXECUTE_CUSTOM_ACTION, TextOutcome
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_actions import POST_MESSAGE, action_spec
-from workflows.jobs_models import ActionInput, IfLate, JobResult, job_id_for
+from workflows.jobs_models import ActionInput, IfLate, JobResult, JobSpec, job_id_for, job_suffix, run_tag
 from workflows.safari_engine import PROCESS_ROUND_RESULTS, RoundResult
 
 CA_QUEUE = "late-custom-actions"
@@ -216,3 +218,33 @@ def test_a_safari_card_posted_late_says_so_once_on_its_first_part() -> None:
     assert all(NOTE not in part.header for part in parts[1:])
     assert all(NOTE not in part.header for part in card_parts(result, 3))  # on time: no line
     assert len(build_cards(result, 3, NOTE)) == len(parts)  # still within Discord's limits
+
+
+async def test_retry_of_a_missed_post_runs_it_once_now_and_keeps_the_hosts_choice(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker
+) -> None:
+    now = await time_env.get_current_time()
+    chosen = IfLate(skip_after=timedelta(minutes=10))
+    spec = job(now, timedelta(minutes=10), reminders=[]).model_copy(update={"if_late": chosen})
+    handle = await start(time_env, spec, start_delay=timedelta(minutes=30))
+    assert (await handle.result()).outcome == "missed"
+    first_run = (await handle.describe()).run_id
+
+    later = await time_env.get_current_time()
+    await retry_job(
+        time_env.client,
+        Jobs(time_env.client, "jobs", clock=lambda: later),
+        GUILD,
+        job_suffix(handle.id, GUILD),
+        run_tag(first_run),
+        by=HOST,
+    )
+    retried = await time_env.client.get_workflow_handle(handle.id, result_type=JobResult).result()
+    assert retried.outcome == "done"
+    [(action, _)] = doubles.actions
+    assert action.late_note is None and action.retry_of == first_run
+    run = (await time_env.client.get_workflow_handle(handle.id).describe()).run_id
+    history = await time_env.client.get_workflow_handle(handle.id, run_id=run).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes.input.payloads
+    [again] = await time_env.client.data_converter.decode(started, [JobSpec])
+    assert isinstance(again, JobSpec) and again.if_late == chosen
