@@ -112,6 +112,13 @@ def _innermost(err: BaseException) -> BaseException:
     return err
 
 
+def late_line(due: datetime, at: datetime) -> str | None:
+    """The line a post run over LATE_NOTE after its moment ends with; None when on time."""
+    if at - due <= LATE_NOTE:
+        return None
+    return f"due {discord_time(due, 't')}, posted {discord_time(at, 't')}: the bot was offline"
+
+
 def _too_late(late: timedelta, window: timedelta | None) -> bool:
     return window is not None and late > window
 
@@ -445,11 +452,7 @@ class ScheduledJobWorkflow:
             window = self._late_window(late)
             if window is not None and late > window:
                 return await self._missed(late, window)
-            if late > LATE_NOTE:
-                late_note = (
-                    f"due {discord_time(self._deadline, 't')}, posted {discord_time(workflow.now(), 't')}:"
-                    " the bot was offline"
-                )
+            late_note = late_line(self._deadline, workflow.now())
         self._state = "running"
         self._ran_at = workflow.now()
         self._show()

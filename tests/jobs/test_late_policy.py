@@ -15,8 +15,12 @@ from clients.custom_actions import run_payload
 from clients.jobs import Jobs
 from clients.jobs_retry import retry_job
 from tests.jobs.test_activities import SlowChannel, activities
+from tests.support import challenges_doubles as chains
 from tests.support.custom_actions_doubles import Harness, custom_actions_worker
 from tests.support.jobs_doubles import CHANNEL, GUILD, HOST, Doubles, job, start
+from worker import build_worker
+from workflows.challenges import ChallengeChainWorkflow
+from workflows.challenges_models import ChallengeInput, challenge_id_for
 from workflows.custom_actions_models import EXECUTE_CUSTOM_ACTION, TextOutcome
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_actions import POST_MESSAGE, action_spec
@@ -248,3 +252,34 @@ async def test_retry_of_a_missed_post_runs_it_once_now_and_keeps_the_hosts_choic
     started = history.events[0].workflow_execution_started_event_attributes.input.payloads
     [again] = await time_env.client.data_converter.decode(started, [JobSpec])
     assert isinstance(again, JobSpec) and again.if_late == chosen
+
+
+async def test_a_chain_round_run_after_an_outage_says_so_and_the_next_on_time_does_not(
+    time_env: WorkflowEnvironment,
+) -> None:
+    posts = chains.Posts(time_env)
+    notes: list[str | None] = []
+    posts.action_behaviour = lambda action: notes.append(action.late_note)
+    now = await time_env.get_current_time()
+    spec = chains.chain(
+        [
+            chains.round_("Round 1", at=now + timedelta(minutes=10)),
+            chains.round_("Round 2", timedelta(hours=1)),
+        ]
+    )
+    async with build_worker(
+        time_env.client, chains.QUEUE, posts.activities(), workflows=[ChallengeChainWorkflow]
+    ):
+        # No worker takes the chain until twenty minutes after its first round's moment.
+        handle = await time_env.client.start_workflow(
+            ChallengeChainWorkflow.run,
+            ChallengeInput(spec=spec),
+            id=challenge_id_for(chains.GUILD, spec.key),
+            task_queue=chains.QUEUE,
+            start_delay=timedelta(minutes=30),
+        )
+        assert (await handle.result()).outcome == "done"
+    assert posts.actions() == ["Round 1 starts now!", "Round 2 starts now!"]
+    late, on_time = notes
+    assert late is not None and late.startswith("due <t:") and late.endswith(": the bot was offline")
+    assert on_time is None
