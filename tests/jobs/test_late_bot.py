@@ -123,7 +123,7 @@ async def test_a_host_chooses_what_happens_to_their_post_if_the_bot_is_offline(c
         described = await client.get_schedule_handle(f"repeat-{w.guild.id}-news").describe()
         action = described.schedule.action
         assert isinstance(action, ScheduleActionStartWorkflow)
-        [spec] = await client.data_converter.decode(action.args, [JobSpec])  # type: ignore[arg-type]
+        [spec] = await client.data_converter.decode(action.args, [JobSpec])
         assert spec.if_late == IfLate(skip_after=timedelta(hours=2))
         await client.get_schedule_handle(f"repeat-{w.guild.id}-news").delete()
 
@@ -220,7 +220,8 @@ async def test_every_history_retry_and_late_control_is_answered_with_the_worker_
         zone_of, set_log = TimeZones.for_user, LogChannel.set
 
         async def for_user(zones: TimeZones, *args: Any) -> str:
-            return await w.env.external_wait(zone_of(zones, *args), reason="a read no worker answers")
+            zone: str = await w.env.external_wait(zone_of(zones, *args), reason="a read no worker answers")
+            return zone
 
         async def set_channel(setting: LogChannel, *args: Any) -> None:
             await w.env.external_wait(set_log(setting, *args), reason="an update no worker takes")
