@@ -120,6 +120,7 @@ async def test_a_host_chooses_what_happens_to_their_post_if_the_bot_is_offline(c
             )
         )
         assert_message(repeated, contains="Repeat **news**", ephemeral=True)
+        assert "it will skip it if it could only post it more than 2h late" in (repeated.content or "")
         described = await client.get_schedule_handle(f"repeat-{w.guild.id}-news").describe()
         action = described.schedule.action
         assert isinstance(action, ScheduleActionStartWorkflow)
