@@ -314,7 +314,10 @@ class CustomActionActivities:
         }
         if not evaluation.blocks:
             return result  # a failed condition with no "not met" text posts nothing
-        message = result_message(header_line(payload.user_id, definition.name), evaluation.blocks)
+        header = header_line(payload.user_id, definition.name)
+        if action.late_note:
+            header += f"\n-# {action.late_note}"
+        message = result_message(header, evaluation.blocks)
         try:
             message_id = await self._discord.post(
                 payload.channel_id, definition.name, message, payload.user_id

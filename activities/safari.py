@@ -83,9 +83,9 @@ def _player_lines(result: RoundResult) -> list[str]:
     ]
 
 
-def card_parts(result: RoundResult, total_rounds: int) -> list[CardPart]:
-    """The round's card, split into messages. Depends only on the recorded result, so every
-    retry builds the same parts."""
+def card_parts(result: RoundResult, total_rounds: int, late_note: str | None = None) -> list[CardPart]:
+    """The round's card, split into messages. Depends only on the recorded result (and the
+    job's late line, the same on every attempt), so every retry builds the same parts."""
     if result.event == "good":
         event = (
             f"🌞 **Good event!** (rolled {result.roll} against {result.good_percent}%): "
@@ -117,7 +117,12 @@ def card_parts(result: RoundResult, total_rounds: int) -> list[CardPart]:
     for i, chunk in enumerate(chunks, start=1):
         part = f" (part {i} of {len(chunks)})" if len(chunks) > 1 else ""
         header = f"## 🦁 Safari: round {result.round} of {total_rounds}{part}\n{event}"
-        parts.append(CardPart(header[:400], chunk, footer[:400] if i == len(chunks) else "", colour))
+        late = f"\n-# {late_note}" if late_note and i == 1 else ""
+        parts.append(
+            CardPart(
+                header[: 400 - len(late)] + late, chunk, footer[:400] if i == len(chunks) else "", colour
+            )
+        )
     return parts
 
 
@@ -150,8 +155,8 @@ def count_components(components: Sequence[dict[str, JsonValue]]) -> int:
     return total
 
 
-def build_cards(result: RoundResult, total_rounds: int) -> list[RoundCard]:
-    cards = [RoundCard(part) for part in card_parts(result, total_rounds)]
+def build_cards(result: RoundResult, total_rounds: int, late_note: str | None = None) -> list[RoundCard]:
+    cards = [RoundCard(part) for part in card_parts(result, total_rounds, late_note)]
     for card in cards:
         components = card.to_components()  # type: ignore[no-untyped-call]
         if count_components(components) > MAX_COMPONENTS or card.content_length() > MAX_TEXT:
@@ -273,7 +278,7 @@ class SafariActivities:
     async def _post(
         self, store: PersistentStore, game: SafariGame, result: RoundResult, action: ActionInput
     ) -> PostRecord:
-        cards = build_cards(result, game.settings.total_rounds)
+        cards = build_cards(result, game.settings.total_rounds, action.late_note)
         post = result.post or PostRecord(channel_id=action.channel_id)
         if post.webhook_id is not None:
             # An earlier attempt's webhook: gone with that attempt, or deleted now.

@@ -39,6 +39,7 @@ from workflows.jobs_models import (
     MAX_DELAY,
     MAX_REMINDERS,
     CancelRequest,
+    IfLate,
     JobAnnouncement,
     JobSpec,
     JobStatus,
@@ -160,6 +161,7 @@ class Jobs:
         description: str = "",
         key: str | None = None,
         retry_of: str | None = None,
+        if_late: IfLate | None = None,
     ) -> str:
         """Start a job; returns its id. Refuses bad input before anything is started."""
         spec = self._validate(
@@ -175,6 +177,7 @@ class Jobs:
             description=description,
             key=key,
             retry_of=retry_of,
+            if_late=if_late,
         )
         job_id = job_id_for(spec.guild_id, spec.key or uuid.uuid4().hex[:12])
         attributes: list[SearchAttributePair[Any]] = [

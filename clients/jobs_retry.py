@@ -15,7 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from clients.jobs import Jobs, SchedulingError
 from workflows import search_attributes as sa
-from workflows.jobs_models import JobSpec, job_id_for, run_tag
+from workflows.jobs_models import IfLate, JobSpec, job_id_for, run_tag
 
 RETRYABLE = ("failed", "missed")
 
@@ -52,6 +52,8 @@ async def retry_job(client: Client, jobs: Jobs, guild_id: int, suffix: str, run:
         description=spec.description,
         key=suffix,
         retry_of=spec.retry_of or described.run_id,
+        # A host asked for it now: it runs when a worker can, however late (saying so), never missed.
+        if_late=IfLate(skip_after=None),
     )
     del by  # who retried is the host; the job stays the scheduler's
     return job_id

@@ -54,6 +54,7 @@ from workflows.jobs_models import (
     JOB_ID_PREFIX,
     REPEAT_ID_PREFIX,
     REPEAT_JOB_KEY,
+    IfLate,
     JobSpec,
     Reminder,
 )
@@ -192,6 +193,7 @@ class Repeats:
         until: datetime | None = None,
         count: int | None = None,
         start_at: datetime | None = None,
+        if_late: IfLate | None = None,
     ) -> RepeatInfo:
         """Start repeating; refuses bad input before anything is created."""
         name = check_name(name)
@@ -213,6 +215,7 @@ class Repeats:
                 description=description,
                 scheduled_by=scheduled_by,
                 lead=lead,
+                if_late=if_late,
             )
         except ValidationError as err:
             raise SchedulingError(first_error(err)) from None

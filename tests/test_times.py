@@ -275,3 +275,37 @@ def test_zone_names_are_checked_with_suggestions() -> None:
         times.check_zone("Paris", names)
     with pytest.raises(times.TimeError, match="`America/New_York`"):
         times.check_zone("Amercia/New_York", names)
+
+
+@pytest.mark.parametrize(
+    ("typed", "window"),
+    [
+        ("run anyway", None),
+        ("Run  Anyway", None),
+        ("skip after 1h", timedelta(hours=1)),
+        ("skip after 1 h", timedelta(hours=1)),
+        ("skip if more than 30m late", timedelta(minutes=30)),
+        ("45m", timedelta(minutes=45)),
+    ],
+)
+def test_a_late_policy_is_run_anyway_or_a_window(typed: str, window: timedelta | None) -> None:
+    assert times.parse_if_late(typed) == window
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        (
+            "soon",
+            "“soon” is not a late policy: write `run anyway`, or `skip after` and a wait like 1h or 30m.",
+        ),
+        ("", "“” is not a late policy"),
+        ("skip after banana", "“skip after banana” is not a late policy"),
+        ("skip after 30s", "“30s” is too short: at least 1 minute."),
+        ("skip after 2d", "“2d” is too long: at most 1 day."),
+    ],
+)
+def test_a_late_policy_that_cannot_be_read_is_refused_in_words(typed: str, said: str) -> None:
+    with pytest.raises(times.TimeError) as refused:
+        times.parse_if_late(typed, maximum=timedelta(days=1))
+    assert str(refused.value).startswith(said)

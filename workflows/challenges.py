@@ -53,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
         round_size_problem,
     )
     from workflows.common import failure_reason
-    from workflows.jobs import run_action
+    from workflows.jobs import late_line, run_action
     from workflows.jobs_actions import NOTIFY_JOB_FAILED, POST_MESSAGE, UnknownActionError, action_spec
     from workflows.jobs_models import (
         ActionInput,
@@ -221,6 +221,8 @@ class ChallengeChainWorkflow:
         self._show()
         failure: str | None = None
         stopped = None
+        # A round that starts over a minute after its moment (no worker ran) says so in its posts.
+        late_note = late_line(self._p.deadline, workflow.now())
         for number, step in enumerate(round_.actions, start=1):
             if self._cancelled and workflow.patched(CANCEL_STOPS_ROUND):
                 # The reply to the cancel promised nothing more: the actions not started stay so.
@@ -238,6 +240,7 @@ class ChallengeChainWorkflow:
                 deadline=self._p.deadline,
                 scheduled_by=self._spec.host_id,
                 description=f"{self._spec.title}: {round_.name}",
+                late_note=late_note,
             )
             self._action = step.action
             self._in_flight = f"{round_.name} (action {number} of {len(round_.actions)})"

@@ -199,6 +199,9 @@ register(
         # A scheduled result keeps trying through a Discord outage of up to two days.
         schedule_to_close=timedelta(days=2),
         payload=ExecuteCustomActionPayload,
+        # A result (and its payout) an hour after its moment is worse than none: missed, the host told.
+        late=timedelta(hours=1),
+        late_new=True,
         label="Custom action",
     )
 )

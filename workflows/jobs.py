@@ -71,6 +71,9 @@ ANNOUNCE_PATCH = "announcements-edited-when-the-job-ends"
 # missed (the host told), and one that runs over LATE_NOTE late says so in its post.
 LATE_PATCH = "told-late-run-policy"
 LATE_NOTE = timedelta(minutes=1)
+# From this patch on, a host's late policy (JobSpec.if_late) and the windows of actions given one
+# since (ActionSpec.late_new: custom actions) decide whether a late action runs or is missed.
+IF_LATE_PATCH = "told-late-windows-chosen"
 # From this patch on, a reschedule does not plan again a reminder already sent for the same
 # deadline (moved away and back, it is not posted twice).
 REMINDERS_ONCE_PATCH = "steer-reminders-once"
@@ -111,6 +114,17 @@ def _innermost(err: BaseException) -> BaseException:
     while isinstance(err, ActivityError) and err.cause is not None:
         err = err.cause
     return err
+
+
+def late_line(due: datetime, at: datetime) -> str | None:
+    """The line a post run over LATE_NOTE after its moment ends with; None when on time."""
+    if at - due <= LATE_NOTE:
+        return None
+    return f"due {discord_time(due, 't')}, posted {discord_time(at, 't')}: the bot was offline"
+
+
+def _too_late(late: timedelta, window: timedelta | None) -> bool:
+    return window is not None and late > window
 
 
 def permanent(err: FailureError) -> bool:
@@ -439,17 +453,10 @@ class ScheduledJobWorkflow:
         late_note: str | None = None
         if workflow.patched(LATE_PATCH):
             late = workflow.now() - self._deadline
-            try:
-                window = action_spec(self._spec.action).late
-            except UnknownActionError:
-                window = None
+            window = self._late_window(late)
             if window is not None and late > window:
                 return await self._missed(late, window)
-            if late > LATE_NOTE:
-                late_note = (
-                    f"due {discord_time(self._deadline, 't')}, posted {discord_time(workflow.now(), 't')}:"
-                    " the bot was offline"
-                )
+            late_note = late_line(self._deadline, workflow.now())
         self._state = "running"
         self._ran_at = workflow.now()
         self._show()
@@ -488,16 +495,36 @@ class ScheduledJobWorkflow:
             await self._report_outage("late", None)
         return await self._finished("done", action_result=result)
 
+    def _late_window(self, late: timedelta) -> timedelta | None:
+        """How late the action may run: the host's choice (JobSpec.if_late), else its action's.
+        Executions started before IF_LATE_PATCH had neither a choice nor the newer actions'
+        windows; the patch is asked only when the two would decide differently (no marker
+        in the history of a job that runs in time)."""
+        try:
+            spec = action_spec(self._spec.action)
+        except UnknownActionError:
+            return None
+        before = None if spec.late_new else spec.late
+        chosen = spec.late if self._spec.if_late is None else self._spec.if_late.skip_after
+        if _too_late(late, chosen) != _too_late(late, before) and workflow.patched(IF_LATE_PATCH):
+            return chosen
+        return before
+
     async def _missed(self, late: timedelta, window: timedelta) -> JobResult:
         """Due while it could not run, and later than its action allows: not run, the host told."""
         reason = (
             f"due {discord_time(self._deadline)}, the bot could not run it until "
             f"{discord_time(workflow.now())}; "
-            f"this kind of job runs at most {format_human(window)} late, so it was not run"
+            f"{self._late_rule()} {format_human(window)} late, so it was not run"
         )
         await self._notify_failure(reason)
         await self._report_outage("missed", reason)
         return await self._finished("missed", reason=reason)
+
+    def _late_rule(self) -> str:
+        if self._spec.if_late is not None:
+            return f"<@{self._spec.scheduled_by}> chose to skip it if it could only run more than"
+        return "this kind of job runs at most"
 
     def _wait_for_discord(self, reason: str) -> None:
         since, until = workflow.now(), workflow.now() + FINAL_ACTION_BUDGET

@@ -42,6 +42,8 @@ class ActionSpec:
     # late (Safari results, turn timeouts); a window runs it up to that late, else the job is
     # recorded `missed` and the host told (workflows.jobs.LATE_PATCH).
     late: timedelta | None = None
+    # Its window came with workflows.jobs.IF_LATE_PATCH: executions started before ran it however late.
+    late_new: bool = False
     # What people read where the job is listed ("Safari round results"); the name is for code.
     label: str = ""
 

@@ -78,6 +78,15 @@ class Reminder(BaseModel):
     message: str = Field(min_length=1, max_length=200)
 
 
+class IfLate(BaseModel):
+    """A host's choice for their own post when it falls due while the bot could not run it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # None: post it however late; else skip it (recorded missed, the host told) past this.
+    skip_after: timedelta | None = Field(default=None, ge=timedelta(minutes=1), le=MAX_DELAY)
+
+
 class JobSpec(BaseModel):
     action: str = Field(pattern=ACTION_NAME_PATTERN)
     payload: dict[str, JsonValue] = Field(default_factory=dict)
@@ -96,6 +105,8 @@ class JobSpec(BaseModel):
     # A repeat's occurrence (started by a Temporal Schedule `lead` before it): the deadline is
     # the scheduled start plus `lead`, and `deadline` above is only the repeat's first one.
     lead: timedelta | None = Field(default=None, ge=timedelta(0), le=timedelta(days=1))
+    # The host's late policy for this job; None: its action's (ActionSpec.late).
+    if_late: IfLate | None = None
 
     @model_validator(mode="after")
     def _distinct_reminders(self) -> JobSpec:

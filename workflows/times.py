@@ -99,6 +99,30 @@ def _parse(text: str, shown: str, minimum: timedelta, maximum: timedelta) -> tim
     return check_duration(timedelta(seconds=seconds), minimum=minimum, maximum=maximum, what=shown)
 
 
+# A host's late policy for their own post (`/schedule post if_late:`).
+IF_LATE_HELP = "write `run anyway`, or `skip after` and a wait like 1h or 30m"
+_RUN_ANYWAY = ("run anyway", "anyway", "always")
+_SKIP_AFTER = re.compile(r"^(?:skip\s+)?(?:(?:if\s+)?(?:more\s+than|after|over)\s+)?(.+?)(?:\s+late)?$")
+
+
+def parse_if_late(text: str, *, maximum: timedelta = LONGEST) -> timedelta | None:
+    """`run anyway` -> None (post it however late); `skip after 1h`, `skip after 30m`, `1h`
+    -> how late it may be posted before it is skipped (at least a minute: within a minute it
+    is on time). `TimeError` with the way to write it otherwise."""
+    cleaned = _SPACES.sub(" ", text.strip().lower())
+    if cleaned in _RUN_ANYWAY:
+        return None
+    found = _SKIP_AFTER.fullmatch(cleaned)
+    if not cleaned or found is None:
+        raise TimeError(f"“{_clip(text)}” is not a late policy: {IF_LATE_HELP}.")
+    try:
+        return _parse(found[1], f"“{_clip(found[1])}”", MINUTE, maximum)
+    except TimeError:
+        if _DURATION.fullmatch(_SPACES.sub("", found[1])) is None:
+            raise TimeError(f"“{_clip(text)}” is not a late policy: {IF_LATE_HELP}.") from None
+        raise
+
+
 def _too_short(shown: str, minimum: timedelta) -> str:
     if minimum <= SECOND:
         return f"{shown} is not longer than zero."

@@ -34,9 +34,9 @@ from clients.jobs import SchedulingError, utcnow
 from clients.time_zones import known_zones
 from components.jobs import PAGE_BUTTON, STEER_MODAL
 from workflows.jobs_actions import POST_MESSAGE
-from workflows.jobs_models import DEFAULT_TIME_ZONE, MAX_DELAY, Reminder
+from workflows.jobs_models import DEFAULT_TIME_ZONE, MAX_DELAY, IfLate, Reminder
 from workflows.outcomes import OUTCOMES
-from workflows.times import TimeError, parse_duration, parse_when, suggest_zones
+from workflows.times import TimeError, format_human, parse_duration, parse_if_late, parse_when, suggest_zones
 
 if TYPE_CHECKING:
     from bot.app import GameBot
@@ -60,6 +60,18 @@ def channel_filter(
         shown = set(visible)
         return None, [place.id for place in places if place.id not in shown]
     return visible, []
+
+
+def late_policy(late: IfLate | None) -> str:
+    """The host's late policy in the confirmation ("" for the default)."""
+    if late is None:
+        return ""
+    if late.skip_after is None:
+        return " If the bot is offline then, it will post it as soon as it is back."
+    return (
+        " If the bot is offline then, it will skip it if it could only post it more than"
+        f" {format_human(late.skip_after)} late."
+    )
 
 
 async def render_dashboard(
@@ -205,6 +217,8 @@ class JobsCog(commands.Cog):
         repeat="Post it again: `every day at 09:00`, `every Friday 20:00`, `every 6h` (name it first: "
         "`news: every day at 09:00`)",
         ends="For a repeat: a time like 2027-01-31 18:00, or a count like `5 times` (optional)",
+        if_late="If the bot was offline at its time: `run anyway`, or `skip after 30m` "
+        "(default: skip after 1h)",
     )
     async def post(
         self,
@@ -215,6 +229,7 @@ class JobsCog(commands.Cog):
         reminders: str = "",
         repeat: str = "",
         ends: str = "",
+        if_late: app_commands.Range[str, 0, 40] = "",
     ) -> None:
         guild_id = await require_host(interaction, "schedule a post")
         member = interaction.user
@@ -226,6 +241,7 @@ class JobsCog(commands.Cog):
         bot = self.bot
         now = bot.jobs.now()
         try:
+            late = IfLate(skip_after=parse_if_late(if_late, maximum=MAX_DELAY)) if if_late.strip() else None
             zone = await in_time(bot.time_zones.for_user(guild_id, member.id))
             planned = [
                 Reminder(offset=parse_duration(part, maximum=MAX_DELAY), message=part.strip())
@@ -233,7 +249,9 @@ class JobsCog(commands.Cog):
                 if part.strip()
             ]
             if repeat.strip():
-                text = await self._repeat_post(interaction, channel, message, repeat, ends, planned, zone)
+                text = await self._repeat_post(
+                    interaction, channel, message, repeat, ends, planned, zone, late
+                )
                 await interaction.followup.send(text, ephemeral=True)
                 return
             if not when.strip():
@@ -249,6 +267,7 @@ class JobsCog(commands.Cog):
                     at=at,
                     reminders=planned,
                     description=f"Post: {message[:60]}",
+                    if_late=late,
                 )
             )
         except (SchedulingError, TimeError) as err:
@@ -257,7 +276,7 @@ class JobsCog(commands.Cog):
         before = f" Reminders: {', '.join(r.message for r in planned)} before." if planned else ""
         stamp = f"{format_dt(at, 'F')} ({format_dt(at, 'R')})"
         await interaction.followup.send(
-            f"Scheduled a post in {channel.mention} for {stamp}.{before}\n"
+            f"Scheduled a post in {channel.mention} for {stamp}.{before}{late_policy(late)}\n"
             "Move, pause or cancel it from `/schedule list`.",
             ephemeral=True,
         )
@@ -271,6 +290,7 @@ class JobsCog(commands.Cog):
         ends: str,
         planned: list[Reminder],
         zone: str,
+        late: IfLate | None = None,
     ) -> str:
         name, _, every = repeat.partition(":")
         if not every.strip():
@@ -296,12 +316,14 @@ class JobsCog(commands.Cog):
                 description=f"Post: {message[:60]}",
                 until=until,
                 count=count,
+                if_late=late,
             )
         )
         nxt = f"next {format_dt(info.next_times[0], 'F')}" if info.next_times else "no time left"
         end = f", {count} times" if count else (f", until {format_dt(until, 'F')}" if until else "")
         return (
-            f"Repeat **{info.name}**: a post in {channel.mention} {info.every} ({info.zone}){end}; {nxt}.\n"
+            f"Repeat **{info.name}**: a post in {channel.mention} {info.every} ({info.zone}){end}; {nxt}."
+            f"{late_policy(late)}\n"
             f"Pause, skip, change or end it with `/schedule repeat name:{info.name}`."
         )
 

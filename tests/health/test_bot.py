@@ -60,6 +60,7 @@ async def test_an_admin_starts_reads_pauses_and_resumes_the_check(
     assert_message(last_reply(resumed), contains="Resumed", ephemeral=True)
     read = answered(await admin.slash(w.channel, "health status"))
     assert_message(last_reply(read), contains="Every 10 min", ephemeral=True)
+    assert "Last runs, newest first: 🟢" in last_reply(read).content  # the status shows the last runs
     # The state never changed: one post, from the first check.
     assert [r.kind for r in probes.reports] == ["change"]
 

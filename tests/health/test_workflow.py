@@ -280,6 +280,26 @@ async def test_the_role_is_mentioned_on_degraded_and_failing_never_on_recovery_o
     assert_near(status.runs[-1].at, now + timedelta(hours=18))
 
 
+async def test_a_degraded_check_mentions_the_role_once_and_its_recovery_is_said_once_without_it(
+    time_env: WorkflowEnvironment, probes: Probes, worker: Worker, checks: HealthChecks
+) -> None:
+    now = await time_env.get_current_time()
+    # Jobs fail from 3 h to 6 h (degraded), then steady for twelve more checks.
+    probes.failures = [(now + timedelta(hours=2, minutes=30), now + timedelta(hours=5, minutes=30))]
+    await checks.start(
+        guild_id=GUILD, admin_channel_id=ADMIN_CHANNEL, interval=timedelta(hours=1), alert_role_id=ROLE
+    )
+    await time_env.sleep(timedelta(hours=18, minutes=30))
+
+    assert [(r.state, r.mention_role_id) for r in probes.reports] == [
+        ("healthy", None),
+        ("degraded", ROLE),
+        ("healthy", None),
+    ]
+    assert f"<@&{ROLE}>" in report_text(probes.reports[1])
+    assert "<@&" not in report_text(probes.reports[2])
+
+
 async def test_health_stop_ends_the_check(
     time_env: WorkflowEnvironment, probes: Probes, worker: Worker, checks: HealthChecks
 ) -> None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import discord
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.discord_rest import rest_client
@@ -17,8 +18,9 @@ from components.jobs import RETRY_JOB
 from local_discord import FakeDiscord
 from tests.support.jobs_doubles import GUILD, HOST, Doubles, job
 from worker import build_worker
+from workflows.custom_actions_models import EXECUTE_CUSTOM_ACTION
 from workflows.jobs import ScheduledJobWorkflow
-from workflows.jobs_models import job_id_for
+from workflows.jobs_models import ActionInput, IfLate, job_id_for, job_suffix
 from workflows.outage import OutageSummaryWorkflow
 from workflows.outage_models import POST_OUTAGE_SUMMARY, OutageEntry, OutageSummary, outage_id_for
 
@@ -137,3 +139,58 @@ async def test_the_summary_goes_to_the_log_channel_else_to_the_hosts_dms() -> No
         [button] = row["components"]
         assert button["label"] == "Retry 1: Quiz night"
         assert RETRY_JOB.match(button["custom_id"]) is not None
+
+
+async def test_an_outage_that_made_jobs_late_missed_and_failed_is_one_summary_with_retry_for_two(
+    time_env: WorkflowEnvironment,
+) -> None:
+    doubles = Doubles(time_env)
+    summaries: list[OutageSummary] = []
+
+    @activity.defn(name=POST_OUTAGE_SUMMARY)
+    async def post_outage_summary(summary: OutageSummary) -> dict[str, str]:
+        summaries.append(summary)
+        return {"message_id": "9"}
+
+    @activity.defn(name=EXECUTE_CUSTOM_ACTION)
+    async def execute_custom_action(action: ActionInput) -> None:
+        raise ApplicationError("Discord refused (403): Missing Permissions", non_retryable=True)
+
+    real = OutageActivities(discord.Client(intents=discord.Intents.none()), time_env.client, MemorySettings())
+    activities = [a for a in doubles.activities() if getattr(a, "__name__", "") != "report_to_outage_summary"]
+    now = await time_env.get_current_time()
+    late = [job(now, timedelta(minutes=10 + n), reminders=[]) for n in range(2)]
+    # The host chose to skip this one past five minutes; the worker is back twenty minutes after it.
+    skipped = job(now, timedelta(minutes=10), reminders=[]).model_copy(
+        update={"if_late": IfLate(skip_after=timedelta(minutes=5)), "description": "Skipped post"}
+    )
+    broken = job(now, timedelta(minutes=12), reminders=[]).model_copy(
+        update={"action": EXECUTE_CUSTOM_ACTION, "description": "Broken action"}
+    )
+    async with build_worker(
+        time_env.client,
+        QUEUE,
+        [*activities, execute_custom_action, real.report, post_outage_summary],
+        workflows=[ScheduledJobWorkflow, OutageSummaryWorkflow],
+    ):
+        handles = [
+            await time_env.client.start_workflow(
+                ScheduledJobWorkflow.run,
+                spec,
+                id=job_id_for(GUILD, uuid.uuid4().hex[:8]),
+                task_queue=QUEUE,
+                start_delay=timedelta(minutes=30),
+            )
+            for spec in [*late, skipped, broken]
+        ]
+        outcomes = [(await handle.result()).outcome for handle in handles]
+        await time_env.sleep(timedelta(minutes=10))
+        await time_env.client.get_workflow_handle(outage_id_for(GUILD)).result()
+
+    assert outcomes == ["done", "done", "missed", "failed"]
+    [told] = summaries
+    assert sorted(e.kind for e in told.entries) == ["failed", "late", "late", "missed"]
+    assert "2 ran late, 1 missed, 1 failed." in summary_text(told)
+    buttons = [item for item in retry_view(told).children if isinstance(item, discord.ui.Button)]
+    retried = {m["suffix"] for b in buttons if (m := RETRY_JOB.match(b.custom_id or "")) is not None}
+    assert retried == {job_suffix(handles[2].id, GUILD), job_suffix(handles[3].id, GUILD)}

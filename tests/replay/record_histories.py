@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from clients.custom_actions import run_payload
 from clients.health import HealthChecks
 from clients.seasons import Seasons
 from clients.store import PersistentStore, VersionConflict
@@ -42,7 +43,7 @@ from workflows.challenges_models import (
     ShiftChainRequest,
     SkipRequest,
 )
-from workflows.custom_actions_models import CurrencyOutcome, TextOutcome
+from workflows.custom_actions_models import EXECUTE_CUSTOM_ACTION, CurrencyOutcome, TextOutcome
 from workflows.health import HealthCheckWorkflow
 from workflows.health_models import STOP_SIGNAL, HealthStop
 from workflows.jobs import ScheduledJobWorkflow
@@ -50,12 +51,14 @@ from workflows.jobs_actions import POST_MESSAGE
 from workflows.jobs_models import (
     ActionInput,
     CancelRequest,
+    IfLate,
     JobAnnouncement,
     OperatorCancel,
     Reminder,
     RescheduleRequest,
     ShiftRequest,
     SteerRequest,
+    job_id_for,
 )
 from workflows.outage import OutageSummaryWorkflow
 from workflows.outage_models import (
@@ -229,6 +232,67 @@ async def told_missed_after_outage(env: WorkflowEnvironment) -> str:
 async def told_posted_late(env: WorkflowEnvironment) -> str:
     """No worker until ten minutes after a post's moment: posted with the late line."""
     return await _late(env, timedelta(minutes=10))
+
+
+async def _late_custom_action(env: WorkflowEnvironment, lateness: timedelta) -> str:
+    """A scheduled Custom Action whose worker came back `lateness` after its moment."""
+    async with custom_actions_worker(env.client, "custom-actions", await env.get_current_time()) as h:
+        created = await h.actions.create(GUILD, "Replay", by=HOST)
+        definition = await h.actions.edit(
+            GUILD, created.id, lambda d: d.model_copy(update={"outcomes": [TextOutcome(text="late")]})
+        )
+        spec = job(await env.get_current_time(), timedelta(minutes=10), reminders=[]).model_copy(
+            update={
+                "action": EXECUTE_CUSTOM_ACTION,
+                "payload": run_payload(definition, GUILD, HOST, HOST, "host"),
+            }
+        )
+        handle = await env.client.start_workflow(
+            ScheduledJobWorkflow.run,
+            spec,
+            id=job_id_for(GUILD, "late-custom-action"),
+            task_queue="custom-actions",
+            start_delay=timedelta(minutes=10) + lateness,
+        )
+        await handle.result()
+    return handle.id
+
+
+async def custom_action_ran_late_before_windows(env: WorkflowEnvironment) -> str:
+    """Recorded with the code before `workflows.jobs.IF_LATE_PATCH`: a custom action two hours
+    late still ran (no window then), and must replay so."""
+    return await _late_custom_action(env, timedelta(hours=2))
+
+
+async def told_custom_action_missed_past_its_window(env: WorkflowEnvironment) -> str:
+    """Since `workflows.jobs.IF_LATE_PATCH`: a custom action two hours late is missed."""
+    return await _late_custom_action(env, timedelta(hours=2))
+
+
+async def told_host_chose_run_anyway(env: WorkflowEnvironment) -> str:
+    """Since `workflows.jobs.IF_LATE_PATCH`: a post whose host chose `run anyway`, two hours late
+    (past the post's own hour), posted with the late line."""
+    now = await env.get_current_time()
+    spec = job(now, timedelta(minutes=10), reminders=[]).model_copy(
+        update={"if_late": IfLate(skip_after=None)}
+    )
+    async with _job_worker(env):
+        handle = await start(env, spec, start_delay=timedelta(hours=2, minutes=10))
+        await handle.result()
+    return handle.id
+
+
+async def told_host_window_missed(env: WorkflowEnvironment) -> str:
+    """Since `workflows.jobs.IF_LATE_PATCH`: a post whose host chose `skip after 10m`, 20 minutes
+    late (within the post's own hour), missed."""
+    now = await env.get_current_time()
+    spec = job(now, timedelta(minutes=10), reminders=[]).model_copy(
+        update={"if_late": IfLate(skip_after=timedelta(minutes=10))}
+    )
+    async with _job_worker(env):
+        handle = await start(env, spec, start_delay=timedelta(minutes=30))
+        await handle.result()
+    return handle.id
 
 
 # Recorded with the code of `workflows.jobs.SUPERSEDE_PATCH`.
@@ -925,6 +989,12 @@ SCENARIOS: dict[str, Scenario] = {
     "Turn-steer_extension_edits_the_dm": turn_extended_then_skipped,
     # Since `workflows.seasons.CLOSE_EDIT_PATCH`: a moved closing time corrects the opening post.
     "Season-steer_close_moved_announced": season_close_moved_announced,
+    # Recorded with the code before `workflows.jobs.IF_LATE_PATCH` (no window for custom actions).
+    "ScheduledJob-custom_action_ran_late_before_windows": custom_action_ran_late_before_windows,
+    # Since `workflows.jobs.IF_LATE_PATCH`: custom actions' window, a host's own late policy.
+    "ScheduledJob-told_custom_action_missed_past_its_window": told_custom_action_missed_past_its_window,
+    "ScheduledJob-told_host_chose_run_anyway": told_host_chose_run_anyway,
+    "ScheduledJob-told_host_window_missed": told_host_window_missed,
 }
 
 
