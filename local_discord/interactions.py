@@ -404,7 +404,7 @@ class Interactions:
         for scope in (guild_id, None):
             for command in self.commands.get(scope, []):
                 if command["name"] == name and command.get("type", 1) == 1:
-                    if guild_id is None and not _usable_in_dms(command):
+                    if guild_id is None and not usable_in_dms(command):
                         raise InteractionError(
                             f"/{name} cannot be used in DMs (the bot allows it in servers only)"
                         )
@@ -500,7 +500,7 @@ def _walk(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
 BOT_DM = 1  # the interaction context of a DM with the bot
 
 
-def _usable_in_dms(command: Mapping[str, Any]) -> bool:
+def usable_in_dms(command: Mapping[str, Any]) -> bool:
     """Whether Discord offers this global command in a DM with the bot: its contexts include
     BOT_DM (no contexts: every context), and the older dm_permission is not false."""
     contexts = command.get("contexts")

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .interactions import EPHEMERAL, Interaction, InteractionError, Upload
+from .interactions import EPHEMERAL, Interaction, InteractionError, Upload, usable_in_dms
 from .models import FakeMessage, FakeWebhook
 from .rest import DiscordError, FakeDiscord, _Channel
 from .world import MANAGE_GUILD, MANAGE_ROLES
@@ -162,7 +162,12 @@ class Playground(FakeDiscord):
             "channels": {str(c.id): self.visible(user_id, c.id) for c in self.channels(GUILD_ID)},
             "dm_channel_id": str(dm),
             "dms": self.visible(user_id, dm),
-            "commands": [c for scope in self.interactions.commands.values() for c in scope],
+            # Each with where Discord offers it: a DM offers only global commands usable there.
+            "commands": [
+                {**c, "in_dms": scope is None and usable_in_dms(c)}
+                for scope, commands in self.interactions.commands.items()
+                for c in commands
+            ],
             "interactions": [i.summary for i in mine],
             "bot_connected": self.gateway.connected(),
         }

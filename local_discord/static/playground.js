@@ -204,6 +204,7 @@ function commandPaths() {
   const seen = new Set();
   for (const c of (state && state.commands) || []) {
     if ((c.type || 1) !== 1 || seen.has(c.name)) continue;
+    if (channel === "dm" && !c.in_dms) continue; // as Discord: in a DM, only what works there
     seen.add(c.name);
     walk(c.name, c);
   }

@@ -199,3 +199,25 @@ async def test_a_select_shows_the_chosen_value_and_a_read_whisper_opens_again(pa
     await page.get_by_role("button", name="Read Message").click()
     await page.get_by_text("Already read").wait_for()
     await shot(page, "whisper-read-again")
+
+
+async def test_a_dm_offers_only_the_commands_that_work_there(page: Page) -> None:
+    """The DM once listed every server command, each refused when sent; Discord offers there only
+    the bot's global commands allowed in DMs (a player's claim and submit)."""
+    await page.click("#dm-button")
+    await page.get_by_text("acting as").wait_for()
+
+    async def offered() -> list[str]:
+        return [o.strip() for o in await page.locator("#command option").all_inner_texts()]
+
+    await page.wait_for_function(
+        "() => ![...document.querySelectorAll('#command option')].some(o => o.value.startsWith('safari'))"
+    )
+    in_dm = await offered()
+    assert "/season claim" in in_dm and "/season submit" in in_dm
+    assert not [c for c in in_dm if c.startswith(("/safari", "/action", "/schedule"))]
+    await open_channel(page, GENERAL)
+    await page.wait_for_function(
+        "() => [...document.querySelectorAll('#command option')].some(o => o.value === 'safari panel')"
+    )
+    assert "/safari panel" in await offered()
