@@ -27,6 +27,7 @@ from bot.jobs_steer import DYNAMIC_ITEMS as STEER_ITEMS
 from bot.jobs_steer import SteerSelect, submit_steer
 from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section
 from bot.live_listings import Watched
+from bot.names import names_of
 from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time
 from clients.guild_settings import LogChannel
@@ -250,6 +251,7 @@ class JobsCog(commands.Cog):
                     at=at,
                     reminders=planned,
                     description=f"Post: {message[:60]}",
+                    names=names_of(interaction, channel),
                 )
             )
         except (SchedulingError, TimeError) as err:

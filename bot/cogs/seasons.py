@@ -32,6 +32,7 @@ from discord.utils import format_dt
 from bot.checks import require_guild, require_host
 from bot.jobs_steer import parse_shift
 from bot.modals import modal_values
+from bot.names import names_of
 from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time, reply
 from clients.seasons import SeasonError, Seasons
@@ -335,6 +336,7 @@ class SeasonsCog(commands.Cog, name="Seasons"):
             overrides={key: value for key, value in overrides.items() if value is not None},
             open_until=open_until,
             now=now,
+            names=names_of(interaction, channel),
         )
         view = discord.ui.View(timeout=None)
         view.add_item(JoinButton())
