@@ -92,8 +92,15 @@ function renderComponent(c, message) {
       return el;
     }
     case 10: el.className = "text-display"; el.innerHTML = markdown(c.content || ""); return el;
-    case 11: el.textContent = "🖼️"; return el;
-    case 12: el.textContent = `🖼️ ${(c.items || []).length} image(s)`; return el;
+    case 11: case 12: { // thumbnail, media gallery: the images themselves, as Discord shows them
+      el.className = "media";
+      for (const item of c.type === 11 ? [c] : c.items || []) {
+        const img = document.createElement("img");
+        img.src = item.media && item.media.url; img.alt = item.description || "image";
+        el.appendChild(img);
+      }
+      return el;
+    }
     case 14: { const hr = document.createElement("hr"); hr.className = "separator"; return hr; }
     case 17: // container
       el.className = "container";
