@@ -179,6 +179,8 @@ class Jobs:
             key=key,
             retry_of=retry_of,
         )
+        if names.channel:
+            spec = spec.model_copy(update={"channel_name": names.channel[:100]})
         job_id = job_id_for(spec.guild_id, spec.key or uuid.uuid4().hex[:12])
         attributes: list[SearchAttributePair[Any]] = [
             SearchAttributePair(sa.GUILD_ID, str(spec.guild_id)),

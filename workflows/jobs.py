@@ -276,6 +276,8 @@ class ScheduledJobWorkflow:
             nxt = self._pending[0] if self._pending else None
             target = nxt.due if nxt else self._deadline
             summary = f"{nxt.message} reminder" if nxt else "deadline"
+            if self._spec.channel_name:
+                summary += f" in #{self._spec.channel_name}"
             wait = (target - workflow.now()).total_seconds()
             if wait > 0:
                 self._replanned = False

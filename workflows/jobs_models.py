@@ -96,6 +96,8 @@ class JobSpec(BaseModel):
     # A repeat's occurrence (started by a Temporal Schedule `lead` before it): the deadline is
     # the scheduled start plus `lead`, and `deadline` above is only the repeat's first one.
     lead: timedelta | None = Field(default=None, ge=timedelta(0), le=timedelta(days=1))
+    # The channel's name when the job was scheduled, for the timers' summaries in the Web UI only.
+    channel_name: str | None = Field(default=None, max_length=100)
 
     @model_validator(mode="after")
     def _distinct_reminders(self) -> JobSpec:

@@ -217,10 +217,13 @@ function commandPaths() {
   return paths.sort((a, b) => a.path.localeCompare(b.path));
 }
 
+// The command last picked, kept while the bot is away (a restart empties the list for a moment).
+let pickedCommand = "";
+
 function renderCommands() {
   const paths = commandPaths();
   const select = $("command");
-  const current = select.value;
+  const current = pickedCommand || select.value;
   const key = paths.map((p) => p.path).join("|");
   if (select.dataset.key !== key) {
     select.dataset.key = key;
@@ -304,7 +307,7 @@ async function act(path, body) {
   }
 }
 
-$("command").addEventListener("change", renderOptions);
+$("command").addEventListener("change", () => { pickedCommand = $("command").value; renderOptions(); });
 $("command-bar").addEventListener("submit", async (event) => {
   event.preventDefault();
   const options = {};
