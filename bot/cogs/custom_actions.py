@@ -30,6 +30,7 @@ from bot.checks import require_guild, require_host
 from bot.jobs_steer import steer_row
 from bot.jobs_ui import job_title, remaining_text
 from bot.modals import modal_values
+from bot.names import names_of
 from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time, reply
 from bot.typed_when import typed_wait, when_field
@@ -759,7 +760,12 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
             return
         delay = wait / timedelta(minutes=1) * self.time_unit
         task = await self.actions.schedule(
-            definition, guild_id=guild_id, channel_id=channel_id, by=interaction.user.id, delay=delay
+            definition,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            by=interaction.user.id,
+            delay=delay,
+            names=names_of(interaction, guild.get_channel(channel_id) if guild else None),
         )
         new = JobSummary(
             job_id=task.job_id,
