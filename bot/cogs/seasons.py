@@ -178,7 +178,12 @@ async def show_claim(interaction: discord.Interaction[GameBot], turn_id: str) ->
 async def hand_in(interaction: discord.Interaction[GameBot], turn_id: str, submission: Submission) -> None:
     result = await in_time(seasons_of(interaction).submit(turn_id, interaction.user.id, submission))
     what = "writing" if result.kind == "writing" else "drawing"
-    await reply(interaction, f"📨 Your {what} for game {result.game + 1} is in. The next player will see it.")
+    # Not "the next player will see it": the last step of a game has no next player.
+    await reply(
+        interaction,
+        f"📨 Your {what} for game {result.game + 1} is in. It goes on to the next player who has not "
+        "had this game; every game is shown in full when the season is over.",
+    )
 
 
 class JoinButton(PersistentItem[discord.ui.Button[Any]], custom=JOIN_BUTTON):

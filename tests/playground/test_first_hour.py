@@ -189,6 +189,8 @@ async def test_a_hosts_first_hour(page: Page, play: PlaygroundStack) -> None:
     )
     await page.click("#modal-submit")
     await see(page, "Your drawing for game")
+    # The game's last step: no reply promises a next player who does not exist.
+    assert not await page.get_by_text("The next player will see it").count()
     await shot(page, "hour-6-drawing-uploaded")
 
     # Quinn lets the drawing turn lapse: the one timeout; then the season is over.
