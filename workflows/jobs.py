@@ -817,10 +817,14 @@ class ScheduledJobWorkflow:
             deadline=self._deadline,
         )
 
+    def _where(self) -> str:
+        name = self._spec.channel_name
+        return f"#{name} ({self._spec.channel_id})" if name else f"channel {self._spec.channel_id}"
+
     def _show(self) -> None:
         """Current details for the Web UI: state, deadline, what comes next, what happened."""
         lines = [
-            f"**{self._state}** · `{self._spec.action}` in channel {self._spec.channel_id}",
+            f"**{self._state}** · `{self._spec.action}` in {self._where()}",
             f"deadline {when(self._deadline)}",
         ]
         if self._paused_left is not None:
