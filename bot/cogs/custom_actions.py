@@ -708,6 +708,7 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
                     description=description_for(definition.name),
                     until=ends,
                     count=times,
+                    names=names_of(interaction, guild.get_channel(channel_id) if guild else None),
                 )
             )
         except (SchedulingError, TimeError) as err:

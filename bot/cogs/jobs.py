@@ -298,6 +298,7 @@ class JobsCog(commands.Cog):
                 reminders=planned,
                 description=f"Post: {message[:60]}",
                 until=until,
+                names=names_of(interaction, channel),
                 count=count,
             )
         )
