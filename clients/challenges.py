@@ -22,6 +22,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from clients.calls import Calls, Refusals
 from clients.jobs import WORKFLOW_TASK_TIMEOUT, utcnow
 from clients.jobs_listing import quote
+from clients.names import NO_NAMES, Names
 from workflows import search_attributes as sa
 from workflows.challenges import ChallengeChainWorkflow
 from workflows.challenges_models import (
@@ -244,8 +245,10 @@ class Challenges:
         rounds: Sequence[RoundSpec],
         on_failure: OnFailure = "continue",
         rounds_per_run: int | None = None,
+        names: Names = NO_NAMES,
     ) -> str:
-        """Start a chain; returns its id. Refuses bad input before anything is started."""
+        """Start a chain; returns its id. Refuses bad input before anything is started. `names`:
+        the channel's and host's names, for the Web UI only."""
         spec = self.validate(
             key=key,
             title=title,
@@ -268,11 +271,12 @@ class Challenges:
                     [
                         SearchAttributePair(sa.GUILD_ID, str(guild_id)),
                         SearchAttributePair(sa.CHANNEL_ID, str(channel_id)),
+                        names.title(f"Challenge {title}"),
                     ]
                 ),
                 memo={"title": title, "key": key},
-                static_summary=f"challenge {key}: {len(spec.rounds)} rounds in channel {channel_id}",
-                static_details=f"created by {host_id}; a failed round makes the chain {on_failure}",
+                static_summary=f"challenge {key}: {len(spec.rounds)} rounds in {names.where(channel_id)}",
+                static_details=f"created by {names.who(host_id)}; a failed round makes it {on_failure}",
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 task_timeout=WORKFLOW_TASK_TIMEOUT,
             )

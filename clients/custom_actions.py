@@ -31,6 +31,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from clients.jobs import Jobs, SchedulingError
 from clients.jobs_listing import JobSummary
+from clients.names import NO_NAMES, Names
 from clients.safari import player_versioned, safari_store
 from clients.store import PersistentStore, VersionConflict
 from workflows import search_attributes as sa
@@ -320,14 +321,21 @@ class CustomActions:
     # --- jobs -----------------------------------------------------------------------------
 
     async def schedule(
-        self, definition: ActionDefinition, *, guild_id: int, channel_id: int, by: int, delay: timedelta
+        self,
+        definition: ActionDefinition,
+        *,
+        guild_id: int,
+        channel_id: int,
+        by: int,
+        delay: timedelta,
+        names: Names = NO_NAMES,
     ) -> ScheduledTask:
         """A host's scheduled run (the editor's "Schedule"): posts for `by` at the deadline."""
         check_duration(delay, maximum=MAX_SCHEDULE)  # before anything is started
         key = f"{job_key_prefix(definition.id)}h{uuid.uuid4().hex[:10]}"
         # An absolute deadline computed once here, so what the bot shows is the job's own.
         deadline = self.jobs.now() + delay
-        job_id = await self._start(definition, guild_id, channel_id, by, deadline, key, "host")
+        job_id = await self._start(definition, guild_id, channel_id, by, deadline, key, "host", names)
         return ScheduledTask(job_id, deadline)
 
     async def arm(
@@ -378,6 +386,7 @@ class CustomActions:
         at: datetime,
         key: str,
         origin: Literal["host", "player"],
+        names: Names = NO_NAMES,
     ) -> str:
         return await self.jobs.schedule(
             EXECUTE_CUSTOM_ACTION,
@@ -388,6 +397,7 @@ class CustomActions:
             at=at,
             description=description_for(definition.name),
             key=key,
+            names=names,
         )
 
     async def run_over(self, run_id: str) -> bool:

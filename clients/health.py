@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from clients.calls import Calls, Refusals
 from clients.jobs import WORKFLOW_TASK_TIMEOUT
+from clients.names import NO_NAMES, Names
 from workflows import search_attributes as sa
 from workflows.common import UserError, first_error
 from workflows.health import HealthCheckWorkflow
@@ -60,8 +61,10 @@ class HealthChecks:
         started_by: int | None = None,
         checks_per_run: int | None = None,
         alert_role_id: int | None = None,
+        names: Names = NO_NAMES,
     ) -> str:
-        """Start the check, or attach to the one already running under the same id."""
+        """Start the check, or attach to the one already running under the same id. `names`: the
+        channel's and starter's names, for the Web UI only."""
         extra = {} if checks_per_run is None else {"checks_per_run": checks_per_run}
         try:
             spec = HealthSpec(
@@ -78,6 +81,8 @@ class HealthChecks:
         attributes = [] if guild_id is None else [SearchAttributePair(sa.GUILD_ID, str(guild_id))]
         if admin_channel_id is not None:
             attributes.append(SearchAttributePair(sa.CHANNEL_ID, str(admin_channel_id)))
+        if admin_channel_id is not None:
+            attributes.append(names.title("Health check"))
         workflow_id = health_id_for(guild_id)
         where = "the deployment" if guild_id is None else f"guild {guild_id}"
         await self._client.start_workflow(
@@ -87,7 +92,9 @@ class HealthChecks:
             task_queue=self._task_queue,
             search_attributes=TypedSearchAttributes(attributes),
             static_summary=f"health check for {where}, every {interval}",
-            static_details=f"posts to channel {admin_channel_id} on a change and once a day",
+            static_details=f"posts to {names.where(admin_channel_id)} on a change and once a day"
+            if admin_channel_id is not None
+            else "posts nowhere: an operator reads it here",
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             task_timeout=WORKFLOW_TASK_TIMEOUT,
         )

@@ -28,6 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from clients.calls import Calls, Refusals
 from clients.jobs_listing import JobPage, JobSummary, PageHints, job_query, list_jobs, page_jobs
+from clients.names import NO_NAMES, Names
 from workflows import search_attributes as sa
 from workflows import times
 from workflows.common import Snowflake, UserError, first_error
@@ -162,8 +163,10 @@ class Jobs:
         key: str | None = None,
         retry_of: str | None = None,
         if_late: IfLate | None = None,
+        names: Names = NO_NAMES,
     ) -> str:
-        """Start a job; returns its id. Refuses bad input before anything is started."""
+        """Start a job; returns its id. Refuses bad input before anything is started. `names`: the
+        channel's and scheduler's names, for the Web UI only."""
         spec = self._validate(
             action,
             payload or {},
@@ -179,6 +182,8 @@ class Jobs:
             retry_of=retry_of,
             if_late=if_late,
         )
+        if names.channel:
+            spec = spec.model_copy(update={"channel_name": names.channel[:100]})
         job_id = job_id_for(spec.guild_id, spec.key or uuid.uuid4().hex[:12])
         attributes: list[SearchAttributePair[Any]] = [
             SearchAttributePair(sa.GUILD_ID, str(spec.guild_id)),
@@ -186,6 +191,7 @@ class Jobs:
             SearchAttributePair(sa.JOB_ACTION, spec.action),
             SearchAttributePair(sa.JOB_DEADLINE, spec.deadline),
             SearchAttributePair(sa.SCHEDULED_BY, str(spec.scheduled_by)),
+            names.title(spec.description or spec.action),
         ]
         if spec.key:
             attributes.append(SearchAttributePair(sa.JOB_KEY, spec.key))
@@ -198,8 +204,8 @@ class Jobs:
                 task_queue=self._task_queue,
                 search_attributes=TypedSearchAttributes(attributes),
                 memo={"description": description},
-                static_summary=f"{spec.description or spec.action} in channel {spec.channel_id}, "
-                f"deadline {spec.deadline:%Y-%m-%d %H:%M:%S} UTC",
+                static_summary=f"{spec.description or spec.action} in {names.where(spec.channel_id)} "
+                f"by {names.who(spec.scheduled_by)}, deadline {spec.deadline:%Y-%m-%d %H:%M:%S} UTC",
                 static_details=f"reminders before the deadline: {plan or 'none'}",
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

@@ -46,6 +46,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from clients.jobs import SchedulingError, snowflake
+from clients.names import NO_NAMES, Names
 from workflows import search_attributes as sa
 from workflows import times
 from workflows.common import NotYours, first_error
@@ -194,8 +195,10 @@ class Repeats:
         count: int | None = None,
         start_at: datetime | None = None,
         if_late: IfLate | None = None,
+        names: Names = NO_NAMES,
     ) -> RepeatInfo:
-        """Start repeating; refuses bad input before anything is created."""
+        """Start repeating; refuses bad input before anything is created. `names`: the channel's
+        and scheduler's names, for the Web UI only."""
         name = check_name(name)
         pattern = times.parse_every(every, shortest=self._shortest)
         guild_id = snowflake(guild_id, "guild_id")
@@ -216,6 +219,7 @@ class Repeats:
                 scheduled_by=scheduled_by,
                 lead=lead,
                 if_late=if_late,
+                channel_name=names.channel[:100] if names.channel else None,
             )
         except ValidationError as err:
             raise SchedulingError(first_error(err)) from None
@@ -226,6 +230,7 @@ class Repeats:
                 SearchAttributePair(sa.JOB_ACTION, action),
                 SearchAttributePair(sa.SCHEDULED_BY, str(spec.scheduled_by)),
                 SearchAttributePair(sa.JOB_KEY, f"{REPEAT_JOB_KEY}{name}"),
+                names.title(description or action),
             ]
         )
         schedule = Schedule(
@@ -237,7 +242,8 @@ class Repeats:
                 task_queue=self._task_queue,
                 typed_search_attributes=attributes,
                 memo={"description": description},
-                static_summary=f"{description or action} ({pattern.describe()}, {zone})",
+                static_summary=f"{description or action} in {names.where(spec.channel_id)} "
+                f"by {names.who(spec.scheduled_by)} ({pattern.describe()}, {zone})",
             ),
             spec=schedule_spec(pattern, zone, lead=lead, start_at=start_at, end_at=until),
             policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL, catchup_window=CATCHUP),

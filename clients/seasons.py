@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from clients.calls import Calls, Refusals, said
 from clients.guild_settings import GuildSetting, SettingsBackend
+from clients.names import NO_NAMES, Names
 from workflows import search_attributes as sa
 from workflows.common import Announcement, NotYours, UserError, first_error
 from workflows.seasons import SeasonWorkflow
@@ -136,8 +137,10 @@ class Seasons:
         overrides: dict[str, Any] | None = None,
         open_until: datetime | None = None,
         now: datetime | None = None,
+        names: Names = NO_NAMES,
     ) -> SeasonStatus:
-        """Start the guild's season; refuses bad rules or a second running season."""
+        """Start the guild's season; refuses bad rules or a second running season. `names`: the
+        channel's and host's names, for the Web UI only."""
         base = await self.guild_rules(guild_id)
         try:
             rules = base.with_overrides(RulesOverride.model_validate(overrides or {}))
@@ -159,9 +162,10 @@ class Seasons:
                     [
                         SearchAttributePair(sa.GUILD_ID, str(guild_id)),
                         SearchAttributePair(sa.CHANNEL_ID, str(channel_id)),
+                        names.title("Season"),
                     ]
                 ),
-                static_summary=f"season in <#{channel_id}> hosted by <@{host_id}>",
+                static_summary=f"season in {names.where(channel_id)} hosted by {names.who(host_id)}",
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             )
         except WorkflowAlreadyStartedError:

@@ -19,6 +19,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.service import RPCStatusCode
 
 from clients.calls import Calls, Refusals, said
+from clients.names import NO_NAMES, Names
 from stack.sealing import SealBroken, WhisperSeal
 from workflows import search_attributes as sa
 from workflows.common import NotYours, UserError, first_error
@@ -61,8 +62,10 @@ def whisper_id_for(guild_id: int, sender_id: int) -> str:
     return f"{ID_PREFIX}{guild_id}-{sender_id}-{uuid.uuid4().hex[:16]}"
 
 
-def static_summary(spec: WhisperSpec) -> str:
-    return f"whisper from <@{spec.sender_id}> to <@{spec.recipient_id}>"
+def static_summary(spec: WhisperSpec, names: Names = NO_NAMES) -> str:
+    """Who and where, never the text; `names.member` is the sender's."""
+    sender = names.who(spec.sender_id)
+    return f"whisper in {names.where(spec.channel_id)} from {sender} to member {spec.recipient_id}"
 
 
 class NotSetUp(WhisperError):
@@ -101,6 +104,7 @@ class Whispers:
         expires_after: timedelta = DEFAULT_EXPIRY,
         reread_window: timedelta | None = None,
         whisper_id: str | None = None,
+        names: Names = NO_NAMES,
     ) -> str:
         """Start a whisper; returns its id. Refuses bad input (and, with no seal, everything)
         before anything is started. `whisper_id`: an id of this guild and sender to use instead
@@ -138,9 +142,10 @@ class Whispers:
                 [
                     SearchAttributePair(sa.GUILD_ID, str(guild_id)),
                     SearchAttributePair(sa.CHANNEL_ID, str(channel_id)),
+                    names.title("Whisper"),
                 ]
             ),
-            static_summary=static_summary(spec),
+            static_summary=static_summary(spec, names),
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )
         return whisper_id

@@ -294,6 +294,8 @@ class ScheduledJobWorkflow:
             nxt = self._pending[0] if self._pending else None
             target = nxt.due if nxt else self._deadline
             summary = f"{nxt.message} reminder" if nxt else "deadline"
+            if self._spec.channel_name:
+                summary += f" in #{self._spec.channel_name}"
             wait = (target - workflow.now()).total_seconds()
             if wait > 0:
                 self._replanned = False
@@ -854,10 +856,14 @@ class ScheduledJobWorkflow:
             deadline=self._deadline,
         )
 
+    def _where(self) -> str:
+        name = self._spec.channel_name
+        return f"#{name} ({self._spec.channel_id})" if name else f"channel {self._spec.channel_id}"
+
     def _show(self) -> None:
         """Current details for the Web UI: state, deadline, what comes next, what happened."""
         lines = [
-            f"**{self._state}** · `{self._spec.action}` in channel {self._spec.channel_id}",
+            f"**{self._state}** · `{self._spec.action}` in {self._where()}",
             f"deadline {when(self._deadline)}",
         ]
         if self._paused_left is not None:

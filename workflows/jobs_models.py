@@ -107,6 +107,8 @@ class JobSpec(BaseModel):
     lead: timedelta | None = Field(default=None, ge=timedelta(0), le=timedelta(days=1))
     # The host's late policy for this job; None: its action's (ActionSpec.late).
     if_late: IfLate | None = None
+    # The channel's name when the job was scheduled, for the timers' summaries in the Web UI only.
+    channel_name: str | None = Field(default=None, max_length=100)
 
     @model_validator(mode="after")
     def _distinct_reminders(self) -> JobSpec:

@@ -16,5 +16,8 @@ JOB_KEY = SearchAttributeKey.for_keyword("JobKey")
 SCHEDULED_BY = SearchAttributeKey.for_keyword("ScheduledBy")
 # done, failed, cancelled or missed, set when a job, chain, season or whisper closes.
 OUTCOME = SearchAttributeKey.for_keyword("Outcome")
+# What it is, where and by whom, in names ("Safari results in #safari by Hana"): the workflow
+# list shows search attributes as columns but not summaries (`clients/names.py`).
+TITLE = SearchAttributeKey.for_keyword("Title")
 
-ALL = (GUILD_ID, CHANNEL_ID, JOB_ACTION, JOB_DEADLINE, JOB_KEY, SCHEDULED_BY, OUTCOME)
+ALL = (GUILD_ID, CHANNEL_ID, JOB_ACTION, JOB_DEADLINE, JOB_KEY, SCHEDULED_BY, OUTCOME, TITLE)

@@ -48,6 +48,7 @@ TurnOutcome = Literal["submitted", "skipped", "dismissed"]
 TEXT_MAX = 1000
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 URL_MAX = 2048
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # The ceiling keeps a season's history (one child per offer) far below Temporal's 50k events.
 PLAYERS_FLOOR, PLAYERS_CEILING = 2, 30
 MAX_DURATION = timedelta(days=60)
@@ -193,7 +194,10 @@ class Submission(BaseModel):
         if self.image_url is None:
             return "This is a drawing turn: attach an image (PNG, JPEG, GIF or WebP)."
         parts = urlsplit(self.image_url)
-        if parts.scheme != "https" or not parts.netloc or len(self.image_url) > URL_MAX:
+        # Discord's attachment links are https; the local Discord (the playground) serves its
+        # uploads over http on loopback, which no link from elsewhere can be.
+        local = parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+        if (parts.scheme != "https" and not local) or not parts.netloc or len(self.image_url) > URL_MAX:
             return "That drawing is not an image uploaded to Discord (an https attachment link)."
         if self.content_type not in IMAGE_TYPES:
             shown = self.content_type or "unknown"

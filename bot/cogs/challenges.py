@@ -29,6 +29,7 @@ from discord.ext import commands
 from bot.checks import require_guild, require_host
 from bot.jobs_steer import parse_shift
 from bot.modals import modal_values
+from bot.names import names_of
 from bot.replies import in_time, reply
 from clients.challenges import (
     ChallengeError,
@@ -232,6 +233,7 @@ class ChallengesCog(commands.Cog, name="Challenges"):
                 channel_id=self._channel(interaction),
                 host_id=interaction.user.id,
                 rounds=rounds,
+                names=names_of(interaction),
                 on_failure=on_failure,
             )
         except ChallengeError as err:
@@ -403,6 +405,7 @@ class ChallengesCog(commands.Cog, name="Challenges"):
                 channel_id=self._channel(interaction),
                 host_id=interaction.user.id,
                 rounds=rounds,
+                names=names_of(interaction),
             )
         except ChallengeError as err:
             await reply(interaction, f"Nothing was started: {err}")

@@ -30,6 +30,7 @@ from bot.checks import require_guild, require_host
 from bot.jobs_steer import steer_row
 from bot.jobs_ui import countdown, job_title, remaining_text
 from bot.modals import modal_values
+from bot.names import names_of
 from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time, reply
 from bot.typed_when import typed_wait, when_field
@@ -732,6 +733,7 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
                     description=description_for(definition.name),
                     until=ends,
                     count=times,
+                    names=names_of(interaction, guild.get_channel(channel_id) if guild else None),
                 )
             )
         except (SchedulingError, TimeError) as err:
@@ -786,7 +788,12 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
             return
         delay = wait / timedelta(minutes=1) * self.time_unit
         task = await self.actions.schedule(
-            definition, guild_id=guild_id, channel_id=channel_id, by=interaction.user.id, delay=delay
+            definition,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            by=interaction.user.id,
+            delay=delay,
+            names=names_of(interaction, guild.get_channel(channel_id) if guild else None),
         )
         new = JobSummary(
             job_id=task.job_id,

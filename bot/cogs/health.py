@@ -18,6 +18,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import require_guild
+from bot.names import names_of
 from bot.replies import in_time, reply
 from clients.health import HealthChecks, HealthError
 from workflows.health_models import HealthStatus, probe_label
@@ -102,6 +103,7 @@ class HealthCog(commands.Cog, name="Health"):
                 interval=timedelta(minutes=minutes),
                 started_by=interaction.user.id,
                 alert_role_id=None if role is None else role.id,
+                names=names_of(interaction, channel),
             )
         except HealthError as err:
             await reply(interaction, f"Nothing was started: {err}")

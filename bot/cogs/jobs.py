@@ -27,6 +27,7 @@ from bot.jobs_steer import DYNAMIC_ITEMS as STEER_ITEMS
 from bot.jobs_steer import SteerSelect, submit_steer
 from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section
 from bot.live_listings import Watched
+from bot.names import names_of
 from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time
 from clients.guild_settings import LogChannel
@@ -268,6 +269,7 @@ class JobsCog(commands.Cog):
                     reminders=planned,
                     description=f"Post: {message[:60]}",
                     if_late=late,
+                    names=names_of(interaction, channel),
                 )
             )
         except (SchedulingError, TimeError) as err:
@@ -315,6 +317,7 @@ class JobsCog(commands.Cog):
                 reminders=planned,
                 description=f"Post: {message[:60]}",
                 until=until,
+                names=names_of(interaction, channel),
                 count=count,
                 if_late=late,
             )

@@ -29,12 +29,14 @@ from bot.jobs_steer import ChangeJobButton, steer_row
 from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, due_text, job_section
 from bot.live_listings import Watched
 from bot.modals import modal_values
+from bot.names import names_of
 from bot.persistent import PersistentItem
 from bot.replies import NotAnswered, guarded, in_time, reply
 from bot.typed_when import typed_wait, when_field
 from clients import safari as game_store
 from clients.jobs import SchedulingError
 from clients.jobs_listing import JobSummary
+from clients.names import NO_NAMES, Names
 from components.safari import (
     JOIN_BUTTON,
     MANAGE_BUTTON,
@@ -137,6 +139,7 @@ async def schedule_results(
     wait: timedelta,
     round_number: int,
     unit: timedelta = MINUTE,
+    names: Names = NO_NAMES,
 ) -> Scheduled:
     """What the modal calls: one scheduled job for this round's results, keyed by the round."""
     reminders = safari_reminders(wait, unit)
@@ -153,6 +156,7 @@ async def schedule_results(
             reminders=reminders,
             description=SAFARI_DESCRIPTION,
             key=round_job_key(round_number),
+            names=names,
         )
     except SchedulingError as err:
         # The key's job is still running: this round is already scheduled (a second submission).
@@ -478,6 +482,7 @@ class SafariCog(commands.Cog, name="Safari"):
             wait=wait,
             round_number=game.current_round,
             unit=self.time_unit,
+            names=names_of(interaction),
         )
         # The host's own answer carries Change…: only the one who may move the round sees it.
         run_id, _, _ = await in_time(self.bot.jobs.owner(scheduled.job_id))

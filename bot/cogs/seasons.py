@@ -32,6 +32,7 @@ from discord.utils import format_dt
 from bot.checks import require_guild, require_host
 from bot.jobs_steer import parse_shift
 from bot.modals import modal_values
+from bot.names import names_of
 from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time, reply
 from clients.seasons import SeasonError, Seasons
@@ -177,7 +178,12 @@ async def show_claim(interaction: discord.Interaction[GameBot], turn_id: str) ->
 async def hand_in(interaction: discord.Interaction[GameBot], turn_id: str, submission: Submission) -> None:
     result = await in_time(seasons_of(interaction).submit(turn_id, interaction.user.id, submission))
     what = "writing" if result.kind == "writing" else "drawing"
-    await reply(interaction, f"📨 Your {what} for game {result.game + 1} is in. The next player will see it.")
+    # Not "the next player will see it": the last step of a game has no next player.
+    await reply(
+        interaction,
+        f"📨 Your {what} for game {result.game + 1} is in. It goes on to the next player who has not "
+        "had this game; every game is shown in full when the season is over.",
+    )
 
 
 class JoinButton(PersistentItem[discord.ui.Button[Any]], custom=JOIN_BUTTON):
@@ -335,6 +341,7 @@ class SeasonsCog(commands.Cog, name="Seasons"):
             overrides={key: value for key, value in overrides.items() if value is not None},
             open_until=open_until,
             now=now,
+            names=names_of(interaction, channel),
         )
         view = discord.ui.View(timeout=None)
         view.add_item(JoinButton())

@@ -26,6 +26,7 @@ from discord.ext import commands
 
 from bot.checks import require_guild, require_host
 from bot.modals import modal_values
+from bot.names import names_of
 from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time, reply
 from clients.guild_settings import WhispersSwitch
@@ -280,6 +281,7 @@ class WhispersCog(commands.Cog, name="Whispers"):
                 sender_id=interaction.user.id,
                 recipient_id=recipient_id,
                 text=text,
+                names=names_of(interaction),
             )
         except WhisperError as err:
             await reply(interaction, f"Nothing was sent: {err}")

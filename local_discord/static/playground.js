@@ -92,8 +92,15 @@ function renderComponent(c, message) {
       return el;
     }
     case 10: el.className = "text-display"; el.innerHTML = markdown(c.content || ""); return el;
-    case 11: el.textContent = "🖼️"; return el;
-    case 12: el.textContent = `🖼️ ${(c.items || []).length} image(s)`; return el;
+    case 11: case 12: { // thumbnail, media gallery: the images themselves, as Discord shows them
+      el.className = "media";
+      for (const item of c.type === 11 ? [c] : c.items || []) {
+        const img = document.createElement("img");
+        img.src = item.media && item.media.url; img.alt = item.description || "image";
+        el.appendChild(img);
+      }
+      return el;
+    }
     case 14: { const hr = document.createElement("hr"); hr.className = "separator"; return hr; }
     case 17: // container
       el.className = "container";
@@ -211,10 +218,13 @@ function commandPaths() {
   return paths.sort((a, b) => a.path.localeCompare(b.path));
 }
 
+// The command last picked, kept while the bot is away (a restart empties the list for a moment).
+let pickedCommand = "";
+
 function renderCommands() {
   const paths = commandPaths();
   const select = $("command");
-  const current = select.value;
+  const current = pickedCommand || select.value;
   const key = paths.map((p) => p.path).join("|");
   if (select.dataset.key !== key) {
     select.dataset.key = key;
@@ -298,7 +308,7 @@ async function act(path, body) {
   }
 }
 
-$("command").addEventListener("change", renderOptions);
+$("command").addEventListener("change", () => { pickedCommand = $("command").value; renderOptions(); });
 $("command-bar").addEventListener("submit", async (event) => {
   event.preventDefault();
   const options = {};

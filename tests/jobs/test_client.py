@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from clients.jobs import JobNotFound, Jobs, NotAllowed, SchedulingError, format_remaining
+from clients.names import Names
 from tests.support.jobs_doubles import SAFARI_REMINDERS, Doubles
+from tests.support.temporal import eventually
 from worker import build_worker
+from workflows import search_attributes as sa
 from workflows.jobs_actions import ActionSpec, register
 from workflows.jobs_models import Reminder, run_tag
 
@@ -341,3 +345,44 @@ async def test_a_job_is_dispatched_under_its_guilds_fairness_key(
     events = [e async for e in time_env.client.get_workflow_handle(job_id).fetch_history_events()]
     started = events[0].workflow_execution_started_event_attributes
     assert started.priority.fairness_key == str(GUILD)
+
+
+async def test_the_web_ui_reads_the_channel_and_scheduler_by_name(
+    time_env: WorkflowEnvironment, jobs: Jobs
+) -> None:
+    """Once every summary an operator read held bare ids: the names the bot saw are beside them,
+    in the job's summary, its Title search attribute and its timers' summaries."""
+    # The deadline on the test server's clock, which runs ahead once other tests skipped time.
+    now = await time_env.get_current_time()
+    jobs = Jobs(time_env.client, "facade", clock=lambda: now)
+    job_id = await jobs.schedule(
+        "post_message",
+        {"content": "x"},
+        guild_id=GUILD,
+        channel_id=CHANNEL,
+        scheduled_by=HOST,
+        delay=timedelta(hours=1),
+        description="Post: x",
+        names=Names(channel="safari", member="Hana"),
+    )
+    handle = time_env.client.get_workflow_handle(job_id)
+    described = await handle.describe()
+    assert await described.static_summary() == (
+        f"Post: x in #safari ({CHANNEL}) by Hana ({HOST}), deadline "
+        f"{(await jobs.status(job_id)).deadline:%Y-%m-%d %H:%M:%S} UTC"
+    )
+    assert described.typed_search_attributes.get(sa.TITLE) == "Post: x in #safari by Hana"
+
+    async def timer_summary() -> str | None:
+        for event in (await handle.fetch_history()).events:
+            if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
+                [summary] = await time_env.client.data_converter.decode([event.user_metadata.summary])
+                return str(summary)
+        return None
+
+    await eventually(lambda: _is_set(timer_summary()), 10)
+    assert await timer_summary() == "deadline in #safari"
+
+
+async def _is_set(found: Awaitable[str | None]) -> bool:
+    return await found is not None

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page
 
 from local_discord.playground import CHANNELS, HOST_ID, OTHER_PLAYER_ID, PLAYER_ID
 from stack.devserver import DevServer
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, OUTPUT, needs_chromium
+from tests.support.browser import needs_chromium
 from tests.support.playground import PlaygroundStack, playground_stack
+from tests.support.playground_page import act_as, fill_modal, open_channel, open_page, run, shot, two_polls
 
 pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="module")]
 
@@ -29,53 +30,10 @@ async def play(server: DevServer, tmp_path_factory: pytest.TempPathFactory) -> A
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def page(play: PlaygroundStack) -> AsyncIterator[Page]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        tab = await browser.new_page(viewport={"width": 1280, "height": 900})
-        await tab.goto(f"{play.discord.url}/?as={HOST_ID}&channel={SAFARI}")
-        await tab.get_by_text("is online").wait_for()
+    # A fresh browser per test, and no form left open after it, pass or fail: one test's failure
+    # with a form open once blocked every later test's page.
+    async with open_page(play, HOST_ID, SAFARI) as tab:
         yield tab
-        await browser.close()
-
-
-async def act_as(page: Page, user_id: int) -> None:
-    await page.check(f"input[name=as][value='{user_id}']")
-
-
-async def open_channel(page: Page, channel_id: int) -> None:
-    await page.click(f".channel[data-channel='{channel_id}']")
-
-
-async def run(page: Page, command: str, **options: str) -> None:
-    """Pick a slash command in the command bar, fill its options, send it."""
-    await page.select_option("#command", command)
-    for name, value in options.items():
-        field = page.locator(f"#options [name='{name}']")
-        if await field.evaluate("el => el.tagName") == "SELECT":
-            await field.select_option(value)
-        else:
-            await field.fill(value)
-    await page.click("#run")
-
-
-async def fill_modal(page: Page, **values: str) -> None:
-    await page.wait_for_selector("#modal[open]")
-    for name, value in values.items():
-        await page.fill(f"#modal-fields [name='{name}']", value)
-    await page.click("#modal-submit")
-
-
-async def two_polls(page: Page) -> None:
-    """Until the page has fetched and rendered the state twice more."""
-    for _ in range(2):
-        async with page.expect_response(lambda r: "/_play/state" in r.url):
-            pass
-    await page.evaluate("() => new Promise(requestAnimationFrame)")
-
-
-async def shot(page: Page, name: str) -> None:
-    OUTPUT.mkdir(exist_ok=True)
-    await page.screenshot(path=str(OUTPUT / f"playground-{name}.png"), full_page=True)
 
 
 async def test_a_host_runs_a_safari_round_and_cancels_another_from_the_page(page: Page) -> None:
@@ -221,3 +179,17 @@ async def test_a_dm_offers_only_the_commands_that_work_there(page: Page) -> None
         "() => [...document.querySelectorAll('#command option')].some(o => o.value === 'safari panel')"
     )
     assert "/safari panel" in await offered()
+
+
+async def test_a_form_left_open_is_closed_before_the_next_page(page: Page, play: PlaygroundStack) -> None:
+    """A test that failed with a form open left it on every later test's page; the page fixture
+    now closes what is left, as `close_forms` does here."""
+    await act_as(page, HOST_ID)
+    await open_channel(page, SAFARI)
+    await run(page, "safari schedule")
+    await page.wait_for_selector("#modal[open]")
+    assert play.close_forms() == 1
+    await page.reload()
+    await page.get_by_text("is online").wait_for()
+    await two_polls(page)
+    assert not await page.locator("#modal[open]").count()

@@ -36,6 +36,7 @@ from tests.support.bot_harness import (
 from tests.support.jobs_doubles import Doubles, assert_near
 from tests.support.temporal import eventually
 from worker import build_worker
+from workflows import search_attributes as sa
 from workflows.jobs_models import JobResult
 from workflows.safari_engine import GAME_KEY, SafariSettings, new_game, store_name
 from workflows.store_models import StoreLimits
@@ -412,3 +413,18 @@ async def test_a_round_is_steered_from_the_hosts_confirmation(world: tuple[World
         corrected.message_id == post.id and f"🕒 changed by <@{w.host.id}>: now due <t:" in corrected.content
     )
     assert unix_times(corrected.content)[0] == int((due + timedelta(minutes=30)).timestamp())
+
+
+async def test_an_operator_reads_the_channel_and_host_by_name(world: tuple[World, Doubles]) -> None:
+    """The Web UI once showed a round's job with bare ids: its summary names the channel and the
+    host as the bot saw them, and the list's Title column says the same."""
+    w, _ = world
+    await players_join(w)
+    shown = answered(await w.host.slash(w.channel, "safari schedule"))
+    answered(await w.host.submit_modal(shown, {"when": "2h"}))
+    [job_id] = w.jobs.started
+    described = await w.client.get_workflow_handle(job_id).describe()
+    summary = await described.static_summary()
+    assert summary is not None
+    assert f"#safari ({w.channel.id})" in summary and f"host ({w.host.id})" in summary
+    assert described.typed_search_attributes.get(sa.TITLE) == "Safari Round Results in #safari by host"

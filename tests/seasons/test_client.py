@@ -176,6 +176,13 @@ def test_submissions_are_checked(submission: Submission, problem: str) -> None:
     assert Submission(kind="writing", text="x" * 1000).problem() is None
 
 
+def test_a_drawing_uploaded_in_the_playground_is_accepted() -> None:
+    """The playground serves its uploads over http on loopback: its drawings were once refused as
+    "not an image uploaded to Discord", so no season could finish there."""
+    url = "http://127.0.0.1:8235/attachments/1300000000000000001/cat.png"
+    assert Submission(kind="drawing", image_url=url, content_type="image/png").problem() is None
+
+
 def test_button_ids_name_the_turn_within_discords_limit() -> None:
     turn = turn_id_for(2**63 - 1, datetime(2026, 1, 1, tzinfo=UTC), 29, 29, 29)
     assert len(SUBMIT_BUTTON.build(turn_id=turn, kind="drawing")) <= 100

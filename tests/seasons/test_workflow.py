@@ -384,7 +384,10 @@ async def test_seasons_and_turns_carry_search_attributes_and_summaries_for_the_w
     for described in (await handle.describe(), await turn.describe()):
         assert described.typed_search_attributes[sa.GUILD_ID] == str(GUILD)
         assert described.typed_search_attributes[sa.CHANNEL_ID] == str(CHANNEL)
-    assert await (await handle.describe()).static_summary() == f"season in <#{CHANNEL}> hosted by <@{HOST}>"
+    assert (
+        await (await handle.describe()).static_summary()
+        == f"season in channel {CHANNEL} hosted by member {HOST}"
+    )
     assert await (await turn.describe()).static_summary() == f"game 1, step 1: writing turn for <@{P1}>"
 
 

@@ -85,6 +85,7 @@ def test_search_attributes_come_from_the_workflows() -> None:
         "JobKey": "Keyword",
         "ScheduledBy": "Keyword",
         "Outcome": "Keyword",
+        "Title": "Keyword",
     }
 
 

@@ -16,6 +16,7 @@ from playwright.async_api import Page, async_playwright
 from temporalio.client import Client
 
 from clients.jobs import Jobs
+from clients.names import Names
 from stack.codec_server import codec_endpoint, create_app, serve
 from stack.devserver import DevServer, free_port
 from stack.temporal import data_converter
@@ -74,6 +75,7 @@ async def test_pending_timers_are_found_by_their_summaries() -> None:
                 delay=timedelta(hours=1),
                 reminders=SAFARI_REMINDERS,
                 description="Safari Round Results",
+                names=Names(channel="safari", member="Hana"),
             )
             async with async_playwright() as playwright:
                 browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -84,15 +86,29 @@ async def test_pending_timers_are_found_by_their_summaries() -> None:
                         wait_until="domcontentloaded",
                     )
                     # The pending timer, named on the timeline (decoded by the codec server)...
-                    await _text_appears(page, "30 minutes reminder")
+                    await _text_appears(page, "30 minutes reminder in #safari")
                     OUTPUT.mkdir(exist_ok=True)
                     await page.screenshot(path=OUTPUT / "web-ui-timeline.png", full_page=True)
                     # ...and the job's static summary and details, under User Metadata.
                     await page.get_by_role("tab", name="User Metadata").click()
-                    await _text_appears(page, "Safari Round Results in channel 2")
+                    # Names beside the ids, as the bot saw them (once bare ids only).
+                    await _text_appears(page, "Safari Round Results in #safari (2) by Hana (3)")
                     await _text_appears(
                         page, "reminders before the deadline: 30 minutes, 5 minutes, 1 minute"
                     )
+                    await _text_appears(page, "in #safari (2)")  # the current details
                     await page.screenshot(path=OUTPUT / "web-ui-user-metadata.png", full_page=True)
+                    # The list, whose columns an operator picks: Title among them.
+                    listing = f"{server.ui_url}/namespaces/default/workflows"
+                    await page.goto(listing, wait_until="domcontentloaded")
+                    await _text_appears(page, job_id)
+                    # Bare ids by default; an operator adds the Title column once (the UI keeps it).
+                    await page.get_by_role("button", name="Configure Columns").click()
+                    for column in ("Title", "Run ID", "End"):  # added, then room made for it
+                        row = page.get_by_text(column, exact=True).last.locator("xpath=..")
+                        await row.get_by_role("button").last.click()
+                    await page.get_by_role("button", name="Close").last.click()
+                    await _text_appears(page, "Safari Round Results in #safari by Hana")
+                    await page.screenshot(path=OUTPUT / "web-ui-list.png", full_page=True)
                 finally:
                     await browser.close()

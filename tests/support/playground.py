@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from temporalio.client import Client
 
@@ -75,6 +76,7 @@ class PlaygroundStack:
     discord: Playground
     worker: WorkerProcess
     bot: BotProcess
+    state_file: Path | None = None
 
     @property
     def task_queue(self) -> str:
@@ -98,6 +100,32 @@ class PlaygroundStack:
         """The channel's messages as the member sees them (their ephemerals included)."""
         return self.discord.visible(user_id, channel_id)
 
+    def close_forms(self) -> int:
+        """Dismiss every form (modal) still open, as its member's Cancel would; how many were.
+        The page shows an open form on every load, so one a failed test left would block the next."""
+        left = [i for i in self.discord.interactions.by_id.values() if i.modal_open]
+        for interaction in left:
+            self.discord.interactions.dismiss(interaction.id)
+        return len(left)
+
+    async def restart(self) -> None:
+        """Everything stopped and started again, as a restart of `make run`: the bot and the worker
+        (SIGTERM), the local Discord (a new one on the same port, its world read back from the state
+        file), the Temporal server (the same database)."""
+        assert self.state_file is not None, "a restart keeps the world only with a state file"
+        self.bot.stop()
+        self.worker.stop()
+        port = urlsplit(self.discord.url).port
+        await self.discord.stop()
+        self.discord.assert_no_violations()
+        await self.server.restart()
+        self.discord = Playground(token=TOKEN, state_file=self.state_file, port=port)
+        await self.discord.start()
+        self.bot.playground = self.discord
+        self.worker.start()
+        self.bot.start()
+        await asyncio.gather(self.worker.wait_started(), self.bot.wait_started())
+
     async def restart_bot(self, *, crash: bool) -> None:
         """kill -9 (crash) or SIGTERM the bot, then start a new bot process and wait for it to join."""
         if crash:
@@ -108,9 +136,15 @@ class PlaygroundStack:
 
 
 @asynccontextmanager
-async def playground_stack(server: DevServer, log_dir: Path) -> AsyncIterator[PlaygroundStack]:
-    play = Playground(token=TOKEN)
-    async with play:
+async def playground_stack(
+    server: DevServer, log_dir: Path, *, state_file: Path | None = None
+) -> AsyncIterator[PlaygroundStack]:
+    """The stack; with `state_file`, the local Discord keeps its world there (`make run`'s
+    `.data/playground.json`), so `restart()` can stop and start everything."""
+    play = Playground(token=TOKEN, state_file=state_file)
+    stack: PlaygroundStack | None = None
+    await play.start()
+    try:
         queue = f"play-{uuid.uuid4().hex[:8]}"
         worker = WorkerProcess(
             temporal_address=server.address, task_queue=queue, discord_api_base=play.base_url, log_dir=log_dir
@@ -131,5 +165,9 @@ async def playground_stack(server: DevServer, log_dir: Path) -> AsyncIterator[Pl
                 SAFARI_MINUTE_SECONDS="1",
             )
         async with running(worker, bot):
-            yield PlaygroundStack(server, await connect_client(server), play, worker, bot)
-        play.assert_no_violations()
+            stack = PlaygroundStack(server, await connect_client(server), play, worker, bot, state_file)
+            yield stack
+    finally:
+        # The local Discord running at the end: a restart replaced the first.
+        await (stack.discord if stack else play).stop()
+    stack.discord.assert_no_violations()
