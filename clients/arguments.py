@@ -147,7 +147,7 @@ def _adapters(fn: Callable[..., Any], signature: inspect.Signature) -> dict[str,
             continue
         if isinstance(hint, str):
             try:
-                hint = eval(hint, namespace)  # noqa: S307 - the module's own annotation
+                hint = eval(hint, namespace)
             except Exception:  # a name only imported for type checking: not checked here
                 continue
         if hint is Any:
