@@ -5,12 +5,13 @@
 
 `refuses(error)` checks each argument against its annotation, strictly ("5" is no number, 1 is
 not True, "x" is no settings object), and raises the feature's `error` (a `UserError`) with one
-line naming the argument, in words a user can read, before the body runs. A plain `str` is
-bounded (`MAX_TEXT`); `DiscordId` is the project's `Snowflake`, refusing any other shape before
-it is printed; `JsonData` is JSON bounded in depth and items, so nothing after it recurses past
-Python's limit or walks a value the server would refuse anyway. An argument whose type pydantic
-cannot check (a Temporal client, a store, a settings backend) is taken as given, and a default
-left in place is the method's own, so it is not checked.
+line naming the argument, in words a user can read, before the body runs. A plain `str`, `int`
+or `timedelta` is bounded (MAX_TEXT, MAX_INT, MAX_SPAN) before any arithmetic; `DiscordId` is
+the project's `Snowflake`, refusing any other shape before it is printed; `JsonData` is JSON
+bounded in depth and items, so nothing after it recurses past Python's limit or walks a value
+the server would refuse anyway. An argument whose type pydantic cannot check (a Temporal
+client, a store, a settings backend) is taken as given, and a default left in place is the
+method's own, so it is not checked.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import math
 import types
 import typing
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from typing import Annotated, Any, ParamSpec, TypeVar, cast
 
-from pydantic import BeforeValidator, Field, JsonValue, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, JsonValue, TypeAdapter, ValidationError
 from pydantic.errors import PydanticSchemaGenerationError
 
 from workflows.common import Snowflake, first_error
@@ -38,6 +40,11 @@ MAX_TEXT = 4000
 MAX_DEPTH = 64
 # Past this many values, JSON is past every size the server takes (a value is at least a byte).
 MAX_ITEMS = 1024 * 1024
+# Past any count, page or version a call takes, and inside what JSON carries exactly.
+MAX_INT = 2**53
+# Past any wait, shift or window a call takes (each checks its own, shorter, limit after this),
+# and far inside what datetime arithmetic can add without overflowing.
+MAX_SPAN = timedelta(days=10 * 366)
 # A refusal is one line.
 MAX_MESSAGE = 300
 
@@ -48,6 +55,18 @@ def _id_shape(value: object) -> object:
     # Before Snowflake's own check, which prints the value: a list 10,000 deep cannot be printed.
     if isinstance(value, bool) or not isinstance(value, int | str) or len(str(value)) > 20:
         raise ValueError(ID_WORDS)
+    return value
+
+
+def _int_range(value: int) -> int:
+    if abs(value) > MAX_INT:
+        raise ValueError(f"is out of range (at most {MAX_INT:,} either way)")
+    return value
+
+
+def _span(value: timedelta) -> timedelta:
+    if abs(value) > MAX_SPAN:
+        raise ValueError(f"is longer than {MAX_SPAN.days:,} days")
     return value
 
 
@@ -78,6 +97,8 @@ DiscordId = Annotated[Snowflake, BeforeValidator(_id_shape)]
 JsonData = Annotated[JsonValue, BeforeValidator(_json_shape)]
 JsonObject = Annotated[dict[str, JsonValue], BeforeValidator(_json_shape)]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
+Int = Annotated[int, AfterValidator(_int_range)]
+Span = Annotated[timedelta, AfterValidator(_span)]
 
 
 def words(name: str) -> str:
@@ -160,9 +181,10 @@ def _adapters(fn: Callable[..., Any], signature: inspect.Signature) -> dict[str,
 
 
 def _bounded(hint: Any) -> Any:
-    """`str` as bounded Text, also inside `str | None`."""
-    if hint is str:
-        return Text
+    """`str`, `int` and `timedelta` bounded (Text, Int, Span), also inside `X | None`."""
+    plain = {str: Text, int: Int, timedelta: Span}
+    if hint in plain:
+        return plain[hint]
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return typing.Union[tuple(_bounded(arg) for arg in typing.get_args(hint))]  # noqa: UP007
     return hint

@@ -256,7 +256,7 @@ class Challenges:
     async def create(
         self,
         *,
-        key: ChainKey,
+        key: str,
         title: str,
         guild_id: DiscordId,
         channel_id: DiscordId,
