@@ -12,9 +12,9 @@ import re
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, JsonValue, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, JsonValue, TypeAdapter, ValidationError
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import (
     Priority,
@@ -103,6 +103,18 @@ def snowflake(value: object, what: str) -> int:
         raise SchedulingError(f"{what}: {first_error(err)}") from None
 
 
+def _delay(value: timedelta) -> timedelta:
+    # Bounded before any arithmetic: now + timedelta.min overflows.
+    if value > MAX_DELAY:
+        raise ValueError(f"the time is more than {MAX_DELAY.days} days away")
+    if value < -MAX_DELAY:
+        raise ValueError("the time is in the past")
+    return value
+
+
+Delay = Annotated[timedelta, AfterValidator(_delay)]
+
+
 def check_job_id(job_id: object) -> str:
     if not isinstance(job_id, str) or not re.fullmatch(JOB_ID_PATTERN, job_id):
         raise JobNotFound("that is not the id of a scheduled job")
@@ -155,7 +167,7 @@ class Jobs:
         guild_id: DiscordId,
         channel_id: DiscordId,
         scheduled_by: DiscordId,
-        delay: timedelta | None = None,
+        delay: Delay | None = None,
         at: datetime | None = None,
         reminders: Sequence[Reminder] = (),
         reminder_action: str = "send_reminder",
@@ -336,7 +348,7 @@ class Jobs:
         *,
         by: DiscordId,
         guild_id: DiscordId,
-        delay: timedelta | None = None,
+        delay: Delay | None = None,
         at: datetime | None = None,
         as_host: bool = False,
     ) -> JobStatus:
