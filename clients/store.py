@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import Field, JsonValue
+from pydantic import AfterValidator, JsonValue
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -60,6 +60,7 @@ from workflows.store_models import (
     TransactRequest,
     TransactResult,
     json_size,
+    key_size,
     store_workflow_id,
 )
 
@@ -79,8 +80,14 @@ class StoreInputError(StoreError, UserError):
     """A malformed argument (a name, key or value no store takes); nothing was sent."""
 
 
-# A key as a call may give it; the workflow checks its bytes against its own limits.
-Key = Annotated[str, Field(max_length=MAX_KEY_BYTES)]
+def _key(key: str) -> str:
+    # The workflow's own limit, in its words, checked before a key that can never be stored is sent.
+    if key_size(key) > MAX_KEY_BYTES:
+        raise ValueError(f"a key may be at most {MAX_KEY_BYTES} bytes, this one is {key_size(key):,}")
+    return key
+
+
+Key = Annotated[str, AfterValidator(_key)]
 
 
 class VersionConflict(StoreError):
