@@ -249,6 +249,11 @@ class Call:
     kinds: dict[str, str]
 
 
+def _method(owner: str, verb: str) -> Callable[[World], Callable[..., Any]]:
+    """The world's `owner` client's method named `verb`."""
+    return lambda w: getattr(getattr(w, owner), verb)
+
+
 def _guild(**more: object) -> Callable[[World], dict[str, object]]:
     return lambda w: {"guild_id": GUILD, **more}
 
@@ -293,7 +298,7 @@ CALLS: list[Call] = [
         Call(
             f"jobs.{verb}",
             SchedulingError,
-            lambda w, verb=verb: getattr(w.jobs, verb),
+            _method("jobs", verb),
             lambda w: {"job_id": w.job_id, "by": USER, "guild_id": GUILD},
             {"job_id": "text", "by": "id", "guild_id": "id", "as_host": "flag"},
         )
@@ -351,7 +356,7 @@ CALLS: list[Call] = [
     Call(
         "jobs.retry_job",
         SchedulingError,
-        lambda w: lambda **kw: retry_job(w.client, w.jobs, **kw),  # type: ignore[arg-type]
+        lambda w: lambda **kw: retry_job(w.client, w.jobs, **kw),
         lambda w: {"guild_id": GUILD, "suffix": "world", "run": "r", "by": USER},
         {"guild_id": "id", "suffix": "text", "run": "text", "by": "id"},
     ),
@@ -387,7 +392,7 @@ CALLS: list[Call] = [
         Call(
             f"repeats.{verb}",
             SchedulingError,
-            lambda w, verb=verb: getattr(w.repeats, verb),
+            _method("repeats", verb),
             _guild(name="daily"),
             {"guild_id": "id", "name": "text"},
         )
@@ -398,7 +403,7 @@ CALLS: list[Call] = [
         Call(
             f"repeats.{verb}",
             SchedulingError,
-            lambda w, verb=verb: getattr(w.repeats, verb),
+            _method("repeats", verb),
             _guild(name="daily", by=USER),
             {"guild_id": "id", "name": "text", "by": "id"},
         )
@@ -416,7 +421,7 @@ CALLS: list[Call] = [
         Call(
             f"store.{verb}",
             StoreInputError,
-            lambda w, verb=verb: getattr(w.store, verb),
+            _method("store", verb),
             lambda w: {"key": "k"},
             {"key": "text"},
         )
@@ -426,7 +431,7 @@ CALLS: list[Call] = [
         Call(
             f"store.{verb}",
             StoreInputError,
-            lambda w, verb=verb: getattr(w.store, verb),
+            _method("store", verb),
             lambda w: {"prefix": ""},
             {"prefix": "text"},
         )
@@ -592,7 +597,7 @@ CALLS: list[Call] = [
         Call(
             f"custom_actions.{verb}",
             CustomActionError,
-            lambda w, verb=verb: getattr(w.actions, verb),
+            _method("actions", verb),
             _guild(),
             {"guild_id": "id"},
         )
@@ -602,7 +607,7 @@ CALLS: list[Call] = [
         Call(
             f"custom_actions.{verb}",
             CustomActionError,
-            lambda w, verb=verb: getattr(w.actions, verb),
+            _method("actions", verb),
             lambda w: {"guild_id": GUILD, "action_id": w.action.id},
             {"guild_id": "id", "action_id": "text"},
         )
@@ -726,7 +731,7 @@ CALLS: list[Call] = [
         Call(
             f"challenges.{verb}",
             ChallengeError,
-            lambda w, verb=verb: getattr(w.challenges, verb),
+            _method("challenges", verb),
             _guild(key="world", by=USER),
             {"guild_id": "id", "key": "text", "by": "id", "as_host": "flag"},
         )
@@ -852,7 +857,7 @@ CALLS: list[Call] = [
         Call(
             f"seasons.{verb}",
             SeasonError,
-            lambda w, verb=verb: getattr(w.seasons, verb),
+            _method("seasons", verb),
             _guild(player_id=USER + 1),
             {"guild_id": "id", "player_id": "id"},
         )
@@ -862,7 +867,7 @@ CALLS: list[Call] = [
         Call(
             f"seasons.{verb}",
             SeasonError,
-            lambda w, verb=verb: getattr(w.seasons, verb),
+            _method("seasons", verb),
             _guild(by=USER),
             {"guild_id": "id", "by": "id", "as_host": "flag"},
         )
@@ -930,7 +935,7 @@ CALLS: list[Call] = [
         Call(
             f"health.{verb}",
             HealthError,
-            lambda w, verb=verb: getattr(w.health, verb),
+            _method("health", verb),
             _guild(),
             {"guild_id": "id?"},
         )
@@ -940,7 +945,7 @@ CALLS: list[Call] = [
         Call(
             f"health.{verb}",
             HealthError,
-            lambda w, verb=verb: getattr(w.health, verb),
+            _method("health", verb),
             _guild(by=USER),
             {"guild_id": "id?", "by": "id"},
         )

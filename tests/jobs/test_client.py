@@ -98,7 +98,10 @@ async def assert_not_started(env: WorkflowEnvironment, job_id: str) -> None:
             {"delay": timedelta(hours=1), "payload": {"content": "x", "blob": "y" * 20_000}},
             "the limit is 16 KiB",
         ),
-        ({"delay": timedelta(hours=1), "payload": {"content": float("nan")}}, "holds a number that JSON cannot write"),
+        (
+            {"delay": timedelta(hours=1), "payload": {"content": float("nan")}},
+            "holds a number that JSON cannot write",
+        ),
         # Action names: short identifiers, never echoed back when they are not one.
         ({"delay": timedelta(hours=1), "action": "x" * 65}, "no action by that name is registered"),
         ({"delay": timedelta(hours=1), "action": "Post Message\x00"}, "no action by that name is registered"),
