@@ -102,7 +102,8 @@ Span = Annotated[timedelta, AfterValidator(_span)]
 
 
 def words(name: str) -> str:
-    return name.replace("_", " ")
+    """An argument's name as words: `guild_id` -> "guild id", `round_` -> "round"."""
+    return name.strip("_").replace("_", " ")
 
 
 def refusal_line(where: str, what: str) -> str:
