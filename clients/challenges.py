@@ -12,14 +12,15 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import AfterValidator, ValidationError
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from clients.calls import Calls, Refusals
+from clients.arguments import DiscordId, refuses
+from clients.calls import MAX_REQUEST_BYTES, Calls, Refusals
 from clients.jobs import WORKFLOW_TASK_TIMEOUT, utcnow
 from clients.jobs_listing import quote
 from clients.names import NO_NAMES, Names
@@ -63,6 +64,15 @@ class ChallengeNotFound(ChallengeError):
     pass
 
 
+def _chain_key(value: str) -> str:
+    if not re.fullmatch(KEY_PATTERN, value):
+        raise ValueError(KEY_HELP)
+    return value
+
+
+ChainKey = Annotated[str, AfterValidator(_chain_key)]
+
+
 # Each call says which chain is missing (`over=`); this is the fallback.
 REFUSALS = Refusals(
     refused=ChallengeError,
@@ -87,6 +97,7 @@ def _wait(text: str) -> timedelta:
         raise ChallengeError(str(err)) from None
 
 
+@refuses(ChallengeError)
 def parse_reminders(text: str) -> list[Reminder]:
     """`30m, 5m`: reminders before every round, by how long before it starts."""
     reminders = []
@@ -104,6 +115,7 @@ _MENTION = re.compile(r"<#([0-9]{1,20})>")
 CHANNEL_HELP = "name a round's channel last, like `2h Round 1 in #photos`"
 
 
+@refuses(ChallengeError)
 def channel_mention(text: str) -> int:
     """A channel mention (`<#123>`) as its id; the bot resolves `#name` itself."""
     found = _MENTION.fullmatch(text)
@@ -112,6 +124,7 @@ def channel_mention(text: str) -> int:
     return int(found[1])
 
 
+@refuses(ChallengeError)
 def parse_rounds(
     text: str,
     reminders: Sequence[Reminder] = (),
@@ -170,6 +183,7 @@ def _iso(typed: str) -> bool:
     return typed[:4].isdigit() and "t" in typed.lower()[8:11]
 
 
+@refuses(ChallengeError)
 def needs_zone(text: str) -> bool:
     """Whether some `at` line of the short form gives a local time (read in the member's zone)."""
     for line in text.splitlines():
@@ -200,15 +214,20 @@ def _round_time(words: Sequence[str], zone: str, now: datetime) -> tuple[datetim
     raise refusal
 
 
+@refuses(ChallengeError)
 def rounds_from_json(data: bytes) -> tuple[list[RoundSpec], dict[str, Any]]:
     """A JSON plan: `{"title": ..., "on_failure": ..., "rounds": [RoundSpec, ...]}` or a bare list.
 
     Returns the rounds and the other top-level fields.
     """
+    if len(data) > MAX_REQUEST_BYTES:
+        raise ChallengeError(f"the file is {len(data):,} bytes; a plan may be at most {MAX_REQUEST_BYTES:,}")
     try:
         document = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ChallengeError(f"the file is not JSON: {err}") from None
+    except RecursionError:
+        raise ChallengeError("the file nests its lists or objects too deeply to be a plan") from None
     if isinstance(document, list):
         document = {"rounds": document}
     if not isinstance(document, dict) or not isinstance(document.get("rounds"), list):
@@ -234,14 +253,15 @@ class Challenges:
         self._clock = clock
         self._calls = Calls(client, REFUSALS)
 
+    @refuses(ChallengeError)
     async def create(
         self,
         *,
         key: str,
         title: str,
-        guild_id: int,
-        channel_id: int,
-        host_id: int,
+        guild_id: DiscordId,
+        channel_id: DiscordId,
+        host_id: DiscordId,
         rounds: Sequence[RoundSpec],
         on_failure: OnFailure = "continue",
         rounds_per_run: int | None = None,
@@ -284,6 +304,7 @@ class Challenges:
             raise ChallengeError(f"a chain with key {key!r} is already running in this server") from None
         return challenge_id
 
+    @refuses(ChallengeError)
     def validate(
         self, *, rounds: Sequence[RoundSpec], rounds_per_run: int | None, **fields: Any
     ) -> ChallengeSpec:
@@ -335,7 +356,8 @@ class Challenges:
                         f"{where}: bad payload for {step.action}: {first_error(err)}"
                     ) from None
 
-    async def status(self, guild_id: int, key: str) -> ChallengeStatus:
+    @refuses(ChallengeError)
+    async def status(self, guild_id: DiscordId, key: ChainKey) -> ChallengeStatus:
         handle = self._client.get_workflow_handle_for(
             ChallengeChainWorkflow.run, challenge_id_for(guild_id, key)
         )
@@ -344,8 +366,15 @@ class Challenges:
             handle, ChallengeChainWorkflow.status, over=lambda: ChallengeNotFound(missing)
         )
 
+    @refuses(ChallengeError)
     async def skip(
-        self, guild_id: int, key: str, *, by: int, as_host: bool = False, round: int | None = None
+        self,
+        guild_id: DiscordId,
+        key: ChainKey,
+        *,
+        by: DiscordId,
+        as_host: bool = False,
+        round: int | None = None,
     ) -> ChallengeStatus:
         """Skip round `round` (an index, as `ChallengeStatus.current`), refused with what became of
         it if it is no longer current; None: the current round."""
@@ -354,34 +383,43 @@ class Challenges:
         request = SkipRequest(by=by, guild_id=guild_id, as_host=as_host, round=round)
         return await self._update(guild_id, key, ChallengeChainWorkflow.skip, request)
 
-    async def pause(self, guild_id: int, key: str, *, by: int, as_host: bool = False) -> ChallengeStatus:
+    @refuses(ChallengeError)
+    async def pause(
+        self, guild_id: DiscordId, key: ChainKey, *, by: DiscordId, as_host: bool = False
+    ) -> ChallengeStatus:
         request = ChainRequest(by=by, guild_id=guild_id, as_host=as_host)
         return await self._update(guild_id, key, ChallengeChainWorkflow.pause, request)
 
-    async def resume(self, guild_id: int, key: str, *, by: int, as_host: bool = False) -> ChallengeStatus:
+    @refuses(ChallengeError)
+    async def resume(
+        self, guild_id: DiscordId, key: ChainKey, *, by: DiscordId, as_host: bool = False
+    ) -> ChallengeStatus:
         request = ChainRequest(by=by, guild_id=guild_id, as_host=as_host)
         return await self._update(guild_id, key, ChallengeChainWorkflow.resume, request)
 
+    @refuses(ChallengeError)
     async def cancel(
-        self, guild_id: int, key: str, *, by: int, as_host: bool = False, reason: str = ""
+        self, guild_id: DiscordId, key: ChainKey, *, by: DiscordId, as_host: bool = False, reason: str = ""
     ) -> ChallengeStatus:
         request = CancelChainRequest(by=by, guild_id=guild_id, as_host=as_host, reason=reason)
         return await self._update(guild_id, key, ChallengeChainWorkflow.cancel, request)
 
+    @refuses(ChallengeError)
     async def add_round(
-        self, guild_id: int, key: str, round_: RoundSpec, *, by: int, as_host: bool = False
+        self, guild_id: DiscordId, key: ChainKey, round_: RoundSpec, *, by: DiscordId, as_host: bool = False
     ) -> ChallengeStatus:
         self._check_round(round_, self._clock(), f"round {round_.name}")
         request = AddRoundRequest(by=by, guild_id=guild_id, as_host=as_host, round=round_)
         return await self._update(guild_id, key, ChallengeChainWorkflow.add_round, request)
 
+    @refuses(ChallengeError)
     async def shift(
         self,
-        guild_id: int,
-        key: str,
+        guild_id: DiscordId,
+        key: ChainKey,
         delta: timedelta,
         *,
-        by: int,
+        by: DiscordId,
         whole: bool,
         as_host: bool = False,
         round: int | None = None,
@@ -402,7 +440,8 @@ class Challenges:
         )
         return result
 
-    async def running(self, guild_id: int) -> list[ChallengeSummary]:
+    @refuses(ChallengeError)
+    async def running(self, guild_id: DiscordId) -> list[ChallengeSummary]:
         """The guild's running chains, from one visibility query."""
         query = (
             f"WorkflowType = {quote(CHALLENGES_WORKFLOW)} AND ExecutionStatus = 'Running' "

@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import JsonValue, ValidationError
+from pydantic import AfterValidator, JsonValue, ValidationError
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from clients.arguments import DiscordId, refuses
 from clients.jobs import Jobs, SchedulingError
 from clients.jobs_listing import JobSummary
 from clients.names import NO_NAMES, Names
@@ -37,6 +39,7 @@ from clients.store import PersistentStore, VersionConflict
 from workflows import search_attributes as sa
 from workflows.common import UserError, first_error
 from workflows.custom_actions_models import (
+    ACTION_ID_PATTERN,
     ACTION_KEY_PREFIX,
     EXECUTE_CUSTOM_ACTION,
     MAX_OUTCOMES,
@@ -67,11 +70,16 @@ PRUNE_RUNS = 25
 DESCRIBES_AT_ONCE = 5
 
 
+class CustomActionError(UserError):
+    """A refusal fit to show the user as it is."""
+
+
+@refuses(CustomActionError)
 def run_payload(
     definition: ActionDefinition,
-    guild_id: int,
-    channel_id: int,
-    user_id: int,
+    guild_id: DiscordId,
+    channel_id: DiscordId,
+    user_id: DiscordId,
     origin: Literal["host", "player"],
 ) -> dict[str, JsonValue]:
     """What a job (one run, or each occurrence of a repeat) runs the action with."""
@@ -86,12 +94,17 @@ def run_payload(
     return payload.model_dump(mode="json")
 
 
-class CustomActionError(UserError):
-    """A refusal fit to show the user as it is."""
-
-
 class ActionNotFound(CustomActionError):
     pass
+
+
+def _action_id(value: str) -> str:
+    if not re.fullmatch(ACTION_ID_PATTERN, value):
+        raise ValueError("is not the id of a custom action")
+    return value
+
+
+ActionId = Annotated[str, AfterValidator(_action_id)]
 
 
 def new_action_id() -> str:
@@ -169,16 +182,18 @@ def _changes(recorded: Snapshot) -> list[CurrencyChange]:
     )
 
 
+@refuses(CustomActionError)
 async def paid_by(safari: PersistentStore, run_id: str) -> list[CurrencyChange]:
     """What the run `run_id` has paid, from its markers (nothing yet: an empty list)."""
     return _changes(await safari.snapshot(marker_prefix(run_id)))
 
 
+@refuses(CustomActionError)
 async def run_once(
     safari: PersistentStore,
     definition: ActionDefinition,
-    user_id: int,
-    role_ids: list[int],
+    user_id: DiscordId,
+    role_ids: list[DiscordId],
     run_id: str,
     *,
     is_over: Callable[[str], Awaitable[bool]] | None = None,
@@ -244,14 +259,22 @@ class CustomActions:
         self._task_queue = task_queue
         self.jobs = jobs or Jobs(client, task_queue)
 
-    async def store(self, guild_id: int) -> PersistentStore:
+    @refuses(CustomActionError)
+    async def store(self, guild_id: DiscordId) -> PersistentStore:
         return await PersistentStore.create(self._client, actions_store_name(guild_id), self._task_queue)
 
-    async def safari(self, guild_id: int) -> PersistentStore:
+    @refuses(CustomActionError)
+    async def safari(self, guild_id: DiscordId) -> PersistentStore:
         return await safari_store(self._client, guild_id, self._task_queue)
 
+    @refuses(CustomActionError)
     async def check(
-        self, definition: ActionDefinition, *, guild_id: int, user_id: int, role_ids: list[int]
+        self,
+        definition: ActionDefinition,
+        *,
+        guild_id: DiscordId,
+        user_id: DiscordId,
+        role_ids: list[DiscordId],
     ) -> Evaluation:
         """What running the action would do for this player now (their Safari balance read
         only when the action needs it); changes nothing."""
@@ -263,37 +286,43 @@ class CustomActions:
 
     # --- definitions ----------------------------------------------------------------------
 
-    async def create(self, guild_id: int, name: str, *, by: int) -> ActionDefinition:
+    @refuses(CustomActionError)
+    async def create(self, guild_id: DiscordId, name: str, *, by: DiscordId) -> ActionDefinition:
         definition = parse_definition({"id": new_action_id(), "name": name, "created_by": by})
         store = await self.store(guild_id)
         await store.compare_and_set(action_key(definition.id), 0, definition.model_dump(mode="json"))
         return definition
 
-    async def get(self, guild_id: int, action_id: str) -> ActionDefinition | None:
+    @refuses(CustomActionError)
+    async def get(self, guild_id: DiscordId, action_id: ActionId) -> ActionDefinition | None:
         value = await (await self.store(guild_id)).get(action_key(action_id))
         return None if value is None else ActionDefinition.model_validate(value)
 
-    async def require(self, guild_id: int, action_id: str) -> ActionDefinition:
+    @refuses(CustomActionError)
+    async def require(self, guild_id: DiscordId, action_id: ActionId) -> ActionDefinition:
         found = await self.get(guild_id, action_id)
         if found is None:
             raise ActionNotFound("That custom action no longer exists.")
         return found
 
-    async def all(self, guild_id: int) -> list[ActionDefinition]:
+    @refuses(CustomActionError)
+    async def all(self, guild_id: DiscordId) -> list[ActionDefinition]:
         values = await (await self.store(guild_id)).values(ACTION_KEY_PREFIX)
         return sorted(
             (ActionDefinition.model_validate(v) for v in values), key=lambda d: (d.name.lower(), d.id)
         )
 
-    async def find(self, guild_id: int, name_or_id: str) -> ActionDefinition:
+    @refuses(CustomActionError)
+    async def find(self, guild_id: DiscordId, name_or_id: str) -> ActionDefinition:
         wanted = " ".join(name_or_id.split()).lower()
         for definition in await self.all(guild_id):
             if wanted in (definition.id, definition.name.lower()):
                 return definition
         raise ActionNotFound(f"There is no custom action named {name_or_id[:80]!r} in this server.")
 
+    @refuses(CustomActionError)
     async def edit(
-        self, guild_id: int, action_id: str, change: Callable[[ActionDefinition], ActionDefinition]
+        self, guild_id: DiscordId, action_id: ActionId, change: Callable[[ActionDefinition], ActionDefinition]
     ) -> ActionDefinition:
         """Change one definition safely (compare-and-set); the result is validated again, so a
         change that breaks a rule (an 11th outcome) raises CustomActionError and writes nothing."""
@@ -315,18 +344,20 @@ class CustomActions:
             return changed
         raise CustomActionError("That action is being edited by someone else; try again.")
 
-    async def delete(self, guild_id: int, action_id: str) -> bool:
+    @refuses(CustomActionError)
+    async def delete(self, guild_id: DiscordId, action_id: ActionId) -> bool:
         return await (await self.store(guild_id)).delete(action_key(action_id))
 
     # --- jobs -----------------------------------------------------------------------------
 
+    @refuses(CustomActionError)
     async def schedule(
         self,
         definition: ActionDefinition,
         *,
-        guild_id: int,
-        channel_id: int,
-        by: int,
+        guild_id: DiscordId,
+        channel_id: DiscordId,
+        by: DiscordId,
         delay: timedelta,
         names: Names = NO_NAMES,
     ) -> ScheduledTask:
@@ -338,8 +369,9 @@ class CustomActions:
         job_id = await self._start(definition, guild_id, channel_id, by, deadline, key, "host", names)
         return ScheduledTask(job_id, deadline)
 
+    @refuses(CustomActionError)
     async def arm(
-        self, definition: ActionDefinition, *, guild_id: int, channel_id: int, user_id: int
+        self, definition: ActionDefinition, *, guild_id: DiscordId, channel_id: DiscordId, user_id: DiscordId
     ) -> ArmResult:
         """A player's run of a delayed action: arm it under its re-trigger policy."""
         delayed = definition.delayed
@@ -400,6 +432,7 @@ class CustomActions:
             names=names,
         )
 
+    @refuses(CustomActionError)
     async def run_over(self, run_id: str) -> bool:
         """Whether the job run `<workflow id>:<run id>` (a marker's run) has closed: its action
         will never be tried again. A run the server no longer knows is over too."""
@@ -412,6 +445,7 @@ class CustomActions:
             raise
         return description.status != WorkflowExecutionStatus.RUNNING
 
+    @refuses(CustomActionError)
     async def running_deadline(self, job_id: str) -> datetime | None:
         """The deadline of a waiting job, from describe (answered by the server alone); None when
         there is no such job or it is over."""
@@ -440,13 +474,15 @@ class CustomActions:
             await asyncio.wait_for(self._client.get_workflow_handle(job_id).result(), 30)
         return cancelled
 
-    async def tasks(self, guild_id: int, action_id: str) -> list[JobSummary]:
+    @refuses(CustomActionError)
+    async def tasks(self, guild_id: DiscordId, action_id: ActionId) -> list[JobSummary]:
         """This action's waiting jobs (host-scheduled and player-armed), soonest first."""
         prefix = job_key_prefix(action_id)
         jobs = await self.jobs.get_jobs(guild_id, action=EXECUTE_CUSTOM_ACTION)
         return [job for job in jobs if (job.key or "").startswith(prefix)]
 
-    async def cancel(self, job_id: str, *, guild_id: int, by: int, as_host: bool) -> None:
+    @refuses(CustomActionError)
+    async def cancel(self, job_id: str, *, guild_id: DiscordId, by: DiscordId, as_host: bool) -> None:
         await self.jobs.cancel(
             job_id, by=by, guild_id=guild_id, as_host=as_host, reason="cancelled in Discord"
         )

@@ -19,10 +19,16 @@ from pydantic import JsonValue
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from clients.arguments import DiscordId, JsonData, refuses
 from clients.store import PersistentStore
+from workflows.common import UserError
 from workflows.outage_models import LOG_CHANNEL
 from workflows.store_models import HOST_ROLE, SETTINGS_LIMITS, settings_store_name, store_workflow_id
 from workflows.whispers_models import WHISPERS_ENABLED
+
+
+class SettingsError(UserError):
+    """A setting that cannot be read or written as asked; the message is fit to show the user."""
 
 
 class SettingsBackend(Protocol):
@@ -38,7 +44,8 @@ class StoreSettings:
         self._client = client
         self._task_queue = task_queue
 
-    async def read(self, guild_id: int) -> Mapping[str, JsonValue]:
+    @refuses(SettingsError)
+    async def read(self, guild_id: DiscordId) -> Mapping[str, JsonValue]:
         handle = self._client.get_workflow_handle(store_workflow_id(settings_store_name(guild_id)))
         try:
             description = await handle.describe()
@@ -49,7 +56,8 @@ class StoreSettings:
         entries = (await description.memo()).get("entries")
         return entries if isinstance(entries, dict) else {}
 
-    async def write(self, guild_id: int, key: str, value: JsonValue | None) -> None:
+    @refuses(SettingsError)
+    async def write(self, guild_id: DiscordId, key: str, value: JsonData | None) -> None:
         store = await PersistentStore.create(
             self._client,
             settings_store_name(guild_id),
@@ -88,10 +96,12 @@ class GuildSetting:
         self.key = key
         self.default = default
 
-    async def get(self, guild_id: int) -> JsonValue:
+    @refuses(SettingsError)
+    async def get(self, guild_id: DiscordId) -> JsonValue:
         return (await self.backend.read(guild_id)).get(self.key, self.default)
 
-    async def set(self, guild_id: int, value: JsonValue | None) -> None:
+    @refuses(SettingsError)
+    async def set(self, guild_id: DiscordId, value: JsonData | None) -> None:
         await self.backend.write(guild_id, self.key, value)
 
 
@@ -101,11 +111,13 @@ class HostRole:
     def __init__(self, backend: SettingsBackend) -> None:
         self._setting = GuildSetting(backend, HOST_ROLE)
 
-    async def get(self, guild_id: int) -> int | None:
+    @refuses(SettingsError)
+    async def get(self, guild_id: DiscordId) -> int | None:
         value = await self._setting.get(guild_id)
         return int(value) if isinstance(value, str) and value.isdigit() else None
 
-    async def set(self, guild_id: int, role_id: int | None) -> None:
+    @refuses(SettingsError)
+    async def set(self, guild_id: DiscordId, role_id: DiscordId | None) -> None:
         await self._setting.set(guild_id, None if role_id is None else str(role_id))
 
 
@@ -116,11 +128,13 @@ class LogChannel:
     def __init__(self, backend: SettingsBackend) -> None:
         self._setting = GuildSetting(backend, LOG_CHANNEL)
 
-    async def get(self, guild_id: int) -> int | None:
+    @refuses(SettingsError)
+    async def get(self, guild_id: DiscordId) -> int | None:
         value = await self._setting.get(guild_id)
         return int(value) if isinstance(value, str) and value.isdigit() else None
 
-    async def set(self, guild_id: int, channel_id: int | None) -> None:
+    @refuses(SettingsError)
+    async def set(self, guild_id: DiscordId, channel_id: DiscordId | None) -> None:
         await self._setting.set(guild_id, None if channel_id is None else str(channel_id))
 
 
@@ -130,10 +144,12 @@ class WhispersSwitch:
     def __init__(self, backend: SettingsBackend) -> None:
         self._setting = GuildSetting(backend, WHISPERS_ENABLED, True)
 
-    async def get(self, guild_id: int) -> bool:
+    @refuses(SettingsError)
+    async def get(self, guild_id: DiscordId) -> bool:
         return await self._setting.get(guild_id) is not False
 
-    async def set(self, guild_id: int, enabled: bool) -> None:
+    @refuses(SettingsError)
+    async def set(self, guild_id: DiscordId, enabled: bool) -> None:
         await self._setting.set(guild_id, enabled)
 
 

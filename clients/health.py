@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from clients.arguments import DiscordId, refuses
 from clients.calls import Calls, Refusals
 from clients.jobs import WORKFLOW_TASK_TIMEOUT
 from clients.names import NO_NAMES, Names
@@ -52,15 +53,16 @@ class HealthChecks:
         self._task_queue = task_queue
         self._calls = Calls(client, REFUSALS)
 
+    @refuses(HealthError)
     async def start(
         self,
         *,
-        guild_id: int | None,
-        admin_channel_id: int | None,
+        guild_id: DiscordId | None,
+        admin_channel_id: DiscordId | None,
         interval: timedelta = DEFAULT_INTERVAL,
-        started_by: int | None = None,
+        started_by: DiscordId | None = None,
         checks_per_run: int | None = None,
-        alert_role_id: int | None = None,
+        alert_role_id: DiscordId | None = None,
         names: Names = NO_NAMES,
     ) -> str:
         """Start the check, or attach to the one already running under the same id. `names`: the
@@ -100,7 +102,8 @@ class HealthChecks:
         )
         return workflow_id
 
-    async def is_running(self, guild_id: int | None) -> bool:
+    @refuses(HealthError)
+    async def is_running(self, guild_id: DiscordId | None) -> bool:
         """From describe, which the server answers with no worker."""
         try:
             described = await self._client.get_workflow_handle(health_id_for(guild_id)).describe()
@@ -110,26 +113,31 @@ class HealthChecks:
             raise
         return described.status is not None and described.status.name == "RUNNING"
 
-    async def status(self, guild_id: int | None) -> HealthStatus:
+    @refuses(HealthError)
+    async def status(self, guild_id: DiscordId | None) -> HealthStatus:
         handle = self._client.get_workflow_handle_for(HealthCheckWorkflow.run, health_id_for(guild_id))
         return await self._calls.query(handle, HealthCheckWorkflow.status)
 
-    async def pause(self, guild_id: int | None, *, by: int) -> HealthStatus:
+    @refuses(HealthError)
+    async def pause(self, guild_id: DiscordId | None, *, by: DiscordId) -> HealthStatus:
         return await self._update(
             guild_id, HealthCheckWorkflow.pause, HealthRequest(by=by, guild_id=guild_id)
         )
 
-    async def resume(self, guild_id: int | None, *, by: int) -> HealthStatus:
+    @refuses(HealthError)
+    async def resume(self, guild_id: DiscordId | None, *, by: DiscordId) -> HealthStatus:
         return await self._update(
             guild_id, HealthCheckWorkflow.resume, HealthRequest(by=by, guild_id=guild_id)
         )
 
-    async def run_now(self, guild_id: int | None, *, by: int) -> HealthStatus:
+    @refuses(HealthError)
+    async def run_now(self, guild_id: DiscordId | None, *, by: DiscordId) -> HealthStatus:
         return await self._update(
             guild_id, HealthCheckWorkflow.run_now, HealthRequest(by=by, guild_id=guild_id)
         )
 
-    async def stop(self, guild_id: int | None, *, by: int | None) -> None:
+    @refuses(HealthError)
+    async def stop(self, guild_id: DiscordId | None, *, by: DiscordId | None) -> None:
         """End the check. A signal: the server takes it with no worker, the check ends when one runs."""
         handle = self._client.get_workflow_handle_for(HealthCheckWorkflow.run, health_id_for(guild_id))
         await self._calls.signal(handle, HealthCheckWorkflow.stop, HealthStop(by=by))

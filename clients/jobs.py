@@ -12,9 +12,9 @@ import re
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, JsonValue, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, JsonValue, TypeAdapter, ValidationError
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import (
     Priority,
@@ -26,6 +26,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from clients.arguments import DiscordId, JsonObject, refuses
 from clients.calls import Calls, Refusals
 from clients.jobs_listing import JobPage, JobSummary, PageHints, job_query, list_jobs, page_jobs
 from clients.names import NO_NAMES, Names
@@ -104,6 +105,18 @@ def snowflake(value: object, what: str) -> int:
         raise SchedulingError(f"{what}: {first_error(err)}") from None
 
 
+def _delay(value: timedelta) -> timedelta:
+    # Bounded before any arithmetic: now + timedelta.min overflows.
+    if value > MAX_DELAY:
+        raise ValueError(f"the time is more than {MAX_DELAY.days} days away")
+    if value < -MAX_DELAY:
+        raise ValueError("the time is in the past")
+    return value
+
+
+Delay = Annotated[timedelta, AfterValidator(_delay)]
+
+
 def check_job_id(job_id: object) -> str:
     if not isinstance(job_id, str) or not re.fullmatch(JOB_ID_PATTERN, job_id):
         raise JobNotFound("that is not the id of a scheduled job")
@@ -147,15 +160,16 @@ class Jobs:
         """The clock deadlines are computed from (UTC), so a caller can pass `at=` and know it."""
         return self._clock()
 
+    @refuses(SchedulingError)
     async def schedule(
         self,
         action: str,
-        payload: dict[str, JsonValue] | None = None,
+        payload: JsonObject | None = None,
         *,
-        guild_id: int,
-        channel_id: int,
-        scheduled_by: int,
-        delay: timedelta | None = None,
+        guild_id: DiscordId,
+        channel_id: DiscordId,
+        scheduled_by: DiscordId,
+        delay: Delay | None = None,
         at: datetime | None = None,
         reminders: Sequence[Reminder] = (),
         reminder_action: str = "send_reminder",
@@ -304,6 +318,7 @@ class Jobs:
             raise far
         return deadline
 
+    @refuses(SchedulingError)
     async def status(self, job_id: str) -> JobStatus:
         handle = self._client.get_workflow_handle_for(ScheduledJobWorkflow.run, check_job_id(job_id))
         return await self._calls.query(
@@ -313,12 +328,13 @@ class Jobs:
             failed=lambda: JobNotFound(f"{job_id} is not a scheduled job"),
         )
 
+    @refuses(SchedulingError)
     async def cancel(
         self,
         job_id: str,
         *,
-        by: int,
-        guild_id: int,
+        by: DiscordId,
+        guild_id: DiscordId,
         as_host: bool = False,
         reason: str = "",
         run: str = "",
@@ -334,13 +350,14 @@ class Jobs:
             raise SchedulingError(first_error(err)) from None
         return await self._update(job_id, ScheduledJobWorkflow.cancel, request)
 
+    @refuses(SchedulingError)
     async def reschedule(
         self,
         job_id: str,
         *,
-        by: int,
-        guild_id: int,
-        delay: timedelta | None = None,
+        by: DiscordId,
+        guild_id: DiscordId,
+        delay: Delay | None = None,
         at: datetime | None = None,
         as_host: bool = False,
     ) -> JobStatus:
@@ -354,6 +371,7 @@ class Jobs:
             raise SchedulingError(first_error(err)) from None
         return await self._update(job_id, ScheduledJobWorkflow.reschedule, request)
 
+    @refuses(SchedulingError)
     async def owner(self, job_id: str) -> tuple[str, int | None, bool]:
         """(run id, who scheduled it, whether it still runs) from describe: answered by the server
         alone, so the bot can check who may change a job before it opens a form."""
@@ -368,8 +386,15 @@ class Jobs:
         running = described.status == WorkflowExecutionStatus.RUNNING
         return described.run_id, int(by) if by and by.isdigit() else None, running
 
+    @refuses(SchedulingError)
     async def shift(
-        self, job_id: str, by_how_much: timedelta, *, by: int, guild_id: int, as_host: bool = False
+        self,
+        job_id: str,
+        by_how_much: timedelta,
+        *,
+        by: DiscordId,
+        guild_id: DiscordId,
+        as_host: bool = False,
     ) -> JobStatus:
         """Move a job later (positive) or earlier (negative) from the deadline it has."""
         guild_id = self._own(job_id, guild_id, "move")
@@ -378,18 +403,27 @@ class Jobs:
         request = ShiftRequest(by_how_much=by_how_much, by=by, guild_id=guild_id, as_host=as_host)
         return await self._update(job_id, ScheduledJobWorkflow.shift, request)
 
-    async def pause(self, job_id: str, *, by: int, guild_id: int, as_host: bool = False) -> JobStatus:
+    @refuses(SchedulingError)
+    async def pause(
+        self, job_id: str, *, by: DiscordId, guild_id: DiscordId, as_host: bool = False
+    ) -> JobStatus:
         """Stop a job's clock: nothing fires until it is resumed with the time it had left."""
         guild_id = self._own(job_id, guild_id, "pause")
         request = SteerRequest(by=by, guild_id=guild_id, as_host=as_host)
         return await self._update(job_id, ScheduledJobWorkflow.pause, request)
 
-    async def resume(self, job_id: str, *, by: int, guild_id: int, as_host: bool = False) -> JobStatus:
+    @refuses(SchedulingError)
+    async def resume(
+        self, job_id: str, *, by: DiscordId, guild_id: DiscordId, as_host: bool = False
+    ) -> JobStatus:
         guild_id = self._own(job_id, guild_id, "resume")
         request = SteerRequest(by=by, guild_id=guild_id, as_host=as_host)
         return await self._update(job_id, ScheduledJobWorkflow.resume, request)
 
-    async def run_now(self, job_id: str, *, by: int, guild_id: int, as_host: bool = False) -> JobStatus:
+    @refuses(SchedulingError)
+    async def run_now(
+        self, job_id: str, *, by: DiscordId, guild_id: DiscordId, as_host: bool = False
+    ) -> JobStatus:
         """Run a job's action now, once, instead of at its deadline."""
         guild_id = self._own(job_id, guild_id, "run")
         request = SteerRequest(by=by, guild_id=guild_id, as_host=as_host)
@@ -407,7 +441,10 @@ class Jobs:
         result: JobStatus = await self._calls.update(handle, update, request)
         return result
 
-    async def announced(self, job_id: str, *, channel_id: int, message_id: int, title: str) -> None:
+    @refuses(SchedulingError)
+    async def announced(
+        self, job_id: str, *, channel_id: DiscordId, message_id: DiscordId, title: str
+    ) -> None:
         """Tell a job where its public announcement is, so it edits the post when it fires, fails
         or is cancelled (a signal: no worker needed). A job already over has nothing to correct."""
         announcement = JobAnnouncement(channel_id=channel_id, message_id=message_id, title=title[:200])
@@ -415,8 +452,9 @@ class Jobs:
         with contextlib.suppress(JobNotFound):
             await self._calls.signal(handle, ScheduledJobWorkflow.announced, announcement)
 
+    @refuses(SchedulingError)
     async def cancel_by_key(
-        self, key: str, *, guild_id: int, by: int, as_host: bool = False, reason: str = ""
+        self, key: str, *, guild_id: DiscordId, by: DiscordId, as_host: bool = False, reason: str = ""
     ) -> bool:
         """Cancel the running job with this logical key; False when there is none."""
         if not isinstance(key, str) or len(key) > 80 or not re.fullmatch(KEY_PATTERN, key):
@@ -429,14 +467,15 @@ class Jobs:
             return False
         return True
 
+    @refuses(SchedulingError)
     async def get_jobs(
         self,
-        guild_id: int,
+        guild_id: DiscordId,
         *,
         action: str | None = None,
-        channel_id: int | None = None,
+        channel_id: DiscordId | None = None,
         key: str | None = None,
-        scheduled_by: int | None = None,
+        scheduled_by: DiscordId | None = None,
     ) -> list[JobSummary]:
         """The guild's waiting jobs, soonest first, from one visibility query (no per-job queries).
         Filters are checked first: a stray character must not reach the visibility store's SQL."""
@@ -450,9 +489,10 @@ class Jobs:
         query = job_query(guild_id, action=action, channel_id=channel_id, key=key, scheduled_by=scheduled_by)
         return await list_jobs(self._client, query, guild_id)
 
+    @refuses(SchedulingError)
     async def page_jobs(
         self,
-        guild_id: int,
+        guild_id: DiscordId,
         *,
         page: int,
         size: int,

@@ -13,6 +13,7 @@ from datetime import timedelta
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from clients.arguments import DiscordId, refuses
 from clients.jobs import Jobs, SchedulingError
 from workflows import search_attributes as sa
 from workflows.jobs_models import IfLate, JobSpec, job_id_for, run_tag
@@ -24,7 +25,10 @@ class RetryRefused(SchedulingError):
     """Why this job cannot be retried, for the host."""
 
 
-async def retry_job(client: Client, jobs: Jobs, guild_id: int, suffix: str, run: str, *, by: int) -> str:
+@refuses(SchedulingError)
+async def retry_job(
+    client: Client, jobs: Jobs, guild_id: DiscordId, suffix: str, run: str, *, by: DiscordId
+) -> str:
     """Start the retry of the job's run tagged `run` (its latest); returns the job id."""
     job_id = job_id_for(guild_id, suffix)
     handle = client.get_workflow_handle(job_id)

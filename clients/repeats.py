@@ -22,10 +22,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import JsonValue, ValidationError
+from pydantic import AfterValidator, ValidationError
 from temporalio.client import (
     Client,
     Schedule,
@@ -45,8 +45,10 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
+from clients.arguments import DiscordId, JsonObject, refuses
 from clients.jobs import SchedulingError, snowflake
 from clients.names import NO_NAMES, Names
+from clients.time_zones import check_zone
 from workflows import search_attributes as sa
 from workflows import times
 from workflows.common import NotYours, first_error
@@ -90,10 +92,20 @@ def check_may_change(schedule: Schedule, by: int, as_host: bool, verb: str) -> N
         raise NotYourRepeat(f"only a host or the member who made this repeat can {verb} it")
 
 
-def repeat_id(guild_id: int, name: str) -> str:
+def _zone(name: str) -> str:
+    return check_zone(name)  # a TimeError is a ValueError: the refusal carries its words
+
+
+# A time zone's IANA name, as a member may type it (`europe/paris`).
+Zone = Annotated[str, AfterValidator(_zone)]
+
+
+@refuses(SchedulingError)
+def repeat_id(guild_id: DiscordId, name: str) -> str:
     return f"{REPEAT_ID_PREFIX}{guild_id}-{name}"
 
 
+@refuses(SchedulingError)
 def check_name(name: str) -> str:
     cleaned = name.strip().lower()
     if not re.fullmatch(NAME_PATTERN, cleaned):
@@ -175,20 +187,22 @@ class Repeats:
         self._task_queue = task_queue
         self._shortest = shortest  # tests repeat every few seconds
 
-    def handle(self, guild_id: int, name: str) -> ScheduleHandle:
+    @refuses(SchedulingError)
+    def handle(self, guild_id: DiscordId, name: str) -> ScheduleHandle:
         return self._client.get_schedule_handle(repeat_id(snowflake(guild_id, "guild_id"), check_name(name)))
 
+    @refuses(SchedulingError)
     async def create(
         self,
         name: str,
         every: str,
         *,
-        zone: str,
-        guild_id: int,
-        channel_id: int,
-        scheduled_by: int,
+        zone: Zone,
+        guild_id: DiscordId,
+        channel_id: DiscordId,
+        scheduled_by: DiscordId,
         action: str,
-        payload: dict[str, JsonValue],
+        payload: JsonObject,
         reminders: Sequence[Reminder] = (),
         description: str = "",
         until: datetime | None = None,
@@ -261,7 +275,8 @@ class Repeats:
             raise SchedulingError(f"a repeat named {name!r} already exists in this server") from None
         return await self.info(guild_id, name)
 
-    async def info(self, guild_id: int, name: str) -> RepeatInfo:
+    @refuses(SchedulingError)
+    async def info(self, guild_id: DiscordId, name: str) -> RepeatInfo:
         described = await self._describe(guild_id, name)
         spec, state = described.schedule.spec, described.schedule.state
         every = spec.calendars[0].comment if spec.calendars else None
@@ -290,7 +305,8 @@ class Repeats:
                 raise RepeatNotFound(f"there is no repeat named {name!r} in this server") from None
             raise
 
-    async def names(self, guild_id: int) -> list[str]:
+    @refuses(SchedulingError)
+    async def names(self, guild_id: DiscordId) -> list[str]:
         prefix = repeat_id(snowflake(guild_id, "guild_id"), "")
         found = [entry.id async for entry in await self._client.list_schedules()]
         return sorted(i.removeprefix(prefix) for i in found if i.startswith(prefix))
@@ -300,22 +316,32 @@ class Repeats:
         check_may_change(described.schedule, by, as_host, verb)
         return described
 
-    async def pause(self, guild_id: int, name: str, *, by: int, as_host: bool = False) -> RepeatInfo:
+    @refuses(SchedulingError)
+    async def pause(
+        self, guild_id: DiscordId, name: str, *, by: DiscordId, as_host: bool = False
+    ) -> RepeatInfo:
         await self._may_change(guild_id, name, by, as_host, "pause")
         await self.handle(guild_id, name).pause(note=f"paused by {by}")
         return await self.info(guild_id, name)
 
-    async def resume(self, guild_id: int, name: str, *, by: int, as_host: bool = False) -> RepeatInfo:
+    @refuses(SchedulingError)
+    async def resume(
+        self, guild_id: DiscordId, name: str, *, by: DiscordId, as_host: bool = False
+    ) -> RepeatInfo:
         await self._may_change(guild_id, name, by, as_host, "resume")
         await self.handle(guild_id, name).unpause(note=f"resumed by {by}")
         return await self.info(guild_id, name)
 
-    async def run_now(self, guild_id: int, name: str, *, by: int, as_host: bool = False) -> None:
+    @refuses(SchedulingError)
+    async def run_now(self, guild_id: DiscordId, name: str, *, by: DiscordId, as_host: bool = False) -> None:
         """Start one occurrence now, beside the planned ones."""
         await self._may_change(guild_id, name, by, as_host, "run")
         await self.handle(guild_id, name).trigger(overlap=ScheduleOverlapPolicy.ALLOW_ALL)
 
-    async def skip_next(self, guild_id: int, name: str, *, by: int, as_host: bool = False) -> datetime:
+    @refuses(SchedulingError)
+    async def skip_next(
+        self, guild_id: DiscordId, name: str, *, by: DiscordId, as_host: bool = False
+    ) -> datetime:
         """Skip the next occurrence only (a `skip` entry for that one moment); returns it."""
         described = await self._may_change(guild_id, name, by, as_host, "skip")
         upcoming = described.info.next_action_times
@@ -343,8 +369,9 @@ class Repeats:
         await self.handle(guild_id, name).update(updated)
         return moment
 
+    @refuses(SchedulingError)
     async def change(
-        self, guild_id: int, name: str, every: str, *, zone: str, by: int, as_host: bool = False
+        self, guild_id: DiscordId, name: str, every: str, *, zone: Zone, by: DiscordId, as_host: bool = False
     ) -> RepeatInfo:
         """A new pattern (and zone), keeping the reminders, the end and the skips."""
         pattern = times.parse_every(every, shortest=self._shortest)
@@ -363,7 +390,8 @@ class Repeats:
         await self.handle(guild_id, name).update(updated)
         return await self.info(guild_id, name)
 
-    async def end(self, guild_id: int, name: str, *, by: int, as_host: bool = False) -> None:
+    @refuses(SchedulingError)
+    async def end(self, guild_id: DiscordId, name: str, *, by: DiscordId, as_host: bool = False) -> None:
         """No more occurrences; the ones already started (their jobs) stay, each cancellable."""
         await self._may_change(guild_id, name, by, as_host, "end")
         await self.handle(guild_id, name).delete()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from temporalio.client import Client
 
+from clients.arguments import DiscordId, refuses
 from clients.store import PersistentStore, StoreError, StoreLimitError, VersionConflict, Versioned
 from workflows.safari_engine import (
     GAME_KEY,
@@ -48,16 +49,19 @@ from workflows.store_models import TransactOp
 ATTEMPTS = 100
 
 
-async def safari_store(client: Client, guild_id: int, task_queue: str) -> PersistentStore:
+@refuses(SafariError)
+async def safari_store(client: Client, guild_id: DiscordId, task_queue: str) -> PersistentStore:
     """The guild's Safari store (started on first use)."""
     return await PersistentStore.create(client, store_name(guild_id), task_queue)
 
 
-def existing_store(client: Client, guild_id: int, task_queue: str) -> PersistentStore:
+@refuses(SafariError)
+def existing_store(client: Client, guild_id: DiscordId, task_queue: str) -> PersistentStore:
     """The guild's Safari store for reading: not started when absent (reads then find no game)."""
     return PersistentStore.attach(client, store_name(guild_id), task_queue)
 
 
+@refuses(SafariError)
 def guild_of(store: PersistentStore) -> int:
     prefix = store_name(0)[:-1]
     if not store.name.startswith(prefix):
@@ -68,6 +72,7 @@ def guild_of(store: PersistentStore) -> int:
 # --- reads ---------------------------------------------------------------------------------
 
 
+@refuses(SafariError)
 async def load_game(store: PersistentStore, *, results: bool = True) -> Safari | None:
     """The whole game (settings, players and, unless `results=False`, every round's record);
     None when there is none (or no store). Reads only: a first-layout game is converted, not
@@ -89,17 +94,20 @@ async def load_game(store: PersistentStore, *, results: bool = True) -> Safari |
     return Safari(SafariGame.model_validate(found.value), players, dict(sorted(rounds.items())))
 
 
-async def player_versioned(store: PersistentStore, player_id: int) -> tuple[Player, int] | None:
+@refuses(SafariError)
+async def player_versioned(store: PersistentStore, player_id: DiscordId) -> tuple[Player, int] | None:
     """One player's record with its key's version; None when they have not joined."""
     found = await store.get_versioned(player_key(player_id))
     return None if found is None else (Player.model_validate(found.value), found.version)
 
 
+@refuses(SafariError)
 async def players_versioned(store: PersistentStore) -> dict[int, tuple[Player, int]]:
     """The players who count (the first MAX_PLAYERS keys), with their keys' versions."""
     return dict(list((await all_players(store)).items())[:MAX_PLAYERS])
 
 
+@refuses(SafariError)
 async def all_players(store: PersistentStore) -> dict[int, tuple[Player, int]]:
     """Every `player:*` key in the order first written, with its version."""
     snapshot = await store.snapshot(PLAYER_PREFIX)
@@ -110,6 +118,7 @@ async def all_players(store: PersistentStore) -> dict[int, tuple[Player, int]]:
     }
 
 
+@refuses(SafariError)
 async def current_game(store: PersistentStore) -> tuple[SafariGame, int] | None:
     """The `game` value and its version, moving a first-layout game to the new keys first."""
     for _ in range(ATTEMPTS):
@@ -122,6 +131,7 @@ async def current_game(store: PersistentStore) -> tuple[SafariGame, int] | None:
     raise SafariError("the Safari is too busy right now; try again")
 
 
+@refuses(SafariError)
 async def migrate(store: PersistentStore, found: Versioned) -> None:
     """Write a first-layout game as `game`, `player:*` and `round:*`, in one transaction."""
     old = from_legacy(found.value)
@@ -142,6 +152,7 @@ async def migrate(store: PersistentStore, found: Versioned) -> None:
 # --- writes --------------------------------------------------------------------------------
 
 
+@refuses(SafariError)
 async def setup_game(store: PersistentStore, settings: SafariSettings | None = None) -> SafariGame:
     """Create the guild's game, or change its settings while no round is resolved yet."""
     wanted = settings or SafariSettings()
@@ -158,6 +169,7 @@ async def setup_game(store: PersistentStore, settings: SafariSettings | None = N
     raise SafariError("the Safari is too busy right now; try again")
 
 
+@refuses(SafariError)
 async def ensure_game(store: PersistentStore) -> SafariGame:
     """The game, created with default settings when the guild has none yet."""
     for _ in range(ATTEMPTS):
@@ -179,7 +191,8 @@ class JoinResult:
     game: SafariGame
 
 
-async def join(store: PersistentStore, player_id: int, name: str = "") -> JoinResult:
+@refuses(SafariError)
+async def join(store: PersistentStore, player_id: DiscordId, name: str = "") -> JoinResult:
     """Add a player (the "Join" button). Idempotent: a second click changes nothing.
 
     Creates the game with default settings when the guild has none yet. Raises GameOver once
@@ -210,6 +223,7 @@ NOBODY_JOINED = (
 )
 
 
+@refuses(SafariError)
 async def schedulable_round(store: PersistentStore) -> SafariGame:
     """The game, if its next round can be resolved at a deadline; else a SafariError saying why
     (what the job would otherwise fail with when it fires)."""

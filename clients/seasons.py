@@ -20,6 +20,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from clients.arguments import DiscordId, refuses
 from clients.calls import Calls, Refusals, said
 from clients.guild_settings import GuildSetting, SettingsBackend
 from clients.names import NO_NAMES, Names
@@ -100,7 +101,8 @@ class Seasons:
 
     # --- rules ---
 
-    async def guild_rules(self, guild_id: int) -> SeasonRules:
+    @refuses(SeasonError)
+    async def guild_rules(self, guild_id: DiscordId) -> SeasonRules:
         """The guild's defaults (read through describe: no worker needed), over the built-in ones."""
         stored: JsonValue = await self._defaults.get(guild_id) if self._defaults else None
         if not isinstance(stored, dict):
@@ -110,7 +112,8 @@ class Seasons:
         except ValidationError:
             return SeasonRules()  # written by an older version with other limits: fall back
 
-    async def set_guild_rules(self, guild_id: int, changes: dict[str, Any]) -> SeasonRules:
+    @refuses(SeasonError)
+    async def set_guild_rules(self, guild_id: DiscordId, changes: dict[str, Any]) -> SeasonRules:
         """Change the guild's defaults (`None` for a field restores the built-in value)."""
         if self._defaults is None:
             raise RuntimeError("this facade has no settings backend")
@@ -128,12 +131,13 @@ class Seasons:
 
     # --- the season ---
 
+    @refuses(SeasonError)
     async def create(
         self,
         *,
-        guild_id: int,
-        channel_id: int,
-        host_id: int,
+        guild_id: DiscordId,
+        channel_id: DiscordId,
+        host_id: DiscordId,
         overrides: dict[str, Any] | None = None,
         open_until: datetime | None = None,
         now: datetime | None = None,
@@ -185,20 +189,23 @@ class Seasons:
             games=[],
         )
 
-    async def join(self, guild_id: int, player_id: int) -> JoinResult:
+    @refuses(SeasonError)
+    async def join(self, guild_id: DiscordId, player_id: DiscordId) -> JoinResult:
         result: JoinResult = await self._season_update(
             guild_id, SeasonWorkflow.join, JoinRequest(player_id=player_id)
         )
         return result
 
-    async def start(self, guild_id: int, *, by: int, as_host: bool = False) -> SeasonStatus:
+    @refuses(SeasonError)
+    async def start(self, guild_id: DiscordId, *, by: DiscordId, as_host: bool = False) -> SeasonStatus:
         status: SeasonStatus = await self._season_update(
             guild_id, SeasonWorkflow.start, StartRequest(by=by, as_host=as_host)
         )
         return status
 
+    @refuses(SeasonError)
     async def move_close(
-        self, guild_id: int, delta: timedelta, *, by: int, as_host: bool = False
+        self, guild_id: DiscordId, delta: timedelta, *, by: DiscordId, as_host: bool = False
     ) -> SeasonStatus:
         """Move the time joining closes by `delta` (negative: sooner)."""
         status: SeasonStatus = await self._season_update(
@@ -206,17 +213,22 @@ class Seasons:
         )
         return status
 
-    async def end(self, guild_id: int, *, by: int, as_host: bool = False, reason: str = "") -> SeasonStatus:
+    @refuses(SeasonError)
+    async def end(
+        self, guild_id: DiscordId, *, by: DiscordId, as_host: bool = False, reason: str = ""
+    ) -> SeasonStatus:
         status: SeasonStatus = await self._season_update(
             guild_id, SeasonWorkflow.terminate, TerminateRequest(by=by, as_host=as_host, reason=reason[:200])
         )
         return status
 
-    async def status(self, guild_id: int) -> SeasonStatus:
+    @refuses(SeasonError)
+    async def status(self, guild_id: DiscordId) -> SeasonStatus:
         handle = self._client.get_workflow_handle_for(SeasonWorkflow.run, season_id_for(guild_id))
         return await self._calls.query(handle, SeasonWorkflow.status)
 
-    async def player_turn(self, guild_id: int, player_id: int) -> PlayerTurn:
+    @refuses(SeasonError)
+    async def player_turn(self, guild_id: DiscordId, player_id: DiscordId) -> PlayerTurn:
         handle = self._client.get_workflow_handle_for(SeasonWorkflow.run, season_id_for(guild_id))
         turn = await self._calls.query(
             handle, SeasonWorkflow.player_turn, PlayerTurnRequest(player_id=player_id)
@@ -225,7 +237,8 @@ class Seasons:
             raise SeasonError("You have no turn waiting for you right now.")
         return turn
 
-    async def announced(self, guild_id: int, channel_id: int, message_id: int) -> None:
+    @refuses(SeasonError)
+    async def announced(self, guild_id: DiscordId, channel_id: DiscordId, message_id: DiscordId) -> None:
         """Tell the season where its opening post is, so it corrects it when joining closes (a
         signal: no worker needed). A season already over has nothing left to correct."""
         handle = self._client.get_workflow_handle_for(SeasonWorkflow.run, season_id_for(guild_id))
@@ -237,7 +250,8 @@ class Seasons:
                 over=lambda: TooLate(NO_SEASON),
             )
 
-    async def turns_anywhere(self, guild_ids: list[int], player_id: int) -> list[PlayerTurn]:
+    @refuses(SeasonError)
+    async def turns_anywhere(self, guild_ids: list[DiscordId], player_id: DiscordId) -> list[PlayerTurn]:
         """The player's pending turns in every running season of these guilds (in a DM, where no
         guild is given): each season's state is read by describe, which needs no worker, and only
         running seasons are asked."""
@@ -262,13 +276,15 @@ class Seasons:
 
     # --- turns ---
 
-    async def claim(self, turn_id: str, player_id: int) -> ClaimResult:
+    @refuses(SeasonError)
+    async def claim(self, turn_id: str, player_id: DiscordId) -> ClaimResult:
         result: ClaimResult = await self._turn_update(
             turn_id, TurnWorkflow.claim, ClaimRequest(player_id=player_id)
         )
         return result
 
-    async def submit(self, turn_id: str, player_id: int, submission: Submission) -> SubmitResult:
+    @refuses(SeasonError)
+    async def submit(self, turn_id: str, player_id: DiscordId, submission: Submission) -> SubmitResult:
         """Checked here first, so bad input never reaches the workflow (which checks again)."""
         problem = submission.problem()
         if problem is not None:
@@ -284,8 +300,15 @@ class Seasons:
         handle = self._client.get_workflow_handle_for(SeasonWorkflow.run, season_id_for(guild_id))
         return await self._update(handle, update, request, NO_SEASON)
 
+    @refuses(SeasonError)
     async def host_turn(
-        self, guild_id: int, player_id: int, *, by: int, as_host: bool, extend: timedelta | None = None
+        self,
+        guild_id: DiscordId,
+        player_id: DiscordId,
+        *,
+        by: DiscordId,
+        as_host: bool,
+        extend: timedelta | None = None,
     ) -> TurnStatus:
         """A host extends the player's current deadline by `extend`, or (None) skips their turn."""
         try:

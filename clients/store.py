@@ -27,20 +27,22 @@ import asyncio
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import JsonValue
+from pydantic import AfterValidator, JsonValue
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import UpdateMethodMultiParam
 
+from clients.arguments import JsonData, refuses
 from clients.calls import Calls, Refusals, said
 from workflows.common import UserError
 from workflows.store import StoreWorkflow
 from workflows.store_models import (
     CONFLICT_ERROR,
     LIMIT_ERROR,
+    MAX_KEY_BYTES,
     MAX_VALUE_BYTES,
     NAME_PATTERN,
     CompareAndSetRequest,
@@ -58,6 +60,7 @@ from workflows.store_models import (
     TransactRequest,
     TransactResult,
     json_size,
+    key_size,
     store_workflow_id,
 )
 
@@ -71,6 +74,20 @@ class StoreError(Exception):
 class StoreLimitError(StoreError, UserError):
     """The request would break a limit (value size, key count, total size, the server's size of
     one request); nothing was written. A user may be shown it: a full store is a refusal."""
+
+
+class StoreInputError(StoreError, UserError):
+    """A malformed argument (a name, key or value no store takes); nothing was sent."""
+
+
+def _key(key: str) -> str:
+    # The workflow's own limit, in its words, checked before a key that can never be stored is sent.
+    if key_size(key) > MAX_KEY_BYTES:
+        raise ValueError(f"a key may be at most {MAX_KEY_BYTES} bytes, this one is {key_size(key):,}")
+    return key
+
+
+Key = Annotated[str, AfterValidator(_key)]
 
 
 class VersionConflict(StoreError):
@@ -123,6 +140,7 @@ class PersistentStore:
         )
 
     @classmethod
+    @refuses(StoreInputError)
     async def create(
         cls,
         client: Client,
@@ -139,7 +157,7 @@ class PersistentStore:
         the workflow; a store already running keeps its own.
         """
         if not re.fullmatch(NAME_PATTERN, name):
-            raise StoreError(f"a store name is 1 to 200 of A-Z a-z 0-9 _ . : - (not {name!r})")
+            raise StoreInputError(f"a store name is 1 to 200 of A-Z a-z 0-9 _ . : - (not {name!r})")
         key = (id(client), name)
         store = cls._registry.get(key)
         if store is None:
@@ -162,11 +180,12 @@ class PersistentStore:
         return store
 
     @classmethod
+    @refuses(StoreInputError)
     def attach(cls, client: Client, name: str, task_queue: str) -> PersistentStore:
         """The store named `name` for reading, without starting it: a read of a store that was
         never started raises StoreError ("does not exist") instead of creating an empty one."""
         if not re.fullmatch(NAME_PATTERN, name):
-            raise StoreError(f"a store name is 1 to 200 of A-Z a-z 0-9 _ . : - (not {name!r})")
+            raise StoreInputError(f"a store name is 1 to 200 of A-Z a-z 0-9 _ . : - (not {name!r})")
         # Not registered: a later `create` starts the store on its own caller's queue.
         return cls._registry.get((id(client), name)) or cls(client, name, task_queue)
 
@@ -193,34 +212,42 @@ class PersistentStore:
 
     # --- reads (queries) ------------------------------------------------------------------------
 
-    async def get(self, key: str, default: JsonValue = None) -> JsonValue:
+    @refuses(StoreInputError)
+    async def get(self, key: Key, default: JsonValue = None) -> JsonValue:
         found = await self.get_versioned(key)
         return default if found is None else found.value
 
-    async def get_versioned(self, key: str) -> Versioned | None:
+    @refuses(StoreInputError)
+    async def get_versioned(self, key: Key) -> Versioned | None:
         """The value with its version (for compare_and_set), or None when the key is absent."""
         result = await self._query(StoreWorkflow.get, GetRequest(key=key))
         return Versioned(result.value, result.version) if result.found else None
 
-    async def version(self, key: str) -> int:
+    @refuses(StoreInputError)
+    async def version(self, key: Key) -> int:
         """The key's version; 0 when absent."""
         found = await self.get_versioned(key)
         return 0 if found is None else found.version
 
-    async def has(self, key: str) -> bool:
+    @refuses(StoreInputError)
+    async def has(self, key: Key) -> bool:
         return await self.get_versioned(key) is not None
 
+    @refuses(StoreInputError)
     async def keys(self, prefix: str = "", *, limit: int | None = None) -> list[str]:
         """Keys in the order they were first set (like a JS Map); the first `limit` only if given."""
         return (await self._query(StoreWorkflow.keys, KeysRequest(prefix=prefix, limit=limit))).keys
 
+    @refuses(StoreInputError)
     async def snapshot(self, prefix: str = "") -> Snapshot:
         """Every entry with its version, and the store's revision, from one query."""
         return await self._query(StoreWorkflow.entries, EntriesRequest(prefix=prefix))
 
+    @refuses(StoreInputError)
     async def entries(self, prefix: str = "") -> list[tuple[str, JsonValue]]:
         return [(key, e.value) for key, e in (await self.snapshot(prefix)).entries.items()]
 
+    @refuses(StoreInputError)
     async def values(self, prefix: str = "") -> list[JsonValue]:
         return [e.value for e in (await self.snapshot(prefix)).entries.values()]
 
@@ -234,13 +261,15 @@ class PersistentStore:
 
     # --- writes (updates) -----------------------------------------------------------------------
 
-    async def set(self, key: str, value: JsonValue) -> int:
+    @refuses(StoreInputError)
+    async def set(self, key: Key, value: JsonData) -> int:
         """Write the value; returns its new version once the write is recorded."""
         self._precheck(key, value)
         result = await self._update(StoreWorkflow.set, SetRequest(key=key, value=value))
         return result.version
 
-    async def compare_and_set(self, key: str, expected_version: int, value: JsonValue) -> int:
+    @refuses(StoreInputError)
+    async def compare_and_set(self, key: Key, expected_version: int, value: JsonData) -> int:
         """Write only if the key is at `expected_version` (0: only if absent); returns the new
         version, or raises VersionConflict and writes nothing."""
         self._precheck(key, value)
@@ -248,12 +277,14 @@ class PersistentStore:
         result = await self._update(StoreWorkflow.compare_and_set, request)
         return result.version
 
-    async def delete(self, key: str, *, expected_version: int | None = None) -> bool:
+    @refuses(StoreInputError)
+    async def delete(self, key: Key, *, expected_version: int | None = None) -> bool:
         """Remove the key; True if it was there. With `expected_version`, only that version."""
         request = DeleteRequest(key=key, expected_version=expected_version)
         result = await self._update(StoreWorkflow.delete, request)
         return result.deleted
 
+    @refuses(StoreInputError)
     async def transact(self, ops: Sequence[TransactOp]) -> TransactResult:
         """Apply every write or none: each version check passes and every limit holds for the map
         as it would be afterwards, or VersionConflict / StoreLimitError and nothing is written."""
@@ -262,8 +293,9 @@ class PersistentStore:
                 self._precheck(op.key, op.value)
         return await self._update(StoreWorkflow.transact, TransactRequest(ops=list(ops)))
 
+    @refuses(StoreInputError)
     async def modify(
-        self, key: str, change: Callable[[JsonValue | None], JsonValue], *, attempts: int = 100
+        self, key: Key, change: Callable[[JsonValue | None], JsonValue], *, attempts: int = 100
     ) -> Versioned:
         """Read, change, compare_and_set, again on conflict: a safe read-modify-write.
 

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from temporalio.client import Client
 
+from clients.arguments import DiscordId, refuses
 from clients.guild_settings import GuildSetting, SettingsBackend
 from clients.store import PersistentStore
 from workflows import times
@@ -29,6 +30,7 @@ def known_zones() -> list[str]:
     return sorted(zoneinfo.available_timezones())
 
 
+@refuses(times.TimeError)
 def check_zone(name: str) -> str:
     """The IANA name meant (`europe/paris` -> Europe/Paris), or a TimeError naming the closest."""
     return times.check_zone(name, known_zones())
@@ -50,11 +52,13 @@ class StoreMemberZones:
             self._client, member_zones_store_name(guild_id), self._task_queue, limits=MEMBER_ZONE_LIMITS
         )
 
-    async def get(self, guild_id: int, user_id: int) -> str | None:
+    @refuses(times.TimeError)
+    async def get(self, guild_id: DiscordId, user_id: DiscordId) -> str | None:
         value = await (await self._store(guild_id)).get(str(user_id))
         return value if isinstance(value, str) else None
 
-    async def set(self, guild_id: int, user_id: int, zone: str | None) -> None:
+    @refuses(times.TimeError)
+    async def set(self, guild_id: DiscordId, user_id: DiscordId, zone: str | None) -> None:
         store = await self._store(guild_id)
         if zone is None:
             await store.delete(str(user_id))
@@ -83,30 +87,42 @@ class TimeZones:
         self._server = GuildSetting(settings, TIME_ZONE)
         self._members = members
 
-    async def server(self, guild_id: int) -> str:
+    @refuses(times.TimeError)
+    async def server(self, guild_id: DiscordId) -> str:
         value = await self._server.get(guild_id)
         return value if isinstance(value, str) and value in known_zones() else DEFAULT_TIME_ZONE
 
-    async def set_server(self, guild_id: int, name: str | None) -> str | None:
+    @refuses(times.TimeError)
+    async def set_server(self, guild_id: DiscordId, name: str | None) -> str | None:
         zone = None if name is None else check_zone(name)
         await self._server.set(guild_id, zone)
         return zone
 
-    async def member(self, guild_id: int, user_id: int) -> str | None:
+    @refuses(times.TimeError)
+    async def member(self, guild_id: DiscordId, user_id: DiscordId) -> str | None:
         value = await self._members.get(guild_id, user_id)
         return value if value in known_zones() else None
 
-    async def set_member(self, guild_id: int, user_id: int, name: str | None) -> str | None:
+    @refuses(times.TimeError)
+    async def set_member(self, guild_id: DiscordId, user_id: DiscordId, name: str | None) -> str | None:
         zone = None if name is None else check_zone(name)
         await self._members.set(guild_id, user_id, zone)
         return zone
 
-    async def for_user(self, guild_id: int, user_id: int) -> str:
+    @refuses(times.TimeError)
+    async def for_user(self, guild_id: DiscordId, user_id: DiscordId) -> str:
         """The zone a member's typed times are read in: their own, else the server's."""
         return await self.member(guild_id, user_id) or await self.server(guild_id)
 
+    @refuses(times.TimeError)
     async def parse(
-        self, text: str, *, guild_id: int, user_id: int, now: datetime, maximum: timedelta = times.LONGEST
+        self,
+        text: str,
+        *,
+        guild_id: DiscordId,
+        user_id: DiscordId,
+        now: datetime,
+        maximum: timedelta = times.LONGEST,
     ) -> datetime:
         """What the member typed, read in their zone (times.parse_when)."""
         zone = await self.for_user(guild_id, user_id)

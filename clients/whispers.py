@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.service import RPCStatusCode
 
+from clients.arguments import DiscordId, refuses
 from clients.calls import Calls, Refusals, said
 from clients.names import NO_NAMES, Names
 from stack.sealing import SealBroken, WhisperSeal
@@ -57,7 +58,8 @@ class WhisperOver(WhisperError):
     """The whisper is over (expired, unsent, or its re-read window closed) or never existed."""
 
 
-def whisper_id_for(guild_id: int, sender_id: int) -> str:
+@refuses(WhisperError)
+def whisper_id_for(guild_id: DiscordId, sender_id: DiscordId) -> str:
     """A business key: guild and sender, plus a random part (never the text)."""
     return f"{ID_PREFIX}{guild_id}-{sender_id}-{uuid.uuid4().hex[:16]}"
 
@@ -93,13 +95,14 @@ class Whispers:
     def can_send(self) -> bool:
         return self._seal is not None
 
+    @refuses(WhisperError)
     async def send(
         self,
         *,
-        guild_id: int,
-        channel_id: int,
-        sender_id: int,
-        recipient_id: int,
+        guild_id: DiscordId,
+        channel_id: DiscordId,
+        sender_id: DiscordId,
+        recipient_id: DiscordId,
         text: str,
         expires_after: timedelta = DEFAULT_EXPIRY,
         reread_window: timedelta | None = None,
@@ -150,7 +153,8 @@ class Whispers:
         )
         return whisper_id
 
-    async def read(self, whisper_id: str, *, reader_id: int) -> ReadResult:
+    @refuses(WhisperError)
+    async def read(self, whisper_id: str, *, reader_id: DiscordId) -> ReadResult:
         """The text, opened for the recipient only. Raises NotForYou, WhisperOver, NotSetUp,
         WhisperError (a sealed text that does not open)."""
         self._check_id(whisper_id)
@@ -168,7 +172,8 @@ class Whispers:
             raise WhisperError(CANNOT_OPEN) from None
         return result.model_copy(update={"text": text})
 
-    async def cancel(self, whisper_id: str, *, by: int) -> WhisperStatus:
+    @refuses(WhisperError)
+    async def cancel(self, whisper_id: str, *, by: DiscordId) -> WhisperStatus:
         """Unsend before it is read; only the sender. Raises NotYours, WhisperError, WhisperOver."""
         self._check_id(whisper_id)
         status: WhisperStatus = await self._update(
@@ -176,6 +181,7 @@ class Whispers:
         )
         return status
 
+    @refuses(WhisperError)
     async def operator_cancel(self, whisper_id: str, *, by: str, reason: str = "") -> None:
         """What an operator's `temporal workflow signal --name operator_cancel` does, for scripts."""
         self._check_id(whisper_id)
@@ -186,6 +192,7 @@ class Whispers:
         handle = self._client.get_workflow_handle_for(WhisperWorkflow.run, whisper_id)
         await self._calls.signal(handle, OPERATOR_CANCEL, request)
 
+    @refuses(WhisperError)
     async def status(self, whisper_id: str) -> WhisperStatus:
         self._check_id(whisper_id)
         handle = self._client.get_workflow_handle_for(WhisperWorkflow.run, whisper_id)

@@ -67,8 +67,8 @@ async def assert_not_started(env: WorkflowEnvironment, job_id: str) -> None:
         ({"delay": timedelta.max}, "more than 365 days away"),
         ({"delay": None, "at": datetime.max.replace(tzinfo=timezone(timedelta(hours=5)))}, "more than 365"),
         ({"delay": None, "at": datetime(9999, 12, 31, tzinfo=UTC)}, "more than 365 days away"),
-        ({"delay": 60.0}, "the delay must be a duration (timedelta), not float"),
-        ({"delay": None, "at": "tomorrow"}, "the time must be a datetime, not str"),
+        ({"delay": 60.0}, "delay: must be a duration, like 90m"),
+        ({"delay": None, "at": "tomorrow"}, "at: must be a date and time"),
         # Reminders: a handful, each at its own moment.
         (
             {
@@ -102,7 +102,10 @@ async def assert_not_started(env: WorkflowEnvironment, job_id: str) -> None:
             {"delay": timedelta(hours=1), "payload": {"content": "x", "blob": "y" * 20_000}},
             "the limit is 16 KiB",
         ),
-        ({"delay": timedelta(hours=1), "payload": {"content": float("nan")}}, "not plain JSON"),
+        (
+            {"delay": timedelta(hours=1), "payload": {"content": float("nan")}},
+            "holds a number that JSON cannot write",
+        ),
         # Action names: short identifiers, never echoed back when they are not one.
         ({"delay": timedelta(hours=1), "action": "x" * 65}, "no action by that name is registered"),
         ({"delay": timedelta(hours=1), "action": "Post Message\x00"}, "no action by that name is registered"),
@@ -137,7 +140,7 @@ async def test_ids_that_are_not_discord_ids_are_refused(
             key="refused",
             **ids,  # type: ignore[arg-type]
         )
-    assert str(refused.value).startswith(f"{field}: a Discord id")
+    assert str(refused.value).startswith(f"{field.replace('_', ' ')}: a Discord id")
     for guild in {str(ids["guild_id"]), str(GUILD), "1", "5101"}:
         await assert_not_started(time_env, f"job-{guild}-refused")
 

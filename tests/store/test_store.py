@@ -21,7 +21,14 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from bot.replies import user_message
-from clients.store import PersistentStore, StoreError, StoreLimitError, VersionConflict, Versioned
+from clients.store import (
+    PersistentStore,
+    StoreError,
+    StoreInputError,
+    StoreLimitError,
+    VersionConflict,
+    Versioned,
+)
 from local_discord import FakeDiscord
 from stack.devserver import DevServer, free_port
 from stack.temporal import data_converter
@@ -357,14 +364,15 @@ async def test_a_request_past_the_servers_limit_is_refused_at_once(client: Clien
     # which carries it back, so the store's workflow task failed over and over.
     almost_2_mib = [TransactOp(key=f"v{i}", value="v" * 61_597) for i in range(34)]
     limit = r"one request may carry at most 2,031,616 bytes \(the server takes 2 MiB at once"
-    for call in (
-        store.set(five_mb, 1),
-        store.get(five_mb),
-        store.transact(three_mb),
-        store.transact(almost_2_mib),
+    too_long = "a key may be at most 512 bytes"  # a key that can never be stored: not sent
+    for call, refusal, words in (
+        (store.set(five_mb, 1), StoreInputError, too_long),
+        (store.get(five_mb), StoreInputError, too_long),
+        (store.transact(three_mb), StoreLimitError, limit),
+        (store.transact(almost_2_mib), StoreLimitError, limit),
     ):
         async with asyncio.timeout(5):  # refused here, not sent (and sent again) for a minute
-            with pytest.raises(StoreLimitError, match=limit) as refused:
+            with pytest.raises(refusal, match=words) as refused:
                 await call
         assert user_message(refused.value) == str(refused.value)
     # Nothing was written, and the store answers at once as before.
