@@ -94,6 +94,7 @@ def activities_for(
     )
     return [
         jobs.send_reminder,
+        jobs.find_reminder_post,
         jobs.post_message,
         jobs.notify_job_failed,
         jobs.notify_job_cancelled,

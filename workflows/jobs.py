@@ -21,8 +21,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.common import DISCORD_RETRY, EDIT_ANNOUNCEMENT, AnnouncementEdit, failure_reason
     from workflows.jobs_actions import (
+        FIND_REMINDER_POST,
         NOTIFY_JOB_CANCELLED,
         NOTIFY_JOB_FAILED,
+        SEND_REMINDER,
         ActionSpec,
         UnknownActionError,
         action_spec,
@@ -45,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         JobStatus,
         OperatorCancel,
         ReminderInput,
+        ReminderLookup,
         ReminderOutcome,
         ReminderPlan,
         ReminderRecord,
@@ -76,6 +79,13 @@ REMINDERS_ONCE_PATCH = "steer-reminders-once"
 # From this patch on, an action that ran over LATE_NOTE late, was missed or failed reports itself
 # to its server's outage summary (workflows/outage.py): one message per outage, not one per job.
 OUTAGE_PATCH = "told-outage-summary"
+# From this patch on, a reminder whose attempts ended without Discord's answer (the answer lost,
+# the worker killed, the last moment passed while Discord held it) is looked for in its channel
+# before it is recorded not sent: a post Discord took is recorded sent.
+REMINDER_LOOKUP_PATCH = "told-reminder-record-matches-discord"
+# The look-up reads the channel; it posts nothing, so it may run past the reminder's last moment.
+LOOKUP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+LOOKUP_BUDGET = timedelta(seconds=20)
 OPERATOR_CANCEL = "operator_cancel"
 TEMPORAL_CANCELLATION = "Temporal cancellation"
 
@@ -296,11 +306,13 @@ class ScheduledJobWorkflow:
                 later = self._successor()
                 # (At or past the deadline every reminder is skipped as such, below.)
                 if later is not None and later.due <= workflow.now() < self._deadline:
-                    self._record(
+                    # A worker killed mid-attempt leaves no trace in the history: look.
+                    await self._record_unsent(
                         nxt,
                         "skipped",
-                        reason=f"{self._lateness(nxt, workflow.now())}: the {later.message} reminder"
+                        f"{self._lateness(nxt, workflow.now())}: the {later.message} reminder"
                         " is due too, and only the latest is sent",
+                        later.due,
                     )
                     continue
                 if self._v2:
@@ -342,7 +354,9 @@ class ScheduledJobWorkflow:
         for _ in range(REMINDER_RETRY.maximum_attempts):
             now = workflow.now()
             if self._cancelled():
-                self._record(plan, "skipped", reason="the job was cancelled while it was being sent")
+                await self._record_unsent(
+                    plan, "skipped", "the job was cancelled while it was being sent", last
+                )
                 return
             if now >= last:
                 break
@@ -358,10 +372,10 @@ class ScheduledJobWorkflow:
                 )
             except FailureError as err:
                 if error_type(err) == REMINDER_TOO_LATE:
-                    self._record(plan, "skipped", reason=failure_reason(err))
+                    await self._record_unsent(plan, "skipped", failure_reason(err), last)
                     return
                 if permanent(err):
-                    self._record(plan, "failed", reason=failure_reason(err))
+                    await self._record_unsent(plan, "failed", failure_reason(err), last)
                     return
                 error = failure_reason(err)
             else:
@@ -385,9 +399,46 @@ class ScheduledJobWorkflow:
                 why = f"the {later.message} reminder was due"
             else:
                 why = f"more than {self._grace()} late"
-            self._record(plan, "skipped", reason=f"{self._lateness(plan, now)}: {why}, not sent")
+            reason = f"{self._lateness(plan, now)}: {why}, not sent"
+            await self._record_unsent(plan, "skipped", reason, last)
         else:
-            self._record(plan, "failed", reason=f"Discord did not take it by {last:%H:%M:%S} UTC: {error}")
+            reason = f"Discord did not take it by {last:%H:%M:%S} UTC: {error}"
+            await self._record_unsent(plan, "failed", reason, last)
+
+    async def _record_unsent(
+        self,
+        plan: ReminderPlan,
+        outcome: ReminderOutcome,
+        reason: str,
+        post_by: datetime,
+    ) -> None:
+        """Record a due reminder as not sent, unless Discord took an attempt at it whose answer
+        never came back (lost, the last moment passed while Discord held it, or the worker killed
+        before its task was recorded, which leaves no trace in the history): the record says what
+        the channel shows (REMINDER_LOOKUP_PATCH)."""
+        if self._spec.reminder_action != SEND_REMINDER or not workflow.patched(REMINDER_LOOKUP_PATCH):
+            self._record(plan, outcome, reason=reason)
+            return
+        lookup = ReminderLookup(reminder=self._reminder_input(plan, post_by), since=plan.due)
+        try:
+            found = await workflow.execute_local_activity(
+                FIND_REMINDER_POST,
+                lookup,
+                result_type=dict[str, str],
+                start_to_close_timeout=LOOKUP_BUDGET,
+                schedule_to_close_timeout=LOOKUP_BUDGET,
+                retry_policy=LOOKUP_RETRY,
+                summary=FIND_REMINDER_POST,
+            )
+        except FailureError as err:
+            self._record(
+                plan, outcome, reason=f"{reason}; whether Discord took it is unknown: {failure_reason(err)}"
+            )
+            return
+        if found.get("message_id"):
+            self._record(plan, "sent", reason="found in the channel: Discord took it, its answer was lost")
+        else:
+            self._record(plan, outcome, reason=reason)
 
     def _grace(self) -> str:
         return f"{int(self._spec.reminder_grace.total_seconds())} s"

@@ -236,6 +236,14 @@ class ReminderInput(BaseModel):
     nonce_key: str | None = None
 
 
+class ReminderLookup(BaseModel):
+    """Whether Discord took a reminder whose attempts ended without its answer: a post of the
+    bot's with the reminder's text in its channel since `since`."""
+
+    reminder: ReminderInput
+    since: datetime
+
+
 class ActionInput(BaseModel):
     job_id: str
     action: str

@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from workflows.common import EDIT_ANNOUNCEMENT, AnnouncementEdit
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_actions import (
+    FIND_REMINDER_POST,
     NOTIFY_JOB_CANCELLED,
     NOTIFY_JOB_FAILED,
     POST_MESSAGE,
@@ -31,6 +32,7 @@ from workflows.jobs_models import (
     JobSpec,
     Reminder,
     ReminderInput,
+    ReminderLookup,
     job_id_for,
 )
 from workflows.outage_models import REPORT_OUTAGE, OutageEntry
@@ -92,6 +94,18 @@ class Doubles:
             self.reminder_posts.append((reminder, now))
             return {"message_id": "1"}
 
+        @activity.defn(name=FIND_REMINDER_POST)
+        async def find_reminder_post(lookup: ReminderLookup) -> dict[str, str]:
+            wanted = lookup.reminder
+            for posted, _ in self.reminder_posts:
+                if (posted.job_id, posted.message, posted.deadline) == (
+                    wanted.job_id,
+                    wanted.message,
+                    wanted.deadline,
+                ):
+                    return {"message_id": "1"}
+            return {}
+
         @activity.defn(name=POST_MESSAGE)
         async def post_message(action: ActionInput) -> dict[str, str]:
             now = await self.env.get_current_time()
@@ -124,6 +138,7 @@ class Doubles:
 
         return [
             send_reminder,
+            find_reminder_post,
             post_message,
             process_round_results,
             notify_job_failed,
