@@ -388,6 +388,7 @@ class CustomActions:
             at=at,
             description=description_for(definition.name),
             key=key,
+            check_channel=True,  # a channel of another server is refused by the job
         )
 
     async def run_over(self, run_id: str) -> bool:

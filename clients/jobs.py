@@ -160,8 +160,11 @@ class Jobs:
         description: str = "",
         key: str | None = None,
         retry_of: str | None = None,
+        check_channel: bool = False,
     ) -> str:
-        """Start a job; returns its id. Refuses bad input before anything is started."""
+        """Start a job; returns its id. Refuses bad input before anything is started.
+        `check_channel`: the job asks Discord whether the channel is in the guild before it plans
+        anything, and ends refused when it is not."""
         spec = self._validate(
             action,
             payload or {},
@@ -175,6 +178,7 @@ class Jobs:
             description=description,
             key=key,
             retry_of=retry_of,
+            check_channel=check_channel,
         )
         job_id = job_id_for(spec.guild_id, spec.key or uuid.uuid4().hex[:12])
         attributes: list[SearchAttributePair[Any]] = [

@@ -55,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         ShiftRequest,
         SteerRequest,
     )
+    from workflows.guild_checks import GuildQuery, ask_discord, other_guild_channel
     from workflows.outage_models import REPORT_OUTAGE, OutageEntry, OutageKind
     from workflows.outcomes import record_outcome
     from workflows.times import discord_time, format_human, when
@@ -86,6 +87,9 @@ REMINDER_LOOKUP_PATCH = "told-reminder-record-matches-discord"
 # The look-up reads the channel; it posts nothing, so it may run past the reminder's last moment.
 LOOKUP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 LOOKUP_BUDGET = timedelta(seconds=20)
+# From this patch on, a job whose spec asks (`check_channel`) first asks Discord which server
+# its channel is in, and a channel of another server ends it refused before anything is planned.
+CHANNEL_CHECK_PATCH = "told-channel-of-the-guild"
 OPERATOR_CANCEL = "operator_cancel"
 TEMPORAL_CANCELLATION = "Temporal cancellation"
 
@@ -260,6 +264,13 @@ class ScheduledJobWorkflow:
         return self._cancel is not None or self._operator is not None
 
     async def _run(self) -> JobResult:
+        if self._spec.check_channel and workflow.patched(CHANNEL_CHECK_PATCH):
+            facts = await ask_discord(
+                GuildQuery(guild_id=self._spec.guild_id, channel_id=self._spec.channel_id)
+            )
+            # Discord unreachable: the action's own post finds out at the deadline.
+            if facts is not None and facts.channel_guild not in (None, self._spec.guild_id):
+                return self._finish("failed", reason=other_guild_channel(self._spec.channel_id))
         # Reminders that would have fallen before the job existed are never planned; ones that
         # fall due while no worker runs are planned, then skipped (see _fire_reminder).
         self._plan(since=workflow.info().workflow_start_time)

@@ -96,6 +96,9 @@ class JobSpec(BaseModel):
     # A repeat's occurrence (started by a Temporal Schedule `lead` before it): the deadline is
     # the scheduled start plus `lead`, and `deadline` above is only the repeat's first one.
     lead: timedelta | None = Field(default=None, ge=timedelta(0), le=timedelta(days=1))
+    # Ask Discord first whether the channel is in `guild_id`: a channel of another server ends
+    # the job at once, refused, with nothing posted (a caller's channel is not taken as given).
+    check_channel: bool = False
 
     @model_validator(mode="after")
     def _distinct_reminders(self) -> JobSpec:

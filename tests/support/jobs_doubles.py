@@ -15,6 +15,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from tests.support.guild_checks_doubles import GuildDoubles
 from workflows.common import EDIT_ANNOUNCEMENT, AnnouncementEdit
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_actions import (
@@ -75,6 +76,8 @@ class Doubles:
     announcements: list[AnnouncementEdit] = field(default_factory=list)
     # What the jobs reported to their server's outage summary (late, missed, failed).
     outage_reports: list[OutageEntry] = field(default_factory=list)
+    # What Discord says about channels and hosts (the workflows' own checks).
+    discord_guild: GuildDoubles = field(default_factory=GuildDoubles)
 
     def _outage(self, now: datetime) -> None:
         if self.discord_down(now):
@@ -145,6 +148,7 @@ class Doubles:
             notify_job_cancelled,
             edit_announcement,
             report_to_outage_summary,
+            self.discord_guild.activity(),
         ]
 
 
