@@ -94,11 +94,8 @@ def activities_for(
         else []
     )
     # Host rights and a channel's guild, from Discord and the guild's host role setting.
-    guild_checks = (
-        [GuildChecks(discord_client, HostRole(StoreSettings(temporal, task_queue))).check_guild]
-        if temporal
-        else []
-    )
+    host_role = HostRole(StoreSettings(temporal, task_queue)) if temporal else None
+    guild_checks = GuildChecks(discord_client, host_role)
     return [
         jobs.send_reminder,
         jobs.find_reminder_post,
@@ -112,7 +109,7 @@ def activities_for(
         *custom_actions,
         *health,
         *outage,
-        *guild_checks,
+        guild_checks.check_guild,
     ]
 
 

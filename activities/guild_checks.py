@@ -20,10 +20,17 @@ class HostRoleSetting(Protocol):
     async def get(self, guild_id: int) -> int | None: ...
 
 
+class NoHostRole:
+    """For a worker without the settings store: hosts by their Discord permissions only."""
+
+    async def get(self, guild_id: int) -> int | None:
+        return None
+
+
 class GuildChecks:
-    def __init__(self, client: discord.Client, host_role: HostRoleSetting) -> None:
+    def __init__(self, client: discord.Client, host_role: HostRoleSetting | None = None) -> None:
         self._client = client
-        self._host_role = host_role
+        self._host_role = host_role or NoHostRole()
 
     @activity.defn(name=CHECK_GUILD)
     async def check_guild(self, query: GuildQuery) -> GuildFacts:

@@ -20,6 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError,
 with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.common import DISCORD_RETRY, EDIT_ANNOUNCEMENT, AnnouncementEdit, failure_reason
+    from workflows.guild_checks import GuildQuery, ask_discord, other_guild_channel
     from workflows.jobs_actions import (
         FIND_REMINDER_POST,
         NOTIFY_JOB_CANCELLED,
@@ -55,7 +56,6 @@ with workflow.unsafe.imports_passed_through():
         ShiftRequest,
         SteerRequest,
     )
-    from workflows.guild_checks import GuildQuery, ask_discord, other_guild_channel
     from workflows.outage_models import REPORT_OUTAGE, OutageEntry, OutageKind
     from workflows.outcomes import record_outcome
     from workflows.times import discord_time, format_human, when
