@@ -428,8 +428,12 @@ class SeasonWorkflow:
         return self.status()
 
     @start.validator
-    def _check_start(self, request: StartRequest) -> None:
+    def _validate_start(self, request: StartRequest) -> None:
+        # The guild only here: validators do not run on replay, handlers do.
         self._check_guild(request.guild_id, request.operator)
+        self._check_start(request)
+
+    def _check_start(self, request: StartRequest) -> None:
         self._check_host(request.by, request.as_host or request.operator, "start")
         if self._state != "open" or self._start_requested:
             raise refuse("This season has already started.", ALREADY)
@@ -448,8 +452,12 @@ class SeasonWorkflow:
         return self.status()
 
     @terminate.validator
-    def _check_terminate(self, request: TerminateRequest) -> None:
+    def _validate_terminate(self, request: TerminateRequest) -> None:
+        # The guild only here: validators do not run on replay, handlers do.
         self._check_guild(request.guild_id, request.operator)
+        self._check_terminate(request)
+
+    def _check_terminate(self, request: TerminateRequest) -> None:
         self._check_host(request.by, request.as_host or request.operator, "end")
         if self._terminate is not None or self._state not in ("open", "running"):
             raise refuse("This season is already over.", ALREADY)
@@ -465,8 +473,12 @@ class SeasonWorkflow:
         return self.status()
 
     @move_close.validator
-    def _check_move_close(self, request: MoveCloseRequest) -> None:
+    def _validate_move_close(self, request: MoveCloseRequest) -> None:
+        # The guild only here: validators do not run on replay, handlers do.
         self._check_guild(request.guild_id, request.operator)
+        self._check_move_close(request)
+
+    def _check_move_close(self, request: MoveCloseRequest) -> None:
         self._check_host(request.by, request.as_host or request.operator, "move the closing time of")
         if self._state != "open" or self._start_requested or self._terminate is not None:
             raise refuse("This season is no longer open for joining.", TOO_LATE)
@@ -482,7 +494,7 @@ class SeasonWorkflow:
             raise refuse(f"Only the season's host can {what} it.", NOT_YOURS)
 
     def _check_guild(self, guild_id: int | None, operator: bool) -> None:
-        """A request names the server it is for (validators do not run on replay)."""
+        """A request names the server it is for."""
         if operator:
             return
         if guild_id is None:
