@@ -20,7 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError,
 with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.common import DISCORD_RETRY, EDIT_ANNOUNCEMENT, AnnouncementEdit, failure_reason
-    from workflows.guild_checks import GuildQuery, ask_discord, other_guild_channel
+    from workflows.guild_checks import GuildQuery, ask_discord, not_a_host, other_guild_channel
     from workflows.jobs_actions import (
         FIND_REMINDER_POST,
         NOTIFY_JOB_CANCELLED,
@@ -90,6 +90,9 @@ LOOKUP_BUDGET = timedelta(seconds=20)
 # From this patch on, a job whose spec asks (`check_channel`) first asks Discord which server
 # its channel is in, and a channel of another server ends it refused before anything is planned.
 CHANNEL_CHECK_PATCH = "told-channel-of-the-guild"
+# From this patch on, a change claimed as a host's by someone other than the job's scheduler is
+# checked with Discord (the owner, Manage Roles, the host role) before it is made.
+HOST_CHECK_PATCH = "told-host-checked-with-discord"
 OPERATOR_CANCEL = "operator_cancel"
 TEMPORAL_CANCELLATION = "Temporal cancellation"
 
@@ -639,7 +642,10 @@ class ScheduledJobWorkflow:
     # --- messages -------------------------------------------------------------------------
 
     @workflow.update
-    def cancel(self, request: CancelRequest) -> JobStatus:
+    async def cancel(self, request: CancelRequest) -> JobStatus:
+        await self._confirm_host(
+            request.by, request.as_host, "cancel", lambda: self._validate_cancel(request)
+        )
         self._cancel = request
         self._state = "cancelled"
         return self.status()
@@ -666,7 +672,10 @@ class ScheduledJobWorkflow:
             self._operator = request
 
     @workflow.update
-    def reschedule(self, request: RescheduleRequest) -> JobStatus:
+    async def reschedule(self, request: RescheduleRequest) -> JobStatus:
+        await self._confirm_host(
+            request.by, request.as_host, "reschedule", lambda: self._validate_reschedule(request)
+        )
         self._move_to(request.deadline, once=workflow.patched(REMINDERS_ONCE_PATCH))
         self._note(request.by, f"moved to {when(self._deadline)}")
         return self.status()
@@ -702,8 +711,9 @@ class ScheduledJobWorkflow:
     # Steering: new updates beside the old ones (their names are a contract too).
 
     @workflow.update
-    def shift(self, request: ShiftRequest) -> JobStatus:
+    async def shift(self, request: ShiftRequest) -> JobStatus:
         """Extend (positive) or bring forward (negative) by a duration."""
+        await self._confirm_host(request.by, request.as_host, "move", lambda: self._validate_shift(request))
         self._move_to(self._deadline + request.by_how_much)
         sign = "later" if request.by_how_much > timedelta(0) else "earlier"
         self._note(
@@ -722,8 +732,9 @@ class ScheduledJobWorkflow:
         self._check_deadline(self._deadline + request.by_how_much)
 
     @workflow.update
-    def pause(self, request: SteerRequest) -> JobStatus:
+    async def pause(self, request: SteerRequest) -> JobStatus:
         """Stop the clock: nothing fires until resume, which keeps the time that was left."""
+        await self._confirm_host(request.by, request.as_host, "pause", lambda: self._validate_pause(request))
         self._paused_left = self._deadline - workflow.now()
         self._pending = []
         self._replanned = True
@@ -737,7 +748,10 @@ class ScheduledJobWorkflow:
             raise ApplicationError("this job is already paused")
 
     @workflow.update
-    def resume(self, request: SteerRequest) -> JobStatus:
+    async def resume(self, request: SteerRequest) -> JobStatus:
+        await self._confirm_host(
+            request.by, request.as_host, "resume", lambda: self._validate_resume(request)
+        )
         assert self._paused_left is not None  # the validator checked
         left, self._paused_left = self._paused_left, None
         self._move_to(workflow.now() + left)
@@ -751,8 +765,9 @@ class ScheduledJobWorkflow:
             raise ApplicationError("this job is not paused")
 
     @workflow.update
-    def run_now(self, request: SteerRequest) -> JobStatus:
+    async def run_now(self, request: SteerRequest) -> JobStatus:
         """Run the action now, once; a cancel after this is refused (the job is running)."""
+        await self._confirm_host(request.by, request.as_host, "run", lambda: self._validate_run_now(request))
         self._run_now = request.by
         self._paused_left = None
         self._state = "running"
@@ -778,6 +793,21 @@ class ScheduledJobWorkflow:
             paused_left=self._paused_left,
             changes=list(self._changes),
         )
+
+    async def _confirm_host(self, by: int, as_host: bool, verb: str, validate: Callable[[], None]) -> None:
+        """A host's claim from someone other than the scheduler, checked with Discord rather
+        than taken as given; then the validator's checks again, for the job may have moved on
+        while Discord answered (HOST_CHECK_PATCH). Operators use the operator_cancel signal."""
+        if not as_host or by == self._spec.scheduled_by or not workflow.patched(HOST_CHECK_PATCH):
+            return
+        facts = await ask_discord(GuildQuery(guild_id=self._spec.guild_id, user_id=by))
+        if facts is None:
+            raise ApplicationError(
+                "Discord could not confirm that you are a host here; try again in a moment."
+            )
+        if not facts.host:
+            raise ApplicationError(not_a_host(f"{verb} another member's job"))
+        validate()
 
     def _check_may_change(self, by: int, guild_id: int, as_host: bool, verb: str) -> None:
         # The bot checks roles; this is the check the workflow itself can make.

@@ -484,6 +484,7 @@ async def test_a_caller_claiming_to_be_a_host_without_the_role_is_refused_by_the
     time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, facade: Seasons
 ) -> None:
     await open_season(facade, players=[P1, P2], min_players=2)
+    doubles.discord_guild.hosts = set()  # Discord counts nobody a host
     # The bot would not set as_host for P1; a caller that does is checked with Discord.
     with pytest.raises(NotYours, match="Only a host of this server"):
         await facade.end(GUILD, by=P1, as_host=True)
@@ -492,6 +493,6 @@ async def test_a_caller_claiming_to_be_a_host_without_the_role_is_refused_by_the
     assert (await facade.status(GUILD)).state == "open"
     assert [(q.guild_id, q.user_id) for q in doubles.discord_guild.asked] == [(GUILD, P1), (GUILD, P1)]
     # One Discord counts as a host (here: the host role) may.
-    doubles.discord_guild.hosts.add((GUILD, P2))
+    doubles.discord_guild.hosts = {(GUILD, P2)}
     await facade.end(GUILD, by=P2, as_host=True)
     assert (await season_handle(facade).result()).outcome == "ended"

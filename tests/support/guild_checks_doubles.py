@@ -13,8 +13,9 @@ from workflows.guild_checks import CHECK_GUILD, GuildFacts, GuildQuery
 
 @dataclass
 class GuildDoubles:
-    # (guild, user) pairs Discord counts as hosts (owner, Manage Roles, or the host role).
-    hosts: set[tuple[int, int]] = field(default_factory=set)
+    # (guild, user) pairs Discord counts as hosts (owner, Manage Roles, or the host role); None:
+    # Discord agrees with whatever the bot claimed.
+    hosts: set[tuple[int, int]] | None = None
     # channel -> the guild it is in; a channel not listed is in whichever guild is asked about.
     channels: dict[int, int] = field(default_factory=dict)
     asked: list[GuildQuery] = field(default_factory=list)
@@ -28,7 +29,8 @@ class GuildDoubles:
                 channel_guild = self.channels.get(query.channel_id, query.guild_id)
             return GuildFacts(
                 channel_guild=channel_guild,
-                host=query.user_id is not None and (query.guild_id, query.user_id) in self.hosts,
+                host=query.user_id is not None
+                and (self.hosts is None or (query.guild_id, query.user_id) in self.hosts),
             )
 
         return check_guild
