@@ -10,7 +10,9 @@ import discord
 from aiohttp import ClientResponse
 from temporalio.testing import ActivityEnvironment
 
+from activities.discord_rest import rest_client
 from activities.guild_checks import ADMINISTRATOR, MANAGE_ROLES, GuildChecks
+from local_discord import FakeDiscord
 from workflows.guild_checks import GuildFacts, GuildQuery
 
 GUILD, OTHER, OWNER, ADMIN, MOD, HOST, PLAYER, STRANGER = 10, 20, 31, 32, 33, 34, 35, 36
@@ -73,3 +75,32 @@ async def test_hosts_are_the_owner_administrators_role_managers_and_the_host_rol
         assert (await ask(GuildQuery(guild_id=GUILD, user_id=user))).host, user
     for user in (PLAYER, STRANGER):  # a member without any of these; not a member at all
         assert not (await ask(GuildQuery(guild_id=GUILD, user_id=user))).host, user
+
+
+async def test_against_the_local_discord() -> None:
+    async with FakeDiscord() as fake, rest_client("fake-bot-token", fake.base_url) as client:
+        fake.add_guild(GUILD, "Ours", owner_id=OWNER)
+        fake.add_guild(OTHER, "Theirs", owner_id=OWNER)
+        fake.add_role(GUILD, MOD_ROLE, "Mods", MANAGE_ROLES)
+        fake.add_role(GUILD, HOST_ROLE, "Hosts", 0)
+        fake.add_member(GUILD, OWNER, "owner")
+        fake.add_member(GUILD, MOD, "mod", [MOD_ROLE])
+        fake.add_member(GUILD, HOST, "host", [HOST_ROLE])
+        fake.add_member(GUILD, PLAYER, "player")
+        fake.add_channel(CHANNEL, GUILD)
+        fake.add_channel(OTHER_CHANNEL, OTHER)
+        checks = GuildChecks(client, Setting())
+
+        async def ask_fake(query: GuildQuery) -> GuildFacts:
+            facts: GuildFacts = await ActivityEnvironment().run(checks.check_guild, query)
+            return facts
+
+        assert (await ask_fake(GuildQuery(guild_id=GUILD, channel_id=OTHER_CHANNEL))).channel_guild == OTHER
+        assert (await ask_fake(GuildQuery(guild_id=GUILD, channel_id=GONE_CHANNEL))).channel_guild is None
+        hosts = [
+            u
+            for u in (OWNER, MOD, HOST, PLAYER, STRANGER)
+            if (await ask_fake(GuildQuery(guild_id=GUILD, user_id=u))).host
+        ]
+        assert hosts == [OWNER, MOD, HOST]
+        fake.assert_no_violations()
