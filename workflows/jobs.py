@@ -247,13 +247,19 @@ class ScheduledJobWorkflow:
         self._paused_left: timedelta | None = None
         self._run_now: int | None = None
         self._changes: list[JobChange] = []
+        # Looks for reminders recorded unsent (_record_unsent): the result waits for them.
+        self._lookups: list[asyncio.Task[None]] = []
 
     @workflow.run
     async def run(self, spec: JobSpec) -> JobResult:
         self._v2 = workflow.patched(JOBS_PATCH)
         self._v3 = self._v2 and workflow.patched(SUPERSEDE_PATCH)
         try:
-            return await self._run()
+            result = await self._run()
+            if self._lookups:
+                await asyncio.gather(*self._lookups)
+                result.reminders = list(self._records)
+            return result
         except asyncio.CancelledError:
             # Temporal's own cancellation (`temporal workflow cancel`, the Web UI's Request
             # Cancellation): end as a cancelled job the host hears about, not a bare CANCELED.
@@ -321,7 +327,7 @@ class ScheduledJobWorkflow:
                 # (At or past the deadline every reminder is skipped as such, below.)
                 if later is not None and later.due <= workflow.now() < self._deadline:
                     # A worker killed mid-attempt leaves no trace in the history: look.
-                    await self._record_unsent(
+                    self._record_unsent(
                         nxt,
                         "skipped",
                         f"{self._lateness(nxt, workflow.now())}: the {later.message} reminder"
@@ -368,9 +374,7 @@ class ScheduledJobWorkflow:
         for _ in range(REMINDER_RETRY.maximum_attempts):
             now = workflow.now()
             if self._cancelled():
-                await self._record_unsent(
-                    plan, "skipped", "the job was cancelled while it was being sent", last
-                )
+                self._record_unsent(plan, "skipped", "the job was cancelled while it was being sent", last)
                 return
             if now >= last:
                 break
@@ -386,10 +390,10 @@ class ScheduledJobWorkflow:
                 )
             except FailureError as err:
                 if error_type(err) == REMINDER_TOO_LATE:
-                    await self._record_unsent(plan, "skipped", failure_reason(err), last)
+                    self._record_unsent(plan, "skipped", failure_reason(err), last)
                     return
                 if permanent(err):
-                    await self._record_unsent(plan, "failed", failure_reason(err), last)
+                    self._record_unsent(plan, "failed", failure_reason(err), last)
                     return
                 error = failure_reason(err)
             else:
@@ -414,26 +418,32 @@ class ScheduledJobWorkflow:
             else:
                 why = f"more than {self._grace()} late"
             reason = f"{self._lateness(plan, now)}: {why}, not sent"
-            await self._record_unsent(plan, "skipped", reason, last)
+            self._record_unsent(plan, "skipped", reason, last)
         else:
             reason = f"Discord did not take it by {last:%H:%M:%S} UTC: {error}"
-            await self._record_unsent(plan, "failed", reason, last)
+            self._record_unsent(plan, "failed", reason, last)
 
-    async def _record_unsent(
+    def _record_unsent(
         self,
         plan: ReminderPlan,
         outcome: ReminderOutcome,
         reason: str,
         post_by: datetime,
     ) -> None:
-        """Record a due reminder as not sent, unless Discord took an attempt at it whose answer
-        never came back (lost, the last moment passed while Discord held it, or the worker killed
-        before its task was recorded, which leaves no trace in the history): the record says what
-        the channel shows (REMINDER_LOOKUP_PATCH)."""
+        """Record a due reminder as not sent, then look for it in its channel: Discord may have
+        taken an attempt whose answer never came back (lost, the last moment passed while Discord
+        held it, or the worker killed before its task was recorded, which leaves no trace in the
+        history). A post found makes the record "sent": it says what the channel shows
+        (REMINDER_LOOKUP_PATCH). The look runs beside the job, so it never delays the next
+        reminder or the action; the result waits for it."""
+        self._record(plan, outcome, reason=reason)
         if self._spec.reminder_action != SEND_REMINDER or not workflow.patched(REMINDER_LOOKUP_PATCH):
-            self._record(plan, outcome, reason=reason)
             return
         lookup = ReminderLookup(reminder=self._reminder_input(plan, post_by), since=plan.due)
+        self._lookups.append(asyncio.create_task(self._look_for(len(self._records) - 1, lookup)))
+
+    async def _look_for(self, index: int, lookup: ReminderLookup) -> None:
+        record = self._records[index]
         try:
             found = await workflow.execute_local_activity(
                 FIND_REMINDER_POST,
@@ -445,14 +455,16 @@ class ScheduledJobWorkflow:
                 summary=FIND_REMINDER_POST,
             )
         except FailureError as err:
-            self._record(
-                plan, outcome, reason=f"{reason}; whether Discord took it is unknown: {failure_reason(err)}"
-            )
+            why = f"{record.reason}; whether Discord took it is unknown: {failure_reason(err)}"
+            self._records[index] = record.model_copy(update={"reason": why})
             return
         if found.get("message_id"):
-            self._record(plan, "sent", reason="found in the channel: Discord took it, its answer was lost")
-        else:
-            self._record(plan, outcome, reason=reason)
+            self._records[index] = record.model_copy(
+                update={
+                    "outcome": "sent",
+                    "reason": "found in the channel: Discord took it, its answer was lost",
+                }
+            )
 
     def _grace(self) -> str:
         return f"{int(self._spec.reminder_grace.total_seconds())} s"
