@@ -21,13 +21,14 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.custom_actions import CustomActionActivities, WebhookDiscord
 from activities.discord_rest import rest_client
+from activities.guild_checks import GuildChecks
 from activities.health import HealthActivities
 from activities.jobs import JobsActivities
 from activities.outage import OutageActivities
 from activities.safari import SafariActivities
 from activities.seasons import SeasonActivities
 from activities.whispers import WhisperActivities
-from clients.guild_settings import StoreSettings, migrate_legacy_settings
+from clients.guild_settings import HostRole, StoreSettings, migrate_legacy_settings
 from stack.build_id import code_build_id
 from stack.process import exit_now
 from stack.settings import Settings, load_settings
@@ -92,8 +93,12 @@ def activities_for(
         if temporal
         else []
     )
+    # Host rights and a channel's guild, from Discord and the guild's host role setting.
+    host_role = HostRole(StoreSettings(temporal, task_queue)) if temporal else None
+    guild_checks = GuildChecks(discord_client, host_role)
     return [
         jobs.send_reminder,
+        jobs.find_reminder_post,
         jobs.post_message,
         jobs.notify_job_failed,
         jobs.notify_job_cancelled,
@@ -104,6 +109,7 @@ def activities_for(
         *custom_actions,
         *health,
         *outage,
+        guild_checks.check_guild,
     ]
 
 

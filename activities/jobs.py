@@ -7,7 +7,7 @@ form of CastBot's `scheduler.registerAction(name, fn)`.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import discord
 from discord.utils import format_dt
@@ -19,16 +19,21 @@ from activities.discord_rest import activity_nonce, already_gone, discord_errors
 from workflows.common import EDIT_ANNOUNCEMENT, AnnouncementEdit
 from workflows.jobs import REMINDER_TOO_LATE
 from workflows.jobs_actions import (
+    FIND_REMINDER_POST,
     NOTIFY_JOB_CANCELLED,
     NOTIFY_JOB_FAILED,
     POST_MESSAGE,
     SEND_REMINDER,
     PostMessagePayload,
 )
-from workflows.jobs_models import ActionInput, CancelNotice, FailureNotice, ReminderInput
+from workflows.jobs_models import ActionInput, CancelNotice, FailureNotice, ReminderInput, ReminderLookup
 
 # Scheduled text may mention users; it must never ping a whole server or a role by surprise.
 SAFE_MENTIONS = discord.AllowedMentions(everyone=False, roles=False, users=True)
+# A look for a reminder's post reads the channel from its first attempt on, less this for
+# Discord's clock and ours, and at most this many pages of 100 messages.
+LOOKUP_SKEW = timedelta(minutes=2)
+LOOKUP_PAGES = 10
 
 
 def reminder_text(reminder: ReminderInput) -> str:
@@ -79,6 +84,31 @@ class JobsActivities:
                 non_retryable=True,
             ) from None
         return {"message_id": str(message.id)}
+
+    @activity.defn(name=FIND_REMINDER_POST)
+    async def find_reminder_post(self, lookup: ReminderLookup) -> dict[str, str]:
+        """The reminder's post, if Discord took it though no attempt heard back: a message of the
+        bot's (not a webhook's) with the reminder's text since the first attempt. Discord cannot be
+        asked by nonce, and the text names the job, the reminder and the deadline."""
+        require_login(self._client)
+        text = reminder_text(lookup.reminder)
+        me = str(self._client.user.id) if self._client.user else None
+        after = discord.utils.time_snowflake(lookup.since - LOOKUP_SKEW)
+        for _ in range(LOOKUP_PAGES):
+            with discord_errors():
+                page = await self._client.http.logs_from(lookup.reminder.channel_id, 100, after=after)
+            for message in page:
+                ours = me is None or str(message.get("author", {}).get("id")) == me
+                if ours and message.get("content") == text and not message.get("webhook_id"):
+                    return {"message_id": str(message["id"])}
+            if len(page) < 100:
+                return {}
+            after = max(int(message["id"]) for message in page)
+        raise ApplicationError(
+            f"over {LOOKUP_PAGES * 100} messages came in the channel since, too many to read",
+            type="PostUnknown",
+            non_retryable=True,
+        )
 
     @activity.defn(name=POST_MESSAGE)
     async def post_message(self, action: ActionInput) -> dict[str, str]:

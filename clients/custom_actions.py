@@ -430,6 +430,7 @@ class CustomActions:
             description=description_for(definition.name),
             key=key,
             names=names,
+            check_channel=True,  # a channel of another server is refused by the job
         )
 
     @refuses(CustomActionError)

@@ -178,9 +178,12 @@ class Jobs:
         retry_of: str | None = None,
         if_late: IfLate | None = None,
         names: Names = NO_NAMES,
+        check_channel: bool = False,
     ) -> str:
         """Start a job; returns its id. Refuses bad input before anything is started. `names`: the
-        channel's and scheduler's names, for the Web UI only."""
+        channel's and scheduler's names, for the Web UI only. `check_channel`: the job asks Discord
+        whether the channel is in the guild before it plans anything, and ends refused when it is
+        not."""
         spec = self._validate(
             action,
             payload or {},
@@ -195,6 +198,7 @@ class Jobs:
             key=key,
             retry_of=retry_of,
             if_late=if_late,
+            check_channel=check_channel,
         )
         if names.channel:
             spec = spec.model_copy(update={"channel_name": names.channel[:100]})

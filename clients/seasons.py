@@ -199,7 +199,7 @@ class Seasons:
     @refuses(SeasonError)
     async def start(self, guild_id: DiscordId, *, by: DiscordId, as_host: bool = False) -> SeasonStatus:
         status: SeasonStatus = await self._season_update(
-            guild_id, SeasonWorkflow.start, StartRequest(by=by, as_host=as_host)
+            guild_id, SeasonWorkflow.start, StartRequest(by=by, as_host=as_host, guild_id=guild_id)
         )
         return status
 
@@ -209,7 +209,9 @@ class Seasons:
     ) -> SeasonStatus:
         """Move the time joining closes by `delta` (negative: sooner)."""
         status: SeasonStatus = await self._season_update(
-            guild_id, SeasonWorkflow.move_close, MoveCloseRequest(by=by, as_host=as_host, delta=delta)
+            guild_id,
+            SeasonWorkflow.move_close,
+            MoveCloseRequest(by=by, as_host=as_host, delta=delta, guild_id=guild_id),
         )
         return status
 
@@ -218,7 +220,9 @@ class Seasons:
         self, guild_id: DiscordId, *, by: DiscordId, as_host: bool = False, reason: str = ""
     ) -> SeasonStatus:
         status: SeasonStatus = await self._season_update(
-            guild_id, SeasonWorkflow.terminate, TerminateRequest(by=by, as_host=as_host, reason=reason[:200])
+            guild_id,
+            SeasonWorkflow.terminate,
+            TerminateRequest(by=by, as_host=as_host, reason=reason[:200], guild_id=guild_id),
         )
         return status
 

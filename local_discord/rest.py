@@ -37,8 +37,20 @@ NONCE_WINDOW = 300.0  # Discord dedupes enforce_nonce nonces for a few minutes, 
 MAX_CHANNEL_WEBHOOKS = 15  # past this, creating one answers 400 code 30007
 _MAJOR_PARAMS = ("channel_id", "guild_id", "webhook_id", "webhook_token")
 
+# Lists a guild carries in the gateway's GUILD_CREATE only.
+_GATEWAY_LISTS = (
+    "threads",
+    "presences",
+    "voice_states",
+    "stage_instances",
+    "guild_scheduled_events",
+    "soundboard_sounds",
+)
+
 ERROR_TEXT = {
     10003: "Unknown Channel",
+    10004: "Unknown Guild",
+    10007: "Unknown Member",
     10008: "Unknown Message",
     10015: "Unknown Webhook",
     10062: "Unknown interaction",
@@ -672,6 +684,8 @@ class FakeDiscord:
             ("GET", "/oauth2/applications/@me", self._get_application, bot),
             ("POST", "/users/@me/channels", self._create_dm, bot),
             ("GET", "/channels/{channel_id}", self._get_channel, bot),
+            ("GET", "/guilds/{guild_id}", self._get_guild, bot),
+            ("GET", "/guilds/{guild_id}/members/{user_id}", self._get_member, bot),
             ("GET", "/channels/{channel_id}/messages", self._list_messages, bot),
             ("POST", "/channels/{channel_id}/messages", self._create_message, bot),
             ("GET", "/channels/{channel_id}/messages/{message_id}", self._get_message, bot),
@@ -918,6 +932,25 @@ class FakeDiscord:
 
     def _get_channel(self, call: _Call) -> Reply:
         return 200, self._channel_json(self._channel(call))
+
+    def _guild_of(self, call: _Call) -> Guild:
+        guild = self._guilds.get(call.int_param("guild_id"))
+        if guild is None:
+            raise DiscordError(404, 10004)
+        return guild
+
+    def _get_guild(self, call: _Call) -> Reply:
+        # The REST guild: the gateway's GUILD_CREATE without what only the gateway sends.
+        gateway_only = {"joined_at", "large", "unavailable", "member_count", "members", "channels"}
+        data = self._guild_json(self._guild_of(call))
+        return 200, {k: v for k, v in data.items() if k not in gateway_only and k not in _GATEWAY_LISTS}
+
+    def _get_member(self, call: _Call) -> Reply:
+        guild = self._guild_of(call)
+        user_id = call.int_param("user_id")
+        if user_id not in guild.members:
+            raise DiscordError(404, 10007)
+        return 200, guild.member_json(self.user(user_id))
 
     def _create_dm(self, call: _Call) -> Reply:
         if call.body.get("recipient_id") is None:

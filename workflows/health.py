@@ -29,6 +29,7 @@ from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.common import failure_reason
+    from workflows.guild_checks import GuildQuery, ask_discord, other_guild_channel
     from workflows.health_models import (
         CONFIRM_CHECKS,
         HEALTH_WORKFLOW,
@@ -63,6 +64,11 @@ REPORT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attemp
 SETTLE_PATCH = "health-settled-state"
 # Since this patch a `stop` signal ends the check (runs from before never received one).
 STOP_PATCH = "health-stop-signal"
+# Since this patch a new check first asks Discord which server its admin channel is in, and one
+# of another server fails the check at once with that reason, before any probe or post.
+CHANNEL_CHECK_PATCH = "health-channel-of-the-guild"
+# The type of that failure (the Web UI and the workflow's result show its message).
+OTHER_SERVER = "ChannelOfAnotherServer"
 
 
 @workflow.defn(name=HEALTH_WORKFLOW)
@@ -81,6 +87,7 @@ class HealthCheckWorkflow:
     @workflow.run
     async def run(self, inp: HealthInput) -> None:
         self._settle = workflow.patched(SETTLE_PATCH)
+        await self._check_channel()
         last = self._c.last_checked
         next_check = workflow.now() if last is None else max(last + self._spec.interval, workflow.now())
         while True:
@@ -102,6 +109,18 @@ class HealthCheckWorkflow:
                 continue
             self._show(next_check)
             await self._wait(None if self._c.paused else (next_check - workflow.now()).total_seconds())
+
+    async def _check_channel(self) -> None:
+        """A channel given by the caller is not taken as given: Discord says which server it is
+        in (only for a new check; Discord unreachable: the first post finds out)."""
+        guild, channel = self._spec.guild_id, self._spec.admin_channel_id
+        if self._c.generation > 0 or self._c.checks > 0:
+            return  # checked when it began
+        if guild is None or channel is None or not workflow.patched(CHANNEL_CHECK_PATCH):
+            return
+        facts = await ask_discord(GuildQuery(guild_id=guild, channel_id=channel))
+        if facts is not None and facts.channel_guild not in (None, guild):
+            raise ApplicationError(other_guild_channel(channel), type=OTHER_SERVER, non_retryable=True)
 
     async def _wait(self, seconds: float | None) -> None:
         """Until the timer or a message (pause, resume, run now), whichever comes first."""

@@ -20,9 +20,12 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError,
 with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.common import DISCORD_RETRY, EDIT_ANNOUNCEMENT, AnnouncementEdit, failure_reason
+    from workflows.guild_checks import GuildQuery, ask_discord, not_a_host, other_guild_channel
     from workflows.jobs_actions import (
+        FIND_REMINDER_POST,
         NOTIFY_JOB_CANCELLED,
         NOTIFY_JOB_FAILED,
+        SEND_REMINDER,
         ActionSpec,
         UnknownActionError,
         action_spec,
@@ -46,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         JobStatus,
         OperatorCancel,
         ReminderInput,
+        ReminderLookup,
         ReminderOutcome,
         ReminderPlan,
         ReminderRecord,
@@ -83,6 +87,19 @@ OUTAGE_PATCH = "told-outage-summary"
 # From this patch on, a paused job keeps its time left in its memo (PAUSED_MEMO), so listings,
 # which read visibility alone, show "paused, 50m left" rather than its old deadline.
 PAUSED_LISTED_PATCH = "steer-paused-listed"
+# From this patch on, a reminder whose attempts ended without Discord's answer (the answer lost,
+# the worker killed, the last moment passed while Discord held it) is looked for in its channel
+# before it is recorded not sent: a post Discord took is recorded sent.
+REMINDER_LOOKUP_PATCH = "told-reminder-record-matches-discord"
+# The look-up reads the channel; it posts nothing, so it may run past the reminder's last moment.
+LOOKUP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+LOOKUP_BUDGET = timedelta(seconds=20)
+# From this patch on, a job whose spec asks (`check_channel`) first asks Discord which server
+# its channel is in, and a channel of another server ends it refused before anything is planned.
+CHANNEL_CHECK_PATCH = "told-channel-of-the-guild"
+# From this patch on, a change claimed as a host's by someone other than the job's scheduler is
+# checked with Discord (the owner, Manage Roles, the host role) before it is made.
+HOST_CHECK_PATCH = "told-host-checked-with-discord"
 OPERATOR_CANCEL = "operator_cancel"
 TEMPORAL_CANCELLATION = "Temporal cancellation"
 
@@ -248,13 +265,19 @@ class ScheduledJobWorkflow:
         self._paused_left: timedelta | None = None
         self._run_now: int | None = None
         self._changes: list[JobChange] = []
+        # Looks for reminders recorded unsent (_record_unsent): the result waits for them.
+        self._lookups: list[asyncio.Task[None]] = []
 
     @workflow.run
     async def run(self, spec: JobSpec) -> JobResult:
         self._v2 = workflow.patched(JOBS_PATCH)
         self._v3 = self._v2 and workflow.patched(SUPERSEDE_PATCH)
         try:
-            return await self._run()
+            result = await self._run()
+            if self._lookups:
+                await asyncio.gather(*self._lookups)
+                result.reminders = list(self._records)
+            return result
         except asyncio.CancelledError:
             # Temporal's own cancellation (`temporal workflow cancel`, the Web UI's Request
             # Cancellation): end as a cancelled job the host hears about, not a bare CANCELED.
@@ -268,6 +291,13 @@ class ScheduledJobWorkflow:
         return self._cancel is not None or self._operator is not None
 
     async def _run(self) -> JobResult:
+        if self._spec.check_channel and workflow.patched(CHANNEL_CHECK_PATCH):
+            facts = await ask_discord(
+                GuildQuery(guild_id=self._spec.guild_id, channel_id=self._spec.channel_id)
+            )
+            # Discord unreachable: the action's own post finds out at the deadline.
+            if facts is not None and facts.channel_guild not in (None, self._spec.guild_id):
+                return self._finish("failed", reason=other_guild_channel(self._spec.channel_id))
         # Reminders that would have fallen before the job existed are never planned; ones that
         # fall due while no worker runs are planned, then skipped (see _fire_reminder).
         self._plan(since=workflow.info().workflow_start_time)
@@ -316,11 +346,13 @@ class ScheduledJobWorkflow:
                 later = self._successor()
                 # (At or past the deadline every reminder is skipped as such, below.)
                 if later is not None and later.due <= workflow.now() < self._deadline:
-                    self._record(
+                    # A worker killed mid-attempt leaves no trace in the history: look.
+                    self._record_unsent(
                         nxt,
                         "skipped",
-                        reason=f"{self._lateness(nxt, workflow.now())}: the {later.message} reminder"
+                        f"{self._lateness(nxt, workflow.now())}: the {later.message} reminder"
                         " is due too, and only the latest is sent",
+                        later.due,
                     )
                     continue
                 if self._v2:
@@ -362,7 +394,7 @@ class ScheduledJobWorkflow:
         for _ in range(REMINDER_RETRY.maximum_attempts):
             now = workflow.now()
             if self._cancelled():
-                self._record(plan, "skipped", reason="the job was cancelled while it was being sent")
+                self._record_unsent(plan, "skipped", "the job was cancelled while it was being sent", last)
                 return
             if now >= last:
                 break
@@ -378,10 +410,10 @@ class ScheduledJobWorkflow:
                 )
             except FailureError as err:
                 if error_type(err) == REMINDER_TOO_LATE:
-                    self._record(plan, "skipped", reason=failure_reason(err))
+                    self._record_unsent(plan, "skipped", failure_reason(err), last)
                     return
                 if permanent(err):
-                    self._record(plan, "failed", reason=failure_reason(err))
+                    self._record_unsent(plan, "failed", failure_reason(err), last)
                     return
                 error = failure_reason(err)
             else:
@@ -405,9 +437,54 @@ class ScheduledJobWorkflow:
                 why = f"the {later.message} reminder was due"
             else:
                 why = f"more than {self._grace()} late"
-            self._record(plan, "skipped", reason=f"{self._lateness(plan, now)}: {why}, not sent")
+            reason = f"{self._lateness(plan, now)}: {why}, not sent"
+            self._record_unsent(plan, "skipped", reason, last)
         else:
-            self._record(plan, "failed", reason=f"Discord did not take it by {last:%H:%M:%S} UTC: {error}")
+            reason = f"Discord did not take it by {last:%H:%M:%S} UTC: {error}"
+            self._record_unsent(plan, "failed", reason, last)
+
+    def _record_unsent(
+        self,
+        plan: ReminderPlan,
+        outcome: ReminderOutcome,
+        reason: str,
+        post_by: datetime,
+    ) -> None:
+        """Record a due reminder as not sent, then look for it in its channel: Discord may have
+        taken an attempt whose answer never came back (lost, the last moment passed while Discord
+        held it, or the worker killed before its task was recorded, which leaves no trace in the
+        history). A post found makes the record "sent": it says what the channel shows
+        (REMINDER_LOOKUP_PATCH). The look runs beside the job, so it never delays the next
+        reminder or the action; the result waits for it."""
+        self._record(plan, outcome, reason=reason)
+        if self._spec.reminder_action != SEND_REMINDER or not workflow.patched(REMINDER_LOOKUP_PATCH):
+            return
+        lookup = ReminderLookup(reminder=self._reminder_input(plan, post_by), since=plan.due)
+        self._lookups.append(asyncio.create_task(self._look_for(len(self._records) - 1, lookup)))
+
+    async def _look_for(self, index: int, lookup: ReminderLookup) -> None:
+        record = self._records[index]
+        try:
+            found = await workflow.execute_local_activity(
+                FIND_REMINDER_POST,
+                lookup,
+                result_type=dict[str, str],
+                start_to_close_timeout=LOOKUP_BUDGET,
+                schedule_to_close_timeout=LOOKUP_BUDGET,
+                retry_policy=LOOKUP_RETRY,
+                summary=FIND_REMINDER_POST,
+            )
+        except FailureError as err:
+            why = f"{record.reason}; whether Discord took it is unknown: {failure_reason(err)}"
+            self._records[index] = record.model_copy(update={"reason": why})
+            return
+        if found.get("message_id"):
+            self._records[index] = record.model_copy(
+                update={
+                    "outcome": "sent",
+                    "reason": "found in the channel: Discord took it, its answer was lost",
+                }
+            )
 
     def _grace(self) -> str:
         return f"{int(self._spec.reminder_grace.total_seconds())} s"
@@ -610,7 +687,10 @@ class ScheduledJobWorkflow:
     # --- messages -------------------------------------------------------------------------
 
     @workflow.update
-    def cancel(self, request: CancelRequest) -> JobStatus:
+    async def cancel(self, request: CancelRequest) -> JobStatus:
+        await self._confirm_host(
+            request.by, request.as_host, "cancel", lambda: self._validate_cancel(request)
+        )
         self._cancel = request
         self._state = "cancelled"
         return self.status()
@@ -637,7 +717,10 @@ class ScheduledJobWorkflow:
             self._operator = request
 
     @workflow.update
-    def reschedule(self, request: RescheduleRequest) -> JobStatus:
+    async def reschedule(self, request: RescheduleRequest) -> JobStatus:
+        await self._confirm_host(
+            request.by, request.as_host, "reschedule", lambda: self._validate_reschedule(request)
+        )
         self._move_to(request.deadline, once=workflow.patched(REMINDERS_ONCE_PATCH))
         self._note(request.by, f"moved to {when(self._deadline)}")
         return self.status()
@@ -678,8 +761,9 @@ class ScheduledJobWorkflow:
     # Steering: new updates beside the old ones (their names are a contract too).
 
     @workflow.update
-    def shift(self, request: ShiftRequest) -> JobStatus:
+    async def shift(self, request: ShiftRequest) -> JobStatus:
         """Extend (positive) or bring forward (negative) by a duration."""
+        await self._confirm_host(request.by, request.as_host, "move", lambda: self._validate_shift(request))
         self._move_to(self._deadline + request.by_how_much)
         sign = "later" if request.by_how_much > timedelta(0) else "earlier"
         self._note(
@@ -698,8 +782,9 @@ class ScheduledJobWorkflow:
         self._check_deadline(self._deadline + request.by_how_much)
 
     @workflow.update
-    def pause(self, request: SteerRequest) -> JobStatus:
+    async def pause(self, request: SteerRequest) -> JobStatus:
         """Stop the clock: nothing fires until resume, which keeps the time that was left."""
+        await self._confirm_host(request.by, request.as_host, "pause", lambda: self._validate_pause(request))
         self._paused_left = self._deadline - workflow.now()
         self._pending = []
         self._replanned = True
@@ -714,7 +799,10 @@ class ScheduledJobWorkflow:
             raise ApplicationError("this job is already paused")
 
     @workflow.update
-    def resume(self, request: SteerRequest) -> JobStatus:
+    async def resume(self, request: SteerRequest) -> JobStatus:
+        await self._confirm_host(
+            request.by, request.as_host, "resume", lambda: self._validate_resume(request)
+        )
         assert self._paused_left is not None  # the validator checked
         left, self._paused_left = self._paused_left, None
         self._move_to(workflow.now() + left)
@@ -729,8 +817,9 @@ class ScheduledJobWorkflow:
             raise ApplicationError("this job is not paused")
 
     @workflow.update
-    def run_now(self, request: SteerRequest) -> JobStatus:
+    async def run_now(self, request: SteerRequest) -> JobStatus:
         """Run the action now, once; a cancel after this is refused (the job is running)."""
+        await self._confirm_host(request.by, request.as_host, "run", lambda: self._validate_run_now(request))
         self._run_now = request.by
         self._paused_left = None
         self._state = "running"
@@ -757,6 +846,21 @@ class ScheduledJobWorkflow:
             paused_left=self._paused_left,
             changes=list(self._changes),
         )
+
+    async def _confirm_host(self, by: int, as_host: bool, verb: str, validate: Callable[[], None]) -> None:
+        """A host's claim from someone other than the scheduler, checked with Discord rather
+        than taken as given; then the validator's checks again, for the job may have moved on
+        while Discord answered (HOST_CHECK_PATCH). Operators use the operator_cancel signal."""
+        if not as_host or by == self._spec.scheduled_by or not workflow.patched(HOST_CHECK_PATCH):
+            return
+        facts = await ask_discord(GuildQuery(guild_id=self._spec.guild_id, user_id=by))
+        if facts is None:
+            raise ApplicationError(
+                "Discord could not confirm that you are a host here; try again in a moment."
+            )
+        if not facts.host:
+            raise ApplicationError(not_a_host(f"{verb} another member's job"))
+        validate()
 
     def _check_may_change(self, by: int, guild_id: int, as_host: bool, verb: str) -> None:
         # The bot checks roles; this is the check the workflow itself can make.

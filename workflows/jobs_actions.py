@@ -55,6 +55,8 @@ class PostMessagePayload(BaseModel):
 
 
 SEND_REMINDER = "send_reminder"
+# Not an action: the activity that looks in the channel for a reminder whose answer was lost.
+FIND_REMINDER_POST = "find_reminder_post"
 POST_MESSAGE = "post_message"
 NOTIFY_JOB_FAILED = "notify_job_failed"
 NOTIFY_JOB_CANCELLED = "notify_job_cancelled"

@@ -109,6 +109,9 @@ class JobSpec(BaseModel):
     if_late: IfLate | None = None
     # The channel's name when the job was scheduled, for the timers' summaries in the Web UI only.
     channel_name: str | None = Field(default=None, max_length=100)
+    # Ask Discord first whether the channel is in `guild_id`: a channel of another server ends
+    # the job at once, refused, with nothing posted (a caller's channel is not taken as given).
+    check_channel: bool = False
 
     @model_validator(mode="after")
     def _distinct_reminders(self) -> JobSpec:
@@ -247,6 +250,14 @@ class ReminderInput(BaseModel):
     # The same for every attempt at one reminder (each attempt is its own local activity), so a
     # post Discord took but whose answer was lost is not posted again by the next attempt.
     nonce_key: str | None = None
+
+
+class ReminderLookup(BaseModel):
+    """Whether Discord took a reminder whose attempts ended without its answer: a post of the
+    bot's with the reminder's text in its channel since `since`."""
+
+    reminder: ReminderInput
+    since: datetime
 
 
 class ActionInput(BaseModel):

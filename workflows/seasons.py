@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         Announcement,
         AnnouncementEdit,
     )
+    from workflows.guild_checks import GuildQuery, ask_discord, not_a_host
     from workflows.outcomes import record_outcome
     from workflows.seasons_models import (
         ALREADY,
@@ -84,6 +85,9 @@ CLOSE_EDIT_PATCH = "season-close-move-edits-the-opening-post"
 # than for as long as Discord refuses the edits.
 END_PATCH = "season-end-without-waiting-for-edits"
 END_GRACE = timedelta(seconds=15)
+# Since this patch a host's start, end or move claimed by someone other than the season's host
+# is checked with Discord (the owner, Manage Roles, the host role) before it is acted on.
+HOST_CHECK_PATCH = "season-host-checked-with-discord"
 
 
 def refuse(message: str, kind: str) -> ApplicationError:
@@ -444,14 +448,20 @@ class SeasonWorkflow:
             raise refuse(f"This season is full ({self._rules.max_players} players).", REFUSED)
 
     @workflow.update
-    def start(self, request: StartRequest) -> SeasonStatus:
+    async def start(self, request: StartRequest) -> SeasonStatus:
+        await self._verify_host(request.by, request.as_host, request.operator, "start")
         self._check_start(request)
         self._start_requested = True
         return self.status()
 
     @start.validator
+    def _validate_start(self, request: StartRequest) -> None:
+        # The guild only here: validators do not run on replay, handlers do.
+        self._check_guild(request.guild_id, request.operator)
+        self._check_start(request)
+
     def _check_start(self, request: StartRequest) -> None:
-        self._check_host(request.by, request.as_host, "start")
+        self._check_host(request.by, request.as_host or request.operator, "start")
         if self._state != "open" or self._start_requested:
             raise refuse("This season has already started.", ALREADY)
         if len(self._players) < self._rules.min_players:
@@ -462,20 +472,27 @@ class SeasonWorkflow:
             )
 
     @workflow.update
-    def terminate(self, request: TerminateRequest) -> SeasonStatus:
+    async def terminate(self, request: TerminateRequest) -> SeasonStatus:
+        await self._verify_host(request.by, request.as_host, request.operator, "end")
         self._check_terminate(request)
         self._terminate = request
         return self.status()
 
     @terminate.validator
+    def _validate_terminate(self, request: TerminateRequest) -> None:
+        # The guild only here: validators do not run on replay, handlers do.
+        self._check_guild(request.guild_id, request.operator)
+        self._check_terminate(request)
+
     def _check_terminate(self, request: TerminateRequest) -> None:
-        self._check_host(request.by, request.as_host, "end")
+        self._check_host(request.by, request.as_host or request.operator, "end")
         if self._terminate is not None or self._state not in ("open", "running"):
             raise refuse("This season is already over.", ALREADY)
 
     @workflow.update
-    def move_close(self, request: MoveCloseRequest) -> SeasonStatus:
+    async def move_close(self, request: MoveCloseRequest) -> SeasonStatus:
         # A new update: no history before it holds one, and the wait above is unchanged without it.
+        await self._verify_host(request.by, request.as_host, request.operator, "move the closing time of")
         self._check_move_close(request)
         self._open_until += request.delta
         self._close_moves += 1
@@ -484,8 +501,13 @@ class SeasonWorkflow:
         return self.status()
 
     @move_close.validator
+    def _validate_move_close(self, request: MoveCloseRequest) -> None:
+        # The guild only here: validators do not run on replay, handlers do.
+        self._check_guild(request.guild_id, request.operator)
+        self._check_move_close(request)
+
     def _check_move_close(self, request: MoveCloseRequest) -> None:
-        self._check_host(request.by, request.as_host, "move the closing time of")
+        self._check_host(request.by, request.as_host or request.operator, "move the closing time of")
         if self._state != "open" or self._start_requested or self._terminate is not None:
             raise refuse("This season is no longer open for joining.", TOO_LATE)
         if self._open_until + request.delta <= workflow.now():
@@ -498,6 +520,30 @@ class SeasonWorkflow:
     def _check_host(self, by: int, as_host: bool, what: str) -> None:
         if not as_host and by != self._spec.host_id:
             raise refuse(f"Only the season's host can {what} it.", NOT_YOURS)
+
+    def _check_guild(self, guild_id: int | None, operator: bool) -> None:
+        """A request names the server it is for."""
+        if operator:
+            return
+        if guild_id is None:
+            raise refuse("That request does not say which server it is for.", REFUSED)
+        if guild_id != self._spec.guild_id:
+            raise refuse("That season is in another server.", NOT_YOURS)
+
+    async def _verify_host(self, by: int, as_host: bool, operator: bool, what: str) -> None:
+        """A caller's claim to be a host, checked with Discord rather than taken as given; the
+        season's own host and an operator's explicit request need no check."""
+        if operator or not as_host or by == self._spec.host_id:
+            return
+        if not workflow.patched(HOST_CHECK_PATCH):
+            return
+        facts = await ask_discord(GuildQuery(guild_id=self._spec.guild_id, user_id=by))
+        if facts is None:
+            raise refuse(
+                "Discord could not confirm that you are a host here; try again in a moment.", REFUSED
+            )
+        if not facts.host:
+            raise refuse(not_a_host(f"{what} this season"), NOT_YOURS)
 
     @workflow.signal(name=ANNOUNCED)
     def announced(self, opening: Announcement) -> None:

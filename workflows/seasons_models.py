@@ -316,14 +316,22 @@ class JoinResult(BaseModel):
 
 class StartRequest(BaseModel):
     by: Snowflake
-    # The bot checked the host role (which only it can see).
+    # Claimed by the bot after it checked the host role; the season asks Discord again before
+    # it acts on the claim (workflows/guild_checks.py).
     as_host: bool = False
+    # The server the request is for: a request for another server's season is refused. None
+    # only from callers before it was carried (and operators).
+    guild_id: Snowflake | None = None
+    # An operator's request (the command line, the Web UI): no host or server check.
+    operator: bool = False
 
 
 class TerminateRequest(BaseModel):
     by: Snowflake
     as_host: bool = False
     reason: str = Field(default="", max_length=200)
+    guild_id: Snowflake | None = None
+    operator: bool = False
 
 
 class MoveCloseRequest(BaseModel):
@@ -332,6 +340,8 @@ class MoveCloseRequest(BaseModel):
     by: Snowflake
     as_host: bool = False
     delta: timedelta
+    guild_id: Snowflake | None = None
+    operator: bool = False
 
 
 class TurnHostRequest(BaseModel):

@@ -27,6 +27,7 @@ from temporalio.exceptions import ApplicationError, FailureError, is_cancelled_e
 
 with workflow.unsafe.imports_passed_through():
     from workflows.common import ATTEMPT_TIMEOUT, BEST_EFFORT_BUDGET, DISCORD_RETRY, failure_reason
+    from workflows.guild_checks import GuildQuery, ask_discord, not_a_host
     from workflows.seasons_models import (
         ALREADY,
         DM_OFFER,
@@ -63,6 +64,9 @@ ENDED_EDIT_BUDGET = timedelta(seconds=10)
 # Since this patch a host's extension edits the offer DM to the new deadline, so the player
 # reads the time they now have where they read the old one.
 EXTEND_PATCH = "turn-extension-edits-the-dm"
+# Since this patch a host's change to a turn is checked with Discord (the owner, Manage Roles,
+# the host role) before it is made, rather than taken from the caller's `as_host`.
+HOST_CHECK_PATCH = "turn-host-checked-with-discord"
 
 
 def refuse(message: str, kind: str) -> ApplicationError:
@@ -323,7 +327,16 @@ class TurnWorkflow:
             raise refuse(problem, REFUSED)
 
     @workflow.update
-    def host_turn(self, request: TurnHostRequest) -> TurnStatus:
+    async def host_turn(self, request: TurnHostRequest) -> TurnStatus:
+        # A host's claim is checked with Discord, not taken as given (HOST_CHECK_PATCH).
+        if request.as_host and workflow.patched(HOST_CHECK_PATCH):
+            facts = await ask_discord(GuildQuery(guild_id=self._spec.guild_id, user_id=request.by))
+            if facts is None:
+                raise refuse(
+                    "Discord could not confirm that you are a host here; try again in a moment.", REFUSED
+                )
+            if not facts.host:
+                raise refuse(not_a_host("change a player's turn"), NOT_YOURS)
         # A new update: no history before it holds one, and the waits are unchanged without it.
         self._check_host_turn(request)
         if request.delta is None:

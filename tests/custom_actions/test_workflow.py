@@ -82,6 +82,26 @@ async def test_a_successful_result_is_posted(time_env: WorkflowEnvironment, h: H
     assert h.notices == []
 
 
+async def test_a_custom_action_scheduled_into_another_servers_channel_is_refused_and_nothing_runs(
+    time_env: WorkflowEnvironment, h: Harness
+) -> None:
+    found = await action(h, "Bounty", outcomes=[CurrencyOutcome(amount=10), TextOutcome(text="Paid")])
+    await h.give(GUILD, HOST, 100)
+    elsewhere = 6102
+    h.guild.channels[elsewhere] = GUILD + 1  # Discord places the channel in another server
+    task = await h.actions.schedule(
+        found, guild_id=GUILD, channel_id=elsewhere, by=HOST, delay=timedelta(hours=1)
+    )
+    result = await result_of(time_env, task.job_id)
+
+    assert result.outcome == "failed"
+    assert result.reason == f"The channel <#{elsewhere}> is not in this server, so nothing was posted there."
+    # Ended at once, before its deadline: nothing posted, nothing paid, no notice in that channel.
+    assert result.ran_at is None and result.at < task.deadline
+    assert h.discord.posts == [] and h.notices == []
+    assert await h.balance(GUILD, HOST) == 100
+
+
 async def test_a_custom_action_31_days_out_is_refused_and_nothing_runs(
     time_env: WorkflowEnvironment, h: Harness
 ) -> None:

@@ -132,8 +132,8 @@ class Outcome:
     # never posted, and never silently gone.
     not_sent: list[str]
     # Of those, posted all the same: Discord took the post but its answer never reached the job
-    # (the worker killed just after, or the answer lost and the retry past the last moment). The
-    # window is inherent (Discord cannot be asked whether it took a nonce); reported, not failed.
+    # (the worker killed just after, or the answer lost and the retry past the last moment). A
+    # job looks in the channel before it records a reminder not sent, so this stays empty.
     posted_unrecorded: list[str]
     worker_kills: int
     server_kills: int
@@ -152,6 +152,7 @@ class Outcome:
             or self.doubled
             or self.unexpected
             or self.not_completed
+            or self.posted_unrecorded
             or self.balances_wrong
             or self.webhooks_left
         )

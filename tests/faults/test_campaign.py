@@ -22,6 +22,7 @@ async def test_nothing_lost_and_nothing_twice_through_kills_and_discord_faults(t
     assert outcome.doubled == [], summary
     assert outcome.unexpected == [], summary
     assert outcome.not_completed == [], summary
+    assert outcome.posted_unrecorded == [], summary  # a reminder's record says what Discord shows
     assert outcome.action_posts == 12, summary
     assert outcome.balances_wrong == [], summary
     assert outcome.webhooks_left == [], summary

@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.discord_rest import rest_client
+from activities.guild_checks import GuildChecks
 from activities.health import HealthActivities, report_text
 from clients.health import HealthChecks, HealthError
 from local_discord import FakeDiscord
@@ -197,6 +199,7 @@ async def test_against_the_fake_discord_an_outage_is_posted_once_and_its_end_onc
             real.post_health_report,
             doubles[PROBE_TASK_QUEUE],
             doubles[PROBE_FAILED_JOBS],
+            GuildChecks(discord_client).check_guild,
         ]
         async with build_worker(time_env.client, QUEUE, activities, workflows=[HealthCheckWorkflow]):
             await checks.start(
@@ -325,3 +328,20 @@ async def test_an_operator_signal_by_name_ends_a_paused_check(
     await handle.signal(STOP_SIGNAL, HealthStop(reason="moving the deployment"))
     await handle.result()
     assert not await checks.is_running(None)
+
+
+async def test_a_check_posting_into_another_servers_channel_is_refused_and_nothing_runs(
+    time_env: WorkflowEnvironment, probes: Probes, worker: Worker, checks: HealthChecks
+) -> None:
+    elsewhere = ADMIN_CHANNEL + 1
+    probes.discord_guild.channels[elsewhere] = GUILD + 1  # Discord places it in another server
+    workflow_id = await checks.start(guild_id=GUILD, admin_channel_id=elsewhere)
+    with pytest.raises(WorkflowFailureError) as refused:
+        await time_env.client.get_workflow_handle(workflow_id).result()
+
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.message == (
+        f"The channel <#{elsewhere}> is not in this server, so nothing was posted there."
+    )
+    assert probes.checks == [] and probes.reports == []
+    assert not await checks.is_running(GUILD)

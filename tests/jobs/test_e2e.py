@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -253,3 +253,55 @@ async def test_jobs_are_listed_sorted_and_show_their_named_timers(stack: Stack) 
 
     for job_id in (sooner, later):
         await jobs.cancel(job_id, by=HOST, guild_id=guild)
+
+
+MESSAGES = r"^/channels/\d+/messages$"
+
+
+async def reminder_and_results(stack: Stack, description: str, delay: float) -> tuple[str, datetime]:
+    """A job with one reminder 3 s before its deadline; its id and that reminder's last moment."""
+    jobs = Jobs(stack.client, stack.task_queue)
+    job_id = await jobs.schedule(
+        "post_message",
+        {"content": f"{description} results"},
+        guild_id=GUILD,
+        channel_id=CHANNEL,
+        scheduled_by=HOST,
+        delay=timedelta(seconds=delay),
+        reminders=[Reminder(offset=timedelta(seconds=3), message="3 seconds")],
+        description=description,
+    )
+    return job_id, await scheduler_deadline(stack.client, job_id)
+
+
+def posts_of(stack: Stack, description: str) -> list[str]:
+    return [m.content.split(" (<t:")[0] for m in stack.discord.messages() if description in m.content]
+
+
+async def test_a_reminder_discord_took_while_answering_500_is_recorded_sent(stack: Stack) -> None:
+    # Discord takes the reminder, then answers 500 to it and to discord.py's resend (the nonce
+    # keeps one message) until the reminder's last moment has passed.
+    stack.discord.inject("POST", MESSAGES, 500, times=2, lose_response=True)
+    job_id, _ = await reminder_and_results(stack, "Lost answer", delay=6)
+    result = await stack.client.get_workflow_handle(job_id, result_type=JobResult).result()
+
+    assert posts_of(stack, "Lost answer") == ["⏰ **Lost answer** in 3 seconds", "Lost answer results"]
+    [reminder] = result.reminders
+    assert reminder.outcome == "sent", reminder.reason
+
+
+async def test_a_reminder_taken_just_before_a_kill_9_is_recorded_sent(stack: Stack) -> None:
+    # Discord takes the reminder; its answer waits until the worker that asked is dead and the
+    # reminder's last moment (the deadline) has passed, so the next worker may not post it.
+    answer = stack.discord.hold("POST", MESSAGES, after_effect=True)
+    job_id, deadline = await reminder_and_results(stack, "Killed answer", delay=6)
+    await answer.wait_for(1, timeout=30)
+    stack.worker.kill()
+    answer.release()
+    await asyncio.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds() + 1))
+    await stack.worker.start_and_wait()
+    result = await stack.client.get_workflow_handle(job_id, result_type=JobResult).result()
+
+    assert posts_of(stack, "Killed answer") == ["⏰ **Killed answer** in 3 seconds", "Killed answer results"]
+    [reminder] = result.reminders
+    assert reminder.outcome == "sent", reminder.reason

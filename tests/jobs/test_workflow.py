@@ -30,6 +30,7 @@ from workflows.jobs_models import (
     OperatorCancel,
     Reminder,
     RescheduleRequest,
+    SteerRequest,
 )
 from workflows.safari_engine import PROCESS_ROUND_RESULTS
 
@@ -104,6 +105,34 @@ async def test_cancel_is_refused_across_guilds_and_for_other_players(
         ScheduledJobWorkflow.cancel, CancelRequest(by=444, guild_id=GUILD, as_host=True)
     )
     assert (await handle.result()).outcome == "cancelled"
+
+
+async def test_a_caller_claiming_to_be_a_host_without_the_role_is_refused_by_the_job(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker
+) -> None:
+    now = await time_env.get_current_time()
+    handle = await start(time_env, job(now, timedelta(hours=1)))
+    doubles.discord_guild.hosts = {(GUILD, 445)}  # what Discord says: 445 is a host, 444 is not
+
+    for update, request in [
+        (ScheduledJobWorkflow.cancel, CancelRequest(by=444, guild_id=GUILD, as_host=True)),
+        (ScheduledJobWorkflow.run_now, SteerRequest(by=444, guild_id=GUILD, as_host=True)),
+        (ScheduledJobWorkflow.pause, SteerRequest(by=444, guild_id=GUILD, as_host=True)),
+    ]:
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(update, request)  # type: ignore[call-overload]
+        assert isinstance(refused.value.cause, ApplicationError)
+        assert refused.value.cause.message.startswith("Only a host of this server"), refused.value.cause
+    assert (await handle.query(ScheduledJobWorkflow.status)).state == "waiting"
+    # The job's own scheduler needs no check; a host Discord confirms may change it.
+    await handle.execute_update(
+        ScheduledJobWorkflow.cancel, CancelRequest(by=445, guild_id=GUILD, as_host=True)
+    )
+    assert (await handle.result()).outcome == "cancelled"
+    assert [(q.guild_id, q.user_id) for q in doubles.discord_guild.asked] == [(GUILD, 444)] * 3 + [
+        (GUILD, 445)
+    ]
+    assert doubles.actions == []
 
 
 async def test_reschedule_later_replans_the_reminders(

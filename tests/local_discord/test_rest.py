@@ -287,9 +287,9 @@ async def test_query_parameters_and_bot_rules_are_checked(fake: FakeDiscord, cli
 @pytest.mark.asyncio
 async def test_unknown_route_is_recorded(fake: FakeDiscord, client: discord.Client) -> None:
     with pytest.raises(discord.NotFound):
-        await client.http.request(Route("GET", "/guilds/{guild_id}", guild_id=GUILD))
+        await client.http.request(Route("GET", "/guilds/{guild_id}/bans", guild_id=GUILD))
     (req,) = fake.unexpected_requests()
-    assert (req.method, req.path, req.status) == ("GET", f"/guilds/{GUILD}", 404)
+    assert (req.method, req.path, req.status) == ("GET", f"/guilds/{GUILD}/bans", 404)
     assert [v.kind for v in fake.violations] == ["unknown_route"]
 
 

@@ -131,6 +131,19 @@ async def test_a_host_extends_the_claim_then_the_submission(
     await eventually(lambda: any("is in" in text for text in doubles.edits_of(offer.turn_id)))
 
 
+async def test_a_player_claiming_to_be_a_host_cannot_change_a_turn(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, facade: Seasons
+) -> None:
+    await started_pair(facade, doubles)
+    mine = doubles.offers_to(P1)[0].turn_id
+    doubles.discord_guild.hosts = {(GUILD, HOST)}  # what Discord says: P2 is no host
+    with pytest.raises(NotYours, match="Only a host of this server"):
+        await facade.host_turn(GUILD, P1, by=P2, as_host=True)
+    assert not any("A host skipped" in text for text in doubles.edits_of(mine))
+    await facade.host_turn(GUILD, P1, by=HOST, as_host=True)
+    await eventually(lambda: any("A host skipped" in text for text in doubles.edits_of(mine)))
+
+
 async def test_a_host_skips_a_player_and_the_game_moves_on(
     time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, facade: Seasons
 ) -> None:

@@ -10,7 +10,8 @@ from datetime import timedelta
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -31,7 +32,8 @@ from tests.support.seasons_doubles import (
 from tests.support.temporal import eventually
 from workflows import search_attributes as sa
 from workflows.common import NotYours
-from workflows.seasons_models import SeasonResult
+from workflows.seasons import SeasonWorkflow
+from workflows.seasons_models import SeasonResult, TerminateRequest
 
 P1, P2, P3, P4 = PLAYERS[:4]
 DAY, HOUR, MINUTE = timedelta(days=1), timedelta(hours=1), timedelta(minutes=1)
@@ -458,3 +460,42 @@ async def test_a_season_that_never_starts_corrects_its_opening_post(
     )
     assert expected in opening.content
     assert not any("has started" in post.content for post in doubles.posts)
+
+
+async def test_a_raw_terminate_for_another_servers_season_is_refused_by_the_season(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, facade: Seasons
+) -> None:
+    handle = await open_season(facade, players=[P1], min_players=2)
+    # A caller going around the client: another server's host, or a request naming no server.
+    with pytest.raises(WorkflowUpdateFailedError) as other:
+        await handle.execute_update(
+            SeasonWorkflow.terminate, TerminateRequest(by=HOST, as_host=True, guild_id=GUILD + 1)
+        )
+    assert isinstance(other.value.cause, ApplicationError)
+    assert other.value.cause.message == "That season is in another server."
+    with pytest.raises(WorkflowUpdateFailedError) as unnamed:
+        await handle.execute_update(SeasonWorkflow.terminate, TerminateRequest(by=HOST, as_host=True))
+    assert isinstance(unnamed.value.cause, ApplicationError)
+    assert unnamed.value.cause.message == "That request does not say which server it is for."
+    assert (await facade.status(GUILD)).state == "open"
+    # The explicit operator path (the command line) needs neither.
+    await handle.execute_update(SeasonWorkflow.terminate, TerminateRequest(by=P1, operator=True))
+    assert (await handle.result()).outcome == "ended"
+
+
+async def test_a_caller_claiming_to_be_a_host_without_the_role_is_refused_by_the_season(
+    time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, facade: Seasons
+) -> None:
+    await open_season(facade, players=[P1, P2], min_players=2)
+    doubles.discord_guild.hosts = set()  # Discord counts nobody a host
+    # The bot would not set as_host for P1; a caller that does is checked with Discord.
+    with pytest.raises(NotYours, match="Only a host of this server"):
+        await facade.end(GUILD, by=P1, as_host=True)
+    with pytest.raises(NotYours, match="Only a host of this server"):
+        await facade.start(GUILD, by=P1, as_host=True)
+    assert (await facade.status(GUILD)).state == "open"
+    assert [(q.guild_id, q.user_id) for q in doubles.discord_guild.asked] == [(GUILD, P1), (GUILD, P1)]
+    # One Discord counts as a host (here: the host role) may.
+    doubles.discord_guild.hosts = {(GUILD, P2)}
+    await facade.end(GUILD, by=P2, as_host=True)
+    assert (await season_handle(facade).result()).outcome == "ended"

@@ -19,6 +19,7 @@ from clients.custom_actions import CustomActions
 from clients.jobs import Jobs
 from clients.store import PersistentStore
 from components.custom_actions import ResultMessage
+from tests.support.guild_checks_doubles import GuildDoubles
 from worker import build_worker
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_actions import NOTIFY_JOB_FAILED
@@ -104,6 +105,8 @@ class Harness:
     actions: CustomActions
     clock: SettableClock
     notices: list[FailureNotice]
+    # What Discord says about channels and hosts (the job's own checks).
+    guild: GuildDoubles
 
     async def sync_clock(self, now: datetime) -> None:
         self.clock.now = now
@@ -128,12 +131,14 @@ async def custom_actions_worker(client: Client, queue: str, now: datetime) -> As
     async def notify_job_failed(notice: FailureNotice) -> None:
         notices.append(notice)
 
+    guild = GuildDoubles()
     activities = [
         CustomActionActivities(client, queue, discord_side).execute_custom_action,
         notify_job_failed,
+        guild.activity(),
     ]
     clock = SettableClock(now)
     worker: Worker = build_worker(client, queue, activities, workflows=[ScheduledJobWorkflow, StoreWorkflow])
     async with worker:
         actions = CustomActions(client, queue, Jobs(client, queue, clock=clock))
-        yield Harness(client, queue, discord_side, actions, clock, notices)
+        yield Harness(client, queue, discord_side, actions, clock, notices, guild)

@@ -9,6 +9,7 @@ from datetime import datetime
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from tests.support.guild_checks_doubles import GuildDoubles
 from tests.support.jobs_doubles import Clock
 from workflows.health_models import (
     POST_HEALTH_REPORT,
@@ -37,6 +38,8 @@ class Probes:
     reports: list[HealthReport] = field(default_factory=list)
     checks: list[datetime] = field(default_factory=list)
     since: list[datetime] = field(default_factory=list)
+    # What Discord says about the admin channel's server (the check's own look).
+    discord_guild: GuildDoubles = field(default_factory=GuildDoubles)
 
     async def down(self) -> bool:
         now = await self.env.get_current_time()
@@ -71,4 +74,10 @@ class Probes:
             self.reports.append(report)
             return {"message_id": str(len(self.reports))}
 
-        return [probe_discord, probe_task_queue, probe_failed_jobs, post_health_report]
+        return [
+            probe_discord,
+            probe_task_queue,
+            probe_failed_jobs,
+            post_health_report,
+            self.discord_guild.activity(),
+        ]

@@ -15,9 +15,11 @@ from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from tests.support.guild_checks_doubles import GuildDoubles
 from workflows.common import EDIT_ANNOUNCEMENT, AnnouncementEdit
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_actions import (
+    FIND_REMINDER_POST,
     NOTIFY_JOB_CANCELLED,
     NOTIFY_JOB_FAILED,
     POST_MESSAGE,
@@ -31,6 +33,7 @@ from workflows.jobs_models import (
     JobSpec,
     Reminder,
     ReminderInput,
+    ReminderLookup,
     job_id_for,
 )
 from workflows.outage_models import REPORT_OUTAGE, OutageEntry
@@ -73,6 +76,8 @@ class Doubles:
     announcements: list[AnnouncementEdit] = field(default_factory=list)
     # What the jobs reported to their server's outage summary (late, missed, failed).
     outage_reports: list[OutageEntry] = field(default_factory=list)
+    # What Discord says about channels and hosts (the workflows' own checks).
+    discord_guild: GuildDoubles = field(default_factory=GuildDoubles)
 
     def _outage(self, now: datetime) -> None:
         if self.discord_down(now):
@@ -91,6 +96,18 @@ class Doubles:
             self.reminders.append((reminder.message, now))
             self.reminder_posts.append((reminder, now))
             return {"message_id": "1"}
+
+        @activity.defn(name=FIND_REMINDER_POST)
+        async def find_reminder_post(lookup: ReminderLookup) -> dict[str, str]:
+            wanted = lookup.reminder
+            for posted, _ in self.reminder_posts:
+                if (posted.job_id, posted.message, posted.deadline) == (
+                    wanted.job_id,
+                    wanted.message,
+                    wanted.deadline,
+                ):
+                    return {"message_id": "1"}
+            return {}
 
         @activity.defn(name=POST_MESSAGE)
         async def post_message(action: ActionInput) -> dict[str, str]:
@@ -124,12 +141,14 @@ class Doubles:
 
         return [
             send_reminder,
+            find_reminder_post,
             post_message,
             process_round_results,
             notify_job_failed,
             notify_job_cancelled,
             edit_announcement,
             report_to_outage_summary,
+            self.discord_guild.activity(),
         ]
 
 

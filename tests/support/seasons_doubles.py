@@ -17,6 +17,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from clients.guild_settings import MemorySettings
 from clients.seasons import Seasons
+from tests.support.guild_checks_doubles import GuildDoubles
 from worker import build_worker
 from workflows.common import EDIT_ANNOUNCEMENT, AnnouncementEdit
 from workflows.seasons import SeasonWorkflow
@@ -66,6 +67,8 @@ class Doubles:
     openings: list[AnnouncementEdit] = field(default_factory=list)
     # When set, Discord refuses every DM edit with a 503 (retried, never taken).
     edits_fail: bool = False
+    # What Discord says about hosts and channels (the workflows' own checks).
+    discord_guild: GuildDoubles = field(default_factory=GuildDoubles)
 
     async def now(self) -> datetime:
         return await self.env.get_current_time() if self.env else datetime.now(UTC)
@@ -111,7 +114,8 @@ class Doubles:
             return True
 
         found: list[Callable[..., Any]] = [dm_offer, edit_offer, dm_player, post_channel, post_game]
-        return [*found, edit_announcement] if announcements else found
+        # With the jobs' doubles (announcements False) theirs answers the guild checks too.
+        return [*found, edit_announcement, self.discord_guild.activity()] if announcements else found
 
     def offers_to(self, player: int) -> list[OfferInput]:
         return [offer for offer, _ in self.offers if offer.player_id == player]
