@@ -19,7 +19,7 @@ steers it (its JobSpec.scheduled_by is the repeat's maker).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -111,6 +111,15 @@ def check_name(name: str) -> str:
     if not re.fullmatch(NAME_PATTERN, cleaned):
         raise SchedulingError("a repeat's name is 1 to 40 of a-z, 0-9, _ and -, like `daily-news`")
     return cleaned
+
+
+def free_name(text: str, taken: Collection[str]) -> str:
+    """A name for a repeat its maker did not name: the first words of `text`, made unique."""
+    base = "-".join(re.findall(r"[a-z0-9]+", text.lower()))[:30].strip("-") or "repeat"
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}-{n}", n + 1
+    return name
 
 
 def _range(value: int) -> list[ScheduleRange]:

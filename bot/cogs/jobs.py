@@ -32,6 +32,7 @@ from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time
 from clients.guild_settings import LogChannel
 from clients.jobs import SchedulingError, utcnow
+from clients.repeats import free_name
 from clients.time_zones import known_zones
 from components.jobs import PAGE_BUTTON, STEER_MODAL
 from workflows.jobs_actions import POST_MESSAGE
@@ -215,8 +216,8 @@ class JobsCog(commands.Cog):
         message="What to post (up to 2000 characters)",
         when="A wait like 90m or a time like Friday 20:00, 2026-12-24 18:00 (in your time zone)",
         reminders="Reminders before it, like `1h, 10m` (optional)",
-        repeat="Post it again: `every day at 09:00`, `every Friday 20:00`, `every 6h` (name it first: "
-        "`news: every day at 09:00`)",
+        repeat="Post it again: `every day at 09:00`, `every Friday 20:00`, `every 6h`; "
+        "named: `news: every 6h`",
         ends="For a repeat: a time like 2027-01-31 18:00, or a count like `5 times` (optional)",
         if_late="If the bot was offline at its time: `run anyway`, or `skip after 30m` "
         "(default: skip after 1h)",
@@ -294,16 +295,22 @@ class JobsCog(commands.Cog):
         zone: str,
         late: IfLate | None = None,
     ) -> str:
-        name, _, every = repeat.partition(":")
-        if not every.strip():
-            raise SchedulingError("name the repeat first, like `news: every day at 09:00`")
+        # `news: every day at 09:00` names it; `every day at 09:00` (its colon no name's) does not.
+        named = re.fullmatch(r"\s*([A-Za-z0-9_-]{1,40})\s*:\s*(.+)", repeat, re.DOTALL)
+        assert interaction.guild_id is not None
+        if named and not named[1].lower().startswith("every"):
+            name, every = named[1], named[2]
+        else:
+            name, every = (
+                free_name(message, await in_time(self.bot.repeats.names(interaction.guild_id))),
+                repeat,
+            )
         until, count = None, None
         counted = re.fullmatch(r"\s*([0-9]{1,4})\s*(?:times?|x)?\s*", ends)
         if counted:
             count = int(counted[1])
         elif ends.strip():
             until = parse_when(ends, zone, self.bot.jobs.now(), maximum=MAX_DELAY)
-        assert interaction.guild_id is not None
         info = await in_time(
             self.bot.repeats.create(
                 name,

@@ -215,6 +215,24 @@ async def test_a_host_schedules_a_post_with_reminders_and_a_player_may_not(world
     assert len(await w.bot.jobs.get_jobs(w.guild.id)) == 1
 
 
+async def test_a_repeat_typed_without_a_name_is_named_for_its_message(world: World) -> None:
+    """`every day at 09:00` was refused ("name the repeat first"), and its own colon was read as
+    the end of a name; a host who does not name a repeat gets one from its message's first words."""
+    w = world
+    for _ in range(2):
+        made = answered(
+            await w.host.slash(
+                w.channel,
+                "schedule post",
+                channel=w.channel,
+                message="Game night!",
+                repeat="every day at 09:00",
+            )
+        )
+        assert "Repeat **game-night" in last_reply(made).content
+    assert await w.bot.repeats.names(w.guild.id) == ["game-night", "game-night-2"]
+
+
 async def test_a_host_repeats_a_post_then_skips_changes_pauses_and_ends_it(world: World) -> None:
     w = world
     await w.bot.time_zones.set_server(w.guild.id, "Europe/Paris")
