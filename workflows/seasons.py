@@ -94,6 +94,19 @@ def refuse(message: str, kind: str) -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
 
 
+def season_over(games: int, players: int) -> str:
+    """The closing post; a season whose every turn lapsed has nothing to show and says why."""
+    if not games:
+        return (
+            f"🏁 The season is over: none of its {players} players handed in a turn in time, "
+            "so no game has anything to show."
+        )
+    return (
+        f"🏁 The season is over: {games} finished game{'s' if games != 1 else ''} by {players} "
+        "players. Here they are, every step in order:"
+    )
+
+
 @workflow.defn(name=SEASONS_WORKFLOW)
 class SeasonWorkflow:
     @workflow.init
@@ -398,9 +411,7 @@ class SeasonWorkflow:
             POST_CHANNEL,
             ChannelPost(
                 channel_id=self._spec.channel_id,
-                content=f"🏁 The season is over: {len(played)} finished "
-                f"game{'s' if len(played) != 1 else ''} by {len(self._players)} players. "
-                "Here they are, every step in order:",
+                content=season_over(len(played), len(self._players)),
             ),
             RESULTS_BUDGET,
             "announce results",

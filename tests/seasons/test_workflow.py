@@ -122,7 +122,9 @@ async def test_an_unclaimed_offer_is_dismissed_and_re_offered_with_a_fresh_timeo
     assert result.outcome == "completed"
     assert all(game.steps == [] and sorted(game.visited) == [P1, P2] for game in result.games)
     assert doubles.cards == []
-    assert "0 finished games" in doubles.posts[-1].content
+    # Nothing to show is said as such, not as "0 finished games. Here they are:" and nothing.
+    assert "none of its 2 players handed in a turn in time" in doubles.posts[-1].content
+    assert "Here they are" not in doubles.posts[-1].content
 
 
 async def test_a_claimed_turn_not_submitted_in_time_is_skipped_and_the_game_moves_on(
