@@ -16,6 +16,7 @@ from simcord import assert_responded
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 
+from activities.guild_checks import GuildChecks
 from activities.jobs import JobsActivities
 from activities.seasons import SeasonActivities
 from bot.cogs.seasons import game_line
@@ -24,6 +25,7 @@ from tests.support.bot_harness import World, answered, bot_env, last_reply, unix
 from tests.support.temporal import eventually
 from worker import build_worker
 from workflows.common import EDIT_ANNOUNCEMENT, AnnouncementEdit
+from workflows.guild_checks import CHECK_GUILD, GuildFacts, GuildQuery
 from workflows.seasons import SeasonWorkflow
 from workflows.seasons_models import (
     DM_OFFER,
@@ -89,7 +91,12 @@ class Discordish:
             assert self.world is not None
             return await JobsActivities(self.world.bot).edit_announcement(edit)
 
-        return [dm_offer, edit_offer, dm_player, post_channel, post_game, edit_announcement]
+        @activity.defn(name=CHECK_GUILD)
+        async def check_guild(query: GuildQuery) -> GuildFacts:
+            assert self.world is not None
+            return await GuildChecks(self.world.bot).check_guild(query)
+
+        return [dm_offer, edit_offer, dm_player, post_channel, post_game, edit_announcement, check_guild]
 
 
 @pytest.fixture
