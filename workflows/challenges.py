@@ -15,6 +15,7 @@ so); the plan is bounded in bytes (MAX_PLAN_BYTES), so no run's input outgrows t
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -53,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         round_size_problem,
     )
     from workflows.common import failure_reason
+    from workflows.guild_checks import GuildQuery, ask_discord, not_a_host
     from workflows.jobs import late_line, run_action
     from workflows.jobs_actions import NOTIFY_JOB_FAILED, POST_MESSAGE, UnknownActionError, action_spec
     from workflows.jobs_models import (
@@ -73,6 +75,9 @@ CANCEL_STOPS_ROUND = "chain-cancel-stops-round"
 ROUND_HEADER = "chain-round-header"
 # Since this patch a pause, a resume, a skip and a cancel are told in the chain's channel, for the players.
 ANNOUNCE_STEERING = "chain-announce-steering"
+# Since this patch a host's claim from someone other than the chain's creator is checked with
+# Discord (the owner, Manage Roles, the host role) before the change is made.
+HOST_CHECK_PATCH = "chain-host-checked-with-discord"
 # A Discord message's length: a post that cannot take the header line is posted without it.
 MESSAGE_LIMIT = 2000
 
@@ -340,7 +345,8 @@ class ChallengeChainWorkflow:
     # --- messages ------------------------------------------------------------------------------
 
     @workflow.update
-    def skip(self, request: SkipRequest) -> ChallengeStatus:
+    async def skip(self, request: SkipRequest) -> ChallengeStatus:
+        await self._confirm_host(request, "skip a round of", lambda: self._validate_skip(request))
         skipped = self._round_named(self._p.index)
         self._end_round("skipped", reason="skipped by a host")
         if self._p.index < len(self._rounds):
@@ -397,7 +403,8 @@ class ChallengeChainWorkflow:
         return f"round {record.index + 1} ({record.name}) {past[record.outcome]} at {moment}"
 
     @workflow.update
-    def pause(self, request: ChainRequest) -> ChallengeStatus:
+    async def pause(self, request: ChainRequest) -> ChallengeStatus:
+        await self._confirm_host(request, "pause", lambda: self._validate_pause(request))
         if self._p.deadline is None:
             self._plan_round(self._rounds[self._p.index])
         if self._p.deadline is not None:
@@ -416,7 +423,8 @@ class ChallengeChainWorkflow:
             raise ApplicationError("the current round is running; pause once it is over")
 
     @workflow.update
-    def resume(self, request: ChainRequest) -> ChallengeStatus:
+    async def resume(self, request: ChainRequest) -> ChallengeStatus:
+        await self._confirm_host(request, "resume", lambda: self._validate_resume(request))
         now = workflow.now()
         if self._p.deadline is not None and self._p.remaining is not None:
             # The clock stood still: the round is as far away as it was when paused, and its
@@ -438,8 +446,9 @@ class ChallengeChainWorkflow:
             raise ApplicationError("this chain is not paused")
 
     @workflow.update
-    def shift(self, request: ShiftChainRequest) -> ChallengeStatus:
+    async def shift(self, request: ShiftChainRequest) -> ChallengeStatus:
         # A new update: no history before it holds one, so the run's code is unchanged on replay.
+        await self._confirm_host(request, "move a round of", lambda: self._validate_shift(request))
         delta = request.delta
         if self._p.deadline is None:
             self._plan_round(self._rounds[self._p.index])
@@ -490,7 +499,8 @@ class ChallengeChainWorkflow:
             raise ApplicationError("that would be in the past; nothing was moved")
 
     @workflow.update
-    def add_round(self, request: AddRoundRequest) -> ChallengeStatus:
+    async def add_round(self, request: AddRoundRequest) -> ChallengeStatus:
+        await self._confirm_host(request, "add a round to", lambda: self._validate_add_round(request))
         self._rounds.append(request.round)
         self._plan_bytes += round_bytes(request.round)
         self._changes += 1
@@ -513,7 +523,8 @@ class ChallengeChainWorkflow:
             raise ApplicationError(f"the round was not added: {problem}")
 
     @workflow.update
-    def cancel(self, request: CancelChainRequest) -> ChallengeStatus:
+    async def cancel(self, request: CancelChainRequest) -> ChallengeStatus:
+        await self._confirm_host(request, "cancel", lambda: self._validate_cancel(request))
         self._mark_cancelled(request.by, request.reason)
         return self.status()
 
@@ -533,6 +544,23 @@ class ChallengeChainWorkflow:
         self._changes += 1
         # What was announced before it no longer holds: players only need to know no round will come.
         self._announcements = [f"🛑 **{self._spec.title}** is cancelled: no more rounds will come."]
+
+    async def _confirm_host(self, request: ChainRequest, verb: str, validate: Callable[[], None]) -> None:
+        """A host's claim from someone other than the chain's creator, checked with Discord rather
+        than taken as given; then the validator's checks again, for the chain may have moved on
+        while Discord answered (HOST_CHECK_PATCH). Operators use the operator_cancel signal."""
+        if not request.as_host or request.by == self._spec.host_id:
+            return
+        if not workflow.patched(HOST_CHECK_PATCH):
+            return
+        facts = await ask_discord(GuildQuery(guild_id=self._spec.guild_id, user_id=request.by))
+        if facts is None:
+            raise ApplicationError(
+                "Discord could not confirm that you are a host here; try again in a moment."
+            )
+        if not facts.host:
+            raise ApplicationError(not_a_host(f"{verb} this chain"))
+        validate()
 
     def _check_may_change(self, request: ChainRequest, verb: str) -> None:
         # The bot checks roles; these are the checks the workflow itself can make.

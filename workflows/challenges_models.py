@@ -186,8 +186,9 @@ class ChallengeInput(BaseModel):
 
 
 class ChainRequest(BaseModel):
-    """Skip, pause or resume. `as_host` is set by the bot when it checked the user's roles;
-    otherwise only the user who created the chain may change it."""
+    """Skip, pause or resume. `as_host` is set by the bot when it checked the user's roles (the
+    chain asks Discord again for anyone but its creator); otherwise only the user who created
+    the chain may change it."""
 
     by: Snowflake
     guild_id: Snowflake

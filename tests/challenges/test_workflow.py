@@ -32,6 +32,7 @@ from workflows.challenges_models import (
     OperatorCancel,
     RoundAction,
     RoundSpec,
+    ShiftChainRequest,
     SkipRequest,
 )
 from workflows.jobs_actions import POST_MESSAGE
@@ -255,6 +256,42 @@ async def test_changes_are_refused_across_guilds_and_for_other_players(
     )
     assert (await handle.query(ChallengeChainWorkflow.status)).state == "paused"
     await handle.execute_update(ChallengeChainWorkflow.cancel, CancelChainRequest(by=HOST, guild_id=GUILD))
+
+
+async def test_a_player_claiming_to_be_a_host_is_refused_by_the_chain_and_a_real_host_is_not(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    handle = await start(
+        time_env, chain([round_("Round 1", timedelta(hours=1)), round_("Round 2", timedelta(hours=1))])
+    )
+    posts.discord_guild.hosts = {(GUILD, 445)}  # what Discord says: 445 is a host, 444 is not
+    player = ChainRequest(by=444, guild_id=GUILD, as_host=True)
+    bonus = round_("Bonus", timedelta(minutes=10))
+    for update, request in [
+        (ChallengeChainWorkflow.skip, SkipRequest(**player.model_dump())),
+        (ChallengeChainWorkflow.pause, player),
+        (ChallengeChainWorkflow.shift, ShiftChainRequest(**player.model_dump(), delta=timedelta(minutes=30))),
+        (ChallengeChainWorkflow.add_round, AddRoundRequest(**player.model_dump(), round=bonus)),
+        (ChallengeChainWorkflow.cancel, CancelChainRequest(**player.model_dump())),
+    ]:
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(update, request)  # type: ignore[call-overload]
+        assert isinstance(refused.value.cause, ApplicationError)
+        assert refused.value.cause.message.startswith("Only a host of this server"), refused.value.cause
+    status = await handle.query(ChallengeChainWorkflow.status)
+    assert (status.state, status.current, len(status.rounds)) == ("waiting", 0, 2)
+    assert posts.announcements == []
+
+    # A host Discord confirms may pause and resume; the chain's creator is not asked about.
+    host = ChainRequest(by=445, guild_id=GUILD, as_host=True)
+    assert (await handle.execute_update(ChallengeChainWorkflow.pause, host)).state == "paused"
+    await handle.execute_update(ChallengeChainWorkflow.resume, host)
+    await handle.execute_update(
+        ChallengeChainWorkflow.cancel, CancelChainRequest(by=HOST, guild_id=GUILD, as_host=True)
+    )
+    assert (await handle.result()).outcome == "cancelled"
+    assert [q.user_id for q in posts.discord_guild.asked] == [444] * 5 + [445] * 2
+    assert posts.actions() == []
 
 
 async def test_a_round_added_at_the_end_runs_after_the_others(

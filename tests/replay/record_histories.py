@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from temporalio import activity
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -29,7 +29,7 @@ from tests.support import challenges_doubles as chains
 from tests.support import health_doubles
 from tests.support import seasons_doubles as season_doubles
 from tests.support.custom_actions_doubles import custom_actions_worker
-from tests.support.jobs_doubles import GUILD, HOST, Doubles, job, start
+from tests.support.jobs_doubles import CHANNEL, GUILD, HOST, Doubles, job, start
 from tests.support.temporal import TEST_KEY, binary, eventually, register_search_attributes
 from tests.support.whispers import whisper_seal
 from tests.whispers import test_workflow as whisper_tests
@@ -38,16 +38,18 @@ from workflows.challenges import ChallengeChainWorkflow
 from workflows.challenges_models import (
     AddRoundRequest,
     CancelChainRequest,
+    ChainRequest,
     RoundAction,
     RoundSpec,
     ShiftChainRequest,
     SkipRequest,
 )
+from workflows.common import UserError
 from workflows.custom_actions_models import EXECUTE_CUSTOM_ACTION, CurrencyOutcome, TextOutcome
 from workflows.health import HealthCheckWorkflow
 from workflows.health_models import STOP_SIGNAL, HealthStop
 from workflows.jobs import ScheduledJobWorkflow
-from workflows.jobs_actions import POST_MESSAGE
+from workflows.jobs_actions import POST_MESSAGE, SEND_REMINDER
 from workflows.jobs_models import (
     ActionInput,
     CancelRequest,
@@ -55,6 +57,7 @@ from workflows.jobs_models import (
     JobAnnouncement,
     OperatorCancel,
     Reminder,
+    ReminderInput,
     RescheduleRequest,
     ShiftRequest,
     SteerRequest,
@@ -919,6 +922,150 @@ async def turn_cancelled_while_its_edit_waits(env: WorkflowEnvironment) -> str:
     return (await _ended_while_edits_fail(env))[1]
 
 
+# Since the workflows' own checks with Discord (`workflows/guild_checks.py`): a member who claims
+# to be a host and is not, and one Discord confirms.
+PLAYER, OTHER_HOST = 444, 445
+
+
+async def _refused(call: Awaitable[object], error: type[Exception]) -> None:
+    """A request the workflow must refuse (its refusal is in the history too)."""
+    try:
+        await call
+    except error:
+        return
+    raise AssertionError("the request was not refused")
+
+
+async def told_reminder_answer_lost(env: WorkflowEnvironment) -> str:
+    """Since `workflows.jobs.REMINDER_LOOKUP_PATCH`: Discord takes the reminder but its answer never
+    comes back (a 503 each attempt): recorded not sent, then found in its channel, recorded sent."""
+    doubles = Doubles(env)
+
+    @activity.defn(name=SEND_REMINDER)
+    async def answer_lost(reminder: ReminderInput) -> dict[str, str]:
+        doubles.reminder_posts.append((reminder, await env.get_current_time()))
+        raise ApplicationError("Discord is unavailable (503)", type="DiscordUnavailable")
+
+    kept = [
+        a for a in doubles.activities() if activity._Definition.must_from_callable(a).name != SEND_REMINDER
+    ]
+    reminders = [Reminder(offset=timedelta(minutes=5), message="5 minutes")]
+    async with build_worker(env.client, "jobs", [*kept, answer_lost]):
+        handle = await start(env, job(await env.get_current_time(), timedelta(minutes=10), reminders))
+        result = await handle.result()
+    assert [r.outcome for r in result.reminders] == ["sent"], result.reminders
+    assert result.outcome == "done"
+    return handle.id
+
+
+async def told_refused_for_another_servers_channel(env: WorkflowEnvironment) -> str:
+    """Since `workflows.jobs.CHANNEL_CHECK_PATCH`: a job whose channel Discord places in another
+    server fails at once, posting nothing."""
+    doubles = Doubles(env)
+    doubles.discord_guild.channels[CHANNEL] = GUILD + 1
+    spec = job(await env.get_current_time(), timedelta(hours=1)).model_copy(update={"check_channel": True})
+    async with _job_worker(env, doubles):
+        handle = await start(env, spec)
+        result = await handle.result()
+    assert result.outcome == "failed" and doubles.reminders == [] and doubles.actions == []
+    return handle.id
+
+
+async def told_host_checked_refused_then_allowed(env: WorkflowEnvironment) -> str:
+    """Since `workflows.jobs.HOST_CHECK_PATCH`: a player claiming to be a host is refused a pause;
+    a host Discord confirms moves the job later, then cancels it."""
+    doubles = Doubles(env)
+    doubles.discord_guild.hosts = {(GUILD, OTHER_HOST)}
+    async with _job_worker(env, doubles):
+        handle = await start(env, job(await env.get_current_time(), timedelta(hours=1)))
+        await env.sleep(timedelta(minutes=10))
+        claimed = SteerRequest(by=PLAYER, guild_id=GUILD, as_host=True)
+        await _refused(handle.execute_update(ScheduledJobWorkflow.pause, claimed), WorkflowUpdateFailedError)
+        shift = ShiftRequest(by_how_much=timedelta(minutes=30), by=OTHER_HOST, guild_id=GUILD, as_host=True)
+        await handle.execute_update(ScheduledJobWorkflow.shift, shift)
+        await env.sleep(timedelta(minutes=10))
+        cancel = CancelRequest(by=OTHER_HOST, guild_id=GUILD, as_host=True)
+        await handle.execute_update(ScheduledJobWorkflow.cancel, cancel)
+        result = await handle.result()
+    assert result.outcome == "cancelled" and doubles.actions == []
+    assert [q.user_id for q in doubles.discord_guild.asked] == [PLAYER, OTHER_HOST, OTHER_HOST]
+    return handle.id
+
+
+async def health_refused_for_another_servers_channel(env: WorkflowEnvironment) -> str:
+    """Since `workflows.health.CHANNEL_CHECK_PATCH`: a check whose channel Discord places in
+    another server fails before its first check."""
+    probes = health_doubles.Probes(env)
+    elsewhere = health_doubles.ADMIN_CHANNEL + 1
+    probes.discord_guild.channels[elsewhere] = health_doubles.GUILD + 1
+    checks = HealthChecks(env.client, health_doubles.QUEUE)
+    async with build_worker(
+        env.client, health_doubles.QUEUE, probes.activities(), workflows=[HealthCheckWorkflow]
+    ):
+        workflow_id = await checks.start(guild_id=health_doubles.GUILD, admin_channel_id=elsewhere)
+        await _refused(env.client.get_workflow_handle(workflow_id).result(), WorkflowFailureError)
+    assert probes.checks == [] and probes.reports == []
+    return workflow_id
+
+
+async def season_host_checked_refused_then_ended(env: WorkflowEnvironment) -> str:
+    """Since `workflows.seasons.HOST_CHECK_PATCH`: a player claiming to be a host cannot move the
+    closing time; a host Discord confirms (not the season's own) ends the season."""
+    facade = season_doubles.seasons(env.client)
+    doubles = season_doubles.Doubles(env)
+    player, other_host = season_doubles.PLAYERS[0], season_doubles.HOST + 1
+    doubles.discord_guild.hosts = {(season_doubles.GUILD, other_host)}
+    async with season_doubles.season_worker(env.client, doubles):
+        await season_doubles.open_season(facade, players=season_doubles.PLAYERS[:3])
+        await env.sleep(timedelta(hours=1))
+        moved = facade.move_close(season_doubles.GUILD, timedelta(days=1), by=player, as_host=True)
+        await _refused(moved, UserError)
+        await facade.end(season_doubles.GUILD, by=other_host, as_host=True, reason="replay")
+        result = await season_doubles.season_handle(facade).result()
+    assert [q.user_id for q in doubles.discord_guild.asked] == [player, other_host], result
+    return season_doubles.season_handle(facade).id
+
+
+async def turn_host_checked_refused_then_skipped(env: WorkflowEnvironment) -> str:
+    """Since `workflows.seasons_turns.HOST_CHECK_PATCH`: a player claiming to be a host cannot
+    change another's turn; the host Discord confirms extends it, then skips it."""
+    facade = season_doubles.seasons(env.client)
+    doubles = season_doubles.Doubles(env)
+    host, guild = season_doubles.HOST, season_doubles.GUILD
+    doubles.discord_guild.hosts = {(guild, host)}
+    async with season_doubles.season_worker(env.client, doubles):
+        await _two_player_season(facade, doubles)
+        offer = doubles.offers_to(season_doubles.PLAYERS[0])[0]
+        claimed = facade.host_turn(guild, offer.player_id, by=season_doubles.PLAYERS[1], as_host=True)
+        await _refused(claimed, UserError)
+        await facade.host_turn(guild, offer.player_id, by=host, as_host=True, extend=timedelta(hours=2))
+        await env.sleep(timedelta(hours=1))
+        await facade.host_turn(guild, offer.player_id, by=host, as_host=True)
+        await env.client.get_workflow_handle(offer.turn_id).result()
+    return offer.turn_id
+
+
+async def chain_host_checked_refused_then_allowed(env: WorkflowEnvironment) -> str:
+    """Since `workflows.challenges.HOST_CHECK_PATCH`: a player claiming to be a host is refused a
+    skip; a host Discord confirms pauses and resumes the chain; every round runs."""
+    posts = chains.Posts(env)
+    posts.discord_guild.hosts = {(chains.GUILD, OTHER_HOST)}
+    rounds = [chains.round_("Round 1", timedelta(hours=1)), chains.round_("Round 2", timedelta(hours=1))]
+    async with _chain_worker(env, posts):
+        handle = await chains.start(env, chains.chain(rounds, key="replay-host-check"))
+        await env.sleep(timedelta(minutes=10))
+        claimed = SkipRequest(by=PLAYER, guild_id=chains.GUILD, as_host=True)
+        await _refused(handle.execute_update(ChallengeChainWorkflow.skip, claimed), WorkflowUpdateFailedError)
+        host = ChainRequest(by=OTHER_HOST, guild_id=chains.GUILD, as_host=True)
+        await handle.execute_update(ChallengeChainWorkflow.pause, host)
+        await env.sleep(timedelta(hours=1))
+        await handle.execute_update(ChallengeChainWorkflow.resume, host)
+        result = await handle.result()
+    assert result.outcome == "done" and posts.actions() == ["Round 1 starts now!", "Round 2 starts now!"]
+    assert [q.user_id for q in posts.discord_guild.asked] == [PLAYER, OTHER_HOST, OTHER_HOST]
+    return handle.id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "ScheduledJob-reminders_then_action": reminders_then_action,
     "ScheduledJob-cancelled": cancelled,
@@ -995,6 +1142,15 @@ SCENARIOS: dict[str, Scenario] = {
     "ScheduledJob-told_custom_action_missed_past_its_window": told_custom_action_missed_past_its_window,
     "ScheduledJob-told_host_chose_run_anyway": told_host_chose_run_anyway,
     "ScheduledJob-told_host_window_missed": told_host_window_missed,
+    # Since the workflows' own checks with Discord: a reminder's record, the channel's server, a
+    # host's claim.
+    "ScheduledJob-told_reminder_found_after_its_answer_was_lost": told_reminder_answer_lost,
+    "ScheduledJob-told_refused_for_another_servers_channel": told_refused_for_another_servers_channel,
+    "ScheduledJob-told_host_checked_refused_then_allowed": told_host_checked_refused_then_allowed,
+    "HealthCheck-refused_for_another_servers_channel": health_refused_for_another_servers_channel,
+    "Season-host_checked_refused_then_ended": season_host_checked_refused_then_ended,
+    "Turn-host_checked_refused_then_skipped": turn_host_checked_refused_then_skipped,
+    "ChallengeChain-host_checked_refused_then_allowed": chain_host_checked_refused_then_allowed,
 }
 
 

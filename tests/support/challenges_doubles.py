@@ -12,6 +12,7 @@ from temporalio import activity
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from tests.support.guild_checks_doubles import GuildDoubles
 from tests.support.jobs_doubles import Clock
 from workflows.challenges import ChallengeChainWorkflow
 from workflows.challenges_models import (
@@ -50,6 +51,8 @@ class Posts:
     # When set, a posted message waits for it first (an action still on its way to Discord).
     gate: asyncio.Event | None = None
     started: int = 0
+    # What Discord says about hosts (the chain's own check of a host's claim).
+    discord_guild: GuildDoubles = field(default_factory=GuildDoubles)
 
     def activities(self) -> list[object]:
         @activity.defn(name=SEND_REMINDER)
@@ -86,7 +89,13 @@ class Posts:
         async def notify_job_failed(notice: FailureNotice) -> None:
             self.notices.append(notice)
 
-        return [send_reminder, post_message, process_round_results, notify_job_failed]
+        return [
+            send_reminder,
+            post_message,
+            process_round_results,
+            notify_job_failed,
+            self.discord_guild.activity(),
+        ]
 
     def actions(self) -> list[str]:
         return [text for kind, text, _ in self.log if kind == "action"]
