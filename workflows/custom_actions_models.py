@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from workflows.common import Snowflake
+from workflows.common import Snowflake, visible
 from workflows.jobs_actions import ActionSpec, register
 
 EXECUTE_CUSTOM_ACTION = "execute_custom_action"
@@ -57,6 +57,8 @@ def armed_key(action_id: str, user_id: int, slot: int) -> str:
 
 
 def _text(value: str, what: str) -> str:
+    if value:  # an optional text may be empty, never invisible
+        visible(value, what)
     if len(value) > MAX_TEXT:
         raise ValueError(
             f"{what} is {len(value)} characters; Discord shows at most {MAX_TEXT} here "
@@ -100,6 +102,11 @@ class CardOutcome(BaseModel):
     body: str = ""
     colour: int | None = Field(default=None, ge=0, le=0xFFFFFF)
 
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str) -> str:
+        return visible(value, "the card's title")
+
     @field_validator("body")
     @classmethod
     def _check(cls, value: str) -> str:
@@ -133,6 +140,11 @@ class Delayed(BaseModel):
     policy: RetriggerPolicy = "block"
     armed_text: str = Field(default="", max_length=500)
 
+    @field_validator("armed_text")
+    @classmethod
+    def _armed(cls, value: str) -> str:
+        return visible(value, "the text shown when it arms") if value else value
+
 
 class Trigger(BaseModel):
     type: TriggerType = "button"
@@ -155,6 +167,7 @@ class ActionDefinition(BaseModel):
         value = " ".join(value.split())
         if not value:
             raise ValueError("the action needs a name")
+        visible(value, "the name")
         if len(value) > MAX_NAME:
             raise ValueError(f"a name is at most {MAX_NAME} characters; this one has {len(value)}")
         return value

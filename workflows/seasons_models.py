@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, model_validator
 
-from workflows.common import Snowflake
+from workflows.common import Snowflake, has_visible
 from workflows.times import check_duration, format_duration, parse_duration
 
 SEASONS_WORKFLOW = "Season"
@@ -186,6 +186,8 @@ class Submission(BaseModel):
             text = (self.text or "").strip()
             if not text:
                 return "Your writing is empty: write between 1 and 1000 characters."
+            if not has_visible(text):
+                return "Your writing has no visible characters: write some words."
             if len(text) > TEXT_MAX:
                 return f"Your writing has {len(text)} characters; the limit is {TEXT_MAX}."
             if self.image_url is not None:
