@@ -50,7 +50,7 @@ from workflows.challenges_models import (
     round_bytes,
     round_size_problem,
 )
-from workflows.common import UserError, first_error
+from workflows.common import UserError, first_error, visible
 from workflows.jobs_actions import POST_MESSAGE, UnknownActionError, action_spec
 from workflows.jobs_models import DEFAULT_TIME_ZONE, MAX_DELAY, Reminder
 from workflows.times import TimeError, check_instant, parse_duration, parse_instant, parse_when
@@ -162,7 +162,7 @@ def parse_rounds(
                 name = " ".join(words[1:])
             else:
                 raise ChallengeError("write a wait and a name, like `2h Round 1`")
-            content = message.strip() or f"🏁 **{name}** starts now!"
+            content = visible(message.strip() or f"🏁 **{name}** starts now!", "the message", ChallengeError)
             rounds.append(
                 RoundSpec(
                     name=name,

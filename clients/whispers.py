@@ -117,7 +117,7 @@ class Whispers:
         extra: dict[str, Any] = {} if reread_window is None else {"reread_window": reread_window}
         try:
             if isinstance(text, str):  # checked here: the workflow only ever holds the sealed text
-                visible(text, "the whisper")
+                visible(text, "the whisper", WhisperError)
             draft = WhisperSpec(
                 guild_id=guild_id,
                 channel_id=channel_id,
@@ -129,8 +129,6 @@ class Whispers:
             )
         except ValidationError as err:
             raise WhisperError(first_error(err)) from None
-        except ValueError as err:
-            raise WhisperError(str(err)) from None
         if whisper_id is None:
             whisper_id = whisper_id_for(draft.guild_id, draft.sender_id)
         elif not whisper_id.startswith(f"{ID_PREFIX}{draft.guild_id}-{draft.sender_id}-"):

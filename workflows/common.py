@@ -160,10 +160,11 @@ def has_visible(text: str) -> bool:
     )
 
 
-def visible(text: str, what: str) -> str:
-    """The text, or a refusal naming `what` ("the name") when it holds no visible character."""
+def visible(text: str, what: str, error: type[UserError] = UserError) -> str:
+    """The text, or a refusal naming `what` ("the name") when it holds no visible character
+    (a UserError is a ValueError, so a model's validator may call it as it is)."""
     if not has_visible(text):
-        raise ValueError(f"{what} has no visible characters (only spaces or invisible characters)")
+        raise error(f"{what} has no visible characters (only spaces or invisible characters)")
     return text
 
 

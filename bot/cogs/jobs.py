@@ -34,6 +34,7 @@ from clients.guild_settings import LogChannel
 from clients.jobs import SchedulingError, utcnow
 from clients.time_zones import known_zones
 from components.jobs import PAGE_BUTTON, STEER_MODAL
+from workflows.common import visible
 from workflows.jobs_actions import POST_MESSAGE
 from workflows.jobs_models import DEFAULT_TIME_ZONE, MAX_DELAY, IfLate, Reminder
 from workflows.outcomes import OUTCOMES
@@ -242,6 +243,7 @@ class JobsCog(commands.Cog):
         bot = self.bot
         now = bot.jobs.now()
         try:
+            visible(message, "the message", SchedulingError)
             late = IfLate(skip_after=parse_if_late(if_late, maximum=MAX_DELAY)) if if_late.strip() else None
             zone = await in_time(bot.time_zones.for_user(guild_id, member.id))
             planned = [
