@@ -116,7 +116,7 @@ class Whispers:
             raise NotSetUp(NO_KEY)
         extra: dict[str, Any] = {} if reread_window is None else {"reread_window": reread_window}
         try:
-            if isinstance(text, str):  # checked here: the workflow only ever holds the sealed text
+            if isinstance(text, str) and text:  # here: the workflow only ever holds the sealed text
                 visible(text, "the whisper", WhisperError)
             draft = WhisperSpec(
                 guild_id=guild_id,
