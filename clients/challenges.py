@@ -312,6 +312,8 @@ class Challenges:
             raise ChallengeError(f"“{str(key)[:40]}” cannot be a chain's key: {KEY_HELP}")
         if not 1 <= len(title := str(fields.get("title", ""))) <= 100:
             raise ChallengeError(f"a chain's title has 1 to 100 characters, not {len(title)}")
+        # Texts are checked here, not in the models: started chains must decode as they were.
+        visible(title, "the chain's title", ChallengeError)
         if not rounds:
             raise ChallengeError("a chain needs at least one round")
         if len(rounds) > MAX_ROUNDS:
@@ -328,6 +330,9 @@ class Challenges:
             raise ChallengeError(first_error(err)) from None
 
     def _check_round(self, round_: RoundSpec, now: datetime, where: str) -> None:
+        visible(round_.name, f"{where}: the round's name", ChallengeError)
+        for reminder in round_.reminders:
+            visible(reminder.message, f"{where}: the reminder's message", ChallengeError)
         if (problem := round_size_problem(round_)) is not None:
             raise ChallengeError(f"{where}: {problem}")
         if round_.at is not None:

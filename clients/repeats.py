@@ -51,7 +51,7 @@ from clients.names import NO_NAMES, Names
 from clients.time_zones import check_zone
 from workflows import search_attributes as sa
 from workflows import times
-from workflows.common import NotYours, first_error
+from workflows.common import NotYours, first_error, visible
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_actions import ACTIONS
 from workflows.jobs_models import (
@@ -224,6 +224,8 @@ class Repeats:
             raise SchedulingError(f"a repeat runs 1 to {MAX_COUNT} times")
         # The action's own payload rules (a post's message that shows something), before anything exists.
         check_payload(ACTIONS[action].payload if action in ACTIONS else None, action, payload)
+        for reminder in reminders:
+            visible(reminder.message, "the reminder's message", SchedulingError)
         try:
             spec = JobSpec(
                 action=action,

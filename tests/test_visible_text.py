@@ -18,6 +18,7 @@ from clients.jobs import Jobs
 from clients.repeats import Repeats
 from clients.whispers import Whispers
 from tests.support.whispers import whisper_seal
+from workflows.challenges_models import RoundSpec
 from workflows.common import UserError, has_visible
 from workflows.jobs_actions import POST_MESSAGE
 from workflows.seasons_models import Submission
@@ -146,6 +147,16 @@ ENTRIES: dict[str, tuple[str, Callable[[str], Awaitable[object]]]] = {
     "round's name (plan)": ("the round's name", lambda t: chain(plan=[round_(name=t)])),
     "round's message (plan)": ("the message", lambda t: chain(plan=[round_(content=t)])),
     "round's message (typed)": ("the message", lambda t: sync(lambda: parse_rounds(f"30m Round 1 | {t}"))),
+    "chain reminder's message": (
+        "the reminder's message",
+        lambda t: chain(plan=[round_() | {"reminders": [{"offset": 60, "message": t}]}]),
+    ),
+    "round added to a chain": (
+        "the round's name",
+        lambda t: Challenges(NO_CLIENT, "q").add_round(
+            GUILD, "hunt", RoundSpec.model_validate(round_(name=t)), by=HOST
+        ),
+    ),
     "scheduled post": ("the message", lambda t: post(t)),
     "reminder's message": ("the reminder's message", lambda t: post("Results soon", reminder=t)),
     "repeated post": ("the message", repeat),

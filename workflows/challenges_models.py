@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, JsonValue, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, JsonValue, model_validator
 
-from workflows.common import Snowflake, visible
+from workflows.common import Snowflake
 from workflows.jobs_actions import POST_MESSAGE
 from workflows.jobs_models import DEFAULT_REMINDER_GRACE, MAX_DELAY, Reminder, ReminderRecord
 from workflows.times import format_human
@@ -132,11 +132,6 @@ class RoundSpec(BaseModel):
     # Where its reminders and posts go, if not the chain's channel (CastBot's `nextRound.channelId`).
     channel_id: Snowflake | None = None
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return visible(value, "the round's name")
-
     @model_validator(mode="after")
     def _one_start(self) -> RoundSpec:
         if (self.after is None) == (self.at is None):
@@ -156,11 +151,6 @@ class ChallengeSpec(BaseModel):
     reminder_action: str = "send_reminder"
     reminder_grace: timedelta = DEFAULT_REMINDER_GRACE
     rounds_per_run: int = Field(default=DEFAULT_ROUNDS_PER_RUN, ge=1, le=1000)
-
-    @field_validator("title")
-    @classmethod
-    def _title(cls, value: str) -> str:
-        return visible(value, "the chain's title")
 
 
 class RoundRecord(BaseModel):

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, model_validator
 
-from workflows.common import Snowflake, visible
+from workflows.common import Snowflake
 
 JOBS_WORKFLOW = "ScheduledJob"
 MAX_DELAY = timedelta(days=365)
@@ -76,11 +76,6 @@ class Reminder(BaseModel):
 
     offset: timedelta = Field(gt=timedelta(0), description="how long before the deadline")
     message: str = Field(min_length=1, max_length=200)
-
-    @field_validator("message")
-    @classmethod
-    def _message(cls, value: str) -> str:
-        return visible(value, "the reminder's message")
 
 
 class IfLate(BaseModel):
