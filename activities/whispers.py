@@ -15,6 +15,7 @@ from workflows.whispers_models import (
     DELETE_NOTIFICATION,
     DM_SENDER,
     EDIT_NOTIFICATION,
+    NOT_IN_SERVER,
     POST_NOTIFICATION,
     NotificationEdit,
     NotificationInput,
@@ -47,6 +48,7 @@ class WhisperActivities:
             reason = f"not a whisper id: {notice.whisper_id!r}"
             raise ApplicationError(reason, type=BAD_WHISPER_ID, non_retryable=True) from None
         require_login(self._client)
+        await self._check_channel(notice)
         # The raw call, not `channel.send(view=...)`: that would keep every button's view in
         # this worker's memory for good, and only the bot answers these buttons.
         params = handle_message_parameters(
@@ -61,6 +63,22 @@ class WhisperActivities:
         with params, discord_errors():
             message = await self._client.http.send_message(notice.channel_id, params=params)
         return PostedNotification(channel_id=notice.channel_id, message_id=int(message["id"]))
+
+    async def _check_channel(self, notice: NotificationInput) -> None:
+        """Post only in a channel of the whisper's own server: a client's caller could name any."""
+        guild: object = None  # Discord knows no such channel, or it is a DM
+        try:
+            with discord_errors():
+                guild = (await self._client.http.get_channel(notice.channel_id)).get("guild_id")
+        except ApplicationError as err:
+            if not already_gone(err):
+                raise
+        if str(guild) != str(notice.guild_id):
+            raise ApplicationError(
+                f"channel {notice.channel_id} is not a channel of this server, so nothing was posted",
+                type=NOT_IN_SERVER,
+                non_retryable=True,
+            )
 
     @activity.defn(name=DELETE_NOTIFICATION)
     async def delete_notification(self, posted: PostedNotification) -> bool:

@@ -31,7 +31,7 @@ from adoption.target import Target
 from clients.jobs import SchedulingError, snowflake
 from clients.safari import existing_store, schedulable_round
 from clients.whispers import WhisperError
-from workflows.common import first_error
+from workflows.common import first_error, has_visible
 from workflows.custom_actions_models import (
     ACTION_ID_PATTERN,
     EXECUTE_CUSTOM_ACTION,
@@ -164,7 +164,8 @@ def _reminders(report: Report, where: str, job: CastBotJob) -> list[Reminder]:
     found = []
     for reminder in job.reminders:
         offset = timedelta(milliseconds=reminder.offsetMs)
-        message = " ".join(reminder.message.split())[:200] or format_human(offset)
+        message = " ".join(reminder.message.split())[:200]
+        message = message if has_visible(message) else format_human(offset)
         found.append(Reminder(offset=offset, message=message))
     return found
 

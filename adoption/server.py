@@ -153,7 +153,7 @@ async def export_server(target: Target, guild_id: int) -> ServerExport:
         guild_id=guild_id,
         exported_at=target.now(),
         settings=settings,
-        season_defaults=RulesOverride.model_validate(rules) if isinstance(rules, dict) else None,
+        season_defaults=RulesOverride.stored(rules) if isinstance(rules, dict) else None,
         custom_actions=actions,
         chains=sorted(chains, key=lambda c: c.key),
         jobs=sorted(jobs, key=lambda j: (j.deadline, j.key)),

@@ -24,7 +24,7 @@ from clients.seasons import Seasons
 from clients.store import PersistentStore, StoreError
 from clients.whispers import Whispers
 from stack.sealing import WhisperSeal
-from workflows.custom_actions_models import ACTION_KEY_PREFIX, ActionDefinition, actions_store_name
+from workflows.custom_actions_models import ACTION_KEY_PREFIX, STORED, ActionDefinition, actions_store_name
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -82,4 +82,4 @@ class Target:
             values: list[Any] = await store.values(ACTION_KEY_PREFIX)
         except StoreError:
             return []  # no store: the guild has none
-        return [ActionDefinition.model_validate(value) for value in values]
+        return [ActionDefinition.model_validate(value, context=STORED) for value in values]

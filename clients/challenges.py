@@ -50,7 +50,7 @@ from workflows.challenges_models import (
     round_bytes,
     round_size_problem,
 )
-from workflows.common import UserError, first_error
+from workflows.common import UserError, first_error, visible
 from workflows.jobs_actions import POST_MESSAGE, UnknownActionError, action_spec
 from workflows.jobs_models import DEFAULT_TIME_ZONE, MAX_DELAY, Reminder
 from workflows.times import TimeError, check_instant, parse_duration, parse_instant, parse_when
@@ -162,7 +162,7 @@ def parse_rounds(
                 name = " ".join(words[1:])
             else:
                 raise ChallengeError("write a wait and a name, like `2h Round 1`")
-            content = message.strip() or f"🏁 **{name}** starts now!"
+            content = visible(message.strip() or f"🏁 **{name}** starts now!", "the message", ChallengeError)
             rounds.append(
                 RoundSpec(
                     name=name,
@@ -312,6 +312,8 @@ class Challenges:
             raise ChallengeError(f"“{str(key)[:40]}” cannot be a chain's key: {KEY_HELP}")
         if not 1 <= len(title := str(fields.get("title", ""))) <= 100:
             raise ChallengeError(f"a chain's title has 1 to 100 characters, not {len(title)}")
+        # Texts are checked here, not in the models: started chains must decode as they were.
+        visible(title, "the chain's title", ChallengeError)
         if not rounds:
             raise ChallengeError("a chain needs at least one round")
         if len(rounds) > MAX_ROUNDS:
@@ -328,6 +330,9 @@ class Challenges:
             raise ChallengeError(first_error(err)) from None
 
     def _check_round(self, round_: RoundSpec, now: datetime, where: str) -> None:
+        visible(round_.name, f"{where}: the round's name", ChallengeError)
+        for reminder in round_.reminders:
+            visible(reminder.message, f"{where}: the reminder's message", ChallengeError)
         if (problem := round_size_problem(round_)) is not None:
             raise ChallengeError(f"{where}: {problem}")
         if round_.at is not None:

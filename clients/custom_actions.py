@@ -45,6 +45,7 @@ from workflows.custom_actions_models import (
     MAX_OUTCOMES,
     MAX_SCHEDULE,
     MAX_STACK,
+    STORED,
     ActionDefinition,
     CurrencyChange,
     Evaluation,
@@ -296,7 +297,7 @@ class CustomActions:
     @refuses(CustomActionError)
     async def get(self, guild_id: DiscordId, action_id: ActionId) -> ActionDefinition | None:
         value = await (await self.store(guild_id)).get(action_key(action_id))
-        return None if value is None else ActionDefinition.model_validate(value)
+        return None if value is None else ActionDefinition.model_validate(value, context=STORED)
 
     @refuses(CustomActionError)
     async def require(self, guild_id: DiscordId, action_id: ActionId) -> ActionDefinition:
@@ -309,7 +310,8 @@ class CustomActions:
     async def all(self, guild_id: DiscordId) -> list[ActionDefinition]:
         values = await (await self.store(guild_id)).values(ACTION_KEY_PREFIX)
         return sorted(
-            (ActionDefinition.model_validate(v) for v in values), key=lambda d: (d.name.lower(), d.id)
+            (ActionDefinition.model_validate(v, context=STORED) for v in values),
+            key=lambda d: (d.name.lower(), d.id),
         )
 
     @refuses(CustomActionError)
@@ -331,7 +333,7 @@ class CustomActions:
             found = await store.get_versioned(action_key(action_id))
             if found is None:
                 raise ActionNotFound("That custom action no longer exists.")
-            current = ActionDefinition.model_validate(found.value)
+            current = ActionDefinition.model_validate(found.value, context=STORED)
             changed = parse_definition(checked(functools.partial(change, current)).model_dump(mode="json"))
             if changed == current:
                 return current

@@ -32,7 +32,7 @@ from clients.jobs_listing import JobPage, JobSummary, PageHints, job_query, list
 from clients.names import NO_NAMES, Names
 from workflows import search_attributes as sa
 from workflows import times
-from workflows.common import Snowflake, UserError, first_error
+from workflows.common import Snowflake, UserError, first_error, visible
 from workflows.jobs import ScheduledJobWorkflow
 from workflows.jobs_actions import UnknownActionError, action_spec
 from workflows.jobs_models import (
@@ -290,6 +290,8 @@ class Jobs:
             checked = [Reminder.model_validate(r) for r in reminders]
         except ValidationError as err:
             raise SchedulingError(f"reminder: {first_error(err)}") from None
+        for reminder in checked:  # here, not in the model: started jobs must decode as they were
+            visible(reminder.message, "the reminder's message", SchedulingError)
         offsets = [r.offset for r in checked]
         if len(set(offsets)) != len(offsets):
             raise SchedulingError("two reminders fall at the same moment; give each a different time")

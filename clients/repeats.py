@@ -46,13 +46,14 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from clients.arguments import DiscordId, JsonObject, refuses
-from clients.jobs import SchedulingError, snowflake
+from clients.jobs import SchedulingError, check_payload, snowflake
 from clients.names import NO_NAMES, Names
 from clients.time_zones import check_zone
 from workflows import search_attributes as sa
 from workflows import times
-from workflows.common import NotYours, first_error
+from workflows.common import NotYours, first_error, visible
 from workflows.jobs import ScheduledJobWorkflow
+from workflows.jobs_actions import ACTIONS
 from workflows.jobs_models import (
     JOB_ID_PREFIX,
     REPEAT_ID_PREFIX,
@@ -230,6 +231,10 @@ class Repeats:
             raise SchedulingError("a repeat's reminders come at most a day before each occurrence")
         if count is not None and not 1 <= count <= MAX_COUNT:
             raise SchedulingError(f"a repeat runs 1 to {MAX_COUNT} times")
+        # The action's own payload rules (a post's message that shows something), before anything exists.
+        check_payload(ACTIONS[action].payload if action in ACTIONS else None, action, payload)
+        for reminder in reminders:
+            visible(reminder.message, "the reminder's message", SchedulingError)
         try:
             spec = JobSpec(
                 action=action,

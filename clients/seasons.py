@@ -108,7 +108,7 @@ class Seasons:
         if not isinstance(stored, dict):
             return SeasonRules()
         try:
-            return SeasonRules().with_overrides(RulesOverride.model_validate(stored))
+            return SeasonRules().with_overrides(RulesOverride.stored(stored))
         except ValidationError:
             return SeasonRules()  # written by an older version with other limits: fall back
 
@@ -118,11 +118,11 @@ class Seasons:
         if self._defaults is None:
             raise RuntimeError("this facade has no settings backend")
         current = await self._defaults.get(guild_id)
-        merged: dict[str, Any] = dict(current) if isinstance(current, dict) else {}
-        merged.update(changes)
-        merged = {key: value for key, value in merged.items() if value is not None}
         try:
-            override = RulesOverride.model_validate(merged)
+            RulesOverride.model_validate(dict.fromkeys(changes))  # names a rule it does not know
+            merged = RulesOverride.stored(current).model_dump() if isinstance(current, dict) else {}
+            merged.update(changes)
+            override = RulesOverride.model_validate({k: v for k, v in merged.items() if v is not None})
             rules = SeasonRules().with_overrides(override)
         except ValidationError as err:
             raise SeasonError(first_error(err)) from None

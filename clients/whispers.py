@@ -23,7 +23,7 @@ from clients.calls import Calls, Refusals, said
 from clients.names import NO_NAMES, Names
 from stack.sealing import SealBroken, WhisperSeal
 from workflows import search_attributes as sa
-from workflows.common import NotYours, UserError, first_error
+from workflows.common import NotYours, UserError, first_error, visible
 from workflows.whispers import WhisperWorkflow
 from workflows.whispers_models import (
     DEFAULT_EXPIRY,
@@ -116,6 +116,8 @@ class Whispers:
             raise NotSetUp(NO_KEY)
         extra: dict[str, Any] = {} if reread_window is None else {"reread_window": reread_window}
         try:
+            if isinstance(text, str) and text:  # here: the workflow only ever holds the sealed text
+                visible(text, "the whisper", WhisperError)
             draft = WhisperSpec(
                 guild_id=guild_id,
                 channel_id=channel_id,

@@ -6,6 +6,7 @@ Deterministic code only, imported by workflows (through the sandbox's pass-throu
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -140,6 +141,31 @@ def _pattern_words(pattern: str) -> str:
     allowed = ", ".join(words[:-1]) + f" and {words[-1]}" if len(words) > 1 else "".join(words)
     length = f" ({low} to {high} characters)" if low and high else ""
     return f"may use only {allowed}{length}"
+
+
+# --- text a user types ----------------------------------------------------------------------------
+
+# Letters that draw nothing: the Hangul fillers (U+115F, U+1160, U+3164, U+FFA0), braille blank.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Spaces, controls, format characters (zero-width ones, U+FEFF), surrogates, combining marks.
+# Unassigned code points count as visible: an emoji newer than Python's tables is one.
+_INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Mn", "Mc", "Me"})
+
+
+def has_visible(text: str) -> bool:
+    """Whether the text draws anything a reader can see."""
+    return any(
+        char not in _BLANK_LETTERS and unicodedata.category(char) not in _INVISIBLE_CATEGORIES
+        for char in text
+    )
+
+
+def visible(text: str, what: str, error: type[UserError] = UserError) -> str:
+    """The text, or a refusal naming `what` ("the name") when it holds no visible character
+    (a UserError is a ValueError, so a model's validator may call it as it is)."""
+    if not has_visible(text):
+        raise error(f"{what} has no visible characters (only spaces or invisible characters)")
+    return text
 
 
 SNOWFLAKE_MAX = 2**63 - 1

@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
-from workflows.common import Snowflake
+from workflows.common import Snowflake, visible
 from workflows.jobs_actions import ActionSpec, register
 
 EXECUTE_CUSTOM_ACTION = "execute_custom_action"
@@ -56,7 +56,20 @@ def armed_key(action_id: str, user_id: int, slot: int) -> str:
     return f"{job_key_prefix(action_id)}{user_id}:{slot}"
 
 
-def _text(value: str, what: str) -> str:
+# The validation context of a definition read back from its store: its texts are taken as
+# written, so one saved before they had to show something still loads (to be fixed or deleted).
+STORED = {"stored": True}
+
+
+def _shown(value: str, what: str, info: ValidationInfo) -> str:
+    """`visible` for a text a host gives now (an optional text may be empty, never invisible)."""
+    if value and not (info.context or {}).get("stored"):
+        visible(value, what)
+    return value
+
+
+def _text(value: str, what: str, info: ValidationInfo) -> str:
+    _shown(value, what, info)
     if len(value) > MAX_TEXT:
         raise ValueError(
             f"{what} is {len(value)} characters; Discord shows at most {MAX_TEXT} here "
@@ -75,8 +88,8 @@ class Condition(BaseModel):
 
     @field_validator("not_met_text")
     @classmethod
-    def _not_met(cls, value: str) -> str:
-        return _text(value.strip(), "the 'not met' text")
+    def _not_met(cls, value: str, info: ValidationInfo) -> str:
+        return _text(value.strip(), "the 'not met' text", info)
 
 
 class TextOutcome(BaseModel):
@@ -85,11 +98,11 @@ class TextOutcome(BaseModel):
 
     @field_validator("text")
     @classmethod
-    def _check(cls, value: str) -> str:
+    def _check(cls, value: str, info: ValidationInfo) -> str:
         value = value.strip()
         if not value:
             raise ValueError("a text outcome needs some text")
-        return _text(value, "the text")
+        return _text(value, "the text", info)
 
 
 class CardOutcome(BaseModel):
@@ -100,10 +113,15 @@ class CardOutcome(BaseModel):
     body: str = ""
     colour: int | None = Field(default=None, ge=0, le=0xFFFFFF)
 
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str, info: ValidationInfo) -> str:
+        return _shown(value, "the card's title", info)
+
     @field_validator("body")
     @classmethod
-    def _check(cls, value: str) -> str:
-        return _text(value.strip(), "the card's text")
+    def _check(cls, value: str, info: ValidationInfo) -> str:
+        return _text(value.strip(), "the card's text", info)
 
 
 class CurrencyOutcome(BaseModel):
@@ -133,6 +151,11 @@ class Delayed(BaseModel):
     policy: RetriggerPolicy = "block"
     armed_text: str = Field(default="", max_length=500)
 
+    @field_validator("armed_text")
+    @classmethod
+    def _armed(cls, value: str, info: ValidationInfo) -> str:
+        return _shown(value, "the text shown when it arms", info)
+
 
 class Trigger(BaseModel):
     type: TriggerType = "button"
@@ -151,10 +174,11 @@ class ActionDefinition(BaseModel):
 
     @field_validator("name")
     @classmethod
-    def _name(cls, value: str) -> str:
+    def _name(cls, value: str, info: ValidationInfo) -> str:
         value = " ".join(value.split())
         if not value:
             raise ValueError("the action needs a name")
+        _shown(value, "the name", info)
         if len(value) > MAX_NAME:
             raise ValueError(f"a name is at most {MAX_NAME} characters; this one has {len(value)}")
         return value

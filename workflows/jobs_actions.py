@@ -15,8 +15,9 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from workflows.common import visible
 from workflows.jobs_models import ACTION_NAME_PATTERN
 
 
@@ -52,6 +53,11 @@ class PostMessagePayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     content: str = Field(min_length=1, max_length=2000)
+
+    @field_validator("content")
+    @classmethod
+    def _content(cls, value: str) -> str:
+        return visible(value, "the message")
 
 
 SEND_REMINDER = "send_reminder"

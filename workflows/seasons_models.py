@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
-from workflows.common import Snowflake
+from workflows.common import Snowflake, has_visible
 from workflows.times import check_duration, format_duration, parse_duration
 
 SEASONS_WORKFLOW = "Season"
@@ -81,7 +81,10 @@ def fitted_warning(timeout: timedelta) -> timedelta:
 
 
 class RulesOverride(BaseModel):
-    """Any subset of the rules: a guild's defaults, or one season's changes to them."""
+    """Any subset of the rules: a guild's defaults, or one season's changes to them. A rule it
+    does not know is refused, never ignored (stored defaults are read with `stored`)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     turn_pattern: list[TurnKind] | None = Field(default=None, min_length=1, max_length=10)
     claim_timeout: Duration | None = None
@@ -93,6 +96,23 @@ class RulesOverride(BaseModel):
     open_duration: Duration | None = None
     min_players: int | None = Field(default=None, ge=PLAYERS_FLOOR, le=PLAYERS_CEILING)
     max_players: int | None = Field(default=None, ge=PLAYERS_FLOOR, le=PLAYERS_CEILING)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known(cls, data: object) -> object:
+        if isinstance(data, dict):
+            unknown = [str(key) for key in data if key not in cls.model_fields]
+            if unknown:
+                raise ValueError(
+                    f"there is no season rule called {', '.join(unknown)[:200]}; the rules are "
+                    f"{', '.join(cls.model_fields)}"
+                )
+        return data
+
+    @classmethod
+    def stored(cls, value: dict[str, Any]) -> RulesOverride:
+        """A guild's stored defaults, without the rules a later version no longer has."""
+        return cls.model_validate({key: item for key, item in value.items() if key in cls.model_fields})
 
 
 class SeasonRules(BaseModel):
@@ -186,6 +206,8 @@ class Submission(BaseModel):
             text = (self.text or "").strip()
             if not text:
                 return "Your writing is empty: write between 1 and 1000 characters."
+            if not has_visible(text):
+                return "Your writing has no visible characters: write some words."
             if len(text) > TEXT_MAX:
                 return f"Your writing has {len(text)} characters; the limit is {TEXT_MAX}."
             if self.image_url is not None:

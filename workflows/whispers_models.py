@@ -44,6 +44,8 @@ NOT_YOURS = "WhisperNotYours"
 WHISPER_OVER = "WhisperOver"
 # The notification activity's refusal of a workflow id that is no whisper id (non-retryable).
 BAD_WHISPER_ID = "NotAWhisperId"
+# Its refusal of a channel Discord does not place in the whisper's server (non-retryable).
+NOT_IN_SERVER = "WhisperChannelNotInServer"
 
 # The operators' signal (`temporal workflow signal --name operator_cancel --input
 # '{"by": "alice", "reason": "reported"}'`), and what a Temporal cancellation is recorded as.

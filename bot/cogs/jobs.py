@@ -35,6 +35,7 @@ from clients.jobs import SchedulingError, utcnow
 from clients.repeats import free_name
 from clients.time_zones import known_zones
 from components.jobs import PAGE_BUTTON, STEER_MODAL
+from workflows.common import visible
 from workflows.jobs_actions import POST_MESSAGE
 from workflows.jobs_models import DEFAULT_TIME_ZONE, MAX_DELAY, IfLate, Reminder
 from workflows.outcomes import OUTCOMES
@@ -243,6 +244,7 @@ class JobsCog(commands.Cog):
         bot = self.bot
         now = bot.jobs.now()
         try:
+            visible(message, "the message", SchedulingError)
             late = IfLate(skip_after=parse_if_late(if_late, maximum=MAX_DELAY)) if if_late.strip() else None
             zone = await in_time(bot.time_zones.for_user(guild_id, member.id))
             planned = [

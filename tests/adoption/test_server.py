@@ -199,6 +199,12 @@ async def test_a_document_of_another_kind_or_version_is_refused(target: Target) 
             "this reads 'server-export' version 1, not 'server-export' version 2",
         ),
         (b'{"format": "server-export", "version": 1}', "not a server export: guild id: is required"),
+        (  # once silently dropped: the server got the default claim timeout
+            b'{"format": "server-export", "version": 1, "guild_id": "1", "exported_at": '
+            b'"2026-12-01T00:00:00Z", "season_defaults": {"claim_timout": "2d"}}',
+            "not a server export: season defaults: there is no season rule called claim_timout; "
+            "the rules are turn_pattern, claim_timeout,",
+        ),
         (b"[1, 2", "not JSON"),
     ):
         [entry] = (await import_server(target, text, guild_id=1)).entries

@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from clients.custom_actions import ActionNotFound, CustomActionError, run_once
 from tests.support.custom_actions_doubles import Harness, custom_actions_worker
-from workflows.custom_actions_models import ActionDefinition, CurrencyOutcome, TextOutcome
+from workflows.custom_actions_models import ActionDefinition, CurrencyOutcome, TextOutcome, action_key
 
 QUEUE = "custom-actions-client"
 GUILD, HOST, PLAYER = 6101, 6102, 6103
@@ -60,6 +60,19 @@ async def test_an_edit_that_breaks_a_rule_writes_nothing(h: Harness) -> None:
     with pytest.raises(CustomActionError, match="at most 1800"):
         await h.actions.edit(GUILD, created.id, add("x" * 1801))
     assert (await h.actions.find(GUILD, "Tidy")).outcomes == []
+
+
+async def test_an_action_saved_with_an_invisible_name_still_loads_and_can_be_renamed(h: Harness) -> None:
+    """Saved before names had to show something: the guild's list still loads; an edit that
+    keeps the name says what is wrong; a new name fixes it."""
+    created = await h.actions.create(GUILD, "Ghost", by=HOST)
+    store = await h.actions.store(GUILD)
+    await store.set(action_key(created.id), created.model_dump(mode="json") | {"name": "\u3164\u200b"})
+    assert [d.name for d in await h.actions.all(GUILD)] == ["\u3164\u200b"]
+    with pytest.raises(CustomActionError, match="the name has no visible characters"):
+        await h.actions.edit(GUILD, created.id, add("Boo"))
+    renamed = await h.actions.edit(GUILD, created.id, lambda d: d.model_copy(update={"name": "Ghost"}))
+    assert renamed.name == "Ghost" and (await h.actions.require(GUILD, created.id)).name == "Ghost"
 
 
 async def test_one_run_applies_once_and_two_runs_both_apply_when_they_race(h: Harness) -> None:

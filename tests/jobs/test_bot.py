@@ -15,6 +15,7 @@ import pytest_asyncio
 from simcord import ResponseMessage, assert_message, assert_responded
 from simcord.components import walk_components
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from bot.replies import NOT_ANSWERED, WORKER_WAIT, NotAnswered, in_time
@@ -347,3 +348,25 @@ async def test_an_open_listing_keeps_itself_true(world: World) -> None:
     await w.bot.live_listings.tick(now=utcnow() + timedelta(minutes=6))
     now = texts(last_reply(shown))
     assert "Bake-off" not in now and "Quiz night" in now and "1 waiting" in now
+
+
+@pytest.mark.parametrize("message", ["\u200b\u200b", "\u3164", "\u2800 \u2060"])
+async def test_a_post_or_repeat_that_would_show_nothing_is_refused_in_words(
+    world: World, message: str
+) -> None:
+    w = world
+    for when in ({"when": "1h"}, {"repeat": "news: every day at 09:00"}):
+        reply = last_reply(
+            answered(
+                await w.host.slash(w.channel, "schedule post", channel=w.channel, message=message, **when)
+            )
+        )
+        assert_message(
+            reply,
+            contains="Nothing was scheduled: the message has no visible characters (only spaces or "
+            "invisible characters)",
+            ephemeral=True,
+        )
+    assert w.jobs.started == []
+    with pytest.raises(RPCError, match="not found"):
+        await w.client.get_schedule_handle(f"repeat-{w.guild.id}-news").describe()

@@ -12,6 +12,7 @@ from clients.guild_settings import MemorySettings
 from clients.seasons import SeasonError, Seasons
 from components.seasons import CLAIM_BUTTON, SUBMIT_BUTTON
 from workflows.seasons_models import (
+    SEASON_RULES,
     RulesOverride,
     SeasonRules,
     Submission,
@@ -121,6 +122,45 @@ async def test_guild_defaults_are_kept_and_used_by_new_seasons() -> None:
     assert (await facade.guild_rules(1)).writing_timeout == timedelta(days=1)
     back = await facade.set_guild_rules(1, {"claim_timeout": None})
     assert back.claim_timeout == timedelta(days=1) and back.max_players == 8
+
+
+RULES = (
+    "the rules are turn_pattern, claim_timeout, claim_warning, writing_timeout, writing_warning, "
+    "drawing_timeout, drawing_warning, open_duration, min_players, max_players"
+)
+
+
+class Untouchable:
+    """A Temporal client a refused request may not reach: any use fails the test."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"the Temporal client was used ({name}) for a refused request")
+
+
+async def test_an_unknown_rule_is_refused_naming_it_and_the_rules_there_are() -> None:
+    """Once silently ignored: a season started, or defaults saved, without the rule asked for."""
+    settings = MemorySettings()
+    facade = Seasons(client=Untouchable(), task_queue="unused", settings=settings)  # type: ignore[arg-type]
+    await facade.set_guild_rules(1, {"claim_timeout": "6h"})
+    with pytest.raises(SeasonError, match=f"there is no season rule called claim_timout; {RULES}"):
+        await facade.set_guild_rules(1, {"claim_timout": "2h"})
+    with pytest.raises(SeasonError, match="no season rule called players"):
+        await facade.set_guild_rules(1, {"players": None})  # even a reset names a real rule
+    assert await settings.read(1) == {SEASON_RULES: {"claim_timeout": "6h"}}  # nothing written
+    with pytest.raises(SeasonError, match=f"there is no season rule called max_player; {RULES}"):
+        await facade.create(guild_id=1, channel_id=2, host_id=3, overrides={"max_player": 8})
+    with pytest.raises(ValidationError, match="no season rule called rounds"):
+        SeasonRules().with_overrides(RulesOverride.model_validate({"rounds": 3}))
+
+
+async def test_stored_defaults_keep_working_past_a_rule_a_later_version_dropped() -> None:
+    settings = MemorySettings()
+    await settings.write(1, SEASON_RULES, {"claim_timeout": "6h", "old_rule": True})
+    facade = Seasons(client=Untouchable(), task_queue="unused", settings=settings)  # type: ignore[arg-type]
+    assert (await facade.guild_rules(1)).claim_timeout == timedelta(hours=6)
+    changed = await facade.set_guild_rules(1, {"max_players": 8})
+    assert (changed.claim_timeout, changed.max_players) == (timedelta(hours=6), 8)
+    assert await settings.read(1) == {SEASON_RULES: {"claim_timeout": "6h", "max_players": 8}}
 
 
 def test_a_wall_clock_time_in_paris_across_the_autumn_change() -> None:

@@ -437,3 +437,26 @@ async def test_with_no_worker_running_read_unsend_and_toggle_are_answered(
             await w.env.advance_time(WORKER_WAIT + 1)
             assert "has not answered yet" in last_reply(result).content
             assert SECRET not in str(last_reply(result).components)
+
+
+@pytest.mark.parametrize("where", ["another server's channel", "a channel that does not exist"])
+async def test_a_whisper_to_a_channel_outside_its_server_posts_nothing_and_tells_the_sender(
+    world: tuple[World, Discordish], time_env: WorkflowEnvironment, where: str
+) -> None:
+    """A client's caller may name any channel: the worker asks Discord before posting."""
+    w, fake = world
+    elsewhere = w.env.create_guild("Elsewhere").create_text_channel("lobby")
+    channel_id = elsewhere.id if where == "another server's channel" else 987_654_321_012_345_678
+    whisper_id = await Whispers(time_env.client, QUEUE, whisper_seal()).send(
+        guild_id=w.guild.id,
+        channel_id=channel_id,
+        sender_id=w.player.id,
+        recipient_id=w.other_player.id,
+        text=SECRET,
+    )
+    outcome = await time_env.client.get_workflow_handle(whisper_id, result_type=WhisperResult).result()
+    assert outcome.outcome == "failed"
+    assert outcome.reason == f"channel {channel_id} is not a channel of this server, so nothing was posted"
+    assert elsewhere.history() == [] and w.channel.history() == []
+    [dm] = fake.dms
+    assert "could not be delivered" in dm.content and "not a channel of this server" in dm.content
