@@ -16,6 +16,9 @@ and in time, sent again when the server turned it away unseen, its refusals in t
 - **Resends.** The server keeps at most 10 updates in flight per workflow and buffers only a few
   queries while a workflow task runs; what it refuses then was never applied, so it is safe to send
   again, and an update resent under its id gets the first outcome back if it was applied after all.
+  A call that reached a run just as it continued as new (the server answers "not found", or ends
+  the update unaccepted) is sent again to the run after it: every workflow here finishes the
+  updates it accepted before it continues as new, so such a call was never applied.
 - **Refusals.** A workflow says no with an `ApplicationError`; `Refusals` maps its type to the
   feature's error (each a `UserError` for what a user may see), and says what "the workflow is
   over" is in that feature's words.
@@ -33,6 +36,7 @@ from typing import Any, TypeVar, overload
 from temporalio.api.common.v1 import Payloads
 from temporalio.client import (
     Client,
+    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
@@ -118,6 +122,26 @@ def busy(err: RPCError) -> bool:
     return err.status == RPCStatusCode.UNAVAILABLE and "aborted" in err.message
 
 
+async def continued(handle: WorkflowHandle[Any, Any], err: Exception) -> bool:
+    """Whether `err` is a call to the newest run caught by its continue-as-new, the workflow
+    running on: "not found" (the time-skipping server, between the two runs), or an update the
+    ended run never accepted. A handle bound to one run gets the run's own answer."""
+    if handle.run_id is not None:
+        return False
+    if isinstance(err, RPCError):
+        caught = err.status == RPCStatusCode.NOT_FOUND
+    else:
+        cause = err.cause if isinstance(err, WorkflowUpdateFailedError) else None
+        caught = isinstance(cause, ApplicationError) and cause.type == OUTLIVED
+    if not caught:
+        return False
+    try:
+        description = await handle.describe()
+    except RPCError:
+        return False
+    return description.status == WorkflowExecutionStatus.RUNNING
+
+
 def timed_out(err: RPCError) -> bool:
     return err.status == RPCStatusCode.DEADLINE_EXCEEDED or (
         err.status == RPCStatusCode.CANCELLED and "Timeout expired" in err.message
@@ -175,7 +199,7 @@ class Calls:
                 return None if unseen else self.refusals.of(cause, gone)
             return self._rpc(err, gone, resend=busy)
 
-        return await self._bounded(attempt, settle, self._gate(0))
+        return await self._bounded(handle, attempt, settle, self._gate(0))
 
     @overload
     async def query(
@@ -220,7 +244,7 @@ class Calls:
                 return failed() if failed is not None else err
             return self._rpc(err, gone, resend=lambda e: busy(e) or timed_out(e))
 
-        return await self._bounded(attempt, settle, self._gate(1))
+        return await self._bounded(handle, attempt, settle, self._gate(1))
 
     async def signal(
         self,
@@ -237,7 +261,7 @@ class Calls:
         async def attempt() -> None:
             await handle.signal(signal, arg)
 
-        await self._bounded(attempt, lambda err: self._rpc(err, gone, resend=busy), None)
+        await self._bounded(handle, attempt, lambda err: self._rpc(err, gone, resend=busy), None)
 
     async def check_size(self, *args: Any) -> None:
         """Refuse, before sending, arguments past the server's limit (as the codec encodes them)."""
@@ -265,6 +289,7 @@ class Calls:
 
     async def _bounded(
         self,
+        handle: WorkflowHandle[Any, Any],
         attempt: Callable[[], Awaitable[R]],
         settle: Callable[[Exception], Exception | None],
         gate: asyncio.Semaphore | None,
@@ -281,7 +306,7 @@ class Calls:
                         async with gate:
                             return await attempt()
                     except (WorkflowUpdateFailedError, WorkflowQueryFailedError, RPCError) as err:
-                        error = settle(err)
+                        error = None if await continued(handle, err) else settle(err)
                         if error is err:
                             raise
                         if error is not None:

@@ -10,12 +10,22 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    Interceptor,
+    OutboundInterceptor,
+    StartWorkflowUpdateInput,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
@@ -32,7 +42,7 @@ from clients.store import (
 from local_discord import FakeDiscord
 from stack.devserver import DevServer, free_port
 from stack.temporal import data_converter
-from tests.support.temporal import TEST_KEY, connect_client
+from tests.support.temporal import TEST_KEY, connect_client, eventually
 from tests.support.worker_process import WorkerProcess
 from worker import build_worker
 from workflows.common import UserError
@@ -254,6 +264,58 @@ async def test_continue_as_new_keeps_every_key(client: Client, worker: Worker) -
     assert (await client.get_workflow_handle(store.workflow_id, run_id=first_run).describe()).status == (
         WorkflowExecutionStatus.CONTINUED_AS_NEW
     )
+
+
+class FirstWriteToRun(Interceptor):
+    """Sends the first write to the run `run_id`: what the server does to a write that reaches a
+    run the moment it continues as new (the time-skipping server looks the newest run up, then
+    finds it ended)."""
+
+    def __init__(self) -> None:
+        self.run_id: str | None = None
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        outer = self
+
+        class Redirect(OutboundInterceptor):
+            async def start_workflow_update(
+                self, input: StartWorkflowUpdateInput
+            ) -> WorkflowUpdateHandle[Any]:
+                if outer.run_id is not None:
+                    input.run_id, outer.run_id = outer.run_id, None
+                return await super().start_workflow_update(input)
+
+        return Redirect(next)
+
+
+async def test_a_write_caught_by_a_continue_as_new_lands_in_the_run_after(
+    server: DevServer, client: Client, worker: Worker
+) -> None:
+    """Before, the store was reported "not running" and the write lost (a Custom Actions run failed
+    so in CI): the server answers "not found" for a run that has just continued as new."""
+    redirect = FirstWriteToRun()
+    caught = await Client.connect(
+        server.address, data_converter=data_converter([TEST_KEY]), interceptors=[redirect]
+    )
+    store = await PersistentStore.create(caught, unique("caught"), TASK_QUEUE, continue_after_updates=1)
+    handle = client.get_workflow_handle(store.workflow_id)
+    ended = (await handle.describe()).run_id
+    await store.set("first", 1)
+    await eventually(lambda: run_changed(handle, ended))
+
+    redirect.run_id = ended
+    assert await store.set("second", 2) == 2  # the second write, recorded once
+    assert redirect.run_id is None  # the write did reach the ended run first
+    assert {k: e.value for k, e in (await store.snapshot()).entries.items()} == {"first": 1, "second": 2}
+
+    # A store that is over is still told as over, not waited for.
+    await handle.terminate(reason="the test")
+    with pytest.raises(StoreError, match="is not running"):
+        await store.set("third", 3)
+
+
+async def run_changed(handle: WorkflowHandle[Any, Any], run_id: str) -> bool:
+    return (await handle.describe()).run_id != run_id
 
 
 async def test_a_full_store_continues_as_new_under_the_payload_limit(client: Client, worker: Worker) -> None:
