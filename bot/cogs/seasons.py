@@ -54,6 +54,7 @@ from workflows.seasons_models import (
     SeasonRules,
     SeasonStatus,
     Submission,
+    SubmitResult,
     TurnKind,
 )
 from workflows.times import TimeError, discord_time, format_duration, parse_when
@@ -175,15 +176,30 @@ async def show_claim(interaction: discord.Interaction[GameBot], turn_id: str) ->
     await interaction.followup.send(view=claim_card(claim), ephemeral=True)
 
 
-async def hand_in(interaction: discord.Interaction[GameBot], turn_id: str, submission: Submission) -> None:
+async def hand_in(
+    interaction: discord.Interaction[GameBot], turn_id: str, submission: Submission
+) -> SubmitResult:
     result = await in_time(seasons_of(interaction).submit(turn_id, interaction.user.id, submission))
-    what = "writing" if result.kind == "writing" else "drawing"
     # Not "the next player will see it": the last step of a game has no next player.
     await reply(
         interaction,
-        f"📨 Your {what} for game {result.game + 1} is in. It goes on to the next player who has not "
-        "had this game; every game is shown in full when the season is over.",
+        f"{handed_in(result)} It goes on to the next player who has not had this game; every game "
+        "is shown in full when the season is over.",
     )
+    return result
+
+
+def handed_in(result: SubmitResult) -> str:
+    return f"📨 Your {result.kind} for game {result.game + 1} is in."
+
+
+def handed_in_card(result: SubmitResult) -> discord.ui.LayoutView:
+    """The claim card once its turn is in: no Submit button left to press."""
+    view = discord.ui.LayoutView(timeout=None)
+    box: discord.ui.Container[Any] = discord.ui.Container(accent_colour=discord.Colour.dark_grey())
+    box.add_item(discord.ui.TextDisplay(handed_in(result)))
+    view.add_item(box)
+    return view
 
 
 class JoinButton(PersistentItem[discord.ui.Button[Any]], custom=JOIN_BUTTON):
@@ -526,8 +542,17 @@ class SeasonsCog(commands.Cog, name="Seasons"):
         else:
             url, content_type = uploaded(data, IMAGE_FIELD)
             submission = Submission(kind="drawing", image_url=url, content_type=content_type)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        await hand_in(interaction, turn_id, submission)
+        card = interaction.message
+        if card is None or not card.flags.ephemeral:
+            # The command, or the offer DM (which the turn's workflow edits itself).
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            await hand_in(interaction, turn_id, submission)
+            return
+        # From the private claim card: the answer goes to the card, whose button goes once the
+        # turn is in (a refusal leaves it, to try again).
+        await interaction.response.defer()
+        result = await hand_in(interaction, turn_id, submission)
+        await interaction.edit_original_response(view=handed_in_card(result))
 
 
 async def setup(bot: GameBot) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import discord
 import pytest
@@ -136,6 +137,20 @@ def offer_for(game: int) -> Callable[[discord.Message], bool]:
     return lambda message: f"Game {game} has" in message.content and "Claim" in buttons(message)
 
 
+def buttons_of(message: simcord.ResponseMessage) -> list[str]:
+    """The buttons' labels on a message the bot answered with."""
+
+    def labels(components: list[dict[str, Any]]) -> list[str]:
+        found: list[str] = []
+        for component in components:
+            if component.get("type") == 2:
+                found.append(str(component.get("label", "")))
+            found += labels(component.get("components") or [])
+        return found
+
+    return labels(message.components)
+
+
 def card_text(result: simcord.InteractionResult) -> str:
     return str(last_reply(result).components)
 
@@ -170,7 +185,9 @@ async def test_a_season_played_through_the_bot(
     shown = answered(await w.player.user.click(last_reply(claimed).message, label="Submit writing"))
     assert shown.modal is not None
     sent = answered(await w.player.user.submit_modal(shown, {"text": "a giraffe rides a bicycle"}))
-    assert_responded(sent, contains="Your writing for game 1 is in", ephemeral=True)
+    assert "Your writing for game 1 is in" in last_reply(sent).content and last_reply(sent).ephemeral
+    # The claim card gives up its Submit button once the turn is in (before, it kept it).
+    assert buttons_of(last_reply(claimed)) == [] and "Your writing for game 1 is in" in card_text(claimed)
 
     # The other player claims and writes by command in the server.
     by_command = answered(await w.other_player.slash(w.channel, "season claim"))
