@@ -54,7 +54,6 @@ from workflows.seasons_models import (
     SeasonRules,
     SeasonStatus,
     Submission,
-    SubmitResult,
     TurnKind,
 )
 from workflows.times import TimeError, discord_time, format_duration, parse_when
@@ -176,28 +175,21 @@ async def show_claim(interaction: discord.Interaction[GameBot], turn_id: str) ->
     await interaction.followup.send(view=claim_card(claim), ephemeral=True)
 
 
-async def hand_in(
-    interaction: discord.Interaction[GameBot], turn_id: str, submission: Submission
-) -> SubmitResult:
+async def hand_in(interaction: discord.Interaction[GameBot], turn_id: str, submission: Submission) -> str:
+    """Hand the turn in; what to tell the player."""
     result = await in_time(seasons_of(interaction).submit(turn_id, interaction.user.id, submission))
     # Not "the next player will see it": the last step of a game has no next player.
-    await reply(
-        interaction,
-        f"{handed_in(result)} It goes on to the next player who has not had this game; every game "
-        "is shown in full when the season is over.",
+    return (
+        f"📨 Your {result.kind} for game {result.game + 1} is in. It goes on to the next player who "
+        "has not had this game; every game is shown in full when the season is over."
     )
-    return result
 
 
-def handed_in(result: SubmitResult) -> str:
-    return f"📨 Your {result.kind} for game {result.game + 1} is in."
-
-
-def handed_in_card(result: SubmitResult) -> discord.ui.LayoutView:
+def handed_in_card(text: str) -> discord.ui.LayoutView:
     """The claim card once its turn is in: no Submit button left to press."""
     view = discord.ui.LayoutView(timeout=None)
     box: discord.ui.Container[Any] = discord.ui.Container(accent_colour=discord.Colour.dark_grey())
-    box.add_item(discord.ui.TextDisplay(handed_in(result)))
+    box.add_item(discord.ui.TextDisplay(text))
     view.add_item(box)
     return view
 
@@ -482,7 +474,7 @@ class SeasonsCog(commands.Cog, name="Seasons"):
             submission = Submission(kind="drawing", image_url=drawing.url, content_type=drawing.content_type)
         else:
             submission = Submission(kind="writing", text=text)
-        await hand_in(interaction, turn.turn_id, submission)
+        await reply(interaction, await hand_in(interaction, turn.turn_id, submission))
 
     @season.command(name="defaults", description="This server's default season rules (hosts change them)")
     @app_commands.describe(
@@ -546,13 +538,13 @@ class SeasonsCog(commands.Cog, name="Seasons"):
         if card is None or not card.flags.ephemeral:
             # The command, or the offer DM (which the turn's workflow edits itself).
             await interaction.response.defer(ephemeral=True, thinking=True)
-            await hand_in(interaction, turn_id, submission)
+            await reply(interaction, await hand_in(interaction, turn_id, submission))
             return
-        # From the private claim card: the answer goes to the card, whose button goes once the
-        # turn is in (a refusal leaves it, to try again).
+        # From the private claim card: the card becomes the answer, without its button (a
+        # refusal comes as a follow-up and leaves the button, to try again).
         await interaction.response.defer()
-        result = await hand_in(interaction, turn_id, submission)
-        await interaction.edit_original_response(view=handed_in_card(result))
+        text = await hand_in(interaction, turn_id, submission)
+        await interaction.edit_original_response(view=handed_in_card(text))
 
 
 async def setup(bot: GameBot) -> None:

@@ -185,9 +185,9 @@ async def test_a_season_played_through_the_bot(
     shown = answered(await w.player.user.click(last_reply(claimed).message, label="Submit writing"))
     assert shown.modal is not None
     sent = answered(await w.player.user.submit_modal(shown, {"text": "a giraffe rides a bicycle"}))
-    assert "Your writing for game 1 is in" in last_reply(sent).content and last_reply(sent).ephemeral
-    # The claim card gives up its Submit button once the turn is in (before, it kept it).
-    assert buttons_of(last_reply(claimed)) == [] and "Your writing for game 1 is in" in card_text(claimed)
+    # The claim card becomes the answer and gives up its Submit button (before, it kept it).
+    assert not sent.followups and "Your writing for game 1 is in" in card_text(claimed)
+    assert buttons_of(last_reply(claimed)) == [] and last_reply(claimed).ephemeral
 
     # The other player claims and writes by command in the server.
     by_command = answered(await w.other_player.slash(w.channel, "season claim"))
