@@ -201,7 +201,7 @@ def steer_modal(verb: str, run: str, suffix: str) -> discord.ui.Modal:
         modal = discord.ui.Modal(title="Move this job", custom_id=custom_id, timeout=900)
         field: discord.ui.TextInput[Any] = discord.ui.TextInput(
             custom_id=WHEN_FIELD,
-            placeholder="Friday 20:00, tomorrow 9:00, 2026-12-24 18:00, in 2h",
+            placeholder="8pm, Friday 20:00, tomorrow 9am, 2026-12-24 18:00, in 2h",
             max_length=40,
         )
         modal.add_item(discord.ui.Label(text="New time (in your time zone)", component=field))

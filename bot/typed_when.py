@@ -21,7 +21,7 @@ from workflows.times import duration_from_fields, parse_when
 if TYPE_CHECKING:
     from bot.app import GameBot
 
-WHEN_PLACEHOLDER = "90m, in 2h, 20:00, Friday 20:00"
+WHEN_PLACEHOLDER = "90m, in 2h, 20:00, 8pm, Friday 20:00"
 
 
 def when_field(what: str = "When") -> discord.ui.Label[Any]:

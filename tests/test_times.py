@@ -231,6 +231,15 @@ FRIDAY_NOON = datetime(2026, 3, 27, 12, 0, tzinfo=UTC)  # Paris is on winter tim
         ("2026-12-24T18:00Z", datetime(2026, 12, 24, 18, 0, tzinfo=UTC)),
         ("2026-10-25 02:30+01:00", datetime(2026, 10, 25, 1, 30, tzinfo=UTC)),
         ("2026-10-25 02:30+02:00", datetime(2026, 10, 25, 0, 30, tzinfo=UTC)),
+        # 12-hour times, as most hosts write them (before, each was "not a time").
+        ("8pm", datetime(2026, 3, 27, 19, 0, tzinfo=UTC)),
+        ("8 PM", datetime(2026, 3, 27, 19, 0, tzinfo=UTC)),
+        ("tomorrow 9am", datetime(2026, 3, 28, 8, 0, tzinfo=UTC)),
+        ("Friday 8:30pm", datetime(2026, 3, 27, 19, 30, tzinfo=UTC)),
+        ("9:30 p.m.", datetime(2026, 3, 27, 20, 30, tzinfo=UTC)),
+        ("12am", datetime(2026, 3, 27, 23, 0, tzinfo=UTC)),  # midnight, the next one
+        ("12pm", datetime(2026, 3, 28, 11, 0, tzinfo=UTC)),  # noon: today's has passed
+        ("2026-12-24 6pm", datetime(2026, 12, 24, 17, 0, tzinfo=UTC)),
     ],
 )
 def test_parse_when_reads_waits_and_local_times(typed: str, expected: datetime) -> None:
@@ -261,6 +270,10 @@ def test_a_repeated_hour_is_refused_naming_both_instants_and_how_to_choose() -> 
         ("2028-01-01 12:00", "too far away"),
         ("Funday 20:00", "not a day of the week"),
         ("9០m", "digits 0 to 9"),
+        ("13pm", "12-hour times go from 12am to 11:59pm"),
+        ("0am", "12-hour times go from 12am to 11:59pm"),
+        ("9:75pm", "12-hour times go from 12am to 11:59pm"),
+        ("9 amazing", "is not a duration"),  # not 9am
     ],
 )
 def test_parse_when_refuses_with_a_reason(typed: str, says: str) -> None:
@@ -309,3 +322,16 @@ def test_a_late_policy_that_cannot_be_read_is_refused_in_words(typed: str, said:
     with pytest.raises(times.TimeError) as refused:
         times.parse_if_late(typed, maximum=timedelta(days=1))
     assert str(refused.value).startswith(said)
+
+
+@pytest.mark.parametrize(
+    ("twelve", "twenty_four"),
+    [
+        ("every day at 9am", "every day at 09:00"),
+        ("every Friday 8pm", "every Friday 20:00"),
+        ("every mon,wed 6:30 pm", "every mon,wed 18:30"),
+        ("every month on the 15th at 9am", "every month on the 15th at 09:00"),
+    ],
+)
+def test_a_repeat_reads_12_hour_times_too(twelve: str, twenty_four: str) -> None:
+    assert times.parse_every(twelve) == times.parse_every(twenty_four)

@@ -291,9 +291,27 @@ def wall_clock(text: str, zone_name: str, now: datetime) -> datetime:
 # --- what a user types for "when" ---------------------------------------------------------------
 
 WHEN_HELP = (
-    "write a wait like `90m` or `in 2h`, or a time like `20:00`, `Friday 20:00`, `tomorrow 9:00` "
-    "or `2026-12-24 18:00`"
+    "write a wait like `90m` or `in 2h`, or a time like `20:00`, `8pm`, `Friday 20:00`, "
+    "`tomorrow 9am` or `2026-12-24 18:00`"
 )
+# A 12-hour time as people write it: `9pm`, `9 pm`, `9:30 p.m.`; 12am is midnight, 12pm noon.
+_TWELVE_HOUR = re.compile(r"(?<![0-9:])([0-9]{1,2})(?::([0-9]{2}))?\s*([ap])\.?m\b\.?", re.IGNORECASE)
+
+
+def _in_24_hours(text: str) -> str:
+    """`Friday 8:30pm` -> `Friday 20:30`: each 12-hour time in `text` as the 24-hour one."""
+
+    def converted(found: re.Match[str]) -> str:
+        hour, minute = int(found[1]), int(found[2] or 0)
+        if not 1 <= hour <= 12 or minute > 59:
+            raise TimeError(
+                f"“{_clip(found[0])}” is not a time of day: 12-hour times go from 12am to 11:59pm."
+            )
+        return f"{hour % 12 + (12 if found[3].lower() == 'p' else 0):02d}:{minute:02d}"
+
+    return _TWELVE_HOUR.sub(converted, text)
+
+
 _WHEN = re.compile(
     r"(?:(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})|(?P<day>[a-z]+))?\s*"
     r"(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2})\s*(?P<offset>[+-][0-9]{2}:[0-9]{2}|z)?",
@@ -357,7 +375,7 @@ def parse_when(
 ) -> datetime:
     """The one reading of a time a user types, as a UTC instant after `now`:
     a wait (`90m`, `in 2h`, `1h30m`), or a time in the zone `zone_name` (`20:00`, `Friday 20:00`,
-    `tomorrow 9:00`, `2026-12-24 18:00`, optionally with an offset for a repeated hour:
+    `tomorrow 9:00`, `8pm`, `2026-12-24 18:00`, optionally with an offset for a repeated hour:
     `01:30+01:00`), or an ISO time with its offset (`2026-12-24T18:00Z`).
 
     A bare time or a weekday means the next one; local times are computed on the local calendar
@@ -368,6 +386,7 @@ def parse_when(
         raise TimeError(f"Give a time: {WHEN_HELP}.")
     if not cleaned.isascii():
         raise TimeError(f"“{_clip(text)}” is not a time: {WHEN_HELP}, with the digits 0 to 9.")
+    cleaned = _in_24_hours(cleaned)
     lowered = cleaned.lower()
     # A wait: starts with a digit and has a unit letter and no colon, or starts with "in ".
     if lowered.startswith("in ") or (lowered[:1].isdigit() and ":" not in lowered and "-" not in lowered):
@@ -463,7 +482,7 @@ def check_zone(name: str, names: list[str]) -> str:
 # --- repeats -----------------------------------------------------------------------------------
 
 EVERY_HELP = (
-    "write it like `every day at 09:00`, `every Friday 20:00`, `every mon,wed 18:00`, "
+    "write it like `every day at 09:00`, `every Friday 8pm`, `every mon,wed 18:00`, "
     "`every month on the 15th at 09:00` or `every 6h`"
 )
 _EVERY_AT = re.compile(r"(?:at\s+)?([0-9]{1,2}):([0-9]{2})")
@@ -496,11 +515,12 @@ class Every:
 
 
 def parse_every(text: str, *, shortest: timedelta = SHORTEST_REPEAT) -> Every:
-    """`every day at 09:00`, `every Friday 20:00`, `every mon,wed 18:00`, `every weekday 9:00`,
+    """`every day at 09:00`, `every Friday 20:00` (or `8pm`), `every mon,wed 18:00`, `every weekday 9:00`,
     `every month on the 15th at 09:00`, `every 6h` -> Every; TimeError saying what is allowed."""
     cleaned = _SPACES.sub(" ", text.strip().lower())
     if not cleaned.isascii():
         raise TimeError(f"“{_clip(text)}” is not a repeat: {EVERY_HELP}.")
+    cleaned = _in_24_hours(cleaned)
     rest = cleaned.removeprefix("every ").strip()
     if rest[:1].isdigit() and ":" not in rest:
         return Every(interval=_parse(rest, f"“{_clip(text)}”", shortest, LONGEST))

@@ -215,7 +215,7 @@ class JobsCog(commands.Cog):
     @app_commands.describe(
         channel="Where to post it",
         message="What to post (up to 2000 characters)",
-        when="A wait like 90m or a time like Friday 20:00, 2026-12-24 18:00 (in your time zone)",
+        when="A wait like 90m or a time like 8pm, Friday 20:00, 2026-12-24 18:00 (in your time zone)",
         reminders="Reminders before it, like `1h, 10m` (optional)",
         repeat="Post it again: `every day at 09:00`, `every Friday 20:00`, `every 6h`; "
         "named: `news: every 6h`",
