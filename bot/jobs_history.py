@@ -58,7 +58,11 @@ def past_line(job: PastJob) -> str:
     if job.sent or job.not_sent:
         reminders = f"reminders: {job.sent} posted"
         if job.not_sent:
-            reminders += ", not posted: " + "; ".join(f"{m} ({why})" for m, why in job.not_sent)
+            # One reason once: "1h, 10m (the job was run early…)", not the reason for each.
+            grouped: dict[str, list[str]] = {}
+            for message, why in job.not_sent:
+                grouped.setdefault(why, []).append(message)
+            reminders += ", not posted: " + "; ".join(f"{', '.join(m)} ({why})" for why, m in grouped.items())
         lines.append(reminders)
     lines.append(f"scheduled by <@{job.scheduled_by}>")
     return "\n".join(lines)[:1000]

@@ -15,6 +15,8 @@ from simcord.components import walk_components
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from bot.jobs_history import past_line
+from clients.jobs_history import PastJob
 from components.jobs import RETRY_JOB
 from tests.support.bot_harness import World, answered, bot_env, last_reply
 from tests.support.jobs_doubles import Doubles
@@ -168,3 +170,27 @@ async def test_retry_clicked_with_the_worker_stopped_is_answered_and_runs_when_o
         doubles.action_behaviour = lambda attempt: None
         async with build_worker(client, queue, doubles.activities()):
             assert (await handle.result()).outcome == "done"
+
+
+async def test_reminders_not_posted_for_one_reason_say_it_once() -> None:
+    """A job run early misses its reminders for one reason: the line names it once (before, once
+    per reminder), and a reminder missed for another reason keeps its own."""
+    due = datetime(2026, 12, 8, 19, 30, tzinfo=UTC)
+    early = "the job was run early, before this reminder"
+    job = PastJob(
+        job_id="job-1-x",
+        run_id="r",
+        action="post_message",
+        description="Quiz night",
+        channel_id=11,
+        scheduled_by=101,
+        due=due,
+        closed=due,
+        outcome="done",
+        ran=due,
+        sent=1,
+        not_sent=[("1h", early), ("10m", early), ("1m", "Discord refused it")],
+    )
+    assert past_line(job).splitlines()[-2] == (
+        f"reminders: 1 posted, not posted: 1h, 10m ({early}); 1m (Discord refused it)"
+    )
