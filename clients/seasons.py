@@ -190,9 +190,10 @@ class Seasons:
         )
 
     @refuses(SeasonError)
-    async def join(self, guild_id: DiscordId, player_id: DiscordId) -> JoinResult:
+    async def join(self, guild_id: DiscordId, player_id: DiscordId, *, names: Names = NO_NAMES) -> JoinResult:
+        """`names.member`: the player's name, shown beside their id in their turns' summaries."""
         result: JoinResult = await self._season_update(
-            guild_id, SeasonWorkflow.join, JoinRequest(player_id=player_id)
+            guild_id, SeasonWorkflow.join, JoinRequest(player_id=player_id, name=names.member)
         )
         return result
 

@@ -117,6 +117,7 @@ class SeasonWorkflow:
         self._open_until = spec.open_until or self._started_at + spec.rules.open_duration
         self._state: SeasonState = "open"
         self._players: list[int] = []
+        self._names: dict[int, str] = {}  # player -> display name when they joined, if known
         self._games: list[GameRecord] = []
         self._start_requested = False
         self._terminate: TerminateRequest | None = None
@@ -176,6 +177,12 @@ class SeasonWorkflow:
             self._apply_finished()
 
     # --- running the games ----------------------------------------------------------------------
+
+    def _who(self, player_id: int) -> str:
+        """`Pax (1234…)` for the Web UI, as the bot names members (`clients.names`); the id's
+        mention as before when the name is not known (histories from before names)."""
+        name = self._names.get(player_id)
+        return f"{name} ({player_id})" if name else f"<@{player_id}>"
 
     def _full(self) -> bool:
         return len(self._players) >= self._rules.max_players
@@ -238,7 +245,7 @@ class SeasonWorkflow:
             parent_close_policy=workflow.ParentClosePolicy.TERMINATE,
             search_attributes=workflow.info().typed_search_attributes,
             static_summary=f"game {game.game + 1}, step {turn.position + 1}: {turn.kind} turn for "
-            f"<@{turn.player_id}>",
+            f"{self._who(turn.player_id)}",
         )
         self._turns[turn_id] = handle
         follower = asyncio.create_task(self._follow(game.game, turn_id, handle))
@@ -440,6 +447,8 @@ class SeasonWorkflow:
     def join(self, request: JoinRequest) -> JoinResult:
         self._check_join(request)
         self._players.append(request.player_id)
+        if request.name:
+            self._names[request.player_id] = request.name
         self._show()
         return JoinResult(
             players=len(self._players),

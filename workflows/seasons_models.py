@@ -326,6 +326,8 @@ class SeasonSpec(BaseModel):
 
 class JoinRequest(BaseModel):
     player_id: Snowflake
+    # The player's display name when they joined, for their turns' summaries in the Web UI.
+    name: str | None = Field(default=None, max_length=100)
 
 
 class JoinResult(BaseModel):

@@ -237,7 +237,9 @@ class SubmitButton(PersistentItem[discord.ui.Button[Any]], custom=SUBMIT_BUTTON)
 async def join(interaction: discord.Interaction[GameBot]) -> None:
     guild_id = require_guild(interaction)
     await interaction.response.defer(ephemeral=True, thinking=True)
-    joined = await in_time(seasons_of(interaction).join(guild_id, interaction.user.id))
+    joined = await in_time(
+        seasons_of(interaction).join(guild_id, interaction.user.id, names=names_of(interaction))
+    )
     if joined.started:
         text = (
             f"🙋 You joined as player {joined.players} of {joined.max_players}: "

@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from clients.names import Names
 from clients.seasons import Already, SeasonError, Seasons, TooLate
 from tests.support.seasons_doubles import (
     CHANNEL,
@@ -382,9 +383,12 @@ async def test_one_season_at_a_time_per_server(
 async def test_seasons_and_turns_carry_search_attributes_and_summaries_for_the_web_ui(
     time_env: WorkflowEnvironment, doubles: Doubles, worker: Worker, facade: Seasons
 ) -> None:
-    handle = await open_season(facade, players=[P1, P2], min_players=2, max_players=2)
+    handle = await open_season(facade, min_players=2, max_players=2)
+    await facade.join(GUILD, P1, names=Names(member="Pax"))
+    await facade.join(GUILD, P2)  # a name not known: the id's mention, as before names
     await offered(doubles, 2)
     turn = time_env.client.get_workflow_handle(turn_of(doubles, P1))
+    other = time_env.client.get_workflow_handle(turn_of(doubles, P2))
     for described in (await handle.describe(), await turn.describe()):
         assert described.typed_search_attributes[sa.GUILD_ID] == str(GUILD)
         assert described.typed_search_attributes[sa.CHANNEL_ID] == str(CHANNEL)
@@ -392,7 +396,9 @@ async def test_seasons_and_turns_carry_search_attributes_and_summaries_for_the_w
         await (await handle.describe()).static_summary()
         == f"season in channel {CHANNEL} hosted by member {HOST}"
     )
-    assert await (await turn.describe()).static_summary() == f"game 1, step 1: writing turn for <@{P1}>"
+    # The player's name beside their id (before, only `<@id>`, which the Web UI shows raw).
+    assert await (await turn.describe()).static_summary() == f"game 1, step 1: writing turn for Pax ({P1})"
+    assert await (await other.describe()).static_summary() == f"game 2, step 1: writing turn for <@{P2}>"
 
 
 async def timer_names(client: Client, workflow_id: str) -> list[str]:
