@@ -229,12 +229,24 @@ function renderCommands() {
   if (select.dataset.key !== key) {
     select.dataset.key = key;
     select.innerHTML = "";
+    // Nothing picked at first (Discord starts from "/", not from the first command in the
+    // alphabet), then the commands under their feature, as Discord groups a bot's commands.
+    const none = new Option("Pick a command…", "");
+    none.disabled = true;
+    select.appendChild(none);
+    let group = null;
     for (const p of paths) {
+      const feature = `/${p.path.split(" ")[0]}`;
+      if (!group || group.label !== feature) {
+        group = document.createElement("optgroup");
+        group.label = feature;
+        select.appendChild(group);
+      }
       const o = document.createElement("option");
       o.value = p.path; o.textContent = `/${p.path}`; o.title = p.description;
-      select.appendChild(o);
+      group.appendChild(o);
     }
-    if (paths.some((p) => p.path === current)) select.value = current;
+    select.value = paths.some((p) => p.path === current) ? current : "";
     renderOptions();
   }
 }
@@ -311,6 +323,7 @@ async function act(path, body) {
 $("command").addEventListener("change", () => { pickedCommand = $("command").value; renderOptions(); });
 $("command-bar").addEventListener("submit", async (event) => {
   event.preventDefault();
+  if (!$("command").value) { toast("Pick a command first: the list beside Send."); return; }
   const options = {};
   try {
     for (const input of $("options").querySelectorAll("input, select")) {

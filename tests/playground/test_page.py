@@ -121,6 +121,16 @@ async def test_a_first_visit_shows_a_guide_and_commands_say_what_they_do(page: P
     await page.click("#guide-button")
     assert await guide.is_visible()
 
+    # No command is picked for you (it once started on /action add-card, the first in the
+    # alphabet); Send without one says what to do; the commands come under their feature.
+    await page.click("#guide-close")
+    assert await page.input_value("#command") == ""
+    assert await page.locator("#command option:checked").inner_text() == "Pick a command…"
+    await page.click("#run")
+    await page.locator("#command-error").get_by_text("Pick a command first").wait_for()
+    features = await page.locator("#command optgroup").evaluate_all("groups => groups.map(g => g.label)")
+    assert {"/safari", "/schedule", "/season", "/whisper"} <= set(features)
+
     await page.select_option("#command", "safari schedule")
     help_line = page.locator("#command-help")
     assert "/safari schedule" in await help_line.inner_text()
