@@ -411,7 +411,12 @@ class ChallengesCog(commands.Cog, name="Challenges"):
             await reply(interaction, f"Nothing was started: {err}")
             return
         if interaction.response.is_done():
-            await reply(interaction, "✅ Started.")  # the deferred answer is private; the news is not
+            # The deferred answer is private, the news is not: tell the host what they can do next.
+            await reply(
+                interaction,
+                f"✅ Started. `/challenge show key:{key}` lists its rounds; `/challenge pause`, `shift` "
+                "and `skip` steer it.",
+            )
         await reply(interaction, self._started(title, key, len(rounds)), ephemeral=False)
 
     async def _zone(self, interaction: discord.Interaction[GameBot], text: str) -> str:

@@ -70,6 +70,7 @@ async def test_an_at_round_is_read_in_the_hosts_zone(world: World) -> None:
         await w.host.submit_modal(modal, {"key": "local", "title": "Night", "rounds": "at 21:30 Night owl"})
     )
     assert done.response is not None and done.response.ephemeral and "Started" in done.response.content
+    assert "/challenge show key:local" in done.response.content  # where to go next, not just "Started."
     assert not last_reply(done).ephemeral
     assert "Challenge **Night** started: 1 round" in last_reply(done).content
     status = await Challenges(w.client, QUEUE).status(w.guild.id, "local")
