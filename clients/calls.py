@@ -125,7 +125,9 @@ def busy(err: RPCError) -> bool:
 async def continued(handle: WorkflowHandle[Any, Any], err: Exception) -> bool:
     """Whether `err` is a call to the newest run caught by its continue-as-new, the workflow
     running on: "not found" (the time-skipping server, between the two runs), or an update the
-    ended run never accepted. A handle bound to one run gets the run's own answer."""
+    ended run never accepted. A handle bound to one run gets the run's own answer, and so does a
+    call whose workflow ended for good: a new workflow under the same id (a keyed job's next run,
+    the next season) starts a chain of its own, and the call was not meant for it."""
     if handle.run_id is not None:
         return False
     if isinstance(err, RPCError):
@@ -139,7 +141,9 @@ async def continued(handle: WorkflowHandle[Any, Any], err: Exception) -> bool:
         description = await handle.describe()
     except RPCError:
         return False
-    return description.status == WorkflowExecutionStatus.RUNNING
+    info = description.raw_description.workflow_execution_info
+    running = description.status == WorkflowExecutionStatus.RUNNING
+    return running and info.first_run_id not in ("", info.execution.run_id)
 
 
 def timed_out(err: RPCError) -> bool:

@@ -308,10 +308,19 @@ async def test_a_write_caught_by_a_continue_as_new_lands_in_the_run_after(
     assert redirect.run_id is None  # the write did reach the ended run first
     assert {k: e.value for k, e in (await store.snapshot()).entries.items()} == {"first": 1, "second": 2}
 
-    # A store that is over is still told as over, not waited for.
+    # A store that is over is still told as over, not waited for; and a new workflow started
+    # under its id is not sent what was meant for the old one.
     await handle.terminate(reason="the test")
     with pytest.raises(StoreError, match="is not running"):
         await store.set("third", 3)
+    over = (await handle.describe()).run_id
+    await client.start_workflow(
+        StoreWorkflow.run, StoreInput(name=store.name), id=store.workflow_id, task_queue=TASK_QUEUE
+    )
+    redirect.run_id = over
+    with pytest.raises(StoreError, match="is not running"):
+        await store.set("fourth", 4)
+    assert (await store.snapshot()).entries == {}
 
 
 async def run_changed(handle: WorkflowHandle[Any, Any], run_id: str) -> bool:
