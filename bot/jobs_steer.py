@@ -59,6 +59,11 @@ def panel(status: JobStatus, suffix: str, run: str) -> discord.ui.LayoutView:
         lines.append(f"⏸️ Paused with {format_human(status.paused_left)} left.")
     else:
         lines.append(f"Due {stamp(status.deadline)}.")
+        coming = status.next_reminder
+        if coming is not None:  # what players will see next, so a host can check it after a move
+            lines.append(
+                f"Next reminder: {coming.message} before, {discord.utils.format_dt(coming.due, 'R')}."
+            )
     lines.extend(
         f"-# {discord.utils.format_dt(c.at, 'f')}: {c.what.split(', to ')[0]} by <@{c.by}>"
         for c in status.changes[-5:]

@@ -36,7 +36,7 @@ from tests.support.bot_harness import (
 from tests.support.jobs_doubles import Doubles
 from tests.support.temporal import eventually
 from worker import build_worker
-from workflows.jobs_models import run_tag
+from workflows.jobs_models import Reminder, run_tag
 from workflows.times import parse_when
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -61,7 +61,16 @@ async def choice(w: World, job_id: str) -> str:
 
 async def test_a_host_steers_a_job_from_the_listing(world: World) -> None:
     w = world
-    job_id = await schedule(w, w.player.id, "Quiz night", 2)
+    job_id = await w.bot.jobs.schedule(
+        "post_message",
+        {"content": "Quiz night"},
+        guild_id=w.guild.id,
+        channel_id=w.channel.id,
+        scheduled_by=w.player.id,
+        delay=timedelta(hours=2),
+        description="Quiz night",
+        reminders=[Reminder(offset=timedelta(minutes=30), message="30m")],
+    )
     await eventually(lambda: listed(w.bot.jobs, w.guild.id, 1))
     dashboard = last_reply(answered(await w.host.slash(w.channel, "schedule list")))
     assert custom_ids(dashboard, "jss:") == ["jss:0"]
@@ -70,6 +79,7 @@ async def test_a_host_steers_a_job_from_the_listing(world: World) -> None:
     panel = last_reply(opened)
     assert_message(panel, ephemeral=True)
     assert "Quiz night" in texts(panel) and "Due <t:" in texts(panel)
+    assert "Next reminder: 30m before, <t:" in texts(panel)  # the host can check what players see next
     suffix = (await choice(w, job_id)).partition(":")[2]
     assert [c.split(":")[1] for c in custom_ids(panel, "js:")] == ["move", "shift", "run", "pause"]
     assert all(suffix in c for c in custom_ids(panel, "js:"))
