@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +24,7 @@ from tests.support.bot_harness import World, answered, bot_env, last_reply, post
 from tests.support.jobs_doubles import Doubles
 from tests.support.temporal import eventually
 from worker import build_worker
-from workflows.jobs_models import JobStatus, run_tag
+from workflows.jobs_models import JobStatus, Reminder, run_tag
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 QUEUE = f"bot-{uuid.uuid4().hex[:8]}"
@@ -64,7 +64,14 @@ async def cancel_id(w: World, view: str, job_id: str, page: int = 0) -> str:
     return f"jc:{view}{page}:{run_tag(run)}:{job_id.removeprefix(f'job-{w.guild.id}-')}"
 
 
-async def schedule(w: World, by: int, description: str, hours: float, channel_id: int | None = None) -> str:
+async def schedule(
+    w: World,
+    by: int,
+    description: str,
+    hours: float,
+    channel_id: int | None = None,
+    reminders: Sequence[Reminder] = (),
+) -> str:
     return await w.bot.jobs.schedule(
         "post_message",
         {"content": description},
@@ -73,6 +80,7 @@ async def schedule(w: World, by: int, description: str, hours: float, channel_id
         scheduled_by=by,
         delay=timedelta(hours=hours),
         description=description,
+        reminders=reminders,
     )
 
 

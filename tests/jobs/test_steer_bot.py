@@ -61,15 +61,8 @@ async def choice(w: World, job_id: str) -> str:
 
 async def test_a_host_steers_a_job_from_the_listing(world: World) -> None:
     w = world
-    job_id = await w.bot.jobs.schedule(
-        "post_message",
-        {"content": "Quiz night"},
-        guild_id=w.guild.id,
-        channel_id=w.channel.id,
-        scheduled_by=w.player.id,
-        delay=timedelta(hours=2),
-        description="Quiz night",
-        reminders=[Reminder(offset=timedelta(minutes=30), message="30m")],
+    job_id = await schedule(
+        w, w.player.id, "Quiz night", 2, reminders=[Reminder(offset=timedelta(minutes=30), message="30m")]
     )
     await eventually(lambda: listed(w.bot.jobs, w.guild.id, 1))
     dashboard = last_reply(answered(await w.host.slash(w.channel, "schedule list")))
