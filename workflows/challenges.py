@@ -169,12 +169,16 @@ class ChallengeChainWorkflow:
             return None
         return await self._run_round(round_)
 
-    def _plan_round(self, round_: RoundSpec) -> None:
-        now = workflow.now()
+    def _round_start(self, round_: RoundSpec) -> datetime:
+        """When the current round starts, counted from the end of the one before."""
         start = self._p.previous_end + round_.after if round_.after is not None else round_.at
         assert start is not None  # RoundSpec requires one of them
         # A round due before the previous one ended (an absolute time passed) runs right away.
-        self._p.deadline = max(start, self._p.previous_end)
+        return max(start, self._p.previous_end)
+
+    def _plan_round(self, round_: RoundSpec) -> None:
+        now = workflow.now()
+        self._p.deadline = self._round_start(round_)
         self._p.since = now
         self._p.reminders = []
         if self._p.paused:
@@ -605,7 +609,8 @@ class ChallengeChainWorkflow:
         ]
         if self._p.index >= len(self._rounds) or self._cancelled:
             return views
-        current = self._p.deadline
+        # Not planned yet (a message in the chain's first task, before its loop ran): as planned.
+        current: datetime | None = self._p.deadline or self._round_start(self._rounds[self._p.index])
         # Paused: the rounds' clock stands still, so they are counted from the resume, not dated;
         # a round at a set time keeps it (at the earliest), and those after it are dated from it.
         after_resume = self._p.remaining if self._p.paused else None

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -29,11 +30,13 @@ from workflows.challenges_models import (
     AddRoundRequest,
     CancelChainRequest,
     ChainRequest,
+    ChallengeInput,
     OperatorCancel,
     RoundAction,
     RoundSpec,
     ShiftChainRequest,
     SkipRequest,
+    challenge_id_for,
 )
 from workflows.jobs_actions import POST_MESSAGE
 from workflows.jobs_models import ActionInput, Reminder
@@ -584,3 +587,29 @@ async def test_a_round_whose_reminder_could_never_be_sent_is_not_added(
         await Challenges(time_env.client, QUEUE).add_round(GUILD, "quiz", short, by=HOST)
     assert len((await handle.query(ChallengeChainWorkflow.status)).rounds) == 1
     await handle.execute_update(ChallengeChainWorkflow.cancel, CancelChainRequest(by=HOST, guild_id=GUILD))
+
+
+async def test_a_round_added_in_the_chains_first_task_is_dated(
+    time_env: WorkflowEnvironment, posts: Posts, worker: Worker
+) -> None:
+    """A round added before the chain had planned its first round was listed "time not known
+    yet" (its estimate counted from a plan not made): now it is dated as the plan will be. Update
+    with start puts the add in the chain's very first task."""
+    now = await time_env.get_current_time()
+    spec = chain([round_("Round 1", timedelta(hours=1))])
+    started = WithStartWorkflowOperation(
+        ChallengeChainWorkflow.run,
+        ChallengeInput(spec=spec),
+        id=challenge_id_for(GUILD, spec.key),
+        task_queue=QUEUE,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+    )
+    added = await time_env.client.execute_update_with_start_workflow(
+        ChallengeChainWorkflow.add_round,
+        AddRoundRequest(by=HOST, guild_id=GUILD, round=round_("Bonus", timedelta(minutes=30))),
+        start_workflow_operation=started,
+    )
+    assert [v.due is not None for v in added.rounds] == [True, True]
+    assert added.rounds[0].due is not None and added.rounds[1].due is not None
+    assert_near(added.rounds[0].due, now + timedelta(hours=1))
+    assert_near(added.rounds[1].due, now + timedelta(minutes=90))

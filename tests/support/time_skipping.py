@@ -43,6 +43,9 @@ WALL_CLOCK_MARK = "wall_clock"
 OWN_SERVER_MARK = "own_time_server"
 
 
+STARTUP_TIMEOUT = timedelta(seconds=60)
+
+
 @cache  # one runtime (a thread pool) for every server
 def quiet_runtime() -> Runtime:
     """The SDK's runtime with its core's log lines sent to Python logging, where pytest keeps them
@@ -61,6 +64,8 @@ async def start_time_server(*, head_start: timedelta = timedelta(0)) -> Workflow
         data_converter=data_converter([TEST_KEY]),
         test_server_existing_path=binary("temporal-test-server"),
         runtime=quiet_runtime(),
+        # The SDK waits 5 s for the server to listen; a loaded 2-core machine once took longer.
+        test_server_startup_timeout=STARTUP_TIMEOUT,
     )
     try:
         await register_search_attributes(env)
