@@ -122,10 +122,23 @@ _prctl: Any = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux"
 
 
 def free_port(host: str = LOOPBACK) -> int:
-    """An ephemeral TCP port that is free right now on `host`."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
+    """An ephemeral TCP port that is free on `host` and that the OS will not hand out again soon.
+
+    A port only bound and closed goes straight back to the pool: the dev server picks its own
+    history, matching and worker ports with bind(:0), and could be given this one before our
+    process binds it, then panic on start. So, like the Temporal CLI's and SDK's own
+    `GetFreePort`, a connection is accepted and closed from the listening side: the port sits
+    in TIME_WAIT, where bind(:0) skips it for about a minute while an explicit bind with
+    SO_REUSEADDR (Go's, Rust's, asyncio's and http.server's default) still succeeds.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, 0))
+        listener.listen(1)
+        port: int = listener.getsockname()[1]
+        with socket.create_connection((host, port)):
+            accepted, _ = listener.accept()
+            accepted.close()  # the server side closes first, so it is the side in TIME_WAIT
         return port
 
 
@@ -245,11 +258,18 @@ class DevServer:
         return await _custom_attributes(client, namespace)
 
     def log_tail(self, lines: int = 30) -> str:
+        """The log's last `lines`, after its first `panic:` or `Error:` line if it has one: a
+        panic's cause is on that line, above a stack trace longer than any tail."""
         try:
             text = self.log_file.read_text(errors="replace")
         except OSError:
             return ""
-        return "\n".join(text.rstrip().splitlines()[-lines:])
+        all_lines = text.rstrip().splitlines()
+        tail = all_lines[-lines:]
+        cause = next((line for line in all_lines if line.startswith(("panic:", "Error:"))), None)
+        if cause is not None and cause not in tail:
+            tail = [cause, "...", *tail]
+        return "\n".join(tail)
 
     # --- lifecycle ----------------------------------------------------------------------------
 

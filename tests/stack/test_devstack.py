@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -156,6 +157,33 @@ async def test_dev_server_reports_a_busy_port(tmp_path: Path) -> None:
             await second.stop()
             second.close()
         assert first.running
+
+
+def test_a_free_port_is_not_handed_to_the_next_server_that_asks_for_any_port() -> None:
+    # The dev server picks its history, matching and worker ports by binding port 0 (with
+    # SO_REUSEADDR, as Go does). A port chosen for another process and not yet bound by it must
+    # not be among them, or that server panics on start (a CI run lost 16 tests to this).
+    chosen = {free_port() for _ in range(50)}
+    given_to_others = set()
+    for _ in range(20_000):
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", 0))
+            given_to_others.add(sock.getsockname()[1])
+    assert not chosen & given_to_others
+    # ...while the process it was chosen for can still listen on it.
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", chosen.pop()))
+        sock.listen()
+
+
+def test_a_dev_server_that_panics_is_reported_with_the_panic_not_only_its_stack(tmp_path: Path) -> None:
+    log = tmp_path / "temporal.log"
+    cause = "panic: listen tcp 127.0.0.1:40001: bind: address already in use"
+    log.write_text("\n".join([cause, "", "goroutine 1 [running]:", *[f"frame {i}" for i in range(200)]]))
+    tail = DevServer(port=7233, headless=True, log_file=log).log_tail()
+    assert tail.splitlines()[0] == cause and tail.endswith("frame 199")
 
 
 def test_run_command_names_a_bad_setting(tmp_path: Path) -> None:
