@@ -16,7 +16,6 @@ from stack.devserver import DevServer, free_port
 from tests.support.stack import Stack, running_stack
 from tests.support.temporal import connect_client
 from tests.support.time_skipping import (
-    OWN_SERVER_MARK,
     WALL_CLOCK_MARK,
     NamespaceEnvironment,
     SharedServer,
@@ -54,7 +53,7 @@ async def time_env(
     `wall_clock` gets its own, started at the wall clock's time (see tests/support/time_skipping.py).
     Tests share the session's event loop with it (pyproject.toml).
     """
-    if request.node.get_closest_marker(WALL_CLOCK_MARK) or request.node.get_closest_marker(OWN_SERVER_MARK):
+    if request.node.get_closest_marker(WALL_CLOCK_MARK):
         own = await start_time_server()
         yield NamespaceEnvironment(own, f"test-{uuid.uuid4().hex[:12]}")
         await own.shutdown()

@@ -38,9 +38,6 @@ from tests.support.temporal import TEST_KEY, binary, register_search_attributes
 # How far ahead of the wall clock the shared server starts.
 HEAD_START = timedelta(days=1000)
 WALL_CLOCK_MARK = "wall_clock"
-# A test that drives thousands of workflow tasks gets a server of its own, so it neither slows
-# nor is slowed by what the shared one holds.
-OWN_SERVER_MARK = "own_time_server"
 
 
 STARTUP_TIMEOUT = timedelta(seconds=60)
