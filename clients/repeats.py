@@ -32,6 +32,7 @@ from temporalio.client import (
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
+    ScheduleDescription,
     ScheduleHandle,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
@@ -66,6 +67,7 @@ from workflows.jobs_models import (
 NAME_PATTERN = r"[a-z0-9][a-z0-9_-]{0,39}"
 # An occurrence missed while the server was down is still started within this window, late.
 CATCHUP = timedelta(hours=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_COUNT = 1000
 # The schedule's memo keeps how long before each occurrence it fires (for a change of pattern).
 LEAD_MEMO = "lead_seconds"
@@ -135,14 +137,16 @@ def schedule_spec(
     start_at: datetime | None = None,
     end_at: datetime | None = None,
 ) -> ScheduleSpec:
-    """The Temporal spec that fires `lead` before each occurrence of `every` in `zone`."""
+    """The Temporal spec that fires `lead` before each occurrence of `every` in `zone`, from
+    `start_at` (a firing time: the first occurrence less `lead`) if given."""
     if every.interval is not None:
         if lead >= every.interval:
             raise SchedulingError(
                 "the reminders must fall within one repeat: shorten them or repeat less often"
             )
-        # Intervals count from the epoch: the offset puts the firing `lead` before each one.
-        offset = (-lead) % every.interval
+        # Intervals count from the epoch: the offset puts a firing at the start, if there is one
+        # ("from 20:00, every 6h" is 20:00, 02:00, ...), else `lead` before each whole interval.
+        offset = (start_at - _EPOCH if start_at else -lead) % every.interval
         return ScheduleSpec(
             intervals=[ScheduleIntervalSpec(every=every.interval, offset=offset)],
             start_at=start_at,
@@ -172,6 +176,12 @@ def schedule_spec(
     return ScheduleSpec(calendars=[calendar], start_at=start_at, end_at=end_at, time_zone_name=zone)
 
 
+async def _lead(described: ScheduleDescription) -> timedelta:
+    """How long before each occurrence its schedule fires (its reminders' lead)."""
+    seconds = await described.memo_value(LEAD_MEMO, 0.0)
+    return timedelta(seconds=seconds if isinstance(seconds, int | float) else 0)
+
+
 def _with(calendar: ScheduleCalendarSpec, **changes: Any) -> ScheduleCalendarSpec:
     fields = {name: getattr(calendar, name) for name in calendar.__dataclass_fields__}
     fields.update(changes)
@@ -184,7 +194,7 @@ class RepeatInfo:
     every: str
     zone: str
     paused: bool
-    next_times: list[datetime]
+    next_times: list[datetime]  # the next occurrences (each firing is `lead` before one)
     remaining: int | None  # occurrences left when it ends after a count
     channel_id: int | None
 
@@ -218,17 +228,27 @@ class Repeats:
         until: datetime | None = None,
         count: int | None = None,
         start_at: datetime | None = None,
+        first: datetime | None = None,
         if_late: IfLate | None = None,
         names: Names = NO_NAMES,
     ) -> RepeatInfo:
-        """Start repeating; refuses bad input before anything is created. `names`: the channel's
-        and scheduler's names, for the Web UI only."""
+        """Start repeating; refuses bad input before anything is created. `first`: the first
+        occurrence (a repeat every N counts from it; a calendar one starts there), else
+        `start_at`: when it may first fire. `names`: the channel's and scheduler's names, for the
+        Web UI only."""
         name = check_name(name)
         pattern = times.parse_every(every, shortest=self._shortest)
         guild_id = snowflake(guild_id, "guild_id")
         lead = max((r.offset for r in reminders), default=timedelta(0))
         if lead > timedelta(days=1):
             raise SchedulingError("a repeat's reminders come at most a day before each occurrence")
+        if first is not None:
+            start_at = first - lead
+            if start_at < datetime.now(UTC):
+                raise SchedulingError(
+                    f"the first one is too soon for its reminders ({times.format_human(lead)} before): "
+                    "start it later or shorten them"
+                )
         if count is not None and not 1 <= count <= MAX_COUNT:
             raise SchedulingError(f"a repeat runs 1 to {MAX_COUNT} times")
         # The action's own payload rules (a post's message that shows something), before anything exists.
@@ -293,6 +313,7 @@ class Repeats:
     async def info(self, guild_id: DiscordId, name: str) -> RepeatInfo:
         described = await self._describe(guild_id, name)
         spec, state = described.schedule.spec, described.schedule.state
+        lead = await _lead(described)
         every = spec.calendars[0].comment if spec.calendars else None
         if every is None and spec.intervals:
             every = f"every {times.format_human(spec.intervals[0].every)}"
@@ -306,12 +327,12 @@ class Repeats:
             every=every or "",
             zone=spec.time_zone_name or "UTC",
             paused=state.paused,
-            next_times=list(described.info.next_action_times),
+            next_times=[fires + lead for fires in described.info.next_action_times],
             remaining=state.remaining_actions if state.limited_actions else None,
             channel_id=channel,
         )
 
-    async def _describe(self, guild_id: int, name: str) -> Any:
+    async def _describe(self, guild_id: int, name: str) -> ScheduleDescription:
         try:
             return await self.handle(guild_id, name).describe()
         except RPCError as err:
@@ -325,7 +346,9 @@ class Repeats:
         found = [entry.id async for entry in await self._client.list_schedules()]
         return sorted(i.removeprefix(prefix) for i in found if i.startswith(prefix))
 
-    async def _may_change(self, guild_id: int, name: str, by: int, as_host: bool, verb: str) -> Any:
+    async def _may_change(
+        self, guild_id: int, name: str, by: int, as_host: bool, verb: str
+    ) -> ScheduleDescription:
         described = await self._describe(guild_id, name)
         check_may_change(described.schedule, by, as_host, verb)
         return described
@@ -356,7 +379,7 @@ class Repeats:
     async def skip_next(
         self, guild_id: DiscordId, name: str, *, by: DiscordId, as_host: bool = False
     ) -> datetime:
-        """Skip the next occurrence only (a `skip` entry for that one moment); returns it."""
+        """Skip the next occurrence only (a `skip` entry for its firing); returns the occurrence."""
         described = await self._may_change(guild_id, name, by, as_host, "skip")
         upcoming = described.info.next_action_times
         if not upcoming:
@@ -381,7 +404,7 @@ class Repeats:
             return ScheduleUpdate(schedule=inp.description.schedule)
 
         await self.handle(guild_id, name).update(updated)
-        return moment
+        return moment + await _lead(described)
 
     @refuses(SchedulingError)
     async def change(
@@ -390,10 +413,10 @@ class Repeats:
         """A new pattern (and zone), keeping the reminders, the end and the skips."""
         pattern = times.parse_every(every, shortest=self._shortest)
         described = await self._may_change(guild_id, name, by, as_host, "change")
-        seconds = await described.memo_value(LEAD_MEMO, 0.0)
-        lead = timedelta(seconds=seconds if isinstance(seconds, int | float) else 0)
         old = described.schedule.spec
-        new = schedule_spec(pattern, zone, lead=lead, start_at=old.start_at, end_at=old.end_at)
+        new = schedule_spec(
+            pattern, zone, lead=await _lead(described), start_at=old.start_at, end_at=old.end_at
+        )
         new.skip = old.skip
 
         def updated(inp: ScheduleUpdateInput) -> ScheduleUpdate:

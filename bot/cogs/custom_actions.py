@@ -690,6 +690,7 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
         action="The custom action",
         name="A short name for the repeat, to pause, skip or end it with /schedule repeat",
         every="`every day at 09:00`, `every Friday 20:00`, `every 2h`",
+        starts="The first run, like 20:00 or Friday 8pm; `every 2h` counts from it (optional)",
         times="Stop after this many runs (optional)",
         until="Or stop after this time, like `2026-12-24 18:00` (optional)",
     )
@@ -699,6 +700,7 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
         action: str,
         name: str,
         every: str,
+        starts: str = "",
         times: app_commands.Range[int, 1, 1000] | None = None,
         until: str = "",
     ) -> None:
@@ -719,7 +721,9 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
             return
         zone = await in_time(bot.time_zones.for_user(guild_id, by))
         try:
-            ends = parse_when(until, zone, bot.jobs.now(), maximum=MAX_DELAY) if until.strip() else None
+            now = bot.jobs.now()
+            first = parse_when(starts, zone, now, maximum=MAX_DELAY) if starts.strip() else None
+            ends = parse_when(until, zone, now, maximum=MAX_DELAY) if until.strip() else None
             info = await in_time(
                 bot.repeats.create(
                     name,
@@ -733,6 +737,7 @@ class CustomActionsCog(commands.Cog, name="CustomActions"):
                     description=description_for(definition.name),
                     until=ends,
                     count=times,
+                    first=first,
                     names=names_of(interaction, guild.get_channel(channel_id) if guild else None),
                 )
             )

@@ -217,7 +217,7 @@ class JobsCog(commands.Cog):
         message="What to post (up to 2000 characters)",
         when="A wait like 90m or a time like 8pm, Friday 20:00, 2026-12-24 18:00 (in your time zone)",
         reminders="Reminders before it, like `1h, 10m` (optional)",
-        repeat="Post it again: `every day at 09:00`, `every Friday 20:00`, `every 6h`; "
+        repeat="Post it again: `every day at 09:00`, `every 6h` (from `when`, if given); "
         "named: `news: every 6h`",
         ends="For a repeat: a time like 2027-01-31 18:00, or a count like `5 times` (optional)",
         if_late="If the bot was offline at its time: `run anyway`, or `skip after 30m` "
@@ -253,8 +253,9 @@ class JobsCog(commands.Cog):
                 if part.strip()
             ]
             if repeat.strip():
+                first = parse_when(when, zone, now, maximum=MAX_DELAY) if when.strip() else None
                 text = await self._repeat_post(
-                    interaction, channel, message, repeat, ends, planned, zone, late
+                    interaction, channel, message, repeat, ends, planned, zone, late, first
                 )
                 await interaction.followup.send(text, ephemeral=True)
                 return
@@ -295,7 +296,8 @@ class JobsCog(commands.Cog):
         ends: str,
         planned: list[Reminder],
         zone: str,
-        late: IfLate | None = None,
+        late: IfLate | None,
+        first: datetime | None,
     ) -> str:
         # `news: every day at 09:00` names it; `every day at 09:00` (its colon no name's) does not.
         named = re.fullmatch(r"\s*([A-Za-z0-9_-]{1,40})\s*:\s*(.+)", repeat, re.DOTALL)
@@ -329,6 +331,7 @@ class JobsCog(commands.Cog):
                 names=names_of(interaction, channel),
                 count=count,
                 if_late=late,
+                first=first,
             )
         )
         nxt = f"next {format_dt(info.next_times[0], 'F')}" if info.next_times else "no time left"

@@ -9,6 +9,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
@@ -30,6 +31,7 @@ QUEUE = f"repeats-{uuid.uuid4().hex[:8]}"
 GUILD, CHANNEL, HOST, PLAYER = 111, 222, 333, 444
 WINTER = datetime(2027, 1, 4, tzinfo=UTC)
 SUMMER = datetime(2027, 6, 1, tzinfo=UTC)
+PARIS = ZoneInfo("Europe/Paris")
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -84,9 +86,37 @@ async def test_reminders_move_the_firing_before_the_occurrence(client: Client) -
         reminders=[Reminder(offset=timedelta(hours=1), message="1 hour")],
     )
     info = await repeats(client).info(GUILD, "early")
-    # Monday 00:30 in Paris (23:30 UTC Sunday) less an hour: Sunday 23:30 local, 22:30 UTC.
-    assert all(t.weekday() == 6 and (t.hour, t.minute) == (22, 30) for t in info.next_times)
+    # Shown as the posts: Monday 00:30 in Paris, 23:30 UTC on Sunday...
+    assert info.next_times and all(
+        t.weekday() == 6 and (t.hour, t.minute) == (23, 30) for t in info.next_times
+    )
+    # ...fired an hour before each, for its reminder: 22:30 UTC.
+    fires = (await repeats(client).handle(GUILD, "early").describe()).info.next_action_times
+    assert fires == [t - timedelta(hours=1) for t in info.next_times]
+    skipped = await repeats(client).skip_next(GUILD, "early", by=HOST)
+    assert skipped == info.next_times[0]
     await repeats(client).end(GUILD, "early", by=HOST)
+
+
+async def test_a_repeat_given_its_first_time_starts_there(client: Client) -> None:
+    soon = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=2, minutes=13)
+    hour = [Reminder(offset=timedelta(hours=1), message="1h")]
+    # "From 20:00, every 6h": counted from the first time, not from midnight.
+    await create(client, "from-first", "every 6h", first=soon, reminders=hour)
+    info = await repeats(client).info(GUILD, "from-first")
+    assert info.next_times[:3] == [soon + timedelta(hours=6 * n) for n in range(3)]
+    # A daily one starts on the day given: nothing before it.
+    later = soon + timedelta(days=3)
+    await create(client, "daily-from", f"every day at {later.astimezone(PARIS):%H:%M}", first=later)
+    assert (await repeats(client).info(GUILD, "daily-from")).next_times[0] == later
+    # A first time too close for its reminders is refused before anything exists.
+    with pytest.raises(SchedulingError, match=r"^the first one is too soon for its reminders \(1h before\)"):
+        await create(
+            client, "too-soon", "every 6h", first=datetime.now(UTC) + timedelta(minutes=30), reminders=hour
+        )
+    assert "too-soon" not in await repeats(client).names(GUILD)
+    for name in ("from-first", "daily-from"):
+        await repeats(client).end(GUILD, name, by=HOST)
 
 
 async def test_an_occurrence_is_a_job_due_lead_after_it_starts(client: Client, doubles: Doubles) -> None:

@@ -236,6 +236,30 @@ async def test_a_repeat_typed_without_a_name_is_named_for_its_message(world: Wor
     assert await w.bot.repeats.names(w.guild.id) == ["game-night", "game-night-2"]
 
 
+async def test_a_repeat_given_a_time_starts_at_it(world: World) -> None:
+    """`when` with `repeat` was ignored: "every 1m" from "in 10m" started at the next minute."""
+    w = world
+    made = last_reply(
+        answered(
+            await w.host.slash(
+                w.channel,
+                "schedule post",
+                channel=w.channel,
+                message="Stretch!",
+                when="Friday 21:17",
+                repeat="stretch: every 6h",
+                reminders="10m",
+            )
+        )
+    )
+    first = as_datetime(unix_times(made.content)[0])
+    zone = await w.bot.time_zones.for_user(w.guild.id, w.host.id)
+    assert first.astimezone(ZoneInfo(zone)).strftime("%A %H:%M") == "Friday 21:17"
+    info = await w.bot.repeats.info(w.guild.id, "stretch")
+    assert info.next_times[:2] == [first, first + timedelta(hours=6)]
+    await w.bot.repeats.end(w.guild.id, "stretch", by=w.host.id, as_host=True)
+
+
 async def test_a_host_repeats_a_post_then_skips_changes_pauses_and_ends_it(world: World) -> None:
     w = world
     await w.bot.time_zones.set_server(w.guild.id, "Europe/Paris")
@@ -254,8 +278,8 @@ async def test_a_host_repeats_a_post_then_skips_changes_pauses_and_ends_it(world
     assert_message(reply, contains="Repeat **quiz**", ephemeral=True)
     assert "every Friday at 20:00 (Europe/Paris), 3 times" in reply.content
     first = as_datetime(unix_times(reply.content)[0])
-    # The schedule fires an hour before 20:00 Paris time, for the reminder.
-    assert first.astimezone(ZoneInfo("Europe/Paris")).strftime("%A %H:%M") == "Friday 19:00"
+    # The reply names the post's time, not its reminder's (the schedule fires at 19:00 for it).
+    assert first.astimezone(ZoneInfo("Europe/Paris")).strftime("%A %H:%M") == "Friday 20:00"
 
     shown = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="quiz")))
     assert "active · 3 left" in shown.content
@@ -350,6 +374,23 @@ async def test_a_host_repeats_a_custom_action_and_a_player_may_not(world: World)
     assert info.remaining == 2 and info.channel_id == w.channel.id
     assert as_datetime(unix_times(made.content)[0]) == info.next_times[0]
     assert info.next_times[0].astimezone(ZoneInfo("America/New_York")).strftime("%H:%M") == "09:00"
+
+    # Given its first run, an `every 2h` counts from it.
+    started = last_reply(
+        answered(
+            await w.host.slash(
+                w.channel,
+                "action repeat",
+                action="Patrol",
+                name="watch",
+                every="every 2h",
+                starts="Friday 9:17pm",
+            )
+        )
+    )
+    first = as_datetime(unix_times(started.content)[0])
+    assert first.astimezone(ZoneInfo("America/New_York")).strftime("%A %H:%M") == "Friday 21:17"
+    await w.bot.repeats.end(w.guild.id, "watch", by=w.host.id, as_host=True)
 
     bad = last_reply(
         answered(
