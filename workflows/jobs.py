@@ -100,6 +100,10 @@ CHANNEL_CHECK_PATCH = "told-channel-of-the-guild"
 # From this patch on, a change claimed as a host's by someone other than the job's scheduler is
 # checked with Discord (the owner, Manage Roles, the host role) before it is made.
 HOST_CHECK_PATCH = "told-host-checked-with-discord"
+# From this patch on, a repeat's occurrence plans its reminders from the moment its schedule
+# fired for, not from its own start a moment later: the earliest reminder, due at that very
+# moment, was never planned, so a weekly quiz never posted its "1h" reminder.
+OCCURRENCE_PATCH = "steer-occurrence-plans-its-first-reminder"
 OPERATOR_CANCEL = "operator_cancel"
 TEMPORAL_CANCELLATION = "Temporal cancellation"
 
@@ -300,7 +304,11 @@ class ScheduledJobWorkflow:
                 return self._finish("failed", reason=other_guild_channel(self._spec.channel_id))
         # Reminders that would have fallen before the job existed are never planned; ones that
         # fall due while no worker runs are planned, then skipped (see _fire_reminder).
-        self._plan(since=workflow.info().workflow_start_time)
+        since = workflow.info().workflow_start_time
+        if self._spec.lead is not None and workflow.patched(OCCURRENCE_PATCH):
+            # An occurrence exists from the moment its schedule fired for, `lead` before its deadline.
+            since = min(since, self._deadline - self._spec.lead)
+        self._plan(since=since)
         if self._spec.lead is not None:
             workflow.upsert_search_attributes([sa.JOB_DEADLINE.value_set(self._deadline)])
         while True:

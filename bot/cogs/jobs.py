@@ -336,9 +336,10 @@ class JobsCog(commands.Cog):
         )
         nxt = f"next {format_dt(info.next_times[0], 'F')}" if info.next_times else "no time left"
         end = f", {count} times" if count else (f", until {format_dt(until, 'F')}" if until else "")
+        before = f" Reminders: {', '.join(r.message for r in planned)} before each." if planned else ""
         return (
             f"Repeat **{info.name}**: a post in {channel.mention} {info.every} ({info.zone}){end}; {nxt}."
-            f"{late_policy(late)}\n"
+            f"{before}{late_policy(late)}\n"
             f"Pause, skip, change or end it with `/schedule repeat name:{info.name}`."
         )
 

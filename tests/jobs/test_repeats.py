@@ -168,6 +168,21 @@ async def test_skip_the_next_change_the_pattern_pause_and_end(client: Client) ->
         await repeats(client).info(GUILD, "steer")
 
 
+async def test_an_occurrence_posts_its_earliest_reminder(client: Client, doubles: Doubles) -> None:
+    """A reminder as early as the repeat's lead is due the very moment its schedule fires; the
+    occurrence, started a moment later, planned its reminders from its own start and dropped it."""
+    sent, posted = len(doubles.reminders), len(doubles.actions)
+    reminders = [Reminder(offset=timedelta(seconds=1), message="a second")]
+    await create(client, "reminded", "every 2s", count=1, reminders=reminders)
+
+    async def posted_once() -> bool:
+        return len(doubles.actions) > posted
+
+    await eventually(posted_once, timeout=20)
+    assert [message for message, _ in doubles.reminders[sent:]] == ["a second"]
+    await repeats(client).end(GUILD, "reminded", by=HOST)
+
+
 async def test_a_repeat_ends_after_its_count(client: Client, doubles: Doubles) -> None:
     posted = len(doubles.actions)
     await create(client, "twice", "every 2s", count=2)

@@ -277,6 +277,7 @@ async def test_a_host_repeats_a_post_then_skips_changes_pauses_and_ends_it(world
     reply = last_reply(made)
     assert_message(reply, contains="Repeat **quiz**", ephemeral=True)
     assert "every Friday at 20:00 (Europe/Paris), 3 times" in reply.content
+    assert "Reminders: 1h before each." in reply.content
     first = as_datetime(unix_times(reply.content)[0])
     # The reply names the post's time, not its reminder's (the schedule fires at 19:00 for it).
     assert first.astimezone(ZoneInfo("Europe/Paris")).strftime("%A %H:%M") == "Friday 20:00"

@@ -141,6 +141,22 @@ async def repeat_occurrence(env: WorkflowEnvironment) -> str:
     return handle.id
 
 
+async def occurrence_reminded_when_fired(env: WorkflowEnvironment) -> str:
+    """An occurrence whose earliest reminder is as early as its lead: due the moment it starts."""
+    async with _job_worker(env):
+        now = await env.get_current_time()
+        reminders = [
+            Reminder(offset=timedelta(minutes=40), message="40m"),
+            Reminder(offset=timedelta(minutes=5), message="5m"),
+        ]
+        spec = job(now, timedelta(hours=1), reminders=reminders).model_copy(
+            update={"lead": timedelta(minutes=40)}
+        )
+        handle = await start(env, spec)
+        await handle.result()
+    return handle.id
+
+
 async def failed(env: WorkflowEnvironment) -> str:
     def gone(attempt: int) -> None:
         raise ApplicationError("Unknown Channel", type="DiscordRejected", non_retryable=True)
@@ -1151,6 +1167,8 @@ SCENARIOS: dict[str, Scenario] = {
     "Season-host_checked_refused_then_ended": season_host_checked_refused_then_ended,
     "Turn-host_checked_refused_then_skipped": turn_host_checked_refused_then_skipped,
     "ChallengeChain-host_checked_refused_then_allowed": chain_host_checked_refused_then_allowed,
+    # Since `workflows.jobs.OCCURRENCE_PATCH`: an occurrence's reminders planned from its firing.
+    "ScheduledJob-steer_occurrence_reminded_when_fired": occurrence_reminded_when_fired,
 }
 
 
