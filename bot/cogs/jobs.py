@@ -388,10 +388,14 @@ class JobsCog(commands.Cog):
             await interaction.followup.send(f"Nothing was changed: {err}", ephemeral=True)
             return
         state = "⏸️ paused" if info.paused else "active"
-        nxt = ", ".join(format_dt(t, "F") for t in info.next_times[:3]) or "none"
         left = f" · {info.remaining} left" if info.remaining is not None else ""
+        if info.paused:
+            # The schedule still lists its times while paused; none of them will be posted.
+            after = "Nothing more is posted until it is resumed (occurrences already listed stay)."
+        else:
+            after = f"Next: {', '.join(format_dt(t, 'F') for t in info.next_times[:3]) or 'none'}."
         await interaction.followup.send(
-            f"Repeat **{info.name}**: {info.every} ({info.zone}), {state}{left}.\nNext: {nxt}.",
+            f"Repeat **{info.name}**: {info.every} ({info.zone}), {state}{left}.\n{after}",
             ephemeral=True,
         )
 

@@ -289,7 +289,8 @@ async def test_a_host_repeats_a_post_then_skips_changes_pauses_and_ends_it(world
     )
     assert as_datetime(unix_times(skipped.content)[0]) == first
     paused = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="quiz", do="pause")))
-    assert "paused" in paused.content
+    assert "paused" in paused.content and "Nothing more is posted until it is resumed" in paused.content
+    assert not unix_times(paused.content)  # no times that will not come
     changed = last_reply(
         answered(
             await w.host.slash(
