@@ -10,7 +10,7 @@ and the click's own guild completes it, so a button cannot reach another guild's
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time
 from clients.jobs import SchedulingError, format_remaining
 from clients.jobs_listing import JobSummary
+from clients.repeats import RepeatInfo
 from components.jobs import CANCEL_JOB, EARLIER_CANCEL_JOB
 from workflows.jobs_actions import action_label
 from workflows.jobs_models import job_id_for, job_suffix, run_tag
@@ -86,6 +87,27 @@ def job_line(job: JobSummary) -> str:
     title = job_title(job.description, job.action)
     kind = "" if label.lower() in title.lower() else f" · {label.lower()}"
     return f"**{title}**{kind} in <#{job.channel_id}>\n{due_text(job)} · by <@{job.scheduled_by}>"
+
+
+def repeats_text(repeats: Sequence[RepeatInfo], more: int, *, as_host: bool) -> str:
+    """The listing's repeats: a repeat's occurrence is a job only from its first reminder (or its
+    post) on, so without these a server with a weekly quiz read "Nothing is scheduled"."""
+    lines = ["### 🔁 Repeats"]
+    for repeat in repeats:
+        what = repeat.description or "A repeat"
+        where = f" in <#{repeat.channel_id}>" if repeat.channel_id else ""
+        if repeat.paused:
+            when = "⏸️ paused"
+        elif repeat.next_times:
+            when = f"next {discord.utils.format_dt(repeat.next_times[0], 'R')}"
+        else:
+            when = "no time left"
+        lines.append(f"**{what}**{where}\n{repeat.every} ({repeat.zone}) · {when} · `{repeat.name}`")
+    if more:
+        lines.append(f"and {more} more (`/schedule repeat` names them all)")
+    if as_host:
+        lines.append("-# Pause, skip, change or end one with `/schedule repeat`.")
+    return "\n".join(lines)
 
 
 class CancelJobButton(PersistentItem[discord.ui.Button[Any]], custom=CANCEL_JOB):

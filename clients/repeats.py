@@ -18,6 +18,7 @@ steers it (its JobSpec.scheduled_by is the repeat's maker).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, ValidationError
+from temporalio.api.common.v1 import Payload
 from temporalio.client import (
     Client,
     Schedule,
@@ -197,6 +199,7 @@ class RepeatInfo:
     next_times: list[datetime]  # the next occurrences (each firing is `lead` before one)
     remaining: int | None  # occurrences left when it ends after a count
     channel_id: int | None
+    description: str = ""  # what each occurrence is, as its jobs are listed ("Post: Game night!")
 
 
 class Repeats:
@@ -318,10 +321,14 @@ class Repeats:
         if every is None and spec.intervals:
             every = f"every {times.format_human(spec.intervals[0].every)}"
         action = described.schedule.action
-        channel = None
+        channel, description = None, ""
         if isinstance(action, ScheduleActionStartWorkflow):
             channel_text = action.typed_search_attributes.get(sa.CHANNEL_ID)
             channel = int(channel_text) if channel_text and channel_text.isdigit() else None
+            raw = (action.memo or {}).get("description")
+            if isinstance(raw, Payload):  # a described schedule's action memo comes encoded
+                [value] = await self._client.data_converter.decode([raw])
+                description = value if isinstance(value, str) else ""
         return RepeatInfo(
             name=check_name(name),
             every=every or "",
@@ -330,7 +337,22 @@ class Repeats:
             next_times=[fires + lead for fires in described.info.next_action_times],
             remaining=state.remaining_actions if state.limited_actions else None,
             channel_id=channel,
+            description=description,
         )
+
+    @refuses(SchedulingError)
+    async def listing(self, guild_id: DiscordId, *, limit: int = 10) -> tuple[list[RepeatInfo], int]:
+        """The server's first `limit` repeats by name, and how many it has."""
+        names = await self.names(guild_id)
+
+        async def still_there(name: str) -> RepeatInfo | None:
+            try:
+                return await self.info(guild_id, name)
+            except RepeatNotFound:  # ended since it was listed
+                return None
+
+        shown = await asyncio.gather(*(still_there(name) for name in names[:limit]))
+        return [info for info in shown if info is not None], len(names)
 
     async def _describe(self, guild_id: int, name: str) -> ScheduleDescription:
         try:

@@ -25,14 +25,14 @@ from bot.checks import require_guild, require_host
 from bot.jobs_history import HISTORY_ITEMS, show_history
 from bot.jobs_steer import DYNAMIC_ITEMS as STEER_ITEMS
 from bot.jobs_steer import SteerSelect, submit_steer
-from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section
+from bot.jobs_ui import DYNAMIC_ITEMS, PAGE_SIZE, job_section, repeats_text
 from bot.live_listings import Watched
 from bot.names import names_of
 from bot.persistent import PersistentItem
 from bot.replies import guarded, in_time
 from clients.guild_settings import LogChannel
 from clients.jobs import SchedulingError, utcnow
-from clients.repeats import free_name
+from clients.repeats import RepeatInfo, free_name
 from clients.time_zones import known_zones
 from components.jobs import PAGE_BUTTON, STEER_MODAL
 from workflows.common import visible
@@ -101,12 +101,29 @@ async def dashboard(
     container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=discord.Colour.blurple())
     count = f"{listed.total} waiting" + (f" · page {page + 1} of {pages}" if pages > 1 else "")
     container.add_item(discord.ui.TextDisplay(f"### ⏰ Scheduled in this server\n{count}"))
+    # The server's repeats, on the first page, each where this viewer would see its jobs.
+    repeats: list[RepeatInfo] = []
+    more = 0
+    if page == 0:
+        found, total = await bot.repeats.listing(guild_id)
+
+        def shown(repeat: RepeatInfo) -> bool:
+            if channels is None:  # a host: all but those of channels they cannot view
+                return repeat.channel_id not in hidden
+            return repeat.channel_id in channels
+
+        repeats = [repeat for repeat in found if shown(repeat)]
+        more = total - len(found)
     if not listed.jobs:
-        container.add_item(discord.ui.TextDisplay("Nothing is scheduled."))
+        container.add_item(
+            discord.ui.TextDisplay("No job is waiting now." if repeats else "Nothing is scheduled.")
+        )
     # A player may cancel or change only their own jobs: no control for anyone else's.
     theirs = [job for job in listed.jobs if as_host or job.scheduled_by == interaction.user.id]
     for job in listed.jobs:
         container.add_item(job_section(job, VIEW_CODE, page, may_cancel=job in theirs))
+    if repeats:
+        container.add_item(discord.ui.TextDisplay(repeats_text(repeats, more, as_host=as_host)))
     view.add_item(container)
     if theirs:
         view.add_item(discord.ui.ActionRow(SteerSelect(page, theirs)))

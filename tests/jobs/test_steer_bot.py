@@ -284,6 +284,16 @@ async def test_a_host_repeats_a_post_then_skips_changes_pauses_and_ends_it(world
 
     shown = last_reply(answered(await w.host.slash(w.channel, "schedule repeat", name="quiz")))
     assert "active · 3 left" in shown.content
+    # /schedule list shows it before its first occurrence is a job: not "Nothing is scheduled".
+    hosts_list = texts(last_reply(answered(await w.host.slash(w.channel, "schedule list"))))
+    assert "Nothing is scheduled" not in hosts_list and "### 🔁 Repeats" in hosts_list
+    assert (
+        f"**Post: Weekly quiz!** in <#{w.channel.id}>\nevery Friday at 20:00 (Europe/Paris) · next <t:"
+        in hosts_list
+    )
+    assert "`/schedule repeat`" in hosts_list
+    players_list = texts(last_reply(answered(await w.player.slash(w.channel, "schedule list"))))
+    assert "**Post: Weekly quiz!**" in players_list and "/schedule repeat" not in players_list
     skipped = last_reply(
         answered(await w.host.slash(w.channel, "schedule repeat", name="quiz", do="skip-next"))
     )
