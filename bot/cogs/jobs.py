@@ -114,10 +114,8 @@ async def dashboard(
 
         repeats = [repeat for repeat in found if shown(repeat)]
         more = total - len(found)
-    if not listed.jobs:
-        container.add_item(
-            discord.ui.TextDisplay("No job is waiting now." if repeats else "Nothing is scheduled.")
-        )
+    if not listed.jobs and not repeats:
+        container.add_item(discord.ui.TextDisplay("Nothing is scheduled."))
     # A player may cancel or change only their own jobs: no control for anyone else's.
     theirs = [job for job in listed.jobs if as_host or job.scheduled_by == interaction.user.id]
     for job in listed.jobs:
