@@ -237,7 +237,7 @@ async def test_a_repeat_typed_without_a_name_is_named_for_its_message(world: Wor
 
 
 async def test_a_repeat_given_a_time_starts_at_it(world: World) -> None:
-    """`when` with `repeat` was ignored: "every 1m" from "in 10m" started at the next minute."""
+    """`when` with `repeat` was ignored: `every 6h` counted from midnight UTC, whatever was typed."""
     w = world
     made = last_reply(
         answered(
